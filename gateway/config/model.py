@@ -1,0 +1,158 @@
+"""Typed configuration of the gateway (what ``config/gateway.yaml`` becomes).
+
+Only plain frozen dataclasses live here: the loader (``loader.py``) builds them from YAML
+and reports errors with file, line and key; the renderer (``quickfix_settings.py``) turns
+them into QuickFIX ``SessionSettings`` text. Every other part reads these objects and never
+the YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+
+__all__ = [
+    "Credentials",
+    "GatewayConfig",
+    "GatewaySettings",
+    "Limits",
+    "Role",
+    "Schedule",
+    "SessionConfig",
+    "Symbology",
+    "ThrottleAction",
+    "ZenithSettings",
+]
+
+
+class Role(str, Enum):
+    ACCEPTOR = "acceptor"
+    INITIATOR = "initiator"
+
+
+class ThrottleAction(str, Enum):
+    """What to do with an application message over the session's rate."""
+
+    REJECT = "reject"          # BusinessMessageReject(j) with reason 99 "throttle"
+    LOGOUT = "logout"          # reject, then log the session out
+    QUEUE = "queue"            # delay it until the rate allows (bounded)
+
+
+@dataclass(frozen=True, slots=True)
+class ZenithSettings:
+    """Where the gateway finds Plxtra. ``url`` ``embedded`` starts the simulator in-process."""
+
+    url: str = "embedded"
+    token: str = "demo"                      # resolved value (env vars already substituted)
+    auth_method: str = "bearer"              # "bearer" (handshake header) or "authtoken" (Auth:AuthToken)
+    request_timeout: float = 10.0
+    sim_config: Path | None = None           # simulator YAML used when url == "embedded"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9878
+    store_path: Path = Path("var/gateway.sqlite")
+    log_dir: Path = Path("var/log")
+    message_store: str = "file"              # "file" or "memory" (QuickFIX message store)
+    message_store_dir: Path = Path("var/store")
+    data_dictionary_dir: Path | None = None  # None: locate the dictionaries installed with quickfix
+    cancel_on_disconnect: bool = False       # default for sessions that do not say
+    md_conflation: bool = True               # per-session conflation of book updates for slow readers
+    md_queue_limit: int = 10_000             # outbound MD messages queued per session before conflating
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Session times. ``None`` start/end with ``always_on`` True means 24/7."""
+
+    always_on: bool = True
+    start_time: time | None = None
+    end_time: time | None = None
+    time_zone: str = "UTC"
+    start_day: str | None = None             # e.g. "Mon" for weekly sessions
+    end_day: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Logon credentials the counterparty must present (acceptor) or we present (initiator)."""
+
+    username: str | None = None
+    password: str | None = None              # resolved from the environment when written ${VAR}
+
+
+@dataclass(frozen=True, slots=True)
+class Symbology:
+    """How a FIX instrument maps to a Zenith symbol ``Code`` + ``Market``.
+
+    ``Symbol(55)=XS01`` with ``SecurityExchange(207)=XSX`` always works; ``XS01.XSX`` in 55
+    alone works when ``allow_suffix``; 207 may be omitted when ``default_market`` is set.
+    """
+
+    default_market: str | None = "XSX"
+    allow_suffix: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_order_qty: Decimal | None = None
+    max_notional: Decimal | None = None
+    messages_per_second: int | None = None
+    throttle_action: ThrottleAction = ThrottleAction.REJECT
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    name: str                                # "sessions[0]" style label for messages, or the YAML name
+    begin_string: str                        # FIX.4.2 | FIX.4.4 | FIXT.1.1
+    sender_comp_id: str                      # our CompID (e.g. PLXTRA)
+    target_comp_id: str                      # the partner's CompID (e.g. CLIENT1)
+    role: Role = Role.ACCEPTOR
+    default_appl_ver_id: str | None = None   # FIX.5.0SP2 when begin_string is FIXT.1.1
+    host: str | None = None                  # initiators: where to connect
+    port: int | None = None
+    heartbeat_interval: int = 30
+    schedule: Schedule = field(default_factory=Schedule)
+    reset_on_logon: bool = False             # we reset our sequence numbers at each logon
+    accept_reset_seq_num_flag: bool = True   # honour 141=Y from the partner
+    credentials: Credentials = field(default_factory=Credentials)
+    accounts: tuple[str, ...] = ()           # Plxtra account IDs (e.g. "XS:0001")
+    account_aliases: dict[str, str] = field(default_factory=dict)  # FIX Account(1) alias -> Plxtra ID
+    default_account: str | None = None       # Plxtra ID used when Account(1) is omitted
+    markets: tuple[str, ...] = ("XSX",)      # markets this session may trade and see
+    symbols: tuple[str, ...] = ()            # empty: every symbol of the allowed markets
+    symbology: Symbology = field(default_factory=Symbology)
+    limits: Limits = field(default_factory=Limits)
+    cancel_on_disconnect: bool = False
+    market_data: bool = True                 # session may use MarketDataRequest
+    trading: bool = True                     # session may send orders
+
+    @property
+    def session_key_text(self) -> str:
+        return f"{self.begin_string}:{self.sender_comp_id}->{self.target_comp_id}"
+
+    def resolve_account(self, fix_account: str | None) -> str | None:
+        """Plxtra account for FIX Account(1), or None when it is not entitled."""
+        if not fix_account:
+            return self.default_account
+        plxtra_id = self.account_aliases.get(fix_account, fix_account)
+        return plxtra_id if plxtra_id in self.accounts else None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    path: Path | None
+    gateway: GatewaySettings
+    zenith: ZenithSettings
+    sessions: tuple[SessionConfig, ...]
+
+    def session_for(self, begin_string: str, sender_comp_id: str, target_comp_id: str) -> SessionConfig | None:
+        for s in self.sessions:
+            if (s.begin_string, s.sender_comp_id, s.target_comp_id) == (begin_string, sender_comp_id, target_comp_id):
+                return s
+        return None
