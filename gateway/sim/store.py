@@ -1,0 +1,262 @@
+"""SQLite state file of the simulator: orders, transactions, holdings, cash, trades and request ids.
+
+Write-through: :meth:`StateStore.apply` writes everything one engine step changed and commits, so a
+crash of the process loses nothing (WAL journal; ``synchronous=NORMAL`` flushes to the OS on each
+commit). Generator participants' orders are not stored: the generator rebuilds its quotes on start.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from gateway.sim.engine import Engine, Holding, Step
+from gateway.sim.errors import SimError
+from gateway.sim.orders import OPEN_STATUSES, Order, OrderSpec
+from gateway.sim.wire import RawJSON, decode, encode
+
+__all__ = ["StateStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, account TEXT NOT NULL, seq INTEGER NOT NULL,
+                                   state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transactions (n INTEGER PRIMARY KEY AUTOINCREMENT, account TEXT NOT NULL,
+                                         data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS holdings (account TEXT NOT NULL, code TEXT NOT NULL, quantity TEXT NOT NULL,
+                                     cost TEXT NOT NULL, PRIMARY KEY (account, code));
+CREATE TABLE IF NOT EXISTS cash (account TEXT PRIMARY KEY, amount TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trades (code TEXT NOT NULL, id INTEGER NOT NULL, data TEXT NOT NULL,
+                                   PRIMARY KEY (code, id));
+CREATE TABLE IF NOT EXISTS requests (account TEXT NOT NULL, request_id TEXT NOT NULL, response TEXT NOT NULL,
+                                     PRIMARY KEY (account, request_id));
+"""
+
+
+def _spec_state(s: OrderSpec) -> dict[str, Any]:
+    return {
+        "exchange": s.exchange,
+        "code": s.code,
+        "side": s.side,
+        "style": s.style,
+        "type": s.type,
+        "limit_price": _s(s.limit_price),
+        "quantity": str(s.quantity),
+        "hidden_quantity": _s(s.hidden_quantity),
+        "minimum_quantity": _s(s.minimum_quantity),
+        "validity": s.validity,
+        "expiry_date": s.expiry_date.isoformat() if s.expiry_date else None,
+        "short_type": s.short_type,
+        "instructions": list(s.instructions),
+        "route": s.route,
+        "details_extra": s.details_extra,
+    }
+
+
+def _s(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
+
+
+def _d(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _spec_from(st: dict[str, Any]) -> OrderSpec:
+    from datetime import date
+
+    return OrderSpec(
+        exchange=st["exchange"],
+        code=st["code"],
+        side=st["side"],
+        style=st["style"],
+        type=st["type"],
+        limit_price=_d(st["limit_price"]),
+        quantity=Decimal(st["quantity"]),
+        hidden_quantity=_d(st["hidden_quantity"]),
+        minimum_quantity=_d(st["minimum_quantity"]),
+        validity=st["validity"],
+        expiry_date=date.fromisoformat(st["expiry_date"]) if st["expiry_date"] else None,
+        short_type=st["short_type"],
+        instructions=tuple(st["instructions"]),
+        route=st["route"],
+        details_extra=st["details_extra"],
+    )
+
+
+def _order_state(o: Order) -> str:
+    return json.dumps(
+        {
+            "id": o.id,
+            "account": o.account,
+            "external_id": o.external_id,
+            "depth_id": o.depth_id,
+            "spec": _spec_state(o.spec),
+            "currency": o.currency,
+            "created": o.created.isoformat(),
+            "updated": o.updated.isoformat(),
+            "status": o.status,
+            "routed": o.routed,
+            "executed": str(o.executed),
+            "value": str(o.value),
+            "estimated_value": str(o.estimated_value),
+            "price": str(o.price),
+            "on_book": o.on_book,
+            "waiting": o.waiting,
+            "position": o.position,
+            "seq": o.seq,
+        }
+    )
+
+
+def _order_from(text: str) -> Order:
+    st = json.loads(text)
+    o = Order(
+        id=st["id"],
+        account=st["account"],
+        external_id=st["external_id"],
+        depth_id=st["depth_id"],
+        spec=_spec_from(st["spec"]),
+        currency=st["currency"],
+        created=datetime.fromisoformat(st["created"]),
+        updated=datetime.fromisoformat(st["updated"]),
+        status=st["status"],
+        routed=st["routed"],
+        executed=Decimal(st["executed"]),
+        value=Decimal(st["value"]),
+        estimated_value=Decimal(st["estimated_value"]),
+        price=Decimal(st["price"]),
+        seq=st["seq"],
+    )
+    o.on_book, o.waiting, o.position = st["on_book"], st["waiting"], st["position"]
+    return o
+
+
+class StateStore:
+    def __init__(self, path: Path) -> None:
+        try:
+            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise SimError(f"cannot open sim state file {path}: {exc}") from exc
+        self.path = path
+        self.stale_day = False  # set by load(): the file's trading date is before today
+
+    def next_start(self) -> int:
+        """Count process starts (mixed into the id generator's seed so ids never repeat across restarts)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key='starts'").fetchone()
+        n = int(row[0]) + 1 if row else 1
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('starts', ?)", (str(n),))
+        return n
+
+    def load(self, engine: Engine) -> None:
+        """Restore accounts' cash and holdings, orders (re-booking resting ones), trades and request ids."""
+        db = self.db
+        for account, amount in db.execute("SELECT account, amount FROM cash"):
+            if account in engine.accounts:
+                engine.accounts[account].cash = Decimal(amount)
+        for account, code, qty, cost in db.execute("SELECT account, code, quantity, cost FROM holdings"):
+            if account in engine.accounts:
+                engine.accounts[account].holdings[code] = Holding(Decimal(qty), Decimal(cost))
+        row = db.execute("SELECT value FROM meta WHERE key='trading_date'").fetchone()
+        for code, data in db.execute("SELECT code, data FROM trades ORDER BY code, id"):
+            sym = engine.symbols.get(code)
+            if sym is None:
+                continue
+            trade = decode(data)
+            sym.trades.append(trade)
+            sym.last_trade_id = max(sym.last_trade_id, int(trade["ID"]))
+            price, qty = Decimal(str(trade["Price"])), Decimal(str(trade["Quantity"]))
+            if trade.get("RelatedID") is not None:  # a cancellation record (spec §4.14)
+                sym.volume -= qty
+                sym.value -= qty * price
+            else:
+                sym.record_trade(price, qty)
+        self.stale_day = row is not None and row[0] != engine.today().isoformat()
+        if row is None:
+            self.set_trading_date(engine.today().isoformat())
+        resting: list[Order] = []
+        for (state,) in db.execute("SELECT state FROM orders ORDER BY seq"):
+            o = _order_from(state)
+            acct = engine.accounts.get(o.account)
+            if acct is None:
+                continue
+            engine.orders[o.id] = o
+            acct.orders[o.id] = o
+            engine._order_seq = max(engine._order_seq, o.seq)
+            if o.status in OPEN_STATUSES:
+                resting.append(o)
+        resting.sort(key=lambda o: o.position)
+        for o in resting:
+            sym = engine.symbols[o.spec.code]
+            acct = engine.accounts[o.account]
+            if o.waiting:
+                sym.waiting[o.id] = o
+            elif o.on_book:
+                engine._rest(o, sym, Step())
+            engine._track_expiry(o)
+            engine._reserve(acct, o)
+        for account, request_id, response in db.execute("SELECT account, request_id, response FROM requests"):
+            engine.requests[(account, request_id)] = RawJSON(response)
+        for account, data in db.execute("SELECT account, data FROM transactions ORDER BY n"):
+            acct = engine.accounts.get(account)
+            if acct is not None:
+                acct.transactions.append(decode(data))
+
+    def apply(self, engine: Engine, step: Step, request: tuple[str, str, str] | None = None) -> None:
+        """Write one step (and the request id's response, for duplicate detection) in one transaction."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            for o in step.touched.values():
+                db.execute(
+                    "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?)",
+                    (o.id, o.account, o.seq, _order_state(o)),
+                )
+            for account, tx in step.transactions:
+                db.execute("INSERT INTO transactions (account, data) VALUES (?, ?)", (account, encode(tx)))
+            for account, code in step.holdings:
+                h = engine.accounts[account].holdings.get(code) or Holding()
+                db.execute(
+                    "INSERT OR REPLACE INTO holdings VALUES (?, ?, ?, ?)",
+                    (account, code, str(h.quantity), str(h.cost)),
+                )
+            for account in step.balances:
+                db.execute(
+                    "INSERT OR REPLACE INTO cash VALUES (?, ?)", (account, str(engine.accounts[account].cash))
+                )
+            for code, ch in step.symbols.items():
+                for trade in (*ch.trades, *ch.trade_updates):
+                    db.execute(
+                        "INSERT OR REPLACE INTO trades VALUES (?, ?, ?)", (code, trade["ID"], encode(trade))
+                    )
+            if request is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO requests VALUES (?, ?, ?)",
+                    (request[0], request[1], request[2]),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def set_trading_date(self, day: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('trading_date', ?)", (day,))
+
+    def new_day(self, day: str) -> None:
+        """Yesterday's trades are history: the new day's trade ids restart at 1 (spec §4.14)."""
+        self.db.execute("BEGIN")
+        self.db.execute("DELETE FROM trades")
+        self.set_trading_date(day)
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        except sqlite3.Error:
+            pass
