@@ -1,0 +1,516 @@
+"""Sans-I/O core of the Zenith client: message containers in, outcomes out.
+
+No sockets, no asyncio, no clock: the edge (:mod:`gateway.zenith.client`) feeds it the text of
+each inbound frame with :meth:`ZenithProtocol.receive` and acts on the returned outcome, and
+sends the frame text that the call / subscribe methods return. Driving it from one thread at a
+time is the caller's job.
+
+What it keeps:
+
+* pending calls by TransactionID (§1.6): never reused while pending (one counter for the client's
+  life, so a stale timer can never hit a newer call);
+* the Error-then-result rule (§1.6, §8.5): a non-Error message with the ID completes the call
+  (earlier errors become warnings); an ``Error`` completes it as a failure only if no result
+  follows within :data:`ERROR_HOLD` seconds -- the core returns :class:`ErrorHeld` and the edge
+  calls :meth:`ZenithProtocol.expire_error` when that time has passed;
+* subscriptions reference-counted by (Controller, Topic) (§1.7.5): one ``Sub`` on the wire
+  however many subscribers, one ``Unsub`` when the count reaches zero. Every ``Unsub`` asks for
+  a confirmation and publishes for that key are dropped until it arrives, so a later ``Sub``
+  never mixes the old stream with the new snapshot (§1.7.3).
+
+Inbound classification follows §1.13 exactly, with the defaults of §1.4 applied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from gateway.zenith.errors import ZenithConnectionError, ZenithError, ZenithRequestError
+from gateway.zenith.events import StreamReset, SubscriptionClosed, SubscriptionData, SubscriptionEvent
+from gateway.zenith.values import dumps, loads, split_code
+
+__all__ = [
+    "ERROR_HOLD",
+    "CallFailed",
+    "CallResult",
+    "ControllerError",
+    "Deliver",
+    "ErrorHeld",
+    "Outcome",
+    "Subscription",
+    "ZenithProtocol",
+    "backoff_delay",
+    "error_from_data",
+    "refresh_delay",
+    "should_reconnect",
+]
+
+#: Seconds an ``Error`` for a call waits for a result with the same TransactionID (§8.5).
+ERROR_HOLD = 0.25
+
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+Key = tuple[str, str]
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes of receive(): the edge dispatches on type(outcome).
+
+
+class CallResult:
+    """Resolve ``waiter`` with ``data``; ``warnings`` are Error containers received before it."""
+
+    __slots__ = ("data", "waiter", "warnings")
+
+    def __init__(self, waiter: Any, data: Any, warnings: tuple[ZenithRequestError, ...]) -> None:
+        self.waiter = waiter
+        self.data = data
+        self.warnings = warnings
+
+
+class CallFailed:
+    """Fail ``waiter`` with ``error``."""
+
+    __slots__ = ("error", "waiter")
+
+    def __init__(self, waiter: Any, error: ZenithError) -> None:
+        self.waiter = waiter
+        self.error = error
+
+
+class ErrorHeld:
+    """An ``Error`` arrived for call ``transaction_id``: call :meth:`ZenithProtocol.expire_error`
+    after ``delay`` seconds unless a result completes it first."""
+
+    __slots__ = ("delay", "transaction_id")
+
+    def __init__(self, transaction_id: int, delay: float) -> None:
+        self.transaction_id = transaction_id
+        self.delay = delay
+
+
+class Deliver:
+    """Call each still-active subscription's callback with ``event``, in order."""
+
+    __slots__ = ("event", "subscriptions")
+
+    def __init__(self, subscriptions: tuple[Subscription, ...], event: SubscriptionEvent) -> None:
+        self.subscriptions = subscriptions
+        self.event = event
+
+
+class ControllerError:
+    """An ``Error`` nobody waits for (controller-wide, unknown transaction, stray topic): log it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: ZenithError) -> None:
+        self.error = error
+
+
+Outcome = CallResult | CallFailed | ErrorHeld | Deliver | ControllerError | None
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Subscription:
+    """One subscriber's reference to (controller, topic). ``close()`` drops it (idempotent)."""
+
+    __slots__ = ("_release", "active", "callback", "controller", "topic")
+
+    def __init__(
+        self,
+        controller: str,
+        topic: str,
+        callback: Callable[[SubscriptionEvent], None],
+        release: Callable[[Subscription], None] | None = None,
+    ) -> None:
+        self.controller = controller
+        self.topic = topic
+        self.callback = callback
+        self.active = True
+        self._release = release
+
+    def close(self) -> None:
+        """Drop this reference; the last one sends ``Unsub`` on the wire."""
+        if self.active:
+            self.active = False
+            if self._release is not None:
+                self._release(self)
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "closed"
+        return f"<Subscription {self.controller}:{self.topic} {state}>"
+
+
+class _Topic:
+    __slots__ = ("confirmed", "has_data", "key", "last_error", "on_wire", "subs")
+
+    def __init__(self, key: Key) -> None:
+        self.key = key
+        self.subs: tuple[Subscription, ...] = ()
+        self.on_wire = False       # a Sub was sent on the current connection
+        self.confirmed = False     # Sub confirmation received
+        self.has_data = False      # a publish (the snapshot) was delivered since the last (re)subscribe
+        self.last_error: ZenithRequestError | None = None
+
+
+class _Call:
+    __slots__ = ("controller", "errors", "topic", "waiter")
+
+    def __init__(self, controller: str, topic: str, waiter: Any) -> None:
+        self.controller = controller
+        self.topic = topic
+        self.waiter = waiter
+        self.errors: list[ZenithRequestError] | None = None
+
+
+def error_from_data(controller: str, topic: str, data: Any) -> ZenithRequestError:
+    """Build the error for an ``Error`` container whose ``Data`` is a string, an array of strings
+    or an object (§8.6); each string splits at its first space into (code, suffix)."""
+    pairs: list[tuple[str, str]] = []
+    if isinstance(data, str):
+        pairs.append(split_code(data))
+    elif isinstance(data, list):
+        for item in data:
+            pairs.append(split_code(item if isinstance(item, str) else dumps(item)))
+    elif isinstance(data, dict):
+        code = data.get("Code") or data.get("Error") or data.get("Result")
+        suffix = data.get("Suffix") or data.get("Message") or data.get("Reason") or ""
+        if isinstance(code, str) and code:
+            c, s = split_code(code)
+            pairs.append((c, f"{s} {suffix}".strip() if isinstance(suffix, str) else s))
+        else:
+            pairs.append(("Error", dumps(data)))
+    if not pairs or not pairs[0][0]:
+        pairs = [("Error", "" if data is None else dumps(data))]
+    code, suffix = pairs[0]
+    return ZenithRequestError(
+        code, suffix, data, controller=controller, topic=topic, errors=tuple(pairs)
+    )
+
+
+def _is_error_shaped(data: Any) -> bool:
+    # §1.13 step 3: a Sub message with string or array-of-strings Data is a failed subscription.
+    if isinstance(data, str):
+        return True
+    return isinstance(data, list) and bool(data) and all(isinstance(x, str) for x in data)
+
+
+class ZenithProtocol:
+    """State of one client: pending calls and subscriptions, across reconnections."""
+
+    def __init__(self) -> None:
+        self._next_tid = 1
+        self._pending: dict[int, _Call] = {}
+        self._topics: dict[Key, _Topic] = {}
+        self._draining: dict[Key, int] = {}      # Unsub confirmations still expected, per key
+        self._failure_echo: set[Key] = set()     # failed Subs whose "Sub"+Data echo is still due
+        self.connected = False   # calls may start (authentication included)
+        self.ready = False       # authenticated and resubscribed: subscriptions go on the wire
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    def subscriber_count(self, controller: str, topic: str) -> int:
+        st = self._topics.get((controller, topic))
+        return len(st.subs) if st else 0
+
+    def topics(self) -> list[Key]:
+        return list(self._topics)
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def start_call(self, controller: str, topic: str, data: Any, waiter: Any) -> tuple[int, str]:
+        """Register a call; returns its TransactionID and the frame text to send."""
+        if not self.connected:
+            raise ZenithConnectionError(f"not connected: cannot call {controller}:{topic}")
+        tid = self._next_tid
+        self._next_tid = tid + 1
+        self._pending[tid] = _Call(controller, topic, waiter)
+        body = "null" if data is None else dumps(data)
+        text = (
+            f'{{"Controller":{_encode_str(controller)},"Topic":{_encode_str(topic)},'
+            f'"TransactionID":{tid},"Data":{body}}}'
+        )
+        return tid, text
+
+    def abandon_call(self, tid: int, waiter: Any) -> str | None:
+        """Forget call ``tid`` (its caller timed out or gave up). Returns the ``Cancel`` frame to send
+        (§1.5) if the call was still pending with this waiter, else ``None``."""
+        call = self._pending.get(tid)
+        if call is None or call.waiter is not waiter:
+            return None
+        del self._pending[tid]
+        return (
+            f'{{"Controller":{_encode_str(call.controller)},"Topic":{_encode_str(call.topic)},'
+            f'"Action":"Cancel","TransactionID":{tid}}}'
+        )
+
+    def expire_error(self, tid: int) -> CallFailed | None:
+        """The hold of :class:`ErrorHeld` has passed: fail the call if no result came."""
+        call = self._pending.get(tid)
+        if call is None or not call.errors:
+            return None
+        del self._pending[tid]
+        return CallFailed(call.waiter, _combine(call.errors))
+
+    # -- subscriptions -------------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        controller: str,
+        topic: str,
+        callback: Callable[[SubscriptionEvent], None],
+        release: Callable[[Subscription], None] | None = None,
+        *,
+        resync: bool = True,
+    ) -> tuple[Subscription, list[str], Deliver | None]:
+        """Add a subscriber. Returns (subscription, frames to send, delivery to make first).
+
+        The first subscriber of a key sends ``Sub``. A later subscriber joining after the snapshot
+        has passed would never see one (the server does not resend it, §8.10); with ``resync`` the
+        topic is subscribed again on the wire (``Unsub`` + ``Sub``) and the existing subscribers
+        get :class:`StreamReset` before the fresh snapshot.
+        """
+        key = (controller, topic)
+        sub = Subscription(controller, topic, callback, release)
+        st = self._topics.get(key)
+        frames: list[str] = []
+        delivery: Deliver | None = None
+        if st is None:
+            st = self._topics[key] = _Topic(key)
+            st.subs = (sub,)
+            if self.ready:
+                frames.append(self._sub_frame(st))
+            return sub, frames, delivery
+        existing = st.subs
+        st.subs = (*existing, sub)
+        if resync and self.ready and st.on_wire and st.has_data:
+            frames.append(self._unsub_frame(key))
+            frames.append(self._sub_frame(st))
+            delivery = Deliver(existing, StreamReset(controller, topic))
+        return sub, frames, delivery
+
+    def unsubscribe(self, sub: Subscription) -> list[str]:
+        """Remove a subscriber; returns the ``Unsub`` frame when it was the last one."""
+        key = (sub.controller, sub.topic)
+        st = self._topics.get(key)
+        if st is None or sub not in st.subs:
+            return []
+        st.subs = tuple(s for s in st.subs if s is not sub)
+        if st.subs:
+            return []
+        del self._topics[key]
+        if self.ready and st.on_wire:
+            return [self._unsub_frame(key)]
+        return []
+
+    def _sub_frame(self, st: _Topic) -> str:
+        st.on_wire = True
+        st.confirmed = False
+        st.has_data = False
+        st.last_error = None
+        c, t = st.key
+        return f'{{"Controller":{_encode_str(c)},"Topic":{_encode_str(t)},"Action":"Sub","Confirm":true}}'
+
+    def _unsub_frame(self, key: Key) -> str:
+        self._draining[key] = self._draining.get(key, 0) + 1
+        c, t = key
+        return f'{{"Controller":{_encode_str(c)},"Topic":{_encode_str(t)},"Action":"Unsub","Confirm":true}}'
+
+    # -- connection lifecycle ------------------------------------------------------------------
+
+    def connection_made(self) -> None:
+        """A new connection is open (not yet authenticated): calls may start."""
+        self.connected = True
+        self.ready = False
+        self._draining.clear()
+        self._failure_echo.clear()
+        for st in self._topics.values():
+            st.on_wire = False
+
+    def resubscribe(self) -> tuple[list[Deliver], list[str]]:
+        """After (re)authentication: StreamReset for every topic that was live on a previous
+        connection, then one ``Sub`` per topic with subscribers. Deliver first, then send."""
+        deliveries: list[Deliver] = []
+        frames: list[str] = []
+        self.ready = True
+        for st in self._topics.values():
+            if st.on_wire:
+                continue
+            if st.has_data or st.confirmed:
+                deliveries.append(Deliver(st.subs, StreamReset(*st.key)))
+            frames.append(self._sub_frame(st))
+        return deliveries, frames
+
+    def connection_lost(self, error: ZenithConnectionError) -> list[CallFailed]:
+        """The connection is gone: every pending call fails with ``error``; subscriptions stay
+        registered and go out again at :meth:`resubscribe`."""
+        self.connected = False
+        self.ready = False
+        failed = [CallFailed(call.waiter, error) for call in self._pending.values()]
+        self._pending.clear()
+        self._draining.clear()
+        self._failure_echo.clear()
+        for st in self._topics.values():
+            if st.on_wire:
+                st.on_wire = False
+                st.has_data = st.has_data or st.confirmed  # remember it was live: StreamReset later
+        return failed
+
+    def close_all(self, error: ZenithError | None) -> list[Deliver]:
+        """The client stops for good: every subscription is told :class:`SubscriptionClosed`."""
+        out = [Deliver(st.subs, SubscriptionClosed(*st.key, error)) for st in self._topics.values()]
+        self._topics.clear()
+        return out
+
+    # -- inbound -------------------------------------------------------------------------------
+
+    def receive(self, text: str | bytes) -> Outcome:
+        """Classify one inbound frame (§1.13) and return what the edge must do, or ``None``.
+
+        Raises :class:`ValueError` for a frame that is not a JSON object (the edge logs it).
+        """
+        msg = loads(text if isinstance(text, str) else text.decode("utf-8"))
+        if type(msg) is not dict:
+            raise ValueError(f"Zenith frame is not a JSON object: {str(text)[:200]!r}")
+        controller = msg.get("Controller") or "Zenith"
+        topic = msg.get("Topic") or ""
+        action = msg.get("Action") or "Publish"
+        tid = msg.get("TransactionID")
+        if tid is not None and type(tid) is not int:
+            tid = _as_tid(tid)
+
+        if action == "Publish":
+            if tid is not None:
+                call = self._pending.pop(tid, None)
+                if call is None:
+                    return None  # late answer to an abandoned or failed call
+                warnings = tuple(call.errors) if call.errors else ()
+                return CallResult(call.waiter, msg.get("Data"), warnings)
+            return self._data(controller, topic, msg.get("Data"))
+
+        if action == "Error":
+            return self._error(controller, topic, tid, msg.get("Data"))
+
+        if action == "Sub":
+            key = (controller, topic)
+            if msg.get("Confirm") is True:
+                st = self._topics.get(key)
+                if st is not None and st.on_wire:
+                    st.confirmed = True
+                return None
+            data = msg.get("Data")
+            if _is_error_shaped(data):
+                if key in self._failure_echo:
+                    self._failure_echo.discard(key)
+                    return None
+                return self._fail_topic(key, error_from_data(controller, topic, data))
+            return self._data(controller, topic, data)
+
+        if action == "Unsub":
+            key = (controller, topic)
+            if msg.get("Confirm") is True:
+                # Server-initiated (§1.7.4): one per reference held; we hold one.
+                st = self._topics.pop(key, None)
+                if st is None:
+                    return None
+                return Deliver(st.subs, SubscriptionClosed(controller, topic, st.last_error))
+            n = self._draining.get(key, 0)
+            if n > 1:
+                self._draining[key] = n - 1
+            else:
+                self._draining.pop(key, None)
+            return None
+
+        return None  # Cancel or an unknown action from the server: nothing to do
+
+    def _data(self, controller: str, topic: str, data: Any) -> Deliver | None:
+        key = (controller, topic)
+        st = self._topics.get(key)
+        if st is None or not st.on_wire or key in self._draining:
+            return None
+        st.has_data = True
+        return Deliver(st.subs, SubscriptionData(controller, topic, data))
+
+    def _error(self, controller: str, topic: str, tid: Any, data: Any) -> Outcome:
+        error = error_from_data(controller, topic, data)
+        if tid is not None:
+            call = self._pending.get(tid)
+            if call is not None:
+                first = not call.errors
+                if call.errors is None:
+                    call.errors = []
+                call.errors.append(error)
+                return ErrorHeld(tid, ERROR_HOLD) if first else None
+        if topic:
+            key = (controller, topic)
+            st = self._topics.get(key)
+            if st is not None and st.on_wire:
+                if not st.confirmed and not st.has_data:
+                    # A failed subscribe (§1.7.2): the "Sub"+Data echo that follows is swallowed.
+                    self._failure_echo.add(key)
+                    return self._fail_topic(key, error)
+                st.last_error = error  # e.g. lost permission: a server Unsub follows (§2.9)
+        return ControllerError(error)
+
+    def _fail_topic(self, key: Key, error: ZenithRequestError) -> Deliver | None:
+        st = self._topics.pop(key, None)
+        if st is None:
+            return None
+        return Deliver(st.subs, SubscriptionClosed(key[0], key[1], error))
+
+
+def _as_tid(value: Any) -> int | None:
+    # Tolerance (§8.21): a TransactionID echoed as a numeric string or as 5.0 still matches.
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number is not None and number.is_integer() else None
+
+
+def _combine(errors: list[ZenithRequestError]) -> ZenithRequestError:
+    if len(errors) == 1:
+        return errors[0]
+    first = errors[0]
+    pairs = tuple(p for e in errors for p in e.errors)
+    return ZenithRequestError(
+        first.code, first.suffix, [e.data for e in errors],
+        controller=first.controller, topic=first.topic, errors=pairs,
+    )
+
+
+# -- policies (pure functions the edge applies) ----------------------------------------------
+
+#: Close codes after which the client must not reconnect (§1.12): normal, protocol error,
+#: invalid data, too large; 4000+ are session-limit closes (reconnecting would fight the other login).
+_NO_RECONNECT = frozenset({1000, 1002, 1003, 1007, 1009, 1010})
+
+
+def should_reconnect(close_code: int | None) -> bool:
+    """``None`` (network error, no close frame) and 1001/1006/1008/1011/1012 reconnect."""
+    if close_code is None:
+        return True
+    return close_code not in _NO_RECONNECT and close_code < 4000
+
+
+def backoff_delay(
+    attempt: int, initial: float, maximum: float, rand: Callable[[], float]
+) -> float:
+    """Exponential back-off capped at ``maximum`` with "equal jitter": half fixed, half random."""
+    base = min(maximum, initial * (2 ** min(attempt, 30)))
+    return base / 2 + base / 2 * rand()
+
+
+def refresh_delay(lifetime: float) -> float:
+    """When to re-send ``AuthToken`` (§2.9): at 80 % of the lifetime, never later than 3 minutes
+    before expiry, but not before half of a short lifetime."""
+    lifetime = max(0.0, lifetime)
+    return max(min(0.8 * lifetime, lifetime - 180.0), 0.5 * lifetime)

@@ -1,0 +1,487 @@
+"""Typed views of Zenith payloads: frozen slotted dataclasses, Decimal numbers, aware datetimes.
+
+Each ``from_json`` takes the decoded JSON object and tolerates the documented alternatives
+(§8): ``B``/``A``/``S`` sides, ``Equity``/``Option`` classes, numbers sent as strings, every
+date-time form of §3.2, ``EstimatedBrokerage``/``EstimatedTax`` when ``EstimatedFees`` is
+missing, ``Alternate`` vs ``Alternates``, change wrappers around Holdings. A missing required
+field raises :class:`ValueError` naming it. ``*_to_json`` build request bodies.
+
+Market-data records live in :mod:`gateway.zenith.market_records` and are re-exported here;
+Security (§4.11) has its own module, :mod:`gateway.zenith.security`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from gateway.zenith.market_records import (
+    DepthOrderChange,
+    LevelChange,
+    MarketState,
+    SymbolDetail,
+    TradeChange,
+    TradingState,
+)
+from gateway.zenith.values import (
+    normalize_class,
+    normalize_side,
+    parse_date,
+    parse_datetime,
+    split_code,
+    split_comma,
+    to_decimal,
+)
+
+__all__ = [
+    "AccountState",
+    "Balance",
+    "DepthOrderChange",
+    "Holding",
+    "LevelChange",
+    "MarketState",
+    "Order",
+    "OrderActionResponse",
+    "OrderChange",
+    "OrderDetails",
+    "OrderRoute",
+    "OrderStatus",
+    "SymbolDetail",
+    "TradeChange",
+    "TradingState",
+    "Transaction",
+    "order_details_to_json",
+    "order_route_to_json",
+]
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def _req(obj: Mapping[str, Any], name: str, what: str) -> Any:
+    value = obj.get(name)
+    if value is None:
+        raise ValueError(f"{what}: required field {name!r} missing in {dict(obj)!r:.300}")
+    return value
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _fees(value: Any) -> Mapping[str, Decimal]:
+    if not isinstance(value, Mapping):
+        return _EMPTY
+    return {str(k): d for k, v in value.items() if (d := to_decimal(v)) is not None}
+
+
+def _obj(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(str(x) for x in value)
+    return ()
+
+
+# -- orders ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetails:
+    """Order Details (§5.2): what to trade. Market-style fields and ManagedFund fields."""
+
+    exchange: str
+    code: str
+    side: str                                  # "Bid" | "Ask"
+    style: str = "Market"                      # "Market" | "ManagedFund"
+    type: str | None = None                    # Limit | Best | Market | MarketToLimit
+    limit_price: Decimal | None = None
+    quantity: Decimal | None = None
+    hidden_quantity: Decimal | None = None
+    minimum_quantity: Decimal | None = None
+    validity: str | None = None                # UntilCancel | UntilDay | FillAndKill | FillOrKill | AllOrNone
+    expiry_date: date | None = None
+    short_type: str | None = None
+    brokerage_schedule: str | None = None
+    instructions: tuple[str, ...] = ()
+    unit_type: str | None = None
+    unit_amount: Decimal | None = None
+    currency: str | None = None
+    physical_delivery: bool | None = None
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> OrderDetails:
+        what = "Order Details"
+        pd = obj.get("PhysicalDelivery")
+        return cls(
+            exchange=str(_req(obj, "Exchange", what)),
+            code=str(_req(obj, "Code", what)),
+            side=normalize_side(_req(obj, "Side", what)) or "",
+            style=normalize_class(obj.get("Style")) or "Market",
+            type=_str(obj.get("Type")),
+            limit_price=to_decimal(obj.get("LimitPrice")),
+            quantity=to_decimal(obj.get("Quantity")),
+            hidden_quantity=to_decimal(obj.get("HiddenQuantity")),
+            minimum_quantity=to_decimal(obj.get("MinimumQuantity")),
+            validity=_str(obj.get("Validity")),
+            expiry_date=parse_date(obj.get("ExpiryDate")),
+            short_type=_str(obj.get("ShortType")),
+            brokerage_schedule=_str(obj.get("BrokerageSchedule")),
+            instructions=_strs(obj.get("Instructions")),
+            unit_type=_str(obj.get("UnitType")),
+            unit_amount=to_decimal(obj.get("UnitAmount")),
+            currency=_str(obj.get("Currency")),
+            physical_delivery=None if pd is None else bool(pd),
+        )
+
+
+def order_details_to_json(details: OrderDetails) -> dict[str, Any]:
+    """Request body ``Details`` for PlaceOrder/AmendOrder; optional fields omitted when unset."""
+    out: dict[str, Any] = {
+        "Exchange": details.exchange, "Code": details.code, "Side": details.side, "Style": details.style,
+    }
+    optional = (
+        ("Type", details.type), ("LimitPrice", details.limit_price), ("Quantity", details.quantity),
+        ("HiddenQuantity", details.hidden_quantity), ("MinimumQuantity", details.minimum_quantity),
+        ("Validity", details.validity),
+        ("ExpiryDate", details.expiry_date.isoformat() if details.expiry_date else None),
+        ("ShortType", details.short_type), ("BrokerageSchedule", details.brokerage_schedule),
+        ("Instructions", list(details.instructions) or None), ("UnitType", details.unit_type),
+        ("UnitAmount", details.unit_amount), ("Currency", details.currency),
+        ("PhysicalDelivery", details.physical_delivery),
+    )
+    for name, value in optional:
+        if value is not None:
+            out[name] = value
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRoute:
+    """Order Route (§5.2, Appendix C): ``Market`` algorithm names a trading market."""
+
+    algorithm: str
+    market: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> OrderRoute:
+        extra = {k: v for k, v in obj.items() if k not in ("Algorithm", "Market")}
+        return cls(str(_req(obj, "Algorithm", "Order Route")), _str(obj.get("Market")), extra)
+
+
+def order_route_to_json(route: OrderRoute) -> dict[str, Any]:
+    out: dict[str, Any] = {"Algorithm": route.algorithm}
+    if route.market is not None:
+        out["Market"] = route.market
+    out.update(route.extra)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """Order object (§5.2) from ``Orders``, ``QueryOrders`` and action responses."""
+
+    id: str
+    account: str
+    status: str
+    details: OrderDetails
+    route: OrderRoute | None
+    currency: str | None = None
+    external_id: str | None = None
+    depth_order_id: str | None = None
+    exchange: str | None = None
+    trading_market: str | None = None
+    style: str = "Market"
+    estimated_fees: Mapping[str, Decimal] = field(default_factory=dict)
+    current_fees: Mapping[str, Decimal] = field(default_factory=dict)
+    estimated_value: Decimal | None = None
+    current_value: Decimal | None = None
+    created_date: datetime | None = None
+    updated_date: datetime | None = None
+    children: tuple[str, ...] = ()
+    condition: Mapping[str, Any] | None = None
+    executed_quantity: Decimal | None = None
+    average_price: Decimal | None = None
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Order:
+        what = "Order"
+        details = obj.get("Details")
+        route = obj.get("Route")
+        cond = obj.get("Condition")
+        # ExecutedQuantity/AveragePrice sit on the Order (§8.39); read Details too, as the page says.
+        det = _obj(details)
+        executed = obj.get("ExecutedQuantity", det.get("ExecutedQuantity"))
+        average = obj.get("AveragePrice", det.get("AveragePrice"))
+        return cls(
+            id=str(_req(obj, "ID", what)),
+            account=str(_req(obj, "Account", what)),
+            status=str(_req(obj, "Status", what)),
+            details=OrderDetails.from_json(_req(obj, "Details", what)),
+            route=OrderRoute.from_json(route) if isinstance(route, Mapping) else None,
+            currency=_str(obj.get("Currency")),
+            external_id=_str(obj.get("ExternalID")),
+            depth_order_id=_str(obj.get("DepthOrderID")),
+            exchange=_str(obj.get("Exchange")),
+            trading_market=_str(obj.get("TradingMarket")),
+            style=normalize_class(obj.get("Style")) or "Market",
+            estimated_fees=_fees(obj.get("EstimatedFees")),
+            current_fees=_fees(obj.get("CurrentFees")),
+            estimated_value=to_decimal(obj.get("EstimatedValue")),
+            current_value=to_decimal(obj.get("CurrentValue")),
+            created_date=parse_datetime(obj.get("CreatedDate")),
+            updated_date=parse_datetime(obj.get("UpdatedDate")),
+            children=_strs(obj.get("Children")),
+            condition=cond if isinstance(cond, Mapping) else None,
+            executed_quantity=to_decimal(executed),
+            average_price=to_decimal(average),
+        )
+
+    @property
+    def leaves_quantity(self) -> Decimal | None:
+        """Visible + hidden quantity not yet executed (None if the quantity is unknown)."""
+        if self.details.quantity is None:
+            return None
+        total = self.details.quantity + (self.details.hidden_quantity or 0)
+        return total - (self.executed_quantity or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChange:
+    """One entry of an ``Orders`` publish (§5.11): ``O`` in A/U/R/C."""
+
+    op: str
+    account: str | None
+    order: Order | None
+    order_id: str | None = None    # R may carry only ID + Account: kept even when no full Order
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> OrderChange:
+        op = str(_req(obj, "O", "Order Change"))
+        raw = obj.get("Order")
+        order = None
+        order_id = None
+        if isinstance(raw, Mapping):
+            order_id = _str(raw.get("ID"))
+            if op in ("A", "U") or raw.get("Details") is not None:
+                order = Order.from_json(raw)
+        account = _str(obj.get("Account")) or (order.account if order else None)
+        if account is None and isinstance(raw, Mapping):
+            account = _str(raw.get("Account"))
+        return cls(op, account, order, order_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderActionResponse:
+    """Order Action Response (§5.10) of Place/Amend/Cancel/Move/CalculateOrder."""
+
+    result: str
+    request_id: str | None
+    order: Order | None = None
+    errors: tuple[str, ...] = ()
+    estimated_fees: Mapping[str, Decimal] = field(default_factory=dict)
+    estimated_value: Decimal | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "Success"
+
+    @property
+    def error_codes(self) -> tuple[tuple[str, str], ...]:
+        """Each error as (code, values) split at the first space (Appendix E); unknown codes kept."""
+        return tuple(split_code(e) for e in self.errors)
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> OrderActionResponse:
+        order = obj.get("Order")
+        fees = _fees(obj.get("EstimatedFees"))
+        if not fees:
+            # Older servers (§8.38): EstimatedBrokerage / EstimatedTax instead of EstimatedFees.
+            legacy = {"Brokerage": obj.get("EstimatedBrokerage"), "Tax": obj.get("EstimatedTax")}
+            fees = _fees({k: v for k, v in legacy.items() if v is not None})
+        errors = obj.get("Errors")
+        if isinstance(errors, str):
+            errors = [errors]
+        return cls(
+            result=str(_req(obj, "Result", "Order Action Response")),
+            request_id=_str(obj.get("RequestID")),
+            order=Order.from_json(order) if isinstance(order, Mapping) else None,
+            errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (),
+            estimated_fees=fees,
+            estimated_value=to_decimal(obj.get("EstimatedValue")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """Transaction Detail (§5.17): one execution."""
+
+    id: str
+    account: str
+    order_id: str
+    exchange: str
+    code: str
+    trading_market: str | None
+    style: str
+    trade_date: datetime | None
+    settlement_date: datetime | None
+    gross_amount: Decimal | None
+    net_amount: Decimal | None
+    settlement_amount: Decimal | None
+    currency: str | None = None
+    total_quantity: Decimal | None = None
+    average_price: Decimal | None = None
+    total_units: Decimal | None = None
+    unit_value: Decimal | None = None
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Transaction:
+        what = "Transaction"
+        return cls(
+            id=str(_req(obj, "ID", what)),
+            account=str(_req(obj, "Account", what)),
+            order_id=str(_req(obj, "OrderID", what)),
+            exchange=str(_req(obj, "Exchange", what)),
+            code=str(_req(obj, "Code", what)),
+            trading_market=_str(obj.get("TradingMarket")),
+            style=normalize_class(obj.get("Style")) or "Market",
+            trade_date=parse_datetime(obj.get("TradeDate")),
+            settlement_date=parse_datetime(obj.get("SettlementDate")),
+            gross_amount=to_decimal(obj.get("GrossAmount")),
+            net_amount=to_decimal(obj.get("NetAmount")),
+            settlement_amount=to_decimal(obj.get("SettlementAmount")),
+            currency=_str(obj.get("Currency")),
+            total_quantity=to_decimal(obj.get("TotalQuantity")),
+            average_price=to_decimal(obj.get("AveragePrice")),
+            total_units=to_decimal(obj.get("TotalUnits")),
+            unit_value=to_decimal(obj.get("UnitValue")),
+        )
+
+    @staticmethod
+    def changes_from_json(data: Any) -> list[tuple[str, str | None, Transaction | None]]:
+        """A ``Transactions`` publish (§5.17) -> [(O, Account, Transaction | None)]; ``I`` has none."""
+        out: list[tuple[str, str | None, Transaction | None]] = []
+        for item in data if isinstance(data, list) else ():
+            raw = item.get("Transaction")
+            tx = Transaction.from_json(raw) if isinstance(raw, Mapping) else None
+            account = _str(item.get("Account")) or (tx.account if tx else None)
+            out.append((str(item.get("O", "")), account, tx))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """Holding Details (§5.15); ``from_json`` unwraps a change object ``{"O":..,"Holding":{..}}``."""
+
+    account: str
+    exchange: str
+    code: str
+    style: str
+    cost: Decimal | None
+    currency: str | None
+    total_quantity: Decimal | None = None
+    total_available: Decimal | None = None
+    average_price: Decimal | None = None
+    total_units: Decimal | None = None
+    base_cost: Decimal | None = None
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Holding:
+        if "O" in obj and isinstance(obj.get("Holding"), Mapping):
+            obj = obj["Holding"]
+        what = "Holding"
+        return cls(
+            account=str(_req(obj, "Account", what)),
+            exchange=str(_req(obj, "Exchange", what)),
+            code=str(_req(obj, "Code", what)),
+            style=normalize_class(obj.get("Style")) or "Market",
+            cost=to_decimal(obj.get("Cost")),
+            currency=_str(obj.get("Currency")),
+            total_quantity=to_decimal(obj.get("TotalQuantity")),
+            total_available=to_decimal(obj.get("TotalAvailable")),
+            average_price=to_decimal(obj.get("AveragePrice")),
+            total_units=to_decimal(obj.get("TotalUnits")),
+            base_cost=to_decimal(obj.get("BaseCost")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Balance (§5.16). ``is_clear``: empty Type = clear the account's balances; Amount 0 = remove."""
+
+    account: str
+    type: str
+    currency: str
+    amount: Decimal
+
+    @property
+    def is_clear(self) -> bool:
+        return self.type == ""
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Balance:
+        return cls(
+            account=str(_req(obj, "Account", "Balance")),
+            type=str(obj.get("Type") or ""),
+            currency=str(obj.get("Currency") or ""),
+            amount=to_decimal(obj.get("Amount")) or Decimal(0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """Account State (§5.1); a feed-only change carries just ID + Feed."""
+
+    id: str
+    feed: str | None = None
+    name: str | None = None
+    provider: str | None = None
+    currency: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    categories: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> AccountState:
+        if isinstance(obj.get("Account"), Mapping):  # TradingAccounts change wrapper
+            obj = obj["Account"]
+        return cls(
+            id=str(_req(obj, "ID", "Account State")),
+            feed=_str(obj.get("Feed")),
+            name=_str(obj.get("Name")),
+            provider=_str(obj.get("Provider")),
+            currency=_str(obj.get("Currency")),
+            attributes=dict(_obj(obj.get("Attributes"))),
+            categories=_strs(obj.get("Categories", obj.get("CategoryCodes"))),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatus:
+    """Order Status (§5.13): rely on ``allows``/``reason``, never on the code (§8.34)."""
+
+    code: str
+    exchange: str | None
+    allows: frozenset[str]
+    reason: frozenset[str]
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> OrderStatus:
+        return cls(
+            code=str(_req(obj, "Code", "Order Status")),
+            exchange=_str(obj.get("Exchange")),
+            allows=frozenset(split_comma(obj.get("Allows"))),
+            reason=frozenset(split_comma(obj.get("Reason"))),
+        )
+
+    @property
+    def completed(self) -> bool:
+        return "Completed" in self.reason
+
+    def allows_action(self, action: str) -> bool:
+        """``action`` one of Trade, Amend, Move, Cancel; ``All`` allows every one."""
+        return action in self.allows or "All" in self.allows

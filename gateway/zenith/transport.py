@@ -1,0 +1,105 @@
+"""A ``websockets`` client connection tuned for Zenith: inline delivery, batched writes.
+
+``websockets``' asyncio connection queues every inbound message and wakes a reader task per
+message; Zenith sends one message per frame (§1.1) at high rates, so this subclass hands each
+complete text message straight to ``on_message`` from ``data_received`` (the sans-I/O core runs
+inline, no future or task per message). Ping, pong and close frames keep the library's handling.
+Outbound frames go through the library's sans-I/O protocol and are written once per loop
+iteration, so a burst of requests costs one ``send`` system call instead of one each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.frames import CloseCode, Frame, Opcode
+
+__all__ = ["ZenithConnection"]
+
+log = logging.getLogger("gateway.zenith")
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_CONT = Opcode.CONT
+
+
+class ZenithConnection(ClientConnection):
+    """ClientConnection delivering messages to ``on_message(text)`` synchronously, in wire order."""
+
+    def __init__(self, *args: Any, on_message: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_message = on_message
+        self.last_frame = 0.0          # loop time of the last inbound frame of any kind (keep-alive)
+        self.frames_received = 0
+        self._fragments: list[bytes] | None = None
+        self._flush_scheduled = False
+
+    def process_event(self, event: Any) -> None:
+        if type(event) is not Frame:  # the handshake response
+            super().process_event(event)
+            return
+        self.last_frame = self.loop.time()
+        op = event.opcode
+        if op is _TEXT or op is _BINARY:
+            if event.fin:
+                self._dispatch(event.data)
+            else:
+                self._fragments = [bytes(event.data)]
+        elif op is _CONT:
+            # The protocol parser rejects continuations without a start; be defensive anyway.
+            if self._fragments is not None:
+                self._fragments.append(bytes(event.data))
+                if event.fin:
+                    data = b"".join(self._fragments)
+                    self._fragments = None
+                    self._dispatch(data)
+        else:
+            super().process_event(event)  # ping (auto-pong), pong (ping waiters), close
+
+    def _dispatch(self, data: bytes) -> None:
+        self.frames_received += 1
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.protocol.fail(CloseCode.INVALID_DATA, "invalid UTF-8")
+            self.send_data()
+            return
+        try:
+            self.on_message(text)
+        except Exception:  # the client's handler logs its own errors; never let one kill the socket
+            log.exception("Zenith message handler raised")
+
+    def send_text_soon(self, text: str) -> None:
+        """Queue one text frame; frames queued in the same loop iteration leave in one write.
+
+        Raises ``websockets.exceptions.InvalidState`` when the connection is not open. The caller
+        should ``await drain()`` when ``paused`` (the transport's buffer is over its high-water mark).
+        """
+        self.protocol.send_text(text.encode("utf-8"))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        chunks = self.protocol.data_to_send()
+        if not chunks:
+            return
+        try:
+            if all(chunks):
+                # The library writes frame by frame (one system call each); join them instead.
+                self.transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                return
+            for data in chunks:  # an empty chunk means "half-close" (after a close frame)
+                if data:
+                    self.transport.write(data)
+                elif self.transport.can_write_eof():
+                    self.transport.write_eof()
+                else:
+                    self.transport.close()
+        except Exception as exc:  # the transport failed: abort; connection_lost() reports it
+            log.warning("Zenith write failed: %s", exc)
+            self.transport.abort()

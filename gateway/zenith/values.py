@@ -1,0 +1,251 @@
+"""Field-level values of the Zenith wire format, parsed leniently and written strictly.
+
+JSON numbers become :class:`~decimal.Decimal` (never ``float``, §3.1) and Decimals are written
+back as minimal JSON number text. Dates and date-times accept every form listed in §3.2, time
+spans the .NET form of §3.3, and enumerations the documented aliases (§3.9, §8.22-23).
+Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+__all__ = [
+    "dumps",
+    "format_decimal",
+    "loads",
+    "normalize_class",
+    "normalize_side",
+    "parse_date",
+    "parse_datetime",
+    "parse_timespan",
+    "split_code",
+    "split_comma",
+    "to_decimal",
+    "to_int",
+]
+
+_decoder = json.JSONDecoder(parse_float=Decimal)
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+#: ``json.loads`` with ``parse_float=Decimal``, built once (``json.loads`` builds a decoder per call).
+loads: Callable[[str], Any] = _decoder.decode
+
+
+def format_decimal(value: Decimal) -> str:
+    """Minimal plain number text: ``Decimal("100.000")`` -> ``100``, ``Decimal("1E+2")`` -> ``100``."""
+    if not value.is_finite():
+        raise ValueError(f"{value} cannot be sent as a JSON number")
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
+    return text
+
+
+def _encode(obj: Any, out: list[str]) -> None:
+    # Type dispatch by exact type first: the common request payload is dicts of str and Decimal.
+    t = type(obj)
+    if t is str:
+        out.append(_encode_str(obj))
+    elif t is dict:
+        out.append("{")
+        first = True
+        for key, value in obj.items():
+            if not first:
+                out.append(",")
+            first = False
+            out.append(_encode_str(key if isinstance(key, str) else str(key)))
+            out.append(":")
+            _encode(value, out)
+        out.append("}")
+    elif t is Decimal:
+        out.append(format_decimal(obj))
+    elif obj is None:
+        out.append("null")
+    elif obj is True:
+        out.append("true")
+    elif obj is False:
+        out.append("false")
+    elif t is int:
+        out.append(str(obj))
+    elif t is list or t is tuple:
+        out.append("[")
+        for i, value in enumerate(obj):
+            if i:
+                out.append(",")
+            _encode(value, out)
+        out.append("]")
+    elif isinstance(obj, str):  # str enums: the value, never "Class.MEMBER"
+        out.append(_encode_str(obj))
+    elif isinstance(obj, Decimal):
+        out.append(format_decimal(obj))
+    elif isinstance(obj, int):
+        out.append(str(int(obj)))
+    elif isinstance(obj, float):
+        # Only reached if a caller passed a float: use its shortest repr, never a binary expansion.
+        out.append(format_decimal(Decimal(repr(obj))))
+    elif isinstance(obj, dict):
+        _encode(dict(obj), out)
+    elif isinstance(obj, (list, tuple)):
+        _encode(list(obj), out)
+    elif isinstance(obj, date):  # datetime is a date subclass
+        out.append(_encode_str(obj.isoformat()))
+    else:
+        raise TypeError(f"cannot encode {t.__name__} as Zenith JSON")
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON with Decimals as plain numbers (``9.95``, ``100``) and dates as ISO-8601."""
+    out: list[str] = []
+    _encode(obj, out)
+    return "".join(out)
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """Decimal from a JSON number or numeric string (§8.21); ``None`` stays ``None``."""
+    if value is None:
+        return None
+    t = type(value)
+    if t is Decimal:
+        return value
+    if t is int:
+        return Decimal(value)
+    if t is str:
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"not a number: {value!r}") from None
+        if not result.is_finite():
+            raise ValueError(f"not a finite number: {value!r}")
+        return result
+    if t is float:
+        return Decimal(repr(value))
+    if t is bool:
+        raise ValueError(f"not a number: {value!r}")
+    return to_decimal(str(value))
+
+
+def to_int(value: Any) -> int | None:
+    """Integer from a JSON number or numeric string (``"ID":"10001"``, §4.14); ``None`` stays ``None``."""
+    if value is None:
+        return None
+    if type(value) is int:
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"not an integer: {value!r}")
+    dec = to_decimal(value)
+    assert dec is not None
+    if dec != dec.to_integral_value():
+        raise ValueError(f"not an integer: {value!r}")
+    return int(dec)
+
+
+_DT = re.compile(
+    r"^(\d{4})-?(\d{2})-?(\d{2})"
+    r"(?:[T ](\d{2}):?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?"
+    r"\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+
+
+def _tz(text: str | None, default: tzinfo) -> tzinfo:
+    if text is None:
+        return default
+    if text in ("Z", "z"):
+        return UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours = int(digits[:2])
+    minutes = int(digits[2:4] or 0)
+    if hours == 0 and minutes == 0:
+        return UTC
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def parse_datetime(text: Any, default_tz: tzinfo = UTC) -> datetime | None:
+    """Aware datetime from any §3.2 form; a bare date means midnight; no offset means ``default_tz``."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, datetime):
+        return text if text.tzinfo else text.replace(tzinfo=default_tz)
+    m = _DT.match(str(text).strip())
+    if m is None:
+        raise ValueError(f"not an ISO-8601 date-time: {text!r}")
+    year, month, day, hh, mm, ss, frac, off = m.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    return datetime(
+        int(year), int(month), int(day), int(hh or 0), int(mm or 0), int(ss or 0), micro,
+        tzinfo=_tz(off, default_tz),
+    )
+
+
+def parse_date(text: Any) -> date | None:
+    """Date from ``YYYY-MM-DD``, ``YYYYMMDD`` or a date-time (its date part, as written)."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, datetime):
+        return text.date()
+    if isinstance(text, date):
+        return text
+    m = _DT.match(str(text).strip())
+    if m is None:
+        raise ValueError(f"not an ISO-8601 date: {text!r}")
+    return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+
+
+_SPAN = re.compile(r"^(-)?(?:(\d+)\.)?(\d+):(\d+)(?::(\d+)(?:\.(\d+))?)?$")
+
+
+def parse_timespan(text: Any) -> timedelta | None:
+    """``[-][d.]hh:mm[:ss[.fffffff]]`` (§3.3) -> timedelta; ``"1.12:20:5"`` is 1 day 12 h 20 min 5 s."""
+    if text is None or text == "":
+        return None
+    m = _SPAN.match(str(text).strip())
+    if m is None:
+        raise ValueError(f"not a time span: {text!r}")
+    neg, days, hours, minutes, seconds, frac = m.groups()
+    span = timedelta(
+        days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0),
+        microseconds=int((frac or "0")[:6].ljust(6, "0")),
+    )
+    return -span if neg else span
+
+
+def split_comma(text: Any) -> tuple[str, ...]:
+    """Comma list inside a string (§3.4): split, trim, drop empties; a JSON array is accepted too."""
+    if text is None:
+        return ()
+    if isinstance(text, (list, tuple)):
+        return tuple(str(x).strip() for x in text if str(x).strip())
+    return tuple(part.strip() for part in str(text).split(",") if part.strip())
+
+
+def split_code(text: str) -> tuple[str, str]:
+    """``"Code suffix..."`` -> (code, suffix), split at the first space (§1.10, §7.D-E)."""
+    text = text.strip()
+    code, _, suffix = text.partition(" ")
+    return code, suffix.strip()
+
+
+_SIDES = {"Bid": "Bid", "B": "Bid", "Buy": "Bid", "Ask": "Ask", "A": "Ask", "S": "Ask", "Sell": "Ask"}
+
+
+def normalize_side(value: Any) -> str | None:
+    """``Bid``/``Ask``; the doc examples' ``B``/``A``/``S`` are accepted (§8.22)."""
+    if value is None:
+        return None
+    return _SIDES.get(str(value), str(value))
+
+
+def normalize_class(value: Any) -> str | None:
+    """``Market``/``ManagedFund``; pre-2.0 ``Equity``/``Option`` mean ``Market`` (§8.23)."""
+    if value is None:
+        return None
+    text = str(value)
+    return "Market" if text in ("Equity", "Option") else text

@@ -1,0 +1,133 @@
+"""Wire values: Decimal JSON both ways, §3.2 date-times, §3.3 time spans, enum aliases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import Enum, IntEnum
+
+import pytest
+
+from gateway.zenith.values import (
+    dumps,
+    format_decimal,
+    loads,
+    normalize_class,
+    normalize_side,
+    parse_date,
+    parse_datetime,
+    parse_timespan,
+    split_code,
+    split_comma,
+    to_decimal,
+    to_int,
+)
+
+AEST = timezone(timedelta(hours=10))
+
+
+def test_loads_gives_decimal_never_float() -> None:
+    data = loads('{"Price":42.05,"Qty":100,"Big":1e3,"Neg":-0.10}')
+    assert data == {"Price": Decimal("42.05"), "Qty": 100, "Big": Decimal("1E+3"), "Neg": Decimal("-0.10")}
+    assert type(data["Qty"]) is int and type(data["Price"]) is Decimal
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("9.950", "9.95"), ("100.000000", "100"), ("1E+2", "100"), ("0.00", "0"), ("-0", "0"),
+     ("0.0000001", "0.0000001"), ("-12.5", "-12.5"), ("123456789012345.678", "123456789012345.678")],
+)
+def test_format_decimal_minimal(value: str, text: str) -> None:
+    assert format_decimal(Decimal(value)) == text
+
+
+def test_dumps_plain_numbers_and_round_trip() -> None:
+    obj = {"A": Decimal("9.95"), "B": [1, True, False, None, "x\"é"], "C": {"D": Decimal("1E+2")},
+           "E": (Decimal("0.1"),), "F": date(2025, 6, 30)}
+    text = dumps(obj)
+    assert text == '{"A":9.95,"B":[1,true,false,null,"x\\"\\u00e9"],"C":{"D":100},"E":[0.1],"F":"2025-06-30"}'
+    back = loads(text)
+    assert back["A"] == Decimal("9.95") and back["C"]["D"] == 100
+
+
+def test_dumps_enums_by_value() -> None:
+    class Side(str, Enum):  # noqa: UP042  (the shape gateway.config.model uses)
+        BID = "Bid"
+
+    class Count(IntEnum):
+        TWO = 2
+
+    assert dumps({Side.BID: Side.BID, "n": Count.TWO}) == '{"Bid":"Bid","n":2}'
+
+
+def test_dumps_rejects_what_json_cannot_carry() -> None:
+    with pytest.raises(ValueError):
+        dumps({"x": Decimal("NaN")})
+    with pytest.raises(TypeError):
+        dumps({"x": object()})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("20120630T100230Z", datetime(2012, 6, 30, 10, 2, 30, tzinfo=UTC)),
+        ("2014-02-11T12:44:02+10:00", datetime(2014, 2, 11, 12, 44, 2, tzinfo=AEST)),
+        ("2014-02-11T12:44:02+1000", datetime(2014, 2, 11, 12, 44, 2, tzinfo=AEST)),
+        ("20160501T09:30:55.047", datetime(2016, 5, 1, 9, 30, 55, 47000, tzinfo=UTC)),
+        ("2025-06-03T10:15:30.123+10:00", datetime(2025, 6, 3, 10, 15, 30, 123000, tzinfo=AEST)),
+        ("2025-06-30T00:00:00.000Z", datetime(2025, 6, 30, tzinfo=UTC)),
+        ("2025-06-03T10:15:30.1234567Z", datetime(2025, 6, 3, 10, 15, 30, 123456, tzinfo=UTC)),
+        ("20120603+10:00", datetime(2012, 6, 3, tzinfo=AEST)),
+        ("2016-01-20+10:00", datetime(2016, 1, 20, tzinfo=AEST)),
+        ("2014-02-11", datetime(2014, 2, 11, tzinfo=UTC)),
+    ],
+)
+def test_parse_datetime_forms(text: str, expected: datetime) -> None:
+    got = parse_datetime(text)
+    assert got == expected and got is not None and got.utcoffset() == expected.utcoffset()
+
+
+def test_parse_datetime_default_zone_and_errors() -> None:
+    assert parse_datetime("2014-02-11T12:44:02", AEST) == datetime(2014, 2, 11, 12, 44, 2, tzinfo=AEST)
+    assert parse_datetime(None) is None
+    with pytest.raises(ValueError):
+        parse_datetime("yesterday")
+
+
+def test_parse_date() -> None:
+    assert parse_date("2025-06-30") == date(2025, 6, 30)
+    assert parse_date("20250630") == date(2025, 6, 30)
+    assert parse_date("2025-06-30T00:00:00.000Z") == date(2025, 6, 30)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1.12:20:5", timedelta(days=1, hours=12, minutes=20, seconds=5)),
+     ("00:00:35", timedelta(seconds=35)),
+     ("1.00:00:00", timedelta(days=1)),
+     ("00:59:59.9990000", timedelta(minutes=59, seconds=59, microseconds=999000)),
+     ("-00:00:01.5", -timedelta(seconds=1.5)),
+     ("00:01", timedelta(minutes=1))],
+)
+def test_parse_timespan(text: str, expected: timedelta) -> None:
+    assert parse_timespan(text) == expected
+
+
+def test_numbers_from_strings() -> None:
+    assert to_decimal("10.05") == Decimal("10.05")
+    assert to_decimal(7) == Decimal(7)
+    assert to_int("10001") == 10001
+    with pytest.raises(ValueError):
+        to_decimal("ten")
+    with pytest.raises(ValueError):
+        to_int("1.5")
+
+
+def test_enum_aliases_and_lists() -> None:
+    assert [normalize_side(s) for s in ("Bid", "B", "Ask", "A", "S")] == ["Bid", "Bid", "Ask", "Ask", "Ask"]
+    assert [normalize_class(c) for c in ("Equity", "Option", "Market", "ManagedFund")] == [
+        "Market", "Market", "Market", "ManagedFund"]
+    assert split_comma("OrdersOnly, ReportCancel,,") == ("OrdersOnly", "ReportCancel")
+    assert split_code("LimitPrice.Maximum 17.05") == ("LimitPrice.Maximum", "17.05")
+    assert split_code("Market.NotFound A B") == ("Market.NotFound", "A B")
+    assert split_code("Authority") == ("Authority", "")
