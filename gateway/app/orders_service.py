@@ -1,0 +1,779 @@
+"""The orders service: FIX order messages <-> Zenith Trading, on the asyncio loop (ARCHITECTURE §3).
+
+The edge around the pure bridge: it reads the clock, allocates RequestIDs from the store, calls
+Zenith, writes the store and hands answers to the :class:`Outbox`. Rules it keeps:
+
+* The order row (ClOrdID -> RequestID -> session) is committed before PlaceOrder leaves.
+* Each order is driven by one task at a time (a lock per order): a cancel sent right behind
+  its NewOrderSingle waits for the PlaceOrder answer instead of failing.
+* Subscription callbacks (``Orders!{account}``, ``Transactions!{account}``) are synchronous:
+  load record -> bridge -> store -> send, with no await in between, so they never interleave.
+* Every ExecutionReport carrying an ExecID is sent at most once per session: the ExecID is
+  committed together with the order's new state (:meth:`Store.apply`). A fill is skipped
+  *before* it is applied when its ExecID (from the transaction ID) was already sent.
+* A report for a session that is logged out is kept in the store and sent at its next logon
+  (QuickFIX resend cannot help when the partner logs on with ResetSeqNumFlag=Y).
+* After startup, a reconnect or a StreamReset, reconciliation re-issues PlaceOrder for orders
+  never acknowledged (same RequestID: Zenith answers a repeated RequestID idempotently, §8.41),
+  then replays QueryTransactions and QueryOrders through the same exactly-once path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.bridge import fixtags as t
+from gateway.bridge.errors import BridgeRejection, CancelRejected, InvalidTransition, OrderRejected
+from gateway.bridge.fixtags import BusinessRejectReason, CxlRejReason, CxlRejResponseTo, OrdRejReason, OrdType
+from gateway.bridge.orders_exec import (
+    business_reject,
+    cancel_reject,
+    mass_cancel_report,
+    reject_unknown_order,
+)
+from gateway.bridge.orders_flow import (
+    Outcome,
+    Report,
+    clear_pending,
+    errors_text,
+    on_amend_accepted,
+    on_order_update,
+    on_place_accepted,
+    on_place_rejected,
+    on_transaction,
+)
+from gateway.bridge.orders_mapping import (
+    parse_cancel,
+    parse_cancel_replace,
+    parse_mass_status,
+    parse_new_order,
+)
+from gateway.bridge.orders_model import (
+    FixVersion,
+    NewOrder,
+    OrderRecord,
+    OrderTerms,
+    PlxOrder,
+    PlxTransaction,
+    ZenithRequest,
+    fix_version,
+    record_from_data,
+    record_to_data,
+)
+from gateway.bridge.orders_queries import (
+    MassCancelRefused,
+    answer_mass_status,
+    answer_status,
+    check_amendable,
+    cxl_reason_for_errors,
+    mass_cancel_request,
+    mass_cancel_response,
+    refuse_mass_cancel,
+    select_orders,
+    unsupported_in_version,
+)
+from gateway.bridge.orders_state import TERMINAL, OrderState
+from gateway.bridge.orders_throttle import TokenBucket
+from gateway.bridge.orders_zenith import (
+    STOP_UNSUPPORTED_TEXT,
+    amend_order_request,
+    cancel_order_request,
+    place_order_request,
+    reject_from_zenith,
+)
+from gateway.config.model import GatewayConfig, SessionConfig, ThrottleAction
+from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.store import DuplicateClOrdID, Store, StoreError
+
+__all__ = ["CONNECTION_UNAVAILABLE", "OrdersService", "open_store"]
+
+log = logging.getLogger("gateway.app.orders")
+
+CONNECTION_UNAVAILABLE = "Plxtra connection unavailable"
+_F, _G = "F", "G"
+
+
+def open_store(config: GatewayConfig) -> Store:
+    """The store at ``gateway.store_path`` (relative paths are relative to the config file)."""
+    path = config.gateway.store_path
+    if not path.is_absolute() and config.path is not None:
+        path = config.path.parent / path
+    return Store(path)
+
+
+def _key_of(session: SessionConfig | SessionKey) -> SessionKey:
+    """The unqualified key naming a session in the store and in ``config.sessions``."""
+    return SessionKey(session.begin_string, session.sender_comp_id, session.target_comp_id)
+
+
+class OrdersService:
+    """FixService for D, F, G, H, AF and q (interfaces.md); every method runs on the loop thread.
+
+    Sessions are named in the store by their key text (``FIX.4.4:PLXTRA->CLIENT1``).
+    """
+
+    msg_types = frozenset({"D", "F", "G", "H", "AF", "q"})
+
+    def __init__(
+        self,
+        client: Any,
+        outbox: Any,
+        config: GatewayConfig,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        allow_stop_orders: bool = False,
+    ) -> None:
+        self._client = client
+        self._outbox = outbox
+        self._config = config
+        self._store = store
+        self._now = clock or (lambda: datetime.now(UTC))
+        self._monotonic = monotonic
+        # The simulator accepts an order Condition but does not honour it, so a stop order would
+        # trade at once. Stops are refused unless the venue is known to implement StopLoss.
+        self._allow_stop_orders = allow_stop_orders
+        self._sessions = {str(_key_of(s)): (_key_of(s), s) for s in config.sessions}
+        self._logged_on: dict[str, SessionKey] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._queues: dict[str, collections.deque[tuple[InboundMessage, SessionConfig]]] = {}
+        self._locks: dict[str, list[Any]] = {}  # request_id -> [Lock, users]
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._subs: list[Any] = []
+        self._reconcile_lock = asyncio.Lock()
+        self._reconcile_again = False
+        self._started = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def accounts(self) -> list[str]:
+        """Every Plxtra account of every trading session, once each."""
+        return list(dict.fromkeys(a for _, s in self._sessions.values() if s.trading for a in s.accounts))
+
+    async def start(self) -> None:
+        """Subscribe ``Orders!``/``Transactions!`` per account, then reconcile the store with Plxtra."""
+        if self._started:
+            return
+        self._started = True
+        for account in self.accounts():
+            self._subs.append(self._client.subscribe("Trading", f"Orders!{account}", self._on_orders_event))
+            self._subs.append(self._client.subscribe("Trading", f"Transactions!{account}", self._on_tx_event))
+        self._client.add_connection_listener(self._on_connection)
+        if self._client.connected:
+            self._spawn(self.reconcile(), "orders-reconcile-startup")
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._client.remove_connection_listener(self._on_connection)
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                sub.close()
+        self._subs.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("orders task %s failed", task.get_name(), exc_info=task.exception())
+
+    @contextlib.asynccontextmanager
+    async def _lock(self, request_id: str) -> AsyncIterator[None]:
+        """Serialize the tasks driving one order; the lock is forgotten when nobody holds or waits."""
+        entry = self._locks.get(request_id)
+        if entry is None:
+            entry = self._locks[request_id] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(request_id, None)
+
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait (bounded) until no request task is running: tests and orderly shutdown."""
+        deadline = self._monotonic() + timeout
+        while self._tasks and self._monotonic() < deadline:
+            await asyncio.wait(list(self._tasks), timeout=max(0.0, deadline - self._monotonic()))
+
+    # --- FIX session events ------------------------------------------------------------------
+
+    def on_logon(self, key: SessionKey, session: SessionConfig) -> None:
+        """Mark the session live and send what was kept for it while it was away, in order."""
+        name = str(_key_of(session))
+        self._logged_on[name] = key
+        deferred = self._store.deferred_for(name)
+        for item in deferred:
+            self._outbox.send(OutboundMessage(key, item.msg_type, item.fields))
+        if deferred:
+            self._store.drop_deferred(d.seq for d in deferred)
+            log.info("%s: sent %d report(s) kept while logged out", name, len(deferred))
+
+    def on_logout(self, key: SessionKey) -> None:
+        entry = self._sessions.get(str(_key_of(key)))
+        if entry is None:
+            return
+        name = str(entry[0])
+        self._logged_on.pop(name, None)
+        if entry[1].cancel_on_disconnect or self._config.gateway.cancel_on_disconnect:
+            working = self._store.orders_for_session(name, working_only=True)
+            if working:
+                log.info("%s: cancel on disconnect, %d working order(s)", name, len(working))
+            for stored in working:
+                self._spawn(self._cancel_order(stored.request_id, None, "", name),
+                            "orders-cancel-on-disconnect")
+
+    # --- inbound FIX ---------------------------------------------------------------------------
+
+    def on_message(self, msg: InboundMessage, session: SessionConfig) -> None:
+        name = str(_key_of(session))
+        queue = self._queues.get(name)
+        if queue:  # keep order behind messages already queued
+            return self._enqueue(name, msg, session)
+        verdict = self._throttle(name, session)
+        if verdict == "queue":
+            return self._enqueue(name, msg, session)
+        if verdict == "reject":
+            return self._throttle_reject(name, msg, session)
+        self._handle(msg, session, name)
+
+    def _handle(self, msg: InboundMessage, session: SessionConfig, name: str) -> None:
+        version = fix_version(session)
+        if msg.msg_type in ("AF", "q") and version is FixVersion.FIX42:
+            return self._send(name, unsupported_in_version(msg.session, version, msg))
+        handler = {
+            "D": self._new_order,
+            "G": self._cancel_or_replace,
+            "F": self._cancel_or_replace,
+            "H": self._status,
+            "AF": self._mass_status,
+            "q": self._mass_cancel,
+        }[msg.msg_type]
+        handler(msg, session, name, version)
+
+    def _throttle(self, name: str, session: SessionConfig) -> str:
+        """``"ok"``, ``"queue"`` or ``"reject"`` for one more message (Limits.messages_per_second)."""
+        rate = session.limits.messages_per_second
+        if not rate:
+            return "ok"
+        bucket = self._buckets.get(name)
+        if bucket is None:
+            bucket = self._buckets[name] = TokenBucket(rate)
+        if bucket.allow(self._monotonic()):
+            return "ok"
+        action = session.limits.throttle_action
+        if action is ThrottleAction.QUEUE and len(self._queues.get(name, ())) < rate:
+            return "queue"  # at most one second of backlog, then reject
+        if action is ThrottleAction.LOGOUT:
+            # Logging a session out needs the engine (not part of the Outbox seam): reject and say so.
+            log.warning("%s: over %s msg/s; throttle action 'logout' answered as reject", name, rate)
+        return "reject"
+
+    def _throttle_reject(self, name: str, msg: InboundMessage, session: SessionConfig) -> None:
+        text = f"throttle: more than {session.limits.messages_per_second} messages per second"
+        ref_tag = t.MASS_STATUS_REQ_ID if msg.msg_type == "AF" else t.CL_ORD_ID
+        reason = BusinessRejectReason.THROTTLE_LIMIT_EXCEEDED
+        self._send(name, business_reject(msg.session, fix_version(session), msg, reason, text, ref_tag))
+
+    def _enqueue(self, name: str, msg: InboundMessage, session: SessionConfig) -> None:
+        queue = self._queues.setdefault(name, collections.deque())
+        if len(queue) >= (session.limits.messages_per_second or 1):
+            return self._throttle_reject(name, msg, session)
+        queue.append((msg, session))
+        if len(queue) == 1:
+            self._spawn(self._drain(name), f"orders-throttle-{name}")
+
+    async def _drain(self, name: str) -> None:
+        """Release queued messages as the bucket refills (ThrottleAction.QUEUE), in arrival order."""
+        queue = self._queues[name]
+        while queue:
+            msg, session = queue[0]
+            bucket = self._buckets[name]
+            if not bucket.allow(self._monotonic()):
+                await asyncio.sleep(1.0 / bucket.rate)
+                continue
+            queue.popleft()
+            try:
+                self._handle(msg, session, name)
+            except Exception:
+                log.exception("%s: queued %s failed", name, msg.msg_type)
+        self._queues.pop(name, None)
+
+    # D -------------------------------------------------------------------------------------
+
+    def _new_order(self, msg: InboundMessage, session: SessionConfig, name: str, version: FixVersion) -> None:
+        now = self._now()
+        request_id = self._store.allocate_request_id()
+
+        def reject(reason: str, text: str) -> None:
+            er = reject_unknown_order(msg.session, version, msg, now, exec_id=f"{request_id}-8",
+                                      ord_rej_reason=reason, text=text)
+            self._deliver_reports(name, [Report(f"{request_id}-8", er)])
+
+        try:
+            order = parse_new_order(msg, session)
+        except OrderRejected as exc:
+            return reject(exc.reason, exc.text)
+        if order.terms.ord_type in (OrdType.STOP, OrdType.STOP_LIMIT) and not self._allow_stop_orders:
+            return reject(OrdRejReason.OTHER, STOP_UNSUPPORTED_TEXT)
+        if self._store.cl_ord_id_used(name, order.cl_ord_id):
+            return reject(OrdRejReason.DUPLICATE_ORDER, f"duplicate ClOrdID {order.cl_ord_id}")
+        if not self._client.connected:
+            return reject(OrdRejReason.OTHER, CONNECTION_UNAVAILABLE)
+        record = OrderRecord(session=name, request_id=request_id, cl_ord_id=order.cl_ord_id,
+                             account=order.account, fix_account=order.fix_account, terms=order.terms,
+                             created_ns=time.time_ns())
+        try:
+            self._store.record_new_order(session=name, request_id=request_id, cl_ord_id=order.cl_ord_id,
+                                         account=order.account, state=record.state.value,
+                                         data=record_to_data(record), created=record.created_ns)
+        except DuplicateClOrdID:
+            return reject(OrdRejReason.DUPLICATE_ORDER, f"duplicate ClOrdID {order.cl_ord_id}")
+        self._spawn(self._place(request_id, place_order_request(order, request_id)),
+                    f"orders-place-{request_id}")
+
+    async def _place(self, request_id: str, request: ZenithRequest) -> None:
+        async with self._lock(request_id):
+            await self._place_locked(request_id, request)
+
+    async def _place_locked(self, request_id: str, request: ZenithRequest) -> None:
+        from gateway.zenith import ZenithConnectionError, ZenithRequestError, ZenithTimeout
+
+        try:
+            data = await self._call(request)
+        except ZenithRequestError as exc:  # an Error container: nothing was placed
+            data = {"Result": "Error", "Errors": [f"{c} {s}".strip() for c, s in exc.errors]}
+        except (ZenithConnectionError, ZenithTimeout) as exc:
+            # It may or may not have reached Plxtra: the order stays PENDING_NEW and reconciliation
+            # re-issues it with the same RequestID (idempotent, §8.41) once connected.
+            log.warning("PlaceOrder %s unanswered (%s); will reconcile", request_id, exc)
+            if self._client.connected:
+                self._spawn(self.reconcile(), "orders-reconcile-after-timeout")
+            return
+        if not isinstance(data, dict):
+            data = {"Result": "Error", "Errors": [f"unexpected answer {data!r}"]}
+        if data.get("Result") == "Success":
+            plx = PlxOrder.from_json(data["Order"]) if isinstance(data.get("Order"), dict) else None
+            self._apply_to(request_id, lambda r, k, v, now: on_place_accepted(r, plx, k, v, now))
+            return
+        errors = [str(e) for e in data.get("Errors") or []]
+        stored = self._load(request_id)
+        rej = reject_from_zenith(str(data.get("Result") or "Error"), errors, stored.terms if stored else None)
+        self._apply_to(request_id, lambda r, k, v, now: on_place_rejected(r, rej.reason, rej.text, k, v, now))
+
+    async def _call(self, request: ZenithRequest) -> Any:
+        return await self._client.request(request.controller, request.topic, dict(request.data))
+
+    # G / F ---------------------------------------------------------------------------------
+
+    def _find_order(self, name: str, cl_ord_id: str | None, order_id: str | None) -> OrderRecord | None:
+        stored = self._store.order_by_cl_ord_id(name, cl_ord_id) if cl_ord_id else None
+        if stored is None and order_id:
+            stored = self._store.order_by_order_id(order_id)
+            if stored is not None and stored.session != name:
+                stored = None
+        return record_from_data(stored.data) if stored else None
+
+    def _cancel_reject(
+        self,
+        name: str,
+        kind: str,
+        cl_ord_id: str,
+        orig: str,
+        rej: BridgeRejection,
+        record: OrderRecord | None,
+        account: str | None = None,
+    ) -> None:
+        to = (
+            CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST
+            if kind == _G
+            else CxlRejResponseTo.ORDER_CANCEL_REQUEST
+        )
+        self._send(
+            name,
+            cancel_reject(self._key(name), self._version(name), cl_ord_id=cl_ord_id, orig_cl_ord_id=orig,
+                          response_to=to, reason=rej.reason, text=rej.text, now=self._now(), record=record,
+                          account=account),
+        )
+
+    def _cancel_or_replace(
+        self, msg: InboundMessage, session: SessionConfig, name: str, version: FixVersion
+    ) -> None:
+        kind = msg.msg_type
+        cl_ord_id, orig = msg.get(t.CL_ORD_ID) or "", msg.get(t.ORIG_CL_ORD_ID) or ""
+        record = self._find_order(name, orig, msg.get(t.ORDER_ID))
+        terms: OrderTerms | None = None
+        try:
+            if kind == _G:
+                terms = parse_cancel_replace(msg, session).terms
+            else:
+                parse_cancel(msg)
+            record = check_amendable(record, cl_ord_id,
+                                     cl_ord_id_used=self._store.cl_ord_id_used(name, cl_ord_id),
+                                     connected=self._client.connected, unavailable=CONNECTION_UNAVAILABLE)
+            self._store.record_clordid_chain(name, cl_ord_id, record.request_id, kind)
+        except (CancelRejected, DuplicateClOrdID) as exc:
+            rej = (
+                exc
+                if isinstance(exc, CancelRejected)
+                else CancelRejected(CxlRejReason.DUPLICATE_CL_ORD_ID, str(exc))
+            )
+            return self._cancel_reject(name, kind, cl_ord_id, orig, rej, record, msg.get(t.ACCOUNT))
+        # Mark the request pending now, before any await: a second F/G right behind it is then
+        # refused "already pending" (CxlRejReason 3) instead of racing it.
+        self._mark_pending(record, kind, cl_ord_id, terms)
+        if terms is not None:
+            self._spawn(self._amend(record.request_id, cl_ord_id, orig, name), "orders-amend")
+        else:
+            self._spawn(self._cancel_order(record.request_id, cl_ord_id, orig, name), "orders-cancel")
+
+    def _mark_pending(self, record: OrderRecord, kind: str, cl_ord_id: str, terms: OrderTerms | None) -> None:
+        zen_request_id = self._store.allocate_request_id()
+        self._save(
+            record.evolve(pending_kind=kind, pending_cl_ord_id=cl_ord_id, pending_request_id=zen_request_id,
+                          pending_terms=terms)
+        )
+
+    def _still_pending(
+        self, request_id: str, kind: str, cl_ord_id: str, orig: str, name: str
+    ) -> OrderRecord | None:
+        """The order if our request is still the pending one and the order still works; else answer 9.
+
+        Returns None (nothing to send to Plxtra) when the order finished while the request waited
+        for its turn, or when a cancel was already reported on this ClOrdID.
+        """
+        record = self._load(request_id)
+        if record is None:
+            return None
+        mine = record.pending_kind == kind and record.pending_cl_ord_id == cl_ord_id
+        if mine and record.state not in TERMINAL:
+            return record
+        if record.cl_ord_id == cl_ord_id:  # already answered (e.g. Canceled reported)
+            return None
+        if mine:
+            record = clear_pending(record)
+            self._save(record)
+        reason = CancelRejected(CxlRejReason.TOO_LATE_TO_CANCEL, f"order is {record.state.name.lower()}")
+        self._cancel_reject(name, kind, cl_ord_id, orig, reason, record)
+        return None
+
+    async def _amend(self, request_id: str, cl_ord_id: str, orig: str, name: str) -> None:
+        async with self._lock(request_id):
+            record = self._still_pending(request_id, _G, cl_ord_id, orig, name)
+            if record is None or record.pending_terms is None or record.pending_request_id is None:
+                return
+            try:
+                request = amend_order_request(record, record.pending_terms, record.pending_request_id)
+            except CancelRejected as exc:
+                self._save(clear_pending(record))
+                return self._cancel_reject(name, _G, cl_ord_id, orig, exc, record)
+            data = await self._call_order_action(request)
+            if data.get("Result") == "Success":
+                return self._apply_to(request_id, lambda r, k, v, now: on_amend_accepted(r, k, v, now))
+            self._refused(request_id, _G, cl_ord_id, orig, data, name)
+
+    async def _cancel_order(self, request_id: str, cl_ord_id: str | None, orig: str, name: str) -> None:
+        """Cancel one order; ``cl_ord_id`` None means unsolicited (cancel on disconnect)."""
+        async with self._lock(request_id):
+            if cl_ord_id is None:
+                record = self._load(request_id)
+                if record is None or record.state in TERMINAL:
+                    return
+                zen_request_id = self._store.allocate_request_id()
+            else:
+                record = self._still_pending(request_id, _F, cl_ord_id, orig, name)
+                if record is None or record.pending_request_id is None:
+                    return
+                zen_request_id = record.pending_request_id
+            try:
+                request = cancel_order_request(record, zen_request_id)
+            except CancelRejected as exc:
+                if cl_ord_id is not None:
+                    self._save(clear_pending(record))
+                    self._cancel_reject(name, _F, cl_ord_id, orig, exc, record)
+                return
+            data = await self._call_order_action(request)
+            if data.get("Result") != "Success":  # success is reported by the Orders publish
+                self._refused(request_id, _F, cl_ord_id, orig, data, name)
+
+    async def _call_order_action(self, request: ZenithRequest) -> dict[str, Any]:
+        from gateway.zenith import ZenithError
+
+        try:
+            data = await self._call(request)
+        except ZenithError as exc:
+            return {"Result": "Error", "Errors": [str(exc)]}
+        return data if isinstance(data, dict) else {"Result": "Error", "Errors": [repr(data)]}
+
+    def _refused(
+        self, request_id: str, kind: str, cl_ord_id: str | None, orig: str, data: dict[str, Any], name: str
+    ) -> None:
+        """Amend/Cancel answered with Result != Success: clear the pending request, answer 9."""
+        record = self._load(request_id)
+        if record is None:
+            return
+        if record.pending_kind == kind and record.pending_cl_ord_id == cl_ord_id:
+            record = clear_pending(record)
+            self._save(record)
+        if cl_ord_id is not None and record.cl_ord_id != cl_ord_id:
+            errors = [str(e) for e in data.get("Errors") or []]
+            rej = CancelRejected(cxl_reason_for_errors(errors), errors_text(str(data.get("Result")), errors))
+            self._cancel_reject(name, kind, cl_ord_id, orig, rej, record)
+
+    # H / AF / q ----------------------------------------------------------------------------
+
+    def _working(self, name: str) -> list[OrderRecord]:
+        return [record_from_data(o.data) for o in self._store.orders_for_session(name, working_only=True)]
+
+    def _status(self, msg: InboundMessage, session: SessionConfig, name: str, version: FixVersion) -> None:
+        record = self._find_order(name, msg.get(t.CL_ORD_ID), msg.get(t.ORDER_ID))
+        self._send(name, answer_status(msg.session, version, msg, record, self._now()))
+
+    def _mass_status(
+        self, msg: InboundMessage, session: SessionConfig, name: str, version: FixVersion
+    ) -> None:
+        try:
+            request = parse_mass_status(msg, session)
+        except BridgeRejection as exc:
+            reason = BusinessRejectReason.UNKNOWN_SECURITY
+            return self._send(
+                name, business_reject(msg.session, version, msg, reason, exc.text, t.MASS_STATUS_REQ_ID)
+            )
+        for er in answer_mass_status(msg.session, version, request, self._working(name), self._now()):
+            self._send(name, er)
+
+    def _mass_cancel(
+        self, msg: InboundMessage, session: SessionConfig, name: str, version: FixVersion
+    ) -> None:
+        now = self._now()
+        cl_ord_id = msg.get(t.CL_ORD_ID) or ""
+        report_id = f"mc-{self._store.allocate_request_id()}"
+        try:
+            request = mass_cancel_request(msg, session)
+            if not self._client.connected:
+                raise MassCancelRefused("99", CONNECTION_UNAVAILABLE)
+            try:
+                self._store.record_clordid(name, cl_ord_id, None, "q")
+            except DuplicateClOrdID:
+                raise MassCancelRefused("99", f"duplicate ClOrdID {cl_ord_id}") from None
+        except MassCancelRefused as exc:
+            return self._send(name, refuse_mass_cancel(msg.session, version, msg, report_id, exc, now))
+        records = [
+            r
+            for r in select_orders(self._working(name), request.account, request.code, request.market,
+                                   request.side)
+            if r.pending_kind is None and r.order_id is not None
+        ]
+        self._send(
+            name,
+            mass_cancel_report(msg.session, version, cl_ord_id=cl_ord_id, report_id=report_id,
+                               request_type=request.req_type, response=mass_cancel_response(request),
+                               affected=records, now=now),
+        )
+        for record in records:
+            self._mark_pending(record, _F, cl_ord_id, None)
+            self._spawn(self._cancel_order(record.request_id, cl_ord_id, record.cl_ord_id, name),
+                        "orders-mass-cancel")
+
+    # --- Zenith subscriptions ------------------------------------------------------------------
+
+    def _on_orders_event(self, event: Any) -> None:
+        self._on_event(event, "Order", lambda obj: self.handle_order(PlxOrder.from_json(obj)))
+
+    def _on_tx_event(self, event: Any) -> None:
+        self._on_event(event, "Transaction",
+                       lambda obj: self.handle_transaction(PlxTransaction.from_json(obj)))
+
+    def _on_event(self, event: Any, field: str, handle: Callable[[Any], None]) -> None:
+        from gateway.zenith import StreamReset, SubscriptionClosed, SubscriptionData
+
+        if isinstance(event, SubscriptionData):
+            for change in event.data if isinstance(event.data, list) else ():
+                if (
+                    isinstance(change, dict)
+                    and change.get("O") in ("A", "U")
+                    and isinstance(change.get(field), dict)
+                ):
+                    self._guard(handle, change[field])
+        elif isinstance(event, StreamReset):
+            self._schedule_reconcile()  # a fresh snapshot follows; fills come from queries
+        elif isinstance(event, SubscriptionClosed):
+            log.error("Zenith closed %s: %s", event.topic, event.error)
+
+    def _guard(self, fn: Callable[[Any], None], arg: Any) -> None:
+        try:
+            fn(arg)
+        except (InvalidTransition, StoreError, KeyError, ValueError) as exc:
+            log.error("cannot apply %r: %s", arg, exc)
+
+    def _record_for(self, order_id: str, external_id: str | None = None) -> OrderRecord | None:
+        stored = self._store.order_by_order_id(order_id)
+        if stored is None and external_id:
+            stored = self._store.order(external_id)  # our RequestID, before the ID is linked
+            if stored is not None and stored.order_id not in (None, order_id):
+                stored = None
+        return record_from_data(stored.data) if stored else None
+
+    def handle_order(self, order: PlxOrder) -> None:
+        """An ``Orders`` change or a ``QueryOrders`` row (synchronous: load, apply, save, send)."""
+        record = self._record_for(order.id, order.external_id)
+        if record is not None:  # None: not placed through this gateway
+            self._apply(record, lambda r, k, v, now: on_order_update(r, order, k, v, now))
+
+    def handle_transaction(self, tx: PlxTransaction) -> None:
+        """One execution; skipped before it is applied if its ExecID was already sent."""
+        record = self._record_for(tx.order_id)
+        if record is None:
+            # Possibly ours before its order ID is known (PlaceOrder answer and Orders publish not
+            # seen yet): reconciliation links unacknowledged orders, then replays transactions.
+            if any(o.order_id is None and o.account == tx.account for o in self._store.working_orders()):
+                self._schedule_reconcile()
+            return
+        if not self._store.exec_already_sent(record.session, f"{tx.order_id}-F{tx.id}"):
+            self._apply(record, lambda r, k, v, now: on_transaction(r, tx, k, v, now))
+
+    # --- reconciliation ------------------------------------------------------------------------
+
+    def _on_connection(self, connected: bool) -> None:
+        if connected:
+            self._schedule_reconcile()
+
+    def _schedule_reconcile(self) -> None:
+        with contextlib.suppress(RuntimeError):  # no running loop: shutting down
+            self._spawn(self.reconcile(), "orders-reconcile")
+
+    async def reconcile(self) -> None:
+        """Bring every working order up to date with Plxtra; safe to run any number of times."""
+        if self._reconcile_lock.locked():
+            self._reconcile_again = True
+            return
+        async with self._reconcile_lock:
+            for _ in range(3):  # bounded; a later trigger retries
+                self._reconcile_again = False
+                await self._reconcile_once()
+                if not self._reconcile_again:
+                    break
+
+    async def _reconcile_once(self) -> None:
+        from gateway.zenith import ZenithError
+
+        working = self._store.working_orders()
+        if not working or not self._client.connected:
+            return
+        for stored in working:
+            if stored.order_id is None:
+                async with self._lock(stored.request_id):
+                    record = self._load(stored.request_id)
+                    if (
+                        record is not None
+                        and record.order_id is None
+                        and record.state is OrderState.PENDING_NEW
+                    ):
+                        new = NewOrder(record.cl_ord_id, record.account, record.fix_account, record.terms)
+                        await self._place_locked(record.request_id,
+                                                 place_order_request(new, record.request_id))
+        for account in sorted({o.account for o in working}):
+            try:
+                txs = await self._client.request("Trading", "QueryTransactions", {"Account": account})
+                orders = await self._client.request("Trading", "QueryOrders", {"Account": account})
+            except ZenithError as exc:
+                log.warning("reconcile %s failed: %s", account, exc)
+                continue
+            # QueryTransactions is unordered (§5.17): sort by trade time; ties keep the server's order.
+            for tx in sorted((PlxTransaction.from_json(x) for x in txs or ()), key=lambda x: x.trade_date):
+                self._guard(self.handle_transaction, tx)
+            for obj in orders or ():
+                self._guard(self.handle_order, PlxOrder.from_json(obj))
+
+    # --- store and delivery --------------------------------------------------------------------
+
+    def _key(self, name: str) -> SessionKey:
+        return self._logged_on.get(name) or self._sessions[name][0]
+
+    def _version(self, name: str) -> FixVersion:
+        return fix_version(self._sessions[name][1])
+
+    def _load(self, request_id: str) -> OrderRecord | None:
+        stored = self._store.order(request_id)
+        return record_from_data(stored.data) if stored else None
+
+    def _save(self, record: OrderRecord) -> None:
+        self._deliver(record.session, Outcome(record))
+
+    def _apply(
+        self, record: OrderRecord, fn: Callable[[OrderRecord, SessionKey, FixVersion, datetime], Outcome]
+    ) -> None:
+        name = record.session
+        self._deliver(name, fn(record, self._key(name), self._version(name), self._now()))
+
+    def _apply_to(
+        self, request_id: str, fn: Callable[[OrderRecord, SessionKey, FixVersion, datetime], Outcome]
+    ) -> None:
+        record = self._load(request_id)
+        if record is not None:
+            self._apply(record, fn)
+
+    def _split(self, name: str, reports: Iterable[Report]) -> tuple[list[Report], list[str], list[Any]]:
+        fresh = [
+            r for r in reports if r.exec_id is None or not self._store.exec_already_sent(name, r.exec_id)
+        ]
+        exec_ids = [r.exec_id for r in fresh if r.exec_id is not None]
+        online = name in self._logged_on
+        deferred = [] if online else [(name, r.message.msg_type, r.message.fields) for r in fresh]
+        return fresh, exec_ids, deferred
+
+    def _deliver(self, name: str, outcome: Outcome) -> None:
+        """Commit the record, its ExecIDs and any deferred copies in one transaction, then send."""
+        fresh, exec_ids, deferred = self._split(name, outcome.reports)
+        r = outcome.record
+        self._store.apply(request_id=r.request_id, cl_ord_id=r.cl_ord_id, order_id=r.order_id,
+                          state=r.state.value, working=r.state not in TERMINAL, data=record_to_data(r),
+                          session=name, exec_ids=exec_ids, deferred=deferred)
+        self._send_now(name, fresh)
+
+    def _deliver_reports(self, name: str, reports: Iterable[Report]) -> None:
+        """Reports of requests that never became an order (rejected NewOrderSingles)."""
+        fresh, exec_ids, deferred = self._split(name, reports)
+        for exec_id in exec_ids:
+            self._store.mark_exec_sent(name, exec_id)
+        for item in deferred:
+            self._store.defer_message(*item)
+        self._send_now(name, fresh)
+
+    def _send_now(self, name: str, reports: Iterable[Report]) -> None:
+        key = self._logged_on.get(name)
+        if key is not None:
+            for r in reports:
+                self._outbox.send(_retarget(r.message, key))
+
+    def _send(self, name: str, msg: OutboundMessage) -> None:
+        """A message without ExecID bookkeeping (rejects, status answers): now, or at next logon."""
+        key = self._logged_on.get(name)
+        if key is not None:
+            self._outbox.send(_retarget(msg, key))
+        else:
+            self._store.defer_message(name, msg.msg_type, msg.fields)
+
+
+def _retarget(msg: OutboundMessage, key: SessionKey) -> OutboundMessage:
+    """Address ``msg`` to the exact key the engine logged on (it may carry a qualifier)."""
+    return msg if msg.session == key else OutboundMessage(key, msg.msg_type, msg.fields)

@@ -1,0 +1,300 @@
+"""Applying Plxtra events to one order: record in, (record, ExecutionReports) out. No I/O.
+
+This is the orders bridge's h11 ``Connection``: the service reads the :class:`OrderRecord` from
+the store, calls one ``on_*`` function with the event and ``now``, writes the returned record and
+sends the returned reports whose ExecID the store has not seen. Every state change goes through
+:func:`gateway.bridge.orders_state.next_state`.
+
+ExecIDs (ARCHITECTURE §7) are derived from Plxtra identity, never from a counter, so a restart
+recomputes the same ID for the same event and the store's ``exec_already_sent`` drops it:
+
+======================  =============================================
+event                   ExecID
+======================  =============================================
+accepted (New)          ``{order_id}-0``
+fill                    ``{order_id}-F{transaction ID}``
+replaced                ``{order_id}-5-{amend RequestID}``
+canceled / expired      ``{order_id}-4`` / ``{order_id}-C``
+rejected after accept   ``{order_id}-8``
+rejected by PlaceOrder  ``{place RequestID}-8``
+suspended / resumed     ``{order_id}-9-{UpdatedDate}`` / ``{order_id}-D-{UpdatedDate}``
+======================  =============================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.bridge.fixtags import ExecType, OrdStatus
+from gateway.bridge.orders_exec import exec_type_for_fill, execution_report
+from gateway.bridge.orders_model import FixVersion, OrderRecord, PlxOrder, PlxTransaction
+from gateway.bridge.orders_state import TERMINAL, OrderEvent, OrderState, next_state
+from gateway.fix.records import OutboundMessage, SessionKey
+
+__all__ = [
+    "Outcome",
+    "Report",
+    "clear_pending",
+    "errors_text",
+    "on_amend_accepted",
+    "on_order_update",
+    "on_place_accepted",
+    "on_place_rejected",
+    "on_transaction",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One message to deliver; ``exec_id`` set means "send at most once per session"."""
+
+    exec_id: str | None
+    message: OutboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    record: OrderRecord
+    reports: tuple[Report, ...] = ()
+
+
+def _oid(record: OrderRecord) -> str:
+    return record.order_id or record.request_id
+
+
+def _accept(record: OrderRecord, session: SessionKey, version: FixVersion, now: datetime) -> Outcome:
+    """PENDING_NEW -> NEW with its ExecutionReport New; unchanged in any other state."""
+    if record.state is not OrderState.PENDING_NEW:
+        return Outcome(record)
+    record = record.evolve(state=next_state(_oid(record), record.state, OrderEvent.ACCEPTED))
+    exec_id = f"{_oid(record)}-0"
+    er = execution_report(session, version, record, exec_id=exec_id, exec_type=ExecType.NEW, now=now)
+    return Outcome(record, (Report(exec_id, er),))
+
+
+def on_place_accepted(
+    record: OrderRecord, order: PlxOrder | None, session: SessionKey, version: FixVersion, now: datetime
+) -> Outcome:
+    """PlaceOrder answered ``Success``: link the Plxtra order ID and report New."""
+    if order is not None and record.order_id is None:
+        record = record.evolve(order_id=order.id)
+    return _accept(record, session, version, now)
+
+
+def on_place_rejected(
+    record: OrderRecord, reason: str, text: str, session: SessionKey, version: FixVersion, now: datetime
+) -> Outcome:
+    """PlaceOrder refused (``Result`` != Success, an ``Error``, or no connection)."""
+    if record.state is not OrderState.PENDING_NEW:
+        return Outcome(record)
+    record = record.evolve(state=next_state(_oid(record), record.state, OrderEvent.REJECTED))
+    exec_id = f"{record.request_id}-8"
+    er = execution_report(
+        session,
+        version,
+        record,
+        exec_id=exec_id,
+        exec_type=ExecType.REJECTED,
+        now=now,
+        text=text,
+        ord_rej_reason=reason,
+    )
+    return Outcome(record, (Report(exec_id, er),))
+
+
+def on_transaction(
+    record: OrderRecord, tx: PlxTransaction, session: SessionKey, version: FixVersion, now: datetime
+) -> Outcome:
+    """One execution (Zenith §5.17): a partial fill or the fill, keyed by transaction ID."""
+    if record.order_id is None:
+        record = record.evolve(order_id=tx.order_id)
+    accepted = _accept(record, session, version, now)
+    record = accepted.record
+    cum_qty = record.cum_qty + tx.quantity
+    cum_value = record.cum_value + tx.quantity * tx.price
+    done = cum_qty >= record.terms.order_qty
+    event = OrderEvent.FILL if done else OrderEvent.PARTIAL_FILL
+    # A trade reported after a cancel/expiry still happened: report it, keep the final state.
+    terminal = record.state in TERMINAL
+    state = record.state if terminal else next_state(_oid(record), record.state, event)
+    record = record.evolve(cum_qty=cum_qty, cum_value=cum_value, state=state)
+    exec_id = f"{_oid(record)}-F{tx.id}"
+    er = execution_report(
+        session,
+        version,
+        record,
+        exec_id=exec_id,
+        exec_type=exec_type_for_fill(version, state is OrderState.FILLED),
+        now=now,
+        last_qty=tx.quantity,
+        last_px=tx.price,
+    )
+    return Outcome(record, (*accepted.reports, Report(exec_id, er)))
+
+
+_STATUS_EVENTS = {
+    "Cancelled": OrderEvent.CANCELED,
+    "Canceled": OrderEvent.CANCELED,
+    "Expired": OrderEvent.EXPIRED,
+    "Rejected": OrderEvent.REJECTED,
+    "Suspended": OrderEvent.SUSPENDED,
+}
+_EXEC_TYPES = {
+    OrderEvent.CANCELED: (ExecType.CANCELED, "4"),
+    OrderEvent.EXPIRED: (ExecType.EXPIRED, "C"),
+    OrderEvent.REJECTED: (ExecType.REJECTED, "8"),
+}
+
+
+def on_order_update(
+    record: OrderRecord, order: PlxOrder, session: SessionKey, version: FixVersion, now: datetime
+) -> Outcome:
+    """An ``Orders`` publish or a ``QueryOrders`` row for this order (Zenith §5.11).
+
+    Fills are reported from transactions, not from ``ExecutedQuantity``, so a status of
+    ``PartialFill``/``Filled`` only confirms acceptance. Terminal statuses and suspensions are
+    reported here. A status the table cannot place raises :class:`InvalidTransition`.
+    """
+    if record.order_id is None:
+        record = record.evolve(order_id=order.id)
+    reports: list[Report] = []
+    if _shows_pending_amend(record, order):
+        # The amended order is published before our AmendOrder answer is read (Zenith §8.37 says
+        # nothing about the order in which a client sees them): report the replace now, so that
+        # fills that follow are measured against the new quantity.
+        replaced = on_amend_accepted(record, session, version, now)
+        record = replaced.record
+        reports += replaced.reports
+    event = _STATUS_EVENTS.get(order.status)
+    if event is OrderEvent.REJECTED and record.state is OrderState.PENDING_NEW:
+        record = record.evolve(state=next_state(_oid(record), record.state, event))
+        exec_id = f"{_oid(record)}-8"
+        er = execution_report(
+            session,
+            version,
+            record,
+            exec_id=exec_id,
+            exec_type=ExecType.REJECTED,
+            now=now,
+            ord_rej_reason="99",
+            text=f"Plxtra order status {order.status}",
+        )
+        return Outcome(record, (Report(exec_id, er),))
+    accepted = _accept(record, session, version, now)
+    record = accepted.record
+    reports = [*accepted.reports, *reports]
+    if record.state in TERMINAL:
+        return Outcome(record, tuple(reports))
+    if event in _EXEC_TYPES:
+        exec_type, suffix = _EXEC_TYPES[event]
+        cl_ord_id = orig = None
+        if event is OrderEvent.CANCELED and record.pending_kind == "F" and record.pending_cl_ord_id:
+            # Our cancel request: the ER answers its ClOrdID and chains to the order's current one.
+            cl_ord_id, orig = record.pending_cl_ord_id, record.cl_ord_id
+        record = record.evolve(state=next_state(_oid(record), record.state, event))
+        if cl_ord_id is not None:
+            record = record.evolve(
+                cl_ord_id=cl_ord_id,
+                orig_cl_ord_id=orig,
+                pending_kind=None,
+                pending_cl_ord_id=None,
+                pending_request_id=None,
+                pending_terms=None,
+            )
+        exec_id = f"{_oid(record)}-{suffix}"
+        er = execution_report(
+            session, version, record, exec_id=exec_id, exec_type=exec_type, now=now, orig_cl_ord_id=orig
+        )
+        reports.append(Report(exec_id, er))
+    elif event is OrderEvent.SUSPENDED and record.state is not OrderState.SUSPENDED:
+        record = record.evolve(state=next_state(_oid(record), record.state, event))
+        exec_id = f"{_oid(record)}-9-{order.updated_date}"
+        reports.append(
+            Report(
+                exec_id,
+                execution_report(
+                    session, version, record, exec_id=exec_id, exec_type=ExecType.SUSPENDED, now=now
+                ),
+            )
+        )
+    elif event is None and record.state is OrderState.SUSPENDED:
+        resume = OrderEvent.RESUMED_PARTIAL if record.cum_qty else OrderEvent.RESUMED
+        record = record.evolve(state=next_state(_oid(record), record.state, resume))
+        exec_id = f"{_oid(record)}-D-{order.updated_date}"
+        reports.append(
+            Report(
+                exec_id,
+                execution_report(
+                    session, version, record, exec_id=exec_id, exec_type=ExecType.RESTATED, now=now
+                ),
+            )
+        )
+    return Outcome(record, tuple(reports))
+
+
+def _shows_pending_amend(record: OrderRecord, order: PlxOrder) -> bool:
+    """True if ``order`` (an Orders publish) already carries the terms of our pending replace."""
+    terms = record.pending_terms
+    if record.pending_kind != "G" or terms is None or order.quantity is None:
+        return False
+    visible = terms.max_floor if terms.max_floor is not None else terms.order_qty
+    return (
+        order.quantity == visible
+        and order.limit_price == terms.price
+        and (
+            record.terms.order_qty != terms.order_qty
+            or record.terms.price != terms.price
+            or record.terms.max_floor != terms.max_floor
+        )
+    )
+
+
+def on_amend_accepted(
+    record: OrderRecord, session: SessionKey, version: FixVersion, now: datetime
+) -> Outcome:
+    """AmendOrder answered ``Success``: the pending terms become the order's, ClOrdID chains."""
+    if record.pending_kind != "G" or record.pending_terms is None or record.pending_cl_ord_id is None:
+        return Outcome(record)
+    request_id = record.pending_request_id
+    old_cl = record.cl_ord_id
+    state = record.state
+    if state not in TERMINAL:
+        state = next_state(_oid(record), state, OrderEvent.REPLACED)
+    record = record.evolve(
+        terms=record.pending_terms,
+        cl_ord_id=record.pending_cl_ord_id,
+        orig_cl_ord_id=old_cl,
+        state=state,
+        pending_kind=None,
+        pending_cl_ord_id=None,
+        pending_request_id=None,
+        pending_terms=None,
+    )
+    if record.cum_qty >= record.terms.order_qty and record.state not in TERMINAL:
+        record = record.evolve(state=next_state(_oid(record), record.state, OrderEvent.FILL))
+    exec_id = f"{_oid(record)}-5-{request_id}"
+    # FIX 4.2 reports the replacement itself as OrdStatus 5; 4.4+ report the order's own status.
+    ord_status = OrdStatus.REPLACED if version is FixVersion.FIX42 and record.state not in TERMINAL else None
+    er = execution_report(
+        session,
+        version,
+        record,
+        exec_id=exec_id,
+        exec_type=ExecType.REPLACED,
+        now=now,
+        orig_cl_ord_id=old_cl,
+        ord_status=ord_status,
+    )
+    return Outcome(record, (Report(exec_id, er),))
+
+
+def clear_pending(record: OrderRecord) -> OrderRecord:
+    return record.evolve(
+        pending_kind=None, pending_cl_ord_id=None, pending_request_id=None, pending_terms=None
+    )
+
+
+def errors_text(result: str, errors: Sequence[str]) -> str:
+    return f"Plxtra {result}: {' '.join(errors)}" if errors else f"Plxtra {result}"

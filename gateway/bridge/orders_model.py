@@ -1,0 +1,372 @@
+"""Plain records of the orders bridge: FIX requests in, Plxtra orders/transactions in, the stored
+view of an order, and Zenith requests out.
+
+Everything is a frozen slotted dataclass with Decimal quantities and prices. The Plxtra side is
+parsed here from the Zenith JSON (Zenith §5.2, §5.17) rather than borrowed from the client, so
+the bridge depends on the wire format only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from gateway.bridge.fixtags import OrdType, Side, TimeInForce
+from gateway.bridge.orders_state import OrderState
+from gateway.config.model import SessionConfig
+
+__all__ = [
+    "AVG_PX_QUANTUM",
+    "CancelReplace",
+    "CancelRequest",
+    "FixVersion",
+    "MassCancelRequest",
+    "MassStatusRequest",
+    "NewOrder",
+    "OrderRecord",
+    "OrderTerms",
+    "PlxOrder",
+    "PlxTransaction",
+    "StatusRequest",
+    "ZenithRequest",
+    "fix_version",
+    "record_from_data",
+    "record_to_data",
+    "terms_from_data",
+    "terms_to_data",
+    "to_decimal",
+]
+
+AVG_PX_QUANTUM = Decimal("0.00000001")
+
+
+class FixVersion(StrEnum):
+    FIX42 = "FIX.4.2"
+    FIX44 = "FIX.4.4"
+    FIX50SP2 = "FIX.5.0SP2"
+
+
+def fix_version(session: SessionConfig) -> FixVersion:
+    """Application version of a session (FIXT.1.1 sessions carry FIX.5.0SP2)."""
+    if session.begin_string == "FIX.4.2":
+        return FixVersion.FIX42
+    if session.begin_string == "FIX.4.4":
+        return FixVersion.FIX44
+    return FixVersion.FIX50SP2
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """Decimal from a Zenith JSON number/string (None stays None); never through float text."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+# --- FIX requests (already entitlement-resolved where noted) --------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderTerms:
+    """The economic terms shared by NewOrderSingle and OrderCancelReplaceRequest."""
+
+    code: str
+    market: str
+    side: Side
+    ord_type: OrdType
+    order_qty: Decimal
+    price: Decimal | None = None
+    stop_px: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.DAY
+    expire_date: date | None = None
+    min_qty: Decimal | None = None
+    max_floor: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """A NewOrderSingle(D), account resolved to the Plxtra account."""
+
+    cl_ord_id: str
+    account: str
+    fix_account: str | None
+    terms: OrderTerms
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReplace:
+    """An OrderCancelReplaceRequest(G)."""
+
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    order_id: str | None
+    fix_account: str | None
+    terms: OrderTerms
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    """An OrderCancelRequest(F)."""
+
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    order_id: str | None
+    side: str | None
+    symbol: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    """An OrderStatusRequest(H)."""
+
+    cl_ord_id: str | None
+    order_id: str | None
+    ord_status_req_id: str | None
+    side: str | None
+    symbol: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MassStatusRequest:
+    """An OrderMassStatusRequest(AF)."""
+
+    mass_status_req_id: str
+    req_type: str
+    account: str | None = None
+    code: str | None = None
+    market: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MassCancelRequest:
+    """An OrderMassCancelRequest(q)."""
+
+    cl_ord_id: str
+    req_type: str
+    account: str | None = None
+    code: str | None = None
+    market: str | None = None
+    side: str | None = None
+
+
+# --- Zenith side -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ZenithRequest:
+    """One Zenith action to call: ``controller``/``topic`` plus the request ``data``."""
+
+    controller: str
+    topic: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PlxOrder:
+    """The fields of a Zenith Order object (§5.2) the bridge uses."""
+
+    id: str
+    account: str
+    status: str
+    external_id: str | None = None
+    executed_quantity: Decimal = Decimal(0)
+    average_price: Decimal | None = None
+    updated_date: str = ""
+    code: str | None = None
+    exchange: str | None = None
+    side: str | None = None
+    quantity: Decimal | None = None
+    limit_price: Decimal | None = None
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> PlxOrder:
+        details = obj.get("Details") or {}
+        return cls(
+            id=str(obj["ID"]),
+            account=str(obj.get("Account", "")),
+            status=str(obj.get("Status", "")),
+            external_id=obj.get("ExternalID"),
+            executed_quantity=to_decimal(obj.get("ExecutedQuantity")) or Decimal(0),
+            average_price=to_decimal(obj.get("AveragePrice")),
+            updated_date=str(obj.get("UpdatedDate", "")),
+            code=details.get("Code"),
+            exchange=details.get("Exchange"),
+            side=details.get("Side"),
+            quantity=to_decimal(details.get("Quantity")),
+            limit_price=to_decimal(details.get("LimitPrice")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlxTransaction:
+    """A Zenith Transaction Detail (§5.17): one execution of one order."""
+
+    id: str
+    account: str
+    order_id: str
+    quantity: Decimal
+    price: Decimal
+    trade_date: str = ""
+    code: str | None = None
+    trading_market: str | None = None
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> PlxTransaction:
+        return cls(
+            id=str(obj["ID"]),
+            account=str(obj.get("Account", "")),
+            order_id=str(obj.get("OrderID", "")),
+            quantity=to_decimal(obj.get("TotalQuantity")) or Decimal(0),
+            price=to_decimal(obj.get("AveragePrice")) or Decimal(0),
+            trade_date=str(obj.get("TradeDate", "")),
+            code=obj.get("Code"),
+            trading_market=obj.get("TradingMarket"),
+        )
+
+
+# --- the gateway's view of one order (one store row) ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """Everything needed to answer for one order, as kept in the store.
+
+    ``request_id`` (the PlaceOrder RequestID) identifies the order from before Plxtra knows it;
+    ``order_id`` is the Plxtra order ID once linked. ``cl_ord_id`` is the current ClOrdID of the
+    chain and ``orig_cl_ord_id`` the one it replaced. ``pending_*`` describe a cancel or replace
+    sent to Plxtra and not yet answered.
+    """
+
+    session: str
+    request_id: str
+    cl_ord_id: str
+    account: str
+    fix_account: str | None
+    terms: OrderTerms
+    state: OrderState = OrderState.PENDING_NEW
+    order_id: str | None = None
+    orig_cl_ord_id: str | None = None
+    cum_qty: Decimal = Decimal(0)
+    cum_value: Decimal = Decimal(0)
+    pending_kind: str | None = None  # "F" cancel or "G" replace
+    pending_cl_ord_id: str | None = None
+    pending_request_id: str | None = None
+    pending_terms: OrderTerms | None = field(default=None)
+    created_ns: int = 0
+
+    @property
+    def order_qty(self) -> Decimal:
+        return self.terms.order_qty
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        """Open quantity: zero once the order is done (FIX: LeavesQty=0 when not working)."""
+        if self.state in (OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED):
+            return Decimal(0)
+        return max(self.terms.order_qty - self.cum_qty, Decimal(0))
+
+    @property
+    def avg_px(self) -> Decimal:
+        if not self.cum_qty:
+            return Decimal(0)
+        return (self.cum_value / self.cum_qty).quantize(AVG_PX_QUANTUM).normalize()
+
+    def evolve(self, **changes: Any) -> OrderRecord:
+        return replace(self, **changes)
+
+
+# --- serialization (for the store, which keeps records as opaque JSON) -------------------------
+
+
+def _dec(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def _undec(v: str | None) -> Decimal | None:
+    return None if v is None else Decimal(v)
+
+
+def terms_to_data(terms: OrderTerms) -> dict[str, Any]:
+    return {
+        "code": terms.code,
+        "market": terms.market,
+        "side": terms.side.value,
+        "ord_type": terms.ord_type.value,
+        "order_qty": str(terms.order_qty),
+        "price": _dec(terms.price),
+        "stop_px": _dec(terms.stop_px),
+        "tif": terms.time_in_force.value,
+        "expire_date": terms.expire_date.isoformat() if terms.expire_date else None,
+        "min_qty": _dec(terms.min_qty),
+        "max_floor": _dec(terms.max_floor),
+    }
+
+
+def terms_from_data(d: Mapping[str, Any]) -> OrderTerms:
+    return OrderTerms(
+        code=d["code"],
+        market=d["market"],
+        side=Side(d["side"]),
+        ord_type=OrdType(d["ord_type"]),
+        order_qty=Decimal(d["order_qty"]),
+        price=_undec(d.get("price")),
+        stop_px=_undec(d.get("stop_px")),
+        time_in_force=TimeInForce(d["tif"]),
+        expire_date=date.fromisoformat(d["expire_date"]) if d.get("expire_date") else None,
+        min_qty=_undec(d.get("min_qty")),
+        max_floor=_undec(d.get("max_floor")),
+    )
+
+
+def record_to_data(rec: OrderRecord) -> dict[str, Any]:
+    """Everything of an :class:`OrderRecord` as JSON-able values (Decimals as strings)."""
+    return {
+        "session": rec.session,
+        "request_id": rec.request_id,
+        "cl_ord_id": rec.cl_ord_id,
+        "account": rec.account,
+        "fix_account": rec.fix_account,
+        "terms": terms_to_data(rec.terms),
+        "state": rec.state.value,
+        "order_id": rec.order_id,
+        "orig_cl_ord_id": rec.orig_cl_ord_id,
+        "cum_qty": str(rec.cum_qty),
+        "cum_value": str(rec.cum_value),
+        "pending_kind": rec.pending_kind,
+        "pending_cl_ord_id": rec.pending_cl_ord_id,
+        "pending_request_id": rec.pending_request_id,
+        "pending_terms": terms_to_data(rec.pending_terms) if rec.pending_terms else None,
+        "created_ns": rec.created_ns,
+    }
+
+
+def record_from_data(d: Mapping[str, Any]) -> OrderRecord:
+    return OrderRecord(
+        session=d["session"],
+        request_id=d["request_id"],
+        cl_ord_id=d["cl_ord_id"],
+        account=d["account"],
+        fix_account=d.get("fix_account"),
+        terms=terms_from_data(d["terms"]),
+        state=OrderState(d["state"]),
+        order_id=d.get("order_id"),
+        orig_cl_ord_id=d.get("orig_cl_ord_id"),
+        cum_qty=Decimal(d["cum_qty"]),
+        cum_value=Decimal(d["cum_value"]),
+        pending_kind=d.get("pending_kind"),
+        pending_cl_ord_id=d.get("pending_cl_ord_id"),
+        pending_request_id=d.get("pending_request_id"),
+        pending_terms=terms_from_data(d["pending_terms"]) if d.get("pending_terms") else None,
+        created_ns=int(d.get("created_ns", 0)),
+    )

@@ -1,0 +1,193 @@
+"""Checked order records -> Zenith Trading requests, and Zenith refusals -> FIX rejects (no I/O).
+
+``*_request`` build the Zenith actions PlaceOrder / AmendOrder / CancelOrder (Zenith §5.3-5.5);
+the RequestID comes in from the store. ``reject_from_zenith`` turns a Zenith ``Errors`` list
+(§5.10, Appendix E, XOSP vetting codes) into a FIX reject with the codes verbatim in Text(58).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gateway.bridge.errors import CancelRejected, OrderRejected
+from gateway.bridge.fixtags import CxlRejReason, OrdRejReason, OrdType, Side, TimeInForce
+from gateway.bridge.orders_model import NewOrder, OrderRecord, OrderTerms, ZenithRequest
+
+__all__ = [
+    "STOP_UNSUPPORTED_TEXT",
+    "amend_order_request",
+    "cancel_order_request",
+    "ord_rej_reason_for_errors",
+    "place_order_request",
+    "reject_from_zenith",
+    "trading_market",
+]
+
+STOP_UNSUPPORTED_TEXT = "stop orders not supported by Plxtra venue"
+
+_TIF_TO_VALIDITY = {
+    TimeInForce.DAY: "UntilDay",
+    TimeInForce.GOOD_TILL_CANCEL: "UntilCancel",
+    TimeInForce.IMMEDIATE_OR_CANCEL: "FillAndKill",
+    TimeInForce.FILL_OR_KILL: "FillOrKill",
+    TimeInForce.GOOD_TILL_DATE: "UntilCancel",  # + ExpiryDate (Zenith §8.43)
+}
+
+
+def trading_market(market: str) -> str:
+    """Trading market code for a data market: ``XSX`` -> ``XSX::XSX`` (XOSP board = route, §3.5).
+
+    An environment tag stays at the end (``XSX[Demo]`` -> ``XSX::XSX[Demo]``).
+    """
+    tag = ""
+    if market.endswith("]") and "[" in market:
+        cut = market.index("[")
+        market, tag = market[:cut], market[cut:]
+    base = market.split(":", 1)[0]
+    return f"{base}::{base}{tag}"
+
+
+# --- Zenith requests -------------------------------------------------------------------------
+
+
+def _details(terms: OrderTerms) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "Exchange": terms.market,
+        "Code": terms.code,
+        "Side": "Bid" if terms.side is Side.BUY else "Ask",
+        "Style": "Market",
+        "Type": "Limit" if terms.ord_type in (OrdType.LIMIT, OrdType.STOP_LIMIT) else "Market",
+    }
+    if terms.price is not None:
+        details["LimitPrice"] = terms.price
+    # MaxFloor(111): Quantity is the visible part, HiddenQuantity the rest (Zenith §5.2).
+    if terms.max_floor is not None and terms.max_floor < terms.order_qty:
+        details["Quantity"] = terms.max_floor
+        details["HiddenQuantity"] = terms.order_qty - terms.max_floor
+    else:
+        details["Quantity"] = terms.order_qty
+    if terms.min_qty is not None:
+        details["MinimumQuantity"] = terms.min_qty
+    details["Validity"] = _TIF_TO_VALIDITY[terms.time_in_force]
+    if terms.expire_date is not None:
+        details["ExpiryDate"] = terms.expire_date.isoformat()
+    if terms.side is Side.SELL_SHORT:
+        details["ShortType"] = "ShortSell"
+    elif terms.side is Side.SELL_SHORT_EXEMPT:
+        details["ShortType"] = "ShortSellExempt"
+    return details
+
+
+def _condition(terms: OrderTerms) -> dict[str, Any] | None:
+    if terms.ord_type not in (OrdType.STOP, OrdType.STOP_LIMIT):
+        return None
+    # Appendix B StopLoss: a buy stop triggers when the last price rises to the stop, a sell stop
+    # when it falls to it.
+    return {
+        "Name": "StopLoss",
+        "Stop": terms.stop_px,
+        "Reference": "Last",
+        "Direction": "Up" if terms.side is Side.BUY else "Down",
+    }
+
+
+def place_order_request(order: NewOrder, request_id: str) -> ZenithRequest:
+    """Zenith ``Trading:PlaceOrder`` (§5.3) for a checked NewOrderSingle."""
+    data: dict[str, Any] = {
+        "Account": order.account,
+        "RequestID": request_id,
+        "Details": _details(order.terms),
+        "Route": {"Algorithm": "Market", "Market": trading_market(order.terms.market)},
+    }
+    condition = _condition(order.terms)
+    if condition is not None:
+        data["Condition"] = condition
+    return ZenithRequest("Trading", "PlaceOrder", data)
+
+
+def amend_order_request(record: OrderRecord, terms: OrderTerms, request_id: str) -> ZenithRequest:
+    """Zenith ``Trading:AmendOrder`` (§5.4): the complete new Details; the route is kept."""
+    if record.order_id is None:
+        raise CancelRejected(
+            CxlRejReason.TOO_LATE_TO_CANCEL,
+            "order not yet acknowledged by Plxtra",
+            cl_ord_id=record.cl_ord_id,
+        )
+    if (terms.code, terms.market) != (record.terms.code, record.terms.market):
+        raise CancelRejected(
+            CxlRejReason.OTHER, "instrument cannot be changed by a replace", cl_ord_id=record.cl_ord_id
+        )
+    if terms.side != record.terms.side:
+        raise CancelRejected(
+            CxlRejReason.OTHER, "Side(54) cannot be changed by a replace", cl_ord_id=record.cl_ord_id
+        )
+    data: dict[str, Any] = {
+        "Account": record.account,
+        "OrderID": record.order_id,
+        "RequestID": request_id,
+        "Details": _details(terms),
+    }
+    condition = _condition(terms)
+    if condition is not None:
+        data["Condition"] = condition
+    return ZenithRequest("Trading", "AmendOrder", data)
+
+
+def cancel_order_request(record: OrderRecord, request_id: str) -> ZenithRequest:
+    """Zenith ``Trading:CancelOrder`` (§5.5)."""
+    if record.order_id is None:
+        raise CancelRejected(
+            CxlRejReason.TOO_LATE_TO_CANCEL,
+            "order not yet acknowledged by Plxtra",
+            cl_ord_id=record.cl_ord_id,
+        )
+    return ZenithRequest(
+        "Trading",
+        "CancelOrder",
+        {"Account": record.account, "OrderID": record.order_id, "RequestID": request_id},
+    )
+
+
+# --- Zenith rejections -----------------------------------------------------------------------
+
+_LIMIT_CODES = (
+    "TotalQuantity.Maximum",
+    "TotalValue.Maximum",
+    "TotalValue.Balance",
+    "TotalQuantity.Holdings",
+    "Account.DailyNet",
+    "Account.DailyGross",
+    "OrderValue.Exceed",
+    "OrderQuantity.Exceed",
+    "OrderPrice.Exceed",
+    "Balance.Exceed",
+    "Quantity.Insufficient",
+    "Side.Maximum",
+)
+
+
+def ord_rej_reason_for_errors(errors: Iterable[str]) -> OrdRejReason:
+    """OrdRejReason(103) for a list of Zenith ``Errors`` codes (Appendix E, XOSP vetting codes)."""
+    codes = [e.split(" ", 1)[0] for e in errors]
+    for code in codes:
+        if code.startswith("Symbol") or code.startswith("Route.Symbol") or code == "Exchange":
+            return OrdRejReason.UNKNOWN_SYMBOL
+        if code in _LIMIT_CODES:
+            return OrdRejReason.ORDER_EXCEEDS_LIMIT
+        if code == "Order":
+            return OrdRejReason.UNKNOWN_ORDER
+        if code.startswith("Account"):
+            return OrdRejReason.UNKNOWN_ACCOUNT
+    return OrdRejReason.OTHER
+
+
+def reject_from_zenith(
+    result: str, errors: Sequence[str], terms: OrderTerms | None = None, cl_ord_id: str | None = None
+) -> OrderRejected:
+    """The FIX reject for a PlaceOrder answered with ``Result`` != Success."""
+    codes = " ".join(errors) if errors else result
+    text = f"Plxtra {result}: {codes}"
+    if terms is not None and terms.ord_type in (OrdType.STOP, OrdType.STOP_LIMIT):
+        return OrderRejected(OrdRejReason.OTHER, f"{STOP_UNSUPPORTED_TEXT} ({codes})", cl_ord_id=cl_ord_id)
+    return OrderRejected(ord_rej_reason_for_errors(errors), text, cl_ord_id=cl_ord_id)

@@ -1,0 +1,10 @@
+"""SQLite state of the gateway (ARCHITECTURE §2 ``store``): ClOrdID chains to Plxtra order IDs,
+execution IDs already sent, messages deferred for logged-out sessions, RequestID allocation.
+
+Methods are named for intent and run one short transaction each, on the loop thread.
+"""
+
+from gateway.store.errors import DuplicateClOrdID, StoreError
+from gateway.store.orders_store import Store
+
+__all__ = ["DuplicateClOrdID", "Store", "StoreError"]

@@ -1,0 +1,135 @@
+"""End to end, exactly once: a gateway process killed with SIGKILL after a New while the order
+fills on the simulator, and a partner that is logged out while its order fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.app.testing import run_gateway_in_thread, spawn_gateway_process, write_test_config
+from gateway.fix.testing import FixTestClient, free_port
+from gateway.sim.config import load_sim_config
+from gateway.sim.testing import SimHandle, run_sim_in_thread
+from gateway.zenith import ZenithClient
+
+NOW = "<now>"
+CLIENTS = {  # begin string -> (partner CompID, account alias, default ApplVerID)
+    "FIX.4.2": ("CLIENT2", "0003", None),
+    "FIX.4.4": ("CLIENT1", "0001", None),
+    "FIXT.1.1": ("CLIENT3", "0004", "FIX.5.0SP2"),
+}
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimHandle]:
+    handle = run_sim_in_thread(load_sim_config(None).with_overrides(activity=False, seed=11))
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def book(sim: SimHandle, account: str, side: str, qty: int, px: str, symbol: str) -> None:
+    """Rest or cross an order from an account outside the gateway, through Zenith."""
+
+    async def place() -> Any:
+        client = ZenithClient(sim.url, "demo", request_timeout=5.0)
+        await client.start()
+        try:
+            return await client.request(
+                "Trading",
+                "PlaceOrder",
+                {
+                    "Account": account,
+                    "Details": {
+                        "Exchange": "XSX",
+                        "Code": symbol,
+                        "Side": side,
+                        "Style": "Market",
+                        "Type": "Limit",
+                        "LimitPrice": Decimal(px),
+                        "Quantity": qty,
+                        "Validity": "UntilDay",
+                    },
+                    "Route": {"Algorithm": "Market", "Market": "XSX::XSX"},
+                },
+            )
+        finally:
+            await client.close()
+
+    result = sim.call(place)
+    assert result["Result"] == "Success", result
+
+
+def new_order(cl: str, account: str, side: str, qty: int, px: str, symbol: str) -> list[tuple[int, object]]:
+    return [
+        (11, cl),
+        (1, account),
+        (21, "1"),
+        (55, symbol),
+        (207, "XSX"),
+        (54, side),
+        (38, qty),
+        (40, "2"),
+        (44, px),
+        (59, "0"),
+        (60, NOW),
+    ]
+
+
+def test_kill_9_restart_delivers_the_missed_fill_exactly_once(tmp_path: Path, sim: SimHandle) -> None:
+    port = free_port()
+    cfg = write_test_config(tmp_path, zenith_url=sim.url, fix_port=port)
+    proc = spawn_gateway_process(cfg)
+    try:
+        with FixTestClient(begin_string="FIX.4.4", sender="CLIENT1", port=port, tmp_path=tmp_path / "a") as c:
+            c.wait_logged_on(timeout=15)
+            c.send("D", new_order("k1", "0002", "1", 50, "11.00", "XS06"))
+            new = c.expect("8", timeout=10, where={11: "k1", 150: "0"})
+            proc.kill()  # SIGKILL: no shutdown code runs
+            assert proc.proc.returncode == -9
+            c.wait_logged_out(timeout=10)
+        order_id = new.get(37)
+        book(sim, "XS:0009", "Ask", 50, "11.00", "XS06")  # the fill happens while we are down
+        proc = spawn_gateway_process(cfg)
+        with FixTestClient(begin_string="FIX.4.4", sender="CLIENT1", port=port, tmp_path=tmp_path / "b") as c:
+            c.wait_logged_on(timeout=15)
+            fill = c.expect("8", timeout=15, where={11: "k1", 150: "F"})
+            assert (fill.get(37), fill.get(32), fill.get(14), fill.get(39)) == (order_id, "50", "50", "2")
+            c.expect_none("8", within=1.5, where={11: "k1"})
+            # A second restart, clean this time: nothing is sent again.
+            proc.terminate()
+            c.wait_logged_out(timeout=10)
+            proc = spawn_gateway_process(cfg)
+            c.wait_logged_on(timeout=20)
+            c.expect_none("8", within=1.5, where={11: "k1"})
+            assert c.errors == []
+    finally:
+        proc.terminate()
+
+
+def test_fill_while_partner_logged_out_arrives_at_next_logon(tmp_path: Path, sim: SimHandle) -> None:
+    port = free_port()
+    cfg = write_test_config(tmp_path, zenith_url=sim.url, fix_port=port)
+    with run_gateway_in_thread(cfg):
+        with FixTestClient(begin_string="FIX.4.2", sender="CLIENT2", port=port, tmp_path=tmp_path / "a") as c:
+            c.wait_logged_on(timeout=15)
+            c.send("D", new_order("o1", "0003", "2", 30, "12.00", "XS07"))
+            c.expect("8", timeout=10, where={11: "o1", 150: "0"})
+            c.logout()
+        book(sim, "XS:0008", "Bid", 10, "12.00", "XS07")  # two fills while nobody is logged on
+        book(sim, "XS:0008", "Bid", 20, "12.00", "XS07")
+        # The partner comes back with ResetSeqNumFlag=Y: QuickFIX resend cannot help; the gateway must.
+        with FixTestClient(begin_string="FIX.4.2", sender="CLIENT2", port=port, tmp_path=tmp_path / "b") as c:
+            c.wait_logged_on(timeout=15)
+            first = c.expect("8", timeout=10, where={11: "o1", 150: "1"})
+            second = c.expect("8", timeout=10, where={11: "o1", 150: "2"})
+            assert (first.get(14), second.get(14), second.get(151)) == ("10", "30", "0")
+            c.expect_none("8", within=1.0, where={11: "o1"})
+            assert c.errors == []
+

@@ -1,0 +1,208 @@
+"""The SQLite store on a real file: intent-named methods, atomic apply, survival of kill -9."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gateway.store import DuplicateClOrdID, Store, StoreError
+
+S1 = "FIX.4.4:PLXTRA->CLIENT1"
+S2 = "FIX.4.2:PLXTRA->CLIENT2"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "gw.sqlite")
+    yield s
+    s.close()
+
+
+def _new(store: Store, rid: str, cl: str, session: str = S1, account: str = "XS:0001") -> None:
+    store.record_new_order(
+        session=session,
+        request_id=rid,
+        cl_ord_id=cl,
+        account=account,
+        state="A",
+        data={"rid": rid, "cl": cl},
+        created=len(rid),
+    )
+
+
+def test_wal_mode_on_a_real_file(tmp_path: Path, store: Store) -> None:
+    assert (tmp_path / "gw.sqlite").exists()
+    mode = sqlite3.connect(tmp_path / "gw.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_request_ids_are_unique_and_persist_across_reopen(tmp_path: Path) -> None:
+    s = Store(tmp_path / "a.sqlite")
+    ids = [s.allocate_request_id() for _ in range(5)]
+    s.close()
+    s = Store(tmp_path / "a.sqlite")
+    more = [s.allocate_request_id() for _ in range(5)]
+    s.close()
+    assert len(set(ids + more)) == 10
+    assert ids[0].split("-")[0] == more[0].split("-")[0]  # same store, same namespace
+    assert int(more[0].rsplit("-", 1)[1]) == 6
+    other = Store(tmp_path / "b.sqlite")
+    assert other.allocate_request_id().split("-")[0] != ids[0].split("-")[0]  # a new store never reuses
+    other.close()
+
+
+def test_record_new_order_and_lookups(store: Store) -> None:
+    _new(store, "r1", "c1")
+    assert store.cl_ord_id_used(S1, "c1") and not store.cl_ord_id_used(S2, "c1")
+    o = store.order("r1")
+    assert o is not None and (o.session, o.cl_ord_id, o.order_id, o.state, o.working) == (
+        S1,
+        "c1",
+        None,
+        "A",
+        True,
+    )
+    assert o.data == {"rid": "r1", "cl": "c1"}
+    store.link_order_id("r1", "oid-1")
+    assert store.order_by_order_id("oid-1").request_id == "r1"  # type: ignore[union-attr]
+    assert store.order_by_cl_ord_id(S1, "c1").request_id == "r1"  # type: ignore[union-attr]
+    assert store.order_by_cl_ord_id(S2, "c1") is None
+
+
+def test_duplicate_clordid_is_refused_per_session(store: Store) -> None:
+    _new(store, "r1", "c1")
+    with pytest.raises(DuplicateClOrdID) as err:
+        _new(store, "r2", "c1")
+    assert err.value.cl_ord_id == "c1" and err.value.session == S1
+    assert isinstance(err.value, StoreError)
+    assert store.order("r2") is None  # nothing half-written
+    _new(store, "r3", "c1", session=S2)  # another session may use it
+
+
+def test_clordid_chain(store: Store) -> None:
+    _new(store, "r1", "c1")
+    store.record_clordid_chain(S1, "c2", "r1", "G")
+    store.record_clordid_chain(S1, "c3", "r1", "F")
+    assert {store.order_by_cl_ord_id(S1, c).request_id for c in ("c1", "c2", "c3")} == {"r1"}  # type: ignore
+    with pytest.raises(DuplicateClOrdID):
+        store.record_clordid_chain(S1, "c2", "r1", "G")
+    store.record_clordid(S1, "q1", None, "q")
+    assert store.cl_ord_id_used(S1, "q1") and store.order_by_cl_ord_id(S1, "q1") is None
+
+
+def test_exec_ids_once_per_session(store: Store) -> None:
+    assert store.mark_exec_sent(S1, "oid-1-F7") is True
+    assert store.mark_exec_sent(S1, "oid-1-F7") is False
+    assert store.exec_already_sent(S1, "oid-1-F7") and not store.exec_already_sent(S2, "oid-1-F7")
+
+
+def test_apply_is_one_transaction(store: Store) -> None:
+    _new(store, "r1", "c1")
+    store.apply(
+        request_id="r1",
+        cl_ord_id="c2",
+        order_id="oid-1",
+        state="1",
+        working=True,
+        data={"cum": "10"},
+        session=S1,
+        exec_ids=["oid-1-0", "oid-1-F1"],
+        deferred=[(S1, "8", [(17, "oid-1-F1")])],
+    )
+    o = store.order("r1")
+    assert o is not None and (o.cl_ord_id, o.order_id, o.state, o.data) == ("c2", "oid-1", "1", {"cum": "10"})
+    assert store.exec_already_sent(S1, "oid-1-0") and store.exec_already_sent(S1, "oid-1-F1")
+    assert [d.fields for d in store.deferred_for(S1)] == [((17, "oid-1-F1"),)]
+    # A failing apply (exec IDs without a session) leaves everything as it was.
+    with pytest.raises(StoreError):
+        store.apply(
+            request_id="r1",
+            cl_ord_id="c9",
+            order_id="oid-1",
+            state="2",
+            working=False,
+            data={},
+            exec_ids=["oid-1-F2"],
+        )
+    o = store.order("r1")
+    assert o is not None and o.state == "1" and o.cl_ord_id == "c2"
+
+
+def test_working_orders_and_session_listing(store: Store) -> None:
+    _new(store, "r1", "c1")
+    _new(store, "r22", "c2")
+    _new(store, "r333", "c3", session=S2, account="XS:0002")
+    store.apply(request_id="r22", cl_ord_id="c2", order_id="o2", state="2", working=False, data={})
+    assert [o.request_id for o in store.working_orders()] == ["r1", "r333"]
+    assert [o.request_id for o in store.orders_for_session(S1)] == ["r1", "r22"]
+    assert [o.request_id for o in store.orders_for_session(S1, working_only=True)] == ["r1"]
+    assert [o.request_id for o in store.orders_for_account("XS:0002")] == ["r333"]
+
+
+def test_deferred_messages_in_order_until_dropped(store: Store) -> None:
+    store.defer_message(S1, "8", [(11, "a")])
+    store.defer_message(S2, "9", [(11, "b")])
+    store.defer_message(S1, "8", [(11, "c")])
+    got = store.deferred_for(S1)
+    assert [(d.msg_type, d.fields) for d in got] == [("8", ((11, "a"),)), ("8", ((11, "c"),))]
+    store.drop_deferred([got[0].seq])
+    assert [d.fields for d in store.deferred_for(S1)] == [((11, "c"),)]
+    assert len(store.deferred_for(S2)) == 1
+
+
+def test_reopen_finds_everything(tmp_path: Path) -> None:
+    path = tmp_path / "gw.sqlite"
+    s = Store(path)
+    _new(s, "r1", "c1")
+    s.link_order_id("r1", "oid-1")
+    s.mark_exec_sent(S1, "oid-1-0")
+    s.defer_message(S1, "8", [(17, "oid-1-0")])
+    s.close()
+    s = Store(path)
+    assert s.order_by_order_id("oid-1") is not None and s.exec_already_sent(S1, "oid-1-0")
+    assert s.cl_ord_id_used(S1, "c1") and len(s.deferred_for(S1)) == 1
+    s.close()
+
+
+def test_survives_kill_9_right_after_commit(tmp_path: Path) -> None:
+    path = tmp_path / "gw.sqlite"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from gateway.store import Store
+        s = Store({str(path)!r})
+        rid = s.allocate_request_id()
+        s.record_new_order(session={S1!r}, request_id=rid, cl_ord_id="c1", account="XS:0001", state="A",
+                           data={{"x": 1}}, created=1)
+        s.mark_exec_sent({S1!r}, "e1")
+        print(rid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == -9, proc.stderr
+    rid = proc.stdout.strip()
+    s = Store(path)
+    o = s.order(rid)
+    assert o is not None and o.cl_ord_id == "c1" and s.exec_already_sent(S1, "e1")
+    assert s.allocate_request_id() != rid
+    s.close()
+
+
+def test_unopenable_path_raises_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError) as err:
+        Store(blocker / "sub" / "gw.sqlite")
+    assert "sub" in str(err.value) or err.value.path is not None
