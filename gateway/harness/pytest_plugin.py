@@ -4,9 +4,11 @@ Registered through the ``pytest11`` entry point. With a target (``--certify-targ
 the environment variable ``PLXTRA_CERTIFY_TARGET``) each scenario file becomes one test item that
 runs the scenario against that engine and fails with the step, MsgType and tag that went wrong.
 
-Without a target nothing is collected, and the header says so in one line: scenarios must never
-pass silently against nothing. :func:`resolve_target` is the single place to change that (e.g. to
-start the gateway on the embedded simulator via ``gateway.app.testing`` and return its port).
+With ``--certify-embedded`` (or the ini option ``certify_embedded = true``, which this project's
+own pyproject.toml sets) and no explicit target, the scenarios run against our own gateway on the
+embedded simulator: a real ``plxtra-fix run`` process started before the first scenario and stopped
+at the end of the run. Otherwise, without a target, nothing is collected and the header says so in
+one line: scenarios must never pass silently against nothing.
 """
 
 from __future__ import annotations
@@ -32,16 +34,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"run specs/certification scenarios against this FIX acceptor (or set {ENV_TARGET})")
     group.addoption("--certify-sender", default=None, help="override the scenarios' SenderCompID")
     group.addoption("--certify-target-comp", default=None, help="override the scenarios' TargetCompID")
+    group.addoption("--certify-embedded", action="store_true", default=False,
+                    help="without a target, run the scenarios against this project's gateway on the "
+                         "embedded simulator (started for the run)")
+    parser.addini("certify_embedded", type="bool", default=False,
+                  help="same as --certify-embedded")
+
+
+EMBEDDED = ("embedded", 0)
 
 
 def resolve_target(config: pytest.Config) -> tuple[str, int] | None:
-    """Where scenarios run: the option, else the environment, else None (nothing is collected).
-
-    The lead wires the embedded gateway here (``gateway.app.testing``) so that a bare ``pytest``
-    certifies our own gateway on the simulator; until then None means "not collected"."""
+    """Where scenarios run: the option, else the environment, else :data:`EMBEDDED` when the
+    embedded gateway is asked for, else None (nothing is collected)."""
     text = config.getoption("certify_target", None) or os.environ.get(ENV_TARGET)
     if not text:
-        return None
+        embedded = config.getoption("certify_embedded", False) or config.getini("certify_embedded")
+        return EMBEDDED if embedded else None
     host, sep, port = str(text).rpartition(":")
     if not sep or not port.isdigit():
         raise pytest.UsageError(f"certification target must be HOST:PORT, got {text!r}")
@@ -58,7 +67,45 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     target = config.stash.get(_TARGET_KEY, None)
+    if target == EMBEDDED:
+        return "plxtra certification target: this gateway on the embedded simulator (started on demand)"
     return None if target is None else f"plxtra certification target: {target[0]}:{target[1]}"
+
+
+class _EmbeddedGateway:
+    """Our gateway as a real subprocess on the embedded simulator, shared by every scenario."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        from gateway.app.testing import free_port, spawn_gateway_process, write_test_config
+
+        self._dir = tempfile.TemporaryDirectory(prefix="plxtra-certify-")
+        config_path = write_test_config(Path(self._dir.name), zenith_url="embedded", fix_port=free_port())
+        self._process = spawn_gateway_process(config_path, timeout=60.0)
+        self.address = ("127.0.0.1", self._process.port)
+
+    def close(self) -> None:
+        try:
+            self._process.terminate()
+        finally:
+            self._dir.cleanup()
+
+
+def _target_address(config: pytest.Config) -> tuple[str, int]:
+    target = config.stash[_TARGET_KEY]
+    if target != EMBEDDED:
+        return target
+    gateway = config.stash.get(_EMBEDDED_KEY, None)
+    if gateway is None:
+        gateway = config.stash[_EMBEDDED_KEY] = _EmbeddedGateway()
+    return gateway.address
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    gateway = config.stash.get(_EMBEDDED_KEY, None)
+    if gateway is not None:
+        gateway.close()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -79,6 +126,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 _TARGET_KEY = pytest.StashKey[Any]()
 _SKIPPED_KEY = pytest.StashKey[int]()
+_EMBEDDED_KEY = pytest.StashKey[Any]()
 
 
 class ScenarioFailed(Exception):
@@ -108,7 +156,7 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         from gateway.harness.runner import CertifyOptions, run_scenario
 
-        host, port = self.config.stash[_TARGET_KEY]
+        host, port = _target_address(self.config)
         options = CertifyOptions(host, port, sender=self.config.getoption("certify_sender", None),
                                  target_comp=self.config.getoption("certify_target_comp", None))
         result = asyncio.run(run_scenario(self.scenario, options))
