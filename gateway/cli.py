@@ -17,7 +17,8 @@ __all__ = ["COMMANDS", "main"]
 # command name -> (module path, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("gateway.app.cli_run", "run the FIX gateway (embedded simulator unless --zenith is given)"),
-    "demo": ("gateway.app.cli_demo", "gateway + simulator + a scripted FIX client, printing a readable trace"),
+    "demo": ("gateway.app.cli_demo",
+             "gateway + simulator + a scripted FIX client, printing a readable trace"),
     "sim": ("gateway.sim.cli", "run the Plxtra Zenith simulator alone"),
     "check-config": ("gateway.config.cli", "validate a gateway YAML file and print its QuickFIX settings"),
     "decode": ("gateway.harness.cli_decode", "print FIX messages from logs with tag names and enum meanings"),
@@ -27,7 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, str | None]:
-    parser = argparse.ArgumentParser(prog="plxtra-fix", description="Plxtra FIX gateway, simulator and harness.")
+    parser = argparse.ArgumentParser(prog="plxtra-fix",
+                                     description="Plxtra FIX gateway, simulator and harness.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module_path, help_text) in COMMANDS.items():

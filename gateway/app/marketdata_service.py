@@ -87,8 +87,7 @@ class MarketDataService:
             queue_limit=config.gateway.md_queue_limit,
             parse_time=parse_datetime,
             # Entries per merged X for a session that fell behind; 1 sends one X per event.
-            # (Read with getattr: GatewaySettings may grow an ``md_merge_max`` field.)
-            merge_max=getattr(config.gateway, "md_merge_max", 200),
+            merge_max=config.gateway.md_merge_max,
         )
         self._limit = config.gateway.md_queue_limit
         self._zsubs: dict[Topic, Any] = {}

@@ -53,7 +53,8 @@ __all__ = [
 TOP_LEVEL_KEYS = ("gateway", "zenith", "sessions")
 GATEWAY_KEYS = (
     "listen_host", "listen_port", "store_path", "log_dir", "message_store", "message_store_dir",
-    "data_dictionary_dir", "cancel_on_disconnect", "md_conflation", "md_queue_limit", "account_owner",
+    "data_dictionary_dir", "cancel_on_disconnect", "md_conflation", "md_queue_limit", "md_merge_max",
+    "account_owner",
 )
 ZENITH_KEYS = ("url", "token", "auth_method", "request_timeout", "sim_config")
 DEFAULT_ACCOUNT_OWNER = "XS"
@@ -191,8 +192,9 @@ class _Loader:
         for name in ("cancel_on_disconnect", "md_conflation"):
             if got := m.get(name):
                 put(name, self.r.boolean(*got))
-        if got := m.get("md_queue_limit"):
-            put("md_queue_limit", self.r.integer(*got, minimum=1))
+        for name in ("md_queue_limit", "md_merge_max"):
+            if got := m.get(name):
+                put(name, self.r.integer(*got, minimum=1))
         owner: str | None = DEFAULT_ACCOUNT_OWNER
         if got := m.get("account_owner"):
             node, key = got

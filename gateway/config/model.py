@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 __all__ = [
@@ -28,12 +28,12 @@ __all__ = [
 ]
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ACCEPTOR = "acceptor"
     INITIATOR = "initiator"
 
 
-class ThrottleAction(str, Enum):
+class ThrottleAction(StrEnum):
     """What to do with an application message over the session's rate."""
 
     REJECT = "reject"          # BusinessMessageReject(j) with reason 99 "throttle"
@@ -64,6 +64,7 @@ class GatewaySettings:
     cancel_on_disconnect: bool = False       # default for sessions that do not say
     md_conflation: bool = True               # per-session conflation of book updates for slow readers
     md_queue_limit: int = 10_000             # outbound MD messages queued per session before conflating
+    md_merge_max: int = 200                  # queued X for one request merged into one message (1: never)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +152,10 @@ class GatewayConfig:
     zenith: ZenithSettings
     sessions: tuple[SessionConfig, ...]
 
-    def session_for(self, begin_string: str, sender_comp_id: str, target_comp_id: str) -> SessionConfig | None:
+    def session_for(self, begin_string: str, sender_comp_id: str,
+                    target_comp_id: str) -> SessionConfig | None:
+        wanted = (begin_string, sender_comp_id, target_comp_id)
         for s in self.sessions:
-            if (s.begin_string, s.sender_comp_id, s.target_comp_id) == (begin_string, sender_comp_id, target_comp_id):
+            if (s.begin_string, s.sender_comp_id, s.target_comp_id) == wanted:
                 return s
         return None

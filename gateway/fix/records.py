@@ -73,7 +73,8 @@ class OutboundMessage:
     fields: Fields = field(default_factory=tuple)
 
     @classmethod
-    def build(cls, session: SessionKey, msg_type: str, pairs: Iterable[tuple[int, object]]) -> OutboundMessage:
+    def build(cls, session: SessionKey, msg_type: str,
+              pairs: Iterable[tuple[int, object]]) -> OutboundMessage:
         """Build from pairs, dropping ``None`` values; Decimals are written in plain notation."""
         return cls(session, msg_type, tuple((t, _text(v)) for t, v in pairs if v is not None))
 

@@ -470,3 +470,12 @@ def test_commented_initiator_example_is_valid_when_uncommented(tmp_path: Path) -
     assert (venue.name, venue.role, venue.host, venue.port) == ("venue1", Role.INITIATOR, "127.0.0.1", 9880)
     assert (venue.schedule.start_day, venue.schedule.end_day) == ("Mon", "Fri")
     assert venue.credentials.password == "pw" and not venue.market_data
+
+
+def test_md_merge_max_is_read_and_checked(tmp_path: Path) -> None:
+    import config_helpers
+
+    good = "gateway:\n  md_merge_max: 5\nsessions:\n" + config_helpers.SESSION
+    assert config_helpers.load_ok(tmp_path, good).gateway.md_merge_max == 5
+    bad = "gateway:\n  md_merge_max: 0\nsessions:\n" + config_helpers.SESSION
+    config_helpers.assert_error(config_helpers.load_err(tmp_path, bad), "gateway.md_merge_max", 2)
