@@ -1,0 +1,360 @@
+"""Order -> ExecutionReport round trip: the gateway against a bare QuickFIX acceptor.
+
+    PYTHONPATH=. python3 bench/order_roundtrip.py [--orders 5000] [--paced-orders 1000] [--rate 200]
+
+Two servers, each in its own process, driven by the same raw-socket FIX 4.4 client:
+
+(a) ``bare``: a QuickFIX ThreadedSocketAcceptor whose ``fromApp`` answers every
+    NewOrderSingle with an ExecutionReport New at once (file store, same settings style):
+    the ceiling for a Python QuickFIX process.
+(b) ``gateway``: ``plxtra-fix run`` on the embedded simulator (file message store, SQLite
+    store): the order goes through the hand-off, the orders service, the store, Zenith over a
+    WebSocket to the simulator and back, then out as an ExecutionReport New.
+
+For each: latency (send of D -> receipt of the first ExecutionReport for that ClOrdID) at a
+fixed rate (``--rate``, default 200/s), then throughput and latency at the maximum rate (up to
+``--window`` orders in flight). Prints the figures, the gateway/bare throughput ratio, and
+how they compare with the targets (ratio >= 0.5, gateway p99 < 2 ms at 200/s, >= 5,000/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.fix.testing import free_port, utc_timestamp  # noqa: E402
+from gateway.fix.wire import build_message  # noqa: E402
+
+SOH = b"\x01"
+_CL_ORD_ID = re.compile(rb"\x0111=([^\x01]*)\x01")
+_MSG_TYPE = re.compile(rb"\x0135=([^\x01]*)\x01")
+_TEST_REQ_ID = re.compile(rb"\x01112=([^\x01]*)\x01")
+
+
+# -- the bare acceptor (runs in a child process: `order_roundtrip.py --serve-bare PORT DIR`) --------
+
+def serve_bare(port: int, work: Path) -> None:
+    import quickfix as fix
+
+    from gateway.config.dictionaries import locate_dictionaries
+
+    dd = locate_dictionaries(None, needed=("FIX44.xml",)).path("FIX44.xml")
+    settings_text = "\n".join([
+        "[DEFAULT]", "ConnectionType=acceptor", f"FileStorePath={work / 'store'}",
+        f"FileLogPath={work / 'log'}", "UseDataDictionary=Y", f"DataDictionary={dd}",
+        "SocketNodelay=Y", "SocketReuseAddress=Y", "NonStopSession=Y", f"SocketAcceptPort={port}",
+        "", "[SESSION]", "BeginString=FIX.4.4", "SenderCompID=PLXTRA", "TargetCompID=CLIENT1",
+        "HeartBtInt=30", "",
+    ])
+
+    class Echo(fix.Application):
+        def __init__(self) -> None:
+            super().__init__()
+            self.n = 0
+
+        def onCreate(self, sid): pass
+        def onLogon(self, sid): pass
+        def onLogout(self, sid): pass
+        def toAdmin(self, msg, sid): pass
+        def fromAdmin(self, msg, sid): pass
+        def toApp(self, msg, sid): pass
+
+        def fromApp(self, msg, sid):
+            try:
+                self.n += 1
+                er = fix.Message()
+                er.getHeader().setField(35, "8")
+                for tag, value in ((37, f"B{self.n}"), (11, msg.getField(11)), (17, f"X{self.n}"),
+                                   (150, "0"), (39, "0"), (55, msg.getField(55)), (54, msg.getField(54)),
+                                   (38, msg.getField(38)), (151, msg.getField(38)), (14, "0"), (6, "0")):
+                    er.setField(tag, value)
+                fix.Session.sendToTarget(er, sid)
+            except Exception as exc:   # a bench server must not Py_Exit
+                print("bare echo error:", exc, file=sys.stderr)
+
+    settings = fix.SessionSettings()
+    settings.setFromString(settings_text)
+    app = Echo()
+    store, logs = fix.FileStoreFactory(settings), fix.FileLogFactory(settings)
+    acceptor = fix.ThreadedSocketAcceptor(app, store, settings, logs)
+    acceptor.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop.wait(3600)
+    acceptor.stop(True)
+
+
+# -- the client --------------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    sent: int
+    answered: int
+    elapsed: float
+    latencies_us: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.answered / self.elapsed if self.elapsed else 0.0
+
+    def pct(self, p: float) -> float:
+        if not self.latencies_us:
+            return float("nan")
+        ordered = sorted(self.latencies_us)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+class RawClient:
+    """FIX 4.4 initiator on a plain socket: a reader thread timestamps ExecutionReports."""
+
+    def __init__(self, port: int, sender: str = "CLIENT1", target: str = "PLXTRA") -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sender, self.target = sender, target
+        self.seq = 0
+        self.lock = threading.Lock()
+        self.sent_ns: dict[bytes, int] = {}
+        self.first_er_ns: dict[bytes, int] = {}
+        self.answered = threading.Condition()
+        self.logged_on = threading.Event()
+        self.logged_out = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _send(self, msg_type: str, body: list[tuple[int, str]]) -> None:
+        with self.lock:
+            self.seq += 1
+            text = build_message("FIX.4.4", msg_type, [(49, self.sender), (56, self.target),
+                                                        (34, str(self.seq)), (52, utc_timestamp())], body)
+            self.sock.sendall(text.encode())
+
+    def logon(self, timeout: float = 20.0) -> None:
+        self._send("A", [(98, "0"), (108, "30"), (141, "Y")])
+        if not self.logged_on.wait(timeout):
+            raise RuntimeError("no Logon answer")
+
+    def logout(self, timeout: float = 10.0) -> None:
+        self._send("5", [])
+        self.logged_out.wait(timeout)
+        self.sock.close()
+
+    def order(self, cl_ord_id: str, price: str) -> None:
+        key = cl_ord_id.encode()
+        self.sent_ns[key] = time.perf_counter_ns()
+        self._send("D", [(11, cl_ord_id), (1, "0001"), (55, "XS01"), (207, "XSX"), (54, "1"), (38, "10"),
+                         (40, "2"), (44, price), (59, "0"), (60, utc_timestamp())])
+
+    def _read(self) -> None:
+        buf = b""
+        while True:
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except OSError:
+                break
+            if not chunk:
+                break
+            now = time.perf_counter_ns()
+            buf += chunk
+            while True:
+                end = buf.find(b"\x0110=")
+                if end < 0:
+                    break
+                stop = buf.find(SOH, end + 4)
+                if stop < 0:
+                    break
+                msg, buf = buf[: stop + 1], buf[stop + 1:]
+                self._on_message(msg, now)
+        self.logged_out.set()
+
+    def _on_message(self, msg: bytes, now: int) -> None:
+        found = _MSG_TYPE.search(msg)
+        msg_type = found.group(1) if found else b""
+        if msg_type == b"8":
+            m = _CL_ORD_ID.search(msg)
+            if m and m.group(1) not in self.first_er_ns:
+                with self.answered:
+                    self.first_er_ns[m.group(1)] = now
+                    self.answered.notify_all()
+        elif msg_type == b"A":
+            self.logged_on.set()
+        elif msg_type == b"5":
+            self.logged_out.set()
+        elif msg_type == b"1":
+            req = _TEST_REQ_ID.search(msg)
+            self._send("0", [(112, req.group(1).decode())] if req else [])
+
+    def wait_answers(self, ids: list[str], timeout: float) -> None:
+        keys = [i.encode() for i in ids]
+        deadline = time.monotonic() + timeout
+        with self.answered:
+            while not all(k in self.first_er_ns for k in keys[-50:]) or \
+                    sum(k in self.first_er_ns for k in keys) < len(keys):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self.answered.wait(min(left, 0.5))
+
+    def result(self, ids: list[str], started: float) -> Result:
+        keys = [i.encode() for i in ids]
+        done = [k for k in keys if k in self.first_er_ns]
+        lat = [(self.first_er_ns[k] - self.sent_ns[k]) / 1000 for k in done]
+        last = max((self.first_er_ns[k] for k in done), default=time.perf_counter_ns())
+        return Result(len(keys), len(done), (last - started) / 1e9, lat)
+
+
+def paced(client: RawClient, prefix: str, count: int, rate: float, price: str) -> Result:
+    ids = [f"{prefix}-{i}" for i in range(count)]
+    interval = 1.0 / rate
+    started_ns = time.perf_counter_ns()
+    start = time.perf_counter()
+    for i, cl in enumerate(ids):
+        target = start + i * interval
+        while (delay := target - time.perf_counter()) > 0:
+            time.sleep(delay if delay > 0.002 else 0)
+        client.order(cl, price)
+    client.wait_answers(ids, timeout=30)
+    return client.result(ids, started_ns)
+
+
+def flood(client: RawClient, prefix: str, count: int, window: int, price: str) -> Result:
+    ids = [f"{prefix}-{i}" for i in range(count)]
+    started_ns = time.perf_counter_ns()
+    for i, cl in enumerate(ids):
+        if i >= window:   # keep at most `window` orders unanswered
+            gate = ids[i - window].encode()
+            deadline = time.monotonic() + 30
+            with client.answered:
+                while gate not in client.first_er_ns and time.monotonic() < deadline:
+                    client.answered.wait(0.5)
+        client.order(cl, price)
+    client.wait_answers(ids, timeout=60)
+    return client.result(ids, started_ns)
+
+
+def drive(name: str, port: int, args: argparse.Namespace, price: str) -> tuple[Result, Result]:
+    client = RawClient(port)
+    client.logon()
+    warm = paced(client, f"{name}-warm", 50, 100, price)
+    if warm.answered < warm.sent:
+        print(f"  {name}: warm-up answered {warm.answered}/{warm.sent}", file=sys.stderr)
+    slow = paced(client, f"{name}-paced", args.paced_orders, args.rate, price)
+    fast = flood(client, f"{name}-max", args.orders, args.window, price)
+    client.logout()
+    return slow, fast
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def report(name: str, slow: Result, fast: Result, rate: float) -> None:
+    def ms(r: Result, p: float) -> str:
+        return f"{r.pct(p) / 1000:.3f} ms"
+
+    print(f"{name:8} paced {rate:.0f}/s: {slow.answered}/{slow.sent} answered, "
+          f"p50 {ms(slow, 50)}  p99 {ms(slow, 99)}  max {ms(slow, 100)}")
+    print(f"{'':8} max rate: {fast.answered}/{fast.sent} answered in {fast.elapsed:.2f}s "
+          f"= {fast.rate:,.0f} orders/s, p50 {ms(fast, 50)}  p99 {ms(fast, 99)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=5000, help="orders at max rate (default 5000)")
+    parser.add_argument("--paced-orders", type=int, default=1000, help="orders at the fixed rate")
+    parser.add_argument("--rate", type=float, default=200.0, help="fixed rate, orders/s (default 200)")
+    parser.add_argument("--window", type=int, default=200, help="max orders in flight at max rate")
+    parser.add_argument("--only", choices=["bare", "gateway"], default=None)
+    parser.add_argument("--sim", choices=["embedded", "process"], default="embedded",
+                        help="simulator in the gateway process (default) or in its own process")
+    parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(int(args.serve_bare[0]), Path(args.serve_bare[1]))
+        return 0
+
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, PYTHONPATH=path)
+    results: dict[str, tuple[Result, Result]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-roundtrip-") as tmp:
+        work = Path(tmp)
+        if args.only in (None, "bare"):
+            port = free_port()
+            proc = subprocess.Popen([sys.executable, __file__, "--serve-bare", str(port), str(work / "bare")],
+                                    env=env, stdout=subprocess.DEVNULL)
+            try:
+                wait_port(port, proc, 30)
+                results["bare"] = drive("bare", port, args, "1.00")
+            finally:
+                stop(proc)
+        if args.only in (None, "gateway"):
+            from gateway.app.testing import spawn_gateway_process, write_test_config
+
+            port = free_port()
+            sim: subprocess.Popen[bytes] | None = None
+            url = "embedded"
+            if args.sim == "process":
+                sim_port = free_port()
+                sim = subprocess.Popen([sys.executable, "-m", "gateway", "sim", "--port", str(sim_port),
+                                        "--activity", "off"], env=env, stdout=subprocess.DEVNULL)
+                wait_port(sim_port, sim, 30)
+                url = f"ws://127.0.0.1:{sim_port}/Zenith"
+            cfg = write_test_config(work / "gw", url, port, message_store="file")
+            try:
+                with spawn_gateway_process(cfg, extra_args=["--log-level", "WARNING"], timeout=60) as proc:
+                    results["gateway"] = drive("gateway", port, args, "1.00")
+                    proc.terminate()
+                    tail = proc.output().strip().splitlines()[-3:]
+                    if any("Traceback" in line or "ERROR" in line for line in tail):
+                        print("gateway output tail:", *tail, sep="\n  ", file=sys.stderr)
+            finally:
+                if sim is not None:
+                    stop(sim)
+
+    print(f"\norder -> ExecutionReport round trip ({args.orders} orders at max rate, "
+          f"{args.paced_orders} at {args.rate:.0f}/s, window {args.window}, simulator {args.sim})")
+    for name, (slow, fast) in results.items():
+        report(name, slow, fast, args.rate)
+    if "bare" in results and "gateway" in results:
+        ratio = results["gateway"][1].rate / results["bare"][1].rate
+        g_slow, g_fast = results["gateway"]
+        print(f"\nthroughput ratio gateway/bare: {ratio:.2f}  (target >= 0.5)")
+        print(f"gateway p99 at {args.rate:.0f}/s: {g_slow.pct(99) / 1000:.3f} ms  (target < 2 ms)")
+        print(f"gateway sustained: {g_fast.rate:,.0f} orders/s  (target >= 5,000)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

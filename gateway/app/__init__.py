@@ -1,0 +1,1 @@
+"""Wiring of the gateway: runtime, services registry, command modules, test helpers."""

@@ -1,0 +1,196 @@
+"""The running gateway: one asyncio loop owning Zenith, the services and the FIX engine.
+
+Start order: the embedded simulator (when ``zenith.url`` is ``embedded``: a real
+``SimServer`` on a loopback port in this process, reached over a real WebSocket), the
+Zenith client, the store, the services (``OrdersService``, ``MarketDataService``), and
+last the FIX engine, so no partner can log on before the gateway can answer. Stop runs the
+same list backwards: Logouts are sent and answered first, then services close, then the
+Zenith connection and the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.app.services import FixService, Outbox, ServiceRegistry
+from gateway.config.model import GatewayConfig
+from gateway.fix.engine import FixEngine, load_dictionaries
+from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
+
+__all__ = ["EMBEDDED", "Gateway", "GatewayContext", "ServiceFactory", "default_service_factories"]
+
+log = logging.getLogger("gateway.app.runtime")
+
+EMBEDDED = "embedded"
+
+
+@dataclass(slots=True)
+class GatewayContext:
+    """What a service factory may use to build its service (all owned by the Gateway)."""
+
+    config: GatewayConfig
+    client: Any                  # gateway.zenith.ZenithClient
+    outbox: Outbox
+    store: Any = None            # gateway.store, opened lazily by the orders factory
+    closers: list[Callable[[], Any]] = field(default_factory=list)   # run at shutdown, last first
+
+
+ServiceFactory = Callable[[GatewayContext], FixService]
+
+
+def _orders_factory(ctx: GatewayContext) -> FixService:
+    from gateway.app.orders_service import OrdersService, open_store
+
+    if ctx.store is None:
+        ctx.store = open_store(ctx.config)
+    return OrdersService(ctx.client, ctx.outbox, ctx.config, ctx.store)
+
+
+def _marketdata_factory(ctx: GatewayContext) -> FixService:
+    from gateway.app.marketdata_service import MarketDataService
+
+    return MarketDataService(ctx.client, ctx.outbox, ctx.config)
+
+
+def default_service_factories() -> list[ServiceFactory]:
+    """The production registration list: orders, then market data."""
+    return [_orders_factory, _marketdata_factory]
+
+
+class Gateway:
+    """Owns every long-lived part; use ``await start()`` / ``await stop()`` or ``await run()``."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        services: Sequence[ServiceFactory] | None = None,
+        zenith_url: str | None = None,
+    ) -> None:
+        self.config = config
+        self._factories = list(default_service_factories() if services is None else services)
+        self._zenith_url = zenith_url or config.zenith.url
+        self.sim: Any = None
+        self.client: Any = None
+        self.ctx: GatewayContext | None = None
+        self.outbox: QuickFixOutbox | None = None
+        self.registry: ServiceRegistry | None = None
+        self.engine: FixEngine | None = None
+        self._stopping = False
+        self._stopped = asyncio.Event()
+
+    @property
+    def zenith_url(self) -> str:
+        """The URL actually used (the embedded simulator's once started)."""
+        return self.sim.url if self.sim is not None else self._zenith_url
+
+    @property
+    def embedded(self) -> bool:
+        return self._zenith_url == EMBEDDED
+
+    async def start(self) -> None:
+        """Bring everything up; on failure whatever was started is stopped again."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        if self.embedded:
+            from gateway.sim.config import load_sim_config
+            from gateway.sim.server import SimServer
+
+            sim_cfg = load_sim_config(cfg.zenith.sim_config)
+            self.sim = SimServer(sim_cfg, host="127.0.0.1", port=0)
+            await self.sim.start()
+            log.info("embedded simulator at %s", self.sim.url)
+        from gateway.zenith import ZenithClient
+
+        self.client = ZenithClient(self.zenith_url, cfg.zenith.token, auth_method=cfg.zenith.auth_method,
+                                   request_timeout=cfg.zenith.request_timeout)
+        await self.client.start()
+        log.info("connected to Zenith at %s", self.zenith_url)
+
+        dictionaries = load_dictionaries(cfg)
+        self.outbox = QuickFixOutbox(dictionaries.get)
+        self.ctx = GatewayContext(cfg, self.client, self.outbox)
+        self.registry = ServiceRegistry(cfg, self.outbox)
+        for factory in self._factories:
+            self.registry.register(factory(self.ctx))
+        await self.registry.start()
+
+        app = GatewayApplication(cfg, self.registry, loop, self.outbox)
+        self.engine = FixEngine(cfg, app)
+        self.engine.start()
+
+    async def stop(self) -> None:
+        """Logouts, services, Zenith, store, simulator: each step bounded, none may block the next."""
+        if self._stopping:
+            await self._stopped.wait()
+            return
+        self._stopping = True
+        try:
+            if self.engine is not None:
+                # Blocking wait for Logout answers: off the loop, whose callbacks the engine needs.
+                await asyncio.to_thread(self.engine.stop)
+            if self.registry is not None:
+                await self.registry.close()
+            if self.ctx is not None:
+                for closer in reversed(self.ctx.closers):
+                    with _logged("closer"):
+                        result = closer()
+                        if asyncio.iscoroutine(result):
+                            await result
+                if self.ctx.store is not None and hasattr(self.ctx.store, "close"):
+                    with _logged("store close"):
+                        self.ctx.store.close()
+            if self.client is not None:
+                with _logged("zenith close"):
+                    await asyncio.wait_for(self.client.close(), 5.0)
+            if self.sim is not None:
+                with _logged("simulator stop"):
+                    await asyncio.wait_for(self.sim.stop(), 5.0)
+            if self.engine is not None:
+                self.engine.release()   # on the loop, the only thread that sends
+        finally:
+            self._stopped.set()
+
+    async def run(self, stop: asyncio.Event | None = None, *, handle_signals: bool = False,
+                  ready: Callable[[Gateway], None] | None = None) -> None:
+        """Start, call ``ready(self)``, wait for ``stop`` (or SIGINT/SIGTERM), then stop."""
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        installed: list[int] = []
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(sig, stop.set)
+                    installed.append(sig)
+        try:
+            await self.start()
+            if ready is not None:
+                ready(self)
+            await stop.wait()
+            log.info("stopping")
+        finally:
+            await self.stop()
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+
+@contextlib.contextmanager
+def _logged(what: str):  # type: ignore[no-untyped-def]
+    """Shutdown steps log their failure and let the next step run."""
+    try:
+        yield
+    except Exception:
+        log.exception("%s failed during shutdown", what)

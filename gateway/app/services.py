@@ -1,0 +1,162 @@
+"""The seam between the FIX engine and the gateway's application services.
+
+A *service* (orders, market data, ...) declares the application MsgTypes it handles and
+receives, on the asyncio loop thread, each such message as a plain :class:`InboundMessage`
+together with the :class:`SessionConfig` of the session it came on. It answers by handing
+:class:`OutboundMessage` records to the :class:`Outbox`, never by touching QuickFIX.
+
+:class:`ServiceRegistry` routes by MsgType and turns a service failure into a
+BusinessMessageReject (35=j) instead of a dead gateway. Services may also define
+``async def start(self)`` (awaited once before the FIX engine accepts connections) and
+``async def close(self)`` (awaited at shutdown, after the engine stopped); both optional.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+from gateway.config.model import GatewayConfig, SessionConfig
+from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.fix.rejects import BusinessRejectReason, ref_id_of, reject_inbound
+
+__all__ = ["FixService", "Outbox", "ServiceRegistry"]
+
+log = logging.getLogger("gateway.app.services")
+
+
+@runtime_checkable
+class FixService(Protocol):
+    """An application service fed by the FIX engine. Every method runs on the loop thread."""
+
+    msg_types: frozenset[str]   # application MsgTypes handled, e.g. {"V", "x", "c", "e", "g"}
+
+    def on_message(self, msg: InboundMessage, session: SessionConfig) -> None: ...
+
+    def on_logon(self, key: SessionKey, session: SessionConfig) -> None: ...
+
+    def on_logout(self, key: SessionKey) -> None: ...
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    """Thread-safe hand-off of application messages to QuickFIX (``Session.sendToTarget``)."""
+
+    def send(self, msg: OutboundMessage) -> None: ...
+
+
+class ServiceRegistry:
+    """MsgType -> service routing, session events fan-out, failure containment.
+
+    ``handled_types`` is read by QuickFIX threads (to answer unsupported types with a j,
+    reason 3, before the message reaches the loop); it is an immutable frozenset replaced
+    whole on :meth:`register`, so readers never see a half-built set. Register every
+    service before the engine starts.
+    """
+
+    def __init__(self, config: GatewayConfig, outbox: Outbox, services: Iterable[FixService] = ()) -> None:
+        self._config = config
+        self._outbox = outbox
+        self._services: list[FixService] = []
+        self._by_type: dict[str, FixService] = {}
+        self._sessions: dict[SessionKey, SessionConfig | None] = {}
+        self.handled_types: frozenset[str] = frozenset()
+        for service in services:
+            self.register(service)
+
+    @property
+    def services(self) -> tuple[FixService, ...]:
+        return tuple(self._services)
+
+    def register(self, service: FixService) -> None:
+        """Add ``service``; a MsgType already claimed by another service is a configuration bug."""
+        for msg_type in service.msg_types:
+            other = self._by_type.get(msg_type)
+            if other is not None:
+                both = f"{type(other).__name__} and {type(service).__name__}"
+                raise ValueError(f"MsgType {msg_type!r} is handled by both {both}")
+        self._services.append(service)
+        for msg_type in service.msg_types:
+            self._by_type[msg_type] = service
+        self.handled_types = frozenset(self._by_type)
+
+    def session_config(self, key: SessionKey) -> SessionConfig | None:
+        """The configured session for ``key`` (our CompID is ``key.sender_comp_id``)."""
+        try:
+            return self._sessions[key]
+        except KeyError:
+            found = self._config.session_for(key.begin_string, key.sender_comp_id, key.target_comp_id)
+            self._sessions[key] = found
+            return found
+
+    # -- loop-thread entry points (called through the hand-off) --------------------------------
+
+    def dispatch(self, msg: InboundMessage) -> None:
+        """Give ``msg`` to its service; any failure becomes a 35=j on the same session."""
+        service = self._by_type.get(msg.msg_type)
+        if service is None:
+            self._reject(msg, BusinessRejectReason.UNSUPPORTED_MESSAGE_TYPE,
+                         f"Unsupported message type {msg.msg_type}")
+            return
+        session = self.session_config(msg.session)
+        if session is None:
+            self._reject(msg, BusinessRejectReason.APPLICATION_NOT_AVAILABLE, "Session not configured")
+            return
+        try:
+            service.on_message(msg, session)
+        except Exception as exc:   # a bug in a service must cost one message, not the gateway
+            log.exception(
+                "service %s failed on %s MsgType=%s MsgSeqNum=%s RefID=%s",
+                type(service).__name__, msg.session, msg.msg_type, msg.msg_seq_num,
+                ref_id_of(msg.msg_type, msg.fields),
+            )
+            self._reject(msg, BusinessRejectReason.OTHER,
+                         f"Internal error processing message ({type(exc).__name__})")
+
+    def logon(self, key: SessionKey) -> None:
+        session = self.session_config(key)
+        if session is None:
+            log.warning("logon on unconfigured session %s ignored by services", key)
+            return
+        for service in self._services:
+            try:
+                service.on_logon(key, session)
+            except Exception:
+                log.exception("service %s failed in on_logon for %s", type(service).__name__, key)
+
+    def logout(self, key: SessionKey) -> None:
+        for service in self._services:
+            try:
+                service.on_logout(key)
+            except Exception:
+                log.exception("service %s failed in on_logout for %s", type(service).__name__, key)
+
+    async def start(self) -> None:
+        """Await each service's optional ``start()`` (before the engine accepts logons)."""
+        for service in self._services:
+            await _maybe_await(getattr(service, "start", None))
+
+    async def close(self) -> None:
+        """Await each service's optional ``close()``, last registered first; never raises."""
+        for service in reversed(self._services):
+            try:
+                await _maybe_await(getattr(service, "close", None))
+            except Exception:
+                log.exception("service %s failed to close", type(service).__name__)
+
+    def _reject(self, msg: InboundMessage, reason: BusinessRejectReason, text: str) -> None:
+        try:
+            self._outbox.send(reject_inbound(msg, reason, text))
+        except Exception:
+            log.exception("could not send BusinessMessageReject on %s", msg.session)
+
+
+async def _maybe_await(method: object) -> None:
+    if method is None or not callable(method):
+        return
+    result = method()
+    if inspect.isawaitable(result):
+        await result
+

@@ -1,0 +1,177 @@
+"""Lifecycle of the QuickFIX engine: acceptor and initiator sessions built from the config.
+
+:class:`FixEngine` owns the ``ThreadedSocketAcceptor`` (one thread per partner connection)
+and the ``SocketInitiator``, the message store (file or memory) and the ``FileLog`` (the
+usual QuickFIX layout: ``<log_dir>/<BeginString>-<Sender>-<Target>.messages.current.log``
+and ``.event.current.log``). Settings come from ``gateway.config.quickfix_settings``.
+
+QuickFIX binds its acceptor socket on every interface (it has no accept-host setting);
+when the configured listen host is a loopback address the engine restricts each acceptor
+session to ``AllowedRemoteAddresses=127.0.0.1``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import quickfix as fix
+
+from gateway.config.model import GatewayConfig, Role, SessionConfig
+from gateway.fix.convert import Dictionaries, DictionaryCache, session_id_of
+from gateway.fix.errors import FixEngineError
+from gateway.fix.records import SessionKey
+
+__all__ = ["FixEngine", "dictionary_paths", "load_dictionaries"]
+
+log = logging.getLogger("gateway.fix.engine")
+
+
+def _settings_text(config: GatewayConfig) -> str:
+    from gateway.config.quickfix_settings import render_quickfix_settings
+
+    return render_quickfix_settings(config)
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def dictionary_paths(config: GatewayConfig, session: SessionConfig) -> tuple[Path, Path | None]:
+    """(session/transport dictionary, application dictionary or None) for ``session``."""
+    from gateway.config.dictionaries import locate_dictionaries, required_files
+
+    found = locate_dictionaries(config.gateway.data_dictionary_dir, needed=required_files(config))
+    paths = found.for_session(session)
+    if "DataDictionary" in paths:
+        return paths["DataDictionary"], None
+    return paths["TransportDataDictionary"], paths["AppDataDictionary"]
+
+
+def load_dictionaries(config: GatewayConfig, cache: DictionaryCache | None = None,
+                      ) -> dict[SessionKey, Dictionaries]:
+    """Data dictionaries of every configured session, keyed as the outbox sees sessions."""
+    cache = cache or DictionaryCache()
+    result: dict[SessionKey, Dictionaries] = {}
+    for session in config.sessions:
+        main, app = dictionary_paths(config, session)
+        key = SessionKey(session.begin_string, session.sender_comp_id, session.target_comp_id)
+        result[key] = Dictionaries(cache.get(main), cache.get(app) if app is not None else None)
+    return result
+
+
+class FixEngine:
+    """QuickFIX acceptor + initiator for one gateway config. ``start``/``stop`` from any thread
+    that is not a QuickFIX thread (stop waits for logouts)."""
+
+    def __init__(self, config: GatewayConfig, application: fix.Application,
+                 settings_text: str | None = None) -> None:
+        self.config = config
+        self.application = application
+        text = settings_text if settings_text is not None else _settings_text(config)
+        if config.gateway.listen_host in _LOOPBACK:
+            # QuickFIX binds every interface; refuse non-local peers instead (acceptors only
+            # consult this setting, so [DEFAULT] is safe for initiator sessions too).
+            text = text.replace("[DEFAULT]\n", "[DEFAULT]\nAllowedRemoteAddresses=127.0.0.1\n", 1)
+        self.settings_text = text
+        self.settings = fix.SessionSettings()
+        try:
+            self.settings.setFromString(self.settings_text)
+        except fix.ConfigError as exc:
+            raise FixEngineError(f"invalid QuickFIX settings: {exc}") from exc
+        self._acceptor: fix.Acceptor | None = None
+        self._initiator: fix.Initiator | None = None
+        self._started = False
+        self._retired: list[object] = []
+        # Factories must outlive the acceptor/initiator: QuickFIX keeps raw pointers to them.
+        self._store_factory: object | None = None
+        self._log_factory: object | None = None
+
+    @property
+    def has_acceptor_sessions(self) -> bool:
+        return any(s.role is Role.ACCEPTOR for s in self.config.sessions)
+
+    @property
+    def has_initiator_sessions(self) -> bool:
+        return any(s.role is Role.INITIATOR for s in self.config.sessions)
+
+    def start(self) -> None:
+        """Create stores and logs, bind the acceptor port, start connecting initiators."""
+        if self._started:
+            return
+        gw = self.config.gateway
+        Path(gw.log_dir).mkdir(parents=True, exist_ok=True)
+        if gw.message_store == "file":
+            Path(gw.message_store_dir).mkdir(parents=True, exist_ok=True)
+            self._store_factory = fix.FileStoreFactory(self.settings)
+        else:
+            self._store_factory = fix.MemoryStoreFactory()
+        self._log_factory = fix.FileLogFactory(self.settings)
+        try:
+            if self.has_acceptor_sessions:
+                self._acceptor = fix.ThreadedSocketAcceptor(
+                    self.application, self._store_factory, self.settings, self._log_factory)
+                self._acceptor.start()
+            if self.has_initiator_sessions:
+                self._initiator = fix.SocketInitiator(
+                    self.application, self._store_factory, self.settings, self._log_factory)
+                self._initiator.start()
+        except (fix.ConfigError, fix.RuntimeError) as exc:
+            self._stop_quickfix(force=True)
+            self.release()   # nothing can be sending through an engine that never started
+            raise FixEngineError(f"FIX engine failed to start: {exc}") from exc
+        self._started = True
+        log.info("FIX engine started (%d sessions)", len(self.config.sessions))
+
+    def session_keys(self) -> list[SessionKey]:
+        return [SessionKey(s.begin_string, s.sender_comp_id, s.target_comp_id) for s in self.config.sessions]
+
+    def logged_on(self) -> list[SessionKey]:
+        """Sessions currently logged on."""
+        result = []
+        for key in self.session_keys():
+            session = fix.Session.lookupSession(session_id_of(key))
+            if session is not None and session.isLoggedOn():
+                result.append(key)
+        return result
+
+    def stop(self, timeout: float = 5.0, reason: str = "Gateway shutting down") -> None:
+        """Send Logout on every logged-on session, wait (at most ``timeout`` s) for the
+        partners to answer, then stop the sockets; stores are closed and flushed by QuickFIX."""
+        if not self._started:
+            return
+        self._started = False
+        for key in self.session_keys():
+            session = fix.Session.lookupSession(session_id_of(key))
+            if session is not None and session.isLoggedOn():
+                session.logout(reason)   # QuickFIX sends the Logout on its next timer tick (<= 1 s)
+        deadline = time.monotonic() + timeout
+        while self.logged_on() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        left = self.logged_on()
+        if left:
+            log.warning("stopping with sessions still logged on: %s", ", ".join(map(str, left)))
+        self._stop_quickfix(force=True)
+        log.info("FIX engine stopped")
+
+    def release(self) -> None:
+        """Free the stopped acceptor/initiator (their sessions, stores and logs, which are closed).
+
+        Call it from the thread that sends (the loop), after :meth:`stop`: QuickFIX looks a
+        session up and then uses it without holding its registry lock, so freeing sessions
+        while another thread is inside ``sendToTarget`` would be a use-after-free. Until this
+        runs, the sessions stay registered process-wide and a new engine with the same
+        session IDs would not get its own.
+        """
+        self._retired.clear()
+
+    def _stop_quickfix(self, force: bool) -> None:
+        # The stopped objects are kept, not dropped: see release().
+        if self._initiator is not None:
+            self._initiator.stop(force)
+            self._retired.append(self._initiator)
+            self._initiator = None
+        if self._acceptor is not None:
+            self._acceptor.stop(force)
+            self._retired.append(self._acceptor)
+            self._acceptor = None

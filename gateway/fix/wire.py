@@ -1,0 +1,118 @@
+"""FIX tag=value text, without sockets or QuickFIX: split a message into pairs, build one back.
+
+The hand-off (``handoff.py``) copies every inbound ``quickfix.Message`` through
+:func:`split_fields` (``message.toString()`` keeps wire order, groups included) and turns
+outbound records into wire text with :func:`build_message` before QuickFIX parses that text
+with the session's data dictionary, which is what puts repeating groups in the right shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "DATA_LENGTH_TAGS",
+    "SOH",
+    "build_message",
+    "checksum",
+    "split_fields",
+]
+
+SOH = "\x01"
+
+# Length tag -> the raw data tag it sizes (FIX 4.2..5.0SP2 "Length"/"data" field pairs). The data
+# value may itself contain SOH, so it must be cut by length, not at the next SOH.
+DATA_LENGTH_TAGS: dict[int, int] = {
+    90: 91,      # SecureDataLen -> SecureData
+    93: 89,      # SignatureLength -> Signature
+    95: 96,      # RawDataLength -> RawData
+    212: 213,    # XmlDataLen -> XmlData
+    348: 349,    # EncodedIssuerLen -> EncodedIssuer
+    350: 351,    # EncodedSecurityDescLen
+    352: 353,    # EncodedListExecInstLen
+    354: 355,    # EncodedTextLen -> EncodedText
+    356: 357,    # EncodedSubjectLen
+    358: 359,    # EncodedHeadlineLen
+    360: 361,    # EncodedAllocTextLen
+    362: 363,    # EncodedUnderlyingIssuerLen
+    364: 365,    # EncodedUnderlyingSecurityDescLen
+    445: 446,    # EncodedListStatusTextLen
+    618: 619,    # EncodedLegIssuerLen
+    621: 622,    # EncodedLegSecurityDescLen
+}
+
+
+# Finds a raw-data length field anywhere in a message: only then is the slow path needed.
+_HAS_DATA_FIELD = re.compile("(?:^|\x01)(?:" + "|".join(str(t) for t in DATA_LENGTH_TAGS) + ")=")
+
+
+def split_fields(text: str) -> list[tuple[int, str]]:
+    """Pairs of ``text`` in wire order; raw-data values are cut by their length field.
+
+    Raises ``ValueError`` on a field without ``=`` or with a non-numeric tag: QuickFIX has
+    already validated the messages this is used on, so that is a bug, not a peer error.
+    """
+    if _HAS_DATA_FIELD.search(text) is None:
+        # Hot path (no raw data can hide an SOH): one C-level split, then one partition each.
+        parts = text.split(SOH)
+        if parts[-1] == "":
+            parts.pop()
+        pairs = []
+        for part in parts:
+            tag, eq, value = part.partition("=")
+            if not eq:
+                raise ValueError(f"field without '=': {part!r}")
+            pairs.append((int(tag), value))
+        return pairs
+    return _split_with_data(text)
+
+
+def _split_with_data(text: str) -> list[tuple[int, str]]:
+    pairs: list[tuple[int, str]] = []
+    append = pairs.append
+    pos = 0
+    end = len(text)
+    pending_len: dict[int, int] | None = None
+    while pos < end:
+        eq = text.index("=", pos)
+        tag = int(text[pos:eq])
+        if pending_len is not None and tag in pending_len:
+            stop = eq + 1 + pending_len.pop(tag)
+            append((tag, text[eq + 1 : stop]))
+            pos = stop + 1
+            continue
+        soh = text.find(SOH, eq + 1)
+        if soh < 0:
+            soh = end
+        value = text[eq + 1 : soh]
+        append((tag, value))
+        data_tag = DATA_LENGTH_TAGS.get(tag)
+        if data_tag is not None and value.isdigit():
+            if pending_len is None:
+                pending_len = {}
+            pending_len[data_tag] = int(value)
+        pos = soh + 1
+    return pairs
+
+
+def checksum(text: str) -> int:
+    """FIX CheckSum(10): byte sum modulo 256 of everything before the ``10=`` field."""
+    return sum(text.encode("utf-8")) % 256
+
+
+def build_message(
+    begin_string: str,
+    msg_type: str,
+    header: Iterable[tuple[int, str]],
+    body: Iterable[tuple[int, str]],
+) -> str:
+    """Complete wire text: BeginString, BodyLength and CheckSum computed here, so callers cannot
+    get them wrong. ``header`` holds the header fields after MsgType (CompIDs etc.)."""
+    parts = [f"35={msg_type}"]
+    parts.extend(f"{t}={v}" for t, v in header)
+    parts.extend(f"{t}={v}" for t, v in body)
+    payload = SOH.join(parts) + SOH
+    length = len(payload.encode("utf-8"))
+    head = f"8={begin_string}{SOH}9={length}{SOH}{payload}"
+    return f"{head}10={checksum(head):03d}{SOH}"
