@@ -9,8 +9,8 @@ Two phases on one connection: a bounded window of in-flight requests (``--window
 and a strictly sequential one (window 1). Orders alternate buy/sell over XS01..XS10 and
 accounts XS:0001..XS:0010, at prices that rest then cross, so the book stays small while both
 resting and matching paths run. Prints orders/s, p50/p99/max PlaceOrder latency and CPU per
-order (the client's thread alone, and the whole process: with ``--sim thread`` the difference is
-the simulator) for each phase. Targets: >= 10,000 round trips/s and p99 < 2 ms.
+order for each phase: the client's thread, the simulator (its thread, or the child process from
+/proc at 10 ms resolution) and this whole process. Targets: >= 10,000 round trips/s and p99 < 2 ms.
 
 Reading the figures: with a window of W requests in flight, latency ~= W / rate (Little's law),
 so the p99 < 2 ms target can only hold for the sequential phase or a small window; and on a
@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,29 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[k]
 
 
-async def phase(client: ZenithClient, name: str, count: int, window: int, offset: int) -> dict[str, Any]:
+SimCpu = Callable[[], float] | None  # CPU seconds used so far by the simulator (None: unknown)
+
+
+def _proc_cpu(pid: int) -> Callable[[], float]:
+    """utime + stime of a child process from /proc (clock ticks; 10 ms resolution at 100 Hz)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return read
+
+
+def _thread_cpu(ident: int) -> Callable[[], float]:
+    clock = time.pthread_getcpuclockid(ident)
+    return lambda: time.clock_gettime(clock)
+
+
+async def phase(
+    client: ZenithClient, name: str, count: int, window: int, offset: int, sim_cpu: SimCpu = None
+) -> dict[str, Any]:
     bodies = list(order_bodies(count, offset, f"b{os.getpid()}x{int(time.time())}"))
     latencies: list[float] = []
     results: dict[str, int] = {}
@@ -103,12 +125,14 @@ async def phase(client: ZenithClient, name: str, count: int, window: int, offset
                 first_errors[result] = data.get("Errors") if isinstance(data, dict) else data
 
     cpu0 = time.process_time()
+    sim0 = sim_cpu() if sim_cpu else 0.0
     thread0 = time.thread_time()  # this thread runs the client (and the bench's workers) only
     start = perf()
     await asyncio.gather(*(worker() for _ in range(min(window, count))))
     elapsed = perf() - start
     cpu_us = (time.process_time() - cpu0) / count * 1e6
     client_us = (time.thread_time() - thread0) / count * 1e6
+    sim_us = (sim_cpu() - sim0) / count * 1e6 if sim_cpu else float("nan")
     latencies.sort()
     row = {
         "phase": name,
@@ -122,11 +146,12 @@ async def phase(client: ZenithClient, name: str, count: int, window: int, offset
         "results": results,
         "cpu_us": cpu_us,
         "client_us": client_us,
+        "sim_us": sim_us,
     }
     print(
         f"{name:<10} window {window:>3} {count:>6} orders {elapsed:6.2f} s = {row['rate']:7.0f}/s  "
         f"p50 {row['p50_ms']:6.3f} ms  p99 {row['p99_ms']:6.3f} ms  max {row['max_ms']:7.3f} ms  "
-        f"cpu/order: client {client_us:4.0f} us, process {cpu_us:4.0f} us  {results}",
+        f"cpu/order: client {client_us:4.0f} us, sim {sim_us:4.0f} us, process {cpu_us:4.0f} us  {results}",
         flush=True,
     )
     for result, errors in first_errors.items():
@@ -137,26 +162,18 @@ async def phase(client: ZenithClient, name: str, count: int, window: int, offset
 @contextlib.contextmanager
 def simulator(
     mode: str, url: str | None, profile: cProfile.Profile | None, state_file: bool
-) -> Iterator[str]:
-    """Yield the URL of a simulator: ``--url``, an in-process one (own thread) or a child process."""
+) -> Iterator[tuple[str, SimCpu]]:
+    """Yield the URL of a simulator (``--url``, an in-process one on its own thread, or a child
+    process) and a reader of its CPU time (its thread's, or the child's; None for ``--url``)."""
     if url:
-        yield url
+        yield url, None
         return
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "sim.sqlite" if state_file else None
         if mode == "process":
-            cmd = [
-                sys.executable,
-                "-m",
-                "gateway",
-                "sim",
-                "--port",
-                "0",
-                "--activity",
-                "off",
-                "--state",
-                str(state),
-            ]
+            cmd = [sys.executable, "-m", "gateway", "sim", "--port", "0", "--activity", "off"]
+            if state is not None:  # no flag at all otherwise (str(None) made a file named "None")
+                cmd += ["--state", str(state)]
             env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
             proc = subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
@@ -172,7 +189,7 @@ def simulator(
                     found = re.search(r"(ws://\S+/Zenith)", line)
                 if found is None:
                     raise SystemExit("the simulator process did not report its URL within 30 s")
-                yield found.group(1)
+                yield found.group(1), _proc_cpu(proc.pid)
             finally:
                 proc.terminate()
                 try:
@@ -188,14 +205,14 @@ def simulator(
             if profile is not None:
                 handle.call_sync(profile.enable)  # profiles the simulator's thread only
             try:
-                yield handle.url
+                yield handle.url, _thread_cpu(handle.thread_ident)
             finally:
                 if profile is not None:
                     handle.call_sync(profile.disable)
 
 
 async def bench(
-    args: argparse.Namespace, url: str, client_profile: cProfile.Profile | None
+    args: argparse.Namespace, url: str, sim_cpu: SimCpu, client_profile: cProfile.Profile | None
 ) -> list[dict[str, Any]]:
     client = ZenithClient(
         url,
@@ -207,11 +224,12 @@ async def bench(
     await client.start()
     rows = []
     try:
-        await phase(client, "warm-up", min(1000, args.orders), args.window, 0)
+        await phase(client, "warm-up", min(1000, args.orders), args.window, 0, sim_cpu)
         if client_profile is not None:
             client_profile.enable()
-        rows.append(await phase(client, "windowed", args.orders, args.window, 1000))
-        rows.append(await phase(client, "sequential", args.seq_orders or args.orders, 1, 1000 + args.orders))
+        rows.append(await phase(client, "windowed", args.orders, args.window, 1000, sim_cpu))
+        seq = args.seq_orders or args.orders
+        rows.append(await phase(client, "sequential", seq, 1, 1000 + args.orders, sim_cpu))
         if client_profile is not None:
             client_profile.disable()
     finally:
@@ -263,8 +281,8 @@ def main() -> int:
         f"{'at ' + args.url if args.url else args.sim}, state file {'on' if args.sim_state else 'off'}, "
         f"compression {args.compression}"
     )
-    with simulator(args.sim, args.url, sim_prof, args.sim_state) as url:
-        rows = asyncio.run(bench(args, url, client_prof))
+    with simulator(args.sim, args.url, sim_prof, args.sim_state) as (url, sim_cpu):
+        rows = asyncio.run(bench(args, url, sim_cpu, client_prof))
     ok = True
     for row in rows:
         verdict = []

@@ -25,7 +25,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port to bind (default 4502; 0 = any free port)")
     parser.add_argument("--seed", type=int, help="seed for ids and the market generator")
     parser.add_argument(
-        "--state", metavar="PATH", help="SQLite state file: orders, fills, positions survive restarts"
+        "--state",
+        metavar="PATH",
+        help="SQLite state file: orders, fills, positions survive restarts (empty: no state file)",
     )
     parser.add_argument("--activity", choices=("on", "off"), help="generated market activity (default on)")
 
@@ -54,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
         for name in ("host", "port", "seed"):
             if getattr(args, name) is not None:
                 overrides[name] = getattr(args, name)
-        if args.state:
-            overrides["state_path"] = args.state
+        if args.state is not None:
+            # an empty (or blank) value means no state file, also overriding one set in --config
+            overrides["state_path"] = args.state if args.state.strip() else None
         if args.activity:
             overrides["activity"] = args.activity == "on"
         cfg = cfg.with_overrides(**overrides)

@@ -706,8 +706,20 @@ class Engine(EngineViews):
         return step
 
 
+_SETTLE: dict[datetime, datetime] = {}
+
+
 def _settlement(now: datetime) -> datetime:
     """Trade date + 2 business days (spec §5.17)."""
+    d = _SETTLE.get(now)  # the clock ticks in milliseconds: fills in one tick share the answer
+    if d is None or d.tzinfo is not now.tzinfo:
+        if len(_SETTLE) >= 64:
+            _SETTLE.clear()
+        d = _SETTLE[now] = _settle(now)
+    return d
+
+
+def _settle(now: datetime) -> datetime:
     d, added = now, 0
     while added < 2:
         d += timedelta(days=1)

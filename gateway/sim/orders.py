@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from gateway.sim.wire import DataError, fmt_datetime, opt_decimal, opt_str, parse_datetime
+from gateway.sim.wire import DataError, fmt_datetime, opt_decimal, parse_datetime
 
 __all__ = [
     "OPEN_STATUSES",
@@ -88,6 +88,30 @@ def _step_of(ticks: tuple[Any, ...], price: Decimal) -> Decimal | None:
     return None
 
 
+_STR_FIELDS = ("Exchange", "Code", "Side", "Style", "Type", "Validity", "ShortType")
+_PRICE_CHECKS: dict[tuple[int, str, Decimal], tuple[Any, str | None]] = {}
+
+
+def _price_error(market: Any, table: str, limit: Decimal) -> str | None:
+    """The LimitPrice error for ``limit`` under tick table ``table``, or None (memoised: orders repeat
+    a few prices; keyed by the market config's identity, and bounded)."""
+    key = (id(market), table, limit)
+    hit = _PRICE_CHECKS.get(key)
+    if hit is not None and hit[0] is market:  # the entry holds the market: its id is not reused
+        return hit[1]
+    tick = _step_of(market.tick_tables.get(table, ()), limit) if limit > 0 else None
+    if limit <= 0 or tick is None:
+        error: str | None = "LimitPrice"
+    elif limit % tick != 0:
+        error = f"LimitPrice {tick}"
+    else:
+        error = None
+    if len(_PRICE_CHECKS) >= 4096:
+        _PRICE_CHECKS.clear()
+    _PRICE_CHECKS[key] = (market, error)
+    return error
+
+
 def parse_order_spec(
     details: Any, route: Any, market: Any, symbols: dict[str, Any], today: date
 ) -> OrderSpec | Rejection:
@@ -96,33 +120,44 @@ def parse_order_spec(
         return Rejection("Incomplete", ("Details",))
     if not isinstance(details, dict):
         raise DataError("Details")
-    exchange = opt_str(details, "Exchange")
-    code = opt_str(details, "Code")
-    side_raw = opt_str(details, "Side")
-    style_raw = opt_str(details, "Style")
-    type_raw = opt_str(details, "Type")
-    validity = opt_str(details, "Validity")
+    get = details.get
+    for key in _STR_FIELDS:  # opt_str's type check, inlined (hot path)
+        value = get(key)
+        if value is not None and not isinstance(value, str):
+            raise DataError(key)
+    exchange: str | None = get("Exchange")
+    code: str | None = get("Code")
+    side_raw: str | None = get("Side")
+    style_raw: str | None = get("Style")
+    type_raw: str | None = get("Type")
+    validity: str | None = get("Validity")
+    short_type: str | None = get("ShortType")
     quantity = opt_decimal(details, "Quantity")
     limit = opt_decimal(details, "LimitPrice")
-    hidden = opt_decimal(details, "HiddenQuantity")
-    minimum = opt_decimal(details, "MinimumQuantity")
-    short_type = opt_str(details, "ShortType")
-    instructions = details.get("Instructions") or []
-    if not isinstance(instructions, list) or not all(isinstance(i, str) for i in instructions):
+    hidden = opt_decimal(details, "HiddenQuantity") if "HiddenQuantity" in details else None
+    minimum = opt_decimal(details, "MinimumQuantity") if "MinimumQuantity" in details else None
+    instructions = get("Instructions") or []
+    if instructions and (
+        not isinstance(instructions, list) or not all(isinstance(i, str) for i in instructions)
+    ):
         raise DataError("Instructions")
-    missing = [
-        name
-        for name, value in (
-            ("Exchange", exchange),
-            ("Symbol", code),
-            ("Side", side_raw),
-            ("Style", style_raw),
-            ("OrderType", type_raw),
-            ("TotalQuantity", quantity),
-            ("Validity", validity),
-        )
-        if value is None
-    ]
+    missing = (
+        [
+            name
+            for name, value in (
+                ("Exchange", exchange),
+                ("Symbol", code),
+                ("Side", side_raw),
+                ("Style", style_raw),
+                ("OrderType", type_raw),
+                ("TotalQuantity", quantity),
+                ("Validity", validity),
+            )
+            if value is None
+        ]
+        if None in (exchange, code, side_raw, style_raw, type_raw, quantity, validity)
+        else []
+    )
     if type_raw == "Limit" and limit is None:
         missing.append("LimitPrice.Missing")
     if route is None:
@@ -154,11 +189,9 @@ def parse_order_spec(
     if type_raw != "Limit" and limit is not None:
         errors.append("LimitPrice.Given")
     if type_raw == "Limit" and limit is not None:
-        tick = _step_of(market.tick_tables.get(sym.tick_table, ()), limit) if limit > 0 else None
-        if limit <= 0 or tick is None:
-            errors.append("LimitPrice")
-        elif limit % tick != 0:
-            errors.append(f"LimitPrice {tick}")
+        error = _price_error(market, sym.tick_table, limit)
+        if error is not None:
+            errors.append(error)
     lot = sym.lot_size
     if quantity <= 0 or quantity % lot != 0:
         errors.append("TotalQuantity")

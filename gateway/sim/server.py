@@ -29,11 +29,21 @@ from gateway.sim.config import SimConfig, UserConfig
 from gateway.sim.connection import ZenithConnection
 from gateway.sim.dispatch import ACTIONS, CONTROLLERS, SUBSCRIPTIONS, ActionError
 from gateway.sim.engine import SECURITY_DEFAULTS, Engine, Step
+from gateway.sim.errors import SimError
 from gateway.sim.generator import MarketGenerator
 from gateway.sim.orders import order_json
 from gateway.sim.session import Session
 from gateway.sim.store import StateStore
-from gateway.sim.wire import ABSENT, DataError, container, decode, error_container, parse_timespan
+from gateway.sim.wire import (
+    ABSENT,
+    DataError,
+    RawJSON,
+    container,
+    decode,
+    encode,
+    error_container,
+    parse_timespan,
+)
 
 __all__ = ["SimServer"]
 
@@ -55,6 +65,8 @@ class SimServer:
         self.host = host if host is not None else cfg.host
         self.port = port if port is not None else cfg.port
         self.tz = timezone(timedelta(minutes=cfg.market.utc_offset_minutes))
+        self._now_ms = -1
+        self._now_dt = datetime.now(self.tz)
         self.store = StateStore(cfg.state_path) if cfg.state_path else None
         start = self.store.next_start() if self.store else 0
         self._rng = random.Random(f"{cfg.seed}:{start}")
@@ -63,7 +75,7 @@ class SimServer:
             self.store.load(self.engine)
             if self.store.stale_day:
                 self.commit(self.engine.new_day(self.engine.today()))
-                self.store.new_day(self.engine.today().isoformat())
+                self.store.new_day(self.engine.today().isoformat())  # flushes the step first
         self.generator = (
             MarketGenerator(self, random.Random(f"gen:{cfg.seed}:{start}")) if cfg.activity else None
         )
@@ -79,13 +91,20 @@ class SimServer:
         self._tasks: list[asyncio.Task[Any]] = []
         self._pings: set[asyncio.Task[Any]] = set()
         self._session_ids = 0
+        self._flush_due = False  # a group commit of the state file is scheduled for this loop turn
         self._day = self.now().date()
         self.url = ""
 
     # ------------------------------------------------------------------ clock and ids (seeded)
 
     def now(self) -> datetime:
-        return datetime.now(self.tz)
+        """The market's clock in whole milliseconds (the wire's resolution, spec §3.2): every call in
+        the same millisecond returns the same object, so its text is formatted once (hot path)."""
+        ms = int(time.time() * 1000)
+        if ms != self._now_ms:
+            self._now_ms = ms
+            self._now_dt = datetime.fromtimestamp(ms / 1000, self.tz)
+        return self._now_dt
 
     def new_id(self) -> str:
         """A lowercase version-4 UUID drawn from the seeded generator (formatted by hand: hot path)."""
@@ -140,7 +159,10 @@ class SimServer:
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
         if self.store:
-            self.store.close()
+            try:
+                self.store.close()  # flushes what the last loop turn noted
+            except SimError:
+                log.exception("state file: final flush failed")
 
     async def drop_connections(self) -> None:
         """Close every client connection with 1001 (GoingAway); state is kept."""
@@ -231,6 +253,8 @@ class SimServer:
             found = self.lookup_token(token)
             if found is not None:
                 self.authenticate(sess, found[0], token, found[1])
+        if self.store is not None and isinstance(ws, ZenithConnection):
+            ws.barrier = self.durability_barrier
         self.sessions[sess] = None
         writer = asyncio.create_task(sess.writer())
 
@@ -458,8 +482,10 @@ class SimServer:
                 sess.send(text)
 
     def _publish_account(self, name: str, account: str, data: list[Any], now: float) -> None:
-        self.publish("Trading", f"{name}!{account}", data, now)
         holders = self.subs.get(("Trading", name))
+        if holders and ("Trading", f"{name}!{account}") in self.subs:
+            data = RawJSON(encode(data))  # both topics watched: encode the changes once
+        self.publish("Trading", f"{name}!{account}", data, now)
         if holders:
             text = container("Trading", name, data)
             for sess in holders:
@@ -470,19 +496,53 @@ class SimServer:
         return ("Trading", f"{name}!{account}") in self.subs or ("Trading", name) in self.subs
 
     def commit(self, step: Step, request: tuple[str, str, str] | None = None) -> None:
-        """Write a step to the state file (before anything about it leaves the process)."""
-        if self.store is not None and (
+        """Note a step for the state file; it is committed before anything about it leaves the process.
+
+        Group commit: one transaction per loop turn, run by :meth:`durability_barrier` at the end of
+        the turn or earlier, when a connection is about to write (write-ahead)."""
+        store = self.store
+        if store is not None and (
             step.touched
             or step.transactions
             or step.holdings
             or step.balances
             or request is not None
-            or any(c.trades for c in step.symbols.values())
+            or any(c.trades or c.trade_updates for c in step.symbols.values())
         ):
-            self.store.apply(self.engine, step, request)
+            store.apply(self.engine, step, request)
+            if not self._flush_due:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:  # no loop (start-up): write now
+                    self.durability_barrier()
+                    return
+                self._flush_due = True
+                loop.call_soon(self.durability_barrier)
+
+    def durability_barrier(self) -> bool:
+        """Commit what the state file has noted; False (and every connection dropped) if that fails.
+
+        Every connection calls this before writing, so a response or publish is never sent for state
+        that a restart would not have."""
+        self._flush_due = False
+        store = self.store
+        if store is None or not store.pending:
+            return True
+        try:
+            store.flush()
+        except SimError:
+            log.exception("state file write failed: dropping connections, nothing unsaved is acknowledged")
+            for sess in list(self.sessions):
+                transport = getattr(sess.ws, "transport", None)
+                if transport is not None:
+                    transport.abort()
+            return False
+        return True
 
     def publish_step(self, step: Step) -> None:
         """Turn an engine step into publishes (spec §5.20 order: requests, orders, market data, positions)."""
+        if not self.subs:  # nobody watches anything (every publish below needs a holder in subs)
+            return
         now = time.time()
         engine = self.engine
         tm = self.cfg.market.trading_market
@@ -567,7 +627,9 @@ class SimServer:
             await asyncio.sleep(period)
             mono = time.monotonic()
             for sess in list(self.sessions):
-                if sv.idle_timeout and mono - sess.last_seen > sv.idle_timeout:
+                # last data frame, or last frame of any kind (pings, pongs) on our own connections
+                seen = max(sess.last_seen, getattr(sess.ws, "last_frame", 0.0))
+                if sv.idle_timeout and mono - seen > sv.idle_timeout:
                     sess.close_after_flush(1008, "idle timeout")
                 elif sv.ping_interval and mono - sess.last_ping >= sv.ping_interval:
                     sess.last_ping = mono

@@ -3,6 +3,10 @@
 Every outbound frame (responses and publishes alike) goes through one FIFO drained by one writer
 task, so wire order equals the order the server produced them in, and a slow reader never stalls the
 engine: its queue grows up to ``max_outbox`` frames, then the connection is closed (1008).
+
+Fast path (same order): when nothing is queued, a frame goes straight into the websockets protocol
+buffer; the buffer is written once per batch, either when the connection finishes reading the
+batch of requests that produced it or at the end of the loop turn (see ``connection.py``).
 """
 
 from __future__ import annotations
@@ -97,6 +101,8 @@ class Session:
                 except Exception:  # the connection is failing: let the writer path report it
                     self._direct = False
                 else:
+                    if getattr(ws, "receiving", False):
+                        return  # our own connection is reading: it writes when the batch is done
                     # one socket write for everything produced in this loop iteration
                     if not self._flush_due:
                         self._flush_due = True

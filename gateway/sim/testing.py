@@ -52,6 +52,12 @@ class SimHandle:
         self.loop.close()
 
     @property
+    def thread_ident(self) -> int:
+        """The simulator thread's id (e.g. for ``time.pthread_getcpuclockid`` in benches)."""
+        assert self._thread.ident is not None
+        return self._thread.ident
+
+    @property
     def url(self) -> str:
         return self.server.url
 

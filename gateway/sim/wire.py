@@ -55,12 +55,32 @@ class DataError(Exception):
     """Request data that cannot be deserialised (answered with ``Data.Deserialise``)."""
 
 
+_Decimal = Decimal
+_INT_EXACT = 2.0**53  # below this a float holds every integer exactly
+_NUMBERS: dict[Decimal, int | float] = {}  # Decimal -> the number json writes for it
+
+
 def _default(obj: object) -> object:
     # json's C encoder cannot emit raw number text for a Decimal; integral values become int and the
     # others float, whose repr is the shortest round-trip text, i.e. the minimal decimal for the
     # <= 15 significant digits prices and quantities have here ("9.95", not "9.950000").
+    if obj.__class__ is _Decimal:
+        try:  # prices and quantities repeat: a dict hit costs a quarter of the conversion
+            num = _NUMBERS.get(obj)
+        except TypeError:  # a signalling NaN cannot be hashed
+            num = None
+        if num is not None:
+            return num
+        f = float(obj)  # type: ignore[arg-type]
+        if -_INT_EXACT < f < _INT_EXACT:  # finite and small: the float settles integrality exactly
+            i = int(f)
+            num = i if i == f else f
+            if len(_NUMBERS) >= 8192:
+                _NUMBERS.clear()
+            _NUMBERS[obj] = num  # equal Decimals ("9.95", "9.950") encode the same: one entry
+            return num
     if isinstance(obj, Decimal):
-        if obj == obj.to_integral_value():
+        if obj.is_finite() and obj == obj.to_integral_value():
             return int(obj)
         return float(obj)
     if isinstance(obj, datetime):
@@ -70,12 +90,56 @@ def _default(obj: object) -> object:
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
-encode = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False).encode
+# One C encoder built up front (``JSONEncoder.encode`` builds a new one per call): compact separators,
+# UTF-8 text as is, no circular-reference bookkeeping (the simulator encodes only trees it built).
+_iterencode = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _default, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)  # type: ignore[attr-defined]
+_slow_encode = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False).encode
+
+
+def encode(obj: Any) -> str:
+    """Compact JSON text; Decimal as a bare number, datetime as §3.2 text."""
+    if _iterencode is None or isinstance(obj, str):  # pure-Python json, or a lone string
+        return _slow_encode(obj)
+    return "".join(_iterencode(obj, 0))
+
+
+# built once: json.loads builds a new decoder on every call that passes parse_float
+_decoder = json.JSONDecoder(parse_float=Decimal)
+_decode_text = _decoder.decode
 
 
 def decode(text: str | bytes) -> Any:
     """Parse one frame; non-integral numbers become Decimal. Raises ValueError when malformed."""
-    return json.loads(text, parse_float=Decimal)
+    if not isinstance(text, str):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")  # as json.loads does
+    elif text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _decode_text(text)
+
+
+_HEADS: dict[tuple[str, str | None, str | None], str] = {}
+
+
+def _head(controller: str, topic: str | None, action: str | None) -> str:
+    """``{"Controller":..,"Topic":..,"Action":..`` (no closing brace), encoded once per combination."""
+    key = (controller, topic, action)
+    head = _HEADS.get(key)
+    if head is None:
+        msg: dict[str, Any] = {"Controller": controller}
+        if topic is not None:
+            msg["Topic"] = topic
+        if action is not None and action != "Publish":
+            msg["Action"] = action
+        head = encode(msg)[:-1]
+        if len(_HEADS) < 4096:  # topics carry symbols and accounts: bounded, not a leak
+            _HEADS[key] = head
+    return head
 
 
 def container(
@@ -86,23 +150,17 @@ def container(
     action: str | None = None,
     confirm: bool = False,
 ) -> str:
-    """Encode a message container following the simulator output rules of spec §1.4."""
-    if isinstance(data, RawJSON):
-        head = container(controller, topic, tid=tid, action=action)
-        tail = ',"Confirm":true}' if confirm else "}"
-        return f'{head[:-1]},"Data":{data}{tail}'
-    msg: dict[str, Any] = {"Controller": controller}
-    if topic is not None:
-        msg["Topic"] = topic
-    if action is not None and action != "Publish":
-        msg["Action"] = action
+    """Encode a message container following the simulator output rules of spec §1.4.
+
+    Key order: Controller, Topic, Action, TransactionID, Data, Confirm."""
+    parts = [_head(controller, topic, action)]
     if tid is not None:
-        msg["TransactionID"] = tid
+        parts.append(f',"TransactionID":{tid if tid.__class__ is int else encode(tid)}')
     if data is not ABSENT:
-        msg["Data"] = data
-    if confirm:
-        msg["Confirm"] = True
-    return encode(msg)
+        parts.append(',"Data":')
+        parts.append(data if isinstance(data, RawJSON) else encode(data))
+    parts.append(',"Confirm":true}' if confirm else "}")
+    return "".join(parts)
 
 
 def error_container(controller: str, topic: str | None, code: str, tid: int | None = None) -> str:
@@ -112,11 +170,24 @@ def error_container(controller: str, topic: str | None, code: str, tid: int | No
 # ---------------------------------------------------------------- dates and times (spec §3.2, §3.3)
 
 
+_DT_TEXT: dict[tuple[datetime, Any], str] = {}
+
+
 def fmt_datetime(dt: datetime) -> str:
     """Extended ISO-8601 with explicit offset; milliseconds only when non-zero (spec §3.2)."""
+    # The server's clock ticks in whole milliseconds, so one order's several stamps share one text.
+    key = (dt, dt.tzinfo)  # equal instants in other zones print differently
+    text = _DT_TEXT.get(key)
+    if text is not None:
+        return text
     if dt.microsecond // 1000:
-        return dt.isoformat(timespec="milliseconds")
-    return dt.isoformat(timespec="seconds")
+        text = dt.isoformat(timespec="milliseconds")
+    else:
+        text = dt.isoformat(timespec="seconds")
+    if len(_DT_TEXT) >= 256:
+        _DT_TEXT.clear()
+    _DT_TEXT[key] = text
+    return text
 
 
 def fmt_date(d: date) -> str:
@@ -234,9 +305,14 @@ def opt_decimal(data: dict[str, Any], key: str) -> Decimal | None:
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool):
+    cls = value.__class__
+    if cls is _Decimal:  # the usual shapes first (hot path); bool is never exactly int here
+        result = value
+    elif cls is int:
+        result = _Decimal(value)
+    elif isinstance(value, bool):
         raise DataError(key)
-    if isinstance(value, Decimal):
+    elif isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
         result = Decimal(value)

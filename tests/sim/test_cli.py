@@ -66,3 +66,27 @@ def test_sim_command_serves_the_spec(tmp_path):
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_empty_state_flag_means_no_state_file(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "gateway", "sim", "--port", "0", "--activity", "off", "--state", ""]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        m = re.search(r"(ws://127\.0\.0\.1:\d+/Zenith)", line)
+        assert m, line + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+        c = Raw(m.group(1), token="demo")
+        assert c.rpc("Trading", "PlaceOrder", order(qty=10, price="4.00"))["Data"]["Result"] == "Success"
+        c.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no "None", no "" file, nothing

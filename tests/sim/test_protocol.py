@@ -310,6 +310,20 @@ def test_pings_keep_an_answering_client_alive(tmp_path):
         c.close()
 
 
+def test_client_pings_count_as_activity(tmp_path):
+    # server pings off: only the client's own Ping frames can keep the idle timer from firing (§1.11)
+    with run_sim_in_thread(quiet_config(tmp_path, idle_timeout=0.6, ping_interval=0)) as h:
+        c = Raw(h.url, token="demo")
+        deadline = time.monotonic() + 1.8  # three idle timeouts without a single data frame
+        while time.monotonic() < deadline:
+            assert c.ws.ping().wait(2), "no pong: the connection was closed"
+            time.sleep(0.15)
+        assert c.rpc("Market", "QueryMarkets")["Data"][0]["Code"] == "XSX"
+        with pytest.raises(ConnectionClosed) as info:  # silent again: the timer still fires
+            c.ws.recv(timeout=5)
+        assert info.value.rcvd.code == 1008
+
+
 def test_fragmented_message_is_assembled(client):
     c = client
     msg = json.dumps({"Controller": "Market", "Topic": "QueryMarkets", "TransactionID": 77})
