@@ -12,10 +12,14 @@ from gateway.harness.errors import DictionaryError
 
 
 def test_dictionaries_come_from_the_quickfix_install() -> None:
+    import sys
+
     directory = find_spec_dir()
     assert (directory / "FIX44.xml").is_file()
-    assert "site-packages" not in str(Path(__file__).resolve())  # we read them where pip put them
-    assert not str(directory).startswith(str(Path(__file__).resolve().parents[2]))
+    # Read where pip put them (<prefix>/share/quickfix of the running interpreter), never a copy in the repo.
+    assert directory.resolve() == (Path(sys.prefix) / "share" / "quickfix").resolve()
+    repo = Path(__file__).resolve().parents[2]
+    assert not list((repo / "gateway").rglob("FIX*.xml"))
 
 
 @pytest.mark.parametrize("version", ["FIX.4.2", "FIX.4.4"])
