@@ -15,6 +15,7 @@ Icebergs show ``min(Quantity, remainder)``; a refreshed peak goes to the back of
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,14 +23,26 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.sim.book import ASK, BID, Book
+from gateway.sim.conditions import ConditionSpec, same_condition
 from gateway.sim.config import SimConfig, SymbolConfig
-from gateway.sim.orders import OPEN_STATUSES, Order, OrderSpec, Rejection, allows, details_json, order_json
+from gateway.sim.orders import (
+    OPEN_STATUSES,
+    Order,
+    OrderSpec,
+    Rejection,
+    allows,
+    condition_json,
+    details_json,
+    order_json,
+)
+from gateway.sim.stops import ConditionalOrders
 from gateway.sim.views import SECURITY_DEFAULTS, EngineViews
 from gateway.sim.wire import fmt_datetime
 
-__all__ = ["SECURITY_DEFAULTS", "Account", "Engine", "Holding", "Step", "SymbolState"]
+__all__ = ["KEEP", "SECURITY_DEFAULTS", "Account", "Engine", "Holding", "Step", "SymbolState"]
 
 ZERO = Decimal(0)
+KEEP: Any = object()  # Engine.amend: the request carried no Condition, the order keeps its own
 
 
 @dataclass(slots=True)
@@ -107,6 +120,7 @@ class SymbolState:
     last_trade_id: int = 0
     trades: list[dict[str, Any]] = field(default_factory=list)
     waiting: dict[str, Order] = field(default_factory=dict)  # AllOrNone orders off-book
+    held: dict[str, Order] = field(default_factory=dict)  # conditional orders not yet triggered
 
     @property
     def reference(self) -> Decimal:
@@ -132,7 +146,7 @@ class SymbolState:
         self.trades_today += 1
 
 
-class Engine(EngineViews):
+class Engine(EngineViews, ConditionalOrders):
     def __init__(self, cfg: SimConfig, now: Callable[[], datetime], new_id: Callable[[], str]) -> None:
         self.cfg = cfg
         self.market = cfg.market
@@ -160,6 +174,9 @@ class Engine(EngineViews):
         self.requests: dict[tuple[str, str], str] = {}  # (account, RequestID) -> encoded response
         self._order_seq = 0
         self._expiring: dict[str, Order] = {}
+        self._triggered: deque[Order] = deque()  # triggered conditional orders waiting to be routed
+        self._draining = False
+        self.held_count = 0
 
     # ------------------------------------------------------------------ accounts
 
@@ -180,12 +197,13 @@ class Engine(EngineViews):
         extra_value: Decimal = ZERO,
         extra_units: Decimal = ZERO,
         executed: Decimal = ZERO,
+        stop: Decimal | None = None,
     ) -> Rejection | None:
         """Trading state, vetting, funds and holdings (spec §5.20 validation order, after details/route)."""
         if self.status not in ("Open", "PreOpen"):
             return Rejection("Rejected", ("Symbol.Status",))
         sym = self.symbols[spec.code]
-        price = self.order_price_estimate(spec)
+        price = self.order_price_estimate(spec, stop)
         t = self.cfg.trading
         if t.vetting and not acct.internal:
             errors = []
@@ -215,10 +233,12 @@ class Engine(EngineViews):
             return Rejection("Rejected", ("TotalQuantity.Holdings",))
         return None
 
-    def order_price_estimate(self, spec: OrderSpec) -> Decimal:
+    def order_price_estimate(self, spec: OrderSpec, stop: Decimal | None = None) -> Decimal:
         sym = self.symbols[spec.code]
         if spec.type == "Limit" and spec.limit_price is not None:
             return spec.limit_price
+        if stop is not None:  # a stop-market (or stop-best) order is expected to trade near its stop
+            return stop
         if spec.type == "Best":
             best = sym.book.best(spec.side)
             return best.price if best else sym.reference
@@ -233,10 +253,19 @@ class Engine(EngineViews):
             return sym.reference
         return worst if spec.side == ASK or need <= 0 else max(worst, sym.reference)
 
-    def place(self, acct: Account, spec: OrderSpec, request_id: str) -> tuple[dict[str, Any], Step]:
-        """PlaceOrder after Details/Route parsing. Returns the Order Action Response and the Step."""
+    def place(
+        self, acct: Account, spec: OrderSpec, request_id: str, condition: ConditionSpec | None = None
+    ) -> tuple[dict[str, Any], Step]:
+        """PlaceOrder after Details/Route(/Condition) parsing. Returns the Order Action Response and the Step.
+
+        With a ``condition`` the order is held off-book (status ``Waiting``) until it triggers."""
         step = Step()
-        rejection = self.check_order(acct, spec)
+        stop = None
+        if condition is not None:
+            stop = self.resolve_stop(spec.code, condition)
+            if stop is None:
+                return {"Result": "Invalid", "RequestID": request_id, "Errors": ["Condition.Stop"]}, step
+        rejection = self.check_order(acct, spec, stop=stop)
         if rejection is not None:
             return {
                 "Result": rejection.result,
@@ -256,10 +285,14 @@ class Engine(EngineViews):
             updated=now,
             internal=acct.internal,
             seq=self._order_seq,
+            condition=condition,
+            stop=stop,
         )
-        o.estimated_value = spec.total * self.order_price_estimate(spec)
+        o.estimated_value = spec.total * self.order_price_estimate(spec, stop)
         self.orders[o.id] = o
         acct.orders[o.id] = o
+        if condition is not None:
+            self._hold(o)
         self._reserve(acct, o)
         response = {
             "Result": "Success",
@@ -270,7 +303,9 @@ class Engine(EngineViews):
         self._changed(step, o, "A")
         if not acct.internal:
             step.requests.append((acct.id, o, request_id, "Place", o.spec, self.now()))
-        self._route(acct, o, step)
+        if not o.held:
+            self._route(acct, o, step)
+        self._settle_triggers(step)
         return response, step
 
     @staticmethod
@@ -279,7 +314,7 @@ class Engine(EngineViews):
     ) -> dict[str, Any]:
         """Order Request object (spec §5.12)."""
         stamp = fmt_datetime(when)
-        return {
+        req = {
             "ID": request_id,
             "Account": account,
             "OrderID": o.id,
@@ -290,22 +325,35 @@ class Engine(EngineViews):
             "Details": details_json(spec),
             "Route": dict(spec.route),
         }
+        if o.condition is not None:
+            req["Condition"] = condition_json(o.condition, o.stop)
+        return req
 
     def calculate(
-        self, acct: Account, spec: OrderSpec, request_id: str, existing: Order | None = None
+        self,
+        acct: Account,
+        spec: OrderSpec,
+        request_id: str,
+        existing: Order | None = None,
+        condition: ConditionSpec | None = None,
     ) -> dict[str, Any]:
         extra_value = extra_units = ZERO
         if existing is not None:
             extra_value = existing.reserved if existing.side == BID else ZERO
             extra_units = existing.reserved if existing.side == ASK else ZERO
         executed = existing.executed if existing is not None else ZERO
-        rejection = self.check_order(acct, spec, extra_value, extra_units, executed)
+        stop = None
+        if condition is not None:
+            stop = self.resolve_stop(spec.code, condition)
+            if stop is None:
+                return {"Result": "Invalid", "RequestID": request_id, "Errors": ["Condition.Stop"]}
+        rejection = self.check_order(acct, spec, extra_value, extra_units, executed, stop)
         if rejection is not None:
             return {"Result": rejection.result, "RequestID": request_id, "Errors": list(rejection.errors)}
         return {
             "Result": "Success",
             "RequestID": request_id,
-            "EstimatedValue": spec.total * self.order_price_estimate(spec),
+            "EstimatedValue": spec.total * self.order_price_estimate(spec, stop),
         }
 
     # ------------------------------------------------------------------ routing and matching
@@ -421,6 +469,8 @@ class Engine(EngineViews):
         ch.trades.append(trade)
         for order in (resting, aggressor):
             self._execute(order, price, qty, now, step)
+        if sym.held:
+            self._check_triggers(sym, price, step)
 
     def _execute(self, o: Order, price: Decimal, qty: Decimal, now: datetime, step: Step) -> None:
         acct = self.accounts[o.account]
@@ -490,13 +540,23 @@ class Engine(EngineViews):
 
     # ------------------------------------------------------------------ amend / cancel / move
 
-    def amend(self, acct: Account, o: Order, spec: OrderSpec, request_id: str) -> tuple[dict[str, Any], Step]:
+    def amend(
+        self, acct: Account, o: Order, spec: OrderSpec, request_id: str, condition: Any = KEEP
+    ) -> tuple[dict[str, Any], Step]:
+        """AmendOrder. ``condition``: the new ConditionSpec, or KEEP (the request had no Condition).
+
+        A held conditional order may change its Details (any order type) and its condition; once
+        triggered, its condition can no longer change (``Rejected Order.Status``)."""
         step = Step()
 
         def reject(result: str, *errors: str) -> tuple[dict[str, Any], Step]:
             return {"Result": result, "RequestID": request_id, "Errors": list(errors)}, step
 
         if not allows(o.status, "Amend"):
+            return reject("Rejected", "Order.Status")
+        if condition is KEEP:
+            condition = o.condition
+        if not o.held and not same_condition(condition, o.condition):
             return reject("Rejected", "Order.Status")
         old = o.spec
         for name, a, b in (
@@ -507,6 +567,8 @@ class Engine(EngineViews):
         ):
             if a != b:
                 return reject("Invalid", name)
+        if o.held:
+            return self._amend_held(acct, o, spec, request_id, condition, reject, step)
         if spec.type != old.type and {spec.type, old.type} != {"Limit", "MarketToLimit"}:
             return reject("Invalid", "OrderType")
         if spec.validity in ("FillAndKill", "FillOrKill"):
@@ -519,6 +581,7 @@ class Engine(EngineViews):
         )
         if rejection is not None:
             return reject(rejection.result, *rejection.errors)
+        o.condition = condition  # same as before (a trailing stop's Limit follows LimitPrice)
         now = self.now()
         sym = self.symbols[o.spec.code]
         new_price = spec.limit_price if spec.type == "Limit" and spec.limit_price is not None else o.price
@@ -557,6 +620,7 @@ class Engine(EngineViews):
             if o.status in OPEN_STATUSES:
                 self._rest(o, sym, step)
         self._retry_waiting(sym, step)
+        self._settle_triggers(step)
         return response, step
 
     def _crosses(self, o: Order, sym: SymbolState) -> bool:
@@ -575,6 +639,7 @@ class Engine(EngineViews):
         if not acct.internal:
             step.requests.append((acct.id, o, request_id, "Cancel", o.spec, self.now()))
         self._finish(acct, o, "Cancelled", step)
+        self._settle_triggers(step)
         return response, step
 
     def move(self, acct: Account, o: Order, dest: Account, request_id: str) -> tuple[dict[str, Any], Step]:
@@ -607,6 +672,9 @@ class Engine(EngineViews):
             o.on_book = False
         sym.waiting.pop(o.id, None)
         o.waiting = False
+        if sym.held.pop(o.id, None) is not None:
+            self.held_count -= 1
+        o.held = False
         o.status = status
         o.updated = self.now()
         self._expiring.pop(o.id, None)
@@ -629,7 +697,7 @@ class Engine(EngineViews):
             return
         leaves = o.leaves
         if o.side == BID:
-            price = o.price or o.spec.limit_price or self.symbols[o.spec.code].reference
+            price = o.price or o.spec.limit_price or o.stop or self.symbols[o.spec.code].reference
             new = leaves * price
             acct.reserved_cash += new - o.reserved
         else:
@@ -668,6 +736,7 @@ class Engine(EngineViews):
             )
             if due:
                 self._finish(self.accounts[o.account], o, "Expired", step)
+        self._settle_triggers(step)
         return step
 
     def cancel_trade(self, code: str, trade_id: int) -> Step | None:

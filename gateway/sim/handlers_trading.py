@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from gateway.sim.conditions import keep_condition, parse_condition
 from gateway.sim.dispatch import ActionError, action, subscription
-from gateway.sim.engine import Account, Step
-from gateway.sim.orders import ORDER_STATUSES, Order, Rejection, order_json, parse_order_spec
+from gateway.sim.engine import KEEP, Account, Step
+from gateway.sim.orders import ORDER_STATUSES, Order, OrderSpec, Rejection, order_json, parse_order_spec
 from gateway.sim.wire import DataError, RawJSON, encode, opt_int, opt_str, parse_datetime, req_str
 
 if TYPE_CHECKING:
@@ -156,6 +157,26 @@ def _request_id(srv: SimServer, body: dict[str, Any]) -> str:
     return rid if rid else srv.new_request_id()
 
 
+def _with_condition(
+    srv: SimServer, body: dict[str, Any], spec: OrderSpec, existing: Order | None
+) -> tuple[OrderSpec, Any] | Rejection:
+    """Spec and ConditionSpec (None: none; KEEP: an amend without Condition keeps the order's)."""
+    raw = body.get("Condition")
+    if raw is None:
+        if existing is None:
+            return spec, None
+        spec, kept = keep_condition(spec, existing.condition)
+        return spec, kept if kept is not existing.condition else KEEP
+    parsed = parse_condition(raw, spec, srv.cfg.market, srv.engine.symbol_cfgs[spec.code])
+    if parsed is None or isinstance(parsed, Rejection):
+        return parsed or (spec, None)
+    return parsed
+
+
+def _rejected(rid: str, r: Rejection) -> dict[str, Any]:
+    return {"Result": r.result, "RequestID": rid, "Errors": list(r.errors)}
+
+
 def _order_action(srv: SimServer, sess: Session, data: Any, kind: str) -> Any:
     body = _body(data)
     rid = _request_id(srv, body)
@@ -174,10 +195,11 @@ def _order_action(srv: SimServer, sess: Session, data: Any, kind: str) -> Any:
         spec = parse_order_spec(
             body.get("Details"), body.get("Route"), srv.cfg.market, engine.symbol_cfgs, engine.today()
         )
-        if isinstance(spec, Rejection):
-            response: dict[str, Any] = {"Result": spec.result, "RequestID": rid, "Errors": list(spec.errors)}
+        conditioned = spec if isinstance(spec, Rejection) else _with_condition(srv, body, spec, None)
+        if isinstance(conditioned, Rejection):
+            response: dict[str, Any] = _rejected(rid, conditioned)
         else:
-            response, step = engine.place(acct, spec, rid)
+            response, step = engine.place(acct, conditioned[0], rid, conditioned[1])
     else:
         order_id = opt_str(body, "OrderID")
         if order_id is None:
@@ -194,10 +216,11 @@ def _order_action(srv: SimServer, sess: Session, data: Any, kind: str) -> Any:
             details = body.get("Details")
             route = body.get("Route", order.spec.route)
             spec = parse_order_spec(details, route, srv.cfg.market, engine.symbol_cfgs, engine.today())
-            if isinstance(spec, Rejection):
-                response = {"Result": spec.result, "RequestID": rid, "Errors": list(spec.errors)}
+            conditioned = spec if isinstance(spec, Rejection) else _with_condition(srv, body, spec, order)
+            if isinstance(conditioned, Rejection):
+                response = _rejected(rid, conditioned)
             else:
-                response, step = engine.amend(acct, order, spec, rid)
+                response, step = engine.amend(acct, order, conditioned[0], rid, conditioned[1])
     text = RawJSON(encode(response))  # kept for duplicates (§8.41), stored, and spliced into the reply
     engine.requests[(acct.id, rid)] = text
     if step is None:
@@ -244,9 +267,14 @@ def calculate_order(srv: SimServer, sess: Session, data: Any) -> Any:
             return {"Result": "Invalid", "RequestID": rid, "Errors": ["Order"]}
         route = route if route is not None else existing.spec.route
     spec = parse_order_spec(body.get("Details"), route, srv.cfg.market, engine.symbol_cfgs, engine.today())
-    if isinstance(spec, Rejection):
-        return {"Result": spec.result, "RequestID": rid, "Errors": list(spec.errors)}
-    return engine.calculate(acct, spec, rid, existing)
+    conditioned = spec if isinstance(spec, Rejection) else _with_condition(srv, body, spec, existing)
+    if isinstance(conditioned, Rejection):
+        return _rejected(rid, conditioned)
+    spec, cond = conditioned
+    if cond is KEEP:
+        cond = existing.condition if existing is not None else None
+    held = existing is None or existing.held
+    return engine.calculate(acct, spec, rid, existing, cond if held else None)
 
 
 @action("Trading", "AuthoriseOrder", scope="Zenith/Authorise", needs_data=True)

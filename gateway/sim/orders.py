@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.sim.wire import DataError, fmt_datetime, opt_decimal, parse_datetime
+
+if TYPE_CHECKING:
+    from gateway.sim.conditions import ConditionSpec
 
 __all__ = [
     "OPEN_STATUSES",
@@ -19,6 +22,7 @@ __all__ = [
     "Order",
     "OrderSpec",
     "Rejection",
+    "condition_json",
     "order_json",
     "parse_order_spec",
 ]
@@ -28,6 +32,9 @@ ZERO = Decimal(0)
 # Status code -> (routed, Reason, Allows): spec §5.20.
 ORDER_STATUSES: dict[str, tuple[bool, str, str]] = {
     "Pending": (False, "Normal,Waiting", "Cancel"),
+    # a conditional order (StopLoss / TrailingStopLoss, §7.B) held off-book until its condition
+    # triggers: not routed, cannot trade, may be amended or cancelled
+    "Waiting": (False, "Normal,Waiting", "Amend,Cancel"),
     "OnMarket": (True, "Normal", "Amend,Cancel,Trade,Move"),
     "PartialFill": (True, "Normal", "All"),
     "Filled": (True, "Normal,Completed", "Move"),
@@ -36,7 +43,7 @@ ORDER_STATUSES: dict[str, tuple[bool, str, str]] = {
     "Rejected": (True, "Abnormal,Completed", "None"),
     "Suspended": (True, "Abnormal", "Cancel"),
 }
-OPEN_STATUSES = frozenset({"Pending", "OnMarket", "PartialFill", "Suspended"})
+OPEN_STATUSES = frozenset({"Pending", "Waiting", "OnMarket", "PartialFill", "Suspended"})
 _ALLOWS = {code: set(allows.split(",")) for code, (_, _, allows) in ORDER_STATUSES.items()}
 
 ORDER_TYPES = ("Limit", "Best", "Market", "MarketToLimit")
@@ -273,6 +280,11 @@ class Order:
     waiting: bool = False  # AllOrNone order waiting off-book for a full fill
     reserved: Decimal = ZERO  # cash (bids) or units (asks) held back for the open remainder
     seq: int = 0  # creation order, for stable listings
+    # Order Condition (§7.B): the validated condition, the effective stop (moves for trailing
+    # stops), and whether the condition still holds the order off-book (status Waiting)
+    condition: ConditionSpec | None = None
+    stop: Decimal | None = None
+    held: bool = False
     history: list[tuple[Any, ...]] = field(default_factory=list)  # audit snapshots
 
     @property
@@ -298,6 +310,8 @@ class Order:
             self.routed,
             self.account,
             self.estimated_value,
+            self.condition,
+            self.stop,
         )
 
 
@@ -330,7 +344,7 @@ def details_json(spec: OrderSpec) -> dict[str, Any]:
 
 def order_json(o: Order, snap: tuple[Any, ...] | None = None, trading_market: str = "") -> dict[str, Any]:
     """The Order object of spec §5.2 as it was at ``snap`` (default: now)."""
-    status, updated, executed, value, spec, routed, account, estimated = snap or o.snapshot()
+    status, updated, executed, value, spec, routed, account, estimated, cond, stop = snap or o.snapshot()
     d: dict[str, Any] = {"ID": o.id, "Account": account, "ExternalID": o.external_id}
     if routed:
         d["DepthOrderID"] = o.depth_id
@@ -346,6 +360,22 @@ def order_json(o: Order, snap: tuple[Any, ...] | None = None, trading_market: st
     d["Style"] = spec.style
     d["Details"] = details_json(spec)
     d["Route"] = dict(spec.route)
+    if cond is not None:
+        d["Condition"] = condition_json(cond, stop)
     d["ExecutedQuantity"] = executed
     d["AveragePrice"] = (value / executed).normalize() if executed else None
+    return d
+
+
+def condition_json(cond: ConditionSpec, stop: Decimal | None) -> dict[str, Any]:
+    """The Order Condition object (§5.2, §7.B) as the order now stands: effective stop and direction."""
+    d: dict[str, Any] = {"Name": cond.name}
+    if stop is not None:
+        d["Stop"] = stop
+    d["Reference"] = cond.reference
+    d["Direction"] = "Up" if cond.rising else "Down"
+    if cond.trailing:
+        d["Type"] = cond.trail_type
+        d["Value"] = cond.trail_value
+        d["Limit"] = cond.limit
     return d

@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from gateway.sim.conditions import ConditionSpec
 from gateway.sim.engine import Engine, Holding, Step
 from gateway.sim.errors import SimError
 from gateway.sim.orders import OPEN_STATUSES, Order, OrderSpec
@@ -103,6 +104,36 @@ def _spec_from(st: dict[str, Any]) -> OrderSpec:
     )
 
 
+def _condition_state(c: ConditionSpec | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "name": c.name,
+        "stop": _s(c.stop),
+        "reference": c.reference,
+        "direction": c.direction,
+        "rising": c.rising,
+        "trail_type": c.trail_type,
+        "trail_value": _s(c.trail_value),
+        "limit": _s(c.limit),
+    }
+
+
+def _condition_from(st: dict[str, Any] | None) -> ConditionSpec | None:
+    if st is None:
+        return None
+    return ConditionSpec(
+        name=st["name"],
+        stop=_d(st["stop"]),
+        reference=st["reference"],
+        direction=st["direction"],
+        rising=st["rising"],
+        trail_type=st["trail_type"],
+        trail_value=_d(st["trail_value"]),
+        limit=_d(st["limit"]),
+    )
+
+
 def _order_state(o: Order) -> str:
     return encode(
         {
@@ -124,6 +155,9 @@ def _order_state(o: Order) -> str:
             "waiting": o.waiting,
             "position": o.position,
             "seq": o.seq,
+            "condition": _condition_state(o.condition),
+            "stop": _s(o.stop),
+            "held": o.held,
         }
     )
 
@@ -146,6 +180,9 @@ def _order_from(text: str) -> Order:
         estimated_value=Decimal(st["estimated_value"]),
         price=Decimal(st["price"]),
         seq=st["seq"],
+        condition=_condition_from(st.get("condition")),  # absent in files of earlier versions
+        stop=_d(st.get("stop")),
+        held=st.get("held", False),
     )
     o.on_book, o.waiting, o.position = st["on_book"], st["waiting"], st["position"]
     return o
@@ -246,6 +283,8 @@ class StateStore:
             acct = engine.accounts[o.account]
             if o.waiting:
                 sym.waiting[o.id] = o
+            elif o.held:
+                engine._hold(o)  # in placement order: the rows come by seq, position 0 sorts first
             elif o.on_book:
                 engine._rest(o, sym, Step())
             engine._track_expiry(o)

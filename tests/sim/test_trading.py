@@ -159,6 +159,7 @@ def test_reference_queries(client):
     st = c.rpc("Trading", "QueryOrderStatuses", {"Provider": "OMS"})["Data"]
     assert {s["Code"] for s in st} == {
         "Pending",
+        "Waiting",
         "OnMarket",
         "PartialFill",
         "Filled",
