@@ -1,4 +1,5 @@
 """The readers on logs written by a real QuickFIX engine (acceptor + initiator on 127.0.0.1)."""
+# Own CompIDs: QuickFIX registers sessions process-wide; never share IDs with a gateway test.
 
 from __future__ import annotations
 
@@ -61,13 +62,13 @@ def _run_quickfix_pair(tmp_path: Path) -> None:
     acceptor_settings = _settings(
         tmp_path / "acceptor.cfg",
         f"[DEFAULT]\nConnectionType=acceptor\nSocketAcceptHost=127.0.0.1\nSocketAcceptPort={port}\n{common}"
-        "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=PLXTRA\nTargetCompID=CLIENT1\n",
+        "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=READACC\nTargetCompID=READINI\n",
     )
     initiator_settings = _settings(
         tmp_path / "initiator.cfg",
         f"[DEFAULT]\nConnectionType=initiator\nSocketConnectHost=127.0.0.1\nSocketConnectPort={port}\n"
         f"HeartBtInt=30\nReconnectInterval=1\n{common}"
-        "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=CLIENT1\nTargetCompID=PLXTRA\n",
+        "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=READINI\nTargetCompID=READACC\n",
     )
     server, client = _App(), _App()
     acceptor = fix.SocketAcceptor(
@@ -97,9 +98,9 @@ def _run_quickfix_pair(tmp_path: Path) -> None:
             order.setField(fix.Symbol("XS01"))
             order.setField(fix.RawDataLength(len(RAW_DATA)))
             order.setField(fix.RawData(RAW_DATA))
-            assert fix.Session.sendToTarget(order, fix.SessionID("FIX.4.4", "CLIENT1", "PLXTRA"))
+            assert fix.Session.sendToTarget(order, fix.SessionID("FIX.4.4", "READINI", "READACC"))
             # bounded wait until the acceptor has received and logged it, then log out
-            received = tmp_path / "logs" / "FIX.4.4-PLXTRA-CLIENT1.messages.current.log"
+            received = tmp_path / "logs" / "FIX.4.4-READACC-READINI.messages.current.log"
             deadline = time.monotonic() + 10
             while b"\x0135=D\x01" not in received.read_bytes() and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -111,8 +112,8 @@ def _run_quickfix_pair(tmp_path: Path) -> None:
 
 def test_real_quickfix_logs_and_store(tmp_path: Path) -> None:
     _run_quickfix_pair(tmp_path)
-    ours = tmp_path / "logs" / "FIX.4.4-PLXTRA-CLIENT1.messages.current.log"
-    theirs = tmp_path / "logs" / "FIX.4.4-CLIENT1-PLXTRA.messages.current.log"
+    ours = tmp_path / "logs" / "FIX.4.4-READACC-READINI.messages.current.log"
+    theirs = tmp_path / "logs" / "FIX.4.4-READINI-READACC.messages.current.log"
     events = sorted((tmp_path / "logs").glob("*.event.current.log"))
     reader = LogReader([ours, theirs, *events])
     records = list(reader)
@@ -122,17 +123,18 @@ def test_real_quickfix_logs_and_store(tmp_path: Path) -> None:
     for r in records:
         by_file[r.file].append((r.msg_type, r.sender, r.direction))
         assert r.time is not None and r.time_text is not None
-        assert r.session == SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
+        assert r.session == SessionKey("FIX.4.4", "READACC", "READINI")
     # the acceptor's log: the order came in; the initiator's: it went out
-    assert ("D", "CLIENT1", "in") in by_file[str(ours)]
-    assert ("D", "CLIENT1", "out") in by_file[str(theirs)]
+    assert ("D", "READINI", "in") in by_file[str(ours)]
+    assert ("D", "READINI", "out") in by_file[str(theirs)]
     assert [t for t, _, _ in by_file[str(ours)]][:2] == ["A", "A"]
-    assert by_file[str(ours)][0] == ("A", "CLIENT1", "in") and by_file[str(ours)][1] == ("A", "PLXTRA", "out")
+    assert by_file[str(ours)][0] == ("A", "READINI", "in")
+    assert by_file[str(ours)][1] == ("A", "READACC", "out")
     order = next(r for r in records if r.msg_type == "D")
     assert order.message.get(96) == RAW_DATA and order.message.checksum_ok
 
     # the initiator's store body holds what it sent, back to back, the order's newline included
-    store = LogReader([tmp_path / "store" / "FIX.4.4-CLIENT1-PLXTRA.body"])
+    store = LogReader([tmp_path / "store" / "FIX.4.4-READINI-READACC.body"])
     sent = list(store)
     assert store.problems == []
     assert [r.msg_type for r in sent][:2] == ["A", "D"]
