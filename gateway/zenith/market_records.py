@@ -13,39 +13,25 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.zenith.values import (
+    as_mapping,
     normalize_class,
     normalize_side,
+    optional_str,
     parse_date,
     parse_datetime,
+    required,
     split_comma,
+    str_tuple,
     to_decimal,
     to_int,
 )
 
 __all__ = ["DepthOrderChange", "LevelChange", "MarketState", "SymbolDetail", "TradeChange", "TradingState"]
 
-_EMPTY: Mapping[str, Any] = {}
 
 
-def _req(obj: Mapping[str, Any], name: str, what: str) -> Any:
-    value = obj.get(name)
-    if value is None:
-        raise ValueError(f"{what}: required field {name!r} missing in {dict(obj)!r:.300}")
-    return value
 
 
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else _EMPTY
-
-
-def _strs(value: Any) -> tuple[str, ...]:
-    if isinstance(value, (list, tuple)):
-        return tuple(str(x) for x in value)
-    return ()
 
 
 # -- market data -------------------------------------------------------------------------------
@@ -75,22 +61,22 @@ class DepthOrderChange:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> DepthOrderChange:
-        op = str(_req(obj, "O", "Depth Change"))
-        o = _obj(obj.get("Order"))
+        op = str(required(obj, "O", "Depth Change"))
+        o = as_mapping(obj.get("Order"))
         hu = o.get("HasUndisclosed")
         return cls(
             op=op,
-            id=_str(o.get("ID")),
+            id=optional_str(o.get("ID")),
             side=normalize_side(o.get("Side")),
             price=to_decimal(o.get("Price")),
             position=to_int(o.get("Position")),
             quantity=to_decimal(o.get("Quantity")),
             quantity_present="Quantity" in o,
             has_undisclosed=None if hu is None else bool(hu),
-            broker=_str(o.get("Broker")),
-            cross_ref=_str(o.get("CrossRef")),
-            market=_str(o.get("Market")),
-            attributes=_strs(o.get("Attributes")),
+            broker=optional_str(o.get("Broker")),
+            cross_ref=optional_str(o.get("CrossRef")),
+            market=optional_str(o.get("Market")),
+            attributes=str_tuple(o.get("Attributes")),
         )
 
 
@@ -109,18 +95,18 @@ class LevelChange:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> LevelChange:
-        op = str(_req(obj, "O", "Level Change"))
-        lv = _obj(obj.get("Level"))
+        op = str(required(obj, "O", "Level Change"))
+        lv = as_mapping(obj.get("Level"))
         hu = lv.get("HasUndisclosed")
         return cls(
             op=op,
-            id=_str(lv.get("ID")),
+            id=optional_str(lv.get("ID")),
             side=normalize_side(lv.get("Side")),
             price=to_decimal(lv.get("Price")),
             volume=to_decimal(lv.get("Volume")),
             count=to_int(lv.get("Count")),
             has_undisclosed=None if hu is None else bool(hu),
-            market=_str(lv.get("Market")),
+            market=optional_str(lv.get("Market")),
         )
 
 
@@ -154,7 +140,7 @@ class TradeChange:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> TradeChange:
-        op = str(_req(obj, "O", "Trade Change"))
+        op = str(required(obj, "O", "Trade Change"))
         t = obj.get("Trade")
         if not isinstance(t, Mapping):
             return cls(op=op, id=to_int(obj.get("ID")))
@@ -165,19 +151,19 @@ class TradeChange:
             quantity=to_decimal(t.get("Quantity")),
             time=parse_datetime(t.get("Time")),
             flags=split_comma(t.get("Flags")),
-            trend=_str(t.get("Trend")),
+            trend=optional_str(t.get("Trend")),
             side=normalize_side(t.get("Side")),
             affects=split_comma(t.get("Affects")),
-            codes=_str(t.get("Codes")),
-            buy=_str(t.get("Buy")),
-            sell=_str(t.get("Sell")),
-            buy_broker=_str(t.get("BuyBroker")),
-            sell_broker=_str(t.get("SellBroker")),
-            buy_cross_ref=_str(t.get("BuyCrossRef")),
-            sell_cross_ref=_str(t.get("SellCrossRef")),
-            market=_str(t.get("Market")),
+            codes=optional_str(t.get("Codes")),
+            buy=optional_str(t.get("Buy")),
+            sell=optional_str(t.get("Sell")),
+            buy_broker=optional_str(t.get("BuyBroker")),
+            sell_broker=optional_str(t.get("SellBroker")),
+            buy_cross_ref=optional_str(t.get("BuyCrossRef")),
+            sell_cross_ref=optional_str(t.get("SellCrossRef")),
+            market=optional_str(t.get("Market")),
             related_id=to_int(t.get("RelatedID")),
-            attributes=_strs(t.get("Attributes")),
+            attributes=str_tuple(t.get("Attributes")),
         )
 
 
@@ -214,24 +200,24 @@ class SymbolDetail:
         what = "Symbol Detail"
         alt = obj.get("Alternate", obj.get("Alternates"))  # both spellings (§8.25)
         return cls(
-            market=str(_req(obj, "Market", what)),
-            code=str(_req(obj, "Code", what)),
-            name=_str(obj.get("Name")),
+            market=str(required(obj, "Market", what)),
+            code=str(required(obj, "Code", what)),
+            name=optional_str(obj.get("Name")),
             class_=normalize_class(obj.get("Class")) or "Market",
-            exchange=_str(obj.get("Exchange")),
+            exchange=optional_str(obj.get("Exchange")),
             subscription_data=split_comma(obj.get("SubscriptionData")),
-            trading_markets=_strs(obj.get("TradingMarkets")),
-            alternates={str(k): str(v) for k, v in _obj(alt).items()},
-            cfi=_str(obj.get("CFI")),
+            trading_markets=str_tuple(obj.get("TradingMarkets")),
+            alternates={str(k): str(v) for k, v in as_mapping(alt).items()},
+            cfi=optional_str(obj.get("CFI")),
             is_index=bool(obj.get("IsIndex", False)),
             lot_size=to_decimal(obj.get("LotSize")),
             expiry_date=parse_date(obj.get("ExpiryDate")),
             strike_price=to_decimal(obj.get("StrikePrice")),
-            call_or_put=_str(obj.get("CallOrPut")),
+            call_or_put=optional_str(obj.get("CallOrPut")),
             contract_size=to_decimal(obj.get("ContractSize")),
-            categories=_strs(obj.get("Categories")),
-            attributes=dict(_obj(obj.get("Attributes"))),
-            depth_direction=_str(obj.get("DepthDirection")),
+            categories=str_tuple(obj.get("Categories")),
+            attributes=dict(as_mapping(obj.get("Attributes"))),
+            depth_direction=optional_str(obj.get("DepthDirection")),
         )
 
 
@@ -253,11 +239,11 @@ class MarketState:
             if isinstance(item, Mapping) and item.get("Name") is not None:
                 states[str(item["Name"])] = str(item.get("Status", ""))
         return cls(
-            code=str(_req(obj, "Code", "Market State")),
-            feed=_str(obj.get("Feed")),
+            code=str(required(obj, "Code", "Market State")),
+            feed=optional_str(obj.get("Feed")),
             trading_date=parse_date(obj.get("TradingDate")),
             market_time=parse_datetime(obj.get("MarketTime")),
-            status=_str(obj.get("Status")),
+            status=optional_str(obj.get("Status")),
             states=states,
         )
 
@@ -273,8 +259,8 @@ class TradingState:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> TradingState:
         return cls(
-            name=str(_req(obj, "Name", "Trading State")),
-            reason=_str(obj.get("Reason")),
+            name=str(required(obj, "Name", "Trading State")),
+            reason=optional_str(obj.get("Reason")),
             allows=frozenset(split_comma(obj.get("Allows"))),
         )
 

@@ -27,12 +27,17 @@ from gateway.zenith.market_records import (
     TradingState,
 )
 from gateway.zenith.values import (
+    EMPTY_MAPPING,
+    as_mapping,
     normalize_class,
     normalize_side,
+    optional_str,
     parse_date,
     parse_datetime,
+    required,
     split_code,
     split_comma,
+    str_tuple,
     to_decimal,
 )
 
@@ -57,34 +62,16 @@ __all__ = [
     "order_route_to_json",
 ]
 
-_EMPTY: Mapping[str, Any] = {}
 
 
-def _req(obj: Mapping[str, Any], name: str, what: str) -> Any:
-    value = obj.get(name)
-    if value is None:
-        raise ValueError(f"{what}: required field {name!r} missing in {dict(obj)!r:.300}")
-    return value
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _fees(value: Any) -> Mapping[str, Decimal]:
     if not isinstance(value, Mapping):
-        return _EMPTY
+        return EMPTY_MAPPING
     return {str(k): d for k, v in value.items() if (d := to_decimal(v)) is not None}
 
 
-def _obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else _EMPTY
-
-
-def _strs(value: Any) -> tuple[str, ...]:
-    if isinstance(value, (list, tuple)):
-        return tuple(str(x) for x in value)
-    return ()
 
 
 # -- orders ----------------------------------------------------------------------------------
@@ -118,23 +105,23 @@ class OrderDetails:
         what = "Order Details"
         pd = obj.get("PhysicalDelivery")
         return cls(
-            exchange=str(_req(obj, "Exchange", what)),
-            code=str(_req(obj, "Code", what)),
-            side=normalize_side(_req(obj, "Side", what)) or "",
+            exchange=str(required(obj, "Exchange", what)),
+            code=str(required(obj, "Code", what)),
+            side=normalize_side(required(obj, "Side", what)) or "",
             style=normalize_class(obj.get("Style")) or "Market",
-            type=_str(obj.get("Type")),
+            type=optional_str(obj.get("Type")),
             limit_price=to_decimal(obj.get("LimitPrice")),
             quantity=to_decimal(obj.get("Quantity")),
             hidden_quantity=to_decimal(obj.get("HiddenQuantity")),
             minimum_quantity=to_decimal(obj.get("MinimumQuantity")),
-            validity=_str(obj.get("Validity")),
+            validity=optional_str(obj.get("Validity")),
             expiry_date=parse_date(obj.get("ExpiryDate")),
-            short_type=_str(obj.get("ShortType")),
-            brokerage_schedule=_str(obj.get("BrokerageSchedule")),
-            instructions=_strs(obj.get("Instructions")),
-            unit_type=_str(obj.get("UnitType")),
+            short_type=optional_str(obj.get("ShortType")),
+            brokerage_schedule=optional_str(obj.get("BrokerageSchedule")),
+            instructions=str_tuple(obj.get("Instructions")),
+            unit_type=optional_str(obj.get("UnitType")),
             unit_amount=to_decimal(obj.get("UnitAmount")),
-            currency=_str(obj.get("Currency")),
+            currency=optional_str(obj.get("Currency")),
             physical_delivery=None if pd is None else bool(pd),
         )
 
@@ -171,7 +158,7 @@ class OrderRoute:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> OrderRoute:
         extra = {k: v for k, v in obj.items() if k not in ("Algorithm", "Market")}
-        return cls(str(_req(obj, "Algorithm", "Order Route")), _str(obj.get("Market")), extra)
+        return cls(str(required(obj, "Algorithm", "Order Route")), optional_str(obj.get("Market")), extra)
 
 
 def order_route_to_json(route: OrderRoute) -> dict[str, Any]:
@@ -215,20 +202,20 @@ class Order:
         route = obj.get("Route")
         cond = obj.get("Condition")
         # ExecutedQuantity/AveragePrice sit on the Order (§8.39); read Details too, as the page says.
-        det = _obj(details)
+        det = as_mapping(details)
         executed = obj.get("ExecutedQuantity", det.get("ExecutedQuantity"))
         average = obj.get("AveragePrice", det.get("AveragePrice"))
         return cls(
-            id=str(_req(obj, "ID", what)),
-            account=str(_req(obj, "Account", what)),
-            status=str(_req(obj, "Status", what)),
-            details=OrderDetails.from_json(_req(obj, "Details", what)),
+            id=str(required(obj, "ID", what)),
+            account=str(required(obj, "Account", what)),
+            status=str(required(obj, "Status", what)),
+            details=OrderDetails.from_json(required(obj, "Details", what)),
             route=OrderRoute.from_json(route) if isinstance(route, Mapping) else None,
-            currency=_str(obj.get("Currency")),
-            external_id=_str(obj.get("ExternalID")),
-            depth_order_id=_str(obj.get("DepthOrderID")),
-            exchange=_str(obj.get("Exchange")),
-            trading_market=_str(obj.get("TradingMarket")),
+            currency=optional_str(obj.get("Currency")),
+            external_id=optional_str(obj.get("ExternalID")),
+            depth_order_id=optional_str(obj.get("DepthOrderID")),
+            exchange=optional_str(obj.get("Exchange")),
+            trading_market=optional_str(obj.get("TradingMarket")),
             style=normalize_class(obj.get("Style")) or "Market",
             estimated_fees=_fees(obj.get("EstimatedFees")),
             current_fees=_fees(obj.get("CurrentFees")),
@@ -236,7 +223,7 @@ class Order:
             current_value=to_decimal(obj.get("CurrentValue")),
             created_date=parse_datetime(obj.get("CreatedDate")),
             updated_date=parse_datetime(obj.get("UpdatedDate")),
-            children=_strs(obj.get("Children")),
+            children=str_tuple(obj.get("Children")),
             condition=cond if isinstance(cond, Mapping) else None,
             executed_quantity=to_decimal(executed),
             average_price=to_decimal(average),
@@ -262,17 +249,17 @@ class OrderChange:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> OrderChange:
-        op = str(_req(obj, "O", "Order Change"))
+        op = str(required(obj, "O", "Order Change"))
         raw = obj.get("Order")
         order = None
         order_id = None
         if isinstance(raw, Mapping):
-            order_id = _str(raw.get("ID"))
+            order_id = optional_str(raw.get("ID"))
             if op in ("A", "U") or raw.get("Details") is not None:
                 order = Order.from_json(raw)
-        account = _str(obj.get("Account")) or (order.account if order else None)
+        account = optional_str(obj.get("Account")) or (order.account if order else None)
         if account is None and isinstance(raw, Mapping):
-            account = _str(raw.get("Account"))
+            account = optional_str(raw.get("Account"))
         return cls(op, account, order, order_id)
 
 
@@ -308,8 +295,8 @@ class OrderActionResponse:
         if isinstance(errors, str):
             errors = [errors]
         return cls(
-            result=str(_req(obj, "Result", "Order Action Response")),
-            request_id=_str(obj.get("RequestID")),
+            result=str(required(obj, "Result", "Order Action Response")),
+            request_id=optional_str(obj.get("RequestID")),
             order=Order.from_json(order) if isinstance(order, Mapping) else None,
             errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (),
             estimated_fees=fees,
@@ -343,19 +330,19 @@ class Transaction:
     def from_json(cls, obj: Mapping[str, Any]) -> Transaction:
         what = "Transaction"
         return cls(
-            id=str(_req(obj, "ID", what)),
-            account=str(_req(obj, "Account", what)),
-            order_id=str(_req(obj, "OrderID", what)),
-            exchange=str(_req(obj, "Exchange", what)),
-            code=str(_req(obj, "Code", what)),
-            trading_market=_str(obj.get("TradingMarket")),
+            id=str(required(obj, "ID", what)),
+            account=str(required(obj, "Account", what)),
+            order_id=str(required(obj, "OrderID", what)),
+            exchange=str(required(obj, "Exchange", what)),
+            code=str(required(obj, "Code", what)),
+            trading_market=optional_str(obj.get("TradingMarket")),
             style=normalize_class(obj.get("Style")) or "Market",
             trade_date=parse_datetime(obj.get("TradeDate")),
             settlement_date=parse_datetime(obj.get("SettlementDate")),
             gross_amount=to_decimal(obj.get("GrossAmount")),
             net_amount=to_decimal(obj.get("NetAmount")),
             settlement_amount=to_decimal(obj.get("SettlementAmount")),
-            currency=_str(obj.get("Currency")),
+            currency=optional_str(obj.get("Currency")),
             total_quantity=to_decimal(obj.get("TotalQuantity")),
             average_price=to_decimal(obj.get("AveragePrice")),
             total_units=to_decimal(obj.get("TotalUnits")),
@@ -369,7 +356,7 @@ class Transaction:
         for item in data if isinstance(data, list) else ():
             raw = item.get("Transaction")
             tx = Transaction.from_json(raw) if isinstance(raw, Mapping) else None
-            account = _str(item.get("Account")) or (tx.account if tx else None)
+            account = optional_str(item.get("Account")) or (tx.account if tx else None)
             out.append((str(item.get("O", "")), account, tx))
         return out
 
@@ -396,12 +383,12 @@ class Holding:
             obj = obj["Holding"]
         what = "Holding"
         return cls(
-            account=str(_req(obj, "Account", what)),
-            exchange=str(_req(obj, "Exchange", what)),
-            code=str(_req(obj, "Code", what)),
+            account=str(required(obj, "Account", what)),
+            exchange=str(required(obj, "Exchange", what)),
+            code=str(required(obj, "Code", what)),
             style=normalize_class(obj.get("Style")) or "Market",
             cost=to_decimal(obj.get("Cost")),
-            currency=_str(obj.get("Currency")),
+            currency=optional_str(obj.get("Currency")),
             total_quantity=to_decimal(obj.get("TotalQuantity")),
             total_available=to_decimal(obj.get("TotalAvailable")),
             average_price=to_decimal(obj.get("AveragePrice")),
@@ -426,7 +413,7 @@ class Balance:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Balance:
         return cls(
-            account=str(_req(obj, "Account", "Balance")),
+            account=str(required(obj, "Account", "Balance")),
             type=str(obj.get("Type") or ""),
             currency=str(obj.get("Currency") or ""),
             amount=to_decimal(obj.get("Amount")) or Decimal(0),
@@ -450,13 +437,13 @@ class AccountState:
         if isinstance(obj.get("Account"), Mapping):  # TradingAccounts change wrapper
             obj = obj["Account"]
         return cls(
-            id=str(_req(obj, "ID", "Account State")),
-            feed=_str(obj.get("Feed")),
-            name=_str(obj.get("Name")),
-            provider=_str(obj.get("Provider")),
-            currency=_str(obj.get("Currency")),
-            attributes=dict(_obj(obj.get("Attributes"))),
-            categories=_strs(obj.get("Categories", obj.get("CategoryCodes"))),
+            id=str(required(obj, "ID", "Account State")),
+            feed=optional_str(obj.get("Feed")),
+            name=optional_str(obj.get("Name")),
+            provider=optional_str(obj.get("Provider")),
+            currency=optional_str(obj.get("Currency")),
+            attributes=dict(as_mapping(obj.get("Attributes"))),
+            categories=str_tuple(obj.get("Categories", obj.get("CategoryCodes"))),
         )
 
 
@@ -472,8 +459,8 @@ class OrderStatus:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> OrderStatus:
         return cls(
-            code=str(_req(obj, "Code", "Order Status")),
-            exchange=_str(obj.get("Exchange")),
+            code=str(required(obj, "Code", "Order Status")),
+            exchange=optional_str(obj.get("Exchange")),
             allows=frozenset(split_comma(obj.get("Allows"))),
             reason=frozenset(split_comma(obj.get("Reason"))),
         )

@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 __all__ = [
+    "as_mapping",
     "dumps",
     "format_decimal",
     "loads",
     "normalize_class",
     "normalize_side",
+    "optional_str",
     "parse_date",
     "parse_datetime",
     "parse_timespan",
+    "required",
     "split_code",
     "split_comma",
+    "str_tuple",
     "to_decimal",
     "to_int",
 ]
@@ -249,3 +253,32 @@ def normalize_class(value: Any) -> str | None:
         return None
     text = str(value)
     return "Market" if text in ("Equity", "Option") else text
+
+
+# -- record-building helpers shared by records.py and market_records.py ------------------------
+
+EMPTY_MAPPING: Mapping[str, Any] = {}
+
+
+def required(obj: Mapping[str, Any], name: str, what: str) -> Any:
+    """``obj[name]``; a missing or null value raises ValueError naming the record and field."""
+    value = obj.get(name)
+    if value is None:
+        raise ValueError(f"{what}: required field {name!r} missing in {dict(obj)!r:.300}")
+    return value
+
+
+def optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """The value when it is a JSON object, else an empty mapping (tolerant of absent/odd shapes)."""
+    return value if isinstance(value, Mapping) else EMPTY_MAPPING
+
+
+def str_tuple(value: Any) -> tuple[str, ...]:
+    """A JSON array as a tuple of strings; anything else as ()."""
+    if isinstance(value, (list, tuple)):
+        return tuple(str(x) for x in value)
+    return ()
