@@ -154,8 +154,7 @@ class RawClient:
     def order(self, cl_ord_id: str, price: str) -> None:
         key = cl_ord_id.encode()
         self.sent_ns[key] = time.perf_counter_ns()
-        self._send("D", [(11, cl_ord_id), (1, "0001"), (55, "XS01"), (207, "XSX"), (54, "1"), (38, "10"),
-                         (40, "2"), (44, price), (59, "0"), (60, utc_timestamp())])
+        self._send("D", new_order_body(cl_ord_id, price))
 
     def _read(self) -> None:
         buf = b""
@@ -289,6 +288,46 @@ def report(name: str, slow: Result, fast: Result, rate: float) -> None:
           f"= {fast.rate:,.0f} orders/s, p50 {ms(fast, 50)}  p99 {ms(fast, 99)}")
 
 
+def new_order_body(cl_ord_id: str, price: str = "10.00") -> list[tuple[int, str]]:
+    return [(11, cl_ord_id), (1, "0001"), (55, "XS01"), (207, "XSX"), (54, "1"), (38, "10"),
+            (40, "2"), (44, price), (59, "0"), (60, utc_timestamp())]
+
+
+def per_message_costs(n: int = 20_000) -> None:
+    """In-process cost of the engine's Python work per message: the receive copy (``to_record``)
+    and the send build (``to_quickfix``, text parsed by QuickFIX with the data dictionary)."""
+    import quickfix as fix
+
+    from gateway.fix.convert import Dictionaries, DictionaryCache, to_quickfix, to_record
+    from gateway.fix.records import OutboundMessage, SessionKey
+
+    dd_path = Path(sys.prefix) / "share" / "quickfix" / "FIX44.xml"
+    dictionaries = Dictionaries(DictionaryCache().get(dd_path))
+    key = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
+    order = fix.Message(build_message("FIX.4.4", "D", [(49, "CLIENT1"), (56, "PLXTRA"), (34, "2"),
+                                                       (52, utc_timestamp())], new_order_body("c-1")),
+                        dictionaries.session, False)
+    report = OutboundMessage.build(key, "8", [
+        (37, "O-1"), (11, "c-1"), (17, "E-1"), (150, "0"), (39, "0"), (1, "XS:0001"), (55, "XS01"),
+        (207, "XSX"), (54, "1"), (38, 100), (40, "2"), (44, "10.00"), (59, "0"), (151, 100), (14, 0), (6, 0),
+        (60, utc_timestamp())])
+    update = OutboundMessage.build(key, "X", [
+        (262, "r"), (268, 2), (279, "1"), (269, "0"), (55, "XS01"), (270, "10.19"), (271, 500), (290, 1),
+        (279, "0"), (269, "1"), (55, "XS01"), (270, "10.21"), (271, 300), (290, 2)])
+    cases = [("receive D: to_record", lambda: to_record(order, key)),
+             ("send 8: to_quickfix", lambda: to_quickfix(report, dictionaries)),
+             ("send X (group): to_quickfix", lambda: to_quickfix(update, dictionaries))]
+    print("\nper-message Python cost in the engine (best of 3)")
+    for name, fn in cases:
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            best = min(best, time.perf_counter() - start)
+        print(f"  {name:30} {best / n * 1e6:6.2f} us")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -299,10 +338,15 @@ def main() -> int:
     parser.add_argument("--only", choices=["bare", "gateway"], default=None)
     parser.add_argument("--sim", choices=["embedded", "process"], default="embedded",
                         help="simulator in the gateway process (default) or in its own process")
+    parser.add_argument("--costs", action="store_true",
+                        help="only print the engine's per-message Python costs (no servers)")
     parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
         serve_bare(int(args.serve_bare[0]), Path(args.serve_bare[1]))
+        return 0
+    if args.costs:
+        per_message_costs()
         return 0
 
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)

@@ -1,8 +1,12 @@
 """``plxtra-fix run``: the FIX gateway as a long-running process.
 
 With no ``--config`` it reads ``config/gateway.yaml`` from the current directory, else the
-copy shipped beside the package. SIGINT/SIGTERM stop it cleanly: Logout on every session,
-then Zenith and the embedded simulator are closed.
+one of the checkout it runs from, else the demo configuration installed with the package
+(``gateway/app/default_gateway.yaml``, kept identical to ``config/gateway.yaml`` by a test).
+The installed copy's relative paths resolve as if it were ``./config/gateway.yaml``, so its
+state (``../var/...``) lands in ``./var`` of the current directory, never in site-packages.
+SIGINT/SIGTERM stop it cleanly: Logout on every session, then Zenith and the embedded
+simulator are closed.
 """
 
 from __future__ import annotations
@@ -15,18 +19,39 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-__all__ = ["configure", "default_config_path", "run", "setup_logging"]
+__all__ = ["PACKAGED_CONFIG", "configure", "default_config_path", "load_default_config", "run",
+           "setup_logging"]
 
 log = logging.getLogger("gateway.app.cli_run")
 
 
+PACKAGED_CONFIG = Path(__file__).resolve().with_name("default_gateway.yaml")
+
+
 def default_config_path() -> Path:
-    """``./config/gateway.yaml`` if present, else the repository/package copy."""
+    """``./config/gateway.yaml`` if present, else the checkout's, else the installed copy."""
     local = Path.cwd() / "config" / "gateway.yaml"
     if local.is_file():
         return local
-    return Path(__file__).resolve().parents[2] / "config" / "gateway.yaml"
+    checkout = Path(__file__).resolve().parents[2] / "config" / "gateway.yaml"
+    if checkout.is_file() and (checkout.parents[1] / "pyproject.toml").is_file():
+        return checkout
+    return PACKAGED_CONFIG
+
+
+def load_default_config(path: Path | None = None) -> Any:
+    """Load ``path`` (default :func:`default_config_path`); the installed copy resolves its
+    relative paths against ``./config`` of the current directory."""
+    from gateway.config.loader import load_config, load_config_text
+
+    path = path or default_config_path()
+    if path.resolve() != PACKAGED_CONFIG:
+        return load_config(path)
+    base = Path.cwd() / "config"
+    return load_config_text(PACKAGED_CONFIG.read_text(encoding="utf-8"), source=str(PACKAGED_CONFIG),
+                            base_dir=base, path=base / "gateway.yaml")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -76,9 +101,8 @@ def run(args: argparse.Namespace) -> int:
     from gateway.errors import GatewayError
 
     setup_logging(args.log_level)
-    path = args.config or default_config_path()
     try:
-        cfg = load_config(path)
+        cfg = load_config(args.config) if args.config else load_default_config()
     except ConfigError as exc:
         print(f"plxtra-fix run: {exc}", file=sys.stderr)
         return 2

@@ -121,7 +121,10 @@ class Gateway:
         log.info("connected to Zenith at %s", self.zenith_url)
 
         dictionaries = load_dictionaries(cfg)
-        self.outbox = QuickFixOutbox(dictionaries.get)
+        # Above md_queue_limit the market-data service stops feeding a session and conflates;
+        # the outbox bound leaves room on top of that for orders traffic.
+        limit = max(2 * cfg.gateway.md_queue_limit, 20_000)
+        self.outbox = QuickFixOutbox(dictionaries.get, loop, queue_limit=limit)
         self.ctx = GatewayContext(cfg, self.client, self.outbox)
         self.registry = ServiceRegistry(cfg, self.outbox)
         for factory in self._factories:
@@ -139,6 +142,11 @@ class Gateway:
             return
         self._stopping = True
         try:
+            if self.outbox is not None:
+                # What services already sent goes out before the Logouts (bounded wait).
+                left = await asyncio.to_thread(self.outbox.drain, 2.0)
+                if left:
+                    log.warning("%d message(s) still queued when logging out", left)
             if self.engine is not None:
                 # Blocking wait for Logout answers: off the loop, whose callbacks the engine needs.
                 await asyncio.to_thread(self.engine.stop)
@@ -159,8 +167,15 @@ class Gateway:
             if self.sim is not None:
                 with _logged("simulator stop"):
                     await asyncio.wait_for(self.sim.stop(), 5.0)
+            released = True
+            if self.outbox is not None:
+                # The engine's sockets are closed now, so no writer can stay blocked in a send.
+                released = await asyncio.to_thread(self.outbox.close, 5.0)
             if self.engine is not None:
-                self.engine.release()   # on the loop, the only thread that sends
+                if released:
+                    self.engine.release()
+                else:   # a writer may still be inside QuickFIX: leak rather than free under it
+                    log.error("FIX engine not released: writer threads still running")
         finally:
             self._stopped.set()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 from gateway.config.model import GatewayConfig, SessionConfig
@@ -42,9 +42,19 @@ class FixService(Protocol):
 
 @runtime_checkable
 class Outbox(Protocol):
-    """Thread-safe hand-off of application messages to QuickFIX (``Session.sendToTarget``)."""
+    """Hand-off of application messages to QuickFIX; never blocks the caller.
 
-    def send(self, msg: OutboundMessage) -> None: ...
+    ``on_sent(ok)`` runs on the loop once QuickFIX accepted (True: MsgSeqNum assigned, message
+    stored) or refused the message (False; also when the session's queue is full).
+    ``backlog(session)`` counts messages queued for a session and not yet accepted.
+    ``logout(session, text)`` logs the session out after what is already queued for it.
+    """
+
+    def send(self, msg: OutboundMessage, *, on_sent: Callable[[bool], object] | None = None) -> None: ...
+
+    def backlog(self, session: SessionKey) -> int: ...
+
+    def logout(self, session: SessionKey, text: str = "") -> None: ...
 
 
 class ServiceRegistry:

@@ -38,6 +38,7 @@ __all__ = [
     "DEMO_SESSIONS",
     "GatewayProcess",
     "GatewayThread",
+    "demo_session",
     "free_port",
     "run_gateway_in_thread",
     "spawn_gateway_process",
@@ -47,7 +48,8 @@ __all__ = [
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
-def _demo(name: str, begin: str, target: str, accounts: list[str], **extra: Any) -> dict[str, Any]:
+def demo_session(name: str, begin: str, target: str, accounts: list[str], **extra: Any) -> dict[str, Any]:
+    """A YAML session mapping like the demo ones (acceptor, our CompID PLXTRA, market XSX)."""
     return {"name": name, "begin_string": begin, **extra, "sender_comp_id": "PLXTRA",
             "target_comp_id": target, "heartbeat_interval": 30, "accept_reset_seq_num_flag": True,
             "accounts": accounts, "default_account": accounts[0], "markets": ["XSX"]}
@@ -55,9 +57,9 @@ def _demo(name: str, begin: str, target: str, accounts: list[str], **extra: Any)
 
 # Same sessions and accounts as the shipped config/gateway.yaml.
 DEMO_SESSIONS: tuple[dict[str, Any], ...] = (
-    _demo("client1", "FIX.4.4", "CLIENT1", ["0001", "0002"]),
-    _demo("client2", "FIX.4.2", "CLIENT2", ["0003"]),
-    _demo("client3", "FIXT.1.1", "CLIENT3", ["0004"], default_appl_ver_id="FIX.5.0SP2"),
+    demo_session("client1", "FIX.4.4", "CLIENT1", ["0001", "0002"]),
+    demo_session("client2", "FIX.4.2", "CLIENT2", ["0003"]),
+    demo_session("client3", "FIXT.1.1", "CLIENT3", ["0004"], default_appl_ver_id="FIX.5.0SP2"),
 )
 
 

@@ -12,8 +12,10 @@ Key names are QuickFIX C++'s (``src/C++/SessionSettings.h``), and two of its lim
   UTC using that zone's offset on the rendering date, days included (08:00 Monday in Sydney is
   21:00 Sunday UTC); the text says which offset was used. Re-render after a DST change.
 * QuickFIX C++ acceptors bind ``SocketAcceptPort`` on every interface (``INADDR_ANY`` in
-  ``socket_createAcceptor``); there is no ``SocketAcceptHost``. ``gateway.listen_host`` is shown in
-  a comment and must be enforced outside QuickFIX (firewall, container network).
+  ``socket_createAcceptor``); there is no ``SocketAcceptHost``. When ``gateway.listen_host`` is a
+  loopback address each acceptor session gets ``AllowedRemoteAddresses=127.0.0.1``, so QuickFIX
+  drops connections from anywhere else; any other ``listen_host`` is shown in a comment and must
+  be enforced outside QuickFIX (firewall, container network).
 
 Logon credentials are never written: QuickFIX does not check them (the application does, in
 ``fromAdmin``), and this text is printed by ``check-config``.
@@ -36,6 +38,7 @@ if TYPE_CHECKING:   # quickfix is imported lazily: check-config must run without
 
 __all__ = [
     "DEFAULT_SETTINGS",
+    "LOOPBACK_HOSTS",
     "RECONNECT_INTERVAL",
     "build_session_settings",
     "render_quickfix_settings",
@@ -44,6 +47,8 @@ __all__ = [
 
 # What every session shares. Validation is strict on purpose: a malformed order must be rejected
 # at session level by QuickFIX (Reject 35=3), before the bridge ever sees it.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
 DEFAULT_SETTINGS: tuple[tuple[str, str], ...] = (
     ("UseDataDictionary", "Y"),
     ("ValidateLengthAndChecksum", "Y"),
@@ -122,6 +127,9 @@ def _session_lines(config: GatewayConfig, s: SessionConfig, dictionaries: Dictio
     if s.role is Role.ACCEPTOR:
         host = config.gateway.listen_host
         lines.append(f"# listen_host {host}: QuickFIX C++ binds SocketAcceptPort on every interface")
+        if host in LOOPBACK_HOSTS:
+            # The acceptor socket listens on IPv4 INADDR_ANY, so local peers arrive as 127.0.0.1.
+            lines.append("AllowedRemoteAddresses=127.0.0.1")
         lines.append(f"SocketAcceptPort={config.gateway.listen_port}")
     else:
         lines += [f"SocketConnectHost={s.host}", f"SocketConnectPort={s.port}",

@@ -5,9 +5,9 @@ and the ``SocketInitiator``, the message store (file or memory) and the ``FileLo
 usual QuickFIX layout: ``<log_dir>/<BeginString>-<Sender>-<Target>.messages.current.log``
 and ``.event.current.log``). Settings come from ``gateway.config.quickfix_settings``.
 
-QuickFIX binds its acceptor socket on every interface (it has no accept-host setting);
-when the configured listen host is a loopback address the engine restricts each acceptor
-session to ``AllowedRemoteAddresses=127.0.0.1``.
+QuickFIX binds its acceptor socket on every interface (it has no accept-host setting); the
+settings renderer restricts acceptor sessions to ``AllowedRemoteAddresses=127.0.0.1`` when
+the configured listen host is a loopback address.
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ def _settings_text(config: GatewayConfig) -> str:
     from gateway.config.quickfix_settings import render_quickfix_settings
 
     return render_quickfix_settings(config)
-
-
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def dictionary_paths(config: GatewayConfig, session: SessionConfig) -> tuple[Path, Path | None]:
@@ -68,12 +65,7 @@ class FixEngine:
                  settings_text: str | None = None) -> None:
         self.config = config
         self.application = application
-        text = settings_text if settings_text is not None else _settings_text(config)
-        if config.gateway.listen_host in _LOOPBACK:
-            # QuickFIX binds every interface; refuse non-local peers instead (acceptors only
-            # consult this setting, so [DEFAULT] is safe for initiator sessions too).
-            text = text.replace("[DEFAULT]\n", "[DEFAULT]\nAllowedRemoteAddresses=127.0.0.1\n", 1)
-        self.settings_text = text
+        self.settings_text = settings_text if settings_text is not None else _settings_text(config)
         self.settings = fix.SessionSettings()
         try:
             self.settings.setFromString(self.settings_text)
@@ -157,9 +149,10 @@ class FixEngine:
     def release(self) -> None:
         """Free the stopped acceptor/initiator (their sessions, stores and logs, which are closed).
 
-        Call it from the thread that sends (the loop), after :meth:`stop`: QuickFIX looks a
-        session up and then uses it without holding its registry lock, so freeing sessions
-        while another thread is inside ``sendToTarget`` would be a use-after-free. Until this
+        Call it after :meth:`stop` and once ``QuickFixOutbox.close`` returned True (its writer
+        threads ended): QuickFIX looks a session up and then uses it without holding its
+        registry lock, so freeing sessions while a writer is inside ``sendToTarget`` would be
+        a use-after-free. Until this
         runs, the sessions stay registered process-wide and a new engine with the same
         session IDs would not get its own.
         """

@@ -8,8 +8,8 @@ with the session's data dictionary, which is what puts repeating groups in the r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
+from itertools import repeat
 
 __all__ = [
     "DATA_LENGTH_TAGS",
@@ -43,8 +43,11 @@ DATA_LENGTH_TAGS: dict[int, int] = {
 }
 
 
-# Finds a raw-data length field anywhere in a message: only then is the slow path needed.
-_HAS_DATA_FIELD = re.compile("(?:^|\x01)(?:" + "|".join(str(t) for t in DATA_LENGTH_TAGS) + ")=")
+_LENGTH_TAGS = frozenset(DATA_LENGTH_TAGS)
+
+
+def _no_eq(part: str) -> int:
+    raise ValueError(f"field without '=': {part!r}")
 
 
 def split_fields(text: str) -> list[tuple[int, str]]:
@@ -53,17 +56,18 @@ def split_fields(text: str) -> list[tuple[int, str]]:
     Raises ``ValueError`` on a field without ``=`` or with a non-numeric tag: QuickFIX has
     already validated the messages this is used on, so that is a bug, not a peer error.
     """
-    if _HAS_DATA_FIELD.search(text) is None:
-        # Hot path (no raw data can hide an SOH): one C-level split, then one partition each.
-        parts = text.split(SOH)
-        if parts[-1] == "":
-            parts.pop()
-        pairs = []
-        for part in parts:
-            tag, eq, value = part.partition("=")
-            if not eq:
-                raise ValueError(f"field without '=': {part!r}")
-            pairs.append((int(tag), value))
+    # Hot path: one C-level split and partition per field. Only a raw-data length field (which
+    # precedes the data that may hide an SOH) sends the message down the slow path; checking
+    # the parsed tags for one is cheaper than searching the text for them first.
+    parts = text.split(SOH)
+    if parts[-1] == "":
+        parts.pop()
+    try:
+        pairs = [(int(tag) if eq else _no_eq(tag), value)
+                 for tag, eq, value in map(str.partition, parts, repeat("="))]
+    except ValueError:   # an SOH inside raw data, or a bad message: the slow path tells which
+        return _split_with_data(text)
+    if _LENGTH_TAGS.isdisjoint([tag for tag, _ in pairs]):
         return pairs
     return _split_with_data(text)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from gateway.app.services import FixService, Outbox, ServiceRegistry
 from gateway.app.testing import write_test_config
 from gateway.config.loader import load_config
 from gateway.config.model import GatewayConfig, SessionConfig
+from gateway.fix.handoff import QuickFixOutbox
 from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
@@ -20,8 +22,16 @@ class ListOutbox:
     def __init__(self) -> None:
         self.sent: list[OutboundMessage] = []
 
-    def send(self, msg: OutboundMessage) -> None:
+    def send(self, msg: OutboundMessage, *, on_sent: Callable[[bool], object] | None = None) -> None:
         self.sent.append(msg)
+        if on_sent is not None:
+            on_sent(True)
+
+    def backlog(self, session: SessionKey) -> int:
+        return 0
+
+    def logout(self, session: SessionKey, text: str = "") -> None:
+        pass
 
 
 class Recorder:
@@ -64,6 +74,7 @@ def msg(msg_type: str, *fields: tuple[int, str], key: SessionKey = KEY, seq: int
 def test_protocols_are_satisfied_by_plain_classes() -> None:
     assert isinstance(Recorder({"D"}), FixService)
     assert isinstance(ListOutbox(), Outbox)
+    assert isinstance(QuickFixOutbox(lambda key: None), Outbox)
 
 
 def test_routes_by_msg_type_with_session_config(config: GatewayConfig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -166,3 +167,20 @@ def test_overlong_lines_are_refused(tmp_path: Path) -> None:
     cfg = load_ok(tmp_path, "gateway: {log_dir: /" + "x" * 1100 + "}\nsessions:\n" + SESSION)
     with pytest.raises(ConfigError, match="longer than"):
         render_quickfix_settings(cfg, dictionaries=DictionaryPaths(tmp_path))
+
+
+
+@pytest.mark.parametrize(("host", "restricted"),
+                         [("127.0.0.1", True), ("localhost", True), ("0.0.0.0", False)])
+def test_loopback_listen_host_restricts_acceptors_to_local_peers(host: str, restricted: bool) -> None:
+    # QuickFIX binds every interface; only AllowedRemoteAddresses keeps a loopback gateway local.
+    cfg = load_config(CONFIG_DIR / "gateway.yaml", env={})
+    cfg = dataclasses.replace(cfg, gateway=dataclasses.replace(cfg.gateway, listen_host=host))
+    settings = build_session_settings(render_quickfix_settings(cfg))
+    assert not settings.get().has("AllowedRemoteAddresses")   # [DEFAULT]: initiators never see it
+    for s in cfg.sessions:
+        d = _dict(settings, s.begin_string, s.sender_comp_id, s.target_comp_id)
+        if restricted:
+            assert d.getString("AllowedRemoteAddresses") == "127.0.0.1"
+        else:
+            assert not d.has("AllowedRemoteAddresses")

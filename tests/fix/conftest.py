@@ -97,8 +97,10 @@ class EngineGateway:
     def stop(self) -> None:
         if not self.stopped:
             self.stopped = True
+            self.outbox.drain(2.0)
             self.engine.stop(timeout=5.0)
-            self.run_on_loop(self.engine.release)
+            if self.outbox.close(5.0):
+                self.engine.release()
 
     def run_on_loop(self, fn, *args, timeout: float = 5.0):  # type: ignore[no-untyped-def]
         async def call():  # type: ignore[no-untyped-def]
@@ -114,7 +116,7 @@ def start_engine_gateway(tmp_path: Path, message_store: str = "memory") -> Engin
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="test-loop", daemon=True)
     thread.start()
-    outbox = QuickFixOutbox(load_dictionaries(config).get)
+    outbox = QuickFixOutbox(load_dictionaries(config).get, loop)
     service = EchoService(outbox)
     registry = ServiceRegistry(config, outbox, [service])
     app = GatewayApplication(config, registry, loop, outbox)

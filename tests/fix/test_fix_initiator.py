@@ -121,4 +121,5 @@ def test_initiator_logs_on_with_credentials_and_sends(tmp_path: Path) -> None:
         acceptor.stop(True)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
-        engine.release()
+        if outbox.close(5.0):
+            engine.release()
