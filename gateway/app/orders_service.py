@@ -8,11 +8,15 @@ Zenith, writes the store and hands answers to the :class:`Outbox`. Rules it keep
   its NewOrderSingle waits for the PlaceOrder answer instead of failing.
 * Subscription callbacks (``Orders!{account}``, ``Transactions!{account}``) are synchronous:
   load record -> bridge -> store -> send, with no await in between, so they never interleave.
-* Every ExecutionReport carrying an ExecID is sent at most once per session: the ExecID is
-  committed together with the order's new state (:meth:`Store.apply`). A fill is skipped
-  *before* it is applied when its ExecID (from the transaction ID) was already sent.
+* Every ExecutionReport carrying an ExecID is delivered exactly once in the FIX sense: the
+  ExecID and the full report are committed together with the order's new state before the
+  report is handed to the outbox; ``on_sent`` confirms it; an unconfirmed one is sent again
+  at the next logon with PossResend=Y (:mod:`gateway.bridge.orders_delivery`). A fill is
+  skipped *before* it is applied when its ExecID (from the transaction ID) was already sent.
 * A report for a session that is logged out is kept in the store and sent at its next logon
   (QuickFIX resend cannot help when the partner logs on with ResetSeqNumFlag=Y).
+* Orders are read from an in-memory cache written through to the store; an ``Orders``
+  publish that changes nothing the FIX side can see writes nothing.
 * After startup, a reconnect or a StreamReset, reconciliation re-issues PlaceOrder for orders
   never acknowledged (same RequestID: Zenith answers a repeated RequestID idempotently, §8.41),
   then replays QueryTransactions and QueryOrders through the same exactly-once path.
@@ -25,13 +29,15 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
 from gateway.bridge import fixtags as t
 from gateway.bridge.errors import BridgeRejection, CancelRejected, InvalidTransition, OrderRejected
 from gateway.bridge.fixtags import BusinessRejectReason, CxlRejReason, CxlRejResponseTo, OrdRejReason, OrdType
+from gateway.bridge.orders_cache import OrderCache
+from gateway.bridge.orders_delivery import Delivery
 from gateway.bridge.orders_exec import (
     business_reject,
     cancel_reject,
@@ -48,6 +54,7 @@ from gateway.bridge.orders_flow import (
     on_place_accepted,
     on_place_rejected,
     on_transaction,
+    pending_report,
 )
 from gateway.bridge.orders_mapping import (
     parse_cancel,
@@ -64,6 +71,7 @@ from gateway.bridge.orders_model import (
     PlxTransaction,
     ZenithRequest,
     fix_version,
+    published,
     record_from_data,
     record_to_data,
 )
@@ -79,8 +87,9 @@ from gateway.bridge.orders_queries import (
     select_orders,
     unsupported_in_version,
 )
+from gateway.bridge.orders_reference import ReferenceCache, needs_reference, notional_rejection
 from gateway.bridge.orders_state import TERMINAL, OrderState
-from gateway.bridge.orders_throttle import TokenBucket
+from gateway.bridge.orders_throttle import Throttle
 from gateway.bridge.orders_zenith import (
     STOP_UNSUPPORTED_TEXT,
     amend_order_request,
@@ -88,7 +97,7 @@ from gateway.bridge.orders_zenith import (
     place_order_request,
     reject_from_zenith,
 )
-from gateway.config.model import GatewayConfig, SessionConfig, ThrottleAction
+from gateway.config.model import GatewayConfig, SessionConfig
 from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.store import DuplicateClOrdID, Store, StoreError
 
@@ -98,6 +107,7 @@ log = logging.getLogger("gateway.app.orders")
 
 CONNECTION_UNAVAILABLE = "Plxtra connection unavailable"
 _F, _G = "F", "G"
+_RESPONSE_TO = {_F: CxlRejResponseTo.ORDER_CANCEL_REQUEST, _G: CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST}
 
 
 def open_store(config: GatewayConfig) -> Store:
@@ -131,6 +141,7 @@ class OrdersService:
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         allow_stop_orders: bool = False,
+        pending_reports: bool = False,
     ) -> None:
         self._client = client
         self._outbox = outbox
@@ -141,9 +152,14 @@ class OrdersService:
         # The simulator accepts an order Condition but does not honour it, so a stop order would
         # trade at once. Stops are refused unless the venue is known to implement StopLoss.
         self._allow_stop_orders = allow_stop_orders
+        # ExecutionReport Pending Cancel / Pending Replace before Plxtra answers an F / G.
+        self._pending_reports = pending_reports
         self._sessions = {str(_key_of(s)): (_key_of(s), s) for s in config.sessions}
-        self._logged_on: dict[str, SessionKey] = {}
-        self._buckets: dict[str, TokenBucket] = {}
+        self._delivery = Delivery(store, outbox)
+        self._logged_on = self._delivery.logged_on  # the same dict: name -> logged-on key
+        self._cache = OrderCache()
+        self._references = ReferenceCache()  # QuerySecurity answers for market-order notional checks
+        self._throttle = Throttle()
         self._queues: dict[str, collections.deque[tuple[InboundMessage, SessionConfig]]] = {}
         self._locks: dict[str, list[Any]] = {}  # request_id -> [Lock, users]
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -163,6 +179,8 @@ class OrdersService:
         if self._started:
             return
         self._started = True
+        self._store.group_commit(asyncio.get_running_loop())  # one commit per loop turn
+        self._cache.load(record_from_data(o.data) for o in self._store.working_orders())
         for account in self.accounts():
             self._subs.append(self._client.subscribe("Trading", f"Orders!{account}", self._on_orders_event))
             self._subs.append(self._client.subscribe("Trading", f"Transactions!{account}", self._on_tx_event))
@@ -182,6 +200,8 @@ class OrdersService:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
+        self._delivery.close()
+        self._store.group_commit(None)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -220,22 +240,18 @@ class OrdersService:
     def on_logon(self, key: SessionKey, session: SessionConfig) -> None:
         """Mark the session live and send what was kept for it while it was away, in order."""
         name = str(_key_of(session))
-        self._logged_on[name] = key
-        deferred = self._store.deferred_for(name)
-        for item in deferred:
-            self._outbox.send(OutboundMessage(key, item.msg_type, item.fields))
-        if deferred:
-            self._store.drop_deferred(d.seq for d in deferred)
-            log.info("%s: sent %d report(s) kept while logged out", name, len(deferred))
+        sent = self._delivery.logon(name, key)
+        if sent:
+            log.info("%s: sent %d message(s) kept while logged out or unconfirmed", name, sent)
 
     def on_logout(self, key: SessionKey) -> None:
         entry = self._sessions.get(str(_key_of(key)))
         if entry is None:
             return
         name = str(entry[0])
-        self._logged_on.pop(name, None)
+        self._delivery.logout(name)
         if entry[1].cancel_on_disconnect or self._config.gateway.cancel_on_disconnect:
-            working = self._store.orders_for_session(name, working_only=True)
+            working = self._cache.working(name)
             if working:
                 log.info("%s: cancel on disconnect, %d working order(s)", name, len(working))
             for stored in working:
@@ -249,11 +265,13 @@ class OrdersService:
         queue = self._queues.get(name)
         if queue:  # keep order behind messages already queued
             return self._enqueue(name, msg, session)
-        verdict = self._throttle(name, session)
+        verdict = self._throttle.verdict(name, session.limits, self._monotonic(),
+                                         len(self._queues.get(name, ())))
         if verdict == "queue":
             return self._enqueue(name, msg, session)
-        if verdict == "reject":
-            return self._throttle_reject(name, msg, session)
+        if verdict != "ok":
+            self._throttle_reject(name, msg, session)
+            return self._throttle_logout(name, msg) if verdict == "logout" else None
         self._handle(msg, session, name)
 
     def _handle(self, msg: InboundMessage, session: SessionConfig, name: str) -> None:
@@ -270,23 +288,14 @@ class OrdersService:
         }[msg.msg_type]
         handler(msg, session, name, version)
 
-    def _throttle(self, name: str, session: SessionConfig) -> str:
-        """``"ok"``, ``"queue"`` or ``"reject"`` for one more message (Limits.messages_per_second)."""
-        rate = session.limits.messages_per_second
-        if not rate:
-            return "ok"
-        bucket = self._buckets.get(name)
-        if bucket is None:
-            bucket = self._buckets[name] = TokenBucket(rate)
-        if bucket.allow(self._monotonic()):
-            return "ok"
-        action = session.limits.throttle_action
-        if action is ThrottleAction.QUEUE and len(self._queues.get(name, ())) < rate:
-            return "queue"  # at most one second of backlog, then reject
-        if action is ThrottleAction.LOGOUT:
-            # Logging a session out needs the engine (not part of the Outbox seam): reject and say so.
-            log.warning("%s: over %s msg/s; throttle action 'logout' answered as reject", name, rate)
-        return "reject"
+    def _throttle_logout(self, name: str, msg: InboundMessage) -> None:
+        """Throttle action ``logout``: after the reject, log the session out (Outbox.logout)."""
+        logout = getattr(self._outbox, "logout", None)
+        if logout is None:
+            log.warning("%s: throttle action 'logout' needs Outbox.logout; answered as reject", name)
+        elif name in self._logged_on:
+            log.warning("%s: over the message rate; logging the session out", name)
+            logout(self._logged_on[name], "Message rate limit exceeded")
 
     def _throttle_reject(self, name: str, msg: InboundMessage, session: SessionConfig) -> None:
         text = f"throttle: more than {session.limits.messages_per_second} messages per second"
@@ -307,7 +316,7 @@ class OrdersService:
         queue = self._queues[name]
         while queue:
             msg, session = queue[0]
-            bucket = self._buckets[name]
+            bucket = self._throttle.bucket(name, session.limits.messages_per_second or 1)
             if not bucket.allow(self._monotonic()):
                 await asyncio.sleep(1.0 / bucket.rate)
                 continue
@@ -323,11 +332,12 @@ class OrdersService:
     def _new_order(self, msg: InboundMessage, session: SessionConfig, name: str, version: FixVersion) -> None:
         now = self._now()
         request_id = self._store.allocate_request_id()
+        self._delivery.fresh_order(request_id)
 
         def reject(reason: str, text: str) -> None:
             er = reject_unknown_order(msg.session, version, msg, now, exec_id=f"{request_id}-8",
                                       ord_rej_reason=reason, text=text)
-            self._deliver_reports(name, [Report(f"{request_id}-8", er)])
+            self._delivery.deliver(name, None, [Report(f"{request_id}-8", er)], request_id)
 
         try:
             order = parse_new_order(msg, session)
@@ -335,9 +345,9 @@ class OrdersService:
             return reject(exc.reason, exc.text)
         if order.terms.ord_type in (OrdType.STOP, OrdType.STOP_LIMIT) and not self._allow_stop_orders:
             return reject(OrdRejReason.OTHER, STOP_UNSUPPORTED_TEXT)
-        if self._store.cl_ord_id_used(name, order.cl_ord_id):
-            return reject(OrdRejReason.DUPLICATE_ORDER, f"duplicate ClOrdID {order.cl_ord_id}")
-        if not self._client.connected:
+        if not self._client.connected:  # (connected: record_new_order below refuses a duplicate)
+            if self._store.cl_ord_id_used(name, order.cl_ord_id):
+                return reject(OrdRejReason.DUPLICATE_ORDER, f"duplicate ClOrdID {order.cl_ord_id}")
             return reject(OrdRejReason.OTHER, CONNECTION_UNAVAILABLE)
         record = OrderRecord(session=name, request_id=request_id, cl_ord_id=order.cl_ord_id,
                              account=order.account, fix_account=order.fix_account, terms=order.terms,
@@ -348,12 +358,33 @@ class OrdersService:
                                          data=record_to_data(record), created=record.created_ns)
         except DuplicateClOrdID:
             return reject(OrdRejReason.DUPLICATE_ORDER, f"duplicate ClOrdID {order.cl_ord_id}")
+        self._cache.put(record)
         self._spawn(self._place(request_id, place_order_request(order, request_id)),
                     f"orders-place-{request_id}")
 
     async def _place(self, request_id: str, request: ZenithRequest) -> None:
         async with self._lock(request_id):
-            await self._place_locked(request_id, request)
+            if await self._notional_ok(request_id):
+                await self._place_locked(request_id, request)
+
+    async def _notional_ok(self, request_id: str) -> bool:
+        """Market orders on a session with ``max_notional``: check against a reference price
+        (gateway.bridge.orders_reference); False (and the order rejected) when over the limit."""
+        record = self._load(request_id)
+        session = self._sessions[record.session][1] if record is not None else None
+        if record is None or session is None or not needs_reference(record.terms, session):
+            return True
+        terms, now = record.terms, self._monotonic()
+        security = self._references.get(terms.market, terms.code, now)
+        if security is None:  # an Error answer carries no price: the check then rejects
+            query = {"Market": terms.market, "Code": terms.code}
+            security = await self._call_order_action(ZenithRequest("Market", "QuerySecurity", query))
+            self._references.put(terms.market, terms.code, security, now)
+        rej = notional_rejection(terms, session, security, record.cl_ord_id)
+        if rej is not None:
+            reason, text = rej.reason, rej.text
+            self._apply_to(request_id, lambda r, k, v, at: on_place_rejected(r, reason, text, k, v, at))
+        return rej is None
 
     async def _place_locked(self, request_id: str, request: ZenithRequest) -> None:
         from gateway.zenith import ZenithConnectionError, ZenithRequestError, ZenithTimeout
@@ -381,33 +412,24 @@ class OrdersService:
         self._apply_to(request_id, lambda r, k, v, now: on_place_rejected(r, rej.reason, rej.text, k, v, now))
 
     async def _call(self, request: ZenithRequest) -> Any:
+        await self._store.durable()  # the order row (and pending request) is committed first
         return await self._client.request(request.controller, request.topic, dict(request.data))
 
     # G / F ---------------------------------------------------------------------------------
 
     def _find_order(self, name: str, cl_ord_id: str | None, order_id: str | None) -> OrderRecord | None:
         stored = self._store.order_by_cl_ord_id(name, cl_ord_id) if cl_ord_id else None
-        if stored is None and order_id:
-            stored = self._store.order_by_order_id(order_id)
-            if stored is not None and stored.session != name:
-                stored = None
-        return record_from_data(stored.data) if stored else None
+        if stored is not None:
+            return self._load(stored.request_id)
+        if order_id:
+            record = self._record_for(order_id)
+            if record is not None and record.session == name:
+                return record
+        return None
 
-    def _cancel_reject(
-        self,
-        name: str,
-        kind: str,
-        cl_ord_id: str,
-        orig: str,
-        rej: BridgeRejection,
-        record: OrderRecord | None,
-        account: str | None = None,
-    ) -> None:
-        to = (
-            CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST
-            if kind == _G
-            else CxlRejResponseTo.ORDER_CANCEL_REQUEST
-        )
+    def _cancel_reject(self, name: str, kind: str, cl_ord_id: str, orig: str, rej: BridgeRejection,
+                       record: OrderRecord | None, account: str | None = None) -> None:
+        to = _RESPONSE_TO[kind]
         self._send(
             name,
             cancel_reject(self._key(name), self._version(name), cl_ord_id=cl_ord_id, orig_cl_ord_id=orig,
@@ -446,12 +468,16 @@ class OrdersService:
         else:
             self._spawn(self._cancel_order(record.request_id, cl_ord_id, orig, name), "orders-cancel")
 
-    def _mark_pending(self, record: OrderRecord, kind: str, cl_ord_id: str, terms: OrderTerms | None) -> None:
+    def _mark_pending(self, record: OrderRecord, kind: str, cl_ord_id: str, terms: OrderTerms | None,
+                      *, report: bool = True) -> None:
         zen_request_id = self._store.allocate_request_id()
-        self._save(
-            record.evolve(pending_kind=kind, pending_cl_ord_id=cl_ord_id, pending_request_id=zen_request_id,
-                          pending_terms=terms)
-        )
+        record = record.evolve(pending_kind=kind, pending_cl_ord_id=cl_ord_id,
+                               pending_request_id=zen_request_id, pending_terms=terms)
+        name = record.session
+        pending = None
+        if report and self._pending_reports:
+            pending = pending_report(record, self._key(name), self._version(name), self._now())
+        self._deliver(name, Outcome(record, (pending,) if pending is not None else ()))
 
     def _still_pending(
         self, request_id: str, kind: str, cl_ord_id: str, orig: str, name: str
@@ -542,7 +568,7 @@ class OrdersService:
     # H / AF / q ----------------------------------------------------------------------------
 
     def _working(self, name: str) -> list[OrderRecord]:
-        return [record_from_data(o.data) for o in self._store.orders_for_session(name, working_only=True)]
+        return self._cache.working(name)
 
     def _status(self, msg: InboundMessage, session: SessionConfig, name: str, version: FixVersion) -> None:
         record = self._find_order(name, msg.get(t.CL_ORD_ID), msg.get(t.ORDER_ID))
@@ -590,7 +616,7 @@ class OrdersService:
                                affected=records, now=now),
         )
         for record in records:
-            self._mark_pending(record, _F, cl_ord_id, None)
+            self._mark_pending(record, _F, cl_ord_id, None, report=False)  # the r reports them
             self._spawn(self._cancel_order(record.request_id, cl_ord_id, record.cl_ord_id, name),
                         "orders-mass-cancel")
 
@@ -607,13 +633,8 @@ class OrdersService:
         from gateway.zenith import StreamReset, SubscriptionClosed, SubscriptionData
 
         if isinstance(event, SubscriptionData):
-            for change in event.data if isinstance(event.data, list) else ():
-                if (
-                    isinstance(change, dict)
-                    and change.get("O") in ("A", "U")
-                    and isinstance(change.get(field), dict)
-                ):
-                    self._guard(handle, change[field])
+            for obj in published(event.data, field):
+                self._guard(handle, obj)
         elif isinstance(event, StreamReset):
             self._schedule_reconcile()  # a fresh snapshot follows; fills come from queries
         elif isinstance(event, SubscriptionClosed):
@@ -626,12 +647,21 @@ class OrdersService:
             log.error("cannot apply %r: %s", arg, exc)
 
     def _record_for(self, order_id: str, external_id: str | None = None) -> OrderRecord | None:
+        record = self._cache.by_order_id(order_id)
+        if record is not None:
+            return record
+        if external_id:  # our RequestID: the publish can come before the PlaceOrder answer
+            record = self._cache.get(external_id)
+            if record is not None and record.order_id in (None, order_id):
+                return record
         stored = self._store.order_by_order_id(order_id)
-        if stored is None and external_id:
-            stored = self._store.order(external_id)  # our RequestID, before the ID is linked
-            if stored is not None and stored.order_id not in (None, order_id):
-                stored = None
-        return record_from_data(stored.data) if stored else None
+        if stored is not None:
+            return self._cached(stored.data)
+        if external_id:
+            record = self._load(external_id)  # our RequestID, before the ID is linked
+            if record is not None and record.order_id not in (None, order_id):
+                record = None
+        return record
 
     def handle_order(self, order: PlxOrder) -> None:
         """An ``Orders`` change or a ``QueryOrders`` row (synchronous: load, apply, save, send)."""
@@ -645,10 +675,10 @@ class OrdersService:
         if record is None:
             # Possibly ours before its order ID is known (PlaceOrder answer and Orders publish not
             # seen yet): reconciliation links unacknowledged orders, then replays transactions.
-            if any(o.order_id is None and o.account == tx.account for o in self._store.working_orders()):
+            if self._cache.has_unlinked(tx.account):
                 self._schedule_reconcile()
             return
-        if not self._store.exec_already_sent(record.session, f"{tx.order_id}-F{tx.id}"):
+        if not self._delivery.already_sent(record.session, record.request_id, f"{tx.order_id}-F{tx.id}"):
             self._apply(record, lambda r, k, v, now: on_transaction(r, tx, k, v, now))
 
     # --- reconciliation ------------------------------------------------------------------------
@@ -679,6 +709,7 @@ class OrdersService:
         working = self._store.working_orders()
         if not working or not self._client.connected:
             return
+        unchecked: list[str] = []
         for stored in working:
             if stored.order_id is None:
                 async with self._lock(stored.request_id):
@@ -688,6 +719,11 @@ class OrdersService:
                         and record.order_id is None
                         and record.state is OrderState.PENDING_NEW
                     ):
+                        if needs_reference(record.terms, self._sessions[record.session][1]):
+                            # It may have left before the crash, and only after its check passed:
+                            # never re-place unchecked; QueryOrders below finds it if Plxtra has it.
+                            unchecked.append(record.request_id)
+                            continue
                         new = NewOrder(record.cl_ord_id, record.account, record.fix_account, record.terms)
                         await self._place_locked(record.request_id,
                                                  place_order_request(new, record.request_id))
@@ -703,6 +739,11 @@ class OrdersService:
                 self._guard(self.handle_transaction, tx)
             for obj in orders or ():
                 self._guard(self.handle_order, PlxOrder.from_json(obj))
+        for request_id in unchecked:  # not at Plxtra: check now, then place or reject
+            record = self._load(request_id)
+            if record is not None and record.order_id is None and record.state is OrderState.PENDING_NEW:
+                new = NewOrder(record.cl_ord_id, record.account, record.fix_account, record.terms)
+                await self._place(request_id, place_order_request(new, request_id))
 
     # --- store and delivery --------------------------------------------------------------------
 
@@ -713,8 +754,16 @@ class OrdersService:
         return fix_version(self._sessions[name][1])
 
     def _load(self, request_id: str) -> OrderRecord | None:
-        stored = self._store.order(request_id)
-        return record_from_data(stored.data) if stored else None
+        record = self._cache.get(request_id)
+        if record is None:
+            stored = self._store.order(request_id)
+            record = self._cached(stored.data) if stored else None
+        return record
+
+    def _cached(self, data: dict[str, Any]) -> OrderRecord:
+        record = record_from_data(data)
+        self._cache.put(record)
+        return record
 
     def _save(self, record: OrderRecord) -> None:
         self._deliver(record.session, Outcome(record))
@@ -723,7 +772,9 @@ class OrdersService:
         self, record: OrderRecord, fn: Callable[[OrderRecord, SessionKey, FixVersion, datetime], Outcome]
     ) -> None:
         name = record.session
-        self._deliver(name, fn(record, self._key(name), self._version(name), self._now()))
+        outcome = fn(record, self._key(name), self._version(name), self._now())
+        if outcome.reports or outcome.record != record:  # else nothing the FIX side can see changed
+            self._deliver(name, outcome)
 
     def _apply_to(
         self, request_id: str, fn: Callable[[OrderRecord, SessionKey, FixVersion, datetime], Outcome]
@@ -732,48 +783,11 @@ class OrdersService:
         if record is not None:
             self._apply(record, fn)
 
-    def _split(self, name: str, reports: Iterable[Report]) -> tuple[list[Report], list[str], list[Any]]:
-        fresh = [
-            r for r in reports if r.exec_id is None or not self._store.exec_already_sent(name, r.exec_id)
-        ]
-        exec_ids = [r.exec_id for r in fresh if r.exec_id is not None]
-        online = name in self._logged_on
-        deferred = [] if online else [(name, r.message.msg_type, r.message.fields) for r in fresh]
-        return fresh, exec_ids, deferred
-
     def _deliver(self, name: str, outcome: Outcome) -> None:
-        """Commit the record, its ExecIDs and any deferred copies in one transaction, then send."""
-        fresh, exec_ids, deferred = self._split(name, outcome.reports)
-        r = outcome.record
-        self._store.apply(request_id=r.request_id, cl_ord_id=r.cl_ord_id, order_id=r.order_id,
-                          state=r.state.value, working=r.state not in TERMINAL, data=record_to_data(r),
-                          session=name, exec_ids=exec_ids, deferred=deferred)
-        self._send_now(name, fresh)
-
-    def _deliver_reports(self, name: str, reports: Iterable[Report]) -> None:
-        """Reports of requests that never became an order (rejected NewOrderSingles)."""
-        fresh, exec_ids, deferred = self._split(name, reports)
-        for exec_id in exec_ids:
-            self._store.mark_exec_sent(name, exec_id)
-        for item in deferred:
-            self._store.defer_message(*item)
-        self._send_now(name, fresh)
-
-    def _send_now(self, name: str, reports: Iterable[Report]) -> None:
-        key = self._logged_on.get(name)
-        if key is not None:
-            for r in reports:
-                self._outbox.send(_retarget(r.message, key))
+        """Commit the record with its new reports in one transaction, then send them."""
+        self._delivery.deliver(name, outcome.record, outcome.reports)
+        self._cache.put(outcome.record)  # after the commit: a failed write leaves the cache as the store
 
     def _send(self, name: str, msg: OutboundMessage) -> None:
         """A message without ExecID bookkeeping (rejects, status answers): now, or at next logon."""
-        key = self._logged_on.get(name)
-        if key is not None:
-            self._outbox.send(_retarget(msg, key))
-        else:
-            self._store.defer_message(name, msg.msg_type, msg.fields)
-
-
-def _retarget(msg: OutboundMessage, key: SessionKey) -> OutboundMessage:
-    """Address ``msg`` to the exact key the engine logged on (it may carry a qualifier)."""
-    return msg if msg.session == key else OutboundMessage(key, msg.msg_type, msg.fields)
+        self._delivery.send(name, msg)

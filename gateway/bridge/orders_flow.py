@@ -17,6 +17,7 @@ replaced                ``{order_id}-5-{amend RequestID}``
 canceled / expired      ``{order_id}-4`` / ``{order_id}-C``
 rejected after accept   ``{order_id}-8``
 rejected by PlaceOrder  ``{place RequestID}-8``
+pending cancel/replace  ``{order_id}-6-{cancel RequestID}`` / ``{order_id}-E-{amend RequestID}``
 suspended / resumed     ``{order_id}-9-{UpdatedDate}`` / ``{order_id}-D-{UpdatedDate}``
 ======================  =============================================
 """
@@ -43,6 +44,7 @@ __all__ = [
     "on_place_accepted",
     "on_place_rejected",
     "on_transaction",
+    "pending_report",
 ]
 
 
@@ -298,3 +300,23 @@ def clear_pending(record: OrderRecord) -> OrderRecord:
 
 def errors_text(result: str, errors: Sequence[str]) -> str:
     return f"Plxtra {result}: {' '.join(errors)}" if errors else f"Plxtra {result}"
+
+
+def pending_report(
+    record: OrderRecord, session: SessionKey, version: FixVersion, now: datetime
+) -> Report | None:
+    """ExecutionReport Pending Cancel (F) / Pending Replace (G) for the request just marked pending
+    on ``record``, sent before Plxtra answers (FIX 4.4 Vol 4, D.1 and D.2 order state tables).
+
+    OrdStatus 6 / E with ExecType 6 / E (FIX 4.2: the same values, ExecTransType 0); ClOrdID is
+    the request's, OrigClOrdID the order's current one; quantities are the order's as they are.
+    """
+    kind, cl_ord_id, request_id = record.pending_kind, record.pending_cl_ord_id, record.pending_request_id
+    if kind not in ("F", "G") or cl_ord_id is None or request_id is None:
+        return None
+    exec_type = ExecType.PENDING_CANCEL if kind == "F" else ExecType.PENDING_REPLACE
+    exec_id = f"{_oid(record)}-{exec_type.value}-{request_id}"
+    status = OrdStatus.PENDING_CANCEL if kind == "F" else OrdStatus.PENDING_REPLACE
+    er = execution_report(session, version, record, exec_id=exec_id, exec_type=exec_type, now=now,
+                          ord_status=status, cl_ord_id=cl_ord_id, orig_cl_ord_id=record.cl_ord_id)
+    return Report(exec_id, er)

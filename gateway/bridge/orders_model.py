@@ -34,6 +34,7 @@ __all__ = [
     "StatusRequest",
     "ZenithRequest",
     "fix_version",
+    "published",
     "record_from_data",
     "record_to_data",
     "terms_from_data",
@@ -370,3 +371,15 @@ def record_from_data(d: Mapping[str, Any]) -> OrderRecord:
         pending_terms=terms_from_data(d["pending_terms"]) if d.get("pending_terms") else None,
         created_ns=int(d.get("created_ns", 0)),
     )
+
+
+def published(data: Any, field: str) -> list[dict[str, Any]]:
+    """The ``field`` objects (``Order`` / ``Transaction``) added or updated by a Zenith publish
+    (a list of ``{"O": "A"|"U"|..., field: {...}}`` changes, §5.11 / §5.17)."""
+    if not isinstance(data, list):
+        return []
+    return [
+        c[field]
+        for c in data
+        if isinstance(c, dict) and c.get("O") in ("A", "U") and isinstance(c.get(field), dict)
+    ]

@@ -1,7 +1,8 @@
 """SQLite state of the gateway (ARCHITECTURE §2 ``store``): ClOrdID chains to Plxtra order IDs,
 execution IDs already sent, messages deferred for logged-out sessions, RequestID allocation.
 
-Methods are named for intent and run one short transaction each, on the loop thread.
+Methods are named for intent; each is one atomic unit, committed on its own or, with group
+commit, together with the other units of the same event-loop turn (on the loop thread).
 """
 
 from gateway.store.errors import DuplicateClOrdID, StoreError

@@ -7,29 +7,50 @@ Why each table exists:
   back can never orphan an order: on restart the row (with or without its Plxtra order ID) drives
   reconciliation. ``data`` holds the bridge's serialized order record (opaque here).
 * ``clordids`` — every ClOrdID a session used (D, G, F, q), for duplicate detection and chains.
-* ``execs`` — ExecIDs already delivered per session: the exactly-once guard.
-* ``deferred`` — messages generated while a session was logged out, sent at its next logon.
+* ``execs`` — ExecIDs already generated per session: the "never twice" guard.
+* ``outbound`` — messages not yet confirmed handed to QuickFIX, with their full content:
+  ``handed = 0`` held (the session was logged out: send at its next logon), ``handed = 1``
+  given to the FIX engine and not yet confirmed by ``on_sent(True)``. A kill -9 between the
+  two leaves the row, and the next logon sends it again with PossResend(97)=Y (the receiver
+  de-duplicates by ExecID): exactly once in the FIX sense. Confirmed rows are deleted.
+* ``deferred`` — the outbound table of schema 1; its rows are moved to ``outbound`` on open.
 * ``meta`` — the store's instance id and the RequestID counter.
 
-Writes that belong together (new order state + its ExecIDs + deferred messages) happen in one
-transaction (:meth:`Store.apply`), so a kill -9 leaves either all or none of them.
+Writes that belong together (new order state + its ExecIDs + its outbound rows) are one atomic
+unit (:meth:`Store.apply`), so a kill -9 leaves either all or none of them.
+
+Speed (one loop thread): with :meth:`Store.group_commit` the units written during one turn of
+the event loop share one transaction (each unit a SAVEPOINT), committed at the end of the turn;
+what depends on a unit being durable waits for that commit — sends to QuickFIX
+(:meth:`Store.after_commit`) and requests to Zenith (:meth:`Store.durable`) — so the
+write-ahead rule holds: the row is committed before the request or the report leaves.
+``PRAGMA synchronous=NORMAL`` with WAL: a commit is durable against a process crash (kill -9:
+the WAL frames are in the OS page cache) though not against power loss (FIX resend and
+reconciliation then cover the last commits). RequestIDs are reserved in blocks (unused IDs of a
+block are skipped after a restart, never reused); delivery confirmations are buffered and
+committed with the next transaction (losing them only causes a PossResend copy); WAL
+checkpoints run on a background thread (:mod:`gateway.store.checkpoint`).
 The module imports nothing of the gateway but its error root: rows are plain values.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.store.checkpoint import Checkpointer
 from gateway.store.errors import DuplicateClOrdID, StoreError
 
-__all__ = ["DeferredMessage", "Store", "StoredOrder"]
+__all__ = ["DeferredMessage", "OutboundRow", "Store", "StoredOrder"]
 
 _SCHEMA_VERSION = "1"
 
@@ -66,7 +87,23 @@ CREATE TABLE IF NOT EXISTS deferred (
     msg_type TEXT NOT NULL,
     fields   TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS outbound (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    session  TEXT NOT NULL,
+    exec_id  TEXT,
+    handed   INTEGER NOT NULL,
+    msg_type TEXT NOT NULL,
+    fields   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbound_by_session ON outbound (session, seq);
 """
+
+_REQUEST_ID_BLOCK = 512
+
+log = logging.getLogger("gateway.store")
+
+# (session, exec_id or None, handed, msg_type, fields)
+OutboundRow = tuple[str, str | None, bool, str, Sequence[tuple[int, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +121,14 @@ class StoredOrder:
 
 @dataclass(frozen=True, slots=True)
 class DeferredMessage:
+    """An ``outbound`` row: ``handed`` True means it may already have reached the partner."""
+
     seq: int
     session: str
     msg_type: str
     fields: tuple[tuple[int, str], ...]
+    exec_id: str | None = None
+    handed: bool = False
 
 
 class Store:
@@ -95,6 +136,14 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._next_seq = 0
+        self._seq_limit = 0  # RequestIDs below this are reserved (persisted) for this process
+        self._instance = ""
+        self._loop: asyncio.AbstractEventLoop | None = None  # set: group commit per loop turn
+        self._open = False  # a group transaction is open (committed by _commit_group)
+        self._after: list[Callable[[], object]] = []
+        self._durable: asyncio.Future[None] | None = None
+        self._confirmed: list[int] = []  # outbound seqs confirmed sent, deleted with the next commit
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
@@ -103,6 +152,7 @@ class Store:
             # last transactions, which FIX resend and reconciliation then cover.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # see _Checkpointer
             self._db.executescript(_SCHEMA)
             with self._tx():
                 version = self._meta("schema_version")
@@ -114,25 +164,126 @@ class Store:
                     self._set_meta("request_seq", "0")
                 elif version != _SCHEMA_VERSION:
                     raise StoreError(f"unknown store schema version {version}", path=str(self.path))
+                # Rows deferred by an older gateway join the outbound queue, in their order.
+                self._db.execute(
+                    "INSERT INTO outbound (session, exec_id, handed, msg_type, fields) "
+                    "SELECT session, NULL, 0, msg_type, fields FROM deferred ORDER BY seq"
+                )
+                self._db.execute("DELETE FROM deferred")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open store: {exc}", path=str(self.path)) from exc
+        self._checkpointer = Checkpointer(self.path)
 
     def close(self) -> None:
-        self._db.close()
+        self.group_commit(None)
+        self._checkpointer.stop()
+        with contextlib.suppress(sqlite3.Error, StoreError):
+            self.flush()
+        self._db.close()  # the last connection to close checkpoints the WAL
+
+    def flush(self) -> None:
+        """Commit now: an open group and buffered delivery confirmations."""
+        if self._open:
+            self._commit_group()
+        if self._confirmed:
+            try:
+                with self._tx():
+                    pass
+            except sqlite3.Error as exc:
+                raise self._wrap("flush", exc) from exc
+            if self._open:
+                self._commit_group()
+
+    # --- group commit -------------------------------------------------------------------------
+
+    def group_commit(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """With a loop: the writes of one loop turn share one transaction, committed at the end
+        of the turn (``call_soon``); each write stays atomic on its own (a SAVEPOINT). Whatever
+        depends on a write being durable waits for it: :meth:`after_commit` callbacks (sends to
+        the FIX side) and :meth:`durable` (requests to Zenith). None: one commit per write."""
+        if loop is None and self._open:
+            self._commit_group()
+        self._loop = loop
+
+    def after_commit(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` once everything written so far is committed (now, if it already is)."""
+        if self._open:
+            self._after.append(fn)
+        else:
+            fn()
+
+    async def durable(self) -> None:
+        """Return once everything written so far is committed."""
+        if self._open:
+            if self._durable is None:
+                self._durable = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._durable)
+
+    def _commit_group(self) -> None:
+        self._open = False
+        after, self._after = self._after, []
+        durable, self._durable = self._durable, None
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            # Nothing that depended on these writes has left the process; the loop's view is
+            # now ahead of the file, which only a restart (reconciliation) repairs.
+            log.critical("store commit failed, %d dependent action(s) dropped: %s", len(after), exc)
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            if durable is not None:
+                durable.set_exception(self._wrap("commit", exc))
+                durable.exception()  # retrieved: waiters re-raise it
+            return
+        if durable is not None:
+            durable.set_result(None)
+        for fn in after:
+            try:
+                fn()
+            except Exception:
+                log.exception("after-commit action failed")
 
     # --- plumbing ---------------------------------------------------------------------------
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         db = self._db
+        if self._loop is not None:
+            yield from self._group_tx(db)
+            return
         try:
             db.execute("BEGIN IMMEDIATE")
+            if self._confirmed:
+                db.executemany("DELETE FROM outbound WHERE seq = ?", [(s,) for s in self._confirmed])
+                self._confirmed.clear()
             yield db
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+
+    def _group_tx(self, db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+        if not self._open:
+            db.execute("BEGIN IMMEDIATE")
+            self._open = True
+            assert self._loop is not None
+            self._loop.call_soon(self._commit_open_group)
+        if self._confirmed:
+            db.executemany("DELETE FROM outbound WHERE seq = ?", [(s,) for s in self._confirmed])
+            self._confirmed.clear()
+        db.execute("SAVEPOINT unit")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK TO unit")
+            db.execute("RELEASE unit")
+            raise
+        db.execute("RELEASE unit")
+
+    def _commit_open_group(self) -> None:
+        if self._open:
+            self._commit_group()
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -151,15 +302,22 @@ class Store:
     # --- identifiers ----------------------------------------------------------------------
 
     def allocate_request_id(self) -> str:
-        """A new Zenith RequestID, unique for this store forever (persisted counter)."""
-        try:
-            with self._tx():
-                seq = int(self._meta("request_seq") or "0") + 1
-                self._set_meta("request_seq", str(seq))
-                instance = self._meta("instance")
-        except sqlite3.Error as exc:
-            raise self._wrap("allocate_request_id", exc) from exc
-        return f"gw{instance}-{seq:07d}"
+        """A new Zenith RequestID, unique for this store forever (persisted counter).
+
+        A block of IDs is reserved with one write; after a restart the rest of it is skipped.
+        """
+        if self._next_seq >= self._seq_limit:
+            try:
+                with self._tx():
+                    start = int(self._meta("request_seq") or "0") + 1
+                    self._set_meta("request_seq", str(start + _REQUEST_ID_BLOCK - 1))
+                    self._instance = self._meta("instance")
+            except sqlite3.Error as exc:
+                raise self._wrap("allocate_request_id", exc) from exc
+            self._next_seq, self._seq_limit = start, start + _REQUEST_ID_BLOCK
+        seq = self._next_seq
+        self._next_seq += 1
+        return f"gw{self._instance}-{seq:07d}"
 
     # --- ClOrdIDs ---------------------------------------------------------------------------
 
@@ -231,24 +389,31 @@ class Store:
     def apply(
         self,
         *,
-        request_id: str,
-        cl_ord_id: str,
-        order_id: str | None,
-        state: str,
-        working: bool,
-        data: dict[str, Any],
+        request_id: str | None,
+        cl_ord_id: str = "",
+        order_id: str | None = None,
+        state: str = "",
+        working: bool = False,
+        data: dict[str, Any] | None = None,
         session: str | None = None,
         exec_ids: Sequence[str] = (),
         deferred: Iterable[tuple[str, str, Sequence[tuple[int, str]]]] = (),
-    ) -> None:
-        """Save an order's new state, mark its ExecIDs sent and queue deferred messages: one commit."""
+        outbound: Sequence[OutboundRow] = (),
+    ) -> list[int]:
+        """Save an order's new state, its ExecIDs and its outbound messages: one commit.
+
+        ``request_id`` None saves no order (reports of a request that never became one).
+        ``deferred`` are held messages (``handed`` False, no ExecID). Returns the ``outbound``
+        sequence numbers of ``outbound`` (in order) for :meth:`confirm_sent`.
+        """
         try:
             with self._tx() as db:
-                db.execute(
-                    "UPDATE orders SET cl_ord_id = ?, order_id = ?, state = ?, working = ?, data = ? "
-                    "WHERE request_id = ?",
-                    (cl_ord_id, order_id, state, int(working), json.dumps(data), request_id),
-                )
+                if request_id is not None:
+                    db.execute(
+                        "UPDATE orders SET cl_ord_id = ?, order_id = ?, state = ?, working = ?, data = ? "
+                        "WHERE request_id = ?",
+                        (cl_ord_id, order_id, state, int(working), json.dumps(data or {}), request_id),
+                    )
                 if exec_ids:
                     if session is None:
                         raise StoreError("apply: exec_ids need a session", path=str(self.path))
@@ -256,7 +421,8 @@ class Store:
                         "INSERT OR IGNORE INTO execs (session, exec_id) VALUES (?, ?)",
                         [(session, e) for e in exec_ids],
                     )
-                self._insert_deferred(db, deferred)
+                self._insert_outbound(db, [(s, None, False, m, f) for s, m, f in deferred])
+                return self._insert_outbound(db, outbound)
         except sqlite3.Error as exc:
             raise self._wrap("apply", exc) from exc
 
@@ -336,36 +502,56 @@ class Store:
         except sqlite3.Error as exc:
             raise self._wrap("mark_exec_sent", exc) from exc
 
-    # --- deferred messages ------------------------------------------------------------------
+    # --- outbound messages (held for a logged-out session, or handed and unconfirmed) ---------
 
-    def _insert_deferred(
-        self, db: sqlite3.Connection, items: Iterable[tuple[str, str, Sequence[tuple[int, str]]]]
-    ) -> None:
-        db.executemany(
-            "INSERT INTO deferred (session, msg_type, fields) VALUES (?, ?, ?)",
-            [(s, m, json.dumps([list(f) for f in fields])) for s, m, fields in items],
-        )
+    def _insert_outbound(self, db: sqlite3.Connection, rows: Sequence[OutboundRow]) -> list[int]:
+        seqs = []
+        for session, exec_id, handed, msg_type, fields in rows:
+            cur = db.execute(
+                "INSERT INTO outbound (session, exec_id, handed, msg_type, fields) VALUES (?, ?, ?, ?, ?)",
+                (session, exec_id, int(handed), msg_type, json.dumps(fields)),
+            )
+            seqs.append(int(cur.lastrowid or 0))
+        return seqs
 
     def defer_message(self, session: str, msg_type: str, fields: Sequence[tuple[int, str]]) -> None:
         """Keep a message for ``session`` until it logs on again (survives restarts)."""
         try:
             with self._tx() as db:
-                self._insert_deferred(db, [(session, msg_type, fields)])
+                self._insert_outbound(db, [(session, None, False, msg_type, fields)])
         except sqlite3.Error as exc:
             raise self._wrap("defer_message", exc) from exc
 
     def deferred_for(self, session: str) -> list[DeferredMessage]:
+        """Every outbound row of ``session`` not yet confirmed, oldest first."""
+        self.flush()
         rows = self._db.execute(
-            "SELECT seq, session, msg_type, fields FROM deferred WHERE session = ? ORDER BY seq", (session,)
+            "SELECT seq, session, msg_type, fields, exec_id, handed FROM outbound WHERE session = ? "
+            "ORDER BY seq",
+            (session,),
         ).fetchall()
         return [
-            DeferredMessage(r[0], r[1], r[2], tuple((int(a), str(b)) for a, b in json.loads(r[3])))
+            DeferredMessage(r[0], r[1], r[2], tuple((int(a), str(b)) for a, b in json.loads(r[3])),
+                            r[4], bool(r[5]))
             for r in rows
         ]
+
+    def mark_handed(self, seqs: Iterable[int]) -> None:
+        """Held rows given to the FIX engine: from now on a re-send carries PossResend=Y."""
+        try:
+            with self._tx() as db:
+                db.executemany("UPDATE outbound SET handed = 1 WHERE seq = ?", [(s,) for s in seqs])
+        except sqlite3.Error as exc:
+            raise self._wrap("mark_handed", exc) from exc
+
+    def confirm_sent(self, seq: int) -> None:
+        """QuickFIX accepted outbound row ``seq``; deleted with the next commit (or :meth:`flush`)."""
+        self._confirmed.append(seq)
 
     def drop_deferred(self, seqs: Iterable[int]) -> None:
         try:
             with self._tx() as db:
-                db.executemany("DELETE FROM deferred WHERE seq = ?", [(s,) for s in seqs])
+                db.executemany("DELETE FROM outbound WHERE seq = ?", [(s,) for s in seqs])
         except sqlite3.Error as exc:
             raise self._wrap("drop_deferred", exc) from exc
+

@@ -59,11 +59,21 @@ def key(begin: str) -> SessionKey:
 
 
 class RecordingOutbox:
+    """Records what is sent; answers ``on_sent`` on the loop like the engine's outbox, with
+    ``accept`` (True: QuickFIX took it, False: refused, None: never answered)."""
+
     def __init__(self) -> None:
         self.sent: list[OutboundMessage] = []
+        self.accept: bool | None = True
+        self.logouts: list[tuple[SessionKey, str]] = []
 
-    def send(self, msg: OutboundMessage) -> None:
+    def logout(self, session: SessionKey, text: str = "") -> None:
+        self.logouts.append((session, text))
+
+    def send(self, msg: OutboundMessage, *, on_sent: Callable[[bool], object] | None = None) -> None:
         self.sent.append(msg)
+        if on_sent is not None and self.accept is not None:
+            asyncio.get_running_loop().call_soon(on_sent, self.accept)
 
 
 def fields(m: OutboundMessage) -> dict[int, str]:
@@ -194,6 +204,7 @@ async def harness(
     logon: bool = True,
     sim: SimServer | None = None,
     store_name: str = "gw.sqlite",
+    **service_options: Any,
 ) -> AsyncIterator[Harness]:
     own_sim = sim is None
     if sim is None:
@@ -212,7 +223,7 @@ async def harness(
     )
     store = Store(tmp_path / store_name)
     outbox = RecordingOutbox()
-    service = OrdersService(client, outbox, config, store)
+    service = OrdersService(client, outbox, config, store, **service_options)
     await service.start()
     if logon:
         for s in config.sessions:
@@ -577,6 +588,7 @@ def test_reports_for_a_logged_out_session_are_kept_until_logon(tmp_path: Path) -
             a = await h.expect("8", {150: "1"})
             b = await h.expect("8", {150: "2"})
             assert (a[14], b[14]) == ("4", "10")
+            await h.quiet(0.1)  # let the on_sent confirmations come back and commit
             assert h.store.deferred_for(str(key(V42))) == []
 
     run(main)
@@ -642,4 +654,32 @@ def test_throttle_queue_action_delays_in_order_then_rejects_overflow(tmp_path: P
             answered = [(await h.expect("8", timeout=3))[11] for _ in range(10)]
             assert answered == [f"h{i}" for i in range(10)]
             assert asyncio.get_running_loop().time() - start >= 0.8  # the queued five waited for tokens
+    run(main)
+
+
+@pytest.mark.parametrize("begin", [V42, V44])
+def test_pending_replace_and_pending_cancel_reports(tmp_path: Path, begin: str) -> None:
+    """With ``pending_reports``: ER Pending Replace (E/E) before Replaced, Pending Cancel (6/6)
+    before Canceled, each on the request's ClOrdID chained to the order's current one."""
+
+    async def main() -> None:
+        async with harness(tmp_path, pending_reports=True) as h:
+            h.order(begin, "pr1", "1", 40, "3.00")
+            new = await h.expect("8", {11: "pr1", 150: "0"})
+            h.send(begin, "G", [(11, "pr2"), (41, "pr1"), (1, "0001"), (55, "XS01"), (207, "XSX"), (54, "1"),
+                                (38, 60), (40, "2"), (44, "3.00"), (60, "20250603-00:00:00")])
+            pr = await h.expect("8", {11: "pr2"})  # the first report on pr2: before Plxtra answers
+            assert (pr[150], pr[39], pr[11], pr[41], pr[38], pr[151], pr[37]) == (
+                "E", "E", "pr2", "pr1", "40", "40", new[37])
+            assert pr.get(20) == ("0" if begin == V42 else None)
+            rep = await h.expect("8", {150: "5"})
+            assert rep[11] == "pr2" and rep[38] == "60" and rep[17] != pr[17]
+            h.send(begin, "F", [(11, "pr3"), (41, "pr2"), (55, "XS01"), (54, "1"), (38, 60),
+                                (60, "20250603-00:00:00")])
+            pc = await h.expect("8", {11: "pr3"})
+            assert (pc[150], pc[39], pc[41], pc[151]) == ("6", "6", "pr2", "60")
+            cxl = await h.expect("8", {11: "pr3"})
+            assert (cxl[150], cxl[39], cxl[41]) == ("4", "4", "pr2")
+            assert [m for m in await h.quiet() if m.msg_type == "8"] == []
+
     run(main)

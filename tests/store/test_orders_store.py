@@ -52,7 +52,9 @@ def test_request_ids_are_unique_and_persist_across_reopen(tmp_path: Path) -> Non
     s.close()
     assert len(set(ids + more)) == 10
     assert ids[0].split("-")[0] == more[0].split("-")[0]  # same store, same namespace
-    assert int(more[0].rsplit("-", 1)[1]) == 6
+    # IDs are reserved in blocks: after a reopen they continue beyond every ID handed out before.
+    numbers = [int(i.rsplit("-", 1)[1]) for i in ids + more]
+    assert numbers[:5] == sorted(numbers[:5]) and min(numbers[5:]) > max(numbers[:5])
     other = Store(tmp_path / "b.sqlite")
     assert other.allocate_request_id().split("-")[0] != ids[0].split("-")[0]  # a new store never reuses
     other.close()
@@ -206,3 +208,84 @@ def test_unopenable_path_raises_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as err:
         Store(blocker / "sub" / "gw.sqlite")
     assert "sub" in str(err.value) or err.value.path is not None
+
+
+def test_outbound_rows_pending_until_confirmed(tmp_path: Path) -> None:
+    path = tmp_path / "gw.sqlite"
+    s = Store(path)
+    _new(s, "r1", "c1")
+    seqs = s.apply(request_id="r1", cl_ord_id="c1", order_id="o1", state="0", working=True, data={},
+                   session=S1, exec_ids=["o1-0"], outbound=[(S1, "o1-0", True, "8", [(17, "o1-0")])])
+    held = s.apply(request_id=None, session=S2, exec_ids=["x-8"],
+                   outbound=[(S2, "x-8", False, "8", [(17, "x-8")])])
+    assert len(seqs) == 1 and len(held) == 1
+    (row,) = s.deferred_for(S1)
+    assert (row.seq, row.exec_id, row.handed, row.fields) == (seqs[0], "o1-0", True, ((17, "o1-0"),))
+    s.confirm_sent(seqs[0])  # buffered: not committed yet
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM outbound").fetchone()[0] == 2
+    s.flush()
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM outbound").fetchone()[0] == 1
+    s.mark_handed(held)
+    assert [r.handed for r in s.deferred_for(S2)] == [True]
+    s.close()
+
+
+def test_confirmations_ride_the_next_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "gw.sqlite"
+    s = Store(path)
+    (seq,) = s.apply(request_id=None, session=S1, exec_ids=["e1"],
+                     outbound=[(S1, "e1", True, "8", [(17, "e1")])])
+    s.confirm_sent(seq)
+    s.record_clordid(S1, "q1", None, "q")  # any commit carries the buffered confirmation
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM outbound").fetchone()[0] == 0
+    s.close()
+
+
+def test_schema_1_deferred_rows_move_to_outbound(tmp_path: Path) -> None:
+    path = tmp_path / "gw.sqlite"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO deferred (session, msg_type, fields) VALUES (?, '8', '[[11, \"old\"]]')", (S1,))
+    db.commit()
+    db.close()
+    s = Store(path)
+    (row,) = s.deferred_for(S1)
+    assert (row.fields, row.exec_id, row.handed) == (((11, "old"),), None, False)
+    s.close()
+
+
+def _committed_orders(path: Path) -> int:
+    """What another connection (or a restart after kill -9) would see."""
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_group_commit_one_transaction_per_loop_turn(tmp_path: Path) -> None:
+    import asyncio
+
+    path = tmp_path / "gw.sqlite"
+
+    async def main() -> None:
+        s = Store(path)
+        s.group_commit(asyncio.get_running_loop())
+        events: list[str] = []
+        _new(s, "r1", "c1")
+        s.after_commit(lambda: events.append(f"sent after commit, visible={_committed_orders(path)}"))
+        _new(s, "r2", "c2")
+        with pytest.raises(DuplicateClOrdID):  # a failing write undoes only itself
+            _new(s, "r3", "c1")
+        assert _committed_orders(path) == 0 and events == []  # nothing durable, nothing sent
+        assert s.order("r2") is not None  # the loop's own reads see the open group
+        await s.durable()
+        assert events == ["sent after commit, visible=2"]
+        assert s.order("r3") is None
+        s.after_commit(lambda: events.append("now"))  # nothing open: runs at once
+        assert events[-1] == "now"
+        _new(s, "r4", "c4")
+        s.close()  # commits the open group
+        assert _committed_orders(path) == 3
+
+    asyncio.run(main())
