@@ -25,7 +25,6 @@ Zenith, writes the store and hands answers to the :class:`Outbox`. Rules it keep
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import time
@@ -36,7 +35,7 @@ from typing import Any
 from gateway.bridge import fixtags as t
 from gateway.bridge.errors import BridgeRejection, CancelRejected, InvalidTransition, OrderRejected
 from gateway.bridge.fixtags import BusinessRejectReason, CxlRejReason, CxlRejResponseTo, OrdRejReason, OrdType
-from gateway.bridge.orders_cache import OrderCache
+from gateway.bridge.orders_cache import OrderCache, OrderLookup
 from gateway.bridge.orders_delivery import Delivery
 from gateway.bridge.orders_exec import (
     business_reject,
@@ -50,12 +49,14 @@ from gateway.bridge.orders_flow import (
     clear_pending,
     errors_text,
     on_amend_accepted,
+    on_order_lost,
     on_order_update,
     on_place_accepted,
     on_place_rejected,
     on_transaction,
     pending_report,
 )
+from gateway.bridge.orders_hold import FillHold, awaiting_fills, transactions_in, working_view
 from gateway.bridge.orders_mapping import (
     parse_cancel,
     parse_cancel_replace,
@@ -89,7 +90,7 @@ from gateway.bridge.orders_queries import (
 )
 from gateway.bridge.orders_reference import ReferenceCache, needs_reference, notional_rejection
 from gateway.bridge.orders_state import TERMINAL, OrderState
-from gateway.bridge.orders_throttle import Throttle
+from gateway.bridge.orders_throttle import ThrottleGate, throttle_answer, throttle_text
 from gateway.bridge.orders_zenith import (
     STOP_UNSUPPORTED_TEXT,
     amend_order_request,
@@ -99,7 +100,8 @@ from gateway.bridge.orders_zenith import (
 )
 from gateway.config.model import GatewayConfig, SessionConfig
 from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
-from gateway.store import DuplicateClOrdID, Store, StoreError
+from gateway.store import DuplicateClOrdID, Store, StoreError, open_store
+from gateway.store.inbound_journal import InboundJournal, journal_for, journal_path, replayable
 
 __all__ = ["CONNECTION_UNAVAILABLE", "OrdersService", "open_store"]
 
@@ -108,14 +110,6 @@ log = logging.getLogger("gateway.app.orders")
 CONNECTION_UNAVAILABLE = "Plxtra connection unavailable"
 _F, _G = "F", "G"
 _RESPONSE_TO = {_F: CxlRejResponseTo.ORDER_CANCEL_REQUEST, _G: CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST}
-
-
-def open_store(config: GatewayConfig) -> Store:
-    """The store at ``gateway.store_path`` (relative paths are relative to the config file)."""
-    path = config.gateway.store_path
-    if not path.is_absolute() and config.path is not None:
-        path = config.path.parent / path
-    return Store(path)
 
 
 def _key_of(session: SessionConfig | SessionKey) -> SessionKey:
@@ -142,6 +136,7 @@ class OrdersService:
         monotonic: Callable[[], float] = time.monotonic,
         allow_stop_orders: bool = False,
         pending_reports: bool = False,
+        journal: InboundJournal | None = None,
     ) -> None:
         self._client = client
         self._outbox = outbox
@@ -158,15 +153,20 @@ class OrdersService:
         self._delivery = Delivery(store, outbox)
         self._logged_on = self._delivery.logged_on  # the same dict: name -> logged-on key
         self._cache = OrderCache()
+        self._orders = OrderLookup(self._cache, store)
         self._references = ReferenceCache()  # QuerySecurity answers for market-order notional checks
-        self._throttle = Throttle()
-        self._queues: dict[str, collections.deque[tuple[InboundMessage, SessionConfig]]] = {}
+        self._gate = ThrottleGate(monotonic, self._handle, self._refuse, self._spawn)
+        self._holds = FillHold()  # terminal updates waiting for their fills (F1)
+        self._hold_timers: dict[str, asyncio.TimerHandle] = {}
         self._locks: dict[str, list[Any]] = {}  # request_id -> [Lock, users]
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Any] = []
         self._reconcile_lock = asyncio.Lock()
         self._reconcile_again = False
         self._started = False
+        # D/F/G QuickFIX accepted in an earlier run: replayed once connected (gateway.store.inbound_journal)
+        self._journal = journal or journal_for(journal_path(store.path))
+        self._started_ns, self._replay_pending = time.time_ns(), True
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -186,7 +186,27 @@ class OrdersService:
             self._subs.append(self._client.subscribe("Trading", f"Transactions!{account}", self._on_tx_event))
         self._client.add_connection_listener(self._on_connection)
         if self._client.connected:
+            self._replay_journal()
             self._spawn(self.reconcile(), "orders-reconcile-startup")
+
+    def _replay_journal(self) -> None:
+        """Handle journaled D/F/G of an earlier run whose ClOrdID the store does not know (QuickFIX
+        accepted them, a crash kept them from the store), then drop that run's records."""
+        self._replay_pending = False
+
+        def known(msg: InboundMessage) -> bool:
+            entry = self._sessions.get(str(_key_of(msg.session)))
+            return entry is None or self._store.cl_ord_id_used(str(entry[0]), msg.get(t.CL_ORD_ID) or "")
+
+        for msg in replayable(self._journal.records(), self._started_ns, known):
+            name, session = str(_key_of(msg.session)), self._sessions[str(_key_of(msg.session))][1]
+            log.warning("%s: replaying journaled %s ClOrdID %s", name, msg.msg_type, msg.get(t.CL_ORD_ID))
+            self._handle(msg, session, name)
+        self._spawn(self._compact_journal(), "orders-journal-compact")
+
+    async def _compact_journal(self) -> None:
+        await self._store.durable()  # the replayed orders' rows first
+        self._journal.compact(lambda m: m.received_ns >= self._started_ns)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -195,6 +215,9 @@ class OrdersService:
             with contextlib.suppress(Exception):
                 sub.close()
         self._subs.clear()
+        for timer in self._hold_timers.values():
+            timer.cancel()
+        self._hold_timers.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -261,18 +284,7 @@ class OrdersService:
     # --- inbound FIX ---------------------------------------------------------------------------
 
     def on_message(self, msg: InboundMessage, session: SessionConfig) -> None:
-        name = str(_key_of(session))
-        queue = self._queues.get(name)
-        if queue:  # keep order behind messages already queued
-            return self._enqueue(name, msg, session)
-        verdict = self._throttle.verdict(name, session.limits, self._monotonic(),
-                                         len(self._queues.get(name, ())))
-        if verdict == "queue":
-            return self._enqueue(name, msg, session)
-        if verdict != "ok":
-            self._throttle_reject(name, msg, session)
-            return self._throttle_logout(name, msg) if verdict == "logout" else None
-        self._handle(msg, session, name)
+        self._gate.admit(str(_key_of(session)), msg, session)
 
     def _handle(self, msg: InboundMessage, session: SessionConfig, name: str) -> None:
         version = fix_version(session)
@@ -288,44 +300,13 @@ class OrdersService:
         }[msg.msg_type]
         handler(msg, session, name, version)
 
-    def _throttle_logout(self, name: str, msg: InboundMessage) -> None:
-        """Throttle action ``logout``: after the reject, log the session out (Outbox.logout)."""
-        logout = getattr(self._outbox, "logout", None)
-        if logout is None:
-            log.warning("%s: throttle action 'logout' needs Outbox.logout; answered as reject", name)
-        elif name in self._logged_on:
+    def _refuse(self, name: str, msg: InboundMessage, session: SessionConfig, logout: bool) -> None:
+        """Over the message rate: answer the message (F6), then log out for action ``logout``."""
+        answer = throttle_answer(msg, fix_version(session), throttle_text(session.limits), self._now())
+        self._send(name, answer)
+        if logout and name in self._logged_on and hasattr(self._outbox, "logout"):
             log.warning("%s: over the message rate; logging the session out", name)
-            logout(self._logged_on[name], "Message rate limit exceeded")
-
-    def _throttle_reject(self, name: str, msg: InboundMessage, session: SessionConfig) -> None:
-        text = f"throttle: more than {session.limits.messages_per_second} messages per second"
-        ref_tag = t.MASS_STATUS_REQ_ID if msg.msg_type == "AF" else t.CL_ORD_ID
-        reason = BusinessRejectReason.THROTTLE_LIMIT_EXCEEDED
-        self._send(name, business_reject(msg.session, fix_version(session), msg, reason, text, ref_tag))
-
-    def _enqueue(self, name: str, msg: InboundMessage, session: SessionConfig) -> None:
-        queue = self._queues.setdefault(name, collections.deque())
-        if len(queue) >= (session.limits.messages_per_second or 1):
-            return self._throttle_reject(name, msg, session)
-        queue.append((msg, session))
-        if len(queue) == 1:
-            self._spawn(self._drain(name), f"orders-throttle-{name}")
-
-    async def _drain(self, name: str) -> None:
-        """Release queued messages as the bucket refills (ThrottleAction.QUEUE), in arrival order."""
-        queue = self._queues[name]
-        while queue:
-            msg, session = queue[0]
-            bucket = self._throttle.bucket(name, session.limits.messages_per_second or 1)
-            if not bucket.allow(self._monotonic()):
-                await asyncio.sleep(1.0 / bucket.rate)
-                continue
-            queue.popleft()
-            try:
-                self._handle(msg, session, name)
-            except Exception:
-                log.exception("%s: queued %s failed", name, msg.msg_type)
-        self._queues.pop(name, None)
+            self._outbox.logout(self._logged_on[name], "Message rate limit exceeded")
 
     # D -------------------------------------------------------------------------------------
 
@@ -351,7 +332,8 @@ class OrdersService:
             return reject(OrdRejReason.OTHER, CONNECTION_UNAVAILABLE)
         record = OrderRecord(session=name, request_id=request_id, cl_ord_id=order.cl_ord_id,
                              account=order.account, fix_account=order.fix_account, terms=order.terms,
-                             created_ns=time.time_ns())
+                             created_ns=time.time_ns(), fix_symbol=order.fix_symbol,
+                             fix_exchange=order.fix_exchange)
         try:
             self._store.record_new_order(session=name, request_id=request_id, cl_ord_id=order.cl_ord_id,
                                          account=order.account, state=record.state.value,
@@ -417,16 +399,6 @@ class OrdersService:
 
     # G / F ---------------------------------------------------------------------------------
 
-    def _find_order(self, name: str, cl_ord_id: str | None, order_id: str | None) -> OrderRecord | None:
-        stored = self._store.order_by_cl_ord_id(name, cl_ord_id) if cl_ord_id else None
-        if stored is not None:
-            return self._load(stored.request_id)
-        if order_id:
-            record = self._record_for(order_id)
-            if record is not None and record.session == name:
-                return record
-        return None
-
     def _cancel_reject(self, name: str, kind: str, cl_ord_id: str, orig: str, rej: BridgeRejection,
                        record: OrderRecord | None, account: str | None = None) -> None:
         to = _RESPONSE_TO[kind]
@@ -442,16 +414,19 @@ class OrdersService:
     ) -> None:
         kind = msg.msg_type
         cl_ord_id, orig = msg.get(t.CL_ORD_ID) or "", msg.get(t.ORIG_CL_ORD_ID) or ""
-        record = self._find_order(name, orig, msg.get(t.ORDER_ID))
+        record = self._orders.find(name, orig, msg.get(t.ORDER_ID))
         terms: OrderTerms | None = None
+        account: str | None = None
         try:
             if kind == _G:
-                terms = parse_cancel_replace(msg, session).terms
+                replace = parse_cancel_replace(msg, session)
+                terms, account = replace.terms, replace.account
             else:
                 parse_cancel(msg)
             record = check_amendable(record, cl_ord_id,
                                      cl_ord_id_used=self._store.cl_ord_id_used(name, cl_ord_id),
-                                     connected=self._client.connected, unavailable=CONNECTION_UNAVAILABLE)
+                                     connected=self._client.connected, unavailable=CONNECTION_UNAVAILABLE,
+                                     orig_cl_ord_id=orig, account=account)
             self._store.record_clordid_chain(name, cl_ord_id, record.request_id, kind)
         except (CancelRejected, DuplicateClOrdID) as exc:
             rej = (
@@ -475,7 +450,7 @@ class OrdersService:
                                pending_request_id=zen_request_id, pending_terms=terms)
         name = record.session
         pending = None
-        if report and self._pending_reports:
+        if report and (self._pending_reports or self._sessions[name][1].pending_reports):
             pending = pending_report(record, self._key(name), self._version(name), self._now())
         self._deliver(name, Outcome(record, (pending,) if pending is not None else ()))
 
@@ -567,11 +542,8 @@ class OrdersService:
 
     # H / AF / q ----------------------------------------------------------------------------
 
-    def _working(self, name: str) -> list[OrderRecord]:
-        return self._cache.working(name)
-
     def _status(self, msg: InboundMessage, session: SessionConfig, name: str, version: FixVersion) -> None:
-        record = self._find_order(name, msg.get(t.CL_ORD_ID), msg.get(t.ORDER_ID))
+        record = self._orders.find(name, msg.get(t.CL_ORD_ID), msg.get(t.ORDER_ID))
         self._send(name, answer_status(msg.session, version, msg, record, self._now()))
 
     def _mass_status(
@@ -584,7 +556,7 @@ class OrdersService:
             return self._send(
                 name, business_reject(msg.session, version, msg, reason, exc.text, t.MASS_STATUS_REQ_ID)
             )
-        for er in answer_mass_status(msg.session, version, request, self._working(name), self._now()):
+        for er in answer_mass_status(msg.session, version, request, self._cache.working(name), self._now()):
             self._send(name, er)
 
     def _mass_cancel(
@@ -605,7 +577,7 @@ class OrdersService:
             return self._send(name, refuse_mass_cancel(msg.session, version, msg, report_id, exc, now))
         records = [
             r
-            for r in select_orders(self._working(name), request.account, request.code, request.market,
+            for r in select_orders(self._cache.working(name), request.account, request.code, request.market,
                                    request.side)
             if r.pending_kind is None and r.order_id is not None
         ]
@@ -646,32 +618,21 @@ class OrdersService:
         except (InvalidTransition, StoreError, KeyError, ValueError) as exc:
             log.error("cannot apply %r: %s", arg, exc)
 
-    def _record_for(self, order_id: str, external_id: str | None = None) -> OrderRecord | None:
-        record = self._cache.by_order_id(order_id)
-        if record is not None:
-            return record
-        if external_id:  # our RequestID: the publish can come before the PlaceOrder answer
-            record = self._cache.get(external_id)
-            if record is not None and record.order_id in (None, order_id):
-                return record
-        stored = self._store.order_by_order_id(order_id)
-        if stored is not None:
-            return self._cached(stored.data)
-        if external_id:
-            record = self._load(external_id)  # our RequestID, before the ID is linked
-            if record is not None and record.order_id not in (None, order_id):
-                record = None
-        return record
-
     def handle_order(self, order: PlxOrder) -> None:
         """An ``Orders`` change or a ``QueryOrders`` row (synchronous: load, apply, save, send)."""
-        record = self._record_for(order.id, order.external_id)
-        if record is not None:  # None: not placed through this gateway
-            self._apply(record, lambda r, k, v, now: on_order_update(r, order, k, v, now))
+        record = self._orders.for_order_id(order.id, order.external_id)
+        if record is None:  # not placed through this gateway
+            return
+        if awaiting_fills(record, order):  # F1: fills first, then the terminal report
+            if self._holds.hold(record.request_id, order, self._monotonic()):
+                self._hold_timers[record.request_id] = asyncio.get_running_loop().call_later(
+                    self._holds.timeout, self._hold_expired, record.request_id)
+            order = working_view(record, order)
+        self._apply(record, lambda r, k, v, now: on_order_update(r, order, k, v, now))
 
     def handle_transaction(self, tx: PlxTransaction) -> None:
         """One execution; skipped before it is applied if its ExecID was already sent."""
-        record = self._record_for(tx.order_id)
+        record = self._orders.for_order_id(tx.order_id)
         if record is None:
             # Possibly ours before its order ID is known (PlaceOrder answer and Orders publish not
             # seen yet): reconciliation links unacknowledged orders, then replays transactions.
@@ -680,10 +641,56 @@ class OrdersService:
             return
         if not self._delivery.already_sent(record.session, record.request_id, f"{tx.order_id}-F{tx.id}"):
             self._apply(record, lambda r, k, v, now: on_transaction(r, tx, k, v, now))
+        if record.request_id in self._holds:
+            record = self._load(record.request_id)
+            held = self._holds.covered(record) if record is not None else None
+            if held is not None:
+                self._release(record.request_id, held)
+
+    def _release(self, request_id: str, held: PlxOrder) -> None:
+        """Apply a held terminal update now that its fills are reported (or the wait is over)."""
+        timer = self._hold_timers.pop(request_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._apply_to(request_id, lambda r, k, v, now: on_order_update(r, held, k, v, now))
+
+    def _hold_expired(self, request_id: str) -> None:
+        self._hold_timers.pop(request_id, None)
+        if request_id in self._holds:
+            self._spawn(self._fetch_fills(request_id), f"orders-fills-{request_id}")
+
+    async def _fetch_fills(self, request_id: str) -> None:
+        """The covering transactions did not come: ask QueryTransactions for the order's, apply
+        them (exactly once: already reported ones are skipped), then release the terminal update."""
+        record = self._load(request_id)
+        if record is not None and record.order_id is not None:
+            query = {"Account": record.account, "OrderID": record.order_id}
+            rows = await self._query("QueryTransactions", query)
+            for tx in transactions_in(rows, record.order_id):
+                self._guard(self.handle_transaction, tx)
+        held = self._holds.release(request_id)
+        if held is not None:
+            self._release(request_id, held)
+
+    async def _query(self, topic: str, data: dict[str, Any], *, missing_ok: bool = False) -> list[Any] | None:
+        """A Trading query's rows; None if it failed ([] for "no such order" when ``missing_ok``)."""
+        from gateway.zenith import ZenithError, ZenithRequestError
+
+        try:
+            rows = await self._client.request("Trading", topic, data)
+        except ZenithError as exc:
+            if missing_ok and isinstance(exc, ZenithRequestError) and any(
+                    c.startswith("Order") for c, _ in exc.errors):
+                return []
+            log.warning("%s %s failed: %s", topic, data, exc)
+            return None
+        return list(rows) if isinstance(rows, list) else []
 
     # --- reconciliation ------------------------------------------------------------------------
 
     def _on_connection(self, connected: bool) -> None:
+        if connected and self._replay_pending:
+            self._replay_journal()
         if connected:
             self._schedule_reconcile()
 
@@ -704,8 +711,6 @@ class OrdersService:
                     break
 
     async def _reconcile_once(self) -> None:
-        from gateway.zenith import ZenithError
-
         working = self._store.working_orders()
         if not working or not self._client.connected:
             return
@@ -728,22 +733,31 @@ class OrdersService:
                         await self._place_locked(record.request_id,
                                                  place_order_request(new, record.request_id))
         for account in sorted({o.account for o in working}):
-            try:
-                txs = await self._client.request("Trading", "QueryTransactions", {"Account": account})
-                orders = await self._client.request("Trading", "QueryOrders", {"Account": account})
-            except ZenithError as exc:
-                log.warning("reconcile %s failed: %s", account, exc)
+            txs = await self._query("QueryTransactions", {"Account": account})
+            orders = await self._query("QueryOrders", {"Account": account}) if txs is not None else None
+            if txs is None or orders is None:
                 continue
-            # QueryTransactions is unordered (§5.17): sort by trade time; ties keep the server's order.
-            for tx in sorted((PlxTransaction.from_json(x) for x in txs or ()), key=lambda x: x.trade_date):
+            for tx in transactions_in(txs):
                 self._guard(self.handle_transaction, tx)
             for obj in orders or ():
                 self._guard(self.handle_order, PlxOrder.from_json(obj))
+            known = {str(o.get("ID")) for o in orders or () if isinstance(o, dict)}
+            for stored in working:
+                if stored.account == account and stored.order_id and stored.order_id not in known:
+                    await self._check_lost(stored.request_id, account, stored.order_id)
         for request_id in unchecked:  # not at Plxtra: check now, then place or reject
             record = self._load(request_id)
             if record is not None and record.order_id is None and record.state is OrderState.PENDING_NEW:
                 new = NewOrder(record.cl_ord_id, record.account, record.fix_account, record.terms)
                 await self._place(request_id, place_order_request(new, request_id))
+
+    async def _check_lost(self, request_id: str, account: str, order_id: str) -> None:
+        """A working order missing from QueryOrders: ask for it by ID; if Plxtra has no such
+        order, report it Canceled (F2). Any doubt (a failed query) keeps it."""
+        rows = await self._query("QueryOrders", {"Account": account, "OrderID": order_id}, missing_ok=True)
+        if rows is not None and not any(str(o.get("ID")) == order_id for o in rows):
+            log.warning("order %s (%s) is no longer known to Plxtra: reported Canceled", order_id, request_id)
+            self._apply_to(request_id, lambda r, k, v, now: on_order_lost(r, k, v, now))
 
     # --- store and delivery --------------------------------------------------------------------
 
@@ -754,16 +768,7 @@ class OrdersService:
         return fix_version(self._sessions[name][1])
 
     def _load(self, request_id: str) -> OrderRecord | None:
-        record = self._cache.get(request_id)
-        if record is None:
-            stored = self._store.order(request_id)
-            record = self._cached(stored.data) if stored else None
-        return record
-
-    def _cached(self, data: dict[str, Any]) -> OrderRecord:
-        record = record_from_data(data)
-        self._cache.put(record)
-        return record
+        return self._orders.load(request_id)
 
     def _save(self, record: OrderRecord) -> None:
         self._deliver(record.session, Outcome(record))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import Any, Protocol
 
-from gateway.bridge.orders_model import OrderRecord
+from gateway.bridge.orders_model import OrderRecord, record_from_data
 from gateway.bridge.orders_state import TERMINAL
 
-__all__ = ["OrderCache"]
+__all__ = ["OrderCache", "OrderLookup"]
 
 
 class OrderCache:
@@ -67,3 +68,58 @@ class OrderCache:
     def has_unlinked(self, account: str) -> bool:
         """True if a working order of ``account`` has no Plxtra order ID yet."""
         return any(r.order_id is None and r.account == account for r in self._working.values())
+
+
+class _Rows(Protocol):  # the part of gateway.store.Store the lookup reads
+    def order(self, request_id: str) -> Any: ...
+    def order_by_order_id(self, order_id: str) -> Any: ...
+    def order_by_cl_ord_id(self, session: str, cl_ord_id: str) -> Any: ...
+
+
+class OrderLookup:
+    """Finding one order: the cache first, then the store's row (which then enters the cache)."""
+
+    def __init__(self, cache: OrderCache, rows: _Rows) -> None:
+        self._cache, self._rows = cache, rows
+
+    def cached(self, data: dict[str, Any]) -> OrderRecord:
+        record = record_from_data(data)
+        self._cache.put(record)
+        return record
+
+    def load(self, request_id: str) -> OrderRecord | None:
+        record = self._cache.get(request_id)
+        if record is None:
+            stored = self._rows.order(request_id)
+            record = self.cached(stored.data) if stored else None
+        return record
+
+    def for_order_id(self, order_id: str, external_id: str | None = None) -> OrderRecord | None:
+        """The order with Plxtra ``order_id``; ``external_id`` (our PlaceOrder RequestID) finds it
+        when the publish comes before the PlaceOrder answer linked the ID."""
+        record = self._cache.by_order_id(order_id)
+        if record is not None:
+            return record
+        if external_id:
+            record = self._cache.get(external_id)
+            if record is not None and record.order_id in (None, order_id):
+                return record
+        stored = self._rows.order_by_order_id(order_id)
+        if stored is not None:
+            return self.cached(stored.data)
+        if external_id:
+            record = self.load(external_id)
+            if record is not None and record.order_id not in (None, order_id):
+                record = None
+        return record
+
+    def find(self, session: str, cl_ord_id: str | None, order_id: str | None) -> OrderRecord | None:
+        """The order of ``session`` named by any ClOrdID of its chain, else by its OrderID(37)."""
+        stored = self._rows.order_by_cl_ord_id(session, cl_ord_id) if cl_ord_id else None
+        if stored is not None:
+            return self.load(stored.request_id)
+        if order_id:
+            record = self.for_order_id(order_id)
+            if record is not None and record.session == session:
+                return record
+        return None

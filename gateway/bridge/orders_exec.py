@@ -117,8 +117,9 @@ def execution_report(
         (t.ORD_STATUS, ord_status or record.state.value),
         (t.ORD_REJ_REASON, _ord_rej_reason(version, ord_rej_reason)),
         (t.ACCOUNT, _account(record)),
-        (t.SYMBOL, terms.code),
-        (t.SECURITY_EXCHANGE, terms.market),
+        # The instrument as the client sent it (F4): "XS02.XSX" stays so, with no 207 added.
+        (t.SYMBOL, record.fix_symbol or terms.code),
+        (t.SECURITY_EXCHANGE, record.fix_exchange if record.fix_symbol else terms.market),
         (t.SIDE, terms.side),
         (t.ORDER_QTY, terms.order_qty),
         (t.ORD_TYPE, terms.ord_type),

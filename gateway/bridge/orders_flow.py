@@ -40,6 +40,7 @@ __all__ = [
     "clear_pending",
     "errors_text",
     "on_amend_accepted",
+    "on_order_lost",
     "on_order_update",
     "on_place_accepted",
     "on_place_rejected",
@@ -234,6 +235,23 @@ def on_order_update(
             )
         )
     return Outcome(record, tuple(reports))
+
+
+ORDER_LOST_TEXT = "order no longer known to Plxtra"
+
+
+def on_order_lost(record: OrderRecord, session: SessionKey, version: FixVersion, now: datetime) -> Outcome:
+    """Reconciliation found that Plxtra no longer knows a working order (e.g. an end-of-day purge,
+    or a venue restarted without its state): report it Canceled, unsolicited, with the reason in
+    Text, so that status and cancel answers agree with what Plxtra will say (finding F2)."""
+    if record.state in TERMINAL or record.order_id is None:
+        return Outcome(record)
+    record = clear_pending(record).evolve(
+        state=next_state(_oid(record), record.state, OrderEvent.CANCELED))
+    exec_id = f"{_oid(record)}-4"
+    er = execution_report(session, version, record, exec_id=exec_id, exec_type=ExecType.CANCELED, now=now,
+                          text=ORDER_LOST_TEXT)
+    return Outcome(record, (Report(exec_id, er),))
 
 
 def _shows_pending_amend(record: OrderRecord, order: PlxOrder) -> bool:

@@ -75,8 +75,11 @@ def _decimal(
     return value
 
 
+EXPIRE_TIME_TEXT = "ExpireTime not supported: use ExpireDate(432)"
+
+
 def _fix_date(raw: str | None) -> date | None:
-    """ExpireDate(432) ``YYYYMMDD`` or the date part of ExpireTime(126) ``YYYYMMDD-HH:MM:SS``."""
+    """ExpireDate(432) ``YYYYMMDD``."""
     if not raw:
         return None
     try:
@@ -185,11 +188,13 @@ def _terms(
         )
     expire = None
     if tif is TimeInForce.GOOD_TILL_DATE:
-        expire = _fix_date(msg.get(t.EXPIRE_DATE)) or _fix_date(msg.get(t.EXPIRE_TIME))
+        # Zenith's ExpiryDate is a date (§8.43): a time of day cannot be honoured, and mapping it
+        # to its date would silently move the expiry (F7).
+        if msg.get(t.EXPIRE_TIME):
+            raise reject(OrdRejReason.OTHER, EXPIRE_TIME_TEXT, cl_ord_id=cl_ord_id)
+        expire = _fix_date(msg.get(t.EXPIRE_DATE))
         if expire is None:
-            raise reject(
-                OrdRejReason.OTHER, "GTD order needs ExpireDate(432) or ExpireTime(126)", cl_ord_id=cl_ord_id
-            )
+            raise reject(OrdRejReason.OTHER, "GTD order needs ExpireDate(432)", cl_ord_id=cl_ord_id)
     min_qty = _decimal(msg, t.MIN_QTY, reject=reject, cl_ord_id=cl_ord_id)
     max_floor = _decimal(msg, t.MAX_FLOOR, reject=reject, cl_ord_id=cl_ord_id)
     if min_qty is not None and (min_qty <= 0 or min_qty > qty):
@@ -252,7 +257,8 @@ def parse_new_order(msg: InboundMessage, session: SessionConfig) -> NewOrder:
     terms = _terms(msg, session, cl_ord_id)
     check_limits(terms, session, cl_ord_id)
     return NewOrder(
-        cl_ord_id=cl_ord_id, account=account, fix_account=fix_account, terms=terms, text=msg.get(t.TEXT)
+        cl_ord_id=cl_ord_id, account=account, fix_account=fix_account, terms=terms, text=msg.get(t.TEXT),
+        fix_symbol=msg.get(t.SYMBOL), fix_exchange=msg.get(t.SECURITY_EXCHANGE) or None,
     )
 
 
@@ -265,8 +271,7 @@ def parse_cancel_replace(msg: InboundMessage, session: SessionConfig) -> CancelR
             CxlRejReason.OTHER, "ClOrdID(11) and OrigClOrdID(41) are required", cl_ord_id=cl_ord_id
         )
     try:
-        if msg.get(t.ACCOUNT):
-            _resolve_account(msg, session, cl_ord_id, CancelRejected)
+        account = _resolve_account(msg, session, cl_ord_id, CancelRejected)[0] if msg.get(t.ACCOUNT) else None
         terms = _terms(msg, session, cl_ord_id, CancelRejected)
         check_limits(terms, session, cl_ord_id, CancelRejected)
     except CancelRejected as exc:
@@ -278,6 +283,7 @@ def parse_cancel_replace(msg: InboundMessage, session: SessionConfig) -> CancelR
         order_id=msg.get(t.ORDER_ID),
         fix_account=msg.get(t.ACCOUNT),
         terms=terms,
+        account=account,
     )
 
 

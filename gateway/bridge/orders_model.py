@@ -103,6 +103,8 @@ class NewOrder:
     fix_account: str | None
     terms: OrderTerms
     text: str | None = None
+    fix_symbol: str | None = None  # Symbol(55) and SecurityExchange(207) exactly as sent (F4)
+    fix_exchange: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,7 @@ class CancelReplace:
     order_id: str | None
     fix_account: str | None
     terms: OrderTerms
+    account: str | None = None  # Account(1) resolved to the Plxtra account, when sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +268,10 @@ class OrderRecord:
     pending_request_id: str | None = None
     pending_terms: OrderTerms | None = field(default=None)
     created_ns: int = 0
+    # The instrument as the client named it on the NewOrderSingle (``XS02.XSX``, or ``XS02`` with
+    # or without 207), echoed on every report (F4); None (older rows): code + market.
+    fix_symbol: str | None = None
+    fix_exchange: str | None = None
 
     @property
     def order_qty(self) -> Decimal:
@@ -349,6 +356,8 @@ def record_to_data(rec: OrderRecord) -> dict[str, Any]:
         "pending_request_id": rec.pending_request_id,
         "pending_terms": terms_to_data(rec.pending_terms) if rec.pending_terms else None,
         "created_ns": rec.created_ns,
+        "fix_symbol": rec.fix_symbol,
+        "fix_exchange": rec.fix_exchange,
     }
 
 
@@ -370,6 +379,8 @@ def record_from_data(d: Mapping[str, Any]) -> OrderRecord:
         pending_request_id=d.get("pending_request_id"),
         pending_terms=terms_from_data(d["pending_terms"]) if d.get("pending_terms") else None,
         created_ns=int(d.get("created_ns", 0)),
+        fix_symbol=d.get("fix_symbol"),
+        fix_exchange=d.get("fix_exchange"),
     )
 
 

@@ -44,12 +44,20 @@ def stamp(now: datetime) -> str:
 
 
 def check_amendable(
-    record: OrderRecord | None, cl_ord_id: str, *, cl_ord_id_used: bool, connected: bool, unavailable: str
+    record: OrderRecord | None,
+    cl_ord_id: str,
+    *,
+    cl_ord_id_used: bool,
+    connected: bool,
+    unavailable: str,
+    orig_cl_ord_id: str = "",
+    account: str | None = None,
 ) -> OrderRecord:
     """Raise the :class:`CancelRejected` a cancel/replace deserves, or return the order it targets.
 
     Order of checks as a partner expects them: duplicate ClOrdID, unknown order, finished order
-    (too late), another request pending, venue unreachable.
+    (too late), another request pending, stale OrigClOrdID (FIX 4.4 Vol. 4: "ClOrdID of the previous
+    non-rejected order", F8), a change of Account (F12), venue unreachable.
     """
     if cl_ord_id_used:
         raise CancelRejected(CxlRejReason.DUPLICATE_CL_ORD_ID, f"duplicate ClOrdID {cl_ord_id}")
@@ -62,6 +70,12 @@ def check_amendable(
             CxlRejReason.ALREADY_PENDING,
             f"a cancel or replace ({record.pending_cl_ord_id}) is already pending",
         )
+    if orig_cl_ord_id and orig_cl_ord_id != record.cl_ord_id:
+        raise CancelRejected(
+            CxlRejReason.OTHER, f"OrigClOrdID is not the latest ClOrdID (latest: {record.cl_ord_id})"
+        )
+    if account is not None and account != record.account:
+        raise CancelRejected(CxlRejReason.OTHER, "account cannot be changed")
     if not connected:
         raise CancelRejected(CxlRejReason.BROKER_OPTION, unavailable)
     return record

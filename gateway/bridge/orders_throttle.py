@@ -1,17 +1,58 @@
-"""Per-session message throttle: a token bucket driven by the caller's clock (no I/O, no clock).
+"""Per-session message throttle: a token bucket driven by the caller's clock, and the gate that
+applies it to inbound messages.
 
 ``Limits.messages_per_second`` refills the bucket; its capacity is one second's worth, so a
 burst up to the rate is allowed and a sustained excess is refused message by message. The
-service answers a refused message according to ``Limits.throttle_action`` (BusinessMessageReject
-by default; ``queue`` holds at most one second of backlog; ``logout`` rejects the message and
-logs the session out).
+service answers a refused message according to ``Limits.throttle_action`` (reject by default;
+``queue`` holds at most one second of backlog; ``logout`` rejects the message and logs the
+session out). A refused NewOrderSingle is answered with an ExecutionReport Rejected and a
+refused cancel / replace with an OrderCancelReject (order-entry clients reconcile orders through
+those, finding F6); any other message type with a BusinessMessageReject.
 """
 
 from __future__ import annotations
 
-from gateway.config.model import Limits, ThrottleAction
+import asyncio
+import collections
+import itertools
+import logging
+from collections.abc import Callable
+from datetime import datetime
 
-__all__ = ["Throttle", "TokenBucket"]
+from gateway.bridge import fixtags as t
+from gateway.bridge.fixtags import BusinessRejectReason, CxlRejReason, CxlRejResponseTo, OrdRejReason
+from gateway.bridge.orders_exec import business_reject, cancel_reject, reject_unknown_order
+from gateway.bridge.orders_model import FixVersion
+from gateway.config.model import Limits, SessionConfig, ThrottleAction
+from gateway.fix.records import InboundMessage, OutboundMessage
+
+__all__ = ["Throttle", "ThrottleGate", "TokenBucket", "throttle_answer", "throttle_text"]
+
+log = logging.getLogger("gateway.app.orders")
+_exec_ids = itertools.count(1)
+
+
+def throttle_text(limits: Limits) -> str:
+    return f"throttle: more than {limits.messages_per_second} messages per second"
+
+
+def throttle_answer(msg: InboundMessage, version: FixVersion, text: str, now: datetime) -> OutboundMessage:
+    """The refusal of one throttled message: ER Rejected for D, 9 for F/G, j otherwise."""
+    if msg.msg_type == "D":
+        # No order row exists for a throttled order; the ExecID only has to be unique within the
+        # session (time + counter).
+        exec_id = f"T{now.strftime('%Y%m%d%H%M%S%f')}-{next(_exec_ids)}-8"
+        return reject_unknown_order(msg.session, version, msg, now, exec_id=exec_id,
+                                    ord_rej_reason=OrdRejReason.OTHER, text=text)
+    if msg.msg_type in ("F", "G"):
+        to = (CxlRejResponseTo.ORDER_CANCEL_REQUEST if msg.msg_type == "F"
+              else CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST)
+        return cancel_reject(msg.session, version, cl_ord_id=msg.get(t.CL_ORD_ID) or "",
+                             orig_cl_ord_id=msg.get(t.ORIG_CL_ORD_ID) or "", response_to=to,
+                             reason=CxlRejReason.OTHER, text=text, now=now, account=msg.get(t.ACCOUNT))
+    ref_tag = t.MASS_STATUS_REQ_ID if msg.msg_type == "AF" else t.CL_ORD_ID
+    return business_reject(msg.session, version, msg, BusinessRejectReason.THROTTLE_LIMIT_EXCEEDED, text,
+                           ref_tag)
 
 
 class TokenBucket:
@@ -59,3 +100,54 @@ class Throttle:
         if action is ThrottleAction.QUEUE and queued < rate:
             return "queue"
         return "logout" if action is ThrottleAction.LOGOUT else "reject"
+
+
+class ThrottleGate:
+    """Admits inbound messages of each session under its ``Limits``: handled now, queued (paced
+    by the bucket, in arrival order) or refused through ``refuse(name, msg, session, logout)``."""
+
+    def __init__(
+        self,
+        monotonic: Callable[[], float],
+        handle: Callable[[InboundMessage, SessionConfig, str], None],
+        refuse: Callable[[str, InboundMessage, SessionConfig, bool], None],
+        spawn: Callable[..., object],
+    ) -> None:
+        self._monotonic, self._handle, self._refuse, self._spawn = monotonic, handle, refuse, spawn
+        self._throttle = Throttle()
+        self._queues: dict[str, collections.deque[tuple[InboundMessage, SessionConfig]]] = {}
+
+    def admit(self, name: str, msg: InboundMessage, session: SessionConfig) -> None:
+        if self._queues.get(name):  # keep order behind messages already queued
+            return self._enqueue(name, msg, session)
+        verdict = self._throttle.verdict(name, session.limits, self._monotonic(),
+                                         len(self._queues.get(name, ())))
+        if verdict == "queue":
+            return self._enqueue(name, msg, session)
+        if verdict != "ok":
+            return self._refuse(name, msg, session, verdict == "logout")
+        self._handle(msg, session, name)
+
+    def _enqueue(self, name: str, msg: InboundMessage, session: SessionConfig) -> None:
+        queue = self._queues.setdefault(name, collections.deque())
+        if len(queue) >= (session.limits.messages_per_second or 1):
+            return self._refuse(name, msg, session, False)
+        queue.append((msg, session))
+        if len(queue) == 1:
+            self._spawn(self._drain(name), f"orders-throttle-{name}")
+
+    async def _drain(self, name: str) -> None:
+        """Release queued messages as the bucket refills (ThrottleAction.QUEUE), in arrival order."""
+        queue = self._queues[name]
+        while queue:
+            msg, session = queue[0]
+            bucket = self._throttle.bucket(name, session.limits.messages_per_second or 1)
+            if not bucket.allow(self._monotonic()):
+                await asyncio.sleep(1.0 / bucket.rate)
+                continue
+            queue.popleft()
+            try:
+                self._handle(msg, session, name)
+            except Exception:
+                log.exception("%s: queued %s failed", name, msg.msg_type)
+        self._queues.pop(name, None)

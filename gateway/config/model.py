@@ -132,6 +132,7 @@ class SessionConfig:
     cancel_on_disconnect: bool = False
     market_data: bool = True                 # session may use MarketDataRequest
     trading: bool = True                     # session may send orders
+    pending_reports: bool = False            # ER Pending Cancel/Replace (39=6/E) before Plxtra answers F/G
 
     @property
     def session_key_text(self) -> str:

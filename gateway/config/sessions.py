@@ -36,7 +36,7 @@ SESSION_KEYS = (
     "name", "begin_string", "sender_comp_id", "target_comp_id", "role", "default_appl_ver_id",
     "host", "port", "heartbeat_interval", "schedule", "reset_on_logon", "accept_reset_seq_num_flag",
     "credentials", "accounts", "default_account", "markets", "symbols", "symbology", "limits",
-    "cancel_on_disconnect", "market_data", "trading",
+    "cancel_on_disconnect", "market_data", "trading", "pending_reports",
 )
 CREDENTIAL_KEYS = ("username", "password")
 SYMBOLOGY_KEYS = ("default_market", "allow_suffix")
@@ -87,7 +87,8 @@ class SessionReader:
             m, "heartbeat_interval", lambda n, k: self.r.integer(n, k, minimum=1, maximum=3600))
         if got := m.get("schedule"):
             kw["schedule"] = read_schedule(self.r, *got)
-        for flag in ("reset_on_logon", "accept_reset_seq_num_flag", "market_data", "trading"):
+        for flag in ("reset_on_logon", "accept_reset_seq_num_flag", "market_data", "trading",
+                     "pending_reports"):
             kw[flag] = self._opt(m, flag, self.r.boolean)
         kw["cancel_on_disconnect"] = self._opt(m, "cancel_on_disconnect", self.r.boolean)
         if kw["cancel_on_disconnect"] is None:

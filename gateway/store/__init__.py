@@ -6,6 +6,6 @@ commit, together with the other units of the same event-loop turn (on the loop t
 """
 
 from gateway.store.errors import DuplicateClOrdID, StoreError
-from gateway.store.orders_store import Store
+from gateway.store.orders_store import Store, open_store
 
-__all__ = ["DuplicateClOrdID", "Store", "StoreError"]
+__all__ = ["DuplicateClOrdID", "Store", "StoreError", "open_store"]

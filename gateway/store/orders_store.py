@@ -50,7 +50,7 @@ from typing import Any
 from gateway.store.checkpoint import Checkpointer
 from gateway.store.errors import DuplicateClOrdID, StoreError
 
-__all__ = ["DeferredMessage", "OutboundRow", "Store", "StoredOrder"]
+__all__ = ["DeferredMessage", "OutboundRow", "Store", "StoredOrder", "open_store"]
 
 _SCHEMA_VERSION = "1"
 
@@ -555,3 +555,11 @@ class Store:
         except sqlite3.Error as exc:
             raise self._wrap("drop_deferred", exc) from exc
 
+
+def open_store(config: Any) -> Store:
+    """The store at ``config.gateway.store_path`` (a GatewayConfig; relative paths are relative to
+    the config file)."""
+    path = Path(config.gateway.store_path)
+    if not path.is_absolute() and config.path is not None:
+        path = config.path.parent / path
+    return Store(path)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -111,8 +110,9 @@ def test_gtd_with_expire_date_and_expire_time() -> None:
     req = place_order_request(parse_new_order(d(t59="6", t432="20250630"), session()), "r")
     assert req.data["Details"]["Validity"] == "UntilCancel"
     assert req.data["Details"]["ExpiryDate"] == "2025-06-30"
-    order = parse_new_order(d(t59="6", t126="20250701-08:00:00"), session())
-    assert order.terms.expire_date == date(2025, 7, 1)
+    # ExpireTime cannot be honoured (Zenith ExpiryDate is a date): refused, never rewritten (F7).
+    with pytest.raises(OrderRejected, match=r"ExpireTime not supported: use ExpireDate\(432\)"):
+        parse_new_order(d(t59="6", t126="20250701-08:00:00"), session())
 
 
 def test_gtd_without_expiry_is_rejected() -> None:

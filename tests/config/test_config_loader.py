@@ -479,3 +479,13 @@ def test_md_merge_max_is_read_and_checked(tmp_path: Path) -> None:
     assert config_helpers.load_ok(tmp_path, good).gateway.md_merge_max == 5
     bad = "gateway:\n  md_merge_max: 0\nsessions:\n" + config_helpers.SESSION
     config_helpers.assert_error(config_helpers.load_err(tmp_path, bad), "gateway.md_merge_max", 2)
+
+
+def test_pending_reports_per_session_defaults_off(tmp_path: Path) -> None:
+    text = ("sessions:\n" + SESSION
+            + SESSION.replace("s1", "s2").replace("CLIENT1", "CLIENT2") + "    pending_reports: true\n")
+    a, b = load_config(write(tmp_path, text)).sessions
+    assert a.pending_reports is False and b.pending_reports is True
+    bad = "sessions:\n" + SESSION + "    pending_reports: maybe\n"
+    with pytest.raises(ConfigError, match="pending_reports"):
+        load_config(write(tmp_path, bad, "bad.yaml"))

@@ -15,6 +15,8 @@ from pathlib import Path
 from gateway.bridge.orders_delivery import Delivery
 from gateway.bridge.orders_flow import Report
 from gateway.fix.records import OutboundMessage, SessionKey
+from gateway.sim.config import load_sim_config
+from gateway.sim.server import SimServer
 from gateway.store import Store
 from tests.orders.test_orders_service import V42, V44, RecordingOutbox, harness, key, run
 
@@ -80,13 +82,24 @@ def test_unconfirmed_report_survives_restart_and_is_resent_flagged(tmp_path: Pat
     same store the New is sent again with PossResend=Y; once confirmed, never again."""
 
     async def main() -> None:
-        async with harness(tmp_path) as h:
+        # One venue across the restart: a fresh simulator would not know u1, and reconciliation
+        # would then (rightly) report it Canceled, "no longer known to Plxtra".
+        sim_cfg = load_sim_config(None).with_overrides(activity=False, seed=7)
+        sim = SimServer(sim_cfg, host="127.0.0.1", port=0)
+        await sim.start()
+        try:
+            await restart_twice(sim)
+        finally:
+            await sim.stop()
+
+    async def restart_twice(sim: SimServer) -> None:
+        async with harness(tmp_path, sim=sim) as h:
             h.outbox.accept = None
             h.order(V44, "u1", "1", 10, "4.00")
             new = await h.expect("8", {11: "u1", 150: "0"})
             assert 97 not in new
             await h.service.wait_idle(5)
-        async with harness(tmp_path) as h:  # same store file, fresh service: a restart
+        async with harness(tmp_path, sim=sim) as h:  # same store file, fresh service: a restart
             again = await h.expect("8", {11: "u1", 150: "0"})
             assert again[97] == "Y" and again[17] == new[17]
             await h.quiet(0.2)

@@ -1,0 +1,185 @@
+"""Inbound journal: a NewOrderSingle that QuickFIX has accepted cannot vanish in a crash.
+
+QuickFIX accepts (and sequences) an inbound message before the loop has written the order row;
+a ``kill -9`` in between loses the order, and the partner, whose MsgSeqNum was consumed, never
+resends it. The journal closes that window: the hand-off appends every application message to a
+file *on the QuickFIX thread, before it schedules the message onto the loop*; at start-up the
+orders service replays journaled D / F / G whose ClOrdID the store does not know.
+
+How the hand-off must call it (``gateway/fix/handoff.py``, ``fromApp`` path)::
+
+    journal = journal_for(journal_path(store_path))    # once, at construction (same object as
+                                                       # the orders service's: one per path)
+    record = to_record(message, key)
+    if record.msg_type in JOURNALED:                   # D, F, G (cheap to filter here)
+        journal.append(record)                         # before loop.call_soon_threadsafe(...)
+    loop.call_soon_threadsafe(inbox.dispatch, record)
+
+``append`` is thread-safe, never touches the loop, and is one ``os.write`` of one line to a file
+opened ``O_APPEND``: the bytes are in the kernel when it returns, so they survive ``kill -9`` of
+the process (not a power loss: no fsync, by design, ~5 µs per message). It raises
+:class:`StoreError` if the write fails; the hand-off should log it and still dispatch.
+
+File format: one JSON object per line, ``{"s": [begin, sender, target, qualifier], "t": MsgType,
+"n": MsgSeqNum, "r": received_ns, "f": [[tag, value], ...]}``. A torn last line (a write cut by a
+crash) is dropped when the file is opened. The journal grows while the process runs; the orders
+service compacts it at each start (every record of an earlier run is then either in the store or
+answered again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.fix.records import InboundMessage, SessionKey
+from gateway.store.errors import StoreError
+
+__all__ = ["JOURNALED", "InboundJournal", "journal_for", "journal_path", "replayable"]
+
+JOURNALED = frozenset({"D", "F", "G"})
+"""Message types worth journaling: those that create or change an order."""
+
+_registry: dict[Path, InboundJournal] = {}
+_registry_lock = threading.Lock()
+
+
+def journal_path(store_path: Path) -> Path:
+    """The journal beside the SQLite store: ``gateway.sqlite`` -> ``gateway.sqlite.inbound``."""
+    return store_path.with_name(store_path.name + ".inbound")
+
+
+def journal_for(path: Path) -> InboundJournal:
+    """The one journal of ``path`` in this process (the hand-off and the service share it)."""
+    key = Path(os.path.abspath(path))
+    with _registry_lock:
+        journal = _registry.get(key)
+        if journal is None or journal.closed:
+            journal = _registry[key] = InboundJournal(key)
+        return journal
+
+
+def encode(msg: InboundMessage) -> bytes:
+    s = msg.session
+    obj = {
+        "s": [s.begin_string, s.sender_comp_id, s.target_comp_id, s.qualifier],
+        "t": msg.msg_type,
+        "n": msg.msg_seq_num,
+        "r": msg.received_ns or time.time_ns(),
+        "f": [[tag, value] for tag, value in msg.fields],
+    }
+    # ensure_ascii: every byte of the line is printable ASCII, so a value can never break the line.
+    return (json.dumps(obj, separators=(",", ":")) + "\n").encode("ascii")
+
+
+def decode(line: bytes) -> InboundMessage:
+    obj = json.loads(line)
+    key = SessionKey(*obj["s"])
+    fields = tuple((int(tag), str(value)) for tag, value in obj["f"])
+    return InboundMessage(key, str(obj["t"]), int(obj["n"]), fields, int(obj["r"]))
+
+
+def replayable(
+    records: list[InboundMessage], before_ns: int, known: Callable[[InboundMessage], bool]
+) -> list[InboundMessage]:
+    """Journaled D / F / G received before ``before_ns`` (an earlier run) that ``known`` (the
+    store knows its ClOrdID on its session) rejects: the ones a crash kept from the store."""
+    return [m for m in records if m.msg_type in JOURNALED and m.received_ns < before_ns and not known(m)]
+
+
+class InboundJournal:
+    """Append-only file of inbound messages; ``append`` from any thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        try:
+            self._drop_torn_tail()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot open inbound journal: {exc.strerror}", path=str(self.path)) from exc
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    def append(self, msg: InboundMessage) -> None:
+        """Write one line for ``msg`` (thread-safe; one write call, no fsync)."""
+        data = memoryview(encode(msg))
+        with self._lock:
+            if self._fd is None:
+                raise StoreError("inbound journal is closed", path=str(self.path))
+            try:
+                while data:  # a regular file takes it all at once; loop for the letter of POSIX
+                    data = data[os.write(self._fd, data):]
+            except OSError as exc:
+                raise StoreError(f"inbound journal write failed: {exc.strerror}",
+                                 path=str(self.path)) from exc
+
+    def records(self) -> list[InboundMessage]:
+        """Every complete record, in append order (unreadable lines are skipped)."""
+        with self._lock:
+            return [m for m in (self._parse(line) for line in self._lines()) if m is not None]
+
+    def compact(self, keep: Callable[[InboundMessage], bool]) -> int:
+        """Rewrite the file with only the records ``keep`` accepts; returns how many were dropped.
+
+        Runs under the append lock, so a message appended meanwhile is neither lost nor doubled.
+        """
+        with self._lock:
+            kept: list[bytes] = []
+            dropped = 0
+            for line in self._lines():
+                msg = self._parse(line)
+                if msg is not None and keep(msg):
+                    kept.append(line + b"\n")
+                else:
+                    dropped += 1
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(b"".join(kept))
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
+                if self._fd is not None:
+                    os.close(self._fd)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StoreError(f"inbound journal compaction failed: {exc.strerror}",
+                                 path=str(self.path)) from exc
+            return dropped
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def _lines(self) -> list[bytes]:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        return [line for line in data.split(b"\n")[:-1] if line]  # the part after the last \n is torn
+
+    @staticmethod
+    def _parse(line: bytes) -> InboundMessage | None:
+        try:
+            return decode(line)
+        except (ValueError, KeyError, TypeError, IndexError):
+            return None
+
+    def _drop_torn_tail(self) -> None:
+        """Cut a last line without its newline (a crash mid-write) so appends start clean."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        if data and not data.endswith(b"\n"):
+            os.truncate(self.path, data.rfind(b"\n") + 1)
