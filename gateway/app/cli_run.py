@@ -78,11 +78,14 @@ def setup_logging(level: str) -> None:
 def banner(gateway: object) -> str:
     """A few lines saying where the gateway listens, which sessions, which Zenith."""
     from gateway.app.runtime import Gateway
+    from gateway.fix.engine import acceptor_reach, acceptor_warning
 
     assert isinstance(gateway, Gateway)
     cfg = gateway.config
     gw = cfg.gateway
-    lines = [f"plxtra-fix gateway ready: FIX acceptor on {gw.listen_host}:{gw.listen_port}"]
+    lines = [f"plxtra-fix gateway ready: {acceptor_reach(cfg)}"]
+    if warning := acceptor_warning(cfg):
+        lines.append(f"  WARNING: {warning}")
     for s in cfg.sessions:
         where = (f"connects to {s.host}:{s.port}" if s.role.value == "initiator" else "accepts")
         version = s.begin_string + (f"/{s.default_appl_ver_id}" if s.default_appl_ver_id else "")

@@ -5,7 +5,8 @@ Start order: the embedded simulator (when ``zenith.url`` is ``embedded``: a real
 Zenith client, the store, the services (``OrdersService``, ``MarketDataService``), and
 last the FIX engine, so no partner can log on before the gateway can answer. Stop runs the
 same list backwards: Logouts are sent and answered first, then services close, then the
-Zenith connection and the simulator.
+Zenith connection and the simulator. The embedded simulator keeps its state in a file next
+to the gateway store (see :func:`embedded_sim_config`), so a restart keeps its orders.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from typing import Any
 
 from gateway.app.services import FixService, Outbox, ServiceRegistry
 from gateway.config.model import GatewayConfig
-from gateway.fix.engine import FixEngine, load_dictionaries
+from gateway.fix.engine import FixEngine, acceptor_reach, acceptor_warning, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
 
-__all__ = ["EMBEDDED", "Gateway", "GatewayContext", "ServiceFactory", "default_service_factories"]
+__all__ = ["EMBEDDED", "EMBEDDED_SIM_STATE", "Gateway", "GatewayContext", "ServiceFactory",
+           "default_service_factories", "embedded_sim_config"]
 
 log = logging.getLogger("gateway.app.runtime")
 
 EMBEDDED = "embedded"
+EMBEDDED_SIM_STATE = "embedded-sim.sqlite"   # next to the gateway store
 
 
 @dataclass(slots=True)
@@ -56,6 +59,27 @@ def _marketdata_factory(ctx: GatewayContext) -> FixService:
     from gateway.app.marketdata_service import MarketDataService
 
     return MarketDataService(ctx.client, ctx.outbox, ctx.config)
+
+
+def embedded_sim_config(config: GatewayConfig) -> Any:
+    """The embedded simulator's config: ``zenith.sim_config`` (default: seed data), with a state
+    file next to the gateway store unless the sim config names one.
+
+    The gateway's store outlives a restart, so the simulator behind it must too: with no state
+    file a restarted simulator starts from seed data and every order the store still calls
+    open is unknown to it (status says open, cancel is refused).
+    """
+    from gateway.sim.config import load_sim_config
+
+    sim_cfg = load_sim_config(config.zenith.sim_config)
+    if sim_cfg.state_path is not None:
+        return sim_cfg
+    store = config.gateway.store_path
+    if not store.is_absolute() and config.path is not None:
+        store = config.path.parent / store    # as open_store resolves it
+    state = store.parent / EMBEDDED_SIM_STATE
+    state.parent.mkdir(parents=True, exist_ok=True)
+    return sim_cfg.with_overrides(state_path=state)
 
 
 def default_service_factories() -> list[ServiceFactory]:
@@ -106,13 +130,12 @@ class Gateway:
         loop = asyncio.get_running_loop()
         cfg = self.config
         if self.embedded:
-            from gateway.sim.config import load_sim_config
             from gateway.sim.server import SimServer
 
-            sim_cfg = load_sim_config(cfg.zenith.sim_config)
+            sim_cfg = embedded_sim_config(cfg)
             self.sim = SimServer(sim_cfg, host="127.0.0.1", port=0)
             await self.sim.start()
-            log.info("embedded simulator at %s", self.sim.url)
+            log.info("embedded simulator at %s (state %s)", self.sim.url, sim_cfg.state_path)
         from gateway.zenith import ZenithClient
 
         self.client = ZenithClient(self.zenith_url, cfg.zenith.token, auth_method=cfg.zenith.auth_method,
@@ -134,6 +157,12 @@ class Gateway:
         app = GatewayApplication(cfg, self.registry, loop, self.outbox)
         self.engine = FixEngine(cfg, app)
         self.engine.start()
+        self._log_acceptor_reach()
+
+    def _log_acceptor_reach(self) -> None:
+        log.info("%s", acceptor_reach(self.config))
+        if warning := acceptor_warning(self.config):
+            log.warning("%s", warning)
 
     async def stop(self) -> None:
         """Logouts, services, Zenith, store, simulator: each step bounded, none may block the next."""

@@ -23,9 +23,49 @@ from gateway.fix.convert import Dictionaries, DictionaryCache, session_id_of
 from gateway.fix.errors import FixEngineError
 from gateway.fix.records import SessionKey
 
-__all__ = ["FixEngine", "dictionary_paths", "load_dictionaries"]
+__all__ = ["WILDCARD_HOSTS", "FixEngine", "acceptor_reach", "acceptor_warning", "dictionary_paths",
+           "listen_host_honoured", "load_dictionaries"]
 
 log = logging.getLogger("gateway.fix.engine")
+
+
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "*"})
+
+
+def listen_host_honoured(host: str) -> bool:
+    """Whether QuickFIX can do what ``listen_host`` asks: a wildcard (it binds every interface
+    anyway) or loopback (the renderer adds ``AllowedRemoteAddresses=127.0.0.1``)."""
+    from gateway.config.quickfix_settings import LOOPBACK_HOSTS
+
+    return host in WILDCARD_HOSTS or host in LOOPBACK_HOSTS
+
+
+def acceptor_reach(config: GatewayConfig) -> str:
+    """Where partners can reach the acceptor, truthfully: QuickFIX C++ 1.16 binds
+    ``SocketAcceptPort`` on every interface (no accept-address setting), so a loopback
+    ``listen_host`` is enforced per connection by ``AllowedRemoteAddresses``, and any other
+    specific address is not enforced at all."""
+    from gateway.config.quickfix_settings import LOOPBACK_HOSTS
+
+    if not any(s.role is Role.ACCEPTOR for s in config.sessions):
+        return "no FIX acceptor (initiator sessions only)"
+    host, port = config.gateway.listen_host, config.gateway.listen_port
+    if host in LOOPBACK_HOSTS:
+        return f"FIX acceptor on port {port} (all interfaces; only 127.0.0.1 peers allowed)"
+    if host in WILDCARD_HOSTS:
+        return f"FIX acceptor on port {port} (all interfaces; any peer allowed)"
+    return (f"FIX acceptor on port {port} (all interfaces, any peer allowed: listen_host {host} "
+            f"is NOT enforced)")
+
+
+def acceptor_warning(config: GatewayConfig) -> str | None:
+    """What to warn about at start-up: a specific, non-loopback ``listen_host`` (None if fine)."""
+    gw = config.gateway
+    if listen_host_honoured(gw.listen_host) or not any(s.role is Role.ACCEPTOR for s in config.sessions):
+        return None
+    return (f"listen_host {gw.listen_host} cannot be honoured: QuickFIX C++ binds port {gw.listen_port} "
+            "on EVERY interface and accepts any peer; firewall the port (or use a container network), "
+            "or set listen_host to 127.0.0.1 (loopback peers only) or 0.0.0.0")
 
 
 def _settings_text(config: GatewayConfig) -> str:

@@ -206,6 +206,10 @@ class QuickFixOutbox:
         self._completions: deque[tuple[Callable[[bool], object], bool]] = deque()
         self._wake_scheduled = False
         self.refused = 0     # never queued: queue full or outbox closed
+        # Sessions with a logout() queued or in progress, re-enabled once they disconnect
+        # (QuickFIX's Session::logout also disables the session: see _do_logout).
+        self._logging_out: set[SessionKey] = set()
+        self._logout_lock = threading.Lock()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop ``on_sent`` callbacks run on (set before the first send with a callback)."""
@@ -239,8 +243,13 @@ class QuickFixOutbox:
         QuickFIX sends the Logout on its next timer tick and disconnects when it is answered
         (or after LogoutTimeout).
         """
-        if not self._closed:
-            self._put(session, _Logout(text), None)
+        if self._closed:
+            return
+        with self._logout_lock:
+            if session in self._logging_out:
+                return   # one Logout per episode: a burst of over-limit messages asks many times
+            self._logging_out.add(session)
+        self._put(session, _Logout(text), None)
 
     def total_backlog(self) -> int:
         return sum(lane.puts - lane.done for lane in list(self._lanes.values()))
@@ -387,7 +396,7 @@ class QuickFixOutbox:
     def _handle(self, lane: _Lane, item: object) -> None:
         try:
             if isinstance(item, _Logout):
-                self._do_logout(lane.session_id, item)
+                self._do_logout(lane.key, lane.session_id, item)
                 return
             msg, on_sent = item   # type: ignore[misc]
             if self._closed:
@@ -419,13 +428,50 @@ class QuickFixOutbox:
             log.info("%s on %s refused by QuickFIX", msg.msg_type, msg.session)
         return ok
 
-    def _do_logout(self, session_id: fix.SessionID, item: _Logout) -> None:
+    def _do_logout(self, key: SessionKey, session_id: fix.SessionID, item: _Logout) -> None:
+        """Log one session out, and make sure it can log on again afterwards.
+
+        QuickFIX C++ ``Session::logout(reason)`` sets the session *disabled* as well as asking
+        for the Logout (its timer then sends it); a disabled acceptor session refuses every later
+        Logon ("Session is not enabled for logon") until ``Session::logon()`` enables it again.
+        Enabling it at once would cancel the Logout, so it happens when the session has
+        disconnected: :meth:`session_disconnected` (from ``onLogout``), or here when the
+        connection was already gone by the time ``logout`` returned.
+        """
         session = fix.Session.lookupSession(session_id)
         if session is None:
             log.warning("logout of unknown session %s", session_id.toString())
-        elif session.isLoggedOn():
-            log.info("logging out %s: %s", session_id.toString(), item.text)
-            session.logout(item.text)
+            self._logout_finished(key)
+            return
+        if not session.isLoggedOn():
+            self._logout_finished(key)   # nothing to end: it went away on its own
+            return
+        with self._logout_lock:
+            self._logging_out.add(key)   # again: a disconnect may have cleared it since logout()
+        log.info("logging out %s: %s", key, item.text)
+        session.logout(item.text)
+        if not session.isLoggedOn():
+            # Disconnected meanwhile: its onLogout may have run before logout() disabled it.
+            self._enable(key, session)
+
+    def session_disconnected(self, key: SessionKey) -> None:
+        """``onLogout`` of ``key`` (QuickFIX thread): re-enable it if :meth:`logout` ended it."""
+        with self._logout_lock:
+            if key not in self._logging_out:
+                return
+        session = fix.Session.lookupSession(session_id_of(key))
+        if session is not None:
+            self._enable(key, session)
+
+    def _enable(self, key: SessionKey, session: fix.Session) -> None:
+        with self._logout_lock:
+            self._logging_out.discard(key)
+        session.logon()   # Session::logon() only sets the enabled flag (no message is sent)
+        log.info("%s logged out; it may log on again", key)
+
+    def _logout_finished(self, key: SessionKey) -> None:
+        with self._logout_lock:
+            self._logging_out.discard(key)
 
     def _complete(self, on_sent: Callable[[bool], object], ok: bool) -> None:
         """Queue ``on_sent(ok)`` for the loop (same burst scheme as ``GatewayApplication._enqueue``)."""
@@ -590,6 +636,7 @@ class GatewayApplication(fix.Application):
         try:
             key = self._key(sessionID)
             log.info("logout %s", key)
+            self._outbox.session_disconnected(key)
             self._post(self._inbox.logout, key)
         except Exception:
             self._failed("onLogout", None, sessionID, reply=False)

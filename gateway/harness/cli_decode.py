@@ -384,12 +384,21 @@ def run(args: argparse.Namespace) -> int:
             warned.add(text)
             print(f"plxtra-fix decode: warning: {text}", file=stderr)
 
+    unreadable = _unreadable(args.logs)
+    if unreadable:
+        # A path that cannot be read is a usage error (exit 2, as check-config on a missing
+        # file), so `plxtra-fix decode $LOG | grep ...` does not pass on a typo.
+        for problem in unreadable:
+            print(f"plxtra-fix decode: {problem}", file=stderr)
+        return 2
     mode = "json" if args.json else "compact" if args.compact else "block"
     printer = _Printer(sys.stdout, mode, args.dictionary_dir, warn)
     reader = LogReader(args.logs or ["-"], format=args.format)
     printed = 0
+    seen = 0
     try:
         for record in reader:
+            seen += 1
             d = printer.dictionary(record)
             try:
                 if not filters.matches(record, d):
@@ -421,7 +430,24 @@ def run(args: argparse.Namespace) -> int:
     if args.summary:
         _sessions(reader, stderr)
     _summary(reader, printed, stderr)
+    if args.strict and not seen:
+        print("plxtra-fix decode: no FIX message found in the input (--strict)", file=stderr)
+        return 1
     return 1 if args.strict and reader.problem_count else 0
+
+
+def _unreadable(paths: list[str]) -> list[str]:
+    """``cannot read PATH: reason`` for every input (other than ``-``) that cannot be opened."""
+    problems = []
+    for path in paths:
+        if path == "-":
+            continue
+        try:
+            with open(path, "rb") as f:
+                f.read(0)
+        except OSError as exc:
+            problems.append(f"cannot read {path}: {exc.strerror or exc}")
+    return problems
 
 
 def _sessions(reader: LogReader, out: TextIO) -> None:

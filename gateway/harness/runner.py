@@ -228,12 +228,16 @@ class _Run:
         timeout = step.timeout or self.scenario.session.timeout
         deadline = loop.time() + timeout
         skipped: list[str] = []
+        own_answers = session.own_answers
         for _ in range(100_000):   # bounded; the deadline ends it long before
             remaining = deadline - loop.time()
             try:
                 m = await session.next_message(max(0.0, remaining), skip_duplicates=not step.allow_dup)
             except SessionTimeout:
                 seen = f"; skipped {len(skipped)}: {', '.join(skipped[-8:])}" if skipped else ""
+                if session.own_answers > own_answers:
+                    seen += ("; the peer answered the harness's own TestRequest(s) but sent nothing "
+                             "of its own")
                 pair = MessagePair(step.label, None, None, (), False, self._expected_text(step))
                 raise StepFailed(step, f"no {msg_label(step.msg_type)} within {timeout:g}s{seen}",
                                  pair) from None

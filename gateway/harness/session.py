@@ -65,6 +65,7 @@ class FixSession:
         self._inbox: asyncio.Queue[Received | _Eof] = asyncio.Queue()
         self.received: list[FixMessage] = []          # every message from the peer, in arrival order
         self.problems: list[SessionProblem] = []      # session-level faults the peer committed
+        self.own_answers = 0   # Heartbeats answering the session layer's own TestRequests
         self.closed = False
         self._tasks = [asyncio.create_task(self._read_loop(), name="fix-read"),
                        asyncio.create_task(self._timer_loop(), name="fix-timer")]
@@ -170,11 +171,18 @@ class FixSession:
         return item
 
     async def next_message(self, timeout: float, *, skip_duplicates: bool = True) -> FixMessage:
-        """Next message from the peer (admin included), PossDup duplicates of seen seqs skipped."""
+        """Next message from the peer (admin included), PossDup duplicates of seen seqs skipped.
+
+        Heartbeats answering the session layer's own TestRequests are never returned: they are
+        the harness's link check, not something the peer did by itself (they stay in
+        :attr:`received` and are counted in :attr:`own_answers`)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             event = await self.next_event(max(0.0, deadline - loop.time()))
+            if event.own_answer:
+                self.own_answers += 1
+                continue
             if not (skip_duplicates and event.duplicate):
                 return event.message
 

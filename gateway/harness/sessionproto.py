@@ -134,11 +134,14 @@ class SentMessage:
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """A message from the peer. ``duplicate``: a PossDup resend of a MsgSeqNum already seen."""
+    """A message from the peer. ``duplicate``: a PossDup resend of a MsgSeqNum already seen.
+    ``own_answer``: a Heartbeat answering a TestRequest the session layer itself sent (link
+    check), which scenario steps must not mistake for the peer's own Heartbeat."""
 
     message: FixMessage
     seq: int | None
     duplicate: bool = False
+    own_answer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,7 @@ class SessionProtocol:
         self._out = bytearray()
         self._events: list[SessionEvent] = []
         self._test_request_pending: str | None = None
+        self._own_test_req_ids: set[str] = set()   # TestReqIDs the session layer sent by itself
         self.last_sent: datetime = self._clock()
         self.last_received: datetime = self._clock()
         self.peer_logon: FixMessage | None = None
@@ -288,6 +292,7 @@ class SessionProtocol:
         if (self._clock() - self.last_received).total_seconds() < hb * 1.2 + 1:
             return False
         self._test_request_pending = f"TEST-{format_utc(self._clock())}"
+        self._own_test_req_ids.add(self._test_request_pending)
         self.send("1", [(112, self._test_request_pending)])
         return True
 
@@ -366,7 +371,8 @@ class SessionProtocol:
             c.next_in = seq + 1
         c.seen_in.add(seq)
         self._dispatch_admin(m, msg_type)
-        self._events.append(Received(m, seq))
+        own = msg_type == "0" and m.get(112) in self._own_test_req_ids
+        self._events.append(Received(m, seq, own_answer=own))
 
     def _apply_new_seq_no(self, m: FixMessage, *, reset: bool) -> None:
         try:

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from typing import Any
 
 from gateway.sim.config import load_sim_config
@@ -15,6 +16,8 @@ from gateway.sim.errors import SimError
 from gateway.sim.server import SimServer
 
 __all__ = ["configure", "run"]
+
+log = logging.getLogger("gateway.sim.cli")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +35,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--activity", choices=("on", "off"), help="generated market activity (default on)")
 
 
+def _setup_logging() -> None:
+    """UTC with milliseconds and a ``Z``, in the same layout as the gateway's log lines
+    (``2026-11-25 22:53:22.709Z INFO    name: text``). A copy of the gateway's small formatter,
+    on purpose: the simulator imports no other ``gateway`` package."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)-7s %(name)s: %(message)s",
+                                  datefmt="%Y-%m-%d %H:%M:%S")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
 async def _serve(server: SimServer) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -39,6 +56,7 @@ async def _serve(server: SimServer) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await server.start()
+    log.info("serving %s (state file: %s)", server.url, server.cfg.state_path or "none")
     print(
         f"plxtra simulator serving {server.url}?version=2.0 (token 'demo'; user XospAdmin/xosp)", flush=True
     )
@@ -49,7 +67,7 @@ async def _serve(server: SimServer) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _setup_logging()
     try:
         cfg = load_sim_config(args.config)
         overrides: dict[str, Any] = {}

@@ -3,12 +3,18 @@ QuickFIX acceptor on 127.0.0.1; in a thread and as a `plxtra-fix run` subprocess
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from gateway.app.cli_run import banner
+from gateway.app.runtime import Gateway
 from gateway.app.testing import run_gateway_in_thread, spawn_gateway_process, write_test_config
+from gateway.config.loader import load_config
 from gateway.fix.testing import FixTestClient, free_port
 
 
@@ -52,7 +58,9 @@ def test_plxtra_fix_run_subprocess_accepts_logon_and_stops_on_sigterm(tmp_path: 
             assert logout.get(58) == "Gateway shutting down"
         output = proc.output()
         assert code == 0, output
-        assert f"FIX acceptor on 127.0.0.1:{port}" in output
+        # QuickFIX binds every interface; the banner says so, and who may connect.
+        assert f"FIX acceptor on port {port} (all interfaces; only 127.0.0.1 peers allowed)" in output
+        assert "FIX acceptor on 127.0.0.1" not in output and "cannot be honoured" not in output
         assert "session client2: FIX.4.2 PLXTRA<->CLIENT2" in output
         assert "embedded simulator" in output and "gateway stopped" in output
         assert "Traceback" not in output, output
@@ -73,3 +81,26 @@ def test_zenith_url_override_and_unreachable_zenith_fail_cleanly(tmp_path: Path)
     done = _run(tmp_path, "--config", str(cfg), "--zenith", dead)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "plxtra-fix run:" in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_banner_and_log_tell_where_the_acceptor_really_listens(tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """listen_host is not an accept address in QuickFIX C++ 1.16: a wildcard is reported as such,
+    a specific non-loopback address is reported as NOT enforced, with a start-up warning."""
+    port = free_port()
+    for host, reach in (("0.0.0.0", "(all interfaces; any peer allowed)"),
+                        ("192.0.2.10",
+                         "(all interfaces, any peer allowed: listen_host 192.0.2.10 is NOT enforced)")):
+        cfg = load_config(write_test_config(tmp_path / host, "embedded", port, gateway={"listen_host": host}))
+        gateway = Gateway(cfg)   # not started: nothing binds the port
+        text = banner(gateway)
+        assert text.splitlines()[0] == f"plxtra-fix gateway ready: FIX acceptor on port {port} {reach}"
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="gateway.app.runtime"):
+            gateway._log_acceptor_reach()
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        if host == "0.0.0.0":
+            assert "WARNING" not in text and not warnings
+        else:
+            assert "WARNING: listen_host 192.0.2.10 cannot be honoured" in text
+            assert len(warnings) == 1 and "EVERY interface" in warnings[0], warnings

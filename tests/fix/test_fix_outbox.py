@@ -3,11 +3,14 @@ and what shutdown reports."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import pytest
 
 from gateway.fix.records import OutboundMessage, SessionKey
 from gateway.fix.testing import FixTestClient, utc_timestamp
@@ -214,6 +217,36 @@ def test_logout_ends_the_session_with_the_given_text(engine_gateway: EngineGatew
         assert c.expect("B", timeout=1, where={148: "before"})   # queued first, sent first
         logout = c.expect("5", timeout=1, admin=True)
         assert logout.get(58) == "Throttle limit exceeded"
+
+
+def test_after_a_logout_the_partner_can_log_on_again(engine_gateway: EngineGateway, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """QuickFIX's Session::logout also disables the session; the outbox enables it again once the
+    partner is gone, so a throttle logout ends one connection, not the partnership. A burst of
+    logout requests gives one Logout and one log line."""
+    gw = engine_gateway
+    key = SessionKey("FIX.4.2", "PLXTRA", "CLIENT2")
+    caplog.set_level(logging.INFO, logger="gateway.fix.handoff")
+    with FixTestClient(begin_string="FIX.4.2", sender="CLIENT2", port=gw.port, tmp_path=tmp_path) as c:
+        c.wait_logged_on(10)
+
+        def burst() -> None:
+            for _ in range(50):
+                gw.outbox.logout(key, "Message rate limit exceeded")
+        gw.run_on_loop(burst)
+        c.wait_logged_out(10)
+        assert c.expect("5", timeout=1, admin=True).get(58) == "Message rate limit exceeded"
+        # The client's initiator reconnects by itself (ReconnectInterval=1): the gateway accepts it.
+        c.wait_logged_on(10)
+        assert c.logons == 2
+        c.send("D", [(11, "after-relogon"), (21, "1"), (55, "XS01"), (54, "1"), (38, "5"), (40, "1"),
+                     (60, "<now>")])
+        c.expect("8", timeout=5, where={11: "after-relogon"})
+        logouts = [r for r in caplog.records if r.getMessage().startswith("logging out")]
+        assert len(logouts) == 1, [r.getMessage() for r in logouts]
+        # A second logout episode works the same way (the state was cleared, not left behind).
+        gw.run_on_loop(lambda: gw.outbox.logout(key, "again"))
+        assert _wait(lambda: c.logons == 3, 15), c.logons
 
 
 def test_close_reports_what_a_blocked_session_did_not_send(own_engine_gateway: EngineGateway) -> None:

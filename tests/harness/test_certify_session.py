@@ -207,3 +207,48 @@ def test_harness_acceptor_and_initiator_talk_with_heartbeats() -> None:
             await initiator.close()
 
     asyncio.run(asyncio.wait_for(main(), 20))
+
+
+def test_answers_to_the_harness_own_test_requests_are_not_offered_to_steps() -> None:
+    """The venue answers TestRequests but never sends a Heartbeat of its own. The harness's
+    session layer probes it with its own TestRequest; that answer (112=TEST-...) must not be
+    taken for the unsolicited Heartbeat the scenario waits for."""
+    text = """name: unsolicited heartbeat
+session: {begin_string: FIX.4.4, sender: CLIENT1, target: VENUE, heartbeat: 1, timeout: 3}
+steps:
+  - expect: "0"
+    description: an unsolicited Heartbeat within HeartBtInt plus transmission time
+    ignore: []
+    timeout: 4
+    fields: {112: {absent: true}}
+"""
+    result = run(text)
+    assert not result.passed and result.error is None
+    assert len(result.failures) == 1, result.failures
+    failure = result.failures[0]
+    assert "no 0 (Heartbeat) within 4s" in failure, failure
+    assert "answered the harness's own TestRequest" in failure, failure
+    assert "tag 112" not in failure
+
+
+def test_session_marks_only_its_own_test_request_answers() -> None:
+    async def main() -> None:
+        async with TestVenue() as venue:
+            settings = SessionSettings("FIX.4.4", "CLIENT1", "VENUE", heartbeat=1)
+            session = await FixSession.connect(settings, "127.0.0.1", venue.port)
+            try:
+                await session.logon(timeout=5)
+                # The silent venue gets the harness's TestRequest after ~2.2 s; its answer is hidden.
+                with pytest.raises(SessionTimeout):
+                    await session.next_message(3.5)
+                assert session.own_answers >= 1
+                hidden = [m for m in session.received if (m.get(112) or "").startswith("TEST-")]
+                assert hidden and all(m.msg_type == "0" for m in hidden)
+                # A TestRequest the test itself sends is answered and offered as usual.
+                session.send("1", [(112, "MINE")])
+                m = await session.next_message(3)
+                assert (m.msg_type, m.get(112)) == ("0", "MINE")
+            finally:
+                await session.logout(timeout=2)
+
+    asyncio.run(asyncio.wait_for(main(), 20))

@@ -155,8 +155,38 @@ def test_problems_summarised_on_stderr_and_strict(capsys: pytest.CaptureFixture[
     assert f"{path}:2: CheckSum(10)" in err and f"{path}:3: BodyLength(9)" in err
     code, _, _ = run(capsys, "--strict", str(path))
     assert code == 1
-    code, _, _ = run(capsys, "--strict", str(tmp_path / "missing.log"))
-    assert code == 1
+
+
+@pytest.mark.parametrize("mode", [[], ["--strict"], ["--json"], ["--compact", "--strict"]])
+def test_unreadable_input_is_a_usage_error(capsys: pytest.CaptureFixture[str], log: Path,
+                                           mode: list[str]) -> None:
+    missing = log.parent / "missing.log"
+    for bad in (missing, log.parent):   # absent, and a directory
+        code, out, err = run(capsys, *mode, str(log), str(bad))
+        assert code == 2, err
+        assert out == ""   # nothing decoded from the good file either: the command line is wrong
+        assert f"cannot read {bad}:" in err
+    assert "No such file or directory" in run(capsys, *mode, str(missing))[2]
+
+
+def test_strict_fails_on_input_without_fix_messages(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    empty, prose = tmp_path / "empty.log", tmp_path / "prose.log"
+    empty.write_bytes(b"")
+    prose.write_text("2026-11-25 gateway started\nno FIX in here\n", encoding="utf-8")
+    for path in (empty, prose):
+        assert run(capsys, str(path))[0] == 0
+        code, out, err = run(capsys, "--strict", str(path))
+        assert code == 1 and out == ""
+        assert "no FIX message found" in err
+
+
+def test_real_process_missing_file_exits_2(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "gateway", "decode", str(tmp_path / "nonexistent.log")],
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "cannot read" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize(

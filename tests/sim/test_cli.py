@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .conftest import Raw, order
@@ -90,3 +91,31 @@ def test_empty_state_flag_means_no_state_file(tmp_path):
             if proc.poll() is None:
                 proc.kill()
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no "None", no "" file, nothing
+
+
+def test_log_lines_are_utc_with_milliseconds_and_z(tmp_path):
+    """Same timestamp layout as the gateway's log (``2026-11-25 22:53:22.709Z INFO ...``)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TZ="America/New_York")   # local zone must not leak in
+    cmd = [sys.executable, "-m", "gateway", "sim", "--port", "0", "--activity", "off", "--state", ""]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "ws://127.0.0.1:" in line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert any("serving ws://127.0.0.1:" in x for x in lines), err
+    stamp = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.\d{3}Z (INFO|WARNING|ERROR|DEBUG) +\S+: ")
+    for x in lines:
+        m = stamp.match(x)
+        assert m, x
+        when = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        assert abs((datetime.now(UTC) - when).total_seconds()) < 120, x   # UTC, not local time
