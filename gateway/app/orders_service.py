@@ -305,7 +305,7 @@ class OrdersService:
         answer = throttle_answer(msg, fix_version(session), throttle_text(session.limits), self._now())
         self._send(name, answer)
         if logout and name in self._logged_on and hasattr(self._outbox, "logout"):
-            log.warning("%s: over the message rate; logging the session out", name)
+            # Every throttled message is answered; the outbox merges repeated logouts into one.
             self._outbox.logout(self._logged_on[name], "Message rate limit exceeded")
 
     # D -------------------------------------------------------------------------------------

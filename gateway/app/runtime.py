@@ -23,6 +23,8 @@ from gateway.app.services import FixService, Outbox, ServiceRegistry
 from gateway.config.model import GatewayConfig
 from gateway.fix.engine import FixEngine, acceptor_reach, acceptor_warning, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
+from gateway.store import store_path_of
+from gateway.store.inbound_journal import JOURNALED, journal_for, journal_path
 
 __all__ = ["EMBEDDED", "EMBEDDED_SIM_STATE", "Gateway", "GatewayContext", "ServiceFactory",
            "default_service_factories", "embedded_sim_config"]
@@ -154,7 +156,9 @@ class Gateway:
             self.registry.register(factory(self.ctx))
         await self.registry.start()
 
-        app = GatewayApplication(cfg, self.registry, loop, self.outbox)
+        journal = journal_for(journal_path(store_path_of(cfg)))
+        app = GatewayApplication(cfg, self.registry, loop, self.outbox, journal=journal,
+                                 journal_types=JOURNALED)
         self.engine = FixEngine(cfg, app)
         self.engine.start()
         self._log_acceptor_reach()

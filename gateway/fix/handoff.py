@@ -504,6 +504,12 @@ class QuickFixOutbox:
             self._loop.call_soon(self._run_completions)   # type: ignore[union-attr]
 
 
+class InboundJournalLike(Protocol):
+    """What the hand-off needs of the inbound journal: a thread-safe, non-blocking append."""
+
+    def append(self, record: InboundMessage) -> None: ...
+
+
 class GatewayApplication(fix.Application):
     """The ``quickfix.Application`` of the gateway: copies, checks, hands off; nothing else.
 
@@ -511,12 +517,17 @@ class GatewayApplication(fix.Application):
     """
 
     def __init__(self, config: GatewayConfig, inbox: Inbox, loop: asyncio.AbstractEventLoop,
-                 outbox: QuickFixOutbox) -> None:
+                 outbox: QuickFixOutbox, journal: InboundJournalLike | None = None,
+                 journal_types: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self._config = config
         self._inbox = inbox
         self._loop = loop
         self._outbox = outbox
+        # Order-changing messages are journaled on this thread before they reach the loop, so a
+        # crash after QuickFIX consumed their MsgSeqNum cannot lose them (gateway.store.inbound_journal).
+        self._journal = journal
+        self._journal_types = journal_types
         if outbox._loop is None:
             outbox.bind(loop)
         self._keys: dict[str, SessionKey] = {}
@@ -677,6 +688,12 @@ class GatewayApplication(fix.Application):
             if record.msg_type not in self._inbox.handled_types:
                 # QuickFIX answers with 35=j BusinessRejectReason=3 (FIX 4.2+).
                 raise fix.UnsupportedMessageType()
+            if self._journal is not None and record.msg_type in self._journal_types:
+                try:
+                    self._journal.append(record)
+                except Exception:   # a full disk must not stop trading: log and go on
+                    log.exception("inbound journal append failed for %s MsgSeqNum=%s",
+                                  record.session, record.msg_seq_num)
             self._enqueue(record)
         except _FROM_APP_ALLOWED:
             raise

@@ -6,6 +6,6 @@ commit, together with the other units of the same event-loop turn (on the loop t
 """
 
 from gateway.store.errors import DuplicateClOrdID, StoreError
-from gateway.store.orders_store import Store, open_store
+from gateway.store.orders_store import Store, open_store, store_path_of
 
-__all__ = ["DuplicateClOrdID", "Store", "StoreError", "open_store"]
+__all__ = ["DuplicateClOrdID", "Store", "StoreError", "open_store", "store_path_of"]

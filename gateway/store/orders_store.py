@@ -50,7 +50,7 @@ from typing import Any
 from gateway.store.checkpoint import Checkpointer
 from gateway.store.errors import DuplicateClOrdID, StoreError
 
-__all__ = ["DeferredMessage", "OutboundRow", "Store", "StoredOrder", "open_store"]
+__all__ = ["DeferredMessage", "OutboundRow", "Store", "StoredOrder", "open_store", "store_path_of"]
 
 _SCHEMA_VERSION = "1"
 
@@ -556,10 +556,15 @@ class Store:
             raise self._wrap("drop_deferred", exc) from exc
 
 
-def open_store(config: Any) -> Store:
-    """The store at ``config.gateway.store_path`` (a GatewayConfig; relative paths are relative to
+def store_path_of(config: Any) -> Path:
+    """Where ``config.gateway.store_path`` points (a GatewayConfig; relative paths are relative to
     the config file)."""
     path = Path(config.gateway.store_path)
     if not path.is_absolute() and config.path is not None:
         path = config.path.parent / path
-    return Store(path)
+    return path
+
+
+def open_store(config: Any) -> Store:
+    """The store at :func:`store_path_of` ``config``."""
+    return Store(store_path_of(config))
