@@ -134,7 +134,7 @@ class OrdersService:
         *,
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
-        allow_stop_orders: bool = False,
+        allow_stop_orders: bool = True,
         pending_reports: bool = False,
         journal: InboundJournal | None = None,
     ) -> None:

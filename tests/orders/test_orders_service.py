@@ -434,10 +434,10 @@ def test_rejects(tmp_path: Path) -> None:
             )
             f = await h.expect("9")
             assert (f[102], f[434]) == ("1", "2")
-            # Stop orders: refused clearly (the venue path cannot guarantee the condition is honoured).
+            # A stop order is a Zenith StopLoss condition: accepted and held (New), not traded yet.
             h.order(V44, "r8", "1", 1, None, ord_type="3", extra=[(99, "6")])
             f = await h.expect("8", {11: "r8"})
-            assert f[39] == "8" and "stop orders not supported by Plxtra venue" in f[58]
+            assert (f[150], f[39], f[99]) == ("0", "0", "6"), f
             # Throttle: 50 messages per second, then BusinessMessageReject.
             for i in range(60):
                 h.send(V44, "H", [(11, f"t{i}"), (55, "XS01"), (54, "1")])
