@@ -6,65 +6,15 @@ its state file; the gateway reconnects, reconciles, and reports the order's fill
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from e2e_support import book, new_order
 
 from gateway.app.testing import run_gateway_in_thread, write_test_config
 from gateway.fix.testing import FixTestClient, free_port
 from gateway.sim.config import load_sim_config
-from gateway.sim.testing import SimHandle, run_sim_in_thread
-from gateway.zenith import ZenithClient
-
-NOW = "<now>"
-
-
-def book(sim: SimHandle, account: str, side: str, qty: int, px: str, symbol: str) -> None:
-    """Rest or cross an order from an account outside the gateway, through Zenith."""
-
-    async def place() -> Any:
-        client = ZenithClient(sim.url, "demo", request_timeout=5.0)
-        await client.start()
-        try:
-            return await client.request(
-                "Trading",
-                "PlaceOrder",
-                {
-                    "Account": account,
-                    "Details": {
-                        "Exchange": "XSX",
-                        "Code": symbol,
-                        "Side": side,
-                        "Style": "Market",
-                        "Type": "Limit",
-                        "LimitPrice": Decimal(px),
-                        "Quantity": qty,
-                        "Validity": "UntilDay",
-                    },
-                    "Route": {"Algorithm": "Market", "Market": "XSX::XSX"},
-                },
-            )
-        finally:
-            await client.close()
-
-    result = sim.call(place)
-    assert result["Result"] == "Success", result
-
-
-def new_order(cl: str, account: str, side: str, qty: int, px: str, symbol: str) -> list[tuple[int, object]]:
-    return [
-        (11, cl),
-        (1, account),
-        (21, "1"),
-        (55, symbol),
-        (207, "XSX"),
-        (54, side),
-        (38, qty),
-        (40, "2"),
-        (44, px),
-        (59, "0"),
-        (60, NOW),
-    ]
+from gateway.sim.testing import run_sim_in_thread
 
 
 def _wait(pred: Any, timeout: float) -> None:

@@ -4,82 +4,14 @@ fills on the simulator, and a partner that is logged out while its order fills.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
+from e2e_support import book, new_order
 
 from gateway.app.testing import run_gateway_in_thread, spawn_gateway_process, write_test_config
 from gateway.fix.testing import FixTestClient, free_port
-from gateway.sim.config import load_sim_config
-from gateway.sim.testing import SimHandle, run_sim_in_thread
-from gateway.zenith import ZenithClient
-
-NOW = "<now>"
-CLIENTS = {  # begin string -> (partner CompID, account alias, default ApplVerID)
-    "FIX.4.2": ("CLIENT2", "0003", None),
-    "FIX.4.4": ("CLIENT1", "0001", None),
-    "FIXT.1.1": ("CLIENT3", "0004", "FIX.5.0SP2"),
-}
-
-
-@pytest.fixture(scope="module")
-def sim() -> Iterator[SimHandle]:
-    handle = run_sim_in_thread(load_sim_config(None).with_overrides(activity=False, seed=11))
-    try:
-        yield handle
-    finally:
-        handle.stop()
-
-
-def book(sim: SimHandle, account: str, side: str, qty: int, px: str, symbol: str) -> None:
-    """Rest or cross an order from an account outside the gateway, through Zenith."""
-
-    async def place() -> Any:
-        client = ZenithClient(sim.url, "demo", request_timeout=5.0)
-        await client.start()
-        try:
-            return await client.request(
-                "Trading",
-                "PlaceOrder",
-                {
-                    "Account": account,
-                    "Details": {
-                        "Exchange": "XSX",
-                        "Code": symbol,
-                        "Side": side,
-                        "Style": "Market",
-                        "Type": "Limit",
-                        "LimitPrice": Decimal(px),
-                        "Quantity": qty,
-                        "Validity": "UntilDay",
-                    },
-                    "Route": {"Algorithm": "Market", "Market": "XSX::XSX"},
-                },
-            )
-        finally:
-            await client.close()
-
-    result = sim.call(place)
-    assert result["Result"] == "Success", result
-
-
-def new_order(cl: str, account: str, side: str, qty: int, px: str, symbol: str) -> list[tuple[int, object]]:
-    return [
-        (11, cl),
-        (1, account),
-        (21, "1"),
-        (55, symbol),
-        (207, "XSX"),
-        (54, side),
-        (38, qty),
-        (40, "2"),
-        (44, px),
-        (59, "0"),
-        (60, NOW),
-    ]
+from gateway.sim.testing import SimHandle
 
 
 def _not_poss_resend(value: str | None) -> bool:
