@@ -53,7 +53,7 @@ _FROM_APP_ALLOWED = (fix.FieldNotFound, fix.IncorrectDataFormat, fix.IncorrectTa
 _FROM_ADMIN_ALLOWED = (fix.FieldNotFound, fix.IncorrectDataFormat, fix.IncorrectTagValue, fix.RejectLogon)
 _TO_APP_ALLOWED = (fix.DoNotSend,)
 
-_USERNAME, _PASSWORD, _RESET_SEQ_NUM_FLAG = 553, 554, 141
+_USERNAME, _PASSWORD, _RESET_SEQ_NUM_FLAG, _HEART_BT_INT = 553, 554, 141, 108
 _DRAIN_BATCH = 256   # inbound records dispatched per loop callback before yielding
 
 
@@ -710,6 +710,11 @@ class GatewayApplication(fix.Application):
             raise fix.RejectLogon(f"Unknown session {key}")
         if session.role is not Role.ACCEPTOR:
             return
+        heart_bt_int = _get(message, _HEART_BT_INT)
+        if heart_bt_int is None or not heart_bt_int.isdigit():
+            # A negative interval (or junk) is no heartbeat contract at all; 0 means "none" in FIX.
+            raise fix.RejectLogon(f"HeartBtInt(108) must be a whole number of seconds >= 0, "
+                                  f"got {heart_bt_int!r}")
         expected = session.credentials
         if expected.username is not None or expected.password is not None:
             username = _get(message, _USERNAME)

@@ -63,7 +63,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--compact", action="store_true", help="one line per message")
     mode.add_argument("--json", action="store_true", help="one JSON object per line")
-    parser.add_argument("--limit", type=int, default=0, metavar="N", help="stop after N messages printed")
+    parser.add_argument("--limit", type=int, default=0, metavar="N",
+                        help="stop after N messages printed (0, the default: no limit)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any problem was found in the logs")
     parser.add_argument(
         "--summary",

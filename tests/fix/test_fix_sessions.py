@@ -250,3 +250,39 @@ def test_exception_inside_from_app_yields_business_reject_not_exit(engine_gatewa
     finally:
         registry.handled_types = saved
     assert engine_gateway.app.callback_errors >= 1
+
+
+def test_logon_with_a_negative_heart_bt_int_is_refused(engine_gateway: EngineGateway) -> None:
+    import socket
+    from datetime import UTC, datetime
+
+    from gateway.harness.codec import FixParser, encode
+
+    def logon(heart_bt_int: str) -> list[dict[int, str]]:
+        now = datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+        raw = encode("FIX.4.4", [(35, "A"), (49, "RAWCLI"), (56, "PLXTRA"), (34, "1"), (52, now),
+                                 (98, "0"), (108, heart_bt_int), (141, "Y")])
+        answers: list[dict[int, str]] = []
+        with socket.create_connection(("127.0.0.1", engine_gateway.port), timeout=5) as sock:
+            sock.sendall(raw)
+            parser = FixParser()
+            try:
+                while not any(a.get(35) in ("5", "A") for a in answers):
+                    data = sock.recv(4096)
+                    if not data:
+                        break
+                    parser.feed(data)
+                    while (m := parser.next()) is not None:
+                        answers.append(dict(m.fields))
+            except TimeoutError:
+                pass
+            if answers and answers[0].get(35) == "A":   # logged on: leave politely
+                sock.sendall(encode("FIX.4.4", [(35, "5"), (49, "RAWCLI"), (56, "PLXTRA"), (34, "2"),
+                                                (52, now)]))
+        return answers
+
+    refused = logon("-1")
+    assert [a.get(35) for a in refused] == ["5"], refused
+    assert "HeartBtInt(108)" in refused[0].get(58, "")
+    accepted = logon("30")
+    assert accepted and accepted[0].get(35) == "A", accepted
