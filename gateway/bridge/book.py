@@ -114,57 +114,73 @@ class _Book:
         else:
             self._touch(old.side)
 
+    # The A/U/R/C change list (§1.9) is the same for Depth and Levels; the subclasses say which
+    # key carries the item (``_item``) and how an addition / update becomes a row.
+    _item = ""
 
-class OrderBook(_Book):
-    """Order-by-order book from ``Depth!{Code}.{Market}`` / ``QueryDepthFull`` (spec §4.12)."""
+    def _added(self, zid: str, side: str, item: Mapping[str, Any]) -> BookRow:
+        raise NotImplementedError
+
+    def _updated(self, row: BookRow, item: Mapping[str, Any]) -> BookRow:
+        raise NotImplementedError
 
     def apply(self, changes: Iterable[Mapping[str, Any]]) -> None:
-        """Apply one publish's change list in order."""
+        """Apply one publish's change list in order; malformed changes count as ``anomalies``."""
         for change in changes:
             op = change.get("O")
             if op == "C":
                 self.clear()
                 continue
-            order = change.get("Order")
-            if not isinstance(order, Mapping) or "ID" not in order:
+            item = change.get(self._item)
+            if not isinstance(item, Mapping) or "ID" not in item:
                 self.anomalies += 1
                 continue
-            zid = str(order["ID"])
+            zid = str(item["ID"])
             if op == "A":
-                side = _SIDES.get(str(order.get("Side")))
+                side = _SIDES.get(str(item.get("Side")))
                 if side is None:
                     self.anomalies += 1
-                    continue
-                self._put(
-                    zid,
-                    BookRow(
-                        key=zid,
-                        side=side,
-                        price=to_decimal(order.get("Price")),
-                        size=to_decimal(order.get("Quantity")),
-                        rank=_to_int(order.get("Position")),
-                        num_orders=1,
-                        order_id=zid,
-                    ),
-                )
+                else:
+                    self._put(zid, self._added(zid, side, item))
             elif op == "U":
                 old = self._rows.get(zid)
                 if old is None:
                     self.anomalies += 1
                     continue
-                row = old
-                if "Price" in order:
-                    row = replace(row, price=to_decimal(order["Price"]))
-                if "Position" in order:
-                    row = replace(row, rank=_to_int(order["Position"]))
-                if "Quantity" in order:
-                    row = replace(row, size=to_decimal(order["Quantity"]))
+                row = self._updated(old, item)
                 if row != old:
                     self._put(zid, row)
             elif op == "R":
                 self._remove(zid)
             else:
                 self.anomalies += 1
+
+
+class OrderBook(_Book):
+    """Order-by-order book from ``Depth!{Code}.{Market}`` / ``QueryDepthFull`` (spec §4.12)."""
+
+    _item = "Order"
+
+    def _added(self, zid: str, side: str, order: Mapping[str, Any]) -> BookRow:
+        return BookRow(
+            key=zid,
+            side=side,
+            price=to_decimal(order.get("Price")),
+            size=to_decimal(order.get("Quantity")),
+            rank=_to_int(order.get("Position")),
+            num_orders=1,
+            order_id=zid,
+        )
+
+    def _updated(self, row: BookRow, order: Mapping[str, Any]) -> BookRow:
+        # A U carries only what changed (§8.29): a price amendment also moves the queue position.
+        if "Price" in order:
+            row = replace(row, price=to_decimal(order["Price"]))
+        if "Position" in order:
+            row = replace(row, rank=_to_int(order["Position"]))
+        if "Quantity" in order:
+            row = replace(row, size=to_decimal(order["Quantity"]))
+        return row
 
 
 class LevelBook(_Book):
@@ -174,49 +190,24 @@ class LevelBook(_Book):
     their price text (``"*"`` for the null-price remainder level).
     """
 
-    def apply(self, changes: Iterable[Mapping[str, Any]]) -> None:
-        for change in changes:
-            op = change.get("O")
-            if op == "C":
-                self.clear()
-                continue
-            level = change.get("Level")
-            if not isinstance(level, Mapping) or "ID" not in level:
-                self.anomalies += 1
-                continue
-            zid = str(level["ID"])
-            if op == "A":
-                side = _SIDES.get(str(level.get("Side")))
-                if side is None:
-                    self.anomalies += 1
-                    continue
-                price = to_decimal(level.get("Price"))
-                self._put(
-                    zid,
-                    BookRow(
-                        key=_price_key(price),
-                        side=side,
-                        price=price,
-                        size=to_decimal(level.get("Volume")),
-                        num_orders=_to_int(level.get("Count")),
-                    ),
-                )
-            elif op == "U":
-                old = self._rows.get(zid)
-                if old is None:
-                    self.anomalies += 1
-                    continue
-                row = old
-                if "Volume" in level:
-                    row = replace(row, size=to_decimal(level["Volume"]))
-                if "Count" in level:
-                    row = replace(row, num_orders=_to_int(level["Count"]))
-                if row != old:
-                    self._put(zid, row)
-            elif op == "R":
-                self._remove(zid)
-            else:
-                self.anomalies += 1
+    _item = "Level"
+
+    def _added(self, zid: str, side: str, level: Mapping[str, Any]) -> BookRow:
+        price = to_decimal(level.get("Price"))
+        return BookRow(
+            key=_price_key(price),
+            side=side,
+            price=price,
+            size=to_decimal(level.get("Volume")),
+            num_orders=_to_int(level.get("Count")),
+        )
+
+    def _updated(self, row: BookRow, level: Mapping[str, Any]) -> BookRow:
+        if "Volume" in level:
+            row = replace(row, size=to_decimal(level["Volume"]))
+        if "Count" in level:
+            row = replace(row, num_orders=_to_int(level["Count"]))
+        return row
 
 
 def _price_key(price: Decimal | None) -> str:
