@@ -71,12 +71,7 @@ class TradingApi:
             "Details": order_details_to_json(details),
             "Route": order_route_to_json(route or default_route(details)),
         }
-        if request_id is not None:
-            body["RequestID"] = request_id
-        if flags:
-            body["Flags"] = list(flags)
-        if condition is not None:
-            body["Condition"] = dict(condition)
+        _add_options(body, request_id, flags, condition)
         return await self._order_action("PlaceOrder", body, timeout)
 
     async def amend_order(
@@ -97,12 +92,7 @@ class TradingApi:
         }
         if route is not None:
             body["Route"] = order_route_to_json(route)
-        if request_id is not None:
-            body["RequestID"] = request_id
-        if flags:
-            body["Flags"] = list(flags)
-        if condition is not None:
-            body["Condition"] = dict(condition)
+        _add_options(body, request_id, flags, condition)
         return await self._order_action("AmendOrder", body, timeout)
 
     async def cancel_order(
@@ -116,10 +106,7 @@ class TradingApi:
     ) -> OrderActionResponse:
         """CancelOrder (§5.5)."""
         body: dict[str, Any] = {"Account": account, "OrderID": order_id}
-        if request_id is not None:
-            body["RequestID"] = request_id
-        if flags:
-            body["Flags"] = list(flags)
+        _add_options(body, request_id, flags, None)
         return await self._order_action("CancelOrder", body, timeout)
 
     async def query_orders(
@@ -192,3 +179,14 @@ class TradingApi:
         """QueryBalances (§5.16)."""
         data = await self.client.request(CONTROLLER, "QueryBalances", {"Account": account}, timeout)
         return [Balance.from_json(b) for b in _list(data)]
+
+
+def _add_options(body: dict[str, Any], request_id: str | None, flags: Iterable[str],
+                 condition: Mapping[str, Any] | None) -> None:
+    """The optional fields every order action shares (§5.3-5.5): omitted when not given."""
+    if request_id is not None:
+        body["RequestID"] = request_id
+    if flags:
+        body["Flags"] = list(flags)
+    if condition is not None:
+        body["Condition"] = dict(condition)
