@@ -54,6 +54,7 @@ TOP_LEVEL_KEYS = ("gateway", "zenith", "sessions")
 GATEWAY_KEYS = (
     "listen_host", "listen_port", "store_path", "log_dir", "message_store", "message_store_dir",
     "data_dictionary_dir", "cancel_on_disconnect", "md_conflation", "md_queue_limit", "md_merge_max",
+    "pending_status_after",
     "account_owner",
 )
 ZENITH_KEYS = ("url", "token", "auth_method", "request_timeout", "sim_config")
@@ -195,6 +196,10 @@ class _Loader:
         for name in ("md_queue_limit", "md_merge_max"):
             if got := m.get(name):
                 put(name, self.r.integer(*got, minimum=1))
+        if got := m.get("pending_status_after"):
+            seconds = self.r.decimal(*got)
+            if seconds is not None:
+                put("pending_status_after", float(seconds))
         owner: str | None = DEFAULT_ACCOUNT_OWNER
         if got := m.get("account_owner"):
             node, key = got

@@ -65,6 +65,7 @@ class GatewaySettings:
     md_conflation: bool = True               # per-session conflation of book updates for slow readers
     md_queue_limit: int = 10_000             # outbound MD messages queued per session before conflating
     md_merge_max: int = 200                  # queued X for one request merged into one message (1: never)
+    pending_status_after: float = 2.0        # s without Plxtra's answer before ER Pending New/Cancel/Replace
 
 
 @dataclass(frozen=True, slots=True)

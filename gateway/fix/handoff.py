@@ -38,6 +38,7 @@ from typing import Protocol
 import quickfix as fix
 
 from gateway.config.model import GatewayConfig, Role, SessionConfig
+from gateway.failpoints import crash_point
 from gateway.fix.convert import Dictionaries, key_of, session_id_of, to_quickfix, to_record
 from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.fix.rejects import BusinessRejectReason, business_reject, ref_id_of
@@ -694,6 +695,7 @@ class GatewayApplication(fix.Application):
                 except Exception:   # a full disk must not stop trading: log and go on
                     log.exception("inbound journal append failed for %s MsgSeqNum=%s",
                                   record.session, record.msg_seq_num)
+                crash_point("journal-appended")
             self._enqueue(record)
         except _FROM_APP_ALLOWED:
             raise
