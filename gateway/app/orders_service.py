@@ -187,6 +187,7 @@ class OrdersService:
         self._holds = FillHold()  # terminal updates waiting for their fills (F1)
         self._hold_timers: dict[str, asyncio.TimerHandle] = {}
         self._locks: dict[str, list[Any]] = {}  # request_id -> [Lock, users]
+        self._driving: set[tuple[str, str]] = set()  # (request_id, F/G ClOrdID) a task is sending
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Any] = []
         self._reconcile_lock = asyncio.Lock()
@@ -312,8 +313,7 @@ class OrdersService:
             if working:
                 log.info("%s: cancel on disconnect, %d working order(s)", name, len(working))
             for stored in working:
-                self._spawn(self._cancel_order(stored.request_id, None, "", name),
-                            "orders-cancel-on-disconnect")
+                self._drive(_F, stored.request_id, None, "", name)
 
     # --- inbound FIX ---------------------------------------------------------------------------
 
@@ -557,10 +557,7 @@ class OrdersService:
         # refused "already pending" (CxlRejReason 3) instead of racing it.
         self._mark_pending(record, kind, cl_ord_id, terms)
         self._watch_pending(record.request_id, kind, cl_ord_id)
-        if terms is not None:
-            self._spawn(self._amend(record.request_id, cl_ord_id, orig, name), "orders-amend")
-        else:
-            self._spawn(self._cancel_order(record.request_id, cl_ord_id, orig, name), "orders-cancel")
+        self._drive(kind, record.request_id, cl_ord_id, orig, name)
 
     def _mark_pending(self, record: OrderRecord, kind: str, cl_ord_id: str, terms: OrderTerms | None,
                       *, report: bool = True) -> None:
@@ -596,6 +593,19 @@ class OrdersService:
         self._cancel_reject(name, kind, cl_ord_id, orig, reason, record)
         return None
 
+    def _drive(self, kind: str, request_id: str, cl_ord_id: str | None, orig: str, name: str) -> None:
+        """Start the task that sends the Amend (G) or Cancel (F; ``cl_ord_id`` None: unsolicited)
+        of an order. Marked as driven from now on: reconciliation re-sends only the pending
+        requests nobody drives (after a restart)."""
+        key = (request_id, cl_ord_id or "")
+        self._driving.add(key)
+        if kind == _G:
+            assert cl_ord_id is not None
+            task = self._spawn(self._amend(request_id, cl_ord_id, orig, name), "orders-amend")
+        else:
+            task = self._spawn(self._cancel_order(request_id, cl_ord_id, orig, name), "orders-cancel")
+        task.add_done_callback(lambda _: self._driving.discard(key))
+
     async def _amend(self, request_id: str, cl_ord_id: str, orig: str, name: str) -> None:
         async with self._lock(request_id):
             record = self._still_pending(request_id, _G, cl_ord_id, orig, name)
@@ -606,7 +616,9 @@ class OrdersService:
             except CancelRejected as exc:
                 self._save(clear_pending(record))
                 return self._cancel_reject(name, _G, cl_ord_id, orig, exc, record)
-            data = await self._call_order_action(request)
+            data = await self._until_answered(request, request_id, cl_ord_id)
+            if data is None:
+                return
             if data.get("Result") == "Success":
                 return self._apply_to(request_id, lambda r, k, v, now: on_amend_accepted(r, k, v, now))
             self._refused(request_id, _G, cl_ord_id, orig, data, name)
@@ -631,9 +643,36 @@ class OrdersService:
                     self._save(clear_pending(record))
                     self._cancel_reject(name, _F, cl_ord_id, orig, exc, record)
                 return
-            data = await self._call_order_action(request)
-            if data.get("Result") != "Success":  # success is reported by the Orders publish
+            data = await self._until_answered(request, request_id, cl_ord_id)
+            if data is not None and data.get("Result") != "Success":  # success: the Orders publish
                 self._refused(request_id, _F, cl_ord_id, orig, data, name)
+
+    async def _until_answered(self, request: ZenithRequest, request_id: str,
+                              cl_ord_id: str | None) -> dict[str, Any] | None:
+        """Send an Amend/Cancel until Plxtra answers it. A timeout or a lost connection leaves its
+        outcome unknown (it may have been executed), so it is never answered with a reject: the
+        same request (same RequestID: Plxtra answers a repeat with the original result) goes again
+        after a backoff. None when the order's feed settled it meanwhile (finished, or the request
+        is no longer the pending one)."""
+        from gateway.zenith import ZenithConnectionError, ZenithRequestError, ZenithTimeout
+
+        delay = 0.25
+        while True:
+            try:
+                data = await self._call(request)
+            except ZenithRequestError as exc:  # an Error container: nothing was done
+                return {"Result": "Error", "Errors": [f"{c} {s}".strip() for c, s in exc.errors]}
+            except (ZenithConnectionError, ZenithTimeout) as exc:
+                record = self._load(request_id)
+                if (record is None or record.state in TERMINAL
+                        or (cl_ord_id is not None and record.pending_cl_ord_id != cl_ord_id)):
+                    return None
+                log.warning("%s %s unanswered (%s); sending it again in %.2f s",
+                            request.topic, request.data.get("RequestID"), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            return data if isinstance(data, dict) else {"Result": "Error", "Errors": [repr(data)]}
 
     async def _call_order_action(self, request: ZenithRequest) -> dict[str, Any]:
         from gateway.zenith import ZenithError
@@ -707,8 +746,7 @@ class OrdersService:
         self._delivery.deliver(name, None, [Report(report_id, report)])
         for record in records:
             self._mark_pending(record, _F, cl_ord_id, None, report=False)  # the r reports them
-            self._spawn(self._cancel_order(record.request_id, cl_ord_id, record.cl_ord_id, name),
-                        "orders-mass-cancel")
+            self._drive(_F, record.request_id, cl_ord_id, record.cl_ord_id, name)
 
     # --- Zenith subscriptions ------------------------------------------------------------------
 
@@ -861,6 +899,15 @@ class OrdersService:
             for stored in working:
                 if stored.account == account and stored.order_id and stored.order_id not in known:
                     await self._check_lost(stored.request_id, account, stored.order_id)
+        for stored in working:  # accepted F/G whose Amend/Cancel nobody is sending (a restart)
+            record = self._load(stored.request_id)
+            if (record is None or record.pending_kind not in (_F, _G) or record.pending_cl_ord_id is None
+                    or (record.request_id, record.pending_cl_ord_id) in self._driving):
+                continue
+            log.info("%s: re-sending the pending %s of order %s (ClOrdID %s)", record.session,
+                     record.pending_kind, record.request_id, record.pending_cl_ord_id)
+            self._drive(record.pending_kind, record.request_id, record.pending_cl_ord_id, record.cl_ord_id,
+                        record.session)
         for request_id in unchecked:  # not at Plxtra: check now, then place or reject
             record = self._load(request_id)
             if record is not None and record.order_id is None and record.state is OrderState.PENDING_NEW:

@@ -165,7 +165,7 @@ def test_reject_during_a_plxtra_outage_stays_final_across_kill_9(tmp_path: Path)
             assert_final(c.received, "cx1")
         orders = plxtra_orders(sim)
         assert quantities(orders) == [Decimal(10)], orders   # out1 never placed
-        assert [o["Status"] for o in orders] != ["Canceled"], orders   # cx1 never executed
+        assert [o["Status"] for o in orders] != ["Cancelled"], orders   # cx1 never executed
     finally:
         proc.terminate()
         sim.stop()
@@ -251,3 +251,41 @@ def test_kill_9_after_a_reject_then_a_raised_limit_never_places_it(
         assert plxtra_orders(sim) == []
     finally:
         proc.terminate()
+
+
+# --- a silent Plxtra: a definite status within pending_status_after, then the real outcome ---------
+
+
+def test_a_silent_plxtra_gets_the_partner_pending_new_then_the_real_outcome(
+        tmp_path: Path, sim: SimHandle) -> None:
+    port = free_port()
+    cfg = write_test_config(tmp_path, zenith_url=sim.url, fix_port=port,
+                            gateway={"pending_status_after": 0.5}, zenith={"request_timeout": 1.0})
+    with run_gateway_in_thread(cfg), FixTestClient(begin_string="FIX.4.4", sender="CLIENT1", port=port,
+                                                   tmp_path=tmp_path) as c:
+        c.wait_logged_on(timeout=15)
+        sim.call_sync(sim.server.set_response_delay, 2.5)   # Plxtra accepts, and says nothing for 2.5 s
+        sent = time.monotonic()
+        c.send("D", new_order("sl1", "0001", "1", 12, "3.00", "XS07"))
+        pending = c.expect("8", timeout=5, where={11: "sl1"})
+        assert (pending.get(150), pending.get(39)) == ("A", "A"), pending
+        assert time.monotonic() - sent < 2.0   # well before Plxtra answered
+        # PlaceOrder times out at the gateway (1 s) and is re-issued with the same RequestID until
+        # Plxtra answers; once it does, the partner gets New, for the one order Plxtra has.
+        time.sleep(1.5)
+        sim.call_sync(sim.server.set_response_delay, 0.0)
+        new = c.expect("8", timeout=20, where={11: "sl1", 150: "0"})
+        assert new.get(39) == "0" and new.get(37) not in (None, "NONE"), new
+        # A cancel Plxtra is slow to answer: Pending Cancel, then Canceled.
+        sim.call_sync(sim.server.set_response_delay, 1.5)
+        c.send("F", [(11, "sl1c"), (41, "sl1"), (55, "XS07"), (207, "XSX"), (54, "1"), (60, "<now>")])
+        pend_cxl = c.expect("8", timeout=5, where={11: "sl1c"})
+        assert (pend_cxl.get(150), pend_cxl.get(39), pend_cxl.get(41)) == ("6", "6", "sl1"), pend_cxl
+        time.sleep(2.0)   # the CancelOrder timed out at the gateway: its outcome is unknown, no reject
+        sim.call_sync(sim.server.set_response_delay, 0.0)
+        c.expect("8", timeout=20, where={11: "sl1c", 150: "4"})
+        time.sleep(1.0)
+        for cl in ("sl1", "sl1c"):   # never a reject, of the order or of the cancel
+            assert not [m for m in answers(c.received, cl) if m.msg_type == "9" or m.get(150) == "8"]
+    orders = plxtra_orders(sim)
+    assert quantities(orders) == [Decimal(12)] and orders[0]["Status"] == "Cancelled", orders
