@@ -591,6 +591,11 @@ def test_a_sub_that_kills_the_connection_is_given_up_after_a_bound() -> None:
     async def on_sub(ws: Any, topic: str, n: int) -> None:
         if topic == "Depth!KILL.XSX":
             await ws.close(1011, "server fault")
+        elif topic == "Depth!NOPE.XSX":
+            for action in ("Error", "Sub"):   # the failure of §1.7.2
+                failure = {"Controller": "Market", "Topic": topic, "Action": action,
+                           "Data": "Symbol.NotFound NOPE.XSX"}
+                await ws.send(json.dumps(failure))
         else:
             await _confirm(ws, topic)
 
@@ -599,45 +604,24 @@ def test_a_sub_that_kills_the_connection_is_given_up_after_a_bound() -> None:
     async def body(client: ZenithClient) -> None:
         good: list[Any] = []
         bad: list[Any] = []
+        refused: list[Any] = []
+        client.subscribe("Market", "Depth!NOPE.XSX", refused.append)
         client.subscribe("Market", "Depth!XS01.XSX", good.append)
-        await wait_until(lambda: bool(good))
+        await wait_until(lambda: bool(good) and bool(refused))
+        assert refused[0].error.code == "Symbol.NotFound"
         client.subscribe("Market", "Depth!KILL.XSX", bad.append)
         await wait_until(lambda: bool(bad), timeout=10)
         assert isinstance(bad[-1], SubscriptionClosed) and isinstance(bad[-1].error, ZenithSubscriptionLost)
         await wait_until(lambda: client.connected)
         await asyncio.sleep(0.3)   # several back-offs: the given-up Sub is never sent again
         assert server.subs["Depth!KILL.XSX"] == MAX_SUB_DROPS
+        assert server.subs["Depth!NOPE.XSX"] == 1   # refused by the server: never sent again
+        assert len(refused) == 1
         assert server.connections == MAX_SUB_DROPS + 1 and client.connected
         assert not [e for e in good if isinstance(e, SubscriptionClosed)]
         assert await client.request("Market", "QueryMarkets") == []
 
     run_scripted(server, body, stable_after=0.0)
-
-
-def test_a_refused_subscription_is_not_sent_again_on_reconnect() -> None:
-    async def on_sub(ws: Any, topic: str, n: int) -> None:
-        if topic == "Depth!NOPE.XSX":
-            for action in ("Error", "Sub"):   # the failure of §1.7.2
-                failure = {"Controller": "Market", "Topic": topic, "Action": action,
-                           "Data": "Symbol.NotFound NOPE.XSX"}
-                await ws.send(json.dumps(failure))
-        else:
-            await _confirm(ws, topic)
-            if server.connections < 3:
-                await ws.close(1001, "going away")
-
-    server = ScriptedZenith(on_sub)
-
-    async def body(client: ZenithClient) -> None:
-        bad: list[Any] = []
-        client.subscribe("Market", "Depth!NOPE.XSX", bad.append)
-        await wait_until(lambda: bool(bad))
-        client.subscribe("Market", "Markets", lambda e: None)
-        await wait_until(lambda: server.connections == 3 and client.connected)
-        assert server.subs == {"Depth!NOPE.XSX": 1, "Markets": 3}
-        assert len(bad) == 1 and bad[0].error.code == "Symbol.NotFound"
-
-    run_scripted(server, body)
 
 
 def test_text_that_is_not_valid_never_reaches_zenith(tmp_path: Path) -> None:
