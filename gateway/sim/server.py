@@ -293,7 +293,8 @@ class SimServer:
         try:
             # A text frame is UTF-8 (RFC 6455 §5.6): no encoding detection, which would read a
             # frame starting with 0xFF 0xFE as UTF-16.
-            msg = decode(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            msg = decode(text)
         except UnicodeDecodeError:
             self._not_utf8(sess, raw)
             return False
@@ -303,7 +304,7 @@ class SimServer:
         if not isinstance(msg, dict):
             sess.close_after_flush(1007, "message is not a JSON object")
             return True
-        if may_hold_invalid_text(raw) and has_invalid_text(msg):
+        if may_hold_invalid_text(text) and has_invalid_text(msg):
             self._invalid_text(sess, msg)
             return False
         controller = msg.get("Controller", "Zenith")

@@ -178,11 +178,10 @@ def error_container(controller: str, topic: str | None, code: str, tid: int | No
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def may_hold_invalid_text(raw: str | bytes) -> bool:
-    """Cheap pre-check of a frame's text: False means no string in it can be invalid."""
-    if isinstance(raw, bytes):
-        return b"\\ud" in raw or b"\\uD" in raw
-    return "\\ud" in raw or "\\uD" in raw or _SURROGATE.search(raw) is not None
+def may_hold_invalid_text(text: str) -> bool:
+    """Cheap pre-check of a frame's (UTF-8-decoded) text: False means no string in it can hold a
+    lone surrogate. Most frames have no backslash at all: one single-character scan (~20 ns)."""
+    return "\\" in text and ("\\ud" in text or "\\uD" in text)
 
 
 def has_invalid_text(obj: Any) -> bool:
