@@ -554,6 +554,10 @@ class ZenithClient:
         except ValueError as exc:
             log.error("Zenith sent an unreadable frame: %s", exc)
             return
+        if self._core.outbox:  # the answer to a paced Sub: the next Sub goes
+            frames, self._core.outbox = self._core.outbox, []
+            for text in frames:
+                self._send_soon(text)
         if outcome is None:
             return
         kind = type(outcome)

@@ -23,7 +23,10 @@ What it keeps:
 * a topic whose ``Sub`` is the first unanswered frame at :data:`MAX_SUB_DROPS` consecutive
   connection drops is given up (:class:`~gateway.zenith.errors.ZenithSubscriptionLost`): the
   server processes frames in order, so that ``Sub`` is the likeliest cause of the drops, and
-  re-sending it at every reconnect would cut every other subscription and call off again.
+  re-sending it at every reconnect would cut every other subscription and call off again. After a
+  drop that left a ``Sub`` unanswered the next connection subscribes *one topic at a time* (the
+  next ``Sub`` leaves when the previous one is answered, see :attr:`ZenithProtocol.outbox`):
+  answers lost with a dropped batch cannot then put the blame on an innocent topic.
 
 Inbound classification follows §1.13 exactly, with the defaults of §1.4 applied.
 """
@@ -31,6 +34,7 @@ Inbound classification follows §1.13 exactly, with the defaults of §1.4 applie
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -233,6 +237,13 @@ class ZenithProtocol:
         self._failure_echo: set[Key] = set()     # failed Subs whose "Sub"+Data echo is still due
         self._subs_sent = 0
         self._abandoned: list[Deliver] = []      # topics given up at the last connection loss
+        # One Sub at a time after a suspicious drop: topics still to send, and the one in flight.
+        self._careful = False
+        self._queue: deque[_Topic] = deque()
+        self._awaiting: _Topic | None = None
+        #: Frames the core wants sent that no call returned (the next paced ``Sub``): the edge
+        #: sends and clears them after each :meth:`receive`.
+        self.outbox: list[str] = []
         self.connected = False   # calls may start (authentication included)
         self.ready = False       # authenticated and resubscribed: subscriptions go on the wire
 
@@ -323,7 +334,12 @@ class ZenithProtocol:
             st = self._topics[key] = _Topic(key)
             st.subs = (sub,)
             if self.ready:
-                frames.append(self._sub_frame(st))
+                if self._careful:
+                    self._queue.append(st)
+                    if self._awaiting is None:
+                        frames += self._advance()
+                else:
+                    frames.append(self._sub_frame(st))
             return sub, frames, delivery
         existing = st.subs
         st.subs = (*existing, sub)
@@ -344,7 +360,10 @@ class ZenithProtocol:
             return []
         del self._topics[key]
         if self.ready and st.on_wire:
-            return [self._unsub_frame(key)]
+            frames = [self._unsub_frame(key)]
+            if st is self._awaiting:
+                frames += self._advance()
+            return frames
         return []
 
     def _sub_frame(self, st: _Topic) -> str:
@@ -377,15 +396,35 @@ class ZenithProtocol:
         """After (re)authentication: StreamReset for every topic that was live on a previous
         connection, then one ``Sub`` per topic with subscribers. Deliver first, then send."""
         deliveries: list[Deliver] = []
-        frames: list[str] = []
+        todo: list[_Topic] = []
         self.ready = True
         for st in self._topics.values():
             if st.on_wire:
                 continue
             if st.has_data or st.confirmed:
                 deliveries.append(Deliver(st.subs, StreamReset(*st.key)))
-            frames.append(self._sub_frame(st))
-        return deliveries, frames
+            todo.append(st)
+        if self._careful:
+            self._queue = deque(todo)
+            self._awaiting = None
+            return deliveries, self._advance()
+        return deliveries, [self._sub_frame(st) for st in todo]
+
+    def _advance(self) -> list[str]:
+        """Paced mode: the ``Sub`` of the next queued topic still wanted, or leave the mode."""
+        while self._queue:
+            st = self._queue.popleft()
+            if self._topics.get(st.key) is st and not st.on_wire:
+                self._awaiting = st
+                return [self._sub_frame(st)]
+        self._awaiting = None
+        self._careful = False
+        return []
+
+    def _answered(self, st: _Topic) -> None:
+        # The paced Sub in flight got its answer (confirmation, snapshot or failure): next one.
+        if st is self._awaiting:
+            self.outbox += self._advance()
 
     def connection_lost(self, error: ZenithConnectionError) -> list[CallFailed]:
         """The connection is gone: every pending call fails with ``error``; subscriptions stay
@@ -397,14 +436,16 @@ class ZenithProtocol:
         self._pending.clear()
         self._draining.clear()
         self._failure_echo.clear()
-        self._strike_first_unanswered()
+        self._careful = self._strike_first_unanswered()
+        self._queue.clear()
+        self._awaiting = None
         for st in self._topics.values():
             if st.on_wire:
                 st.on_wire = False
                 st.has_data = st.has_data or st.confirmed  # remember it was live: StreamReset later
         return failed
 
-    def _strike_first_unanswered(self) -> None:
+    def _strike_first_unanswered(self) -> bool:
         # The server handles frames in order: every Sub sent before the first unanswered one was
         # processed, so the drop most likely happened on that one (or on something unrelated, which
         # the next answer forgives).
@@ -415,12 +456,13 @@ class ZenithProtocol:
             ):
                 suspect = st
         if suspect is None:
-            return
+            return False
         suspect.drops += 1
         if suspect.drops >= MAX_SUB_DROPS:
             del self._topics[suspect.key]
             lost = ZenithSubscriptionLost(suspect.key[0], suspect.key[1], suspect.drops)
             self._abandoned.append(Deliver(suspect.subs, SubscriptionClosed(*suspect.key, lost)))
+        return True
 
     def take_abandoned(self) -> list[Deliver]:
         """Deliveries for topics given up at the last :meth:`connection_lost` (once each)."""
@@ -469,6 +511,8 @@ class ZenithProtocol:
                 if st is not None and st.on_wire:
                     st.confirmed = True
                     st.drops = 0
+                    if self._careful:
+                        self._answered(st)
                 return None
             data = msg.get("Data")
             if _is_error_shaped(data):
@@ -485,6 +529,8 @@ class ZenithProtocol:
                 st = self._topics.pop(key, None)
                 if st is None:
                     return None
+                if self._careful:
+                    self._answered(st)
                 return Deliver(st.subs, SubscriptionClosed(controller, topic, st.last_error))
             n = self._draining.get(key, 0)
             if n > 1:
@@ -503,6 +549,8 @@ class ZenithProtocol:
         if not st.has_data:
             st.has_data = True
             st.drops = 0
+            if self._careful:
+                self._answered(st)
         return Deliver(st.subs, SubscriptionData(controller, topic, data))
 
     def _error(self, controller: str, topic: str, tid: Any, data: Any) -> Outcome:
@@ -530,6 +578,8 @@ class ZenithProtocol:
         st = self._topics.pop(key, None)
         if st is None:
             return None
+        if self._careful:
+            self._answered(st)
         return Deliver(st.subs, SubscriptionClosed(key[0], key[1], error))
 
 

@@ -22,6 +22,7 @@ from gateway.app.testing import GatewayThread, run_gateway_in_thread, write_test
 from gateway.fix.testing import FixTestClient, free_port
 from gateway.sim.config import load_sim_config
 from gateway.sim.testing import SimHandle, run_sim_in_thread
+from gateway.zenith.protocol import MAX_SUB_DROPS
 
 BAD = b"\xff\xfe"
 
@@ -173,3 +174,53 @@ def test_logon_with_bytes_that_are_not_text_is_refused(tmp_path: Path, sim: SimH
         # The gateway is unharmed: the other session still trades.
         good.send("D", _order("after-logon", "0003", "XS03"))
         good.expect("8", timeout=10, where={11: "after-logon", 150: "0"})
+
+
+def test_a_topic_that_drops_zenith_is_given_up_and_answered_with_y(tmp_path: Path) -> None:
+    """Issue 9 as it happened: a market-data topic whose Sub made Plxtra drop the connection was
+    re-sent at every reconnect (189 reconnects in 37 s) and another session's orders failed. Here
+    the simulator is made to drop the connection on every Sub for XS07: the gateway gives the
+    topic up after a bounded number of drops, answers the partner with a MarketDataRequestReject,
+    and the other session trades."""
+    handle = run_sim_in_thread(load_sim_config(None).with_overrides(activity=False, seed=23))
+    server = handle.server
+    plain_sub = server._sub
+    killed: list[str] = []
+
+    def sub_or_die(sess, controller: str, topic: str, confirm: bool) -> None:   # type: ignore[no-untyped-def]
+        if "XS07" in topic:   # as the old simulator did on a topic holding invalid text
+            killed.append(topic)
+            sess.ws.transport.abort()
+            return
+        plain_sub(sess, controller, topic, confirm)
+
+    server._sub = sub_or_die   # type: ignore[method-assign]
+    port = free_port()
+    cfg = write_test_config(tmp_path, zenith_url=handle.url, fix_port=port)
+    try:
+        with (
+            run_gateway_in_thread(cfg) as gw,
+            FixTestClient(begin_string="FIX.4.4", sender="CLIENT1", port=port, tmp_path=tmp_path) as md,
+            FixTestClient(begin_string="FIX.4.2", sender="CLIENT2", port=port, tmp_path=tmp_path) as trader,
+        ):
+            md.wait_logged_on(timeout=15)
+            trader.wait_logged_on(timeout=15)
+            md.send("V", [(262, "md-7"), (263, "1"), (264, "0"), (265, "0"), (267, "1"), (269, "0"),
+                          (146, "1"), (55, "XS07"), (207, "XSX")])
+            y = md.expect("Y", timeout=20, where={262: "md-7"})
+            assert "abandoned" in (y.get(58) or ""), y
+            deadline = time.monotonic() + 10
+            while not _zenith_state(gw)[1] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            reconnects, connected = _zenith_state(gw)
+            kills = len(killed)   # Subs of XS07 that reached Plxtra: one per drop, plus batch-mates
+            assert connected and reconnects <= MAX_SUB_DROPS and kills <= 2 * MAX_SUB_DROPS, killed
+            trader.send("D", _order("after-y", "0003", "XS03"))
+            trader.expect("8", timeout=10, where={11: "after-y", 150: "0"})
+            md.send("V", [(262, "md-1"), (263, "1"), (264, "0"), (265, "0"), (267, "1"), (269, "0"),
+                          (146, "1"), (55, "XS01"), (207, "XSX")])
+            md.expect("W", timeout=10, where={262: "md-1"})
+            time.sleep(1.0)   # the given-up topic is not sent again
+            assert len(killed) == kills and _zenith_state(gw) == (reconnects, True)
+    finally:
+        handle.stop()

@@ -474,3 +474,49 @@ def test_an_answer_forgives_earlier_drops() -> None:
         core.receive('{"Controller":"Market","Topic":"Depth!XS01.XSX","Action":"Sub","Confirm":true}')
     assert core.subscriber_count("Market", "Depth!XS01.XSX") == 1
     assert not [e for e in got if isinstance(e, SubscriptionClosed)]
+
+
+def _confirm(core: ZenithProtocol, topic: str) -> None:
+    core.receive(frame(Controller="Market", Topic=topic, Action="Sub", Confirm=True))
+
+
+def _subs(frames: list[str]) -> list[str]:
+    return [json.loads(f)["Topic"] for f in frames if json.loads(f).get("Action") == "Sub"]
+
+
+def test_after_a_suspicious_drop_topics_are_subscribed_one_at_a_time() -> None:
+    """Answers lost with a dropped batch must not blame an innocent topic: after a drop that left
+    a Sub unanswered, the next connection sends the next Sub only once the previous is answered."""
+    core = ZenithProtocol()
+    got: dict[str, list[object]] = {t: [] for t in ("A", "KILL", "C")}
+    for topic, events in got.items():
+        core.subscribe("Market", topic, events.append)
+    core.connection_made()
+    _, frames = core.resubscribe()
+    assert _subs(frames) == ["A", "KILL", "C"]   # normal mode: one burst
+    # The server dies on KILL and the answer to A, written in the same batch, is lost too.
+    core.connection_lost(ZenithConnectionError("gone", 1006))
+    for _ in range(MAX_SUB_DROPS):
+        core.connection_made()
+        _, frames = core.resubscribe()
+        assert _subs(frames) == ["A"]
+        _confirm(core, "A")
+        assert _subs(core.outbox) == ["KILL"]
+        core.outbox.clear()
+        core.connection_lost(ZenithConnectionError("gone", 1006))
+        for d in core.take_abandoned():
+            deliver_to(d)
+    assert isinstance(got["KILL"][-1], SubscriptionClosed)
+    assert not [e for e in got["A"] + got["C"] if isinstance(e, SubscriptionClosed)]
+    # Next connection: A then C, one at a time, then back to bursts.
+    core.connection_made()
+    _, frames = core.resubscribe()
+    assert _subs(frames) == ["A"]
+    _confirm(core, "A")
+    assert _subs(core.outbox) == ["C"]
+    core.outbox.clear()
+    core.receive(frame(Controller="Market", Topic="C", Data=[{"O": "C"}]))
+    assert core.outbox == []
+    _, frames, _ = core.subscribe("Market", "D", lambda e: None)
+    _, more, _ = core.subscribe("Market", "E", lambda e: None)
+    assert _subs(frames + more) == ["D", "E"]
