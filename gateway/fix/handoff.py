@@ -39,7 +39,14 @@ import quickfix as fix
 
 from gateway.config.model import GatewayConfig, Role, SessionConfig
 from gateway.failpoints import crash_point
-from gateway.fix.convert import Dictionaries, key_of, session_id_of, to_quickfix, to_record
+from gateway.fix.convert import (
+    Dictionaries,
+    invalid_text_tag,
+    key_of,
+    record_from_text,
+    session_id_of,
+    to_quickfix,
+)
 from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.fix.rejects import BusinessRejectReason, business_reject, ref_id_of
 from gateway.fix.wire import split_fields
@@ -670,6 +677,11 @@ class GatewayApplication(fix.Application):
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
             if message.getHeader().getField(35) == "A":
+                bad = invalid_text_tag(message.toString())
+                if bad is not None:
+                    # Credentials or a CompID that are not text cannot match anything we hold.
+                    log.warning("logon refused on %s: tag %d is not valid text", self._key(sessionID), bad)
+                    raise fix.RejectLogon(f"Tag {bad} is not valid text (incorrect data format)")
                 self._check_logon(message, self._key(sessionID))
         except _FROM_ADMIN_ALLOWED:
             raise
@@ -685,7 +697,16 @@ class GatewayApplication(fix.Application):
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
-            record = to_record(message, self._key(sessionID))
+            text = message.toString()
+            bad = invalid_text_tag(text)
+            if bad is not None:
+                # Bytes that are not text (issue 9): refused here with a session Reject
+                # SessionRejectReason(373)=6 naming the field; nothing of it is journaled or
+                # dispatched, so it can reach neither Plxtra nor another session's state.
+                log.warning("refused MsgSeqNum=%s on %s: tag %d is not valid text",
+                            _seq_of(message), self._key(sessionID), bad)
+                raise fix.IncorrectDataFormat(bad)
+            record = record_from_text(text, self._key(sessionID))
             if record.msg_type not in self._inbox.handled_types:
                 # QuickFIX answers with 35=j BusinessRejectReason=3 (FIX 4.2+).
                 raise fix.UnsupportedMessageType()
@@ -738,6 +759,11 @@ def _get(message: fix.Message, tag: int) -> str | None:
 def _same(given: str | None, expected: str) -> bool:
     # Constant-time comparison so timing does not leak how much of a password matched.
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _seq_of(message: fix.Message) -> str:
+    header = message.getHeader()
+    return header.getField(34) if header.isSetField(34) else "?"
 
 
 def _is_logon(message: fix.Message) -> bool:
