@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 import quickfix as fix
 
-from gateway.app.testing import demo_session, run_gateway_in_thread, write_test_config
+from gateway.app.testing import demo_session, run_gateway_in_thread, spawn_gateway_process, write_test_config
 from gateway.fix.testing import FixTestClient, free_port
 from gateway.sim.config import load_sim_config
 from gateway.sim.testing import SimHandle, run_sim_in_thread
 from gateway.zenith import ZenithClient
 
+REPO = Path(__file__).resolve().parents[2]
 ACCEPTOR_PARTNER = "MIXCLI1"     # logs on to our acceptor
 INITIATOR_PARTNER = "MIXVEN1"    # we log on to its acceptor
 
@@ -124,3 +125,34 @@ def test_acceptor_and_initiator_sessions_trade_side_by_side(tmp_path: Path, sim:
         _new_then_fill(client, "acc-1", "0006", "XS07")
         _new_then_fill(venue, "ini-1", "0007", "XS08")
         assert client.errors == [] and venue.errors == []
+
+
+def test_shipped_config_with_the_venue1_example_uncommented_runs(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's reproduction: ``plxtra-fix run`` on config/gateway.yaml with ``venue1``
+    uncommented failed with "SocketAcceptPort not defined". Only the ports change (this machine
+    runs other gateways), and the schedule, so that the initiator is in its window whenever the
+    test runs; its partner is a real QuickFIX acceptor."""
+    text = (REPO / "config" / "gateway.yaml").read_text(encoding="utf-8")
+    start = text.index("  # - name: venue1")
+    block = text[start:].replace("  # - name: venue1", "  - name: venue1", 1).replace("\n  #   ", "\n    ")
+    listen_port, venue_port = free_port(), free_port()
+    block = block.replace("port: 9880", f"port: {venue_port}")
+    window = block[block.index("    schedule:\n"):block.index("    reset_on_logon:")]
+    block = block.replace(window, "    schedule: 24/7\n")
+    (tmp_path / "config").mkdir()
+    cfg = tmp_path / "config" / "gateway.yaml"
+    cfg.write_text(text[:start].replace("listen_port: 9878", f"listen_port: {listen_port}") + block,
+                   encoding="utf-8")
+    monkeypatch.setenv("VENUE1_PASSWORD", "pw-venue")   # the test reads the config too, for its port
+    with (
+        PartnerAcceptor("VENUE1", "PLXTRA", venue_port, tmp_path / "venue") as venue,
+        spawn_gateway_process(cfg, timeout=60) as gw,
+    ):
+        venue.wait_logged_on(timeout=20)
+        logon = venue.expect("A", timeout=1, admin=True)
+        assert (logon.get(553), logon.get(554)) == ("plxtra", "pw-venue")
+        assert f"session venue1: FIX.4.4 PLXTRA<->VENUE1 (connects to 127.0.0.1:{venue_port})" in gw.output()
+        with FixTestClient(sender="CLIENT1", port=listen_port, tmp_path=tmp_path / "client") as client:
+            client.wait_logged_on(timeout=15)
+        assert gw.terminate(timeout=20) == 0, gw.output()
