@@ -152,7 +152,12 @@ def test_shipped_config_with_the_venue1_example_uncommented_runs(tmp_path: Path,
         venue.wait_logged_on(timeout=20)
         logon = venue.expect("A", timeout=1, admin=True)
         assert (logon.get(553), logon.get(554)) == ("plxtra", "pw-venue")
-        assert f"session venue1: FIX.4.4 PLXTRA<->VENUE1 (connects to 127.0.0.1:{venue_port})" in gw.output()
+        # The banner is printed once start-up is over, which may be after the initiator's logon.
+        banner = f"session venue1: FIX.4.4 PLXTRA<->VENUE1 (connects to 127.0.0.1:{venue_port})"
+        deadline = time.monotonic() + 10
+        while banner not in gw.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert banner in gw.output(), gw.output()
         with FixTestClient(sender="CLIENT1", port=listen_port, tmp_path=tmp_path / "client") as client:
             client.wait_logged_on(timeout=15)
         assert gw.terminate(timeout=20) == 0, gw.output()
