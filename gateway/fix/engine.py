@@ -3,7 +3,10 @@
 :class:`FixEngine` owns the ``ThreadedSocketAcceptor`` (one thread per partner connection)
 and the ``SocketInitiator``, the message store (file or memory) and the ``FileLog`` (the
 usual QuickFIX layout: ``<log_dir>/<BeginString>-<Sender>-<Target>.messages.current.log``
-and ``.event.current.log``). Settings come from ``gateway.config.quickfix_settings``.
+and ``.event.current.log``). Settings come from ``gateway.config.quickfix_settings``, one
+``SessionSettings`` per connector holding only that connector's sessions (QuickFIX's threaded
+acceptor reads ``SocketAcceptPort`` of every session it is given), each with its own store and
+log factories; both connectors run side by side in one engine.
 
 QuickFIX binds its acceptor socket on every interface (it has no accept-host setting); the
 settings renderer restricts acceptor sessions to ``AllowedRemoteAddresses=127.0.0.1`` when
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import quickfix as fix
@@ -68,12 +72,6 @@ def acceptor_warning(config: GatewayConfig) -> str | None:
             "or set listen_host to 127.0.0.1 (loopback peers only) or 0.0.0.0")
 
 
-def _settings_text(config: GatewayConfig) -> str:
-    from gateway.config.quickfix_settings import render_quickfix_settings
-
-    return render_quickfix_settings(config)
-
-
 def dictionary_paths(config: GatewayConfig, session: SessionConfig) -> tuple[Path, Path | None]:
     """(session/transport dictionary, application dictionary or None) for ``session``."""
     from gateway.config.dictionaries import locate_dictionaries, required_files
@@ -102,30 +100,50 @@ class FixEngine:
     that is not a QuickFIX thread (stop waits for logouts)."""
 
     def __init__(self, config: GatewayConfig, application: fix.Application,
-                 settings_text: str | None = None) -> None:
+                 settings_texts: Mapping[Role, str] | None = None) -> None:
+        """``settings_texts`` (default: rendered from ``config``) is one text per connector role."""
+        from gateway.config.errors import ConfigError
+        from gateway.config.quickfix_settings import connector_session_settings, render_connector_settings
+
         self.config = config
         self.application = application
-        self.settings_text = settings_text if settings_text is not None else _settings_text(config)
-        self.settings = fix.SessionSettings()
         try:
-            self.settings.setFromString(self.settings_text)
-        except fix.ConfigError as exc:
+            texts = dict(settings_texts) if settings_texts is not None else render_connector_settings(config)
+            self.settings: dict[Role, fix.SessionSettings] = connector_session_settings(config, texts)
+        except ConfigError as exc:
             raise FixEngineError(f"invalid QuickFIX settings: {exc}") from exc
+        self.settings_texts: dict[Role, str] = texts
         self._acceptor: fix.Acceptor | None = None
         self._initiator: fix.Initiator | None = None
         self._started = False
         self._retired: list[object] = []
         # Factories must outlive the acceptor/initiator: QuickFIX keeps raw pointers to them.
-        self._store_factory: object | None = None
-        self._log_factory: object | None = None
+        self._factories: list[object] = []
+
+    @property
+    def settings_text(self) -> str:
+        """Every connector's settings text, acceptor first (for logs and tests)."""
+        return "\n".join(self.settings_texts.values())
 
     @property
     def has_acceptor_sessions(self) -> bool:
-        return any(s.role is Role.ACCEPTOR for s in self.config.sessions)
+        return Role.ACCEPTOR in self.settings
 
     @property
     def has_initiator_sessions(self) -> bool:
-        return any(s.role is Role.INITIATOR for s in self.config.sessions)
+        return Role.INITIATOR in self.settings
+
+    def _factories_for(self, settings: fix.SessionSettings) -> tuple[object, object]:
+        """(store factory, log factory) reading ``settings``: a factory looks each session up in
+        the settings it was given, so every connector needs its own."""
+        store: object
+        if self.config.gateway.message_store == "file":
+            store = fix.FileStoreFactory(settings)
+        else:
+            store = fix.MemoryStoreFactory()
+        log_factory = fix.FileLogFactory(settings)
+        self._factories += [store, log_factory]
+        return store, log_factory
 
     def start(self) -> None:
         """Create stores and logs, bind the acceptor port, start connecting initiators."""
@@ -135,18 +153,16 @@ class FixEngine:
         Path(gw.log_dir).mkdir(parents=True, exist_ok=True)
         if gw.message_store == "file":
             Path(gw.message_store_dir).mkdir(parents=True, exist_ok=True)
-            self._store_factory = fix.FileStoreFactory(self.settings)
-        else:
-            self._store_factory = fix.MemoryStoreFactory()
-        self._log_factory = fix.FileLogFactory(self.settings)
         try:
-            if self.has_acceptor_sessions:
-                self._acceptor = fix.ThreadedSocketAcceptor(
-                    self.application, self._store_factory, self.settings, self._log_factory)
+            if Role.ACCEPTOR in self.settings:
+                settings = self.settings[Role.ACCEPTOR]
+                store, logs = self._factories_for(settings)
+                self._acceptor = fix.ThreadedSocketAcceptor(self.application, store, settings, logs)
                 self._acceptor.start()
-            if self.has_initiator_sessions:
-                self._initiator = fix.SocketInitiator(
-                    self.application, self._store_factory, self.settings, self._log_factory)
+            if Role.INITIATOR in self.settings:
+                settings = self.settings[Role.INITIATOR]
+                store, logs = self._factories_for(settings)
+                self._initiator = fix.SocketInitiator(self.application, store, settings, logs)
                 self._initiator.start()
         except (fix.ConfigError, fix.RuntimeError) as exc:
             self._stop_quickfix(force=True)
@@ -197,6 +213,7 @@ class FixEngine:
         session IDs would not get its own.
         """
         self._retired.clear()
+        self._factories.clear()   # only now: the freed connectors held raw pointers to them
 
     def _stop_quickfix(self, force: bool) -> None:
         # The stopped objects are kept, not dropped: see release().

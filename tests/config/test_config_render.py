@@ -19,6 +19,7 @@ from gateway.config import (
     session_settings,
 )
 from gateway.config.dictionaries import DictionaryPaths
+from gateway.config.model import Role
 
 
 def _dict(settings: fix.SessionSettings, begin: str, sender: str, target: str) -> fix.Dictionary:
@@ -80,10 +81,10 @@ def test_quickfix_builds_every_session_from_the_settings(tmp_path: Path) -> None
             + "    role: initiator\n    host: 127.0.0.1\n    port: 9\n"
             + "    schedule: {start_time: '07:00:00', end_time: '18:00:00'}\n")
     cfg = load_ok(tmp_path, text)
-    settings = session_settings(cfg)
     app = _NullApp()
-    acceptor = fix.SocketAcceptor(app, fix.MemoryStoreFactory(), settings)
-    initiator = fix.SocketInitiator(app, fix.MemoryStoreFactory(), settings)
+    # One SessionSettings per connector, each holding only its own sessions.
+    acceptor = fix.SocketAcceptor(app, fix.MemoryStoreFactory(), session_settings(cfg, role=Role.ACCEPTOR))
+    initiator = fix.SocketInitiator(app, fix.MemoryStoreFactory(), session_settings(cfg, role=Role.INITIATOR))
     for begin, target in (("FIXT.1.1", "CLIENT1"), ("FIX.4.2", "CLIENT2")):
         assert acceptor.getSession(fix.SessionID(begin, "PLXTRA", target)) is not None
     assert initiator.getSession(fix.SessionID("FIX.4.4", "PLXTRA", "VENUE")) is not None
