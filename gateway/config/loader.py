@@ -197,9 +197,11 @@ class _Loader:
             if got := m.get(name):
                 put(name, self.r.integer(*got, minimum=1))
         if got := m.get("pending_status_after"):
-            seconds = self.r.decimal(*got)
-            if seconds is not None:
-                put("pending_status_after", float(seconds))
+            seconds = self.r.decimal(*got, positive=False)
+            if seconds is not None and seconds < 0:
+                self.r.error(*got, f"must be 0 (never) or more seconds, got {seconds}")
+                seconds = None
+            put("pending_status_after", float(seconds) if seconds is not None else None)
         owner: str | None = DEFAULT_ACCOUNT_OWNER
         if got := m.get("account_owner"):
             node, key = got
