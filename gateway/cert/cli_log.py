@@ -1,0 +1,1 @@
+"""``plxtra-fix certify-log LOG --suite session``: placeholder replaced below."""
