@@ -63,6 +63,7 @@ class CertOptions:
     run_timeout: float = 3600.0
     default_appl_ver_id: str = "9"    # FIXT.1.1: FIX 5.0 SP2
     log_path: Path | None = None
+    max_failures: int | None = None   # stop after this many failed steps (the rest: not-run)
 
 
 class StepFailure(HarnessError):
@@ -264,10 +265,17 @@ class CertRun:
         return self.passed
 
     async def _run_steps(self) -> None:
+        failures = 0
+        limit = self.options.max_failures
         for state in self.states:
             if state.status == "skipped":
                 continue
+            if limit is not None and failures >= limit:
+                state.status, state.reason = "not-run", f"not run: stopped after {failures} failed step(s)"
+                self._emit("step", state.to_json())
+                continue
             await self._run_step(state)
+            failures += state.status == "failed"
 
     async def _run_step(self, state: StepState) -> None:
         state.status, state.started = "running", datetime.now(UTC)
