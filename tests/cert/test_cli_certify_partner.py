@@ -18,7 +18,8 @@ from gateway.fix.testing import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, env: dict[str, str] | None = None,
+         timeout: float = 60) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True,
                           timeout=timeout, env=full_env, cwd=ROOT)
@@ -39,9 +40,10 @@ def test_cli_run_record_verify_and_log_verdict(tmp_path: Path) -> None:
     questionnaire = tmp_path / "q.yaml"
     questionnaire.write_text("engine: {name: QuickFIX, version: '1.15'}\nfix_version: FIX.4.4\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "certify-partner", "--port", str(port), "--partner-comp-id", "QFCLI",
-         "--begin-string", "FIX.4.4", "--timeout", "10", "--connect-timeout", "30", "--record", str(record),
-         "--config", str(config), "--junit", str(tmp_path / "cert.xml"), "--html", str(tmp_path / "cert.html"),
+        [sys.executable, "-m", "gateway", "certify-partner", "--port", str(port),
+         "--partner-comp-id", "QFCLI", "--begin-string", "FIX.4.4", "--timeout", "10",
+         "--connect-timeout", "30", "--record", str(record), "--config", str(config),
+         "--junit", str(tmp_path / "cert.xml"), "--html", str(tmp_path / "cert.html"),
          "--questionnaire", str(questionnaire)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env})
