@@ -97,7 +97,7 @@ async def _run(args: argparse.Namespace, suites: list[Suite], options: CertOptio
     if any(not s.automatic for s in suites):
         from gateway.cert.proxy import GatewayBackend
 
-        backend = GatewayBackend(options)
+        backend = GatewayBackend(options.begin_string, options.partner_comp_id)
     run = CertRun(suites, options, capabilities=capabilities, backend=backend, questionnaire=questionnaire)
     run.listeners.append(_print_step)
     try:

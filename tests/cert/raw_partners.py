@@ -155,3 +155,92 @@ def order(cl: str, qty: str = "100", price: str = "10.00") -> list[Field]:
 def cancel(cl: str, orig: str) -> list[Field]:
     return [(11, cl), (41, orig), (55, "XS01"), (207, "XSX"), (54, "1"), (38, "100"),
             (60, format_utc(datetime.now(UTC)))]
+
+
+async def http_json(port: int, path: str) -> dict:
+    """GET a JSON document from the certification's HTTP view (plain asyncio, no client library)."""
+    import json
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    await writer.drain()
+    data = await asyncio.wait_for(reader.read(-1), 5.0)
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return json.loads(body)
+
+
+class ScriptedOrdersPartner(RawPartner):
+    """Drives the prompted ``orders`` suite by reading the JSON view: for each current step id it
+    sends what the prompt asks, as a partner's test tooling would."""
+
+    def __init__(self, *args: object, view_port: int, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.view_port = view_port
+        self.counter = 0
+        self.done: list[str] = []
+
+    def clordid(self) -> str:
+        self.counter += 1
+        return f"{self.sender}-{self.counter}"
+
+    def cancel_id(self, orig: str) -> str:
+        return self.clordid()
+
+    def orig_for_cancel_after_replace(self, first: str, replaced: str) -> str:
+        return replaced
+
+    async def pause(self) -> None:
+        await asyncio.sleep(0.4)     # let the gateway acknowledge before the next request
+
+    async def act(self, step: str) -> None:
+        if step == "limit-filled":
+            self.send("D", order(self.clordid(), "100", "10.00"))
+        elif step == "market-filled":
+            body = [(t, v) for t, v in order(self.clordid(), "100") if t != 44]
+            self.send("D", [(t, "1" if t == 40 else v) for t, v in body])
+        elif step == "partial-fill-cancel":
+            first = self.clordid()
+            self.send("D", order(first, "200", "10.00"))
+            await self.pause()
+            self.send("F", cancel(self.cancel_id(first), first))
+        elif step == "replace-chain":
+            first, second = self.clordid(), self.clordid()
+            self.send("D", order(first, "300", "9.00"))
+            await self.pause()
+            self.send("G", [*order(second, "300", "9.50")[:9], (41, first), (60, order("x")[-1][1])])
+            await self.pause()
+            self.send("F", cancel(self.clordid(), self.orig_for_cancel_after_replace(first, second)))
+        elif step == "order-status":
+            cl = self.clordid()
+            self.send("D", order(cl, "300", "9.00"))
+            await self.pause()
+            self.send("H", [(11, cl), (55, "XS01"), (207, "XSX"), (54, "1")])
+        elif step == "reject-handled":
+            self.send("D", order(self.clordid(), "999", "10.00"))
+            await self.pause()
+            self.send("D", order(self.clordid(), "300", "9.00"))
+        elif step == "unsolicited-cancel":
+            self.send("D", order(self.clordid(), "400", "9.00"))
+
+    async def script(self) -> None:
+        for _ in range(600):     # bounded: 600 polls of 0.1 s
+            status = await http_json(self.view_port, "/status")
+            current = status.get("current")
+            if status.get("finished"):
+                return
+            if current and current["id"] not in self.done and not current["automatic"]:
+                self.done.append(current["id"])
+                await self.act(current["id"])
+            await asyncio.sleep(0.1)
+
+
+class ReusesClOrdID(ScriptedOrdersPartner):
+    def cancel_id(self, orig: str) -> str:
+        return orig
+
+
+class WrongOrigClOrdID(ScriptedOrdersPartner):
+    def orig_for_cancel_after_replace(self, first: str, replaced: str) -> str:
+        return first
