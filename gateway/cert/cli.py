@@ -60,6 +60,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="certification config with record_key: ${ENV_VAR} (HMAC key for records)")
     parser.add_argument("--json-view", type=_hostport, metavar="HOST:PORT",
                         help="serve the running session as JSON over HTTP (GET /status)")
+    parser.add_argument("--web", type=_hostport, metavar="HOST:PORT",
+                        help="serve the guided web console (and the JSON view) on HOST:PORT")
+    parser.add_argument("--linger", type=float, default=0.0, metavar="SECONDS",
+                        help="keep the console/JSON view up this long after the run (to download the record)")
     parser.add_argument("--verify-record", metavar="FILE", help="check a record's signature and log hash")
 
 
@@ -105,20 +109,32 @@ async def _run(args: argparse.Namespace, suites: list[Suite], options: CertOptio
     except OSError as exc:
         print(f"certify-partner: cannot listen on {options.host}:{options.port}: {exc}", file=sys.stderr)
         return 2
-    view = None
-    if args.json_view:
+    views = []
+    for address, what in ((args.json_view, "JSON view"), (args.web, "web console")):
+        if address is None:
+            continue
         from gateway.cert.httpview import StatusServer
 
-        view = StatusServer(run, *args.json_view)
-        await view.start()
-        print(f"JSON view: http://{view.host}:{view.port}/status", flush=True)
+        view = StatusServer(run, *address, key=key)
+        try:
+            await view.start()
+        except OSError as exc:
+            await run.stop()
+            print(f"certify-partner: cannot serve the {what} on {address[0]}:{address[1]}: {exc}",
+                  file=sys.stderr)
+            return 2
+        views.append(view)
+        path = "/status" if what == "JSON view" else "/"
+        print(f"{what}: http://{view.host}:{view.port}{path}", flush=True)
     print(f"certify-partner: waiting for {options.partner_comp_id} ({options.begin_string}) on "
           f"{options.host}:{run.port}, TargetCompID {options.our_comp_id}", flush=True)
     try:
         await run.run()
     finally:
         await run.stop()
-        if view is not None:
+        if views and args.linger > 0:
+            await asyncio.sleep(args.linger)
+        for view in views:
             await view.stop()
     states = run.states
     passed = sum(1 for s in states if s.status == "passed")

@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gateway.cert.record import build_record
+from gateway.cert.record import build_record, sign_record
 
 __all__ = ["StatusServer", "decode_fields"]
 
@@ -44,8 +44,9 @@ def decode_fields(begin_string: str, fields: list[tuple[int, str]]) -> list[dict
 
 
 class StatusServer:
-    def __init__(self, run: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, run: Any, host: str = "127.0.0.1", port: int = 0, *, key: bytes | None = None) -> None:
         self.run = run
+        self.key = key          # signs /record once the run has ended (as --record does)
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
@@ -92,7 +93,10 @@ class StatusServer:
             elif path == "/status":
                 await self._json(writer, self.run.snapshot())
             elif path == "/record":
-                await self._json(writer, build_record(self.run, log_path=self.run.options.log_path))
+                record = build_record(self.run, log_path=self.run.options.log_path)
+                if self.run.ended is not None:
+                    record = sign_record(record, self.key)
+                await self._json(writer, record)
             elif path.startswith("/steps/"):
                 await self._step(writer, path[len("/steps/"):])
             elif path in ("/", "/index.html"):

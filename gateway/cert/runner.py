@@ -233,7 +233,7 @@ class CertRun:
         return {
             "suites": [{"name": s.name, "title": s.title, "sha256": s.sha256, "file": s.file}
                        for s in self.suites],
-            "begin_string": self.options.begin_string,
+            "begin_string": self.options.begin_string, "questionnaire": self.questionnaire,
             "partner_comp_id": self.options.partner_comp_id, "our_comp_id": self.options.our_comp_id,
             "port": self.port, "started": iso_utc(self.started), "ended": iso_utc(self.ended),
             "connected": self.session is not None and not self.session.closed,
