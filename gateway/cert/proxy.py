@@ -121,6 +121,10 @@ class GatewayBackend:
                     await self._prepare_market(m)
                 assert self._fix is not None and m.msg_type is not None
                 self._fix.send(m.msg_type, body_of(m))
+                if m.msg_type == "V" and m.get(263) == "1":
+                    # A subscription always sees an incremental update: the maker rests a bid.
+                    asyncio.get_running_loop().call_later(
+                        1.0, lambda symbol=m.get(55): asyncio.ensure_future(self._quote(symbol)))
             except Exception as exc:   # keep forwarding: the step that needed it fails by timeout
                 self.errors.append(f"forwarding {m.msg_type}: {type(exc).__name__}: {exc}")
 
@@ -138,6 +142,18 @@ class GatewayBackend:
         await self._zenith.request("Trading", "PlaceOrder", {
             "Account": MAKER_ACCOUNT, "Details": details,
             "Route": {"Algorithm": "Market", "Market": f"{details['Exchange']}::{details['Exchange']}"}})
+
+    async def _quote(self, symbol: str | None) -> None:
+        code, _, market = (symbol or "XS01").partition(".")
+        market = market or "XSX"
+        details = {"Exchange": market, "Code": code, "Side": "Bid", "Style": "Market", "Type": "Limit",
+                   "LimitPrice": Decimal("9.00"), "Quantity": Decimal(100), "Validity": "UntilCancel"}
+        try:
+            await self._zenith.request("Trading", "PlaceOrder", {
+                "Account": MAKER_ACCOUNT, "Details": details,
+                "Route": {"Algorithm": "Market", "Market": f"{market}::{market}"}})
+        except Exception as exc:
+            self.errors.append(f"maker quote on {symbol}: {type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ gateway -> partner
     async def _answer_loop(self) -> None:

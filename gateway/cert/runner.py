@@ -124,6 +124,7 @@ class CertRun:
         self._order_problems: list[str] = []
         self._app_seqs_seen: set[int] = set()
         self._closed_at: str | None = None
+        self._never_connected = False
 
     # ------------------------------------------------------------------ selection
     def _selected(self, step: CertStep) -> bool:
@@ -160,18 +161,22 @@ class CertRun:
     async def _accept(self, timeout: float) -> FixSession:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        last_problem = ""
         while True:
             try:
                 session = await asyncio.wait_for(self._connections.get(),
                                                  max(0.0, deadline - loop.time()))
             except TimeoutError:
-                raise StepFailure(f"the partner did not connect to {self.options.host}:{self.port} "
-                                  f"within {timeout:g}s") from None
+                self._never_connected = self.session is None
+                raise StepFailure(f"the partner did not log on at {self.options.host}:{self.port} "
+                                  f"within {timeout:g}s{last_problem}") from None
             try:
                 logon = await session.wait_logon(timeout=max(1.0, deadline - loop.time()))
             except SessionFailure as exc:
+                # A port probe or a failed attempt: wait for the next connection until the deadline.
                 await session.close()
-                raise StepFailure(f"connection without a valid Logon: {exc}") from None
+                last_problem = f" (last connection: {exc})"
+                continue
             self._adopt_heartbeat(session, logon)
             self.session = session
             self._emit("session", {"connected": True})
@@ -286,6 +291,8 @@ class CertRun:
             first = state.step.expect[0].kind
             if self.session is None and first in ("expect_logon", "expect_reconnect"):
                 pass  # the expectation itself waits for the connection
+            elif self.session is None and self._never_connected:
+                raise StepFailure("not run: the partner never logged on")
             elif self.session is None:
                 await self._accept(self.options.connect_timeout)
             for action in state.step.inject:
@@ -380,7 +387,7 @@ class CertRun:
     async def _check(self, e: Expectation, state: StepState) -> None:
         timeout = self._timeout(e, state)
         if e.kind == "expect_logon":
-            await self._expect_logon(e, max(timeout, self.options.connect_timeout))
+            await self._expect_logon(e, self.options.connect_timeout)
         elif e.kind == "expect_reconnect":
             await self._expect_reconnect(timeout, state)
         elif e.kind == "expect":
@@ -429,6 +436,8 @@ class CertRun:
             self.partner_engine = " ".join(engine)
 
     async def _expect_reconnect(self, timeout: float, state: StepState) -> None:
+        if self._never_connected:
+            raise StepFailure("not run: the partner never logged on")
         if self.session is not None and not self.session.closed:
             raise StepFailure("the previous connection is still up: the partner never disconnected")
         s = await self._accept(timeout)

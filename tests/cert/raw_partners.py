@@ -244,3 +244,26 @@ class ReusesClOrdID(ScriptedOrdersPartner):
 class WrongOrigClOrdID(ScriptedOrdersPartner):
     def orig_for_cancel_after_replace(self, first: str, replaced: str) -> str:
         return first
+
+
+def md_request(req_id: str, kind: str, symbol: str = "XS01") -> list[Field]:
+    body: list[Field] = [(262, req_id), (263, kind), (264, "0")]
+    if kind == "1":
+        body.append((265, "1"))
+    return [*body, (267, "2"), (269, "0"), (269, "1"), (146, "1"), (55, symbol), (207, "XSX")]
+
+
+class ScriptedMarketDataPartner(ScriptedOrdersPartner):
+    async def act(self, step: str) -> None:
+        if step == "md-snapshot":
+            self.send("V", md_request(self.clordid(), "0"))
+        elif step == "md-subscribe":
+            req = self.clordid()
+            self.send("V", md_request(req, "1"))
+            for _ in range(50):      # wait (bounded) for the incremental update before unsubscribing
+                if any(m.msg_type == "X" for m in self.received):
+                    break
+                await asyncio.sleep(0.1)
+            self.send("V", md_request(req, "2"))
+        elif step == "md-reject":
+            self.send("V", md_request(self.clordid(), "0", "XS99"))
