@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.cert.errors import CertError
 from gateway.cert.record import build_record, load_record_key, sign_record, verify_record, write_record
+from gateway.cert.report import render_record_html
 from gateway.cert.results import to_suite_result
 from gateway.cert.runner import CertOptions, CertRun
 from gateway.cert.suite import Suite, load_suite
@@ -143,10 +144,11 @@ async def _run(args: argparse.Namespace, suites: list[Suite], options: CertOptio
     print(f"{'PASSED' if run.passed else 'FAILED'}: {passed} passed, {len(failed)} failed, "
           f"{sum(1 for s in states if s.status == 'skipped')} skipped in {duration:.1f}s")
     result = to_suite_result("+".join(s.name for s in suites), states, duration)
-    write_reports(result, junit=args.junit, html_path=args.html,
-                  title=f"Plxtra partner certification: {options.partner_comp_id}")
+    write_reports(result, junit=args.junit)
+    record = sign_record(build_record(run, log_path=options.log_path), key)
+    if args.html:
+        Path(args.html).write_text(render_record_html(record), encoding="utf-8")
     if args.record:
-        record = sign_record(build_record(run, log_path=options.log_path), key)
         write_record(Path(args.record), record)
     return 0 if run.passed else 1
 
