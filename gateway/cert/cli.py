@@ -40,6 +40,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "repeatable")
     parser.add_argument("--port", type=int, default=9880, help="port to accept the partner on (0: any)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--connect", type=_hostport, metavar="HOST:PORT",
+                        help="initiate to the partner's acceptor instead of listening")
+    parser.add_argument("--heartbeat", type=int, default=30, metavar="SECONDS",
+                        help="HeartBtInt Plxtra proposes when it initiates (default 30)")
     parser.add_argument("--begin-string", default="FIX.4.4", choices=sorted(_BEGIN),
                         help="the session's FIX version (FIX.5.0SP2 = FIXT.1.1 with DefaultApplVerID 9)")
     parser.add_argument("--partner-comp-id", help="the partner's SenderCompID (required to run)")
@@ -127,8 +131,12 @@ async def _run(args: argparse.Namespace, suites: list[Suite], options: CertOptio
         views.append(view)
         path = "/status" if what == "JSON view" else "/"
         print(f"{what}: http://{view.host}:{view.port}{path}", flush=True)
-    print(f"certify-partner: waiting for {options.partner_comp_id} ({options.begin_string}) on "
-          f"{options.host}:{run.port}, TargetCompID {options.our_comp_id}", flush=True)
+    if options.connect is None:
+        print(f"certify-partner: waiting for {options.partner_comp_id} ({options.begin_string}) on "
+              f"{options.host}:{run.port}, TargetCompID {options.our_comp_id}", flush=True)
+    else:
+        print(f"certify-partner: connecting to {options.partner_comp_id} ({options.begin_string}) at "
+              f"{options.connect[0]}:{options.connect[1]} as {options.our_comp_id}", flush=True)
     try:
         await run.run()
     finally:
@@ -179,5 +187,5 @@ def run(args: argparse.Namespace) -> int:
     options = CertOptions(begin, args.partner_comp_id, args.our_comp_id, args.host, args.port,
                           timeout=args.timeout, prompt_timeout=args.prompt_timeout,
                           connect_timeout=args.connect_timeout, run_timeout=args.run_timeout,
-                          log_path=log_path)
+                          log_path=log_path, connect=args.connect, heartbeat=args.heartbeat)
     return asyncio.run(_run(args, suites, options, questionnaire, capabilities, key))

@@ -64,6 +64,8 @@ class CertOptions:
     default_appl_ver_id: str = "9"    # FIXT.1.1: FIX 5.0 SP2
     log_path: Path | None = None
     max_failures: int | None = None   # stop after this many failed steps (the rest: not-run)
+    connect: tuple[str, int] | None = None   # initiate to the partner's acceptor instead of listening
+    heartbeat: int = 30               # HeartBtInt Plxtra proposes when it initiates
 
 
 class StepFailure(HarnessError):
@@ -140,8 +142,11 @@ class CertRun:
             self._protocol = session.protocol
             self._connections.put_nowait(session)
 
-        self._server = await asyncio.start_server(on_connect, self.options.host, self.options.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        if self.options.connect is None:
+            self._server = await asyncio.start_server(on_connect, self.options.host, self.options.port)
+            self.port = self._server.sockets[0].getsockname()[1]
+        else:
+            self.port = self.options.connect[1]
         if self.backend is not None:
             await self.backend.start(self._send_app)
 
@@ -158,7 +163,45 @@ class CertRun:
             await self.backend.stop()
         self.log.close()
 
+    async def _initiate(self, timeout: float) -> FixSession:
+        """Plxtra as the initiator: connect and log on, retrying until ``timeout`` (the partner's
+        acceptor may not be up yet); sequence numbers carry on across reconnects."""
+        assert self.options.connect is not None
+        host, port = self.options.connect
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        problem = ""
+        while loop.time() < deadline:
+            try:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
+                                                        max(0.1, deadline - loop.time()))
+            except (OSError, TimeoutError) as exc:
+                problem = f" ({exc or 'timeout'})"
+                await asyncio.sleep(0.5)
+                continue
+            if self._protocol is not None:
+                self.log.new_connection()
+            settings = dataclasses.replace(self.settings, heartbeat=self.options.heartbeat)
+            session = FixSession(settings, reader, writer, initiator=True, protocol=self._protocol,
+                                 wire_log=self.log.wire)
+            self._protocol = session.protocol
+            try:
+                await session.logon(timeout=max(1.0, deadline - loop.time()), reset=False)
+            except SessionFailure as exc:
+                await session.close()
+                problem = f" ({exc})"
+                await asyncio.sleep(0.5)
+                continue
+            self._vars["heartbeat"] = str(self.options.heartbeat)
+            self.session = session
+            self._emit("session", {"connected": True})
+            return session
+        self._never_connected = self.session is None
+        raise StepFailure(f"could not log on to the partner at {host}:{port} within {timeout:g}s{problem}")
+
     async def _accept(self, timeout: float) -> FixSession:
+        if self.options.connect is not None:
+            return await self._initiate(timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         last_problem = ""

@@ -51,7 +51,7 @@ class QuickFixPartner:
     """``with QuickFixPartner("FIX.4.4", "QFP44", "PLXTRA", port, tmp_path):`` connects until stopped."""
 
     def __init__(self, begin_string: str, sender: str, target: str, port: int, tmp_path: Path,
-                 *, heartbeat: int = 1) -> None:
+                 *, heartbeat: int = 1, acceptor: bool = False) -> None:
         self.cond = threading.Condition()
         self.logons = 0
         self.logouts = 0
@@ -63,12 +63,14 @@ class QuickFixPartner:
             dd = [f"DataDictionary={dd_dir / _DD[begin_string]}"]
         base = tmp_path / f"qf-{sender}"
         text = "\n".join([
-            "[DEFAULT]", "ConnectionType=initiator", f"FileStorePath={base}/store", f"FileLogPath={base}/log",
+            "[DEFAULT]", f"ConnectionType={'acceptor' if acceptor else 'initiator'}",
+            f"FileStorePath={base}/store", f"FileLogPath={base}/log",
             "ReconnectInterval=1", "SocketNodelay=Y", "LogonTimeout=5", "LogoutTimeout=2",
             "ResetOnLogon=N", "ResetOnLogout=N", "ResetOnDisconnect=N", "ValidateUserDefinedFields=N",
             "", "[SESSION]", f"BeginString={begin_string}", f"SenderCompID={sender}",
             f"TargetCompID={target}",
-            "SocketConnectHost=127.0.0.1", f"SocketConnectPort={port}", f"HeartBtInt={heartbeat}",
+            *([f"SocketAcceptPort={port}"] if acceptor else
+              ["SocketConnectHost=127.0.0.1", f"SocketConnectPort={port}", f"HeartBtInt={heartbeat}"]),
             "NonStopSession=Y", *dd, "",
         ])
         self.log_dir = base / "log"
@@ -77,7 +79,8 @@ class QuickFixPartner:
         self._app = _App(self)
         self._store = fix.FileStoreFactory(self._settings)
         self._log = fix.FileLogFactory(self._settings)
-        self._initiator = fix.SocketInitiator(self._app, self._store, self._settings, self._log)
+        engine = fix.ThreadedSocketAcceptor if acceptor else fix.SocketInitiator
+        self._initiator = engine(self._app, self._store, self._settings, self._log)
 
     def __enter__(self) -> QuickFixPartner:
         self._initiator.start()

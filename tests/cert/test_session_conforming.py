@@ -47,3 +47,25 @@ def test_quickfix_partner_passes_session_suite(begin: str, tmp_path: Path) -> No
     data["steps"][0]["status"] = "failed"
     (tmp_path / "cert.json").write_text(json.dumps(data))
     assert not verify_record(tmp_path / "cert.json", key).ok
+
+
+def test_plxtra_initiates_to_a_quickfix_acceptor(tmp_path: Path) -> None:
+    """--connect: Plxtra's side initiates to the partner's acceptor and runs the same suite."""
+    from gateway.fix.testing import free_port
+
+    port = free_port()
+
+    async def main() -> CertRun:
+        run = CertRun([load_suite("session")], CertOptions("FIX.4.4", "QFACC", "PLXTRA", timeout=10,
+                                                           connect_timeout=20, run_timeout=90,
+                                                           connect=("127.0.0.1", port), heartbeat=1))
+        await run.start()
+        try:
+            with QuickFixPartner("FIX.4.4", "QFACC", "PLXTRA", port, tmp_path, acceptor=True):
+                await run.run()
+        finally:
+            await run.stop()
+        return run
+
+    run = asyncio.run(main())
+    assert [f"{s.key}: {s.reason}" for s in run.states if s.status != "passed"] == []
