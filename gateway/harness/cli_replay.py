@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="role", choices=("initiator", "acceptor"), default="initiator",
                         help="which side of the recording to play (default: initiator)")
     parser.add_argument("--session", help="pick a session when the log has several "
-                                          "(e.g. FIX.4.4:CLIENT1->PLXTRA, or a CompID)")
+                                          "(e.g. CLIENT1:PLXTRA, FIX.4.4:CLIENT1->PLXTRA, or a CompID)")
     parser.add_argument("--sender", help="our SenderCompID on the wire (default: the recorded one)")
     parser.add_argument("--target-comp", "--target-comp-id", dest="target_comp",
                         help="their CompID on the wire (default: the recorded one)")
@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in recording.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.speed < 0:
         print("error: --speed must be >= 0", file=sys.stderr)
         return 2
