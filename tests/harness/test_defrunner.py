@@ -135,7 +135,7 @@ def test_script_errors(text: str, message: str) -> None:
 
 
 def test_set_seqnum_is_not_runnable_over_the_wire() -> None:
-    with pytest.raises(DefError, match="iSET_SEQNUM .* not runnable over the wire"):
+    with pytest.raises(DefError, match=r"iSET_SEQNUM .* not runnable over the wire"):
         parse_def(script("iCONNECT", "iSET_SEQNUM 5", LOGON_I, LOGON_E), "gen/x.def")
 
 
