@@ -13,7 +13,7 @@ import sys
 from gateway.harness.cli_certify import parse_hostport
 from gateway.harness.errors import HarnessError
 from gateway.harness.report import Progress, render_terminal, write_reports
-from gateway.harness.results import SuiteResult
+from gateway.harness.results import SuiteResult, describe_engine
 
 __all__ = ["configure", "run"]
 
@@ -65,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress()
     case = asyncio.run(replay(recording, options, lambda done, total: progress.update(done, total, "replay")))
     progress.close()
-    suite = SuiteResult("replay", (case,), case.duration)
+    ours, theirs = recording.initiator, recording.acceptor
+    if args.role == "acceptor":
+        ours, theirs = theirs, ours
+    engine = describe_engine(host, port, [recording.begin_string],
+                             [(options.sender or ours, options.target or theirs)], (case,))
+    suite = SuiteResult("replay", (case,), case.duration, engine)
     print(render_terminal(suite, verbose=args.verbose))
     write_reports(suite, junit=args.junit, html_path=args.html, title=f"plxtra-fix replay {recording.name}")
     return suite.exit_code

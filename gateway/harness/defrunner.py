@@ -46,7 +46,14 @@ from pathlib import Path
 
 from gateway.harness.codec import FixMessage, FixParser
 from gateway.harness.errors import HarnessError
-from gateway.harness.results import CaseResult, FieldDiff, MessagePair, SuiteResult
+from gateway.harness.results import (
+    ENGINE_LOGON,
+    CaseResult,
+    FieldDiff,
+    MessagePair,
+    SuiteResult,
+    describe_engine,
+)
 from gateway.harness.sessionproto import complete_raw
 
 __all__ = ["PATTERNS", "DefAction", "DefError", "DefOptions", "DefScript", "compare_def",
@@ -167,6 +174,11 @@ def _script_comp_ids(script: DefScript) -> tuple[str, str] | None:
             if fields.get("49") and fields.get("56"):
                 return fields["49"], fields["56"]
     return None
+
+
+def _begin_string(script: DefScript) -> str:
+    first = next((a.body for a in script.actions if a.kind == "I"), "")
+    return dict(_split(first)).get("8", "FIX.4.4")
 
 
 def _rewrite_comp_ids(body: str, kind: str, ours: tuple[str, str], wanted: tuple[str, str]) -> str:
@@ -392,7 +404,7 @@ async def run_def(script: DefScript, options: DefOptions) -> CaseResult:
                     expected_text = expected.decode("latin-1")
                     received = await conn.read_message(options.timeout)
                     if not received_any and "\x0135=A\x01" in received:
-                        log.append("engine Logon: " + _show(received.encode("latin-1")))
+                        log.append(ENGINE_LOGON + _show(received.encode("latin-1")))
                     received_any = True
                     reason, diffs = _judge(expected_text, received, options)
                     if reason is None and options.accept_any_app_answer and diffs:
@@ -416,13 +428,11 @@ async def run_def(script: DefScript, options: DefOptions) -> CaseResult:
     finally:
         for conn in conns.values():
             conn.close()
-    if failure is None and not received_any and wanted is not None:
-        begin = dict(_split(script.actions[0].body if script.actions[0].kind == "I" else
-                            next(a.body for a in script.actions if a.kind == "I"))).get("8", "FIX.4.4")
-        if not await _engine_answers_logon(options, begin, wanted):
-            failure = (f"expected messages never came: the engine sent nothing, and it does not answer a "
-                       f"valid Logon from {wanted[0]} to {wanted[1]} either, so the disconnect proves "
-                       "nothing (unknown CompIDs? use --sender / --target-comp)")
+    if (failure is None and not received_any and wanted is not None
+            and not await _engine_answers_logon(options, _begin_string(script), wanted)):
+        failure = (f"expected messages never came: the engine sent nothing, and it does not answer a "
+                   f"valid Logon from {wanted[0]} to {wanted[1]} either, so the disconnect proves "
+                   "nothing (unknown CompIDs? use --sender / --target-comp)")
     failures = (failure,) if failure else ()
     return CaseResult(_SUITE, script.name, failure is None, time.monotonic() - started, failures,
                       tuple(pairs), str(script.file), error, tuple(log))
@@ -471,4 +481,8 @@ def run_defs(scripts: Sequence[DefScript], options: DefOptions,
         cases.append(case)
         if on_case:
             on_case(case)
-    return SuiteResult(_SUITE, tuple(cases), time.monotonic() - started)
+    begins = [_begin_string(s) for s in scripts]
+    comp_ids = [(options.sender or ids[0], options.target_comp or ids[1])
+                for ids in (_script_comp_ids(s) for s in scripts) if ids]
+    engine = describe_engine(options.host, options.port, begins, comp_ids, cases)
+    return SuiteResult(_SUITE, tuple(cases), time.monotonic() - started, engine)

@@ -20,7 +20,7 @@ from gateway.harness.codec import FixMessage
 from gateway.harness.compare import CompareRules, IdMaps, all_matched, match_block
 from gateway.harness.errors import HarnessError
 from gateway.harness.readers import LogReader, LogRecord
-from gateway.harness.results import CaseResult, MessagePair
+from gateway.harness.results import ENGINE_LOGON, CaseResult, MessagePair
 from gateway.harness.runner import msg_label, run_token
 from gateway.harness.selectors import normalize_session
 from gateway.harness.session import FixAcceptor, FixSession, SessionClosed, SessionFailure, SessionTimeout
@@ -272,6 +272,8 @@ class _Replayer:
     async def run(self, progress: Callable[[int, int], None] | None) -> None:
         session = await self._open()
         self.log.append(f"logged on as {self.settings.sender}->{self.settings.target}")
+        if session.protocol.peer_logon is not None:
+            self.log.append(ENGINE_LOGON + session.protocol.peer_logon.to_text())
         pump = asyncio.create_task(self._pump(session))
         try:
             blocks = _blocks(self.rec.records, self.ours)
