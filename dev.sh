@@ -5,10 +5,12 @@
 #   ./dev.sh test [args]   ruff + the whole test suite (what CI runs)
 #   ./dev.sh <cmd> [args]  any plxtra-fix sub-command (sim, demo, decode, replay, certify, check-config)
 set -euo pipefail
-cd "$(dirname "$0")"
+# The caller's working directory is kept, so relative paths in the arguments (decode LOG,
+# replay LOG, certify SPECS, run --config FILE) mean what they meant where the command was typed.
+REPO="$(cd "$(dirname "$0")" && pwd)"
 PY="${PYTHON:-python3}"
-VENV=".venv"
-STAMP="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+VENV="$REPO/.venv"
+STAMP="$VENV/.installed-$(sha1sum "$REPO/pyproject.toml" | cut -c1-12)"
 
 bootstrap() {
     if [ ! -x "$VENV/bin/python" ]; then
@@ -17,7 +19,7 @@ bootstrap() {
     if [ ! -f "$STAMP" ]; then
         "$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools wheel
         echo "installing plxtra-fix-gateway and its dependencies (first time: quickfix compiles, ~5 min)..." >&2
-        "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+        "$VENV/bin/python" -m pip install --quiet -e "$REPO[dev]"
         rm -f "$VENV"/.installed-*
         touch "$STAMP"
     fi
@@ -28,7 +30,10 @@ cmd="${1:-run}"
 bootstrap
 case "$cmd" in
     test)
-        "$VENV/bin/ruff" check .
+        "$VENV/bin/ruff" check "$REPO"
+        # pytest's testpaths apply when it runs from the repository; with arguments, they are
+        # paths as the caller typed them.
+        if [ $# -eq 0 ]; then cd "$REPO"; fi
         # pytest exits 5 when it collects nothing: that is a failure here, as is any other non-zero code.
         exec "$VENV/bin/python" -m pytest -q "$@"
         ;;

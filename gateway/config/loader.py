@@ -131,7 +131,7 @@ class _Loader:
         if not nodes:
             self.r.error(node, key, "must list at least one session")
             return None
-        session_reader = SessionReader(self.r, gateway, owner)
+        session_reader = SessionReader(self.r, gateway, owner, self.base_dir)
         sessions = [session_reader.read(n, f"{key}[{i}]") for i, n in enumerate(nodes)]
         built = tuple(s for s in sessions if s is not None)
         session_reader.check_unique(nodes, sessions)

@@ -60,16 +60,14 @@ __all__ = [
 ]
 
 # What every session shares. Validation is strict on purpose: a malformed order must be rejected
-# at session level by QuickFIX (Reject 35=3), before the bridge ever sees it.
+# at session level by QuickFIX (Reject 35=3), before the bridge ever sees it. The three settings a
+# partner's own tags collide with are per session (see _validation_lines).
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 DEFAULT_SETTINGS: tuple[tuple[str, str], ...] = (
     ("UseDataDictionary", "Y"),
     ("ValidateLengthAndChecksum", "Y"),
-    ("ValidateFieldsOutOfOrder", "Y"),
     ("ValidateFieldsHaveValues", "Y"),
-    ("ValidateUserDefinedFields", "Y"),
-    ("AllowUnknownMsgFields", "N"),
     ("CheckCompID", "Y"),
     ("CheckLatency", "Y"),
     ("MaxLatency", "120"),
@@ -167,7 +165,8 @@ def _session_lines(config: GatewayConfig, s: SessionConfig, dictionaries: Dictio
              f"TargetCompID={s.target_comp_id}"]
     if s.default_appl_ver_id:
         lines.append(f"DefaultApplVerID={s.default_appl_ver_id}")
-    lines += [f"{key}={path}" for key, path in dictionaries.for_session(s).items()]
+    lines += _dictionary_lines(s, dictionaries)
+    lines += _validation_lines(s)
     # For an acceptor the partner's Logon HeartBtInt(108) rules; QuickFIX reads this for initiators.
     lines.append(f"HeartBtInt={s.heartbeat_interval}")
     lines += _schedule_lines(s.schedule, today)
@@ -183,6 +182,23 @@ def _session_lines(config: GatewayConfig, s: SessionConfig, dictionaries: Dictio
         lines += [f"SocketConnectHost={s.host}", f"SocketConnectPort={s.port}",
                   f"ReconnectInterval={RECONNECT_INTERVAL}"]
     return lines
+
+
+def _dictionary_lines(s: SessionConfig, dictionaries: DictionaryPaths) -> list[str]:
+    paths = dictionaries.for_session(s)
+    if s.data_dictionary is not None:
+        # A partner's dictionary describes its application messages; FIXT.1.1 keeps the standard
+        # transport dictionary, since session-level messages are not the partner's to redefine.
+        paths["AppDataDictionary" if "AppDataDictionary" in paths else "DataDictionary"] = s.data_dictionary
+    return [f"{key}={path}" for key, path in paths.items()]
+
+
+def _validation_lines(s: SessionConfig) -> list[str]:
+    # QuickFIX skips tags >= 5000 entirely when ValidateUserDefinedFields=N (DataDictionary::
+    # shouldCheckTag), so a partner's 5001 or 20001 reaches fromApp instead of a session Reject.
+    return [f"ValidateUserDefinedFields={_yn(s.validate_user_defined_fields)}",
+            f"AllowUnknownMsgFields={_yn(s.allow_unknown_msg_fields)}",
+            f"ValidateFieldsOutOfOrder={_yn(s.validate_fields_out_of_order)}"]
 
 
 def _schedule_lines(schedule: Schedule, today: date) -> list[str]:

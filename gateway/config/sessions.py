@@ -6,8 +6,10 @@ reports through the shared :class:`NodeReader`, so a broken session never hides 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from yaml.nodes import MappingNode, Node
 
@@ -37,7 +39,11 @@ SESSION_KEYS = (
     "host", "port", "heartbeat_interval", "schedule", "reset_on_logon", "accept_reset_seq_num_flag",
     "credentials", "accounts", "default_account", "markets", "symbols", "symbology", "limits",
     "cancel_on_disconnect", "market_data", "trading", "pending_reports",
+    "validate_user_defined_fields", "allow_unknown_msg_fields", "validate_fields_out_of_order",
+    "data_dictionary",
 )
+VALIDATION_FLAGS = ("validate_user_defined_fields", "allow_unknown_msg_fields",
+                    "validate_fields_out_of_order")
 CREDENTIAL_KEYS = ("username", "password")
 SYMBOLOGY_KEYS = ("default_market", "allow_suffix")
 LIMIT_KEYS = ("max_order_qty", "max_notional", "messages_per_second", "throttle_action")
@@ -62,10 +68,12 @@ _BARE_ACCOUNT = re.compile(r"[0-9]{4}")
 
 
 class SessionReader:
-    def __init__(self, reader: NodeReader, gateway: GatewaySettings | None, owner: str | None) -> None:
+    def __init__(self, reader: NodeReader, gateway: GatewaySettings | None, owner: str | None,
+                 base_dir: Path | None = None) -> None:
         self.r = reader
         self.gateway = gateway or GatewaySettings()
         self.owner = owner
+        self.base_dir = base_dir or Path.cwd()
 
     def read(self, node: Node, key: str) -> SessionConfig | None:
         m = self.r.mapping(node, key, SESSION_KEYS)
@@ -90,6 +98,9 @@ class SessionReader:
         for flag in ("reset_on_logon", "accept_reset_seq_num_flag", "market_data", "trading",
                      "pending_reports"):
             kw[flag] = self._opt(m, flag, self.r.boolean)
+        for flag in VALIDATION_FLAGS:
+            kw[flag] = self._opt(m, flag, self.r.boolean)
+        kw["data_dictionary"] = self._opt(m, "data_dictionary", self._dictionary_file)
         kw["cancel_on_disconnect"] = self._opt(m, "cancel_on_disconnect", self.r.boolean)
         if kw["cancel_on_disconnect"] is None:
             kw["cancel_on_disconnect"] = self.gateway.cancel_on_disconnect
@@ -199,6 +210,19 @@ class SessionReader:
             kw["host"] = host
         if port_item:
             kw["port"] = self.r.integer(*port_item, minimum=1, maximum=65535)
+
+    def _dictionary_file(self, node: Node, key: str) -> Path | None:
+        text = self.r.string(node, key)
+        if text is None:
+            return None
+        path = Path(text).expanduser()
+        if not path.is_absolute():   # like every path in the file: relative to the YAML's folder
+            path = self.base_dir / path
+        path = Path(os.path.normpath(path))
+        if not path.is_file():
+            self.r.error(node, key, f"file {str(path)!r} does not exist (a QuickFIX XML data dictionary)")
+            return None
+        return path
 
     # -- credentials -------------------------------------------------------------------------
     def _credentials(self, node: Node, key: str) -> Credentials | None:

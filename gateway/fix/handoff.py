@@ -693,7 +693,13 @@ class GatewayApplication(fix.Application):
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         # Runs under the session mutex on the sending thread: nothing here may block.
-        pass
+        try:
+            # QuickFIX C++ (Session::generateBusinessReject) writes DefaultApplVerID(1137) into the
+            # body of its own FIXT.1.1 35=j; 1137 belongs to Logon only, so a strict partner Rejects it.
+            if message.isSetField(1137) and message.getHeader().getField(35) != "A":
+                message.removeField(1137)
+        except Exception:   # never let an exception reach the engine (Py_Exit)
+            log.exception("toApp clean-up failed")
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:

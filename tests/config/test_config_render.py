@@ -34,7 +34,6 @@ def test_shipped_config_renders_what_quickfix_reads() -> None:
     dicts = locate_dictionaries()
     defaults = settings.get()
     assert defaults.getString("UseDataDictionary") == "Y"
-    assert defaults.getString("ValidateUserDefinedFields") == "Y"
     assert defaults.getString("FileStorePath") == str(cfg.gateway.message_store_dir)
     assert defaults.getString("FileLogPath") == str(cfg.gateway.log_dir)
 
@@ -48,6 +47,9 @@ def test_shipped_config_renders_what_quickfix_reads() -> None:
     assert not c1.has("StartTime")
     assert c1.getBool("ResetOnLogon") is False
     assert c1.getBool("UseDataDictionary") is True   # [DEFAULT] merged into every session
+    assert c1.getString("ValidateUserDefinedFields") == "N"   # partners' own tags reach the application
+    assert c1.getString("AllowUnknownMsgFields") == "N"
+    assert c1.getString("ValidateFieldsOutOfOrder") == "Y"
     assert not c1.has("DefaultApplVerID") and not c1.has("Password")
 
     c2 = _dict(settings, "FIX.4.2", "PLXTRA", "CLIENT2")
