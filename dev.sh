@@ -25,11 +25,25 @@ bootstrap() {
     fi
 }
 
+# Programs the tests drive that pip cannot install: Debian's headless Chromium and its driver (the
+# certification console and the HTML reports are checked in a real browser).
+system_test_tools() {
+    local missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing ${missing[*]} from Debian's packages (the browser tests need them)..." >&2
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 cmd="${1:-run}"
 [ $# -gt 0 ] && shift
 bootstrap
 case "$cmd" in
     test)
+        system_test_tools
         "$VENV/bin/ruff" check "$REPO"
         # pytest's testpaths apply when it runs from the repository; with arguments, they are
         # paths as the caller typed them.
