@@ -6,7 +6,9 @@ partner relies on (issue 9):
 
 - every D, F and G is answered (an ExecutionReport or OrderCancelReject for its ClOrdID, or
   a BusinessMessageReject naming it);
-- an answer, once given, is final: a ClOrdID is never both rejected and accepted;
+- an answer, once given, is final: a ClOrdID is never both rejected and accepted, and a
+  decision is never sent again as a new message (a re-sent answer is the same message, same
+  ExecID, with PossResend(97)=Y);
 - a request answered with a reject is never executed: no Plxtra order for a rejected D, no
   cancel or amend applied for an F/G answered with OrderCancelReject;
 - every accepted order is known to Plxtra and every Plxtra order on the partners' accounts
@@ -53,6 +55,7 @@ _PLXTRA_SIDE = {"Bid": "1", "Ask": "2"}
 KINDS = (
     "unanswered",
     "contradictory_answers",
+    "repeated_answer",
     "rejected_request_executed",
     "accepted_unknown_to_plxtra",
     "unknown_order_at_plxtra",
@@ -184,6 +187,23 @@ def _is_acceptance(req: Request, m: Received) -> bool:
     return exec_type == ("4" if req.msg_type == "F" else "5")
 
 
+def _decision_ids(req: Request, got: Sequence[Received]) -> tuple[set[str], set[str]]:
+    """Identities of the reject and of the acceptance messages that decide ``req``: ExecID for
+    ExecutionReports; an OrderCancelReject has none, so each one not flagged PossResend counts."""
+    accept_type = {"D": "0", "F": "4", "G": "5"}[req.msg_type]
+    rejects: set[str] = set()
+    accepts: set[str] = set()
+    for i, m in enumerate(got):
+        if m.msg_type == "8" and m.get(150) == accept_type:
+            accepts.add(m.get(17) or f"#{i}")
+        elif _is_reject(req, m):
+            if m.msg_type == "8":
+                rejects.add(m.get(17) or f"#{i}")
+            elif m.get(97) != "Y":
+                rejects.add(f"#{i}")
+    return rejects, accepts
+
+
 def _build_chains(hist: History) -> tuple[dict[tuple[str, str], _Chain], list[Violation]]:
     chains: dict[tuple[str, str], _Chain] = {}
     by_cl: dict[tuple[str, str], _Chain] = {}
@@ -225,6 +245,13 @@ def _check_answers(hist: History, answers: dict[tuple[str, str], list[Received]]
             continue
         rejects = [m for m in got if _is_reject(req, m)]
         accepts = [m for m in got if _is_acceptance(req, m)]
+        reject_ids, accept_ids = _decision_ids(req, got)
+        if len(reject_ids) > 1 or len(accept_ids) > 1:
+            what = "rejected" if len(reject_ids) > 1 else "accepted"
+            ids = sorted(reject_ids if len(reject_ids) > 1 else accept_ids)
+            yield Violation("repeated_answer", key,
+                            f"{req.session}: {req.msg_type} {req.cl_ord_id} {what} again as a new message "
+                            f"(ExecIDs {ids})")
         if rejects and accepts:
             first_rej = rejects[0].get(58) or ""
             yield Violation(
