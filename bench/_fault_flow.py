@@ -133,8 +133,17 @@ class Flow:
             return self._cancel(o) if self.rng.random() < 0.5 else self._replace(o)
         return self._new(spec)
 
-    def _send(self, spec: PartnerSpec, msg_type: str, body: list[tuple[int, str]]) -> None:
-        self.partners.send(spec.sender, msg_type, body)
+    def _send(self, spec: PartnerSpec, o: _Order, req: Request, body: list[tuple[int, str]]) -> None:
+        """Hand the request to the partner's engine; if the engine would not take it (no session),
+        it was never sent: forget it, so that it is not counted as unanswered."""
+        if self.partners.send(spec.sender, req.msg_type, body):
+            return
+        with self.lock:
+            self.requests.remove(req)
+            self.sent_by_type[req.msg_type] -= 1
+            self._orders.pop((spec.sender, req.cl_ord_id), None)
+            if o.pending == req.cl_ord_id:
+                o.pending, o.pending_req = None, None
 
     def _new(self, spec: PartnerSpec) -> str:
         code = self.rng.choice(sorted(SYMBOLS))
@@ -150,7 +159,7 @@ class Flow:
             o = _Order(spec, cl, code, side, qty, price, cl, cl, req)
             self._orders[(spec.sender, cl)] = o
             self._record(req)
-        self._send(spec, "D", [(11, cl), (1, spec.fix_account), (21, "1"), (55, code), (207, "XSX"),
+        self._send(spec, o, req, [(11, cl), (1, spec.fix_account), (21, "1"), (55, code), (207, "XSX"),
                                (54, side), (38, str(qty)), (40, "2"), (44, str(price)), (59, "0"),
                                (60, _utc())])
         return "D"
@@ -163,10 +172,10 @@ class Flow:
             qty = Decimal(2 * base + self._big)
             cl = self._cl()
             req = Request(spec.sender, "D", cl, None, spec.plxtra_account, "XS01", "1", qty, Decimal("0.01"))
-            self._orders[(spec.sender, cl)] = _Order(spec, cl, "XS01", "1", qty, req.price or Decimal(0),
-                                                      cl, cl, req)
+            o = _Order(spec, cl, "XS01", "1", qty, Decimal("0.01"), cl, cl, req)
+            self._orders[(spec.sender, cl)] = o
             self._record(req)
-        self._send(spec, "D", [(11, cl), (1, spec.fix_account), (21, "1"), (55, "XS01"), (207, "XSX"),
+        self._send(spec, o, req, [(11, cl), (1, spec.fix_account), (21, "1"), (55, "XS01"), (207, "XSX"),
                                (54, "1"), (38, str(qty)), (40, "2"), (44, "0.01"), (59, "0"), (60, _utc())])
         return req
 
@@ -180,7 +189,7 @@ class Flow:
             self._orders[(spec.sender, cl)] = o
             self._record(req)
             orig = o.current
-        self._send(spec, "F", [(11, cl), (41, orig), (1, spec.fix_account), (55, o.code), (207, "XSX"),
+        self._send(spec, o, req, [(11, cl), (41, orig), (1, spec.fix_account), (55, o.code), (207, "XSX"),
                                (54, o.side), (38, str(o.qty)), (60, _utc())])
         return "F"
 
@@ -197,7 +206,7 @@ class Flow:
             self._orders[(spec.sender, cl)] = o
             self._record(req)
             orig = o.current
-        self._send(spec, "G", [(11, cl), (41, orig), (1, spec.fix_account), (21, "1"), (55, o.code),
+        self._send(spec, o, req, [(11, cl), (41, orig), (1, spec.fix_account), (21, "1"), (55, o.code),
                                (207, "XSX"), (54, o.side), (38, str(qty)), (40, "2"), (44, str(price)),
                                (59, "0"), (60, _utc())])
         return "G"

@@ -1,4 +1,4 @@
-"""The three demo partners of the fault probe: one QuickFIX SocketInitiator, three sessions.
+"""The three demo partners of the fault probe: a QuickFIX SocketInitiator per partner.
 
 Configured as a partner would: file store (no reset at logon, so after a gateway crash the
 engines resume their sequence numbers and exchange ResendRequests), strict validation with the
@@ -6,6 +6,12 @@ stock dictionaries, reconnect every second. Every application message received i
 arrival order; every session-level Reject the partner's engine sends back (the gateway sent
 something invalid) is recorded too. Callbacks run on QuickFIX threads: they only append under a
 lock and notify; the probe reads through :meth:`Partners.snapshot`.
+
+One engine per partner, so that one partner can restart its engine alone
+(:meth:`Partners.restart_engine`): QuickFIX 1.16's initiator can stay disconnected for good
+when the gateway's Logout and its own logon timer cross (its event log then ends with
+"Disconnecting" followed by "Initiated logon request" and nothing more); a partner's operator
+would restart it, and so does the probe, which says so in its report.
 """
 
 from __future__ import annotations
@@ -104,31 +110,36 @@ class Partners:
         self.logons: dict[str, int] = {s.sender: 0 for s in self.specs}
         # called under ``cond`` for every application message, on the QuickFIX thread
         self.listener: Callable[[str, Fields], None] | None = None
+        self.engine_restarts: dict[str, int] = {s.sender: 0 for s in self.specs}
         self._sessions: dict[str, fix.SessionID] = {}
+        self._app = _App(self)
+        self._initiators: dict[str, fix.SocketInitiator] = {}
+        self._settings: dict[str, fix.SessionSettings] = {}
         dd = locate_dictionaries()
         workdir.mkdir(parents=True, exist_ok=True)
-        lines = [
-            "[DEFAULT]", "ConnectionType=initiator", f"FileStorePath={workdir / 'store'}",
-            f"FileLogPath={workdir / 'log'}", "ReconnectInterval=1", "StartTime=00:00:00",
-            "EndTime=00:00:00", "NonStopSession=Y", f"HeartBtInt={heartbeat}", "UseDataDictionary=Y",
-            "ValidateUserDefinedFields=Y", "AllowUnknownMsgFields=N", "CheckLatency=N",
-            "ResetOnLogon=N", "ResetOnLogout=N", "ResetOnDisconnect=N", "SocketConnectHost=127.0.0.1",
-            f"SocketConnectPort={port}", "TargetCompID=PLXTRA",
-        ]
         for s in self.specs:
-            lines += ["[SESSION]", f"BeginString={s.begin}", f"SenderCompID={s.sender}"]
+            lines = [
+                "[DEFAULT]", "ConnectionType=initiator", f"FileStorePath={workdir / 'store'}",
+                f"FileLogPath={workdir / 'log'}", "ReconnectInterval=1", "StartTime=00:00:00",
+                "EndTime=00:00:00", "NonStopSession=Y", f"HeartBtInt={heartbeat}", "UseDataDictionary=Y",
+                "ValidateUserDefinedFields=Y", "AllowUnknownMsgFields=N", "CheckLatency=N",
+                "ResetOnLogon=N", "ResetOnLogout=N", "ResetOnDisconnect=N", "SocketConnectHost=127.0.0.1",
+                f"SocketConnectPort={port}", "TargetCompID=PLXTRA",
+                "[SESSION]", f"BeginString={s.begin}", f"SenderCompID={s.sender}",
+            ]
             if s.begin == "FIXT.1.1":
                 lines += ["DefaultApplVerID=FIX.5.0SP2", f"TransportDataDictionary={dd.path('FIXT11.xml')}",
                           f"AppDataDictionary={dd.path('FIX50SP2.xml')}"]
             else:
                 lines.append(f"DataDictionary={dd.path('FIX' + s.begin[4:].replace('.', '') + '.xml')}")
-        cfg = workdir / "partners.cfg"
-        cfg.write_text("\n".join(lines) + "\n")
-        self._settings = fix.SessionSettings(str(cfg))
-        self._app = _App(self)
-        self._initiator: fix.SocketInitiator | None = fix.SocketInitiator(
-            self._app, fix.FileStoreFactory(self._settings), self._settings,
-            fix.FileLogFactory(self._settings))
+            cfg = workdir / f"{s.sender}.cfg"
+            cfg.write_text("\n".join(lines) + "\n")
+            self._settings[s.sender] = fix.SessionSettings(str(cfg))
+
+    def _engine(self, sender: str) -> fix.SocketInitiator:
+        settings = self._settings[sender]
+        return fix.SocketInitiator(self._app, fix.FileStoreFactory(settings), settings,
+                                   fix.FileLogFactory(settings))
 
     def _set_logged_on(self, sender: str, value: bool) -> None:
         with self.cond:
@@ -138,22 +149,41 @@ class Partners:
             self.cond.notify_all()
 
     def start(self) -> None:
-        assert self._initiator is not None
-        self._initiator.start()
+        for s in self.specs:
+            self._initiators[s.sender] = self._engine(s.sender)
+            self._initiators[s.sender].start()
 
-    def stop(self) -> None:
-        if self._initiator is None:
+    def _stop_engine(self, sender: str) -> None:
+        engine = self._initiators.pop(sender, None)
+        if engine is None:
             return
         try:
-            self._initiator.stop()
-        except Exception:      # a second stop, or the engine already gone: nothing left to release
+            engine.stop()
+        except Exception:      # the engine already gone: nothing left to release
             pass
-        self._initiator = None
-        gc.collect()           # QuickFIX's session registry lets go of the sessions with the initiator
+        del engine
+        gc.collect()           # QuickFIX's session registry lets go of the session with its initiator
+        self._set_logged_on(sender, False)
+
+    def restart_engine(self, sender: str) -> None:
+        """Stop this partner's engine and start a new one on the same file store (sequence numbers
+        and resend history kept), as a partner's operator would."""
+        self._stop_engine(sender)
+        self.engine_restarts[sender] += 1
+        self._initiators[sender] = self._engine(sender)
+        self._initiators[sender].start()
+
+    def stop(self) -> None:
+        for sender in list(self._initiators):
+            self._stop_engine(sender)
 
     def is_logged_on(self, sender: str) -> bool:
         with self.cond:
             return self.logged_on[sender]
+
+    def not_logged_on(self) -> list[str]:
+        with self.cond:
+            return [s for s, on in self.logged_on.items() if not on]
 
     def wait_logged_on(self, timeout: float) -> bool:
         """True once every session is logged on; False when ``timeout`` seconds pass first."""
@@ -178,7 +208,10 @@ class Partners:
         header.setField(fix.MsgType(msg_type))
         for tag, value in body:
             msg.setField(tag, value)
-        return bool(fix.Session.sendToTarget(msg, sid))
+        try:
+            return bool(fix.Session.sendToTarget(msg, sid))
+        except fix.SessionNotFound:        # the engine is being restarted
+            return False
 
     def snapshot(self) -> tuple[list[tuple[str, Fields]], list[tuple[str, str]]]:
         with self.cond:

@@ -70,6 +70,9 @@ __all__ = ["FAULTS", "main"]
 FAULTS = ("gateway_kill9", "sim_kill9", "zenith_drop", "zenith_silent", "gateway_sigterm", "limit_change")
 BASE_LIMIT = 1_000_000
 LOGON_TIMEOUT = 45.0
+# After this long without a logon, a partner restarts its engine (see _fault_partners) before
+# the probe calls it a violation.
+ENGINE_RESTART_AFTER = 20.0
 PROBE_KINDS = ("process_exited", "not_logged_on")
 
 
@@ -222,8 +225,9 @@ class Probe:
         return History(self.flow.snapshot(), [Received(s, f) for s, f in received], orders,
                        frozenset(accounts), rejects)
 
-    def _quiesce(self) -> list[Violation]:
+    def _quiesce(self) -> tuple[list[Violation], str]:
         found: list[Violation] = []
+        notes: list[str] = []
         if self.limit_raised:
             self.gateway.terminate()
             self._write_config(BASE_LIMIT)
@@ -236,11 +240,17 @@ class Probe:
                                        f"the {proc.name} exited on its own (status {code})"))
                 proc.start()
         assert self.partners is not None
-        if not self.partners.wait_logged_on(LOGON_TIMEOUT):
-            down = [s for s, on in self.partners.logged_on.items() if not on]
-            found.append(Violation("not_logged_on", f"{down}/{time.monotonic():.0f}",
-                                   f"{down} not logged on {LOGON_TIMEOUT:.0f}s after the fault"))
-        return found
+        if not self.partners.wait_logged_on(ENGINE_RESTART_AFTER):
+            stuck = self.partners.not_logged_on()
+            for sender in stuck:
+                self.partners.restart_engine(sender)
+            notes.append(f"restarted the engine of {','.join(stuck)}")
+            if not self.partners.wait_logged_on(LOGON_TIMEOUT):
+                down = self.partners.not_logged_on()
+                found.append(Violation("not_logged_on", f"{down}/{time.monotonic():.0f}",
+                                       f"{down} not logged on {ENGINE_RESTART_AFTER + LOGON_TIMEOUT:.0f}s "
+                                       "after the fault, even after restarting the partner's engine"))
+        return found, "; ".join(notes)
 
     def _settle(self) -> list[Violation]:
         deadline = time.monotonic() + self.args.settle
@@ -274,7 +284,9 @@ class Probe:
         finally:
             stop.set()
             flow.join(10)
-        found = self._quiesce()
+        found, quiesce_note = self._quiesce()
+        if quiesce_note:
+            note = f"{note}; {quiesce_note}"
         found += self._settle()
         for v in found:
             self.seen.add((v.kind, v.key))
@@ -303,6 +315,7 @@ def _summary(results: list[TrialResult], wall: float) -> dict[str, object]:
         "cancels": sum(r.sent.get("F", 0) for r in results),
         "replaces": sum(r.sent.get("G", 0) for r in results),
         "fills": sum(r.fills for r in results),
+        "partner_engine_restarts": sum("restarted the engine" in r.note for r in results),
         "violations": {k: kinds.get(k, 0) for k in (*KINDS, *PROBE_KINDS) if kinds.get(k)},
         "violations_total": sum(kinds.values()),
         "trials_with_violations": sum(1 for r in results if r.violations),
@@ -317,7 +330,9 @@ def _print_summary(s: dict[str, object]) -> None:
     rows: list[tuple[str, object]] = [("trials", s["trials"])]
     rows += [(f"  fault {k}", n) for k, n in s["faults"].items()]  # type: ignore[attr-defined]
     rows += [("orders (D)", s["orders"]), ("cancels (F)", s["cancels"]), ("replaces (G)", s["replaces"]),
-             ("fills (unique ExecID)", s["fills"]), ("violations", s["violations_total"])]
+             ("fills (unique ExecID)", s["fills"]),
+             ("partner engine restarts", s["partner_engine_restarts"]),
+             ("violations", s["violations_total"])]
     rows += [(f"  {k}", n) for k, n in s["violations"].items()]  # type: ignore[attr-defined]
     rows += [("trials with violations", s["trials_with_violations"]),
              ("duration total (s)", s["seconds_total"]),
