@@ -85,6 +85,9 @@ class TrialResult:
     fills: int
     note: str
     violations: list[Violation] = field(default_factory=list)
+    # per violation: (trial, fault) during which its request was sent, when it names one; a
+    # request rejected in an outage shows up later, at the restart that replays it
+    origins: list[tuple[int, str] | None] = field(default_factory=list)
 
 
 async def _plxtra_orders(url: str, accounts: list[str]) -> list[PlxtraOrder]:
@@ -122,6 +125,7 @@ class Probe:
         self.partners: Partners | None = None
         self.flow: Flow | None = None
         self.seen: set[tuple[str, str]] = set()
+        self.sent_in: dict[str, tuple[int, str]] = {}       # "session/ClOrdID" -> (trial, fault)
         self.fill_ids: set[tuple[str, str]] = set()
         self.limit_raised = False
 
@@ -288,10 +292,14 @@ class Probe:
         if quiesce_note:
             note = f"{note}; {quiesce_note}"
         found += self._settle()
+        for req in self.flow.snapshot():
+            self.sent_in.setdefault(f"{req.session}/{req.cl_ord_id}", (index, fault))
         for v in found:
             self.seen.add((v.kind, v.key))
+        origins = [self.sent_in.get("/".join(v.key.split("/")[:2])) for v in found]
         sent = {k: v - sent_before.get(k, 0) for k, v in self.flow.sent_by_type.items()}
-        return TrialResult(index, fault, time.monotonic() - began, sent, self._count_fills(), note, found)
+        return TrialResult(index, fault, time.monotonic() - began, sent, self._count_fills(), note, found,
+                           origins)
 
 
 # --- reporting -------------------------------------------------------------------------------
@@ -307,6 +315,7 @@ def _trial_line(r: TrialResult, total: int) -> str:
 def _summary(results: list[TrialResult], wall: float) -> dict[str, object]:
     faults = Counter(r.fault for r in results)
     kinds = Counter(v.kind for r in results for v in r.violations)
+    by_origin = Counter(o[1] if o else "none named" for r in results for o in r.origins)
     secs = [r.seconds for r in results]
     return {
         "trials": len(results),
@@ -318,6 +327,7 @@ def _summary(results: list[TrialResult], wall: float) -> dict[str, object]:
         "partner_engine_restarts": sum("restarted the engine" in r.note for r in results),
         "violations": {k: kinds.get(k, 0) for k in (*KINDS, *PROBE_KINDS) if kinds.get(k)},
         "violations_total": sum(kinds.values()),
+        "violations_by_fault_when_sent": dict(sorted(by_origin.items())),
         "trials_with_violations": sum(1 for r in results if r.violations),
         "seconds_total": round(wall, 1),
         "seconds_per_trial_mean": round(sum(secs) / len(secs), 1) if secs else 0.0,
@@ -334,6 +344,8 @@ def _print_summary(s: dict[str, object]) -> None:
              ("partner engine restarts", s["partner_engine_restarts"]),
              ("violations", s["violations_total"])]
     rows += [(f"  {k}", n) for k, n in s["violations"].items()]  # type: ignore[attr-defined]
+    rows.append(("violations by the fault during which", "the request was sent"))
+    rows += [(f"  {k}", n) for k, n in s["violations_by_fault_when_sent"].items()]  # type: ignore[attr-defined]
     rows += [("trials with violations", s["trials_with_violations"]),
              ("duration total (s)", s["seconds_total"]),
              ("per trial mean / max (s)", f"{s['seconds_per_trial_mean']} / {s['seconds_per_trial_max']}")]
@@ -386,8 +398,9 @@ def main(argv: list[str] | None = None) -> int:
                 r = probe.trial(i, fault)
                 results.append(r)
                 say(_trial_line(r, args.trials))
-                for v in r.violations:
-                    say(f"    {v.kind}: {v.detail}")
+                for v, origin in zip(r.violations, r.origins, strict=True):
+                    when = f" [sent in trial {origin[0]}, {origin[1]}]" if origin else ""
+                    say(f"    {v.kind}: {v.detail}{when}")
     except RuntimeError as exc:
         say(f"fault trials could not run: {exc}")
         return 2
@@ -401,7 +414,10 @@ def main(argv: list[str] | None = None) -> int:
         doc = {"seed": args.seed, "summary": summary, "trials": [
             {"index": r.index, "fault": r.fault, "seconds": round(r.seconds, 2), "sent": r.sent,
              "fills": r.fills, "note": r.note,
-             "violations": [{"kind": v.kind, "detail": v.detail} for v in r.violations]}
+             "violations": [{"kind": v.kind, "detail": v.detail,
+                             "sent_in_trial": origin[0] if origin else None,
+                             "sent_during": origin[1] if origin else None}
+                            for v, origin in zip(r.violations, r.origins, strict=True)]}
             for r in results]}
         print(json.dumps(doc, indent=2))
     else:
