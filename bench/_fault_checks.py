@@ -300,12 +300,17 @@ def _check_plxtra(hist: History, chains: dict[tuple[str, str], _Chain],
                                 f"Plxtra order {o.id} ({o.account} {o.code} {o.side} {o.quantity}, "
                                 f"{o.status}) "
                                 f"was never accepted over FIX; it matches {named}")
-        for req, ch in matches:
-            # a linked order can still carry a rejected D's fingerprint (the gateway re-used it)
-            if req.msg_type == "D" and o.id in ch.order_ids and any(
-                    _is_reject(req, m) for m in answers.get((req.session, req.cl_ord_id), [])):
-                yield Violation("rejected_request_executed", f"{req.session}/{req.cl_ord_id}",
-                                f"{req.session}: D {req.cl_ord_id} was rejected over FIX, yet Plxtra has "
+    # a rejected D that was also accepted (its OrderID then named in a report): Plxtra has it,
+    # whatever its quantity became since
+    for ch in chains.values():
+        root = ch.root
+        if not any(_is_reject(root, m) for m in answers.get((root.session, root.cl_ord_id), [])):
+            continue
+        for oid in sorted(ch.order_ids):
+            if oid in plx:
+                o = plx[oid]
+                yield Violation("rejected_request_executed", f"{root.session}/{root.cl_ord_id}",
+                                f"{root.session}: D {root.cl_ord_id} was rejected over FIX, yet Plxtra has "
                                 f"it as order {o.id} ({o.status}, executed {o.executed_quantity})")
     # an F/G answered with OrderCancelReject must not have been applied
     for ch in chains.values():

@@ -51,6 +51,7 @@ class _Order:
     pending_req: Request | None
     live: bool = False
     frozen: bool = False         # an F or G of it was rejected
+    rejected: bool = False       # the D was rejected: for the partner the order is dead, whatever follows
 
 
 class Flow:
@@ -93,9 +94,11 @@ class Flow:
                     o.current, o.qty = cl, req.qty
                     o.price = req.price or o.price
             if msg_type == "8":
+                if cl == o.root and status == "8":
+                    o.rejected = True
                 if status in ("2", "4", "C", "8"):
                     o.live = False
-                elif status in ("0", "1", "5") and cl in (o.current, o.root):
+                elif status in ("0", "1", "5") and cl in (o.current, o.root) and not o.rejected:
                     o.live = True
 
     # --- what to send --------------------------------------------------------------------------

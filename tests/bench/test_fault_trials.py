@@ -171,6 +171,15 @@ def test_a_cancel_reject_sent_twice_is_a_repeated_answer() -> None:
     assert kinds(check(hist)) == ["repeated_answer"]
 
 
+def test_a_rejected_order_placed_later_and_amended_is_still_caught() -> None:
+    """The replayed order's quantity changed after an amend, so only its OrderID ties it to the D."""
+    hist = History([d("a"), g("a2", "a", "130")],
+                   [er("a", "E1", "8", "8", order_id="NONE", text="Plxtra connection unavailable"),
+                    er("a", "E2", "0", "0", seq=2), er("a2", "E3", "5", "0", qty="130", orig="a", seq=3)],
+                   [plx(qty="130")], ACCOUNTS)
+    assert kinds(check(hist)) == ["contradictory_answers", "rejected_request_executed"]
+
+
 def test_cumqty_falling_is_caught() -> None:
     hist = History([d("a")], [er("a", "E1", "F", "1", cum="50", last="50"),
                               er("a", "E2", "F", "1", cum="40", last="10", seq=2)],
