@@ -22,7 +22,12 @@ server -> gateway bytes for a few seconds), ``gateway_sigterm`` (clean restart),
 limit is restored with another restart at the end of the trial). Then it quiesces (both
 processes up, partners logged on, answers settled, all bounded) and checks the invariants of
 ``_fault_checks`` over the whole history so far against Plxtra's own orders (Zenith QueryOrders,
-straight to the simulator). A violation is counted once, in the trial that first shows it.
+straight to the simulator). A violation is counted once, in the trial that first shows it, and
+names the trial (and fault) during which its request was sent: a request rejected during a
+simulator outage shows up at the next gateway restart that replays it.
+
+``--seed`` fixes the faults, their order and timings; what the flow sends in a trial depends on
+how fast the processes answer, so two runs with one seed differ in orders, not in faults.
 
 Prints one line per trial and a summary (``--json``: one JSON document instead). Exit status 1
 when any violation was found, 2 when the probe itself could not run.
