@@ -108,6 +108,7 @@ class Gateway:
         self.outbox: QuickFixOutbox | None = None
         self.registry: ServiceRegistry | None = None
         self.engine: FixEngine | None = None
+        self.ops: Any = None   # gateway.ops.runtime.Ops: metrics, session events, admin API
         self._stopping = False
         self._stopped = asyncio.Event()
 
@@ -131,6 +132,9 @@ class Gateway:
     async def _start(self) -> None:
         loop = asyncio.get_running_loop()
         cfg = self.config
+        from gateway.ops.runtime import Ops
+
+        self.ops = Ops(cfg, reload_config=self._reload_config if cfg.path is not None else None)
         if self.embedded:
             from gateway.sim.server import SimServer
 
@@ -158,10 +162,17 @@ class Gateway:
 
         journal = journal_for(journal_path(store_path_of(cfg)))
         app = GatewayApplication(cfg, self.registry, loop, self.outbox, journal=journal,
-                                 journal_types=JOURNALED)
-        self.engine = FixEngine(cfg, app)
+                                 journal_types=JOURNALED, logon_gate=self.ops.logon_refusal)
+        self.engine = FixEngine(cfg, app, log_factory=self.ops.log_factory)
         self.engine.start()
         self._log_acceptor_reach()
+        await self.ops.start(self)
+
+    def _reload_config(self) -> GatewayConfig:
+        from gateway.config.loader import load_config
+
+        assert self.config.path is not None
+        return load_config(self.config.path)
 
     def _log_acceptor_reach(self) -> None:
         log.info("%s", acceptor_reach(self.config))
@@ -175,6 +186,9 @@ class Gateway:
             return
         self._stopping = True
         try:
+            if self.ops is not None:
+                with _logged("admin API close"):
+                    await self.ops.close()
             if self.outbox is not None:
                 # What services already sent goes out before the Logouts (bounded wait).
                 left = await asyncio.to_thread(self.outbox.drain, 2.0)
@@ -207,6 +221,8 @@ class Gateway:
             if self.engine is not None:
                 if released:
                     self.engine.release()
+                    if self.ops is not None:
+                        self.ops.close_logs()
                 else:   # a writer may still be inside QuickFIX: leak rather than free under it
                     log.error("FIX engine not released: writer threads still running")
         finally:

@@ -7,7 +7,8 @@ reports through the shared :class:`NodeReader`, so a broken session never hides 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from yaml.nodes import MappingNode, Node
 
@@ -19,7 +20,9 @@ from gateway.config.model import (
     SessionConfig,
     Symbology,
     ThrottleAction,
+    Transport,
 )
+from gateway.config.ops_settings import read_tls
 from gateway.config.schedule import read_schedule
 from gateway.config.yamlnodes import MapReader, NodeReader, join_key
 
@@ -37,7 +40,9 @@ SESSION_KEYS = (
     "host", "port", "heartbeat_interval", "schedule", "reset_on_logon", "accept_reset_seq_num_flag",
     "credentials", "accounts", "default_account", "markets", "symbols", "symbology", "limits",
     "cancel_on_disconnect", "market_data", "trading", "pending_reports",
+    "transport", "tls", "backup_hosts",
 )
+BACKUP_HOST_KEYS = ("host", "port")
 CREDENTIAL_KEYS = ("username", "password")
 SYMBOLOGY_KEYS = ("default_market", "allow_suffix")
 LIMIT_KEYS = ("max_order_qty", "max_notional", "messages_per_second", "throttle_action")
@@ -62,10 +67,12 @@ _BARE_ACCOUNT = re.compile(r"[0-9]{4}")
 
 
 class SessionReader:
-    def __init__(self, reader: NodeReader, gateway: GatewaySettings | None, owner: str | None) -> None:
+    def __init__(self, reader: NodeReader, gateway: GatewaySettings | None, owner: str | None,
+                 path: Callable[[Node, str], Path | None] | None = None) -> None:
         self.r = reader
         self.gateway = gateway or GatewaySettings()
         self.owner = owner
+        self.path = path or (lambda n, k: Path(t) if (t := reader.string(n, k)) else None)
 
     def read(self, node: Node, key: str) -> SessionConfig | None:
         m = self.r.mapping(node, key, SESSION_KEYS)
@@ -83,6 +90,7 @@ class SessionReader:
 
         kw["default_appl_ver_id"] = self._appl_ver_id(m, begin)
         self._endpoint(m, role, kw)
+        self._transport(m, role, kw)
         kw["heartbeat_interval"] = self._opt(
             m, "heartbeat_interval", lambda n, k: self.r.integer(n, k, minimum=1, maximum=3600))
         if got := m.get("schedule"):
@@ -199,6 +207,43 @@ class SessionReader:
             kw["host"] = host
         if port_item:
             kw["port"] = self.r.integer(*port_item, minimum=1, maximum=65535)
+
+    def _transport(self, m: MapReader, role: Role, kw: dict[str, object]) -> None:
+        """``transport: tls``, an initiator's own ``tls:`` block and its ``backup_hosts``."""
+        if got := m.get("transport"):
+            text = self.r.choice(*got, [t.value for t in Transport])
+            kw["transport"] = Transport(text) if text else None
+        tls_item, backups_item = m.get("tls"), m.get("backup_hosts")
+        if role is Role.ACCEPTOR:
+            for item in (tls_item, backups_item):
+                if item:
+                    self.r.error(item[0], item[1], "only for initiators: acceptor sessions use gateway.tls "
+                                                   "and gateway.tls_listen_port")
+            return
+        if tls_item:
+            if kw.get("transport") is not Transport.TLS:
+                self.r.error(tls_item[0], tls_item[1], "has no effect without transport: tls")
+            kw["tls"] = read_tls(self.r, *tls_item, self.path, server=False)
+        elif kw.get("transport") is Transport.TLS and self.gateway.tls is None:
+            self.r.error(m.node, join_key(m.key, "tls"),
+                         "missing: a TLS initiator needs a tls: block (ca, and certificate/private_key "
+                         "if the partner asks for one) or gateway.tls")
+        if backups_item:
+            backups: list[tuple[str, int]] = []
+            for i, item in enumerate(self.r.sequence(*backups_item) or []):
+                item_key = join_key(backups_item[1], i)
+                bm = self.r.mapping(item, item_key, BACKUP_HOST_KEYS)
+                if bm is None:
+                    continue
+                host_got, port_got = bm.get("host"), bm.get("port")
+                if host_got is None or port_got is None:
+                    self.r.error(item, item_key, "a backup host needs host and port")
+                    continue
+                host = self.r.string(*host_got)
+                port = self.r.integer(*port_got, minimum=1, maximum=65535)
+                if host is not None and port is not None:
+                    backups.append((host, port))
+            kw["backup_hosts"] = tuple(backups)
 
     # -- credentials -------------------------------------------------------------------------
     def _credentials(self, node: Node, key: str) -> Credentials | None:

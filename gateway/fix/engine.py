@@ -102,7 +102,7 @@ class FixEngine:
     that is not a QuickFIX thread (stop waits for logouts)."""
 
     def __init__(self, config: GatewayConfig, application: fix.Application,
-                 settings_text: str | None = None) -> None:
+                 settings_text: str | None = None, log_factory: object | None = None) -> None:
         self.config = config
         self.application = application
         self.settings_text = settings_text if settings_text is not None else _settings_text(config)
@@ -118,6 +118,7 @@ class FixEngine:
         # Factories must outlive the acceptor/initiator: QuickFIX keeps raw pointers to them.
         self._store_factory: object | None = None
         self._log_factory: object | None = None
+        self._given_log_factory = log_factory   # gateway.ops.fixlog (masking, rotation, events)
 
     @property
     def has_acceptor_sessions(self) -> bool:
@@ -138,7 +139,7 @@ class FixEngine:
             self._store_factory = fix.FileStoreFactory(self.settings)
         else:
             self._store_factory = fix.MemoryStoreFactory()
-        self._log_factory = fix.FileLogFactory(self.settings)
+        self._log_factory = self._given_log_factory or fix.FileLogFactory(self.settings)
         try:
             if self.has_acceptor_sessions:
                 self._acceptor = fix.ThreadedSocketAcceptor(
