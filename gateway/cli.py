@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("gateway.harness.cli_decode", "print FIX messages from logs with tag names and enum meanings"),
     "replay": ("gateway.harness.cli_replay", "replay one side of a recorded FIX log against a FIX engine"),
     "certify": ("gateway.harness.cli_certify", "run certification scenarios against a FIX engine"),
+    "admin": ("gateway.ops.cli_admin", "operate a running gateway through its admin API"),
 }
 
 
