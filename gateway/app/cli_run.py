@@ -61,6 +61,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="Zenith WebSocket URL overriding the config ('embedded': in-process simulator)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="logging level (default INFO)")
+    parser.add_argument("--log-format", default=None, choices=["text", "json"],
+                        help="gateway log format (default: gateway.logs.format, else text); json: one "
+                             "object per line")
 
 
 def setup_logging(level: str) -> None:
@@ -111,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.zenith:
         cfg = dataclasses.replace(cfg, zenith=dataclasses.replace(cfg.zenith, url=args.zenith))
+    from gateway.ops.logformat import install_logging
+
+    # Now that the config is known: its format, and its secrets masked in every line.
+    secrets = [cfg.zenith.token, *(s.credentials.password or "" for s in cfg.sessions),
+               *(secret for _, secret in cfg.admin.tokens)]
+    install_logging(args.log_level, getattr(args, "log_format", None) or cfg.gateway.logs.format, secrets)
 
     def ready(gateway: Gateway) -> None:
         # Everything built at start-up (modules, dictionaries, config) lives as long as the

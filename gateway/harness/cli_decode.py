@@ -24,6 +24,7 @@ from gateway.harness.codec import FixMessage
 from gateway.harness.dictionary import FixDictionary, GroupLayout, dictionary_for, load_dictionary
 from gateway.harness.errors import DictionaryError, HarnessError, MalformedFieldError
 from gateway.harness.readers import FORMATS, LogProblem, LogReader, LogRecord
+from gateway.ops.masking import mask_fields, mask_fix
 
 __all__ = ["Filters", "configure", "parse_filters", "run"]
 
@@ -70,6 +71,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--summary",
         action="store_true",
         help="print the sessions found (messages per side, time span) on stderr",
+    )
+    parser.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="print Password(554) and NewPassword(925) as logged (masked by default)",
     )
     parser.add_argument(
         "--dictionary-dir",
@@ -239,8 +245,8 @@ class _Printer:
             self.out.write(self._block(record, fields, d))
 
     def print_malformed(self, record: LogRecord, detail: str) -> None:
-        """A message whose fields cannot be split: shown as it is, with what is wrong."""
-        text = record.message.to_text()
+        """A message whose fields cannot be split: shown as it is (secrets masked), with what is wrong."""
+        text = mask_fix(record.message.to_text())
         if self.mode == "json":
             obj = {
                 "file": record.file,
@@ -417,7 +423,7 @@ def run(args: argparse.Namespace) -> int:
                     continue  # cannot tell whether it matches
                 printer.print_malformed(record, exc.detail)
             else:
-                printer.print(record, fields, d)
+                printer.print(record, fields if args.show_secrets else mask_fields(fields), d)
             printed += 1
             if args.limit and printed >= args.limit:
                 break

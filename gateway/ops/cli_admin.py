@@ -92,7 +92,8 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]
     if cmd == "logout" and args.text:
         body["text"] = args.text
     if cmd == "set-seq":
-        body = {k: v for k, v in (("next_sender", args.sender), ("next_target", args.target)) if v is not None}
+        pairs = (("next_sender", args.sender), ("next_target", args.target))
+        body = {k: v for k, v in pairs if v is not None}
     return "POST", f"/sessions/{args.name}/{cmd}", body or None
 
 

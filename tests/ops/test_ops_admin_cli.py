@@ -36,7 +36,8 @@ def test_admin_cli_tables_json_actions_and_errors(tmp_path: Path) -> None:
         row = next(line for line in lines if line.startswith("client1"))
         assert "logged_on" in row and "127.0.0.1" in row
 
-        out = admin("--url", f"http://127.0.0.1:{admin_port}", "--token", TOKEN, "--json", "session", "client2")
+        url = f"http://127.0.0.1:{admin_port}"
+        out = admin("--url", url, "--token", TOKEN, "--json", "session", "client2")
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["state"] == "logged_out"
 
@@ -53,7 +54,7 @@ def test_admin_cli_tables_json_actions_and_errors(tmp_path: Path) -> None:
         assert out.returncode == 0, out.stderr
         assert c.expect("5", timeout=10, admin=True).get(58) == "end of day"
 
-        out = admin("--url", f"http://127.0.0.1:{admin_port}", "sessions", env={"PLXTRA_ADMIN_TOKEN": "nope" * 5})
+        out = admin("--url", url, "sessions", env={"PLXTRA_ADMIN_TOKEN": "nope" * 5})
         assert out.returncode == 1 and "unauthorized" in out.stderr
 
         out = admin("--config", str(cfg), "session", "nobody")
