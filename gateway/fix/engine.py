@@ -106,9 +106,13 @@ class FixEngine:
         self.config = config
         self.application = application
         self.settings_text = settings_text if settings_text is not None else _settings_text(config)
+        # TLS sessions get SSL engines of their own; backup hosts become SocketConnectHostN lines.
+        from gateway.fix.transport import plan_transports
+
+        self.transports = plan_transports(config, self.settings_text)
         self.settings = fix.SessionSettings()
         try:
-            self.settings.setFromString(self.settings_text)
+            self.settings.setFromString(self.transports.plain_text)
         except fix.ConfigError as exc:
             raise FixEngineError(f"invalid QuickFIX settings: {exc}") from exc
         self._acceptor: fix.Acceptor | None = None
@@ -128,6 +132,14 @@ class FixEngine:
     def has_initiator_sessions(self) -> bool:
         return any(s.role is Role.INITIATOR for s in self.config.sessions)
 
+    @property
+    def _plain_acceptor(self) -> bool:
+        return self.has_acceptor_sessions and self.transports.plain_acceptors
+
+    @property
+    def _plain_initiator(self) -> bool:
+        return self.has_initiator_sessions and self.transports.plain_initiators
+
     def start(self) -> None:
         """Create stores and logs, bind the acceptor port, start connecting initiators."""
         if self._started:
@@ -141,14 +153,15 @@ class FixEngine:
             self._store_factory = fix.MemoryStoreFactory()
         self._log_factory = self._given_log_factory or fix.FileLogFactory(self.settings)
         try:
-            if self.has_acceptor_sessions:
+            if self._plain_acceptor:
                 self._acceptor = fix.ThreadedSocketAcceptor(
                     self.application, self._store_factory, self.settings, self._log_factory)
                 self._acceptor.start()
-            if self.has_initiator_sessions:
+            if self._plain_initiator:
                 self._initiator = fix.SocketInitiator(
                     self.application, self._store_factory, self.settings, self._log_factory)
                 self._initiator.start()
+            self.transports.start(self.application, gw.message_store, self._given_log_factory)
         except (fix.ConfigError, fix.RuntimeError) as exc:
             self._stop_quickfix(force=True)
             self.release()   # nothing can be sending through an engine that never started
@@ -201,6 +214,7 @@ class FixEngine:
 
     def _stop_quickfix(self, force: bool) -> None:
         # The stopped objects are kept, not dropped: see release().
+        self._retired.extend(self.transports.stop(force))
         if self._initiator is not None:
             self._initiator.stop(force)
             self._retired.append(self._initiator)
