@@ -146,8 +146,15 @@ class Gateway:
 
         self.client = ZenithClient(self.zenith_url, cfg.zenith.token, auth_method=cfg.zenith.auth_method,
                                    request_timeout=cfg.zenith.request_timeout)
-        await self.client.start()
-        log.info("connected to Zenith at %s", self.zenith_url)
+        if self.embedded or cfg.zenith.at_start == "fail":
+            await self.client.start()
+            log.info("connected to Zenith at %s", self.zenith_url)
+        else:
+            # Zenith down at start: serve anyway (orders are rejected with a clear Text and /readyz
+            # says not ready) instead of exiting into a restart loop.
+            await self.client.start_in_background()
+            if self.client.connected:
+                log.info("connected to Zenith at %s", self.zenith_url)
 
         dictionaries = load_dictionaries(cfg)
         # Above md_queue_limit the market-data service stops feeding a session and conflates;

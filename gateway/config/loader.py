@@ -64,7 +64,7 @@ GATEWAY_KEYS = (
     "data_dictionary_dir", "cancel_on_disconnect", "md_conflation", "md_queue_limit", "md_merge_max",
     "account_owner", "tls", "tls_listen_port", "logs",
 )
-ZENITH_KEYS = ("url", "token", "auth_method", "request_timeout", "sim_config", "ca")
+ZENITH_KEYS = ("url", "token", "auth_method", "request_timeout", "sim_config", "ca", "at_start")
 DEFAULT_ACCOUNT_OWNER = "XS"
 MESSAGE_STORES = ("file", "memory")
 AUTH_METHODS = ("bearer", "authtoken")
@@ -296,6 +296,9 @@ class _Loader:
                 sim_path = None
             ok &= sim_path is not None
             values["sim_config"] = sim_path
+        if got := m.get("at_start"):
+            values["at_start"] = self.r.choice(*got, ("wait", "fail"))
+            ok &= values["at_start"] is not None
         if got := m.get("ca"):
             ca = self._path(*got)
             if ca is not None and not ca.is_file():

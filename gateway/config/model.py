@@ -112,6 +112,7 @@ class ZenithSettings:
     request_timeout: float = 10.0
     sim_config: Path | None = None           # simulator YAML used when url == "embedded"
     ca: Path | None = None                   # wss://: CA bundle to verify Plxtra (None: system CAs)
+    at_start: str = "wait"                   # Zenith down at start: "wait" (serve, keep trying) or "fail"
 
 
 @dataclass(frozen=True, slots=True)

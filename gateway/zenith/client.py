@@ -185,6 +185,26 @@ class ZenithClient:
             raise
         self._spawn(self._supervise(), "zenith-supervisor")
 
+    async def start_in_background(self) -> None:
+        """Like :meth:`start`, but a Zenith that cannot be reached yet is no error: the client keeps
+        connecting with the reconnect back-off, and connection listeners hear when it succeeds.
+        A refused token still raises :class:`ZenithAuthError` (retrying would not help).
+        Used by the gateway so that it starts, and says it is not ready, while Plxtra is down.
+        """
+        if self._started:
+            raise ZenithError("ZenithClient.start() called twice")
+        self._started = True
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self._establish()
+        except ZenithAuthError:
+            self._closing = True
+            await self._stop_tasks()
+            raise
+        except ZenithError as exc:
+            log.warning("Zenith not reachable at start (%s): retrying with back-off", exc)
+        self._spawn(self._supervise(), "zenith-supervisor")
+
     async def request(
         self, controller: str, topic: str, data: Any = None, timeout: float | None = None
     ) -> Any:
