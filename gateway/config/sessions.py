@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 
 from yaml.nodes import MappingNode, Node
@@ -30,6 +31,7 @@ __all__ = [
     "APPL_VER_IDS",
     "BEGIN_STRINGS",
     "DEFAULT_APPL_VER_ID",
+    "DEFAULT_LIMITS",
     "FIXT",
     "SESSION_KEYS",
     "SessionReader",
@@ -43,6 +45,10 @@ SESSION_KEYS = (
     "transport", "tls", "backup_hosts",
 )
 BACKUP_HOST_KEYS = ("host", "port")
+# A session that says nothing about limits is not unlimited (README "Default limits"): a fat finger
+# or a runaway loop stops here. Generous for real flow; a session wanting none writes limits: {}.
+DEFAULT_LIMITS = Limits(max_order_qty=Decimal(1_000_000), max_notional=Decimal(100_000_000),
+                        messages_per_second=2_000)
 CREDENTIAL_KEYS = ("username", "password")
 SYMBOLOGY_KEYS = ("default_market", "allow_suffix")
 LIMIT_KEYS = ("max_order_qty", "max_notional", "messages_per_second", "throttle_action")
@@ -112,7 +118,9 @@ class SessionReader:
         kw["symbols"] = self._symbols(m, effective_markets)
         kw["symbology"] = self._symbology(m, effective_markets)
         if got := m.get("limits"):
-            kw["limits"] = self._limits(*got)
+            kw["limits"] = self._limits(*got)   # limits: {} is the explicit way to have none
+        else:
+            kw["limits"] = DEFAULT_LIMITS
 
         trading = kw["trading"] if kw["trading"] is not None else True
         market_data = kw["market_data"] if kw["market_data"] is not None else True
