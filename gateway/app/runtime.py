@@ -144,8 +144,13 @@ class Gateway:
             log.info("embedded simulator at %s (state %s)", self.sim.url, sim_cfg.state_path)
         from gateway.zenith import ZenithClient
 
+        ssl_context = None
+        if cfg.zenith.ca is not None and self.zenith_url.startswith("wss://"):
+            import ssl
+
+            ssl_context = ssl.create_default_context(cafile=str(cfg.zenith.ca))   # verifies host and chain
         self.client = ZenithClient(self.zenith_url, cfg.zenith.token, auth_method=cfg.zenith.auth_method,
-                                   request_timeout=cfg.zenith.request_timeout)
+                                   request_timeout=cfg.zenith.request_timeout, ssl_context=ssl_context)
         if self.embedded or cfg.zenith.at_start == "fail":
             await self.client.start()
             log.info("connected to Zenith at %s", self.zenith_url)

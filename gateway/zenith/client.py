@@ -108,6 +108,7 @@ class ZenithClient:
         compression: bool | None = None,
         max_size: int = 16 * 1024 * 1024,
         user_agent: str | None = None,
+        ssl_context: Any = None,
     ) -> None:
         method = auth_method.lower()
         if method not in ("bearer", "authtoken"):
@@ -132,6 +133,8 @@ class ZenithClient:
         self._compression = "deflate" if compression else None
         self._max_size = max_size
         self._user_agent = user_agent or f"plxtra-fix/{__version__}"
+        # wss:// only: verifies Plxtra's certificate (None: websockets' default, the system CAs).
+        self._ssl_context = ssl_context
 
         self._core = ZenithProtocol()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -293,6 +296,7 @@ class ZenithClient:
                 max_size=self._max_size,
                 proxy=None,
                 create_connection=make_connection,  # type: ignore[arg-type]
+                **({"ssl": self._ssl_context} if self._ssl_context is not None else {}),
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
