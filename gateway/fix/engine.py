@@ -107,8 +107,10 @@ class FixEngine:
         self.application = application
         self.settings_text = settings_text if settings_text is not None else _settings_text(config)
         # TLS sessions get SSL engines of their own; backup hosts become SocketConnectHostN lines.
+        from gateway.fix.schedule_zone import localize
         from gateway.fix.transport import plan_transports
 
+        self.settings_text, self._zone = localize(config, self.settings_text)   # DST-safe schedules
         self.transports = plan_transports(config, self.settings_text)
         self.settings = fix.SessionSettings()
         try:
@@ -145,6 +147,9 @@ class FixEngine:
         if self._started:
             return
         gw = self.config.gateway
+        from gateway.fix.schedule_zone import use_process_zone
+
+        use_process_zone(self._zone)
         Path(gw.log_dir).mkdir(parents=True, exist_ok=True)
         if gw.message_store == "file":
             Path(gw.message_store_dir).mkdir(parents=True, exist_ok=True)
