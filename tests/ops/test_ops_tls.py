@@ -184,3 +184,46 @@ def test_tls_sessions_get_their_own_port_and_initiators_their_backup_hosts(tmp_p
     assert "CertificateVerifyLevel=1" in plan.tls_acceptor_text
     assert f"ServerCertificateFile={pki.server.cert}" in plan.tls_acceptor_text
     assert "SocketConnectHost1=10.0.0.2\nSocketConnectPort1=7002" in plan.plain_text
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["venue-ca-trusted", "venue-ca-unknown"])
+def test_gateway_tls_initiator_logs_on_to_a_quickfix_ssl_acceptor(tmp_path: Path, pki: Pki,
+                                                                  trusted: bool) -> None:
+    venue_port = free_port()
+    settings = fix.SessionSettings()
+    settings.setFromString(f"""[DEFAULT]
+ConnectionType=acceptor
+SocketAcceptPort={venue_port}
+StartTime=00:00:00
+EndTime=00:00:00
+UseDataDictionary=N
+SSLProtocol=+TLSv1_2 +TLSv1_3
+ServerCertificateFile={pki.server.cert}
+ServerCertificateKeyFile={pki.server.key}
+CertificationAuthoritiesFile={pki.ca}
+CertificateVerifyLevel=1
+
+[SESSION]
+BeginString=FIX.4.4
+SenderCompID=VENUE
+TargetCompID=PLXTRA
+HeartBtInt=30
+""")
+    venue = _Initiator()   # the same callbacks serve an acceptor
+    acceptor = fix.SSLSocketAcceptor(venue, fix.MemoryStoreFactory(), settings,
+                                     fix.ScreenLogFactory(False, False, False))
+    acceptor.start()
+    try:
+        session = {"name": "venue", "begin_string": "FIX.4.4", "sender_comp_id": "PLXTRA",
+                   "target_comp_id": "VENUE", "role": "initiator", "host": "127.0.0.1", "port": venue_port,
+                   "transport": "tls", "trading": False, "reset_on_logon": True,
+                   "tls": {"ca": str(pki.ca if trusted else pki.rogue_ca),
+                           "certificate": str(pki.client.cert), "private_key": str(pki.client.key)}}
+        cfg = write_test_config(tmp_path, "embedded", free_port(), sessions=[session], message_store="memory")
+        with run_gateway_in_thread(cfg):
+            if trusted:
+                assert venue.logged_on.wait(20), "the gateway's TLS initiator did not log on"
+            else:   # the venue's certificate does not verify against the configured CA
+                assert not venue.logged_on.wait(7), "logged on to a venue whose CA is not configured"
+    finally:
+        acceptor.stop(True)
