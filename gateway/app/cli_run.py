@@ -93,6 +93,11 @@ def banner(gateway: object) -> str:
         where = (f"connects to {s.host}:{s.port}" if s.role.value == "initiator" else "accepts")
         version = s.begin_string + (f"/{s.default_appl_ver_id}" if s.default_appl_ver_id else "")
         lines.append(f"  session {s.name}: {version} {s.sender_comp_id}<->{s.target_comp_id} ({where})")
+    if gw.tls_listen_port is not None:
+        lines.append(f"  FIX over TLS on port {gw.tls_listen_port} (sessions with transport: tls)")
+    if cfg.admin.enabled:
+        lines.append(f"  admin API: http://{cfg.admin.listen_host}:{cfg.admin.listen_port} (bearer token; "
+                     "plxtra-fix admin --config FILE sessions)")
     zenith = gateway.zenith_url + (" (embedded simulator)" if gateway.embedded else "")
     lines.append(f"  Zenith: {zenith}")
     lines.append(f"  FIX logs: {gw.log_dir}   store: {gw.store_path}")
