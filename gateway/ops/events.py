@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from gateway.ops.metrics import GatewayMetrics
 
@@ -50,6 +51,17 @@ def fields_of(raw: str) -> dict[int, str]:
         if sep and tag.isdigit():
             out.setdefault(int(tag), value)
     return out
+
+
+def _get(raw: str, tag: int) -> str | None:
+    """The first value of ``tag`` in a raw SOH message, without splitting the whole message."""
+    needle = f"\x01{tag}="
+    start = raw.find(needle)
+    if start < 0:
+        return None
+    start += len(needle)
+    end = raw.find("\x01", start)
+    return raw[start:end if end >= 0 else None]
 
 
 def _msg_type(raw: str) -> str:
@@ -86,7 +98,9 @@ class SessionWatch:
         self._metrics = metrics
         self._lock = threading.Lock()
         self._info: dict[str, SessionInfo] = {n: SessionInfo(n) for n in self._names.values()}
-        self._pending_d: OrderedDict[tuple[str, str], float] = OrderedDict()
+        # (session, ClOrdID) and (session, "#MsgSeqNum") of each D -> (received, the twin key)
+        self._pending_d: OrderedDict[tuple[str, str], tuple[float, tuple[str, str]]] = OrderedDict()
+        self._counters: dict[tuple[object, ...], Any] = {}   # labelled children, looked up once
 
     def set_names(self, names: dict[str, str]) -> None:
         """After a reload: new sessions get an entry; removed ones keep theirs until restart."""
@@ -114,9 +128,7 @@ class SessionWatch:
         with self._lock:
             info = self._info.setdefault(name, SessionInfo(name))
             info.last_in, info.last_in_type = now, msg_type
-        m = self._metrics
-        if m is not None:
-            m.messages.labels(name, "in", msg_type).inc()
+        self._count(name, "in", msg_type)
         if msg_type in ("0", "1", "D", "8", "W", "X", "V"):   # the common ones need nothing else
             if msg_type == "D":
                 self._order_received(name, raw)
@@ -130,14 +142,24 @@ class SessionWatch:
         with self._lock:
             info = self._info.setdefault(name, SessionInfo(name))
             info.last_out, info.last_out_type = now, msg_type
-        m = self._metrics
-        if m is not None:
-            m.messages.labels(name, "out", msg_type).inc()
+        self._count(name, "out", msg_type)
         if msg_type in _ANSWERS:
             self._answer_sent(name, msg_type, raw)
         if msg_type in ("0", "1", "8", "W", "X"):
             return
         self._admin_out(name, msg_type, raw)
+
+    def _count(self, name: str, direction: str, msg_type: str) -> None:
+        if self._metrics is not None:
+            self._child(self._metrics.messages, name, direction, msg_type).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once: labels() costs more than the increment."""
+        key = (id(metric), *labels)
+        child = self._counters.get(key)
+        if child is None:
+            child = self._counters[key] = metric.labels(*labels)
+        return child
 
     def event(self, session_text: str | None, text: str) -> None:
         name = self.name_of(session_text)
@@ -270,43 +292,39 @@ class SessionWatch:
                      fields.get(123, "N"))
 
     def _order_received(self, name: str, raw: str) -> None:
-        fields = fields_of(raw)
-        cl_ord_id = fields.get(11)
-        if cl_ord_id is None or fields.get(43) == "Y":   # a PossDup repeat is not a new order
+        cl_ord_id = _get(raw, 11)
+        if cl_ord_id is None or _get(raw, 43) == "Y":   # a PossDup repeat is not a new order
             return
+        now = time.monotonic()
+        by_id, by_seq = (name, cl_ord_id), (name, "#" + (_get(raw, 34) or ""))
         with self._lock:
-            self._pending_d[(name, cl_ord_id)] = time.monotonic()
-            self._pending_d[(name, "#" + fields.get(34, ""))] = self._pending_d[(name, cl_ord_id)]
+            self._pending_d[by_id] = (now, by_seq)
+            self._pending_d[by_seq] = (now, by_id)
             while len(self._pending_d) > _PENDING_ORDERS_MAX:
                 self._pending_d.popitem(last=False)
 
     def _answer_sent(self, name: str, msg_type: str, raw: str) -> None:
-        fields = fields_of(raw)
+        m = self._metrics
         if msg_type == "8":
-            exec_type = fields.get(150, "?")
-            m = self._metrics
+            exec_type = _get(raw, 150) or "?"
             if m is not None:
-                m.execution_reports.labels(name, exec_type).inc()
-            key = (name, fields.get(11, ""))
+                self._child(m.execution_reports, name, exec_type).inc()
+            key = (name, _get(raw, 11) or "")
             outcome = "rejected" if exec_type == "8" else "accepted"
         else:   # 3 or j answering a D: matched by RefSeqNum
-            if msg_type == "j" and fields.get(372) not in (None, "D"):
+            if _get(raw, 372) not in (None, "D"):
                 return
-            if msg_type == "3" and fields.get(372) not in (None, "D"):
-                return
-            key = (name, "#" + fields.get(45, ""))
+            key = (name, "#" + (_get(raw, 45) or ""))
             outcome = "session_rejected" if msg_type == "3" else "business_rejected"
         with self._lock:
-            started = self._pending_d.pop(key, None)
-            if started is None:
+            entry = self._pending_d.pop(key, None)
+            if entry is None:
                 return
-            # Drop the twin entry (ClOrdID or MsgSeqNum) of the same order.
-            for twin, t in list(self._pending_d.items())[-64:]:
-                if twin[0] == name and t == started:
-                    self._pending_d.pop(twin, None)
-        if self._metrics is not None:
-            self._metrics.orders.labels(name, outcome).inc()
-            self._metrics.order_first_answer.labels(name).observe(time.monotonic() - started)
+            started, twin = entry
+            self._pending_d.pop(twin, None)
+        if m is not None:
+            self._child(m.orders, name, outcome).inc()
+            self._child(m.order_first_answer, name).observe(time.monotonic() - started)
 
 
 def _describe_reject(fields: dict[int, str]) -> str:

@@ -48,9 +48,16 @@ def session_prefix(session_text: str | None) -> str:
     return "-".join(p for p in (begin, sender, target, qualifier) if p)
 
 
+_stamp_cache: list[object] = [-1, ""]   # (whole second, its "YYYYMMDD-HH:MM:SS." text)
+
+
 def _stamp(now: float) -> str:
-    dt = datetime.fromtimestamp(now, UTC)
-    return dt.strftime("%Y%m%d-%H:%M:%S.") + f"{dt.microsecond:06d}000"
+    """QuickFIX's log time stamp (nanosecond digits); the per-second prefix is formatted once."""
+    second = int(now)
+    if _stamp_cache[0] != second:
+        _stamp_cache[1] = datetime.fromtimestamp(second, UTC).strftime("%Y%m%d-%H:%M:%S.")
+        _stamp_cache[0] = second
+    return f"{_stamp_cache[1]}{int((now - second) * 1_000_000):06d}000"
 
 
 class RotatingFile:
@@ -66,6 +73,7 @@ class RotatingFile:
         self._clock = clock
         self._file: IO[str] | None = None
         self._day = ""
+        self._next_day = 0.0   # epoch of the next UTC midnight: one comparison per write
         self._size = 0
         self._open()
 
@@ -78,6 +86,7 @@ class RotatingFile:
         self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (closed in close)
         self._size = self._file.tell()
         self._day = self._today()
+        self._next_day = (int(self._clock()) // 86_400 + 1) * 86_400
 
     def _today(self) -> str:
         return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y%m%d")
@@ -105,8 +114,7 @@ class RotatingFile:
     def write(self, line: str) -> None:
         rotate = self.settings.rotate
         if rotate == "daily":
-            today = self._today()
-            if today != self._day:
+            if self._clock() >= self._next_day:
                 self._rotate(self._day)
         elif rotate == "size" and self._size + len(line) > self.settings.max_bytes and self._size:
             self._rotate(datetime.fromtimestamp(self._clock(), UTC).strftime("%Y%m%d-%H%M%S"))
