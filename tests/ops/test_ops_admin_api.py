@@ -69,6 +69,9 @@ def test_health_readiness_sessions_and_metrics_after_an_order(gateway, caplog) -
         c.wait_logged_on(timeout=10)
         c.send("D", buy("m-1", price="1.00"))   # far below the market: it rests
         c.expect("8", timeout=10, where={11: "m-1", 150: "0"})
+        c.send("V", [(262, "md-1"), (263, "1"), (264, "0"), (265, "1"), (266, "Y"), (267, "2"), (269, "0"),
+                     (269, "1"), (146, "1"), (55, "XS01"), (207, "XSX")])
+        c.expect("W", timeout=10)
 
         status, body = api(port, "GET", "/sessions")
         assert status == 200
@@ -77,11 +80,12 @@ def test_health_readiness_sessions_and_metrics_after_an_order(gateway, caplog) -
         one = by_name["client1"]
         assert one["state"] == "logged_on" and one["role"] == "acceptor"
         assert one["remote_address"].startswith("127.0.0.1")
-        assert one["next_target_seq_num"] == 3        # Logon (1) and the D (2) received
+        assert one["next_target_seq_num"] == 4        # Logon (1), the D (2) and the V (3) received
         assert one["next_sender_seq_num"] >= 3
-        assert one["last_in_type"] == "D" and one["last_in"].endswith("Z")
+        assert one["last_in_type"] == "V" and one["last_in"].endswith("Z")
         assert one["heartbeat_interval"] == 30
         assert one["open_orders"] == 1 and one["queued_reports"] == 0
+        assert one["md_subscriptions"] == 1 and one["backlog"] == 0
         assert by_name["client2"]["state"] == "logged_out"
 
         status, text = api(port, "GET", "/metrics")
@@ -98,6 +102,9 @@ def test_health_readiness_sessions_and_metrics_after_an_order(gateway, caplog) -
         assert _value(samples, "plxtra_fix_session_logged_on", session="client1") == 1
         assert _value(samples, "plxtra_fix_session_logged_on", session="client2") == 0
         assert _value(samples, "plxtra_fix_outbound_backlog_messages", session="client1") == 0
+        assert _value(samples, "plxtra_md_requests", session="client1") == 1
+        assert _value(samples, "plxtra_md_conflations", session="client1") == 0
+        assert _value(samples, "plxtra_zenith_subscriptions") >= 3   # Orders!, Transactions!, the book
         assert _value(samples, "plxtra_zenith_connected") == 1
         assert _value(samples, "plxtra_zenith_reconnects_total") == 0
         assert _value(samples, "plxtra_zenith_request_duration_seconds_count", controller="Trading",
