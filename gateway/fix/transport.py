@@ -38,14 +38,30 @@ _PROTOCOLS = {"TLSv1.2": "+TLSv1_2 +TLSv1_3", "TLSv1.3": "+TLSv1_3"}
 
 
 def ssl_available() -> bool:
-    """True when this quickfix was compiled with HAVE_SSL (its stubs raise 'HAVE_SSL not enabled')."""
+    """True when this quickfix was compiled with HAVE_SSL. The stub SSLSocketAcceptor throws
+    "HAVE_SSL not enabled" after its base class was built, so the probe needs settings the base
+    accepts (one session; nothing is bound before start)."""
+    settings = fix.SessionSettings()
+    settings.setFromString(_PROBE_SETTINGS)
     try:
-        fix.SSLSocketAcceptor(_Probe(), fix.MemoryStoreFactory(), fix.SessionSettings())
-    except fix.ConfigError as exc:
-        return "HAVE_SSL" not in str(exc)
-    except Exception:
-        return True
+        probe = fix.SSLSocketAcceptor(_Probe(), fix.MemoryStoreFactory(), settings)
+    except fix.ConfigError:
+        return False   # "HAVE_SSL not enabled"
+    del probe
     return True
+
+
+_PROBE_SETTINGS = """[DEFAULT]
+ConnectionType=acceptor
+SocketAcceptPort=1
+StartTime=00:00:00
+EndTime=00:00:00
+UseDataDictionary=N
+[SESSION]
+BeginString=FIX.4.4
+SenderCompID=SSL-PROBE
+TargetCompID=SSL-PROBE-PEER
+"""
 
 
 class _Probe(fix.Application):

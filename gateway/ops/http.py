@@ -151,10 +151,13 @@ class AdminServer:
         self._site = web.TCPSite(self._runner, self.admin.listen_host, self.admin.listen_port,
                                  reuse_address=True)
         await self._site.start()
-        server = self._site._server
+        server = self._site._server   # aiohttp keeps the bound asyncio server here (port 0 resolves)
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.admin.listen_port
         log.info("admin API on http://%s:%s (bearer token required)", self.admin.listen_host, self.port)
+        if self.admin.listen_host not in ("127.0.0.1", "::1", "localhost"):
+            log.warning("admin API listens on %s: reachable beyond this host (plain HTTP, bearer token); "
+                        "keep it on a private network or behind a TLS proxy", self.admin.listen_host)
 
     async def close(self) -> None:
         await self._runner.cleanup()
