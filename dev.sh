@@ -5,10 +5,12 @@
 #   ./dev.sh test [args]   ruff + the whole test suite (what CI runs)
 #   ./dev.sh <cmd> [args]  any plxtra-fix sub-command (sim, demo, decode, replay, certify, check-config)
 set -euo pipefail
-cd "$(dirname "$0")"
+# The caller's working directory is kept, so relative paths in the arguments (decode LOG,
+# replay LOG, certify SPECS, run --config FILE) mean what they meant where the command was typed.
+REPO="$(cd "$(dirname "$0")" && pwd)"
 PY="${PYTHON:-python3}"
-VENV=".venv"
-STAMP="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+VENV="$REPO/.venv"
+STAMP="$VENV/.installed-$(sha1sum "$REPO/pyproject.toml" | cut -c1-12)"
 
 bootstrap() {
     if [ ! -x "$VENV/bin/python" ]; then
@@ -20,11 +22,24 @@ bootstrap() {
         # quickfix WITH its SSL connectors (FIX over TLS), as a distinct local version so that a plain
         # wheel cached by pip can never replace it; the script checks the result and installs
         # libssl-dev when it is missing (apt, as root).
-        deploy/build-quickfix-ssl.sh "$VENV/bin/python" .wheels
-        "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+        "$REPO/deploy/build-quickfix-ssl.sh" "$VENV/bin/python" "$REPO/.wheels"
+        "$VENV/bin/python" -m pip install --quiet -e "$REPO[dev]"
         rm -f "$VENV"/.installed-*
         touch "$STAMP"
     fi
+}
+
+# Programs the tests drive that pip cannot install: Debian's headless Chromium and its driver (the
+# certification console and the HTML reports are checked in a real browser).
+system_test_tools() {
+    local missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing ${missing[*]} from Debian's packages (the browser tests need them)..." >&2
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 cmd="${1:-run}"
@@ -32,7 +47,11 @@ cmd="${1:-run}"
 bootstrap
 case "$cmd" in
     test)
-        "$VENV/bin/ruff" check .
+        system_test_tools
+        "$VENV/bin/ruff" check "$REPO"
+        # pytest's testpaths apply when it runs from the repository; with arguments, they are
+        # paths as the caller typed them.
+        if [ $# -eq 0 ]; then cd "$REPO"; fi
         # pytest exits 5 when it collects nothing: that is a failure here, as is any other non-zero code.
         exec "$VENV/bin/python" -m pytest -q "$@"
         ;;

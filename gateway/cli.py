@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("gateway.harness.cli_decode", "print FIX messages from logs with tag names and enum meanings"),
     "replay": ("gateway.harness.cli_replay", "replay one side of a recorded FIX log against a FIX engine"),
     "certify": ("gateway.harness.cli_certify", "run certification scenarios against a FIX engine"),
+    "certify-partner": ("gateway.cert.cli", "certify a partner's FIX engine (Plxtra's side of the session)"),
+    "certify-log": ("gateway.cert.cli_log", "verdict on certification steps from a recorded session log"),
     "admin": ("gateway.ops.cli_admin", "operate a running gateway through its admin API"),
 }
 

@@ -7,6 +7,11 @@ The installed copy's relative paths resolve as if it were ``./config/gateway.yam
 state (``../var/...``) lands in ``./var`` of the current directory, never in site-packages.
 SIGINT/SIGTERM stop it cleanly: Logout on every session, then Zenith and the embedded
 simulator are closed.
+
+One gateway per state directory: a second ``run`` whose store, QuickFIX store or logs share a
+directory with a running gateway exits 1 at once, before touching any state, with
+``plxtra-fix run: state directory DIR is in use by PID N: ...`` (see
+:mod:`gateway.app.state_lock`).
 """
 
 from __future__ import annotations

@@ -447,5 +447,10 @@ def _business_reject(msg: InboundMessage, reason: str, text: str) -> Fields:
     out: list[tuple[int, str]] = [(tags.REF_SEQ_NUM, str(msg.msg_seq_num)), (tags.REF_MSG_TYPE, msg.msg_type)]
     if ref_id:
         out.append((tags.BUSINESS_REJECT_REF_ID, ref_id))
+    # 6 (not authorized) is not in FIX 4.2's enumeration: a strict partner would Reject the j.
+    version = "FIX.4.2" if msg.session.begin_string == "FIX.4.2" else "FIX.4.4"
+    if msg.session.begin_string.startswith("FIXT"):
+        version = "FIX.5.0SP2"
+    reason = tags.reason_for_version(tags.BUSINESS_REJECT_REASON, version, reason) or "0"
     out += [(tags.BUSINESS_REJECT_REASON, reason), (tags.TEXT, text[:200])]
     return tuple(out)

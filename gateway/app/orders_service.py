@@ -34,12 +34,20 @@ from typing import Any
 
 from gateway.bridge import fixtags as t
 from gateway.bridge.errors import BridgeRejection, CancelRejected, InvalidTransition, OrderRejected
-from gateway.bridge.fixtags import BusinessRejectReason, CxlRejReason, CxlRejResponseTo, OrdRejReason, OrdType
+from gateway.bridge.fixtags import (
+    BusinessRejectReason,
+    CxlRejReason,
+    CxlRejResponseTo,
+    ExecType,
+    OrdRejReason,
+    OrdType,
+)
 from gateway.bridge.orders_cache import OrderCache, OrderLookup
 from gateway.bridge.orders_delivery import Delivery
 from gateway.bridge.orders_exec import (
     business_reject,
     cancel_reject,
+    execution_report,
     mass_cancel_report,
     reject_unknown_order,
 )
@@ -99,9 +107,11 @@ from gateway.bridge.orders_zenith import (
     reject_from_zenith,
 )
 from gateway.config.model import GatewayConfig, SessionConfig
+from gateway.failpoints import crash_point
 from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.store import DuplicateClOrdID, Store, StoreError, open_store
-from gateway.store.inbound_journal import InboundJournal, journal_for, journal_path, replayable
+from gateway.store.inbound_journal import JOURNALED, InboundJournal, journal_for, journal_path, replayable
+from gateway.store.orders_store import Decision
 
 __all__ = ["CONNECTION_UNAVAILABLE", "OrdersService", "open_store"]
 
@@ -109,12 +119,24 @@ log = logging.getLogger("gateway.app.orders")
 
 CONNECTION_UNAVAILABLE = "Plxtra connection unavailable"
 _F, _G = "F", "G"
+_POSS_DUP, _POSS_RESEND = 43, 97
 _RESPONSE_TO = {_F: CxlRejResponseTo.ORDER_CANCEL_REQUEST, _G: CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST}
 
 
 def _key_of(session: SessionConfig | SessionKey) -> SessionKey:
     """The unqualified key naming a session in the store and in ``config.sessions``."""
     return SessionKey(session.begin_string, session.sender_comp_id, session.target_comp_id)
+
+
+def request_key(msg: InboundMessage) -> str:
+    """The identity of one received request, the same in the journal and in the store: arrival
+    time (ns) and MsgSeqNum. Two sends of one ClOrdID (a PossResend repeat) are two requests."""
+    return f"{msg.received_ns}:{msg.msg_seq_num}"
+
+
+def _is_repeat(msg: InboundMessage) -> bool:
+    """PossResend(97)=Y or PossDupFlag(43)=Y: the sender may have sent this request before."""
+    return msg.get(_POSS_RESEND) == "Y" or msg.get(_POSS_DUP) == "Y"
 
 
 class OrdersService:
@@ -137,6 +159,7 @@ class OrdersService:
         allow_stop_orders: bool = True,
         pending_reports: bool = False,
         journal: InboundJournal | None = None,
+        pending_status_after: float | None = None,
     ) -> None:
         self._client = client
         self._outbox = outbox
@@ -149,6 +172,11 @@ class OrdersService:
         self._allow_stop_orders = allow_stop_orders
         # ExecutionReport Pending Cancel / Pending Replace before Plxtra answers an F / G.
         self._pending_reports = pending_reports
+        # A request Plxtra has not answered after this long gets ER Pending New / Pending Cancel /
+        # Pending Replace, so a partner is never left without a status (the outcome follows).
+        self._pending_status_after = (pending_status_after if pending_status_after is not None
+                                      else config.gateway.pending_status_after)
+        self._pending_timers: dict[tuple[str, str], asyncio.TimerHandle] = {}
         self._sessions = {str(_key_of(s)): (_key_of(s), s) for s in config.sessions}
         self._delivery = Delivery(store, outbox)
         self._logged_on = self._delivery.logged_on  # the same dict: name -> logged-on key
@@ -159,14 +187,16 @@ class OrdersService:
         self._holds = FillHold()  # terminal updates waiting for their fills (F1)
         self._hold_timers: dict[str, asyncio.TimerHandle] = {}
         self._locks: dict[str, list[Any]] = {}  # request_id -> [Lock, users]
+        self._driving: set[tuple[str, str]] = set()  # (request_id, F/G ClOrdID) a task is sending
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Any] = []
         self._reconcile_lock = asyncio.Lock()
         self._reconcile_again = False
         self._started = False
-        # D/F/G QuickFIX accepted in an earlier run: replayed once connected (gateway.store.inbound_journal)
+        # D/F/G/q QuickFIX accepted in an earlier run and never decided: decided at start
+        # (gateway.store.inbound_journal)
         self._journal = journal or journal_for(journal_path(store.path))
-        self._started_ns, self._replay_pending = time.time_ns(), True
+        self._started_ns = time.time_ns()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -185,23 +215,27 @@ class OrdersService:
             self._subs.append(self._client.subscribe("Trading", f"Orders!{account}", self._on_orders_event))
             self._subs.append(self._client.subscribe("Trading", f"Transactions!{account}", self._on_tx_event))
         self._client.add_connection_listener(self._on_connection)
+        # Requests of an earlier run that were journaled but never decided are decided now, once,
+        # whether or not Plxtra is reachable (unreachable: the decision is a reject, and recorded).
+        self._replay_journal()
         if self._client.connected:
-            self._replay_journal()
             self._spawn(self.reconcile(), "orders-reconcile-startup")
 
     def _replay_journal(self) -> None:
-        """Handle journaled D/F/G of an earlier run whose ClOrdID the store does not know (QuickFIX
-        accepted them, a crash kept them from the store), then drop that run's records."""
-        self._replay_pending = False
+        """Decide the journaled requests of an earlier run that have no decision in the store
+        (QuickFIX accepted them, a crash came before the decision was committed), then drop that
+        run's records. A decided request (rejected ones included) is never replayed."""
 
-        def known(msg: InboundMessage) -> bool:
+        def decided(msg: InboundMessage) -> bool:
             entry = self._sessions.get(str(_key_of(msg.session)))
-            return entry is None or self._store.cl_ord_id_used(str(entry[0]), msg.get(t.CL_ORD_ID) or "")
+            return entry is None or self._store.is_decided(str(entry[0]), request_key(msg))
 
-        for msg in replayable(self._journal.records(), self._started_ns, known):
+        for msg in replayable(self._journal.records(), self._started_ns, decided):
             name, session = str(_key_of(msg.session)), self._sessions[str(_key_of(msg.session))][1]
-            log.warning("%s: replaying journaled %s ClOrdID %s", name, msg.msg_type, msg.get(t.CL_ORD_ID))
-            self._handle(msg, session, name)
+            log.warning("%s: deciding journaled %s ClOrdID %s (MsgSeqNum %d) left undecided by a crash",
+                        name, msg.msg_type, msg.get(t.CL_ORD_ID), msg.msg_seq_num)
+            if not self._ignored_repeat(msg, name):
+                self._handle(msg, session, name)
         self._spawn(self._compact_journal(), "orders-journal-compact")
 
     async def _compact_journal(self) -> None:
@@ -215,9 +249,10 @@ class OrdersService:
             with contextlib.suppress(Exception):
                 sub.close()
         self._subs.clear()
-        for timer in self._hold_timers.values():
+        for timer in (*self._hold_timers.values(), *self._pending_timers.values()):
             timer.cancel()
         self._hold_timers.clear()
+        self._pending_timers.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -278,13 +313,44 @@ class OrdersService:
             if working:
                 log.info("%s: cancel on disconnect, %d working order(s)", name, len(working))
             for stored in working:
-                self._spawn(self._cancel_order(stored.request_id, None, "", name),
-                            "orders-cancel-on-disconnect")
+                self._drive(_F, stored.request_id, None, "", name)
 
     # --- inbound FIX ---------------------------------------------------------------------------
 
     def on_message(self, msg: InboundMessage, session: SessionConfig) -> None:
-        self._gate.admit(str(_key_of(session)), msg, session)
+        name = str(_key_of(session))
+        if not self._ignored_repeat(msg, name):
+            self._gate.admit(name, msg, session)
+
+    def _ignored_repeat(self, msg: InboundMessage, name: str) -> bool:
+        """A PossResend / PossDup repeat of a request already decided changes nothing and gets no
+        answer of any kind (FIX: a possible resend already processed is not processed again)."""
+        if msg.msg_type not in JOURNALED or not _is_repeat(msg):
+            return False
+        cl_ord_id = msg.get(t.CL_ORD_ID) or ""
+        if not self._store.cl_ord_id_decided(name, cl_ord_id):
+            return False  # never seen: a resend of a request we did not get; it is processed
+        log.info("%s: ignored %s MsgSeqNum %d, a repeat (PossResend/PossDup) of decided ClOrdID %s",
+                 name, msg.msg_type, msg.msg_seq_num, cl_ord_id)
+        return True
+
+    def _decision(self, name: str, msg: InboundMessage, request_id: str | None,
+                  answer: OutboundMessage | None = None) -> Decision:
+        """The decision on ``msg``: rejected with ``answer``, else accepted as ``request_id``."""
+        return Decision(
+            session=name, request_key=request_key(msg), msg_type=msg.msg_type,
+            cl_ord_id=msg.get(t.CL_ORD_ID) or "",
+            outcome=Decision.REJECTED if answer is not None else Decision.ACCEPTED,
+            request_id=request_id, answer=(answer.msg_type, answer.fields) if answer is not None else None,
+        )
+
+    def _answer_decided(self, name: str, msg: InboundMessage, answer: OutboundMessage,
+                        answer_id: str) -> None:
+        """Send the reject that decides ``msg``, recorded with that decision in one unit and
+        delivered exactly once (``answer_id`` plays the ExecID: re-sent with PossResend after a
+        crash, never twice otherwise)."""
+        self._delivery.deliver(name, None, [Report(answer_id, answer)],
+                               decision=self._decision(name, msg, None, answer))
 
     def _handle(self, msg: InboundMessage, session: SessionConfig, name: str) -> None:
         version = fix_version(session)
@@ -302,8 +368,13 @@ class OrdersService:
 
     def _refuse(self, name: str, msg: InboundMessage, session: SessionConfig, logout: bool) -> None:
         """Over the message rate: answer the message (F6), then log out for action ``logout``."""
-        answer = throttle_answer(msg, fix_version(session), throttle_text(session.limits), self._now())
-        self._send(name, answer)
+        rid = self._store.allocate_request_id()
+        answer = throttle_answer(msg, fix_version(session), throttle_text(session.limits), self._now(),
+                                 exec_id=f"{rid}-8")
+        if msg.msg_type in JOURNALED:  # a refused order-changing request is decided: rejected
+            self._answer_decided(name, msg, answer, f"{rid}-8" if msg.msg_type == "D" else f"{rid}-9")
+        else:
+            self._send(name, answer)
         if logout and name in self._logged_on and hasattr(self._outbox, "logout"):
             # Every throttled message is answered; the outbox merges repeated logouts into one.
             self._outbox.logout(self._logged_on[name], "Message rate limit exceeded")
@@ -318,7 +389,8 @@ class OrdersService:
         def reject(reason: str, text: str) -> None:
             er = reject_unknown_order(msg.session, version, msg, now, exec_id=f"{request_id}-8",
                                       ord_rej_reason=reason, text=text)
-            self._delivery.deliver(name, None, [Report(f"{request_id}-8", er)], request_id)
+            self._delivery.deliver(name, None, [Report(f"{request_id}-8", er)], request_id,
+                                   decision=self._decision(name, msg, None, er))
 
         try:
             order = parse_new_order(msg, session)
@@ -337,12 +409,50 @@ class OrdersService:
         try:
             self._store.record_new_order(session=name, request_id=request_id, cl_ord_id=order.cl_ord_id,
                                          account=order.account, state=record.state.value,
-                                         data=record_to_data(record), created=record.created_ns)
+                                         data=record_to_data(record), created=record.created_ns,
+                                         decision=self._decision(name, msg, request_id))
         except DuplicateClOrdID:
             return reject(OrdRejReason.DUPLICATE_ORDER, f"duplicate ClOrdID {order.cl_ord_id}")
         self._cache.put(record)
+        self._watch_pending(request_id, "D", order.cl_ord_id)
         self._spawn(self._place(request_id, place_order_request(order, request_id)),
                     f"orders-place-{request_id}")
+
+    def _watch_pending(self, request_id: str, kind: str, cl_ord_id: str) -> None:
+        """Give the partner a definite status if Plxtra has not answered ``kind`` (D, F or G)
+        within ``pending_status_after``: ER Pending New / Pending Cancel / Pending Replace."""
+        if self._pending_status_after <= 0:
+            return
+        key = (request_id, cl_ord_id)
+        old = self._pending_timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        self._pending_timers[key] = asyncio.get_running_loop().call_later(
+            self._pending_status_after, self._pending_status_due, request_id, kind, cl_ord_id)
+
+    def _pending_status_due(self, request_id: str, kind: str, cl_ord_id: str) -> None:
+        self._pending_timers.pop((request_id, cl_ord_id), None)
+        record = self._load(request_id)
+        if record is None:
+            return
+        name = record.session
+        if kind == "D":
+            if record.state is not OrderState.PENDING_NEW or record.cl_ord_id != cl_ord_id:
+                return  # answered meanwhile
+            exec_id = f"{request_id}-{ExecType.PENDING_NEW.value}"
+            er = execution_report(self._key(name), self._version(name), record, exec_id=exec_id,
+                                  exec_type=ExecType.PENDING_NEW, now=self._now())
+            log.warning("%s: PlaceOrder %s (ClOrdID %s) unanswered after %.1f s: Pending New sent",
+                        name, request_id, cl_ord_id, self._pending_status_after)
+            self._delivery.deliver(name, record, [Report(exec_id, er)])
+            return
+        if record.pending_kind != kind or record.pending_cl_ord_id != cl_ord_id:
+            return  # answered meanwhile
+        pending = pending_report(record, self._key(name), self._version(name), self._now())
+        if pending is not None:  # its ExecID is fixed: sent at most once, even with pending_reports on
+            log.warning("%s: %s ClOrdID %s unanswered after %.1f s: pending status sent",
+                        name, kind, cl_ord_id, self._pending_status_after)
+            self._delivery.deliver(name, record, [pending])
 
     async def _place(self, request_id: str, request: ZenithRequest) -> None:
         async with self._lock(request_id):
@@ -373,6 +483,7 @@ class OrdersService:
 
         try:
             data = await self._call(request)
+            crash_point("place-answered")
         except ZenithRequestError as exc:  # an Error container: nothing was placed
             data = {"Result": "Error", "Errors": [f"{c} {s}".strip() for c, s in exc.errors]}
         except (ZenithConnectionError, ZenithTimeout) as exc:
@@ -400,14 +511,19 @@ class OrdersService:
     # G / F ---------------------------------------------------------------------------------
 
     def _cancel_reject(self, name: str, kind: str, cl_ord_id: str, orig: str, rej: BridgeRejection,
-                       record: OrderRecord | None, account: str | None = None) -> None:
+                       record: OrderRecord | None, account: str | None = None,
+                       request: InboundMessage | None = None) -> None:
+        """OrderCancelReject, delivered exactly once like a report; ``request`` is the F/G this
+        reject decides (None: a later refusal of a request decided accepted)."""
         to = _RESPONSE_TO[kind]
-        self._send(
-            name,
-            cancel_reject(self._key(name), self._version(name), cl_ord_id=cl_ord_id, orig_cl_ord_id=orig,
-                          response_to=to, reason=rej.reason, text=rej.text, now=self._now(), record=record,
-                          account=account),
-        )
+        answer = cancel_reject(self._key(name), self._version(name), cl_ord_id=cl_ord_id, orig_cl_ord_id=orig,
+                               response_to=to, reason=rej.reason, text=rej.text, now=self._now(),
+                               record=record, account=account)
+        answer_id = f"{self._store.allocate_request_id()}-9"
+        if request is not None:
+            self._answer_decided(name, request, answer, answer_id)
+        else:
+            self._delivery.deliver(name, None, [Report(answer_id, answer)])
 
     def _cancel_or_replace(
         self, msg: InboundMessage, session: SessionConfig, name: str, version: FixVersion
@@ -427,21 +543,21 @@ class OrdersService:
                                      cl_ord_id_used=self._store.cl_ord_id_used(name, cl_ord_id),
                                      connected=self._client.connected, unavailable=CONNECTION_UNAVAILABLE,
                                      orig_cl_ord_id=orig, account=account)
-            self._store.record_clordid_chain(name, cl_ord_id, record.request_id, kind)
+            self._store.record_clordid_chain(name, cl_ord_id, record.request_id, kind,
+                                             decision=self._decision(name, msg, record.request_id))
         except (CancelRejected, DuplicateClOrdID) as exc:
             rej = (
                 exc
                 if isinstance(exc, CancelRejected)
                 else CancelRejected(CxlRejReason.DUPLICATE_CL_ORD_ID, str(exc))
             )
-            return self._cancel_reject(name, kind, cl_ord_id, orig, rej, record, msg.get(t.ACCOUNT))
+            return self._cancel_reject(name, kind, cl_ord_id, orig, rej, record, msg.get(t.ACCOUNT),
+                                       request=msg)
         # Mark the request pending now, before any await: a second F/G right behind it is then
         # refused "already pending" (CxlRejReason 3) instead of racing it.
         self._mark_pending(record, kind, cl_ord_id, terms)
-        if terms is not None:
-            self._spawn(self._amend(record.request_id, cl_ord_id, orig, name), "orders-amend")
-        else:
-            self._spawn(self._cancel_order(record.request_id, cl_ord_id, orig, name), "orders-cancel")
+        self._watch_pending(record.request_id, kind, cl_ord_id)
+        self._drive(kind, record.request_id, cl_ord_id, orig, name)
 
     def _mark_pending(self, record: OrderRecord, kind: str, cl_ord_id: str, terms: OrderTerms | None,
                       *, report: bool = True) -> None:
@@ -477,6 +593,19 @@ class OrdersService:
         self._cancel_reject(name, kind, cl_ord_id, orig, reason, record)
         return None
 
+    def _drive(self, kind: str, request_id: str, cl_ord_id: str | None, orig: str, name: str) -> None:
+        """Start the task that sends the Amend (G) or Cancel (F; ``cl_ord_id`` None: unsolicited)
+        of an order. Marked as driven from now on: reconciliation re-sends only the pending
+        requests nobody drives (after a restart)."""
+        key = (request_id, cl_ord_id or "")
+        self._driving.add(key)
+        if kind == _G:
+            assert cl_ord_id is not None
+            task = self._spawn(self._amend(request_id, cl_ord_id, orig, name), "orders-amend")
+        else:
+            task = self._spawn(self._cancel_order(request_id, cl_ord_id, orig, name), "orders-cancel")
+        task.add_done_callback(lambda _: self._driving.discard(key))
+
     async def _amend(self, request_id: str, cl_ord_id: str, orig: str, name: str) -> None:
         async with self._lock(request_id):
             record = self._still_pending(request_id, _G, cl_ord_id, orig, name)
@@ -487,7 +616,9 @@ class OrdersService:
             except CancelRejected as exc:
                 self._save(clear_pending(record))
                 return self._cancel_reject(name, _G, cl_ord_id, orig, exc, record)
-            data = await self._call_order_action(request)
+            data = await self._until_answered(request, request_id, cl_ord_id)
+            if data is None:
+                return
             if data.get("Result") == "Success":
                 return self._apply_to(request_id, lambda r, k, v, now: on_amend_accepted(r, k, v, now))
             self._refused(request_id, _G, cl_ord_id, orig, data, name)
@@ -512,9 +643,36 @@ class OrdersService:
                     self._save(clear_pending(record))
                     self._cancel_reject(name, _F, cl_ord_id, orig, exc, record)
                 return
-            data = await self._call_order_action(request)
-            if data.get("Result") != "Success":  # success is reported by the Orders publish
+            data = await self._until_answered(request, request_id, cl_ord_id)
+            if data is not None and data.get("Result") != "Success":  # success: the Orders publish
                 self._refused(request_id, _F, cl_ord_id, orig, data, name)
+
+    async def _until_answered(self, request: ZenithRequest, request_id: str,
+                              cl_ord_id: str | None) -> dict[str, Any] | None:
+        """Send an Amend/Cancel until Plxtra answers it. A timeout or a lost connection leaves its
+        outcome unknown (it may have been executed), so it is never answered with a reject: the
+        same request (same RequestID: Plxtra answers a repeat with the original result) goes again
+        after a backoff. None when the order's feed settled it meanwhile (finished, or the request
+        is no longer the pending one)."""
+        from gateway.zenith import ZenithConnectionError, ZenithRequestError, ZenithTimeout
+
+        delay = 0.25
+        while True:
+            try:
+                data = await self._call(request)
+            except ZenithRequestError as exc:  # an Error container: nothing was done
+                return {"Result": "Error", "Errors": [f"{c} {s}".strip() for c, s in exc.errors]}
+            except (ZenithConnectionError, ZenithTimeout) as exc:
+                record = self._load(request_id)
+                if (record is None or record.state in TERMINAL
+                        or (cl_ord_id is not None and record.pending_cl_ord_id != cl_ord_id)):
+                    return None
+                log.warning("%s %s unanswered (%s); sending it again in %.2f s",
+                            request.topic, request.data.get("RequestID"), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            return data if isinstance(data, dict) else {"Result": "Error", "Errors": [repr(data)]}
 
     async def _call_order_action(self, request: ZenithRequest) -> dict[str, Any]:
         from gateway.zenith import ZenithError
@@ -570,27 +728,25 @@ class OrdersService:
             if not self._client.connected:
                 raise MassCancelRefused("99", CONNECTION_UNAVAILABLE)
             try:
-                self._store.record_clordid(name, cl_ord_id, None, "q")
+                self._store.record_clordid(name, cl_ord_id, None, "q", self._decision(name, msg, None))
             except DuplicateClOrdID:
                 raise MassCancelRefused("99", f"duplicate ClOrdID {cl_ord_id}") from None
         except MassCancelRefused as exc:
-            return self._send(name, refuse_mass_cancel(msg.session, version, msg, report_id, exc, now))
+            refusal = refuse_mass_cancel(msg.session, version, msg, report_id, exc, now)
+            return self._answer_decided(name, msg, refusal, report_id)
         records = [
             r
             for r in select_orders(self._cache.working(name), request.account, request.code, request.market,
                                    request.side)
             if r.pending_kind is None and r.order_id is not None
         ]
-        self._send(
-            name,
-            mass_cancel_report(msg.session, version, cl_ord_id=cl_ord_id, report_id=report_id,
-                               request_type=request.req_type, response=mass_cancel_response(request),
-                               affected=records, now=now),
-        )
+        report = mass_cancel_report(msg.session, version, cl_ord_id=cl_ord_id, report_id=report_id,
+                                    request_type=request.req_type, response=mass_cancel_response(request),
+                                    affected=records, now=now)
+        self._delivery.deliver(name, None, [Report(report_id, report)])
         for record in records:
             self._mark_pending(record, _F, cl_ord_id, None, report=False)  # the r reports them
-            self._spawn(self._cancel_order(record.request_id, cl_ord_id, record.cl_ord_id, name),
-                        "orders-mass-cancel")
+            self._drive(_F, record.request_id, cl_ord_id, record.cl_ord_id, name)
 
     # --- Zenith subscriptions ------------------------------------------------------------------
 
@@ -689,8 +845,6 @@ class OrdersService:
     # --- reconciliation ------------------------------------------------------------------------
 
     def _on_connection(self, connected: bool) -> None:
-        if connected and self._replay_pending:
-            self._replay_journal()
         if connected:
             self._schedule_reconcile()
 
@@ -745,6 +899,15 @@ class OrdersService:
             for stored in working:
                 if stored.account == account and stored.order_id and stored.order_id not in known:
                     await self._check_lost(stored.request_id, account, stored.order_id)
+        for stored in working:  # accepted F/G whose Amend/Cancel nobody is sending (a restart)
+            record = self._load(stored.request_id)
+            if (record is None or record.pending_kind not in (_F, _G) or record.pending_cl_ord_id is None
+                    or (record.request_id, record.pending_cl_ord_id) in self._driving):
+                continue
+            log.info("%s: re-sending the pending %s of order %s (ClOrdID %s)", record.session,
+                     record.pending_kind, record.request_id, record.pending_cl_ord_id)
+            self._drive(record.pending_kind, record.request_id, record.pending_cl_ord_id, record.cl_ord_id,
+                        record.session)
         for request_id in unchecked:  # not at Plxtra: check now, then place or reject
             record = self._load(request_id)
             if record is not None and record.order_id is None and record.state is OrderState.PENDING_NEW:

@@ -1,12 +1,14 @@
 """The running gateway: one asyncio loop owning Zenith, the services and the FIX engine.
 
-Start order: the embedded simulator (when ``zenith.url`` is ``embedded``: a real
-``SimServer`` on a loopback port in this process, reached over a real WebSocket), the
-Zenith client, the store, the services (``OrdersService``, ``MarketDataService``), and
-last the FIX engine, so no partner can log on before the gateway can answer. Stop runs the
-same list backwards: Logouts are sent and answered first, then services close, then the
-Zenith connection and the simulator. The embedded simulator keeps its state in a file next
-to the gateway store (see :func:`embedded_sim_config`), so a restart keeps its orders.
+Start order: first the state lock (:mod:`gateway.app.state_lock`: one gateway per state
+directory, taken before any state is read or written, released last at stop), then the
+embedded simulator (when ``zenith.url`` is ``embedded``: a real ``SimServer`` on a loopback
+port in this process, reached over a real WebSocket), the Zenith client, the store, the
+services (``OrdersService``, ``MarketDataService``), and last the FIX engine, so no partner
+can log on before the gateway can answer. Stop runs the same list backwards: Logouts are
+sent and answered first, then services close, then the Zenith connection and the simulator.
+The embedded simulator keeps its state in a file next to the gateway store (see
+:func:`embedded_sim_config`), so a restart keeps its orders.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.app.services import FixService, Outbox, ServiceRegistry
+from gateway.app.state_lock import StateLock, gateway_state_directories
 from gateway.config.model import GatewayConfig
 from gateway.fix.engine import FixEngine, acceptor_reach, acceptor_warning, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
@@ -109,6 +112,7 @@ class Gateway:
         self.registry: ServiceRegistry | None = None
         self.engine: FixEngine | None = None
         self.ops: Any = None   # gateway.ops.runtime.Ops: metrics, session events, admin API
+        self.state_lock: StateLock | None = None
         self._stopping = False
         self._stopped = asyncio.Event()
 
@@ -132,13 +136,18 @@ class Gateway:
     async def _start(self) -> None:
         loop = asyncio.get_running_loop()
         cfg = self.config
+        sim_cfg = embedded_sim_config(cfg) if self.embedded else None
+        # Before anything reads or writes state (the simulator's state file, the store and its
+        # journal, QuickFIX's stores and logs): a second gateway must fail here, having touched nothing.
+        self.state_lock = StateLock(gateway_state_directories(
+            cfg, sim_cfg.state_path if sim_cfg is not None else None))
+        self.state_lock.acquire()
         from gateway.ops.runtime import Ops
 
         self.ops = Ops(cfg, reload_config=self._reload_config if cfg.path is not None else None)
-        if self.embedded:
+        if sim_cfg is not None:
             from gateway.sim.server import SimServer
 
-            sim_cfg = embedded_sim_config(cfg)
             self.sim = SimServer(sim_cfg, host="127.0.0.1", port=0)
             await self.sim.start()
             log.info("embedded simulator at %s (state %s)", self.sim.url, sim_cfg.state_path)
@@ -238,6 +247,8 @@ class Gateway:
                 else:   # a writer may still be inside QuickFIX: leak rather than free under it
                     log.error("FIX engine not released: writer threads still running")
         finally:
+            if self.state_lock is not None:
+                self.state_lock.release()   # last: every state file is closed by now
             self._stopped.set()
 
     async def run(self, stop: asyncio.Event | None = None, *, handle_signals: bool = False,

@@ -35,6 +35,7 @@ __all__ = [
     "SubscriptionRequestType",
     "TimeInForce",
     "TradSesStatus",
+    "reason_for_version",
 ]
 
 # --- header / session-level tags the application layer reads -------------------------------
@@ -157,6 +158,7 @@ TOT_NO_RELATED_SYM = 393
 TRADING_SESSION_SUB_ID = 625
 LAST_FRAGMENT = 893
 TRADE_ID = 1003
+MARKET_ID = 1301
 MD_BOOK_TYPE = 1021
 MD_FEED_TYPE = 1022
 MD_PRICE_LEVEL = 1023
@@ -278,6 +280,12 @@ class OrdRejReason(StrEnum):
     UNSUPPORTED_ORDER_CHARACTERISTIC = "11"
     INCORRECT_QUANTITY = "13"
     UNKNOWN_ACCOUNT = "15"
+    PRICE_EXCEEDS_CURRENT_PRICE_BAND = "16"  # 5.0 SP1 on, like the values below
+    INVALID_PRICE_INCREMENT = "18"
+    REFERENCE_PRICE_NOT_AVAILABLE = "19"
+    INSUFFICIENT_CREDIT_LIMIT = "25"
+    EXCEEDED_CLIP_SIZE_LIMIT = "26"
+    EXCEEDED_MAX_NOTIONAL_ORDER_AMT = "27"
     OTHER = "99"
 
 
@@ -287,6 +295,8 @@ class CxlRejReason(StrEnum):
     BROKER_OPTION = "2"
     ALREADY_PENDING = "3"
     DUPLICATE_CL_ORD_ID = "6"
+    PRICE_EXCEEDS_CURRENT_PRICE_BAND = "8"  # 5.0 SP1 on
+    INVALID_PRICE_INCREMENT = "18"
     OTHER = "99"
 
 
@@ -402,3 +412,44 @@ class TradSesStatus(StrEnum):
     PRE_OPEN = "4"
     PRE_CLOSE = "5"
     REQUEST_REJECTED = "6"
+
+
+# --- reject reasons per version --------------------------------------------------------------
+# The bridge picks the most specific reason FIX defines (5.0 SP2's enumerations); what a version's
+# standard dictionary does not enumerate would make a validating partner Reject(35=3) the whole
+# message, so it becomes that version's nearest reason (_NEAREST), else its catch-all (_OTHER).
+_R = frozenset
+_KNOWN: dict[tuple[int, str], frozenset[str]] = {
+    (ORD_REJ_REASON, "FIX.4.2"): _R("012345678"),
+    (ORD_REJ_REASON, "FIX.4.4"): _R([*"0123456789", "10", "11", "13", "14", "15", "99"]),
+    (CXL_REJ_REASON, "FIX.4.2"): _R("0123"),
+    (CXL_REJ_REASON, "FIX.4.4"): _R(["0", "1", "2", "3", "4", "5", "6", "99"]),
+    (BUSINESS_REJECT_REASON, "FIX.4.2"): _R("012345"),
+    (BUSINESS_REJECT_REASON, "FIX.4.4"): _R("01234567"),
+    (MD_REQ_REJ_REASON, "FIX.4.2"): _R("012345678"),
+}
+# Limits of any kind are "order exceeds limit" before 5.0 SP1 split them up.
+_NEAREST: dict[int, dict[str, str]] = {
+    ORD_REJ_REASON: {"16": "3", "25": "3", "26": "3", "27": "3"},
+}
+_OTHER: dict[tuple[int, str], str] = {
+    (ORD_REJ_REASON, "FIX.4.2"): OrdRejReason.BROKER_OPTION,
+    (ORD_REJ_REASON, "FIX.4.4"): OrdRejReason.OTHER,
+    (CXL_REJ_REASON, "FIX.4.2"): CxlRejReason.BROKER_OPTION,
+    (CXL_REJ_REASON, "FIX.4.4"): CxlRejReason.OTHER,
+    (BUSINESS_REJECT_REASON, "FIX.4.2"): BusinessRejectReason.OTHER,
+    (BUSINESS_REJECT_REASON, "FIX.4.4"): BusinessRejectReason.OTHER,
+}
+
+
+def reason_for_version(tag: int, version: str, reason: str) -> str | None:
+    """``reason`` (value of ``tag``: 102, 103, 281 or 380) as ``version`` ("FIX.4.2", "FIX.4.4",
+    "FIX.5.0SP2") can carry it. None: the version has no fitting value, leave the tag out (only
+    MDReqRejReason, which is optional and has no catch-all)."""
+    known = _KNOWN.get((tag, version))
+    if known is None or reason in known:
+        return reason
+    nearest = _NEAREST.get(tag, {}).get(reason)
+    if nearest is not None and nearest in known:
+        return nearest
+    return _OTHER.get((tag, version))

@@ -316,7 +316,12 @@ def trading_session_status(
     out: list[tuple[int, str]] = []
     if req_id:
         out.append((tags.TRAD_SES_REQ_ID, req_id))
-    out.append((tags.TRADING_SESSION_ID, trading_session_id))
+    if profile == "5.0SP2":
+        # 5.0SP2 enumerates TradingSessionID(336): the market goes in MarketID(1301) and 336 names
+        # the one session Zenith markets have, 1 (Day); "XSX" in 336 fails strict validation.
+        out += [(tags.MARKET_ID, trading_session_id), (tags.TRADING_SESSION_ID, "1")]
+    else:
+        out.append((tags.TRADING_SESSION_ID, trading_session_id))
     out.append((tags.UNSOLICITED_INDICATOR, "Y" if unsolicited else "N"))
     out.append((tags.TRAD_SES_STATUS, status))
     if text:

@@ -238,7 +238,7 @@ class SecurityStatusRequest:
 class TradingSessionStatusRequest:
     req_id: str  # TradSesReqID 335
     subscription_type: str  # 263
-    trading_session_id: str | None  # 336 (we use market codes, e.g. XSX)
+    trading_session_id: str | None  # the market code (e.g. XSX): 336 before 5.0, MarketID 1301 in 5.0SP2
 
 
 def parse_security_list_request(msg: InboundMessage, session: SessionConfig) -> SecurityListRequest:
@@ -285,8 +285,14 @@ def parse_trading_session_status_request(
     msg: InboundMessage,
     session: SessionConfig,
 ) -> TradingSessionStatusRequest:
+    if fix_profile(msg.session.begin_string) == "5.0SP2":
+        # 5.0SP2 enumerates TradingSessionID(336) (1 = Day ...): the market is MarketID(1301), or
+        # SecurityExchange(207), and 336 only says which session of it (we have one: the day).
+        market = msg.get(tags.MARKET_ID) or msg.get(tags.SECURITY_EXCHANGE)
+    else:
+        market = msg.get(tags.TRADING_SESSION_ID)
     return TradingSessionStatusRequest(
         msg.get(tags.TRAD_SES_REQ_ID) or "",
         msg.get(tags.SUBSCRIPTION_REQUEST_TYPE) or "0",
-        msg.get(tags.TRADING_SESSION_ID),
+        market,
     )

@@ -31,9 +31,10 @@ from typing import Any
 from gateway.bridge.orders_flow import Report
 from gateway.bridge.orders_model import OrderRecord, record_to_data
 from gateway.bridge.orders_state import TERMINAL
+from gateway.failpoints import crash_point
 from gateway.fix.records import OutboundMessage, SessionKey
 from gateway.store import Store
-from gateway.store.orders_store import DeferredMessage, OutboundRow
+from gateway.store.orders_store import Decision, DeferredMessage, OutboundRow
 
 __all__ = ["POSS_RESEND", "Delivery", "accepts_on_sent"]
 
@@ -87,10 +88,10 @@ class Delivery:
     # --- reports of an order -----------------------------------------------------------------
 
     def deliver(self, name: str, record: OrderRecord | None, reports: Iterable[Report],
-                request_id: str | None = None) -> None:
+                request_id: str | None = None, decision: Decision | None = None) -> None:
         """Commit ``record`` (None: no order row; ``request_id`` then names the request) with its
-        new reports in one transaction, then hand the reports to the outbox (or hold them while
-        ``name`` is logged out)."""
+        new reports and the ``decision`` they answer in one transaction, then hand the reports to
+        the outbox (or hold them while ``name`` is logged out)."""
         store = self._store
         key = self.logged_on.get(name)
         rows: list[OutboundRow] = []
@@ -115,9 +116,10 @@ class Delivery:
             seqs = store.apply(request_id=record.request_id, cl_ord_id=record.cl_ord_id,
                                order_id=record.order_id, state=record.state.value,
                                working=record.state not in TERMINAL, data=record_to_data(record),
-                               session=name, exec_ids=exec_ids, outbound=rows)
-        elif rows:
-            seqs = store.apply(request_id=None, session=name, exec_ids=exec_ids, outbound=rows)
+                               session=name, exec_ids=exec_ids, outbound=rows, decision=decision)
+        elif rows or decision is not None:
+            seqs = store.apply(request_id=None, session=name, exec_ids=exec_ids, outbound=rows,
+                               decision=decision)
         else:
             seqs = []
         if known is not None:
@@ -184,6 +186,7 @@ class Delivery:
 
     def _on_sent(self, seq: int, ok: bool) -> None:
         self._inflight.discard(seq)
+        crash_point("answer-handed")
         if not ok:
             # Kept (handed): the next logon sends it again with PossResend=Y.
             log.info("outbound #%d refused by the FIX engine; kept for the next logon", seq)

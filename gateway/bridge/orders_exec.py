@@ -27,7 +27,6 @@ from gateway.bridge.fixtags import (
     ExecTransType,
     ExecType,
     MsgType,
-    OrdRejReason,
     OrdStatus,
 )
 from gateway.bridge.orders_model import FixVersion, OrderRecord
@@ -45,9 +44,6 @@ __all__ = [
     "status_report",
 ]
 
-_FIX42_ORD_REJ = frozenset("012345678")
-_FIX42_CXL_REJ = frozenset("0123")
-
 
 def fix_time(now: datetime) -> str:
     """UTCTimestamp with milliseconds: ``YYYYMMDD-HH:MM:SS.sss``."""
@@ -56,17 +52,11 @@ def fix_time(now: datetime) -> str:
 
 
 def _ord_rej_reason(version: FixVersion, reason: str | None) -> str | None:
-    if reason is None:
-        return None
-    if version is FixVersion.FIX42 and reason not in _FIX42_ORD_REJ:
-        return OrdRejReason.BROKER_OPTION
-    return reason
+    return None if reason is None else t.reason_for_version(t.ORD_REJ_REASON, version.value, reason)
 
 
 def _cxl_rej_reason(version: FixVersion, reason: str) -> str:
-    if version is FixVersion.FIX42 and reason not in _FIX42_CXL_REJ:
-        return CxlRejReason.BROKER_OPTION
-    return reason
+    return t.reason_for_version(t.CXL_REJ_REASON, version.value, reason) or CxlRejReason.OTHER
 
 
 def exec_type_for_fill(version: FixVersion, done: bool) -> ExecType:
@@ -288,9 +278,8 @@ def business_reject(
     Reasons outside a version's dictionary (e.g. 8 throttle before 5.0) fall back to 0 (Other),
     since a strict partner engine rejects an out-of-range enum at session level.
     """
-    allowed = "012345" if version is FixVersion.FIX42 else "01234567" if version is FixVersion.FIX44 else None
-    if allowed is not None and reason not in allowed:
-        reason = BusinessRejectReason.OTHER
+    reason = (t.reason_for_version(t.BUSINESS_REJECT_REASON, version.value, reason)
+              or BusinessRejectReason.OTHER)
     pairs: list[tuple[int, object]] = [
         (t.REF_SEQ_NUM, msg.msg_seq_num or None),
         (t.REF_MSG_TYPE, msg.msg_type),

@@ -230,14 +230,14 @@ def check_limits(
     limits = session.limits
     if limits.max_order_qty is not None and terms.order_qty > limits.max_order_qty:
         raise reject(
-            OrdRejReason.ORDER_EXCEEDS_LIMIT,
+            OrdRejReason.EXCEEDED_CLIP_SIZE_LIMIT,   # 4.2 / 4.4 reports carry 3 (exceeds limit)
             f"OrderQty {terms.order_qty} exceeds session maximum {limits.max_order_qty}",
             cl_ord_id=cl_ord_id,
         )
     px = terms.price if terms.price is not None else terms.stop_px
     if limits.max_notional is not None and px is not None and px * terms.order_qty > limits.max_notional:
         raise reject(
-            OrdRejReason.ORDER_EXCEEDS_LIMIT,
+            OrdRejReason.EXCEEDED_MAX_NOTIONAL_ORDER_AMT,
             f"notional {px * terms.order_qty} exceeds session maximum {limits.max_notional}",
             cl_ord_id=cl_ord_id,
         )

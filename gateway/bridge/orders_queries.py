@@ -83,11 +83,16 @@ def check_amendable(
 
 def cxl_reason_for_errors(errors: Iterable[str]) -> str:
     """CxlRejReason(102) for a refused AmendOrder/CancelOrder (Zenith Appendix E codes)."""
+    errors = [str(e) for e in errors]
     codes = [e.split(" ", 1)[0] for e in errors]
     if any(c in ("Order.Status", "Status", "OrderType.Status") for c in codes):
         return CxlRejReason.TOO_LATE_TO_CANCEL
     if "Order" in codes:
         return CxlRejReason.UNKNOWN_ORDER
+    if any(c in ("OrderPrice.TooFarAbove", "OrderPrice.TooFarBelow") for c in codes):
+        return CxlRejReason.PRICE_EXCEEDS_CURRENT_PRICE_BAND
+    if any(e.startswith("LimitPrice ") for e in errors):   # "LimitPrice <tick>": off the tick grid
+        return CxlRejReason.INVALID_PRICE_INCREMENT
     return CxlRejReason.OTHER
 
 

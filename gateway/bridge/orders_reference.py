@@ -19,6 +19,7 @@ from typing import Any
 from gateway.bridge.errors import OrderRejected
 from gateway.bridge.fixtags import OrdRejReason, OrdType, Side
 from gateway.bridge.orders_model import OrderTerms, to_decimal
+from gateway.bridge.orders_zenith import ord_rej_reason_for_errors
 from gateway.config.model import SessionConfig
 
 __all__ = [
@@ -59,11 +60,12 @@ def check_market_notional(terms: OrderTerms, session: SessionConfig, reference: 
     if limit is None:
         return
     if reference is None:
-        raise OrderRejected(OrdRejReason.ORDER_EXCEEDS_LIMIT, NO_REFERENCE_TEXT, cl_ord_id=cl_ord_id)
+        raise OrderRejected(OrdRejReason.REFERENCE_PRICE_NOT_AVAILABLE, NO_REFERENCE_TEXT,
+                            cl_ord_id=cl_ord_id)
     notional = reference * terms.order_qty
     if notional > limit:
         raise OrderRejected(
-            OrdRejReason.ORDER_EXCEEDS_LIMIT,
+            OrdRejReason.EXCEEDED_MAX_NOTIONAL_ORDER_AMT,
             f"estimated notional {notional} (reference {reference}) exceeds session maximum {limit}",
             cl_ord_id=cl_ord_id,
         )
@@ -71,12 +73,31 @@ def check_market_notional(terms: OrderTerms, session: SessionConfig, reference: 
 
 def notional_rejection(terms: OrderTerms, session: SessionConfig, security: Mapping[str, Any],
                        cl_ord_id: str) -> OrderRejected | None:
-    """The rejection for a market order given a ``QuerySecurity`` answer, or None if it may go."""
+    """The rejection for a market order given a ``QuerySecurity`` answer, or None if it may go.
+
+    An Error answer (``{"Result": "Error", "Errors": [...]}``) is judged by its Zenith codes first:
+    ``Symbol.NotFound`` means the symbol is unknown (103=1), which says more than "no reference".
+    """
+    if security.get("Result") == "Error":
+        reason = _error_reason(security.get("Errors") or ())
+        if reason is not None:
+            errors = "; ".join(str(e) for e in security.get("Errors") or ())
+            return OrderRejected(reason, f"Plxtra: {errors}", cl_ord_id=cl_ord_id)
     try:
         check_market_notional(terms, session, reference_price(security, terms.side), cl_ord_id)
     except OrderRejected as exc:
         return exc
     return None
+
+
+def _error_reason(errors: Any) -> OrdRejReason | None:
+    """The reason the codes in a failed query name, or None when they name nothing specific (a
+    timeout, a dropped connection): then the order fails for want of a reference price."""
+    # The service passes each error as text, e.g. "Zenith error on Market:QuerySecurity: Symbol.NotFound
+    # XS99.XSX": every dotted word is tried as a code, since the code need not come first.
+    words = [w.rstrip(":;,") for e in errors for w in str(e).split() if "." in w and w[:1].isupper()]
+    reason = ord_rej_reason_for_errors(words)
+    return None if reason is OrdRejReason.OTHER else reason
 
 
 class ReferenceCache:

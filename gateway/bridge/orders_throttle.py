@@ -36,12 +36,14 @@ def throttle_text(limits: Limits) -> str:
     return f"throttle: more than {limits.messages_per_second} messages per second"
 
 
-def throttle_answer(msg: InboundMessage, version: FixVersion, text: str, now: datetime) -> OutboundMessage:
-    """The refusal of one throttled message: ER Rejected for D, 9 for F/G, j otherwise."""
+def throttle_answer(msg: InboundMessage, version: FixVersion, text: str, now: datetime,
+                    exec_id: str | None = None) -> OutboundMessage:
+    """The refusal of one throttled message: ER Rejected for D, 9 for F/G, j otherwise.
+    ``exec_id`` of the ER (the caller's, stable across restarts); else time + process counter."""
     if msg.msg_type == "D":
         # No order row exists for a throttled order; the ExecID only has to be unique within the
-        # session (time + counter).
-        exec_id = f"T{now.strftime('%Y%m%d%H%M%S%f')}-{next(_exec_ids)}-8"
+        # session.
+        exec_id = exec_id or f"T{now.strftime('%Y%m%d%H%M%S%f')}-{next(_exec_ids)}-8"
         return reject_unknown_order(msg.session, version, msg, now, exec_id=exec_id,
                                     ord_rej_reason=OrdRejReason.OTHER, text=text)
     if msg.msg_type in ("F", "G"):

@@ -151,34 +151,63 @@ def cancel_order_request(record: OrderRecord, request_id: str) -> ZenithRequest:
 
 # --- Zenith rejections -----------------------------------------------------------------------
 
+# Zenith Errors codes (Appendix E, XOSP vetting codes) -> the most specific OrdRejReason(103);
+# a version that lacks the value gets its nearest one when the report is built (fixtags).
 _LIMIT_CODES = (
     "TotalQuantity.Maximum",
     "TotalValue.Maximum",
-    "TotalValue.Balance",
-    "TotalQuantity.Holdings",
     "Account.DailyNet",
     "Account.DailyGross",
-    "OrderValue.Exceed",
-    "OrderQuantity.Exceed",
     "OrderPrice.Exceed",
-    "Balance.Exceed",
-    "Quantity.Insufficient",
     "Side.Maximum",
 )
+_EXACT: dict[str, OrdRejReason] = {
+    "Symbol.Status": OrdRejReason.EXCHANGE_CLOSED,          # the symbol/market is not trading now
+    "TotalValue.Balance": OrdRejReason.INSUFFICIENT_CREDIT_LIMIT,
+    "Balance.Exceed": OrdRejReason.INSUFFICIENT_CREDIT_LIMIT,
+    "TotalQuantity.Holdings": OrdRejReason.ORDER_EXCEEDS_LIMIT,
+    "Quantity.Insufficient": OrdRejReason.ORDER_EXCEEDS_LIMIT,
+    "OrderQuantity.Exceed": OrdRejReason.EXCEEDED_CLIP_SIZE_LIMIT,
+    "OrderValue.Exceed": OrdRejReason.EXCEEDED_MAX_NOTIONAL_ORDER_AMT,
+    "OrderPrice.TooFarAbove": OrdRejReason.PRICE_EXCEEDS_CURRENT_PRICE_BAND,
+    "OrderPrice.TooFarBelow": OrdRejReason.PRICE_EXCEEDS_CURRENT_PRICE_BAND,
+    "TotalQuantity": OrdRejReason.INCORRECT_QUANTITY,        # not a positive multiple of the lot
+    "HiddenQuantity": OrdRejReason.INCORRECT_QUANTITY,
+    "MinimumQuantity": OrdRejReason.INCORRECT_QUANTITY,
+    "Side": OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
+    "Style": OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
+    "OrderType": OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
+    "Validity": OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
+    "ShortType": OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
+    "Exchange": OrdRejReason.UNKNOWN_SYMBOL,
+    "Route.Market": OrdRejReason.UNKNOWN_SYMBOL,
+    "Order": OrdRejReason.UNKNOWN_ORDER,
+}
+
+
+def _code_reason(code: str, suffix: str) -> OrdRejReason | None:
+    if code in _EXACT:
+        return _EXACT[code]
+    if code in _LIMIT_CODES:
+        return OrdRejReason.ORDER_EXCEEDS_LIMIT
+    if code == "LimitPrice":
+        # "LimitPrice <tick>" names the tick the price missed; bare: no price band at all.
+        return OrdRejReason.INVALID_PRICE_INCREMENT if suffix else OrdRejReason.OTHER
+    if code.startswith(("Symbol", "Route.Symbol", "Market.")):
+        return OrdRejReason.UNKNOWN_SYMBOL
+    if code.startswith("Account"):
+        return OrdRejReason.UNKNOWN_ACCOUNT
+    return None
 
 
 def ord_rej_reason_for_errors(errors: Iterable[str]) -> OrdRejReason:
-    """OrdRejReason(103) for a list of Zenith ``Errors`` codes (Appendix E, XOSP vetting codes)."""
-    codes = [e.split(" ", 1)[0] for e in errors]
-    for code in codes:
-        if code.startswith("Symbol") or code.startswith("Route.Symbol") or code == "Exchange":
-            return OrdRejReason.UNKNOWN_SYMBOL
-        if code in _LIMIT_CODES:
-            return OrdRejReason.ORDER_EXCEEDS_LIMIT
-        if code == "Order":
-            return OrdRejReason.UNKNOWN_ORDER
-        if code.startswith("Account"):
-            return OrdRejReason.UNKNOWN_ACCOUNT
+    """OrdRejReason(103) for a list of Zenith ``Errors`` entries (``code`` or ``code suffix``);
+    the first entry with a known code decides."""
+    for error in errors:
+        code, _, suffix = error.strip().partition(" ")
+        reason = _code_reason(code, suffix.strip())
+        if reason is not None:
+            return reason
     return OrdRejReason.OTHER
 
 

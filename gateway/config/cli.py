@@ -1,7 +1,10 @@
 """``plxtra-fix check-config FILE``: validate a gateway YAML file and show what it makes.
 
-Prints a summary of the gateway and each session, then the QuickFIX settings text, which QuickFIX
-itself parses when it is installed. Exit status: 0 valid, 2 invalid (each problem on stderr as
+Prints a summary of the gateway and each session, then the QuickFIX settings text of each
+connector the gateway runs (acceptor, initiator: each holds only its own sessions). When QuickFIX
+is installed it parses every text, checks each connector gets what it reads at start, and
+constructs each connector once (memory store, no log, no socket), so a config that cannot run
+cannot pass. Exit status: 0 valid, 2 invalid (each problem on stderr as
 ``file:line: key: reason``). Secrets (Zenith token, logon passwords) are never printed.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -17,7 +21,11 @@ from gateway.config.dictionaries import DictionaryPaths, locate_dictionaries, re
 from gateway.config.errors import ConfigError, DictionaryNotFound
 from gateway.config.loader import load_config
 from gateway.config.model import GatewayConfig, Role, Schedule, SessionConfig
-from gateway.config.quickfix_settings import build_session_settings, render_quickfix_settings
+from gateway.config.quickfix_settings import (
+    connector_session_settings,
+    probe_connectors,
+    render_connector_settings,
+)
 
 __all__ = ["configure", "describe", "run"]
 
@@ -31,14 +39,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--quiet", "-q", action="store_true", help="print nothing when the file is valid")
     output.add_argument("--settings-only", action="store_true",
-                        help="print only the QuickFIX settings text (to save it as a .cfg file)")
+                        help="print only the QuickFIX settings text (to save it as a .cfg file; with "
+                             "both roles, pick one with --connector)")
+    parser.add_argument("--connector", choices=[r.value for r in Role], default=None,
+                        help="show only this connector's settings (default: every connector)")
 
 
 def run(args: argparse.Namespace) -> int:
-    return check(args.file, quiet=args.quiet, settings_only=args.settings_only)
+    return check(args.file, quiet=args.quiet, settings_only=args.settings_only,
+                 connector=Role(args.connector) if args.connector else None)
 
 
-def check(file: str, *, quiet: bool = False, settings_only: bool = False,
+def check(file: str, *, quiet: bool = False, settings_only: bool = False, connector: Role | None = None,
           out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -57,36 +69,54 @@ def check(file: str, *, quiet: bool = False, settings_only: bool = False,
         print(f"warning: {exc}", file=err)
         dictionaries = DictionaryPaths(_PLACEHOLDER_DIR)
     try:
-        text = render_quickfix_settings(config, dictionaries=dictionaries)
-        parsed = _parse_with_quickfix(text)
+        texts = render_connector_settings(config, dictionaries=dictionaries)
+        parsed = _parse_with_quickfix(config, texts, probe=dictionaries.directory != _PLACEHOLDER_DIR)
     except ConfigError as exc:
         print(f"{file}: {exc}", file=err)
         return 2
+    if connector is not None and connector not in texts:
+        print(f"{file}: sessions: no {connector.value} session, so no {connector.value} connector", file=err)
+        return 2
+    shown = {role: text for role, text in texts.items() if connector in (None, role)}
     if quiet:
         return 0
     if settings_only:
-        out.write(text)
+        out.write("\n".join(shown.values()))
         return 0
     out.write(describe(config, file))
-    out.write("\nQuickFIX settings\n-----------------\n")
-    out.write(text)
-    if parsed is not None:
-        out.write(f"# QuickFIX {parsed[0]} parsed these settings: {parsed[1]} session(s)\n")
+    for role, text in shown.items():
+        title = f"QuickFIX settings: {role.value} connector"
+        out.write(f"\n{title}\n{'-' * len(title)}\n")
+        out.write(text)
+        if parsed is not None:
+            note = " (not constructed: these sessions run in this process)" if role in parsed.skipped else ""
+            out.write(f"# QuickFIX {parsed.release} parsed these settings: "
+                      f"{parsed.sessions[role]} session(s){note}\n")
     return 0
 
 
-def _parse_with_quickfix(text: str) -> tuple[str, int] | None:
-    """(QuickFIX version, sessions) once QuickFIX itself has parsed ``text``; None without QuickFIX."""
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    release: str                     # QuickFIX version
+    sessions: dict[Role, int]        # sessions QuickFIX read per connector
+    skipped: tuple[Role, ...]        # connectors not constructed (see probe_connectors)
+
+
+def _parse_with_quickfix(config: GatewayConfig, texts: dict[Role, str], *, probe: bool) -> _Parsed | None:
+    """What QuickFIX itself made of every connector's text (parsed, verified and, with ``probe``,
+    each connector constructed once); None without QuickFIX."""
     try:
         import quickfix  # noqa: F401 - only to learn whether the engine is installed
     except ImportError:
         return None
-    settings = build_session_settings(text)
+    settings = connector_session_settings(config, texts)
+    # With placeholder dictionary paths a construction could only fail on the placeholder.
+    skipped = probe_connectors(settings) if probe else []
     try:
         release = importlib.metadata.version("quickfix")
     except importlib.metadata.PackageNotFoundError:
         release = "?"
-    return release, int(settings.size())
+    return _Parsed(release, {role: int(s.size()) for role, s in settings.items()}, tuple(skipped))
 
 
 def describe(config: GatewayConfig, file: str) -> str:

@@ -62,6 +62,7 @@ TOP_LEVEL_KEYS = ("gateway", "zenith", "sessions", "admin")
 GATEWAY_KEYS = (
     "listen_host", "listen_port", "store_path", "log_dir", "message_store", "message_store_dir",
     "data_dictionary_dir", "cancel_on_disconnect", "md_conflation", "md_queue_limit", "md_merge_max",
+    "pending_status_after",
     "account_owner", "tls", "tls_listen_port", "logs",
 )
 ZENITH_KEYS = ("url", "token", "auth_method", "request_timeout", "sim_config", "ca", "at_start")
@@ -138,7 +139,7 @@ class _Loader:
         if not nodes:
             self.r.error(node, key, "must list at least one session")
             return None
-        session_reader = SessionReader(self.r, gateway, owner, self._path)
+        session_reader = SessionReader(self.r, gateway, owner, self.base_dir)
         sessions = [session_reader.read(n, f"{key}[{i}]") for i, n in enumerate(nodes)]
         built = tuple(s for s in sessions if s is not None)
         session_reader.check_unique(nodes, sessions)
@@ -221,6 +222,12 @@ class _Loader:
         for name in ("md_queue_limit", "md_merge_max"):
             if got := m.get(name):
                 put(name, self.r.integer(*got, minimum=1))
+        if got := m.get("pending_status_after"):
+            seconds = self.r.decimal(*got, positive=False)
+            if seconds is not None and seconds < 0:
+                self.r.error(*got, f"must be 0 (never) or more seconds, got {seconds}")
+                seconds = None
+            put("pending_status_after", float(seconds) if seconds is not None else None)
         if got := m.get("tls"):
             put("tls", read_tls(self.r, *got, self._path, server=True))
         if got := m.get("tls_listen_port"):

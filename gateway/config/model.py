@@ -128,6 +128,7 @@ class GatewaySettings:
     md_conflation: bool = True               # per-session conflation of book updates for slow readers
     md_queue_limit: int = 10_000             # outbound MD messages queued per session before conflating
     md_merge_max: int = 200                  # queued X for one request merged into one message (1: never)
+    pending_status_after: float = 2.0        # s without Plxtra's answer before ER Pending New/Cancel/Replace
     tls: TlsSettings | None = None           # certificates of acceptor sessions with transport: tls
     tls_listen_port: int | None = None       # port of those sessions (plain ones stay on listen_port)
     logs: LogSettings = field(default_factory=LogSettings)
@@ -202,6 +203,12 @@ class SessionConfig:
     market_data: bool = True                 # session may use MarketDataRequest
     trading: bool = True                     # session may send orders
     pending_reports: bool = False            # ER Pending Cancel/Replace (39=6/E) before Plxtra answers F/G
+    # QuickFIX validation of what the partner sends. Off by default for user-defined tags (>= 5000):
+    # a partner's own tag on a D must reach the application, not lose the order to a session Reject.
+    validate_user_defined_fields: bool = False
+    allow_unknown_msg_fields: bool = False   # a standard tag the message type does not define
+    validate_fields_out_of_order: bool = True
+    data_dictionary: Path | None = None      # the partner's own dictionary (FIXT.1.1: the application one)
 
     @property
     def session_key_text(self) -> str:

@@ -6,8 +6,9 @@ reports through the shared :class:`NodeReader`, so a broken session never hides 
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,8 +43,11 @@ SESSION_KEYS = (
     "host", "port", "heartbeat_interval", "schedule", "reset_on_logon", "accept_reset_seq_num_flag",
     "credentials", "accounts", "default_account", "markets", "symbols", "symbology", "limits",
     "cancel_on_disconnect", "market_data", "trading", "pending_reports",
-    "transport", "tls", "backup_hosts",
+    "validate_user_defined_fields", "allow_unknown_msg_fields", "validate_fields_out_of_order",
+    "data_dictionary", "transport", "tls", "backup_hosts",
 )
+VALIDATION_FLAGS = ("validate_user_defined_fields", "allow_unknown_msg_fields",
+                    "validate_fields_out_of_order")
 BACKUP_HOST_KEYS = ("host", "port")
 # A session that says nothing about limits is not unlimited (README "Default limits"): a fat finger
 # or a runaway loop stops here. Generous for real flow; a session wanting none writes limits: {}.
@@ -74,11 +78,11 @@ _BARE_ACCOUNT = re.compile(r"[0-9]{4}")
 
 class SessionReader:
     def __init__(self, reader: NodeReader, gateway: GatewaySettings | None, owner: str | None,
-                 path: Callable[[Node, str], Path | None] | None = None) -> None:
+                 base_dir: Path | None = None) -> None:
         self.r = reader
         self.gateway = gateway or GatewaySettings()
         self.owner = owner
-        self.path = path or (lambda n, k: Path(t) if (t := reader.string(n, k)) else None)
+        self.base_dir = base_dir or Path.cwd()
 
     def read(self, node: Node, key: str) -> SessionConfig | None:
         m = self.r.mapping(node, key, SESSION_KEYS)
@@ -104,6 +108,9 @@ class SessionReader:
         for flag in ("reset_on_logon", "accept_reset_seq_num_flag", "market_data", "trading",
                      "pending_reports"):
             kw[flag] = self._opt(m, flag, self.r.boolean)
+        for flag in VALIDATION_FLAGS:
+            kw[flag] = self._opt(m, flag, self.r.boolean)
+        kw["data_dictionary"] = self._opt(m, "data_dictionary", self._dictionary_file)
         kw["cancel_on_disconnect"] = self._opt(m, "cancel_on_disconnect", self.r.boolean)
         if kw["cancel_on_disconnect"] is None:
             kw["cancel_on_disconnect"] = self.gateway.cancel_on_disconnect
@@ -216,6 +223,14 @@ class SessionReader:
         if port_item:
             kw["port"] = self.r.integer(*port_item, minimum=1, maximum=65535)
 
+    def _file_path(self, node: Node, key: str) -> Path | None:
+        """A path as written, relative to the YAML's folder (existence is checked by the caller)."""
+        text = self.r.string(node, key)
+        if text is None:
+            return None
+        path = Path(text).expanduser()
+        return Path(os.path.normpath(path if path.is_absolute() else self.base_dir / path))
+
     def _transport(self, m: MapReader, role: Role, kw: dict[str, object]) -> None:
         """``transport: tls``, an initiator's own ``tls:`` block and its ``backup_hosts``."""
         if got := m.get("transport"):
@@ -231,7 +246,7 @@ class SessionReader:
         if tls_item:
             if kw.get("transport") is not Transport.TLS:
                 self.r.error(tls_item[0], tls_item[1], "has no effect without transport: tls")
-            kw["tls"] = read_tls(self.r, *tls_item, self.path, server=False)
+            kw["tls"] = read_tls(self.r, *tls_item, self._file_path, server=False)
         elif kw.get("transport") is Transport.TLS and self.gateway.tls is None:
             self.r.error(m.node, join_key(m.key, "tls"),
                          "missing: a TLS initiator needs a tls: block (ca, and certificate/private_key "
@@ -252,6 +267,19 @@ class SessionReader:
                 if host is not None and port is not None:
                     backups.append((host, port))
             kw["backup_hosts"] = tuple(backups)
+
+    def _dictionary_file(self, node: Node, key: str) -> Path | None:
+        text = self.r.string(node, key)
+        if text is None:
+            return None
+        path = Path(text).expanduser()
+        if not path.is_absolute():   # like every path in the file: relative to the YAML's folder
+            path = self.base_dir / path
+        path = Path(os.path.normpath(path))
+        if not path.is_file():
+            self.r.error(node, key, f"file {str(path)!r} does not exist (a QuickFIX XML data dictionary)")
+            return None
+        return path
 
     # -- credentials -------------------------------------------------------------------------
     def _credentials(self, node: Node, key: str) -> Credentials | None:

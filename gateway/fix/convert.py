@@ -6,11 +6,20 @@ so the record is the split text minus BeginString(8), BodyLength(9) and CheckSum
 Outbound: the record becomes wire text, which QuickFIX parses with the session's data
 dictionaries. Parsing (rather than ``setField`` calls) is what makes repeating groups come
 out as groups, nested ones included, with the dictionary's field order inside each entry.
+
+Text validity: the SWIG binding decodes message text as UTF-8 with ``surrogateescape``, so
+bytes that are not UTF-8 reach Python as lone surrogates (U+DC80..U+DCFF). Such a string can
+never be encoded again: a record holding one cannot be journaled as text, sent to Zenith, or
+echoed back to the partner (``new_Message`` raises TypeError). :func:`invalid_text_tag` finds
+them on the way in so the hand-off refuses the message at the edge; :func:`to_quickfix` makes
+sure an answer is always buildable, whatever a value holds.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -18,11 +27,26 @@ from dataclasses import dataclass
 import quickfix as fix
 
 from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
-from gateway.fix.wire import split_fields
+from gateway.fix.wire import DATA_LENGTH_TAGS, SOH, split_fields
 
-__all__ = ["Dictionaries", "DictionaryCache", "key_of", "session_id_of", "to_quickfix", "to_record"]
+__all__ = [
+    "Dictionaries",
+    "DictionaryCache",
+    "invalid_text_tag",
+    "key_of",
+    "record_from_text",
+    "session_id_of",
+    "to_quickfix",
+    "to_record",
+]
+
+log = logging.getLogger("gateway.fix.convert")
 
 _SKIP = frozenset((8, 9, 10))
+# Surrogates are not Unicode scalar values: no valid UTF-8 decodes to one, and none encodes.
+_INVALID_TEXT = re.compile("[\ud800-\udfff]")
+# Raw data fields (RawData, EncodedText, ...) may hold any bytes: they are not text.
+_DATA_TAGS = frozenset(DATA_LENGTH_TAGS.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +92,31 @@ def session_id_of(key: SessionKey) -> fix.SessionID:
     return fix.SessionID(key.begin_string, key.sender_comp_id, key.target_comp_id, key.qualifier)
 
 
+def invalid_text_tag(text: str) -> int | None:
+    """The tag of the first field of ``text`` (a ``message.toString()``) whose value is not valid
+    text, i.e. held bytes that are not UTF-8; ``None`` when every text field is valid.
+
+    Hot path: encoding the whole string, which succeeds for a valid message (~16x cheaper than
+    a regex scan for surrogates); only a failure pays for splitting the message to name the
+    field (raw data fields are exempt).
+    """
+    if _encodes(text):
+        return None
+    for tag, value in split_fields(text):
+        if tag not in _DATA_TAGS and _INVALID_TEXT.search(value) is not None:
+            return tag
+    return None
+
+
 def to_record(message: fix.Message, key: SessionKey) -> InboundMessage:
     """Copy ``message`` into an :class:`InboundMessage`, stamped with ``time.time_ns()``."""
+    return record_from_text(message.toString(), key)
+
+
+def record_from_text(text: str, key: SessionKey) -> InboundMessage:
+    """:func:`to_record` for a ``message.toString()`` the caller already holds."""
     received_ns = time.time_ns()
-    pairs = split_fields(message.toString())
+    pairs = split_fields(text)
     # QuickFIX writes 8 and 9 first and 10 last; anything else is filtered the slow way.
     if pairs and pairs[0][0] == 8 and pairs[-1][0] == 10 and len(pairs) > 2 and pairs[1][0] == 9:
         fields = tuple(pairs[2:-1])
@@ -99,14 +144,41 @@ def to_quickfix(msg: OutboundMessage, dictionaries: Dictionaries | None) -> fix.
 
     The text carries placeholder BodyLength and CheckSum: it is parsed without validation and
     QuickFIX computes both again when it serialises the message for the wire.
+
+    Never fails on a value's content: an answer that could not be built would be lost (or
+    retried for ever), so a value holding what cannot go on the wire (a lone surrogate, or an
+    SOH that would split it into fields of its own) is sent with that character replaced, and
+    logged. Values come from Zenith texts and partner echoes, which the edges already check.
     """
     key = msg.session
-    text = "".join([
-        "8=", key.begin_string, "\x019=0\x0135=", msg.msg_type, "\x0149=", key.sender_comp_id,
-        "\x0156=", key.target_comp_id, "\x01", *[f"{t}={v}\x01" for t, v in msg.fields], "10=000\x01",
-    ])
+    text = _wire_text(key, msg.msg_type, msg.fields)
+    # Header and trailer hold 6 SOHs, each field one more: any other count means a value has one.
+    if text.count(SOH) != len(msg.fields) + 6 or not _encodes(text):
+        clean = tuple((t, _clean(v)) for t, v in msg.fields)
+        changed = [t for (t, v), (_, c) in zip(msg.fields, clean, strict=True) if v != c]
+        log.warning("%s on %s: invalid characters replaced in tag(s) %s", msg.msg_type, key, changed)
+        text = _wire_text(key, _clean(msg.msg_type), clean)
     if dictionaries is None:
         return fix.Message(text, False)
     if dictionaries.app is not None:
         return fix.Message(text, dictionaries.session, dictionaries.app, False)
     return fix.Message(text, dictionaries.session, False)
+
+
+def _wire_text(key: SessionKey, msg_type: str, fields: tuple[tuple[int, str], ...]) -> str:
+    return "".join([
+        "8=", key.begin_string, "\x019=0\x0135=", msg_type, "\x0149=", key.sender_comp_id,
+        "\x0156=", key.target_comp_id, "\x01", *[f"{t}={v}\x01" for t, v in fields], "10=000\x01",
+    ])
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _clean(value: str) -> str:
+    return _INVALID_TEXT.sub("?", value).replace(SOH, " ")

@@ -3,7 +3,10 @@
 :class:`FixEngine` owns the ``ThreadedSocketAcceptor`` (one thread per partner connection)
 and the ``SocketInitiator``, the message store (file or memory) and the ``FileLog`` (the
 usual QuickFIX layout: ``<log_dir>/<BeginString>-<Sender>-<Target>.messages.current.log``
-and ``.event.current.log``). Settings come from ``gateway.config.quickfix_settings``.
+and ``.event.current.log``). Settings come from ``gateway.config.quickfix_settings``, one
+``SessionSettings`` per connector holding only that connector's sessions (QuickFIX's threaded
+acceptor reads ``SocketAcceptPort`` of every session it is given), each with its own store and
+log factories; both connectors run side by side in one engine.
 
 QuickFIX binds its acceptor socket on every interface (it has no accept-host setting); the
 settings renderer restricts acceptor sessions to ``AllowedRemoteAddresses=127.0.0.1`` when
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import quickfix as fix
@@ -68,12 +72,6 @@ def acceptor_warning(config: GatewayConfig) -> str | None:
             "or set listen_host to 127.0.0.1 (loopback peers only) or 0.0.0.0")
 
 
-def _settings_text(config: GatewayConfig) -> str:
-    from gateway.config.quickfix_settings import render_quickfix_settings
-
-    return render_quickfix_settings(config)
-
-
 def dictionary_paths(config: GatewayConfig, session: SessionConfig) -> tuple[Path, Path | None]:
     """(session/transport dictionary, application dictionary or None) for ``session``."""
     from gateway.config.dictionaries import locate_dictionaries, required_files
@@ -102,29 +100,48 @@ class FixEngine:
     that is not a QuickFIX thread (stop waits for logouts)."""
 
     def __init__(self, config: GatewayConfig, application: fix.Application,
-                 settings_text: str | None = None, log_factory: object | None = None) -> None:
-        self.config = config
-        self.application = application
-        self.settings_text = settings_text if settings_text is not None else _settings_text(config)
-        # TLS sessions get SSL engines of their own; backup hosts become SocketConnectHostN lines.
+                 settings_texts: Mapping[Role, str] | None = None, log_factory: object | None = None) -> None:
+        """``settings_texts`` (default: rendered from ``config``) is one text per connector role.
+        ``log_factory`` replaces QuickFIX's FileLogFactory (``gateway.ops.fixlog``: masking,
+        rotation, session events)."""
+        from gateway.config.errors import ConfigError
+        from gateway.config.quickfix_settings import (
+            build_session_settings,
+            connector_session_settings,
+            render_connector_settings,
+        )
         from gateway.fix.schedule_zone import localize
         from gateway.fix.transport import plan_transports
 
-        self.settings_text, self._zone = localize(config, self.settings_text)   # DST-safe schedules
-        self.transports = plan_transports(config, self.settings_text)
-        self.settings = fix.SessionSettings()
+        self.config = config
+        self.application = application
         try:
-            self.settings.setFromString(self.transports.plain_text)
-        except fix.ConfigError as exc:
+            texts = dict(settings_texts) if settings_texts is not None else render_connector_settings(config)
+            self._zone: str | None = None
+            for role, text in list(texts.items()):   # DST-safe schedules (UseLocalTime)
+                texts[role], zone = localize(config, text)
+                self._zone = self._zone or zone
+            verified: dict[Role, fix.SessionSettings] = connector_session_settings(config, texts)
+            # TLS sessions get SSL connectors of their own; backup hosts become SocketConnectHostN.
+            self.transports = plan_transports(config, texts)
+            self.settings: dict[Role, fix.SessionSettings] = (
+                {role: build_session_settings(text) for role, text in self.transports.plain.items()}
+                if self.transports.changed else verified)
+        except ConfigError as exc:
             raise FixEngineError(f"invalid QuickFIX settings: {exc}") from exc
+        self.settings_texts: dict[Role, str] = texts
         self._acceptor: fix.Acceptor | None = None
         self._initiator: fix.Initiator | None = None
         self._started = False
         self._retired: list[object] = []
         # Factories must outlive the acceptor/initiator: QuickFIX keeps raw pointers to them.
-        self._store_factory: object | None = None
-        self._log_factory: object | None = None
-        self._given_log_factory = log_factory   # gateway.ops.fixlog (masking, rotation, events)
+        self._factories: list[object] = []
+        self._given_log_factory = log_factory
+
+    @property
+    def settings_text(self) -> str:
+        """Every connector's settings text, acceptor first (for logs and tests)."""
+        return "\n".join(self.settings_texts.values())
 
     @property
     def has_acceptor_sessions(self) -> bool:
@@ -134,13 +151,17 @@ class FixEngine:
     def has_initiator_sessions(self) -> bool:
         return any(s.role is Role.INITIATOR for s in self.config.sessions)
 
-    @property
-    def _plain_acceptor(self) -> bool:
-        return self.has_acceptor_sessions and self.transports.plain_acceptors
-
-    @property
-    def _plain_initiator(self) -> bool:
-        return self.has_initiator_sessions and self.transports.plain_initiators
+    def _factories_for(self, settings: fix.SessionSettings) -> tuple[object, object]:
+        """(store factory, log factory) reading ``settings``: a factory looks each session up in
+        the settings it was given, so every connector needs its own."""
+        store: object
+        if self.config.gateway.message_store == "file":
+            store = fix.FileStoreFactory(settings)
+        else:
+            store = fix.MemoryStoreFactory()
+        log_factory = self._given_log_factory or fix.FileLogFactory(settings)
+        self._factories += [store, log_factory]
+        return store, log_factory
 
     def start(self) -> None:
         """Create stores and logs, bind the acceptor port, start connecting initiators."""
@@ -153,18 +174,16 @@ class FixEngine:
         Path(gw.log_dir).mkdir(parents=True, exist_ok=True)
         if gw.message_store == "file":
             Path(gw.message_store_dir).mkdir(parents=True, exist_ok=True)
-            self._store_factory = fix.FileStoreFactory(self.settings)
-        else:
-            self._store_factory = fix.MemoryStoreFactory()
-        self._log_factory = self._given_log_factory or fix.FileLogFactory(self.settings)
         try:
-            if self._plain_acceptor:
-                self._acceptor = fix.ThreadedSocketAcceptor(
-                    self.application, self._store_factory, self.settings, self._log_factory)
+            if Role.ACCEPTOR in self.settings:
+                settings = self.settings[Role.ACCEPTOR]
+                store, logs = self._factories_for(settings)
+                self._acceptor = fix.ThreadedSocketAcceptor(self.application, store, settings, logs)
                 self._acceptor.start()
-            if self._plain_initiator:
-                self._initiator = fix.SocketInitiator(
-                    self.application, self._store_factory, self.settings, self._log_factory)
+            if Role.INITIATOR in self.settings:
+                settings = self.settings[Role.INITIATOR]
+                store, logs = self._factories_for(settings)
+                self._initiator = fix.SocketInitiator(self.application, store, settings, logs)
                 self._initiator.start()
             self.transports.start(self.application, gw.message_store, self._given_log_factory)
         except (fix.ConfigError, fix.RuntimeError) as exc:
@@ -216,6 +235,7 @@ class FixEngine:
         session IDs would not get its own.
         """
         self._retired.clear()
+        self._factories.clear()   # only now: the freed connectors held raw pointers to them
 
     def _stop_quickfix(self, force: bool) -> None:
         # The stopped objects are kept, not dropped: see release().

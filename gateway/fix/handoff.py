@@ -38,7 +38,15 @@ from typing import Protocol
 import quickfix as fix
 
 from gateway.config.model import GatewayConfig, Role, SessionConfig
-from gateway.fix.convert import Dictionaries, key_of, session_id_of, to_quickfix, to_record
+from gateway.failpoints import crash_point
+from gateway.fix.convert import (
+    Dictionaries,
+    invalid_text_tag,
+    key_of,
+    record_from_text,
+    session_id_of,
+    to_quickfix,
+)
 from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.fix.rejects import BusinessRejectReason, business_reject, ref_id_of
 from gateway.fix.wire import split_fields
@@ -672,6 +680,11 @@ class GatewayApplication(fix.Application):
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
             if message.getHeader().getField(35) == "A":
+                bad = invalid_text_tag(message.toString())
+                if bad is not None:
+                    # Credentials or a CompID that are not text cannot match anything we hold.
+                    log.warning("logon refused on %s: tag %d is not valid text", self._key(sessionID), bad)
+                    raise fix.RejectLogon(f"Tag {bad} is not valid text (incorrect data format)")
                 self._check_logon(message, self._key(sessionID))
         except _FROM_ADMIN_ALLOWED:
             raise
@@ -683,11 +696,26 @@ class GatewayApplication(fix.Application):
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         # Runs under the session mutex on the sending thread: nothing here may block.
-        pass
+        try:
+            # QuickFIX C++ (Session::generateBusinessReject) writes DefaultApplVerID(1137) into the
+            # body of its own FIXT.1.1 35=j; 1137 belongs to Logon only, so a strict partner Rejects it.
+            if message.isSetField(1137) and message.getHeader().getField(35) != "A":
+                message.removeField(1137)
+        except Exception:   # never let an exception reach the engine (Py_Exit)
+            log.exception("toApp clean-up failed")
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         try:
-            record = to_record(message, self._key(sessionID))
+            text = message.toString()
+            bad = invalid_text_tag(text)
+            if bad is not None:
+                # Bytes that are not text (issue 9): refused here with a session Reject
+                # SessionRejectReason(373)=6 naming the field; nothing of it is journaled or
+                # dispatched, so it can reach neither Plxtra nor another session's state.
+                log.warning("refused MsgSeqNum=%s on %s: tag %d is not valid text",
+                            _seq_of(message), self._key(sessionID), bad)
+                raise fix.IncorrectDataFormat(bad)
+            record = record_from_text(text, self._key(sessionID))
             if record.msg_type not in self._inbox.handled_types:
                 # QuickFIX answers with 35=j BusinessRejectReason=3 (FIX 4.2+).
                 raise fix.UnsupportedMessageType()
@@ -697,6 +725,7 @@ class GatewayApplication(fix.Application):
                 except Exception:   # a full disk must not stop trading: log and go on
                     log.exception("inbound journal append failed for %s MsgSeqNum=%s",
                                   record.session, record.msg_seq_num)
+                crash_point("journal-appended")
             self._enqueue(record)
         except _FROM_APP_ALLOWED:
             raise
@@ -741,6 +770,11 @@ def _get(message: fix.Message, tag: int) -> str | None:
 def _same(given: str | None, expected: str) -> bool:
     # Constant-time comparison so timing does not leak how much of a password matched.
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _seq_of(message: fix.Message) -> str:
+    header = message.getHeader()
+    return header.getField(34) if header.isSetField(34) else "?"
 
 
 def _is_logon(message: fix.Message) -> bool:

@@ -90,9 +90,8 @@ def tls_lines(tls: TlsSettings, *, server: bool) -> list[str]:
 
 @dataclass(slots=True)
 class TransportPlan:
-    plain_text: str
-    plain_acceptors: bool
-    plain_initiators: bool
+    plain: dict[Role, str]                      # connector role -> settings text of its plain sessions
+    changed: bool = False                       # anything moved to TLS or backup hosts added
     tls_acceptor_text: str | None = None
     tls_initiator_texts: list[str] = field(default_factory=list)
     _engines: list[Any] = field(default_factory=list)
@@ -139,42 +138,45 @@ def _field(block: str, name: str) -> str | None:
     return found.group(1).strip() if found else None
 
 
-def plan_transports(config: GatewayConfig, text: str) -> TransportPlan:
-    """Split rendered settings ``text`` by transport (see the module docstring)."""
-    starts = [m.start() for m in _BLOCK.finditer(text)]
-    if not starts:
-        return TransportPlan(text, False, False)
-    ends = [*starts[1:], len(text)]
-    default, blocks = text[:starts[0]], [text[a:b] for a, b in zip(starts, ends, strict=True)]
-    plain: list[str] = []
-    tls_acceptors: list[str] = []
-    tls_initiators: dict[TlsSettings, list[str]] = {}
-    plain_acceptors = plain_initiators = False
-    for block in blocks:
-        session = _session_of(config, block)
-        if session is not None and session.role is Role.INITIATOR and session.backup_hosts:
-            block = _with_backups(block, session)
-        if session is None or session.transport is not Transport.TLS:
-            plain.append(block)
-            is_acceptor = _field(block, "ConnectionType") == "acceptor"
-            plain_acceptors |= is_acceptor
-            plain_initiators |= not is_acceptor
-        elif session.role is Role.ACCEPTOR:
-            port = config.gateway.tls_listen_port
-            tls_acceptors.append(re.sub(r"^SocketAcceptPort=.*$", f"SocketAcceptPort={port}", block,
-                                        flags=re.MULTILINE))
-        else:
-            tls = session.tls or config.gateway.tls
-            if tls is None:
-                raise FixEngineError(f"session {session.name}: transport: tls without a tls: block")
-            tls_initiators.setdefault(tls, []).append(block)
-    plan = TransportPlan(default + "".join(plain), plain_acceptors, plain_initiators)
-    if tls_acceptors:
-        assert config.gateway.tls is not None
-        plan.tls_acceptor_text = _with_default(default, tls_lines(config.gateway.tls, server=True)) + "".join(
-            tls_acceptors)
-    plan.tls_initiator_texts = [_with_default(default, tls_lines(tls, server=False)) + "".join(bs)
-                                for tls, bs in tls_initiators.items()]
+def plan_transports(config: GatewayConfig, texts: dict[Role, str]) -> TransportPlan:
+    """Split each connector's rendered settings ``texts`` by transport (see the module docstring)."""
+    plan = TransportPlan(plain={})
+    tls_initiators: dict[TlsSettings, tuple[str, list[str]]] = {}
+    for role, text in texts.items():
+        starts = [m.start() for m in _BLOCK.finditer(text)]
+        if not starts:
+            plan.plain[role] = text
+            continue
+        ends = [*starts[1:], len(text)]
+        default, blocks = text[:starts[0]], [text[a:b] for a, b in zip(starts, ends, strict=True)]
+        plain: list[str] = []
+        tls_acceptors: list[str] = []
+        for block in blocks:
+            session = _session_of(config, block)
+            if session is not None and session.role is Role.INITIATOR and session.backup_hosts:
+                block = _with_backups(block, session)
+                plan.changed = True
+            if session is None or session.transport is not Transport.TLS:
+                plain.append(block)
+            elif session.role is Role.ACCEPTOR:
+                port = config.gateway.tls_listen_port
+                tls_acceptors.append(re.sub(r"^SocketAcceptPort=.*$", f"SocketAcceptPort={port}", block,
+                                            flags=re.MULTILINE))
+            else:
+                tls = session.tls or config.gateway.tls
+                if tls is None:
+                    raise FixEngineError(f"session {session.name}: transport: tls without a tls: block")
+                tls_initiators.setdefault(tls, (default, []))[1].append(block)
+        if plain:
+            plan.plain[role] = default + "".join(plain)
+        if len(plain) != len(blocks):
+            plan.changed = True
+        if tls_acceptors:
+            assert config.gateway.tls is not None
+            plan.tls_acceptor_text = (_with_default(default, tls_lines(config.gateway.tls, server=True))
+                                      + "".join(tls_acceptors))
+    plan.tls_initiator_texts = [_with_default(default, tls_lines(tls, server=False)) + "".join(blocks)
+                                for tls, (default, blocks) in tls_initiators.items()]
     return plan
 
 

@@ -29,8 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="scenario YAML files or folders, or QuickFIX .def scripts")
     parser.add_argument("--target", required=True, type=parse_hostport, metavar="HOST:PORT",
                         help="the FIX acceptor to certify")
-    parser.add_argument("--sender", help="override every scenario's SenderCompID")
-    parser.add_argument("--target-comp", help="override every scenario's TargetCompID")
+    parser.add_argument("--sender", help="override every scenario's and .def script's SenderCompID")
+    parser.add_argument("--target-comp", help="override every scenario's and .def script's TargetCompID")
     parser.add_argument("-k", dest="keyword", action="append", default=[], metavar="EXPR",
                         help="run scenarios whose name, file or tag contains EXPR "
                              "(case-insensitive; 'not EXPR' excludes; repeat to OR)")
@@ -42,6 +42,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--def-subset", action="store_true",
                         help=".def scripts: only compare the fields the expected line names "
                              "(default: QuickFIX's rule, same fields in the same order)")
+    parser.add_argument("--accept-any-app-answer", action="store_true",
+                        help=".def scripts against an engine that is not an echo server: where an "
+                             "application message is expected, any well-formed application message "
+                             "with the expected MsgSeqNum and CompIDs passes; session-level lines are "
+                             "still compared exactly")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each case's step log")
 
 
@@ -63,7 +68,7 @@ def select(names: list[tuple[str, str, tuple[str, ...]]], keywords: list[str]) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.harness.defrunner import DefOptions, load_def, run_defs
+    from gateway.harness.defrunner import DefOptions, load_defs, run_defs
     from gateway.harness.runner import CertifyOptions, run_scenarios
     from gateway.harness.scenario import load_scenarios
 
@@ -78,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             def_paths.extend(sorted(path.glob("*.def")))
     try:
         scenarios = load_scenarios(yaml_paths) if yaml_paths else []
-        scripts = [load_def(p) for p in def_paths]
+        scripts, broken = load_defs(def_paths)   # a script that cannot run is its own error
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -86,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
     scenarios = [scenarios[i] for i in keep]
     keep = select([(s.name, str(s.file), ()) for s in scripts], args.keyword)
     scripts = [scripts[i] for i in keep]
-    total = len(scenarios) + len(scripts)
+    keep = select([(c.name, c.file or "", ()) for c in broken], args.keyword)
+    broken = [broken[i] for i in keep]
+    total = len(scenarios) + len(scripts) + len(broken)
     if not total:
         print("error: no scenario selected", file=sys.stderr)
         return 2
@@ -104,9 +111,12 @@ def run(args: argparse.Namespace) -> int:
         options = CertifyOptions(host, port, sender=args.sender, target_comp=args.target_comp,
                                  connect_timeout=args.connect_timeout)
         suites.append(run_scenarios(scenarios, options, on_case=tick))
-    if scripts:
-        suites.append(run_defs(scripts, DefOptions(host, port, timeout=args.def_timeout,
-                                                   subset=args.def_subset), on_case=tick))
+    if scripts or broken:
+        def_options = DefOptions(host, port, timeout=args.def_timeout, subset=args.def_subset,
+                                 connect_timeout=args.connect_timeout, sender=args.sender,
+                                 target_comp=args.target_comp,
+                                 accept_any_app_answer=args.accept_any_app_answer)
+        suites.append(run_defs(scripts, def_options, on_case=tick, broken=broken))
     progress.close()
     for suite in suites:
         print(render_terminal(suite, verbose=args.verbose))

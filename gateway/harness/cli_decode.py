@@ -24,6 +24,7 @@ from gateway.harness.codec import FixMessage
 from gateway.harness.dictionary import FixDictionary, GroupLayout, dictionary_for, load_dictionary
 from gateway.harness.errors import DictionaryError, HarnessError, MalformedFieldError
 from gateway.harness.readers import FORMATS, LogProblem, LogReader, LogRecord
+from gateway.harness.selectors import parse_session
 from gateway.ops.masking import mask_fields, mask_fix
 
 __all__ = ["Filters", "configure", "parse_filters", "run"]
@@ -44,8 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--session",
         action="append",
         default=[],
-        metavar="SENDER->TARGET",
-        help="only this session (both directions); BEGINSTRING:SENDER->TARGET to name the version too",
+        metavar="SENDER:TARGET",
+        help="only this session (both directions); SENDER->TARGET (quoted) works too, "
+        "BEGINSTRING:SENDER:TARGET names the version",
     )
     parser.add_argument(
         "--grep",
@@ -170,13 +172,10 @@ def parse_filters(args: argparse.Namespace) -> Filters:
 
     sessions = []
     for text in args.session:
-        begin = None
-        spec = text
-        if ":" in text.split("->", 1)[0]:
-            begin, spec = text.split(":", 1)
-        if "->" not in spec:
-            raise ValueError(f"--session {text!r}: expected SENDER->TARGET or BEGINSTRING:SENDER->TARGET")
-        sender, target = (p.strip() for p in spec.split("->", 1))
+        try:
+            begin, sender, target = parse_session(text)
+        except ValueError as exc:
+            raise ValueError(f"--session {exc}") from None
         sessions.append(_SessionFilter(begin, frozenset((sender, target)), (sender, target)))
 
     greps = []
@@ -236,13 +235,23 @@ class _Printer:
                 self._dictionaries[key] = None
         return self._dictionaries[key]
 
-    def print(self, record: LogRecord, fields: list[tuple[int, str]], d: FixDictionary | None) -> None:
+    def print(self, record: LogRecord, fields: list[tuple[int, str]], d: FixDictionary | None,
+              problems: list[str] = ()) -> None:   # type: ignore[assignment]
+        """``problems``: what is wrong with this message (from its line), shown beside it."""
         if self.mode == "json":
-            self.out.write(self._json(record, fields, d) + "\n")
+            text = self._json(record, fields, d)
+            if problems:
+                text = text[:-1] + ", \"problems\": " + json.dumps(list(problems), ensure_ascii=False) + "}"
+            self.out.write(text + "\n")
         elif self.mode == "compact":
-            self.out.write(self._compact(record, fields, d) + "\n")
+            line = self._compact(record, fields, d)
+            self.out.write(line + "".join(f" !{p}" for p in problems) + "\n")
         else:
-            self.out.write(self._block(record, fields, d))
+            block = self._block(record, fields, d)
+            if problems:
+                head, _, rest = block.partition("\n")
+                block = head + "\n" + "".join(f"  !! {p}\n" for p in problems) + rest
+            self.out.write(block)
 
     def print_malformed(self, record: LogRecord, detail: str) -> None:
         """A message whose fields cannot be split: shown as it is (secrets masked), with what is wrong."""
@@ -400,7 +409,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     mode = "json" if args.json else "compact" if args.compact else "block"
     printer = _Printer(sys.stdout, mode, args.dictionary_dir, warn)
-    reader = LogReader(args.logs or ["-"], format=args.format)
+    beside: dict[tuple[str, int], list[str]] = {}   # problems of lines not printed yet
+
+    def keep(problem: LogProblem) -> None:
+        if len(beside) > 10_000:   # problems of lines that held no message: bounded
+            beside.clear()
+        beside.setdefault((problem.file, problem.line), []).append(problem.reason)
+
+    reader = LogReader(args.logs or ["-"], format=args.format, on_problem=keep)
     printed = 0
     seen = 0
     try:
@@ -423,7 +439,8 @@ def run(args: argparse.Namespace) -> int:
                     continue  # cannot tell whether it matches
                 printer.print_malformed(record, exc.detail)
             else:
-                printer.print(record, fields if args.show_secrets else mask_fields(fields), d)
+                printer.print(record, fields if args.show_secrets else mask_fields(fields), d,
+                              beside.pop((record.file, record.line), []))
             printed += 1
             if args.limit and printed >= args.limit:
                 break

@@ -13,7 +13,7 @@ import sys
 from gateway.harness.cli_certify import parse_hostport
 from gateway.harness.errors import HarnessError
 from gateway.harness.report import Progress, render_terminal, write_reports
-from gateway.harness.results import SuiteResult
+from gateway.harness.results import SuiteResult, describe_engine
 
 __all__ = ["configure", "run"]
 
@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as", dest="role", choices=("initiator", "acceptor"), default="initiator",
                         help="which side of the recording to play (default: initiator)")
     parser.add_argument("--session", help="pick a session when the log has several "
-                                          "(e.g. FIX.4.4:CLIENT1->PLXTRA, or a CompID)")
+                                          "(e.g. CLIENT1:PLXTRA, FIX.4.4:CLIENT1->PLXTRA, or a CompID)")
     parser.add_argument("--sender", help="our SenderCompID on the wire (default: the recorded one)")
     parser.add_argument("--target-comp", "--target-comp-id", dest="target_comp",
                         help="their CompID on the wire (default: the recorded one)")
@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in recording.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.speed < 0:
         print("error: --speed must be >= 0", file=sys.stderr)
         return 2
@@ -63,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress()
     case = asyncio.run(replay(recording, options, lambda done, total: progress.update(done, total, "replay")))
     progress.close()
-    suite = SuiteResult("replay", (case,), case.duration)
+    ours, theirs = recording.initiator, recording.acceptor
+    if args.role == "acceptor":
+        ours, theirs = theirs, ours
+    engine = describe_engine(host, port, [recording.begin_string],
+                             [(options.sender or ours, options.target or theirs)], (case,))
+    suite = SuiteResult("replay", (case,), case.duration, engine)
     print(render_terminal(suite, verbose=args.verbose))
     write_reports(suite, junit=args.junit, html_path=args.html, title=f"plxtra-fix replay {recording.name}")
     return suite.exit_code

@@ -9,14 +9,29 @@ Format, as QuickFIX's ``test/Reflector.rb`` / ``ReflectorClient.rb`` read it (on
   Messages are SOH-delimited; BodyLength(9) and CheckSum(10) are added when the line has none.
   ``<TIME>`` becomes the current UTC time (``YYYYMMDD-HH:MM:SS``), ``<TIME+n>`` / ``<TIME-n>``
   n seconds later / earlier, ``<FILE:path>`` the file's contents.
-- ``iSET_SEQNUM ...`` (some ports of the suite): sets the *engine's* numbers through its API; over
-  the wire there is nothing to do, so it is noted in the case log and skipped.
+- ``iSET_SEQNUM ...`` (some ports of the suite): sets the *engine's* numbers through its API, which
+  cannot be done over the wire: such a script is reported as not runnable (an error), never skipped
+  silently into a pass.
 
 Comparison (``Comparator.rb``): same number of fields, same tags in the same order, values equal
 except the tags in :data:`PATTERNS` (``definitions/fields.fmt``: 10, 42, 52, 60, 122), which must
 match a pattern. ``subset=True`` relaxes this to "every field of the expected line is there with
 that value" (9 and 10 skipped), for engines that add optional fields.
 ``eCONNECT`` scripts (the engine as initiator) are not supported: they need a listening harness.
+A script that cannot be run (``eCONNECT``, an unreadable line, ``iSET_SEQNUM``) is that script's
+error in the report; the other scripts still run (:func:`load_defs`).
+
+``DefOptions.sender`` / ``target_comp`` replace the script's CompIDs (the first ``I`` line's 49/56)
+on every line, mirrored on ``E`` lines, so the scripts run against an engine that knows other
+CompIDs. A script that passed without the engine ever sending a message (it only expected a
+disconnect) is checked with a plain Logon under the same CompIDs: if the engine refuses that too,
+the disconnect proved nothing and the script fails ("expected messages never came").
+
+``accept_any_app_answer`` is for engines that are not echo servers: where a line expects an
+application message, any well-formed application message (BodyLength and CheckSum right, a MsgType
+that is not session level) with the expected MsgSeqNum and CompIDs is accepted; session-level
+lines are compared exactly, except that BodyLength(9) and CheckSum(10) must be right rather than
+equal to the script's (they follow SendingTime's precision, seconds or milliseconds).
 """
 
 from __future__ import annotations
@@ -29,13 +44,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gateway.harness.codec import FixParser
+from gateway.harness.codec import FixMessage, FixParser
 from gateway.harness.errors import HarnessError
-from gateway.harness.results import CaseResult, FieldDiff, MessagePair, SuiteResult
+from gateway.harness.results import (
+    ENGINE_LOGON,
+    CaseResult,
+    FieldDiff,
+    MessagePair,
+    SuiteResult,
+    describe_engine,
+)
 from gateway.harness.sessionproto import complete_raw
 
 __all__ = ["PATTERNS", "DefAction", "DefError", "DefOptions", "DefScript", "compare_def",
-           "expand_placeholders", "load_def", "parse_def", "run_def", "run_defs"]
+           "expand_placeholders", "load_def", "load_defs", "parse_def", "run_def", "run_defs"]
 
 # QuickFIX test/definitions/fields.fmt (searched, not anchored, as Ruby's Regexp#=== does).
 PATTERNS: dict[int, re.Pattern[str]] = {
@@ -48,6 +70,8 @@ PATTERNS: dict[int, re.Pattern[str]] = {
 _PREFIXED = re.compile(r"^([IEie])(\d),(.*)$", re.S)
 _TIME = re.compile(r"<TIME(?:([+-])(\d+))?>")
 _FILE = re.compile(r"<FILE:([^>]+)>")
+_ADMIN_TYPES = frozenset({"0", "1", "2", "3", "4", "5", "A"})
+_SUITE = "quickfix-def"
 
 
 class DefError(HarnessError):
@@ -81,6 +105,9 @@ class DefOptions:
     disconnect_timeout: float = 10.0
     subset: bool = False
     connect_timeout: float = 10.0
+    sender: str | None = None          # replaces the script's SenderCompID (the harness side)
+    target_comp: str | None = None     # replaces the script's TargetCompID (the engine)
+    accept_any_app_answer: bool = False
 
 
 def parse_def(text: str, file: str = "<def>") -> DefScript:
@@ -106,6 +133,9 @@ def parse_def(text: str, file: str = "<def>") -> DefScript:
             if kind == "e" and verb == "CONNECT":
                 raise DefError("eCONNECT scripts (engine as initiator) are not supported",
                                file=file, line=number)
+            if verb == "SET_SEQNUM":
+                raise DefError("iSET_SEQNUM sets the engine's sequence numbers through its own API: "
+                               "not runnable over the wire", file=file, line=number)
             body = command
         elif "\x01" not in body and "^A" in body:
             body = body.replace("^A", "\x01")   # scripts pasted through a terminal
@@ -122,6 +152,81 @@ def load_def(path: str | Path) -> DefScript:
     except OSError as exc:
         raise DefError(f"cannot read: {exc.strerror}", file=str(path)) from None
     return parse_def(text, str(path))
+
+
+def load_defs(paths: Sequence[str | Path]) -> tuple[list[DefScript], list[CaseResult]]:
+    """Every script that can be read, and an error case for each one that cannot."""
+    scripts: list[DefScript] = []
+    broken: list[CaseResult] = []
+    for path in paths:
+        try:
+            scripts.append(load_def(path))
+        except DefError as exc:
+            text = f"not runnable: {exc}"
+            broken.append(CaseResult(_SUITE, Path(path).stem, False, 0.0, (text,), (), str(path), text))
+    return scripts, broken
+
+
+def _script_comp_ids(script: DefScript) -> tuple[str, str] | None:
+    for action in script.actions:
+        if action.kind == "I":
+            fields = dict(_split(action.body))
+            if fields.get("49") and fields.get("56"):
+                return fields["49"], fields["56"]
+    return None
+
+
+def _begin_string(script: DefScript) -> str:
+    first = next((a.body for a in script.actions if a.kind == "I"), "")
+    return dict(_split(first)).get("8", "FIX.4.4")
+
+
+def _rewrite_comp_ids(body: str, kind: str, ours: tuple[str, str], wanted: tuple[str, str]) -> str:
+    """49/56 of a line from the script's CompIDs to the wanted ones (E lines: mirrored)."""
+    if ours == wanted:
+        return body
+    (old_s, old_t), (new_s, new_t) = ours, wanted
+    swap = {"49": {old_s: new_s}, "56": {old_t: new_t}} if kind == "I" else \
+        {"49": {old_t: new_t}, "56": {old_s: new_s}}
+    parts = body.split("\x01")
+    for n, part in enumerate(parts):
+        tag, eq, value = part.partition("=")
+        if eq and tag in swap and value in swap[tag]:
+            parts[n] = f"{tag}={swap[tag][value]}"
+    return "\x01".join(parts)
+
+
+def _any_app_answer(expected: str, received: str) -> str | None:
+    """The accept-any-app-answer rule; None when ``received`` stands in for ``expected``."""
+    exp = dict(_split(expected))
+    message, _ = FixParser().cut(received.encode("latin-1"), 0, final=True)
+    if not isinstance(message, FixMessage) or not (message.checksum_ok and message.body_length_ok):
+        return "not a well-formed message (BodyLength or CheckSum)"
+    if message.msg_type in _ADMIN_TYPES:
+        return f"expected an application message, got MsgType {message.msg_type}"
+    for tag in (34, 49, 56):
+        if exp.get(str(tag)) is not None and message.get(tag) != exp[str(tag)]:
+            return f"Value in field ({tag}) should be ({exp[str(tag)]}) but was ({message.get(tag)})"
+    return None
+
+
+def _judge(expected: str, received: str, options: DefOptions) -> tuple[str | None, list[FieldDiff]]:
+    """(reason or None, diffs): QuickFIX's comparison, or the accept-any-app-answer rule for an
+    expected application message (then a pass carries the fields that differed, for the log)."""
+    if options.accept_any_app_answer and dict(_split(expected)).get("35") not in _ADMIN_TYPES:
+        reason = _any_app_answer(expected, received)
+        if reason is not None:
+            want, got = dict(_split(expected)).get("35"), dict(_split(received)).get("35")
+            return reason, [FieldDiff("35", want, got, reason)]
+        return None, compare_def(expected, received)[1]
+    reason, diffs = compare_def(expected, received, subset=options.subset)
+    if reason is not None and options.accept_any_app_answer and all(d.tag in ("9", "10") for d in diffs):
+        # BodyLength and CheckSum follow SendingTime's precision, which the 52 pattern leaves open
+        # (seconds or milliseconds); in this mode they are checked for being right, not for being equal.
+        message, _ = FixParser().cut(received.encode("latin-1"), 0, final=True)
+        if isinstance(message, FixMessage) and message.checksum_ok and message.body_length_ok:
+            return None, diffs
+    return reason, diffs
 
 
 def expand_placeholders(body: str, now: datetime, base_dir: Path | None = None) -> str:
@@ -256,6 +361,14 @@ async def run_def(script: DefScript, options: DefOptions) -> CaseResult:
     failure: str | None = None
     error: str | None = None
     base_dir = script.file.parent
+    ours = _script_comp_ids(script)
+    wanted = (options.sender or ours[0], options.target_comp or ours[1]) if ours else None
+    received_any = False
+
+    def line_text(action: DefAction) -> str:
+        body = expand_placeholders(action.body, datetime.now(UTC), base_dir)
+        return _rewrite_comp_ids(body, action.kind, ours, wanted) if ours and wanted else body
+
     try:
         for action in script.actions:
             try:
@@ -266,9 +379,8 @@ async def run_def(script: DefScript, options: DefOptions) -> CaseResult:
                         conns[action.cid] = _Conn(reader, writer)
                     elif action.body == "DISCONNECT":
                         conns.pop(action.cid).close()
-                    else:
-                        log.append(f"line {action.line}: {action.body} skipped (engine-side command)")
-                        continue
+                    else:   # parse_def admits no other command
+                        raise HarnessError(f"cannot run {action.body!r}")
                     log.append(f"line {action.line}: {action.body} ({action.cid})")
                 elif action.kind == "e":
                     conn = conns.get(action.cid)
@@ -280,7 +392,7 @@ async def run_def(script: DefScript, options: DefOptions) -> CaseResult:
                     conn = conns.get(action.cid)
                     if conn is None:
                         raise HarnessError("Unable to send message because connection was dropped")
-                    data = complete_raw(expand_placeholders(action.body, datetime.now(UTC), base_dir))
+                    data = complete_raw(line_text(action))
                     conn.writer.write(data)
                     await conn.writer.drain()
                     log.append(f"line {action.line}: sent " + _show(data))
@@ -288,10 +400,16 @@ async def run_def(script: DefScript, options: DefOptions) -> CaseResult:
                     conn = conns.get(action.cid)
                     if conn is None:
                         raise HarnessError("no connection to read from")
-                    expected = complete_raw(expand_placeholders(action.body, datetime.now(UTC), base_dir))
+                    expected = complete_raw(line_text(action))
                     expected_text = expected.decode("latin-1")
                     received = await conn.read_message(options.timeout)
-                    reason, diffs = compare_def(expected_text, received, subset=options.subset)
+                    if not received_any and "\x0135=A\x01" in received:
+                        log.append(ENGINE_LOGON + _show(received.encode("latin-1")))
+                    received_any = True
+                    reason, diffs = _judge(expected_text, received, options)
+                    if reason is None and options.accept_any_app_answer and diffs:
+                        log.append(f"line {action.line}: application answer accepted in place of the echo")
+                        diffs = []
                     pairs.append(MessagePair(
                         f"line {action.line}",
                         tuple((int(t), v) for t, v in _split(expected_text) if t.isdigit()),
@@ -310,9 +428,42 @@ async def run_def(script: DefScript, options: DefOptions) -> CaseResult:
     finally:
         for conn in conns.values():
             conn.close()
+    if (failure is None and not received_any and wanted is not None
+            and not await _engine_answers_logon(options, _begin_string(script), wanted)):
+        failure = (f"expected messages never came: the engine sent nothing, and it does not answer a "
+                   f"valid Logon from {wanted[0]} to {wanted[1]} either, so the disconnect proves "
+                   "nothing (unknown CompIDs? use --sender / --target-comp)")
     failures = (failure,) if failure else ()
-    return CaseResult("quickfix-def", script.name, failure is None, time.monotonic() - started, failures,
+    return CaseResult(_SUITE, script.name, failure is None, time.monotonic() - started, failures,
                       tuple(pairs), str(script.file), error, tuple(log))
+
+
+async def _engine_answers_logon(options: DefOptions, begin: str, comp_ids: tuple[str, str]) -> bool:
+    """Does the engine answer a plain, valid Logon (ResetSeqNumFlag=Y) from these CompIDs?"""
+    sender, target = comp_ids
+    now = datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S")
+    fields = [f"8={begin}", "35=A", "34=1", f"49={sender}", f"52={now}", f"56={target}", "98=0", "108=30",
+              "141=Y"] + (["1137=9"] if begin == "FIXT.1.1" else [])
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(options.host, options.port),
+                                                options.connect_timeout)
+    except (OSError, TimeoutError):
+        return False
+    conn = _Conn(reader, writer)
+    try:
+        writer.write(complete_raw("\x01".join(fields) + "\x01"))
+        await writer.drain()
+        answer = await conn.read_message(min(options.timeout, 5.0))
+        if "\x0135=A\x01" not in answer:
+            return False
+        logout = [f"8={begin}", "35=5", "34=2", f"49={sender}", f"52={now}", f"56={target}"]
+        writer.write(complete_raw("\x01".join(logout) + "\x01"))
+        await writer.drain()
+        return True
+    except (HarnessError, OSError, TimeoutError):
+        return False
+    finally:
+        conn.close()
 
 
 def _show(data: bytes) -> str:
@@ -320,12 +471,18 @@ def _show(data: bytes) -> str:
 
 
 def run_defs(scripts: Sequence[DefScript], options: DefOptions,
-             on_case: Callable[[CaseResult], None] | None = None) -> SuiteResult:
+             on_case: Callable[[CaseResult], None] | None = None,
+             broken: Sequence[CaseResult] = ()) -> SuiteResult:
+    """Run ``scripts`` in order; ``broken`` (from :func:`load_defs`) are reported as errors."""
     started = time.monotonic()
-    cases = []
+    cases = list(broken)
     for script in scripts:
         case = asyncio.run(run_def(script, options))
         cases.append(case)
         if on_case:
             on_case(case)
-    return SuiteResult("quickfix-def", tuple(cases), time.monotonic() - started)
+    begins = [_begin_string(s) for s in scripts]
+    comp_ids = [(options.sender or ids[0], options.target_comp or ids[1])
+                for ids in (_script_comp_ids(s) for s in scripts) if ids]
+    engine = describe_engine(options.host, options.port, begins, comp_ids, cases)
+    return SuiteResult(_SUITE, tuple(cases), time.monotonic() - started, engine)

@@ -43,6 +43,7 @@ from typing import BinaryIO, NamedTuple
 from gateway.fix.records import SessionKey
 from gateway.harness.codec import DATA_TAGS, FixMessage, FixParser, checksum, comp_id_bytes, match_comp_ids
 from gateway.harness.errors import MalformedFieldError, ParseError, TruncatedMessageError
+from gateway.harness.salvage import salvage
 
 __all__ = [
     "FORMATS",
@@ -236,6 +237,7 @@ class LogReader:
         self.problems: list[LogProblem] = []
         self.problem_count = 0
         self.formats: dict[str, str] = {}  # file -> format name used
+        self.salvaged: dict[str, int] = {}  # file -> messages read only leniently (see salvage.py)
         self._parser = FixParser(max_message_size=max_message_size, data_tags=data_tags)
         self._stdin = stdin
         self._entries: dict[tuple[str, str, str], _Entry] = {}
@@ -548,6 +550,10 @@ class _FileState:
                 rest = tuple((o - i, ln) for o, ln in marks if o > i)
                 return _Pending(buf[i:], line, info, joins, size_cut, ((0, line), *rest))
             if isinstance(result, ParseError):
+                resume = self._salvage(buf, i, line, info, out)
+                if resume is not None:
+                    pos, after_error = resume, False
+                    continue
                 detail = result.detail
                 if cut_short and isinstance(result, TruncatedMessageError) and i == 0:
                     detail = "message cut short: no 10=NNN<SOH> trailer before the next message"
@@ -558,6 +564,22 @@ class _FileState:
                 after_error = False
             pos = end
         return None
+
+    def _salvage(self, buf: bytes, i: int, line: int,
+                 info: tuple[str | None, str | None, tuple[str, str, str] | None],
+                 out: list[LogRecord]) -> int | None:
+        """A message the strict parser refused, read as pasted (salvage.py): the record is kept
+        with its problems reported on its line; returns where to go on, or None."""
+        ends = [e for e in (buf.find(b"\n", i), buf.find(_START, i + len(_START))) if e >= 0]
+        end = min(ends) if ends else len(buf)
+        found = salvage(buf[i:end])
+        if found is None:
+            return None
+        for kind, text in found.problems:
+            self.reader.report(self.name, line, f"{text}, MsgType {found.message.msg_type}", kind)
+        self.reader.salvaged[self.name] = self.reader.salvaged.get(self.name, 0) + 1
+        out.append(self._record(found.message, line, info))
+        return end
 
     def _prefix_info(self, prefix: bytes) -> tuple[str | None, str | None, tuple[str, str, str] | None]:
         if self.fmt.prefix == "quickfix" and _QUICKFIX_LINE.match(prefix):

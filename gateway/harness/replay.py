@@ -20,8 +20,9 @@ from gateway.harness.codec import FixMessage
 from gateway.harness.compare import CompareRules, IdMaps, all_matched, match_block
 from gateway.harness.errors import HarnessError
 from gateway.harness.readers import LogReader, LogRecord
-from gateway.harness.results import CaseResult, MessagePair
+from gateway.harness.results import ENGINE_LOGON, CaseResult, MessagePair
 from gateway.harness.runner import msg_label, run_token
+from gateway.harness.selectors import normalize_session
 from gateway.harness.session import FixAcceptor, FixSession, SessionClosed, SessionFailure, SessionTimeout
 from gateway.harness.sessionproto import Field, SessionSettings, format_utc
 
@@ -46,6 +47,7 @@ class Recording:
     records: tuple[LogRecord, ...]       # application messages only, PossDup resends removed
     logon: FixMessage | None             # the initiator's recorded Logon, if any
     skipped_dups: int = 0
+    warnings: tuple[str, ...] = ()       # one per file: messages read only leniently (pasted text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ def load_recording(paths: Sequence[str], selector: str | None = None) -> Recordi
         raise ReplayError(f"no FIX messages in {', '.join(paths)}" + (f" ({problems})" if problems else ""))
     names = list(groups)
     if selector:
+        selector = normalize_session(selector)   # A:B as well as A->B (no shell quoting needed)
         chosen = [n for n in names if n == selector] or [n for n in names if selector in n]
         if len(chosen) != 1:
             raise ReplayError(f"--session {selector!r} matches {len(chosen)} of the sessions: "
@@ -101,8 +104,11 @@ def load_recording(paths: Sequence[str], selector: str | None = None) -> Recordi
             dups += 1
             continue
         app.append(r)
+    warnings = tuple(f"{file}: {count} message(s) with a wrong or missing BodyLength, CheckSum or "
+                     "delimiter, read as pasted (see plxtra-fix decode)"
+                     for file, count in reader.salvaged.items())
     return Recording(name, first.message.begin_string, initiator, acceptor, tuple(app),
-                     logon.message if logon else None, dups)
+                     logon.message if logon else None, dups, warnings)
 
 
 def _blocks(records: Sequence[LogRecord], ours: str) -> list[tuple[list[int], list[int]]]:
@@ -266,6 +272,8 @@ class _Replayer:
     async def run(self, progress: Callable[[int, int], None] | None) -> None:
         session = await self._open()
         self.log.append(f"logged on as {self.settings.sender}->{self.settings.target}")
+        if session.protocol.peer_logon is not None:
+            self.log.append(ENGINE_LOGON + session.protocol.peer_logon.to_text())
         pump = asyncio.create_task(self._pump(session))
         try:
             blocks = _blocks(self.rec.records, self.ours)

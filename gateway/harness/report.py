@@ -57,8 +57,9 @@ def _fmt_pair_line(pair: MessagePair) -> list[str]:
 
 
 def render_terminal(suite: SuiteResult, *, verbose: bool = False) -> str:
-    """Plain-text summary: one line per case, failure details under failing cases, a total line."""
-    out = []
+    """Plain-text summary: the engine tested, one line per case, failure details under failing cases,
+    a total line."""
+    out = [f"engine under test: {suite.engine}"] if suite.engine else []
     for case in suite.cases:
         mark = {"passed": "PASS", "failed": "FAIL", "error": "ERROR"}[case.status]
         out.append(f"{mark:<5} {case.name}  ({case.duration:.2f}s){'  ' + case.file if case.file else ''}")
@@ -92,6 +93,9 @@ def render_junit(suites: SuiteResult | Sequence[SuiteResult]) -> str:
         node = ET.SubElement(root, "testsuite", {
             "name": s.name, "tests": str(len(s.cases)), "failures": str(s.failures),
             "errors": str(s.errors), "skipped": "0", "time": f"{s.duration:.3f}", "timestamp": stamp})
+        if s.engine:
+            props = ET.SubElement(node, "properties")
+            ET.SubElement(props, "property", {"name": "engine", "value": _clean(s.engine)})
         for case in s.cases:
             attrs = {"classname": f"{s.name}.{case.suite}", "name": case.name, "time": f"{case.duration:.3f}"}
             if case.file:
@@ -231,6 +235,8 @@ def render_html(suites: SuiteResult | Sequence[SuiteResult], title: str = "plxtr
         body.append(f"<h2>{html.escape(s.name)}</h2><div class=summary>"
                     f'<span class="pass">{passed} passed</span><span class="fail">{s.failures} failed</span>'
                     f'<span class="error">{s.errors} errors</span><span>{s.duration:.2f}s</span></div>')
+        if s.engine:
+            body.append(f"<div class=engine>engine under test: <code>{html.escape(s.engine)}</code></div>")
         body.extend(_case_html(c) for c in s.cases)
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"

@@ -7,9 +7,12 @@ log). A case keeps its failure texts and the message pairs (expected vs received
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["CaseResult", "FieldDiff", "MessagePair", "SuiteResult"]
+__all__ = ["ENGINE_LOGON", "CaseResult", "FieldDiff", "MessagePair", "SuiteResult", "describe_engine"]
+
+ENGINE_LOGON = "engine Logon: "    # prefix of the case-log line holding the engine's Logon answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class SuiteResult:
     name: str
     cases: tuple[CaseResult, ...] = field(default_factory=tuple)
     duration: float = 0.0
+    engine: str = ""               # which engine was tested (describe_engine), shown by every report
 
     @property
     def passed(self) -> bool:
@@ -72,3 +76,15 @@ class SuiteResult:
     def exit_code(self) -> int:
         """0 only when every case passed (and there was at least one)."""
         return 0 if self.passed else 1
+
+
+def describe_engine(host: str, port: int, begin_strings: Sequence[str], comp_ids: Sequence[tuple[str, str]],
+                    cases: Sequence[CaseResult]) -> str:
+    """"127.0.0.1:9878, FIX.4.4, CLIENT1->PLXTRA; its Logon: 8=FIX.4.4|...": the first Logon the
+    engine answered in ``cases`` (from their logs), else that none was seen."""
+    begins = ", ".join(dict.fromkeys(begin_strings)) or "?"
+    pairs = ", ".join(dict.fromkeys(f"{s}->{t}" for s, t in comp_ids)) or "?"
+    logon = next((line[len(ENGINE_LOGON):] for c in cases for line in c.log if line.startswith(ENGINE_LOGON)),
+                 None)
+    said = f"its Logon: {logon}" if logon else "it answered no Logon"
+    return f"{host}:{port}, {begins}, {pairs}; {said}"

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 from gateway.harness.codec import FixMessage
 from gateway.harness.errors import HarnessError
-from gateway.harness.results import CaseResult, FieldDiff, MessagePair, SuiteResult
+from gateway.harness.results import (
+    ENGINE_LOGON,
+    CaseResult,
+    FieldDiff,
+    MessagePair,
+    SuiteResult,
+    describe_engine,
+)
 from gateway.harness.scenario import Scenario, Step
 from gateway.harness.session import FixSession, SessionClosed, SessionFailure, SessionTimeout
 from gateway.harness.sessionproto import SentMessage, SessionSettings, SessionState, complete_raw
@@ -125,7 +132,13 @@ class _Run:
             return None
         answer = await self.session.logon(timeout=timeout, reset=reset, extra=extra)
         self._note(f"logged on as {self.settings.sender}->{self.settings.target}")
+        self._note_engine_logon()
         return answer
+
+    def _note_engine_logon(self) -> None:
+        peer = self.session.protocol.peer_logon if self.session is not None else None
+        if peer is not None and not any(line.startswith(ENGINE_LOGON) for line in self.log):
+            self.log.append(ENGINE_LOGON + peer.to_text())
 
     # ------------------------------------------------------------------ steps
     async def run(self) -> None:
@@ -138,6 +151,7 @@ class _Run:
             except SessionFailure as exc:
                 raise CaseFailed(f"logon: {exc}") from None
             self._note(f"logged on as {self.settings.sender}->{self.settings.target}")
+            self._note_engine_logon()
         for step in self.scenario.steps:
             await self._step(step)
         if s.logout and self.session is not None and not self.session.closed \
@@ -356,6 +370,7 @@ async def run_scenario(scenario: Scenario, options: CertifyOptions, index: int =
         await run.close()
     if run.session is not None and run.session.problems:
         run.log.extend(f"session: {p.text}" for p in run.session.problems)
+    run._note_engine_logon()   # scenarios that log on in a step
     suite = scenario.session.begin_string
     return CaseResult(suite=suite, name=scenario.name, passed=not failures,
                       duration=time.monotonic() - started, failures=failures, pairs=tuple(run.pairs),
@@ -373,5 +388,10 @@ def run_scenarios(scenarios: Sequence[Scenario], options: CertifyOptions,
         cases.append(result)
         if on_case is not None:
             on_case(result)
-    return SuiteResult(suite_name, tuple(cases), time.monotonic() - started)
+    comp_ids = [(s.session.sender if s.session.fixed_comp_ids else options.sender or s.session.sender,
+                 s.session.target if s.session.fixed_comp_ids else options.target_comp or s.session.target)
+                for s in scenarios]
+    engine = describe_engine(options.host, options.port, [s.session.begin_string for s in scenarios],
+                             comp_ids, cases)
+    return SuiteResult(suite_name, tuple(cases), time.monotonic() - started, engine)
 

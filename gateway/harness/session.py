@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from gateway.harness.codec import FixMessage
@@ -57,9 +57,17 @@ class FixSession:
     """One FIX connection. Build with :meth:`connect` (initiator) or :class:`FixAcceptor`."""
 
     def __init__(self, settings: SessionSettings, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, *, initiator: bool) -> None:
+                 writer: asyncio.StreamWriter, *, initiator: bool,
+                 protocol: SessionProtocol | None = None,
+                 wire_log: Callable[[str, bytes], None] | None = None) -> None:
+        """``protocol``: carry on an existing session (sequence numbers, sent messages) over this
+        new connection, as an engine with a persistent store does after a reconnect.
+        ``wire_log(direction, data)``: sees every chunk written ("out") and read ("in")."""
         self.settings = settings
-        self.protocol = SessionProtocol(settings, initiator=initiator)
+        if protocol is not None:
+            protocol.new_connection()
+        self.protocol = protocol or SessionProtocol(settings, initiator=initiator)
+        self._wire_log = wire_log
         self._reader = reader
         self._writer = writer
         self._inbox: asyncio.Queue[Received | _Eof] = asyncio.Queue()
@@ -86,6 +94,8 @@ class FixSession:
         data = self.protocol.data_to_send()
         if data and not self.closed:
             self._writer.write(data)
+            if self._wire_log is not None:
+                self._wire_log("out", data)
         for event in self.protocol.events_received():
             if isinstance(event, SessionProblem):
                 self.problems.append(event)
@@ -101,6 +111,8 @@ class FixSession:
                 data = await self._reader.read(_READ_CHUNK)
                 if not data:
                     break
+                if self._wire_log is not None:
+                    self._wire_log("in", data)
                 self.protocol.receive_data(data)
                 self._flush()
                 with contextlib.suppress(ConnectionError):

@@ -185,6 +185,17 @@ class SessionProtocol:
         self.peer_logon: FixMessage | None = None
         self.logout_text: str | None = None
 
+    def new_connection(self) -> None:
+        """A new TCP connection of the same session: sequence numbers and sent messages stay
+        (a persistent store), the parser, pending output and logon state start afresh."""
+        self.state = SessionState.CONNECTED
+        self._parser = FixParser()
+        self._out = bytearray()
+        self._test_request_pending = None
+        self.peer_logon = None
+        self.logout_text = None
+        self.last_sent = self.last_received = self._clock()
+
     # ------------------------------------------------------------------ sequence numbers
     @property
     def next_out(self) -> int:
@@ -364,9 +375,19 @@ class SessionProtocol:
             missing = range(c.next_in, seq)
             self._problem(f"sequence gap: expected {c.next_in}, received {seq}", seq)
             c.missing_in.update(missing)
-            if self.auto_answer and msg_type not in ("5",):
-                self.send("2", [(7, str(c.next_in)), (16, "0")])
+            first_missing = c.next_in
             c.next_in = seq + 1
+            if msg_type == "A":
+                # FIX: the Logon answer comes first, then the ResendRequest (test case 1S a.2);
+                # an initiator drops a session whose first message is not a Logon.
+                c.seen_in.add(seq)
+                self._dispatch_admin(m, msg_type)
+                if self.auto_answer:
+                    self.send("2", [(7, str(first_missing)), (16, "0")])
+                self._events.append(Received(m, seq))
+                return
+            if self.auto_answer and msg_type not in ("5",):
+                self.send("2", [(7, str(first_missing)), (16, "0")])
         else:
             c.next_in = seq + 1
         c.seen_in.add(seq)

@@ -42,7 +42,10 @@ from gateway.sim.wire import (
     decode,
     encode,
     error_container,
+    has_invalid_text,
+    may_hold_invalid_text,
     parse_timespan,
+    safe_container,
 )
 
 __all__ = ["SimServer"]
@@ -288,13 +291,22 @@ class SimServer:
     def on_frame(self, sess: Session, raw: str | bytes) -> bool:
         """Handle one inbound frame; True when the connection is being closed."""
         try:
-            msg = decode(raw)
-        except (ValueError, UnicodeDecodeError):
+            # A text frame is UTF-8 (RFC 6455 §5.6): no encoding detection, which would read a
+            # frame starting with 0xFF 0xFE as UTF-16.
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            msg = decode(text)
+        except UnicodeDecodeError:
+            self._not_utf8(sess, raw)
+            return False
+        except ValueError:
             sess.close_after_flush(1007, "invalid JSON")
             return True
         if not isinstance(msg, dict):
             sess.close_after_flush(1007, "message is not a JSON object")
             return True
+        if may_hold_invalid_text(text) and has_invalid_text(msg):
+            self._invalid_text(sess, msg)
+            return False
         controller = msg.get("Controller", "Zenith")
         topic = msg.get("Topic")
         action = msg.get("Action", "Publish")
@@ -335,6 +347,32 @@ class SimServer:
         else:
             sess.send(error_container(controller, topic, "Operation.Unknown", tid))
         return False
+
+    def _not_utf8(self, sess: Session, raw: str | bytes) -> None:
+        """A frame that is not UTF-8 (RFC 6455 would close with 1007): one bad request must not cut
+        the client's other subscriptions and calls off, so it is answered like undeserialisable
+        data when it names a TransactionID, and otherwise dropped (issue 9)."""
+        text = raw.decode("utf-8", "surrogateescape") if isinstance(raw, bytes) else raw
+        try:
+            msg = decode(text)
+        except ValueError:
+            msg = None
+        if isinstance(msg, dict) and _tid(msg) is not None:
+            self._invalid_text(sess, msg)
+        else:
+            log.warning("session %d: dropped a frame that is not UTF-8 (%d bytes)", sess.id, len(raw))
+
+    def _invalid_text(self, sess: Session, msg: dict[str, Any]) -> None:
+        """A request holding a string that is not valid text: ``Data.Deserialise`` (spec §1.10),
+        as a failed subscription for a Sub (§1.7.2); the connection stays up. The echoed Controller
+        and Topic are written with JSON escapes, since they cannot be written as UTF-8."""
+        controller = msg.get("Controller") if isinstance(msg.get("Controller"), str) else "Zenith"
+        topic = msg.get("Topic") if isinstance(msg.get("Topic"), str) else None
+        tid = _tid(msg)
+        log.warning("session %d: %s:%r refused: not valid text", sess.id, controller, topic)
+        sess.send(safe_container(controller, topic, "Data.Deserialise", tid=tid, action="Error"))
+        if msg.get("Action") == "Sub" and msg.get("Confirm") is True and topic is not None:
+            sess.send(safe_container(controller, topic, "Data.Deserialise", action="Sub"))
 
     def _delay(self, sess: Session, controller: str, topic: str, tid: int | None, data: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -683,6 +721,11 @@ class SimServer:
             waiter = await sess.ws.ping()
             await asyncio.wait_for(waiter, self.cfg.server.idle_timeout or 60)
             sess.last_seen = time.monotonic()
+
+
+def _tid(msg: dict[str, Any]) -> int | None:
+    tid = msg.get("TransactionID")
+    return tid if isinstance(tid, int) and not isinstance(tid, bool) else None
 
 
 def _select_subprotocol(connection: ServerConnection, offered: Sequence[Subprotocol]) -> Subprotocol | None:

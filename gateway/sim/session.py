@@ -12,6 +12,7 @@ batch of requests that produced it or at the end of the loop turn (see ``connect
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from gateway.sim.config import UserConfig
 
 __all__ = ["Session"]
+
+log = logging.getLogger("gateway.sim")
 
 
 class Session:
@@ -92,12 +95,19 @@ class Session:
     # ------------------------------------------------------------------ output
 
     def send(self, text: str) -> None:
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:
+            # Never reached by design (requests with such text are refused first), but a frame that
+            # cannot be written must cost that frame only, not the writer and the connection.
+            log.error("session %d: frame not sent, not valid text: %r", self.id, text[:200])
+            return
         q = self._outq
         if self._direct and not q and not self._writing:
             ws = self.ws
             if ws.protocol.state is State.OPEN and not ws.paused and ws.send_in_progress is None:
                 try:
-                    ws.protocol.send_text(text.encode())
+                    ws.protocol.send_text(data)
                 except Exception:  # the connection is failing: let the writer path report it
                     self._direct = False
                 else:

@@ -24,6 +24,8 @@ __all__ = [
     "fmt_date",
     "fmt_datetime",
     "fmt_timespan",
+    "has_invalid_text",
+    "may_hold_invalid_text",
     "opt_bool",
     "opt_decimal",
     "opt_int",
@@ -32,6 +34,7 @@ __all__ = [
     "parse_timespan",
     "req_decimal",
     "req_str",
+    "safe_container",
 ]
 
 
@@ -165,6 +168,48 @@ def container(
 
 def error_container(controller: str, topic: str | None, code: str, tid: int | None = None) -> str:
     return container(controller, topic, code, tid=tid, action="Error")
+
+
+# ---------------------------------------------------------------- text that is not valid (lone surrogates)
+
+# A JSON string may escape a UTF-16 surrogate (\uD800-\uDFFF); a pair is one valid character, a lone
+# one decodes to a Python string that can never be encoded (nor echoed back). Any surrogate escape
+# starts with "\ud" in either case: only such frames pay for walking the decoded message.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def may_hold_invalid_text(text: str) -> bool:
+    """Cheap pre-check of a frame's (UTF-8-decoded) text: False means no string in it can hold a
+    lone surrogate. Most frames have no backslash at all: one single-character scan (~20 ns)."""
+    return "\\" in text and ("\\ud" in text or "\\uD" in text)
+
+
+def has_invalid_text(obj: Any) -> bool:
+    """True if any string (key or value) in the decoded ``obj`` holds a lone surrogate."""
+    if isinstance(obj, str):
+        return _SURROGATE.search(obj) is not None
+    if isinstance(obj, dict):
+        return any(has_invalid_text(k) or has_invalid_text(v) for k, v in obj.items())
+    if isinstance(obj, list):
+        return any(has_invalid_text(v) for v in obj)
+    return False
+
+
+def safe_container(
+    controller: str, topic: str | None, data: Any = ABSENT, tid: int | None = None, action: str | None = None
+) -> str:
+    """A container whose strings may hold anything: non-ASCII is written as JSON escapes, so the
+    frame is valid UTF-8 and the client reads back exactly the Controller and Topic it sent."""
+    msg: dict[str, Any] = {"Controller": controller}
+    if topic is not None:
+        msg["Topic"] = topic
+    if action is not None and action != "Publish":
+        msg["Action"] = action
+    if tid is not None:
+        msg["TransactionID"] = tid
+    if data is not ABSENT:
+        msg["Data"] = data
+    return json.dumps(msg, ensure_ascii=True, separators=(",", ":"), default=_default)
 
 
 # ---------------------------------------------------------------- dates and times (spec §3.2, §3.3)

@@ -41,8 +41,8 @@ from gateway.store.errors import StoreError
 
 __all__ = ["JOURNALED", "InboundJournal", "journal_for", "journal_path", "replayable"]
 
-JOURNALED = frozenset({"D", "F", "G"})
-"""Message types worth journaling: those that create or change an order."""
+JOURNALED = frozenset({"D", "F", "G", "q"})
+"""Message types worth journaling: those that create, change or cancel orders."""
 
 _registry: dict[Path, InboundJournal] = {}
 _registry_lock = threading.Lock()

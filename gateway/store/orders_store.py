@@ -14,6 +14,12 @@ Why each table exists:
   two leaves the row, and the next logon sends it again with PossResend(97)=Y (the receiver
   de-duplicates by ExecID): exactly once in the FIX sense. Confirmed rows are deleted.
 * ``deferred`` — the outbound table of schema 1; its rows are moved to ``outbound`` on open.
+* ``decisions`` — the one decision made on each order-changing request (D, F, G, q), keyed on
+  the request's identity (session, ``request_key``: arrival time and MsgSeqNum, as journaled):
+  accepted (with the RequestID it became) or rejected (with the answer that was sent). It is
+  written in the same transaction as the decision's effects, so a restart replays only journaled
+  requests that were never decided, and a PossResend/PossDup repeat of a decided ClOrdID is
+  recognised and ignored.
 * ``meta`` — the store's instance id and the RequestID counter.
 
 Writes that belong together (new order state + its ExecIDs + its outbound rows) are one atomic
@@ -47,10 +53,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.failpoints import crash_point
 from gateway.store.checkpoint import Checkpointer
 from gateway.store.errors import DuplicateClOrdID, StoreError
 
-__all__ = ["DeferredMessage", "OutboundRow", "Store", "StoredOrder", "open_store", "store_path_of"]
+__all__ = [
+    "Decision", "DeferredMessage", "OutboundRow", "Store", "StoredOrder", "open_store", "store_path_of",
+]
 
 _SCHEMA_VERSION = "1"
 
@@ -96,6 +105,18 @@ CREATE TABLE IF NOT EXISTS outbound (
     fields   TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbound_by_session ON outbound (session, seq);
+CREATE TABLE IF NOT EXISTS decisions (
+    session     TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    msg_type    TEXT NOT NULL,
+    cl_ord_id   TEXT NOT NULL,
+    outcome     TEXT NOT NULL,
+    request_id  TEXT,
+    answer      TEXT,
+    decided     INTEGER NOT NULL,
+    PRIMARY KEY (session, request_key)
+);
+CREATE INDEX IF NOT EXISTS decisions_by_cl_ord_id ON decisions (session, cl_ord_id);
 """
 
 _REQUEST_ID_BLOCK = 512
@@ -117,6 +138,24 @@ class StoredOrder:
     working: bool
     data: dict[str, Any]
     created: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The decision on one order-changing request: ``outcome`` ``accepted`` (``request_id`` is the
+    Plxtra request it became, None for a mass cancel) or ``rejected`` (``answer`` the reject sent:
+    MsgType and body fields)."""
+
+    session: str
+    request_key: str
+    msg_type: str
+    cl_ord_id: str
+    outcome: str
+    request_id: str | None = None
+    answer: tuple[str, Sequence[tuple[int, str]]] | None = None
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +183,7 @@ class Store:
         self._after: list[Callable[[], object]] = []
         self._durable: asyncio.Future[None] | None = None
         self._confirmed: list[int] = []  # outbound seqs confirmed sent, deleted with the next commit
+        self._decided_in_group = False  # the open transaction holds a decision (crash point)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
@@ -235,6 +275,9 @@ class Store:
                 durable.set_exception(self._wrap("commit", exc))
                 durable.exception()  # retrieved: waiters re-raise it
             return
+        if self._decided_in_group:
+            self._decided_in_group = False
+            crash_point("decision-committed")
         if durable is not None:
             durable.set_result(None)
         for fn in after:
@@ -258,6 +301,9 @@ class Store:
                 self._confirmed.clear()
             yield db
             db.execute("COMMIT")
+            if self._decided_in_group:
+                self._decided_in_group = False
+                crash_point("decision-committed")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
@@ -327,13 +373,68 @@ class Store:
         ).fetchone()
         return row is not None
 
-    def record_clordid(self, session: str, cl_ord_id: str, request_id: str | None, kind: str) -> None:
-        """Remember a ClOrdID of a G/F/q (``kind``); raises :class:`DuplicateClOrdID` if used."""
+    def record_clordid(self, session: str, cl_ord_id: str, request_id: str | None, kind: str,
+                       decision: Decision | None = None) -> None:
+        """Remember a ClOrdID of a G/F/q (``kind``), with the ``decision`` that accepted it, in one
+        unit; raises :class:`DuplicateClOrdID` (nothing written) if the session used it."""
         try:
             with self._tx() as db:
                 self._insert_clordid(db, session, cl_ord_id, request_id, kind)
+                self._insert_decision(db, decision)
         except sqlite3.Error as exc:
             raise self._wrap("record_clordid", exc) from exc
+
+    # --- decisions --------------------------------------------------------------------------
+
+    def _insert_decision(self, db: sqlite3.Connection, decision: Decision | None) -> None:
+        if decision is None:
+            return
+        answer = None
+        if decision.answer is not None:
+            msg_type, fields = decision.answer
+            answer = json.dumps([msg_type, [list(f) for f in fields]])
+        # OR IGNORE: a request is decided once; a second write (a bug, or a replay racing a
+        # commit) never overwrites the first decision.
+        db.execute(
+            "INSERT OR IGNORE INTO decisions (session, request_key, msg_type, cl_ord_id, outcome, "
+            "request_id, answer, decided) VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now'))",
+            (decision.session, decision.request_key, decision.msg_type, decision.cl_ord_id,
+             decision.outcome, decision.request_id, answer),
+        )
+        self._decided_in_group = True
+
+    def decide(self, decision: Decision) -> None:
+        """Record a decision whose effects are written elsewhere in this loop turn."""
+        try:
+            with self._tx() as db:
+                self._insert_decision(db, decision)
+        except sqlite3.Error as exc:
+            raise self._wrap("decide", exc) from exc
+
+    def decision(self, session: str, request_key: str) -> Decision | None:
+        row = self._db.execute(
+            "SELECT msg_type, cl_ord_id, outcome, request_id, answer FROM decisions "
+            "WHERE session = ? AND request_key = ?", (session, request_key),
+        ).fetchone()
+        if row is None:
+            return None
+        answer = None
+        if row[4] is not None:
+            msg_type, fields = json.loads(row[4])
+            answer = (str(msg_type), tuple((int(a), str(b)) for a, b in fields))
+        return Decision(session, request_key, row[0], row[1], row[2], row[3], answer)
+
+    def is_decided(self, session: str, request_key: str) -> bool:
+        return self._db.execute(
+            "SELECT 1 FROM decisions WHERE session = ? AND request_key = ?", (session, request_key)
+        ).fetchone() is not None
+
+    def cl_ord_id_decided(self, session: str, cl_ord_id: str) -> bool:
+        """True if a request carrying ``cl_ord_id`` was already decided on ``session`` (accepted:
+        the ClOrdID is in use; or rejected)."""
+        return self.cl_ord_id_used(session, cl_ord_id) or self._db.execute(
+            "SELECT 1 FROM decisions WHERE session = ? AND cl_ord_id = ?", (session, cl_ord_id)
+        ).fetchone() is not None
 
     def _insert_clordid(
         self, db: sqlite3.Connection, session: str, cl_ord_id: str, request_id: str | None, kind: str
@@ -358,14 +459,17 @@ class Store:
         state: str,
         data: dict[str, Any],
         created: int,
+        decision: Decision | None = None,
     ) -> None:
-        """ClOrdID -> RequestID -> session, written before PlaceOrder leaves.
+        """ClOrdID -> RequestID -> session, with the ``decision`` that accepted the order, written
+        before PlaceOrder leaves.
 
         Raises :class:`DuplicateClOrdID` (nothing written) if the session already used the ClOrdID.
         """
         try:
             with self._tx() as db:
                 self._insert_clordid(db, session, cl_ord_id, request_id, "D")
+                self._insert_decision(db, decision)
                 db.execute(
                     "INSERT INTO orders (request_id, session, account, cl_ord_id, order_id, state, "
                     "working, data, created) VALUES (?, ?, ?, ?, NULL, ?, 1, ?, ?)",
@@ -382,9 +486,10 @@ class Store:
         except sqlite3.Error as exc:
             raise self._wrap("link_order_id", exc) from exc
 
-    def record_clordid_chain(self, session: str, cl_ord_id: str, request_id: str, kind: str) -> None:
+    def record_clordid_chain(self, session: str, cl_ord_id: str, request_id: str, kind: str,
+                             decision: Decision | None = None) -> None:
         """Alias of :meth:`record_clordid` naming the intent: ``cl_ord_id`` now also names the order."""
-        self.record_clordid(session, cl_ord_id, request_id, kind)
+        self.record_clordid(session, cl_ord_id, request_id, kind, decision)
 
     def apply(
         self,
@@ -399,8 +504,10 @@ class Store:
         exec_ids: Sequence[str] = (),
         deferred: Iterable[tuple[str, str, Sequence[tuple[int, str]]]] = (),
         outbound: Sequence[OutboundRow] = (),
+        decision: Decision | None = None,
     ) -> list[int]:
-        """Save an order's new state, its ExecIDs and its outbound messages: one commit.
+        """Save an order's new state, its ExecIDs, its outbound messages and the ``decision`` they
+        answer: one atomic unit.
 
         ``request_id`` None saves no order (reports of a request that never became one).
         ``deferred`` are held messages (``handed`` False, no ExecID). Returns the ``outbound``
@@ -421,6 +528,7 @@ class Store:
                         "INSERT OR IGNORE INTO execs (session, exec_id) VALUES (?, ?)",
                         [(session, e) for e in exec_ids],
                     )
+                self._insert_decision(db, decision)
                 self._insert_outbound(db, [(s, None, False, m, f) for s, m, f in deferred])
                 return self._insert_outbound(db, outbound)
         except sqlite3.Error as exc:

@@ -15,7 +15,9 @@ from gateway.zenith.errors import (
     ZenithAuthError,
     ZenithConnectionError,
     ZenithError,
+    ZenithInvalidText,
     ZenithRequestError,
+    ZenithSubscriptionLost,
     ZenithTimeout,
 )
 from gateway.zenith.events import StreamReset, SubscriptionClosed, SubscriptionData, SubscriptionEvent
@@ -31,6 +33,8 @@ __all__ = [
     "ZenithClient",
     "ZenithConnectionError",
     "ZenithError",
+    "ZenithInvalidText",
     "ZenithRequestError",
+    "ZenithSubscriptionLost",
     "ZenithTimeout",
 ]

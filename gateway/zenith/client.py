@@ -5,8 +5,11 @@ through the core *inline* from the socket callback (:mod:`gateway.zenith.transpo
 resolve futures, publishes call subscriber callbacks directly, no task or future per message.
 Per connection one watcher task waits for the close and one keep-alive task pings every
 ``ping_interval`` and aborts the connection after ``dead_after`` seconds of silence (§1.11).
-A supervisor task reconnects with capped, jittered back-off on the close codes of §1.12,
+A supervisor task reconnects with capped, jittered back-off whatever the close code (1000
+included: a graceful server restart closes with it) until :meth:`ZenithClient.close`;
 authenticates, tells subscribers :class:`StreamReset` and subscribes every live topic again.
+A connection that ends within ``stable_after`` seconds of being established does not reset the
+back-off, so a server that keeps dropping the client is retried ever more slowly, not in a loop.
 Every task lives in ``self._tasks`` and stops in :meth:`ZenithClient.close`; every network wait
 has a timeout.
 """
@@ -40,7 +43,7 @@ from gateway.zenith.errors import (
     ZenithRequestError,
     ZenithTimeout,
 )
-from gateway.zenith.events import SubscriptionEvent
+from gateway.zenith.events import SubscriptionClosed, SubscriptionEvent
 from gateway.zenith.protocol import (
     CallFailed,
     CallResult,
@@ -50,8 +53,8 @@ from gateway.zenith.protocol import (
     Subscription,
     ZenithProtocol,
     backoff_delay,
+    backoff_start,
     refresh_delay,
-    should_reconnect,
 )
 from gateway.zenith.transport import ZenithConnection
 from gateway.zenith.values import parse_datetime, parse_timespan
@@ -104,6 +107,7 @@ class ZenithClient:
         reconnect_initial: float = 0.25,
         reconnect_max: float = 30.0,
         max_reconnect_attempts: int | None = None,
+        stable_after: float = 10.0,
         rand: Callable[[], float] = random.random,
         compression: bool | None = None,
         max_size: int = 16 * 1024 * 1024,
@@ -127,6 +131,9 @@ class ZenithClient:
         self._reconnect_initial = reconnect_initial
         self._reconnect_max = reconnect_max
         self._max_reconnect_attempts = max_reconnect_attempts
+        self._stable_after = stable_after
+        self._up_since = 0.0      # loop time the current connection was established
+        self._flaps = 0           # consecutive connections that ended before stable_after
         self._rand = rand
         if compression is None:
             compression = not is_loopback(self.url)
@@ -245,7 +252,11 @@ class ZenithClient:
             controller, topic, callback, self._release, resync=resync
         )
         if delivery is not None:
-            self._deliver(delivery)
+            if type(delivery.event) is SubscriptionClosed:
+                # Refused locally: told on the next loop turn, once the caller holds ``sub``.
+                self._deliver_soon(delivery)
+            else:
+                self._deliver(delivery)
         for text in frames:
             self._send_soon(text)
         return sub
@@ -335,6 +346,7 @@ class ZenithClient:
                 ) from exc
             raise
         self._connected = True
+        self._up_since = asyncio.get_running_loop().time()
         # ...these StreamResets, and a subscriber reacting to one may already call request().
         for delivery in deliveries:
             self._deliver(delivery)
@@ -408,7 +420,9 @@ class ZenithClient:
                 self._refresh_handle = self._loop.call_later(30.0, self._refresh_due)
 
     async def _supervise(self) -> None:
-        """Wait for each connection to end; reconnect when §1.12 says so, else stop for good."""
+        """Wait for each connection to end and reconnect, whatever the close code (issue 9: a
+        client that gives up leaves every partner without Plxtra until the gateway restarts)."""
+        loop = asyncio.get_running_loop()
         while not self._closing:
             reader = self._reader
             if reader is not None:
@@ -416,17 +430,20 @@ class ZenithClient:
                     await asyncio.shield(reader)
             if self._closing:
                 return
+            if loop.time() - self._up_since < self._stable_after:
+                self._flaps += 1
+            else:
+                self._flaps = 0
             code = self._last_close_code
-            if not should_reconnect(code):
-                self._fail_for_good(ZenithConnectionError(
-                    f"Zenith closed the connection with code {code}; not reconnecting", code
-                ))
-                return
-            if not await self._reconnect():
+            start = max(backoff_start(code), self._flaps - 1)
+            if start:
+                log.warning("Zenith closed the connection (code %s, %d short-lived connection(s) in a row): "
+                            "reconnecting with a longer back-off", code, self._flaps)
+            if not await self._reconnect(start):
                 return
 
-    async def _reconnect(self) -> bool:
-        attempt = 0
+    async def _reconnect(self, attempt: int = 0) -> bool:
+        tries = 0
         while not self._closing:
             delay = backoff_delay(attempt, self._reconnect_initial, self._reconnect_max, self._rand)
             log.info("Zenith reconnecting in %.2f s (attempt %d)", delay, attempt + 1)
@@ -441,7 +458,8 @@ class ZenithClient:
             except Exception as exc:  # network, handshake, token provider: all worth another try
                 log.warning("Zenith reconnect failed: %s", exc)
                 attempt += 1
-                if self._max_reconnect_attempts is not None and attempt >= self._max_reconnect_attempts:
+                tries += 1
+                if self._max_reconnect_attempts is not None and tries >= self._max_reconnect_attempts:
                     error = exc if isinstance(exc, ZenithError) else ZenithConnectionError(str(exc))
                     self._fail_for_good(error)
                     return False
@@ -474,6 +492,9 @@ class ZenithClient:
         for failed in self._core.connection_lost(error):
             if not failed.waiter.done():
                 failed.waiter.set_exception(error)
+        for abandoned in self._core.take_abandoned():
+            log.error("%s", abandoned.event.error)  # type: ignore[union-attr]
+            self._deliver(abandoned)
         if self._connected:
             self._connected = False
             if not self._closing:
@@ -557,6 +578,10 @@ class ZenithClient:
         except ValueError as exc:
             log.error("Zenith sent an unreadable frame: %s", exc)
             return
+        if self._core.outbox:  # the answer to a paced Sub: the next Sub goes
+            frames, self._core.outbox = self._core.outbox, []
+            for text in frames:
+                self._send_soon(text)
         if outcome is None:
             return
         kind = type(outcome)
@@ -576,6 +601,12 @@ class ZenithClient:
                 outcome.waiter.set_exception(outcome.error)  # type: ignore[union-attr]
         elif kind is ControllerError:
             log.warning("%s", outcome.error)  # type: ignore[union-attr]
+
+    def _deliver_soon(self, delivery: Deliver) -> None:
+        try:
+            asyncio.get_running_loop().call_soon(self._deliver, delivery)
+        except RuntimeError:  # called off the loop (before start): nobody can be waiting yet
+            self._deliver(delivery)
 
     def _deliver(self, delivery: Deliver) -> None:
         event = delivery.event

@@ -3,6 +3,8 @@
     GatewayError
     └── ZenithError                 anything the Zenith client raises on purpose
         ├── ZenithRequestError      an ``Error`` container answered a call or subscription (§1.10)
+        │   └── ZenithInvalidText   refused locally: a topic or value is not valid text (never sent)
+        ├── ZenithSubscriptionLost  a Sub was followed by connection drops, never answered: given up
         ├── ZenithTimeout           no answer within the caller's timeout (the call was abandoned)
         ├── ZenithConnectionError   not connected, or the connection dropped while the call was pending
         └── ZenithAuthError         handshake refused (HTTP 403) or ``Result`` other than ``Success``
@@ -21,7 +23,9 @@ __all__ = [
     "ZenithAuthError",
     "ZenithConnectionError",
     "ZenithError",
+    "ZenithInvalidText",
     "ZenithRequestError",
+    "ZenithSubscriptionLost",
     "ZenithTimeout",
 ]
 
@@ -59,6 +63,33 @@ class ZenithRequestError(ZenithError):
         if len(self.errors) > 1:
             text = "; ".join(f"{c} {s}".strip() for c, s in self.errors)
         super().__init__(f"Zenith error on {where or 'connection'}: {text}")
+
+
+class ZenithInvalidText(ZenithRequestError):
+    """A topic or request value holds a string that is not valid Unicode text (a lone surrogate,
+    e.g. bytes that were not UTF-8 in a FIX field): refused by the client, nothing was sent.
+
+    A :class:`ZenithRequestError` on purpose: for the caller it is a definite refusal, like the
+    server's ``Data.Deserialise``; code ``Data.InvalidText``.
+    """
+
+    def __init__(self, controller: str, topic: str, what: str) -> None:
+        super().__init__("Data.InvalidText", what, None, controller=controller, topic=topic)
+
+
+class ZenithSubscriptionLost(ZenithError):
+    """The ``Sub`` of (controller, topic) was the first unanswered frame when the connection
+    dropped, ``drops`` times in a row: the topic most likely kills the connection, so the client
+    stops subscribing it (and spares every other subscription a reconnect loop)."""
+
+    def __init__(self, controller: str, topic: str, drops: int) -> None:
+        self.controller = controller
+        self.topic = topic
+        self.drops = drops
+        super().__init__(
+            f"Zenith subscription {controller}:{topic} abandoned: the connection dropped "
+            f"{drops} times in a row before it was answered"
+        )
 
 
 class ZenithTimeout(ZenithError):

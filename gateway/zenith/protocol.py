@@ -17,6 +17,16 @@ What it keeps:
   however many subscribers, one ``Unsub`` when the count reaches zero. Every ``Unsub`` asks for
   a confirmation and publishes for that key are dropped until it arrives, so a later ``Sub``
   never mixes the old stream with the new snapshot (§1.7.3).
+* text validity: a topic or value that is not valid Unicode (a lone surrogate: bytes that were
+  not UTF-8 upstream) is refused locally and never goes on the wire, where it could only fail the
+  server's decoding (issue 9: it made the simulator drop the connection on every resubscribe);
+* a topic whose ``Sub`` is the first unanswered frame at :data:`MAX_SUB_DROPS` consecutive
+  connection drops is given up (:class:`~gateway.zenith.errors.ZenithSubscriptionLost`): the
+  server processes frames in order, so that ``Sub`` is the likeliest cause of the drops, and
+  re-sending it at every reconnect would cut every other subscription and call off again. After a
+  drop that left a ``Sub`` unanswered the next connection subscribes *one topic at a time* (the
+  next ``Sub`` leaves when the previous one is answered, see :attr:`ZenithProtocol.outbox`):
+  answers lost with a dropped batch cannot then put the blame on an innocent topic.
 
 Inbound classification follows §1.13 exactly, with the defaults of §1.4 applied.
 """
@@ -24,15 +34,23 @@ Inbound classification follows §1.13 exactly, with the defaults of §1.4 applie
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from gateway.zenith.errors import ZenithConnectionError, ZenithError, ZenithRequestError
+from gateway.zenith.errors import (
+    ZenithConnectionError,
+    ZenithError,
+    ZenithInvalidText,
+    ZenithRequestError,
+    ZenithSubscriptionLost,
+)
 from gateway.zenith.events import StreamReset, SubscriptionClosed, SubscriptionData, SubscriptionEvent
 from gateway.zenith.values import dumps, loads, split_code
 
 __all__ = [
     "ERROR_HOLD",
+    "MAX_SUB_DROPS",
     "CallFailed",
     "CallResult",
     "ControllerError",
@@ -42,13 +60,20 @@ __all__ = [
     "Subscription",
     "ZenithProtocol",
     "backoff_delay",
+    "backoff_start",
     "error_from_data",
+    "is_valid_text",
     "refresh_delay",
-    "should_reconnect",
 ]
 
 #: Seconds an ``Error`` for a call waits for a result with the same TransactionID (§8.5).
 ERROR_HOLD = 0.25
+
+#: Consecutive connection drops with a topic's ``Sub`` as the first unanswered frame before the
+#: client gives the topic up (an unrelated drop resets nothing else and the count restarts as
+#: soon as the topic is answered, so only a topic that keeps killing the connection reaches it).
+MAX_SUB_DROPS = 3
+
 
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 Key = tuple[str, str]
@@ -146,7 +171,7 @@ class Subscription:
 
 
 class _Topic:
-    __slots__ = ("confirmed", "has_data", "key", "last_error", "on_wire", "subs")
+    __slots__ = ("confirmed", "drops", "has_data", "key", "last_error", "on_wire", "sent", "subs")
 
     def __init__(self, key: Key) -> None:
         self.key = key
@@ -155,6 +180,8 @@ class _Topic:
         self.confirmed = False     # Sub confirmation received
         self.has_data = False      # a publish (the snapshot) was delivered since the last (re)subscribe
         self.last_error: ZenithRequestError | None = None
+        self.sent = 0              # order of its last Sub among the client's Subs (wire order)
+        self.drops = 0             # consecutive drops with this Sub first unanswered (MAX_SUB_DROPS)
 
 
 class _Call:
@@ -208,6 +235,15 @@ class ZenithProtocol:
         self._topics: dict[Key, _Topic] = {}
         self._draining: dict[Key, int] = {}      # Unsub confirmations still expected, per key
         self._failure_echo: set[Key] = set()     # failed Subs whose "Sub"+Data echo is still due
+        self._subs_sent = 0
+        self._abandoned: list[Deliver] = []      # topics given up at the last connection loss
+        # One Sub at a time after a suspicious drop: topics still to send, and the one in flight.
+        self._careful = False
+        self._queue: deque[_Topic] = deque()
+        self._awaiting: _Topic | None = None
+        #: Frames the core wants sent that no call returned (the next paced ``Sub``): the edge
+        #: sends and clears them after each :meth:`receive`.
+        self.outbox: list[str] = []
         self.connected = False   # calls may start (authentication included)
         self.ready = False       # authenticated and resubscribed: subscriptions go on the wire
 
@@ -230,10 +266,16 @@ class ZenithProtocol:
         """Register a call; returns its TransactionID and the frame text to send."""
         if not self.connected:
             raise ZenithConnectionError(f"not connected: cannot call {controller}:{topic}")
+        body = "null" if data is None else dumps(data)
+        # dumps escapes every non-ASCII character, so any surrogate shows as "\ud...": only then
+        # is the (rare) full check paid for; a valid astral character is an escaped pair.
+        if not is_valid_text(controller) or not is_valid_text(topic) or (
+            "\\ud" in body and not _encodable(body)
+        ):
+            raise ZenithInvalidText(controller, topic, "a topic or value is not valid text; not sent")
         tid = self._next_tid
         self._next_tid = tid + 1
         self._pending[tid] = _Call(controller, topic, waiter)
-        body = "null" if data is None else dumps(data)
         text = (
             f'{{"Controller":{_encode_str(controller)},"Topic":{_encode_str(topic)},'
             f'"TransactionID":{tid},"Data":{body}}}'
@@ -279,6 +321,11 @@ class ZenithProtocol:
         get :class:`StreamReset` before the fresh snapshot.
         """
         key = (controller, topic)
+        if not is_valid_text(controller) or not is_valid_text(topic):
+            # Never on the wire; the caller learns it as for a server refusal (§1.7.2).
+            dead = Subscription(controller, topic, callback)
+            error = ZenithInvalidText(controller, topic, "the topic is not valid text; not subscribed")
+            return dead, [], Deliver((dead,), SubscriptionClosed(controller, topic, error))
         sub = Subscription(controller, topic, callback, release)
         st = self._topics.get(key)
         frames: list[str] = []
@@ -287,7 +334,12 @@ class ZenithProtocol:
             st = self._topics[key] = _Topic(key)
             st.subs = (sub,)
             if self.ready:
-                frames.append(self._sub_frame(st))
+                if self._careful:
+                    self._queue.append(st)
+                    if self._awaiting is None:
+                        frames += self._advance()
+                else:
+                    frames.append(self._sub_frame(st))
             return sub, frames, delivery
         existing = st.subs
         st.subs = (*existing, sub)
@@ -308,7 +360,10 @@ class ZenithProtocol:
             return []
         del self._topics[key]
         if self.ready and st.on_wire:
-            return [self._unsub_frame(key)]
+            frames = [self._unsub_frame(key)]
+            if st is self._awaiting:
+                frames += self._advance()
+            return frames
         return []
 
     def _sub_frame(self, st: _Topic) -> str:
@@ -316,6 +371,8 @@ class ZenithProtocol:
         st.confirmed = False
         st.has_data = False
         st.last_error = None
+        self._subs_sent += 1
+        st.sent = self._subs_sent
         c, t = st.key
         return f'{{"Controller":{_encode_str(c)},"Topic":{_encode_str(t)},"Action":"Sub","Confirm":true}}'
 
@@ -339,30 +396,78 @@ class ZenithProtocol:
         """After (re)authentication: StreamReset for every topic that was live on a previous
         connection, then one ``Sub`` per topic with subscribers. Deliver first, then send."""
         deliveries: list[Deliver] = []
-        frames: list[str] = []
+        todo: list[_Topic] = []
         self.ready = True
         for st in self._topics.values():
             if st.on_wire:
                 continue
             if st.has_data or st.confirmed:
                 deliveries.append(Deliver(st.subs, StreamReset(*st.key)))
-            frames.append(self._sub_frame(st))
-        return deliveries, frames
+            todo.append(st)
+        if self._careful:
+            self._queue = deque(todo)
+            self._awaiting = None
+            return deliveries, self._advance()
+        return deliveries, [self._sub_frame(st) for st in todo]
+
+    def _advance(self) -> list[str]:
+        """Paced mode: the ``Sub`` of the next queued topic still wanted, or leave the mode."""
+        while self._queue:
+            st = self._queue.popleft()
+            if self._topics.get(st.key) is st and not st.on_wire:
+                self._awaiting = st
+                return [self._sub_frame(st)]
+        self._awaiting = None
+        self._careful = False
+        return []
+
+    def _answered(self, st: _Topic) -> None:
+        # The paced Sub in flight got its answer (confirmation, snapshot or failure): next one.
+        if st is self._awaiting:
+            self.outbox += self._advance()
 
     def connection_lost(self, error: ZenithConnectionError) -> list[CallFailed]:
         """The connection is gone: every pending call fails with ``error``; subscriptions stay
-        registered and go out again at :meth:`resubscribe`."""
+        registered and go out again at :meth:`resubscribe`, except one given up
+        (:data:`MAX_SUB_DROPS`): :meth:`take_abandoned` then returns its delivery."""
         self.connected = False
         self.ready = False
         failed = [CallFailed(call.waiter, error) for call in self._pending.values()]
         self._pending.clear()
         self._draining.clear()
         self._failure_echo.clear()
+        self._careful = self._strike_first_unanswered()
+        self._queue.clear()
+        self._awaiting = None
         for st in self._topics.values():
             if st.on_wire:
                 st.on_wire = False
                 st.has_data = st.has_data or st.confirmed  # remember it was live: StreamReset later
         return failed
+
+    def _strike_first_unanswered(self) -> bool:
+        # The server handles frames in order: every Sub sent before the first unanswered one was
+        # processed, so the drop most likely happened on that one (or on something unrelated, which
+        # the next answer forgives).
+        suspect: _Topic | None = None
+        for st in self._topics.values():
+            if st.on_wire and not st.confirmed and not st.has_data and (
+                suspect is None or st.sent < suspect.sent
+            ):
+                suspect = st
+        if suspect is None:
+            return False
+        suspect.drops += 1
+        if suspect.drops >= MAX_SUB_DROPS:
+            del self._topics[suspect.key]
+            lost = ZenithSubscriptionLost(suspect.key[0], suspect.key[1], suspect.drops)
+            self._abandoned.append(Deliver(suspect.subs, SubscriptionClosed(*suspect.key, lost)))
+        return True
+
+    def take_abandoned(self) -> list[Deliver]:
+        """Deliveries for topics given up at the last :meth:`connection_lost` (once each)."""
+        out, self._abandoned = self._abandoned, []
+        return out
 
     def close_all(self, error: ZenithError | None) -> list[Deliver]:
         """The client stops for good: every subscription is told :class:`SubscriptionClosed`."""
@@ -405,6 +510,9 @@ class ZenithProtocol:
                 st = self._topics.get(key)
                 if st is not None and st.on_wire:
                     st.confirmed = True
+                    st.drops = 0
+                    if self._careful:
+                        self._answered(st)
                 return None
             data = msg.get("Data")
             if _is_error_shaped(data):
@@ -421,6 +529,8 @@ class ZenithProtocol:
                 st = self._topics.pop(key, None)
                 if st is None:
                     return None
+                if self._careful:
+                    self._answered(st)
                 return Deliver(st.subs, SubscriptionClosed(controller, topic, st.last_error))
             n = self._draining.get(key, 0)
             if n > 1:
@@ -436,7 +546,11 @@ class ZenithProtocol:
         st = self._topics.get(key)
         if st is None or not st.on_wire or key in self._draining:
             return None
-        st.has_data = True
+        if not st.has_data:
+            st.has_data = True
+            st.drops = 0
+            if self._careful:
+                self._answered(st)
         return Deliver(st.subs, SubscriptionData(controller, topic, data))
 
     def _error(self, controller: str, topic: str, tid: Any, data: Any) -> Outcome:
@@ -464,6 +578,8 @@ class ZenithProtocol:
         st = self._topics.pop(key, None)
         if st is None:
             return None
+        if self._careful:
+            self._answered(st)
         return Deliver(st.subs, SubscriptionClosed(key[0], key[1], error))
 
 
@@ -489,16 +605,39 @@ def _combine(errors: list[ZenithRequestError]) -> ZenithRequestError:
 
 # -- policies (pure functions the edge applies) ----------------------------------------------
 
-#: Close codes after which the client must not reconnect (§1.12): normal, protocol error,
-#: invalid data, too large; 4000+ are session-limit closes (reconnecting would fight the other login).
-_NO_RECONNECT = frozenset({1000, 1002, 1003, 1007, 1009, 1010})
+#: Close codes §1.12 [C] lists as "do not reconnect": protocol error, unsupported or invalid
+#: data, too large; 4000+ are session-limit closes (reconnecting at once would fight the other
+#: login). The gateway has no one to hand the decision to, and giving up cuts every partner off
+#: Plxtra for good (issue 9), so after these it still reconnects, but from the longest back-off.
+#: 1000 is not among them: a graceful server restart closes with it.
+_SLOW_RECONNECT = frozenset({1002, 1003, 1007, 1009, 1010})
 
 
-def should_reconnect(close_code: int | None) -> bool:
-    """``None`` (network error, no close frame) and 1001/1006/1008/1011/1012 reconnect."""
-    if close_code is None:
-        return True
-    return close_code not in _NO_RECONNECT and close_code < 4000
+def backoff_start(close_code: int | None) -> int:
+    """The back-off attempt number the reconnection after ``close_code`` starts from: 0 (the
+    initial delay) for a network error, 1000 (normal) and 1001/1006/1008/1011/1012; a number
+    large enough for :func:`backoff_delay` to reach its maximum for the codes above."""
+    if close_code is not None and (close_code in _SLOW_RECONNECT or close_code >= 4000):
+        return 30
+    return 0
+
+
+def is_valid_text(text: str) -> bool:
+    """False when ``text`` holds a surrogate, i.e. cannot be encoded as UTF-8 (nor sent)."""
+    try:
+        text.encode("utf-8")  # ~16x cheaper than a regex scan for surrogates
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _encodable(body: str) -> bool:
+    # Slow path only: decoding the escapes joins valid surrogate pairs, lone ones stay and fail.
+    try:
+        json.dumps(loads(body), ensure_ascii=False, default=str).encode("utf-8")
+    except (UnicodeEncodeError, ValueError):
+        return False
+    return True
 
 
 def backoff_delay(

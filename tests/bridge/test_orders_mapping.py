@@ -267,10 +267,10 @@ def test_trading_market_keeps_environment_tag() -> None:
 def test_max_quantity_and_notional() -> None:
     with pytest.raises(OrderRejected) as err:
         parse_new_order(d(t38="10001", t44="1"), session())
-    assert err.value.reason == OrdRejReason.ORDER_EXCEEDS_LIMIT and "10000" in err.value.text
+    assert err.value.reason == OrdRejReason.EXCEEDED_CLIP_SIZE_LIMIT and "10000" in err.value.text
     with pytest.raises(OrderRejected) as err:
         parse_new_order(d(t38="5000", t44="10.01"), session())
-    assert err.value.reason == OrdRejReason.ORDER_EXCEEDS_LIMIT and "notional" in err.value.text
+    assert err.value.reason == OrdRejReason.EXCEEDED_MAX_NOTIONAL_ORDER_AMT and "notional" in err.value.text
     assert parse_new_order(d(t38="5000", t44="10"), session()).terms.order_qty == 5000
 
 
@@ -282,8 +282,8 @@ def test_max_quantity_and_notional() -> None:
     [
         (["Symbol"], OrdRejReason.UNKNOWN_SYMBOL),
         (["Symbol.NotFound XS99.XSX"], OrdRejReason.UNKNOWN_SYMBOL),
-        (["TotalValue.Balance"], OrdRejReason.ORDER_EXCEEDS_LIMIT),
-        (["OrderQuantity.Exceed 5000000"], OrdRejReason.ORDER_EXCEEDS_LIMIT),
+        (["TotalValue.Balance"], OrdRejReason.INSUFFICIENT_CREDIT_LIMIT),
+        (["OrderQuantity.Exceed 5000000"], OrdRejReason.EXCEEDED_CLIP_SIZE_LIMIT),
         (["Order"], OrdRejReason.UNKNOWN_ORDER),
         (["Account.NotFound XS:0099"], OrdRejReason.UNKNOWN_ACCOUNT),
         (["LimitPrice.Distance"], OrdRejReason.OTHER),
@@ -297,7 +297,7 @@ def test_zenith_error_codes_to_ord_rej_reason(errors: list[str], reason: OrdRejR
 def test_zenith_rejection_text_is_verbatim() -> None:
     rej = reject_from_zenith("Rejected", ["OrderPrice.TooFarAbove 10.0%", "TotalValue.Balance"])
     assert rej.text == "Plxtra Rejected: OrderPrice.TooFarAbove 10.0% TotalValue.Balance"
-    assert rej.reason == OrdRejReason.ORDER_EXCEEDS_LIMIT
+    assert rej.reason == OrdRejReason.PRICE_EXCEEDS_CURRENT_PRICE_BAND
 
 
 def test_stop_rejection_says_stop_unsupported() -> None:

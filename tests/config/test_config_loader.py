@@ -495,3 +495,16 @@ def test_pending_reports_per_session_defaults_off(tmp_path: Path) -> None:
     bad = "sessions:\n" + SESSION + "    pending_reports: maybe\n"
     with pytest.raises(ConfigError, match="pending_reports"):
         load_config(write(tmp_path, bad, "bad.yaml"))
+
+
+def test_pending_status_after_is_read_and_bounded(tmp_path: Path) -> None:
+    base = "gateway:\n  pending_status_after: {}\nzenith:\n  url: embedded\nsessions:\n" + SESSION
+    path = tmp_path / "ok.yaml"
+    path.write_text(base.format("0.75"))
+    assert load_config(path).gateway.pending_status_after == 0.75
+    path.write_text(base.format("0"))
+    assert load_config(path).gateway.pending_status_after == 0.0   # 0: never send a pending status
+    err = load_err(tmp_path, base.format("-1"))
+    assert_error(err, "gateway.pending_status_after", 2, "must be 0 (never) or more seconds")
+    err = load_err(tmp_path, base.format("soon"))
+    assert_error(err, "gateway.pending_status_after", 2, "expected a number")

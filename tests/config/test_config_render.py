@@ -19,6 +19,7 @@ from gateway.config import (
     session_settings,
 )
 from gateway.config.dictionaries import DictionaryPaths
+from gateway.config.model import Role
 
 
 def _dict(settings: fix.SessionSettings, begin: str, sender: str, target: str) -> fix.Dictionary:
@@ -33,7 +34,6 @@ def test_shipped_config_renders_what_quickfix_reads() -> None:
     dicts = locate_dictionaries()
     defaults = settings.get()
     assert defaults.getString("UseDataDictionary") == "Y"
-    assert defaults.getString("ValidateUserDefinedFields") == "Y"
     assert defaults.getString("FileStorePath") == str(cfg.gateway.message_store_dir)
     assert defaults.getString("FileLogPath") == str(cfg.gateway.log_dir)
 
@@ -47,6 +47,9 @@ def test_shipped_config_renders_what_quickfix_reads() -> None:
     assert not c1.has("StartTime")
     assert c1.getBool("ResetOnLogon") is False
     assert c1.getBool("UseDataDictionary") is True   # [DEFAULT] merged into every session
+    assert c1.getString("ValidateUserDefinedFields") == "N"   # partners' own tags reach the application
+    assert c1.getString("AllowUnknownMsgFields") == "N"
+    assert c1.getString("ValidateFieldsOutOfOrder") == "Y"
     assert not c1.has("DefaultApplVerID") and not c1.has("Password")
 
     c2 = _dict(settings, "FIX.4.2", "PLXTRA", "CLIENT2")
@@ -80,10 +83,10 @@ def test_quickfix_builds_every_session_from_the_settings(tmp_path: Path) -> None
             + "    role: initiator\n    host: 127.0.0.1\n    port: 9\n"
             + "    schedule: {start_time: '07:00:00', end_time: '18:00:00'}\n")
     cfg = load_ok(tmp_path, text)
-    settings = session_settings(cfg)
     app = _NullApp()
-    acceptor = fix.SocketAcceptor(app, fix.MemoryStoreFactory(), settings)
-    initiator = fix.SocketInitiator(app, fix.MemoryStoreFactory(), settings)
+    # One SessionSettings per connector, each holding only its own sessions.
+    acceptor = fix.SocketAcceptor(app, fix.MemoryStoreFactory(), session_settings(cfg, role=Role.ACCEPTOR))
+    initiator = fix.SocketInitiator(app, fix.MemoryStoreFactory(), session_settings(cfg, role=Role.INITIATOR))
     for begin, target in (("FIXT.1.1", "CLIENT1"), ("FIX.4.2", "CLIENT2")):
         assert acceptor.getSession(fix.SessionID(begin, "PLXTRA", target)) is not None
     assert initiator.getSession(fix.SessionID("FIX.4.4", "PLXTRA", "VENUE")) is not None

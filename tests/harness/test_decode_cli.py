@@ -150,7 +150,8 @@ def test_problems_summarised_on_stderr_and_strict(capsys: pytest.CaptureFixture[
     path.write_bytes(good + b"\n" + bad + b"\n" + b"8=FIX.4.4\x019=zz\x01\n")
     code, out, err = run(capsys, "--compact", str(path))
     assert code == 0
-    assert len(out.splitlines()) == 2 and out.splitlines()[1].endswith("!checksum")
+    assert len(out.splitlines()) == 2 and "!checksum" in out.splitlines()[1]
+    assert out.splitlines()[1].endswith("computed 048, MsgType D")   # the problem, beside the message
     assert "2 problem(s) found" in err
     assert f"{path}:2: CheckSum(10)" in err and f"{path}:3: BodyLength(9)" in err
     code, _, _ = run(capsys, "--strict", str(path))

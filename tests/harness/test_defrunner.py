@@ -134,9 +134,9 @@ def test_script_errors(text: str, message: str) -> None:
         parse_def(text, "gen/x.def")
 
 
-def test_set_seqnum_is_accepted_and_noted() -> None:
-    result = run(script("iCONNECT", "iSET_SEQNUM 5", LOGON_I, LOGON_E))
-    assert result.passed and any("SET_SEQNUM 5 skipped" in line for line in result.log)
+def test_set_seqnum_is_not_runnable_over_the_wire() -> None:
+    with pytest.raises(DefError, match=r"iSET_SEQNUM .* not runnable over the wire"):
+        parse_def(script("iCONNECT", "iSET_SEQNUM 5", LOGON_I, LOGON_E), "gen/x.def")
 
 
 def test_certify_cli_runs_def_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

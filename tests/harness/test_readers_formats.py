@@ -198,8 +198,10 @@ def test_format_can_be_forced(tmp_path: Path) -> None:
     path.write_bytes(b"20240102-10:00:00.000 : " + msg(1).replace(b"\x01", b"|") + b"\n")
     records, _ = read(path, format="pipe")
     assert records[0].time_text == "20240102-10:00:00.000"
-    records, _ = read(path, format="quickfix")  # wrong on purpose: '|' is not SOH
-    assert records == []
+    records, reader = read(path, format="quickfix")  # wrong on purpose: '|' is not SOH
+    # still read (as pasted), and the log says why it needed leniency
+    assert [r.message.get(11) for r in records] == ["ord-1"]
+    assert any("'|', not SOH" in p.reason for p in reader.problems), reader.problems
     with pytest.raises(ValueError):
         LogReader([path], format="nonsense")
 
@@ -272,17 +274,22 @@ def test_corrupt_lines_are_reported_by_line_and_reading_goes_on(tmp_path: Path) 
     path.write_bytes(b"\n".join(lines) + b"\n")
     problems: list[LogProblem] = []
     records = list(read_log(path, problems=problems))
-    assert ids(records) == [(1, "1"), (3, "3"), (4, "4"), (8, "5")]
+    # Every message that can be cut at a BeginString is kept, its problems reported on its line:
+    # the cut-short one (2) and the one with a non-numeric BodyLength (6) are read as pasted.
+    assert ids(records) == [(1, "1"), (2, "2"), (3, "3"), (4, "4"), (6, None), (8, "5")]
     assert [(p.line, p.kind) for p in problems] == [
-        (2, "TruncatedMessageError"),
+        (2, "delimiter"),
+        (2, "body-length"),
+        (2, "trailer"),
         (3, "checksum"),
         (4, "body-length"),
         (4, "checksum"),  # the extra "1" in 9= changes the byte sum too
         (5, "garbage"),
-        (6, "BadBodyLengthError"),
+        (6, "body-length"),
+        (6, "checksum"),
     ]
     assert all(p.file == str(path) for p in problems)
-    assert str(problems[0]).startswith(f"{path}:2: ")
+    assert str(problems[2]).startswith(f"{path}:2: missing trailer")
 
 
 def test_message_spanning_lines_in_a_data_field(tmp_path: Path) -> None:

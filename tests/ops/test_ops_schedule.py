@@ -13,7 +13,7 @@ import pytest
 
 from gateway.app.testing import demo_session, run_gateway_in_thread, write_test_config
 from gateway.config.loader import load_config
-from gateway.config.quickfix_settings import render_quickfix_settings
+from gateway.config.quickfix_settings import render_quickfix_settings  # one text, all roles
 from gateway.fix.schedule_zone import localize
 from gateway.fix.testing import FixTestClient, free_port
 

@@ -175,15 +175,17 @@ def test_tls_sessions_get_their_own_port_and_initiators_their_backup_hosts(tmp_p
                             "backup_hosts": [{"host": "10.0.0.2", "port": 7002}], "trading": False})
     cfg_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     cfg = load_config(cfg_path)
-    from gateway.config.quickfix_settings import render_quickfix_settings
+    from gateway.config.model import Role
+    from gateway.config.quickfix_settings import render_connector_settings
 
-    plan = plan_transports(cfg, render_quickfix_settings(cfg))
-    assert "TargetCompID=CLIENT1" not in plan.plain_text and "TargetCompID=CLIENT2" in plan.plain_text
+    plan = plan_transports(cfg, render_connector_settings(cfg))
+    acceptor, initiator = plan.plain[Role.ACCEPTOR], plan.plain[Role.INITIATOR]
+    assert "TargetCompID=CLIENT1" not in acceptor and "TargetCompID=CLIENT2" in acceptor
     assert plan.tls_acceptor_text is not None
     assert "SocketAcceptPort=9443" in plan.tls_acceptor_text
     assert "CertificateVerifyLevel=1" in plan.tls_acceptor_text
     assert f"ServerCertificateFile={pki.server.cert}" in plan.tls_acceptor_text
-    assert "SocketConnectHost1=10.0.0.2\nSocketConnectPort1=7002" in plan.plain_text
+    assert "SocketConnectHost1=10.0.0.2\nSocketConnectPort1=7002" in initiator
 
 
 @pytest.mark.parametrize("trusted", [True, False], ids=["venue-ca-trusted", "venue-ca-unknown"])

@@ -20,9 +20,12 @@ from gateway.zenith import (
     ZenithAuthError,
     ZenithClient,
     ZenithConnectionError,
+    ZenithInvalidText,
     ZenithRequestError,
+    ZenithSubscriptionLost,
     ZenithTimeout,
 )
+from gateway.zenith.protocol import MAX_SUB_DROPS
 from gateway.zenith.records import OrderDetails
 from gateway.zenith.trading import TradingApi
 
@@ -483,54 +486,164 @@ def test_server_restart_reconnects_after_backoff(tmp_path: Path) -> None:
     run(tmp_path, body)
 
 
-@pytest.mark.parametrize("code", [1000, 1002, 4000])
-def test_terminal_close_codes_are_not_retried(tmp_path: Path, code: int) -> None:
-    """The simulator never sends these codes, so a bare ``websockets`` server on 127.0.0.1 does."""
-    from websockets.asyncio.server import ServerConnection, serve
+class ScriptedZenith:
+    """A bare ``websockets`` server on 127.0.0.1 that misbehaves on purpose (the simulator never
+    does): ``on_sub(ws, topic, n)`` decides what each Sub gets; counts connections and Subs."""
+
+    def __init__(self, on_sub: Callable[[Any, str, int], Awaitable[None]]) -> None:
+        self.on_sub = on_sub
+        self.connections = 0
+        self.subs: dict[str, int] = {}
+        self.port = 0
+
+    async def handler(self, ws: Any) -> None:
+        self.connections += 1
+        async for message in ws:
+            msg = json.loads(message)
+            if msg.get("Topic") == "QueryIdentify":
+                identity = {"Result": "Success"}
+                await ws.send(json.dumps({"Controller": "Auth", "Topic": "QueryIdentify",
+                                          "TransactionID": msg["TransactionID"], "Data": identity}))
+            elif msg.get("Action") == "Sub":
+                topic = msg["Topic"]
+                self.subs[topic] = self.subs.get(topic, 0) + 1
+                await self.on_sub(ws, topic, self.subs[topic])
+            elif msg.get("TransactionID") is not None:
+                controller = msg.get("Controller", "Zenith")
+                await ws.send(json.dumps({"Controller": controller, "Topic": msg["Topic"],
+                                          "TransactionID": msg["TransactionID"], "Data": []}))
+
+
+async def _confirm(ws: Any, topic: str) -> None:
+    await ws.send(json.dumps({"Controller": "Market", "Topic": topic, "Data": [{"O": "C"}]}))
+    await ws.send(json.dumps({"Controller": "Market", "Topic": topic, "Action": "Sub", "Confirm": True}))
+
+
+def run_scripted(server: ScriptedZenith, body: Callable[[ZenithClient], Awaitable[None]], **kw: Any) -> None:
+    from websockets.asyncio.server import serve
 
     async def main() -> None:
-        connections = 0
-
-        async def handler(ws: ServerConnection) -> None:
-            nonlocal connections
-            connections += 1
-            async for message in ws:
-                msg = json.loads(message)
-                if msg.get("Topic") == "QueryIdentify":
-                    await ws.send(
-                        json.dumps(
-                            {
-                                "Controller": "Auth",
-                                "Topic": "QueryIdentify",
-                                "TransactionID": msg["TransactionID"],
-                                "Data": {"Result": "Success"},
-                            }
-                        )
-                    )
-                    await asyncio.sleep(0.05)
-                    await ws.close(code, "test")
-
-        async with serve(handler, "127.0.0.1", 0, subprotocols=["ZenithJson"]) as server:  # type: ignore[list-item]
-            port = next(iter(server.sockets)).getsockname()[1]
-            client = ZenithClient(
-                f"ws://127.0.0.1:{port}/Zenith", "demo", reconnect_initial=0.01, reconnect_max=0.02
-            )
-            closed: list[Any] = []
+        async with serve(server.handler, "127.0.0.1", 0, subprotocols=["ZenithJson"]) as ws_server:  # type: ignore[list-item]
+            server.port = next(iter(ws_server.sockets)).getsockname()[1]
+            kw.setdefault("reconnect_initial", 0.01)
+            kw.setdefault("reconnect_max", 0.05)
+            client = ZenithClient(f"ws://127.0.0.1:{server.port}/Zenith", "demo", **kw)
             await client.start()
-            client.subscribe("Market", "Markets", closed.append)
             try:
-                await wait_until(lambda: client.last_error is not None)
-                await asyncio.sleep(0.2)  # would be several reconnects if the policy were wrong
-                assert connections == 1
-                assert isinstance(client.last_error, ZenithConnectionError)
-                assert client.last_error.close_code == code
-                assert isinstance(closed[-1], SubscriptionClosed) and closed[-1].error is client.last_error
-                with pytest.raises(ZenithConnectionError, match=str(code)):
-                    await client.request("Market", "QueryMarkets")
+                await body(client)
             finally:
                 await client.close()
 
     asyncio.run(asyncio.wait_for(main(), TEST_TIMEOUT), debug=True)
+
+
+@pytest.mark.parametrize("code", [1000, 1002, 1007, 4000])
+def test_every_close_code_is_followed_by_a_reconnect(code: int) -> None:
+    """Issue 9: a server closing with 1000 (graceful restart) left the gateway cut off for good."""
+
+    async def on_sub(ws: Any, topic: str, n: int) -> None:
+        await _confirm(ws, topic)
+        if n == 1:   # the first connection only: closed with ``code`` once subscribed
+            await asyncio.sleep(0.05)
+            await ws.close(code, "test")
+
+    server = ScriptedZenith(on_sub)
+
+    async def body(client: ZenithClient) -> None:
+        got: list[Any] = []
+        client.subscribe("Market", "Markets", got.append)
+        await wait_until(lambda: server.connections == 2 and client.connected and len(got) >= 3)
+        assert got[1] == StreamReset("Market", "Markets") and isinstance(got[2], SubscriptionData)
+        assert client.last_error is None and server.subs == {"Markets": 2}
+        assert await client.request("Market", "QueryMarkets") == []
+
+    run_scripted(server, body)
+
+
+def test_reconnects_after_the_simulator_closes_with_1000(tmp_path: Path) -> None:
+    async def body(sim: SimServer) -> None:
+        client = client_for(sim)
+        changes: list[bool] = []
+        client.add_connection_listener(changes.append)
+        await client.start()
+        try:
+            got: list[Any] = []
+            client.subscribe("Trading", "Orders!XS:0005", got.append)
+            await wait_until(lambda: bool(got))
+            for sess in list(sim.sessions):
+                sess.close_after_flush(1000, "normal closure")
+            await wait_until(lambda: changes == [True, False, True])
+            await wait_until(lambda: isinstance(got[-1], SubscriptionData) and StreamReset(
+                "Trading", "Orders!XS:0005") in got)
+            assert sim.subscription_count("Trading", "Orders!XS:0005") == 1 and client.last_error is None
+            await TradingApi(client).place_order("XS:0005", buy("XS05", "9.20"))
+        finally:
+            await client.close()
+
+    run(tmp_path, body)
+
+
+def test_a_sub_that_kills_the_connection_is_given_up_after_a_bound() -> None:
+    """The server drops the connection on one topic's Sub, as the simulator did on invalid text
+    (issue 9: 189 reconnects in 37 s). The client sends that Sub a bounded number of times, then
+    closes it with an error; the other topic and calls keep working."""
+
+    async def on_sub(ws: Any, topic: str, n: int) -> None:
+        if topic == "Depth!KILL.XSX":
+            await ws.close(1011, "server fault")
+        elif topic == "Depth!NOPE.XSX":
+            for action in ("Error", "Sub"):   # the failure of §1.7.2
+                failure = {"Controller": "Market", "Topic": topic, "Action": action,
+                           "Data": "Symbol.NotFound NOPE.XSX"}
+                await ws.send(json.dumps(failure))
+        else:
+            await _confirm(ws, topic)
+
+    server = ScriptedZenith(on_sub)
+
+    async def body(client: ZenithClient) -> None:
+        good: list[Any] = []
+        bad: list[Any] = []
+        refused: list[Any] = []
+        client.subscribe("Market", "Depth!NOPE.XSX", refused.append)
+        client.subscribe("Market", "Depth!XS01.XSX", good.append)
+        await wait_until(lambda: bool(good) and bool(refused))
+        assert refused[0].error.code == "Symbol.NotFound"
+        client.subscribe("Market", "Depth!KILL.XSX", bad.append)
+        await wait_until(lambda: bool(bad), timeout=10)
+        assert isinstance(bad[-1], SubscriptionClosed) and isinstance(bad[-1].error, ZenithSubscriptionLost)
+        await wait_until(lambda: client.connected)
+        await asyncio.sleep(0.3)   # several back-offs: the given-up Sub is never sent again
+        assert server.subs["Depth!KILL.XSX"] == MAX_SUB_DROPS
+        assert server.subs["Depth!NOPE.XSX"] == 1   # refused by the server: never sent again
+        assert len(refused) == 1
+        assert server.connections == MAX_SUB_DROPS + 1 and client.connected
+        assert not [e for e in good if isinstance(e, SubscriptionClosed)]
+        assert await client.request("Market", "QueryMarkets") == []
+
+    run_scripted(server, body, stable_after=0.0)
+
+
+def test_text_that_is_not_valid_never_reaches_zenith(tmp_path: Path) -> None:
+    async def body(sim: SimServer) -> None:
+        client = client_for(sim)
+        await client.start()
+        try:
+            bad_topic = "Security!XS02\udcff\udcfe.XSX"
+            got: list[Any] = []
+            client.subscribe("Market", bad_topic, got.append)
+            assert got == []   # told on the next loop turn, once the caller holds the handle
+            await wait_until(lambda: bool(got))
+            assert isinstance(got[0], SubscriptionClosed) and isinstance(got[0].error, ZenithInvalidText)
+            with pytest.raises(ZenithInvalidText):
+                await TradingApi(client).place_order("XS:0006", buy("XS02\udcff"))
+            assert not [k for k in sim.subs if "XS02" in k[1]]
+            assert client.connected and client.reconnects == 0
+            assert len(sim.engine.orders) == 0
+        finally:
+            await client.close()
+
+    run(tmp_path, body)
 
 
 def test_gives_up_after_max_reconnect_attempts(tmp_path: Path) -> None:

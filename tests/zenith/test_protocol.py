@@ -7,10 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.zenith.errors import ZenithConnectionError, ZenithRequestError
+from gateway.zenith.errors import (
+    ZenithConnectionError,
+    ZenithInvalidText,
+    ZenithRequestError,
+    ZenithSubscriptionLost,
+)
 from gateway.zenith.events import StreamReset, SubscriptionClosed, SubscriptionData
 from gateway.zenith.protocol import (
     ERROR_HOLD,
+    MAX_SUB_DROPS,
     CallFailed,
     CallResult,
     ControllerError,
@@ -18,9 +24,9 @@ from gateway.zenith.protocol import (
     ErrorHeld,
     ZenithProtocol,
     backoff_delay,
+    backoff_start,
     error_from_data,
     refresh_delay,
-    should_reconnect,
 )
 
 
@@ -366,14 +372,15 @@ def test_subscription_close_is_idempotent() -> None:
 # -- policies ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("code", [None, 1001, 1006, 1008, 1011, 1012])
-def test_reconnect_codes(code: int | None) -> None:
-    assert should_reconnect(code)
+@pytest.mark.parametrize("code", [None, 1000, 1001, 1006, 1008, 1011, 1012])
+def test_reconnect_codes_start_from_the_initial_delay(code: int | None) -> None:
+    assert backoff_start(code) == 0
 
 
-@pytest.mark.parametrize("code", [1000, 1002, 1007, 1009, 4000, 4001])
-def test_no_reconnect_codes(code: int) -> None:
-    assert not should_reconnect(code)
+@pytest.mark.parametrize("code", [1002, 1007, 1009, 4000, 4001])
+def test_fatal_codes_still_reconnect_but_from_the_longest_delay(code: int) -> None:
+    start = backoff_start(code)
+    assert backoff_delay(start, 0.25, 30.0, lambda: 1.0) == 30.0
 
 
 def test_backoff_is_exponential_capped_and_jittered() -> None:
@@ -388,3 +395,128 @@ def test_refresh_delay() -> None:
     assert refresh_delay(3600) == pytest.approx(2880)   # 80 %
     assert refresh_delay(600) == pytest.approx(420)     # 3 minutes before expiry
     assert refresh_delay(100) == pytest.approx(50)      # short lifetimes: half-way
+
+
+# -- text that is not valid, and subscriptions that keep killing the connection (issue 9) ---------
+
+NOT_TEXT = "XS02\udcff\udcfe"   # bytes 0xFF 0xFE of a FIX field, as the SWIG binding decodes them
+
+
+def test_topic_that_is_not_text_is_refused_locally() -> None:
+    core = ready_core()
+    got: list[object] = []
+    sub, frames, delivery = core.subscribe("Market", f"Security!{NOT_TEXT}.XSX", got.append)
+    assert frames == []   # nothing on the wire
+    assert core.topics() == []
+    deliver_to(delivery)
+    (closed,) = got
+    assert isinstance(closed, SubscriptionClosed) and isinstance(closed.error, ZenithInvalidText)
+    assert closed.error.code == "Data.InvalidText"
+    sub.close()   # harmless
+    assert core.resubscribe() == ([], [])   # and never re-sent
+
+
+def test_call_with_a_value_that_is_not_text_is_refused_before_it_is_registered() -> None:
+    core = ready_core()
+    with pytest.raises(ZenithInvalidText) as info:
+        core.start_call("Trading", "PlaceOrder", {"Account": "XS:0001", "Details": {"Code": NOT_TEXT}}, None)
+    assert isinstance(info.value, ZenithRequestError)   # a definite refusal for the caller
+    with pytest.raises(ZenithInvalidText):
+        core.start_call("Trading", NOT_TEXT, None, None)
+    assert core.pending_count == 0
+
+
+def test_valid_non_ascii_text_still_goes_out() -> None:
+    core = ready_core()
+    # An astral character is escaped as a surrogate *pair* by the encoder: valid text.
+    _, text = core.start_call("Trading", "PlaceOrder", {"Text": "caf\u00e9 \U0001f600 \\ud"}, None)
+    assert json.loads(text)["Data"]["Text"] == "caf\u00e9 \U0001f600 \\ud"
+    _, frames, _ = core.subscribe("Market", "Security!CAF\u00c9.XSX", lambda e: None)
+    assert len(frames) == 1
+
+
+def _drop(core: ZenithProtocol) -> list[object]:
+    core.connection_lost(ZenithConnectionError("gone", 1006))
+    seen: list[object] = []
+    for d in core.take_abandoned():
+        seen += deliver_to(d)
+    core.connection_made()
+    core.resubscribe()
+    return seen
+
+
+def test_sub_first_unanswered_at_every_drop_is_given_up_after_a_bound() -> None:
+    core = ready_core()
+    got: dict[str, list[object]] = {"ok": [], "bad": [], "after": []}
+    core.subscribe("Market", "Depth!XS01.XSX", got["ok"].append)
+    core.subscribe("Market", "Depth!KILL.XSX", got["bad"].append)
+    core.subscribe("Market", "Depth!XS03.XSX", got["after"].append)   # sent after it: never processed
+    for drop in range(1, MAX_SUB_DROPS + 1):
+        # The server answers the first Sub, then dies on the second one.
+        core.receive('{"Controller":"Market","Topic":"Depth!XS01.XSX","Data":[{"O":"C"}]}')
+        seen = _drop(core)
+        if drop < MAX_SUB_DROPS:
+            assert seen == [] and len(core.topics()) == 3
+    assert isinstance(got["bad"][-1], SubscriptionClosed)
+    assert isinstance(got["bad"][-1].error, ZenithSubscriptionLost)
+    assert got["bad"][-1].error.drops == MAX_SUB_DROPS
+    assert sorted(t for _, t in core.topics()) == ["Depth!XS01.XSX", "Depth!XS03.XSX"]
+    assert not [e for e in got["ok"] + got["after"] if isinstance(e, SubscriptionClosed)]
+
+
+def test_an_answer_forgives_earlier_drops() -> None:
+    core = ready_core()
+    got: list[object] = []
+    core.subscribe("Market", "Depth!XS01.XSX", got.append)
+    for _ in range(5 * MAX_SUB_DROPS):
+        _drop(core)   # unrelated drop before the answer
+        _drop(core)
+        core.receive('{"Controller":"Market","Topic":"Depth!XS01.XSX","Action":"Sub","Confirm":true}')
+    assert core.subscriber_count("Market", "Depth!XS01.XSX") == 1
+    assert not [e for e in got if isinstance(e, SubscriptionClosed)]
+
+
+def _confirm(core: ZenithProtocol, topic: str) -> None:
+    core.receive(frame(Controller="Market", Topic=topic, Action="Sub", Confirm=True))
+
+
+def _subs(frames: list[str]) -> list[str]:
+    return [json.loads(f)["Topic"] for f in frames if json.loads(f).get("Action") == "Sub"]
+
+
+def test_after_a_suspicious_drop_topics_are_subscribed_one_at_a_time() -> None:
+    """Answers lost with a dropped batch must not blame an innocent topic: after a drop that left
+    a Sub unanswered, the next connection sends the next Sub only once the previous is answered."""
+    core = ZenithProtocol()
+    got: dict[str, list[object]] = {t: [] for t in ("A", "KILL", "C")}
+    for topic, events in got.items():
+        core.subscribe("Market", topic, events.append)
+    core.connection_made()
+    _, frames = core.resubscribe()
+    assert _subs(frames) == ["A", "KILL", "C"]   # normal mode: one burst
+    # The server dies on KILL and the answer to A, written in the same batch, is lost too.
+    core.connection_lost(ZenithConnectionError("gone", 1006))
+    for _ in range(MAX_SUB_DROPS):
+        core.connection_made()
+        _, frames = core.resubscribe()
+        assert _subs(frames) == ["A"]
+        _confirm(core, "A")
+        assert _subs(core.outbox) == ["KILL"]
+        core.outbox.clear()
+        core.connection_lost(ZenithConnectionError("gone", 1006))
+        for d in core.take_abandoned():
+            deliver_to(d)
+    assert isinstance(got["KILL"][-1], SubscriptionClosed)
+    assert not [e for e in got["A"] + got["C"] if isinstance(e, SubscriptionClosed)]
+    # Next connection: A then C, one at a time, then back to bursts.
+    core.connection_made()
+    _, frames = core.resubscribe()
+    assert _subs(frames) == ["A"]
+    _confirm(core, "A")
+    assert _subs(core.outbox) == ["C"]
+    core.outbox.clear()
+    core.receive(frame(Controller="Market", Topic="C", Data=[{"O": "C"}]))
+    assert core.outbox == []
+    _, frames, _ = core.subscribe("Market", "D", lambda e: None)
+    _, more, _ = core.subscribe("Market", "E", lambda e: None)
+    assert _subs(frames + more) == ["D", "E"]
