@@ -19,6 +19,10 @@ bootstrap() {
     if [ ! -f "$STAMP" ]; then
         "$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools wheel
         echo "installing plxtra-fix-gateway and its dependencies (first time: quickfix compiles, ~5 min)..." >&2
+        # quickfix WITH its SSL connectors (FIX over TLS), as a distinct local version so that a plain
+        # wheel cached by pip can never replace it; the script checks the result and installs
+        # libssl-dev when it is missing (apt, as root).
+        "$REPO/deploy/build-quickfix-ssl.sh" "$VENV/bin/python" "$REPO/.wheels"
         "$VENV/bin/python" -m pip install --quiet -e "$REPO[dev]"
         rm -f "$VENV"/.installed-*
         touch "$STAMP"

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "certify": ("gateway.harness.cli_certify", "run certification scenarios against a FIX engine"),
     "certify-partner": ("gateway.cert.cli", "certify a partner's FIX engine (Plxtra's side of the session)"),
     "certify-log": ("gateway.cert.cli_log", "verdict on certification steps from a recorded session log"),
+    "admin": ("gateway.ops.cli_admin", "operate a running gateway through its admin API"),
 }
 
 

@@ -66,6 +66,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="Zenith WebSocket URL overriding the config ('embedded': in-process simulator)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="logging level (default INFO)")
+    parser.add_argument("--log-format", default=None, choices=["text", "json"],
+                        help="gateway log format (default: gateway.logs.format, else text); json: one "
+                             "object per line")
 
 
 def setup_logging(level: str) -> None:
@@ -95,6 +98,11 @@ def banner(gateway: object) -> str:
         where = (f"connects to {s.host}:{s.port}" if s.role.value == "initiator" else "accepts")
         version = s.begin_string + (f"/{s.default_appl_ver_id}" if s.default_appl_ver_id else "")
         lines.append(f"  session {s.name}: {version} {s.sender_comp_id}<->{s.target_comp_id} ({where})")
+    if gw.tls_listen_port is not None:
+        lines.append(f"  FIX over TLS on port {gw.tls_listen_port} (sessions with transport: tls)")
+    if cfg.admin.enabled:
+        lines.append(f"  admin API: http://{cfg.admin.listen_host}:{cfg.admin.listen_port} (bearer token; "
+                     "plxtra-fix admin --config FILE sessions)")
     zenith = gateway.zenith_url + (" (embedded simulator)" if gateway.embedded else "")
     lines.append(f"  Zenith: {zenith}")
     lines.append(f"  FIX logs: {gw.log_dir}   store: {gw.store_path}")
@@ -116,6 +124,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.zenith:
         cfg = dataclasses.replace(cfg, zenith=dataclasses.replace(cfg.zenith, url=args.zenith))
+    from gateway.ops.logformat import install_logging
+
+    # Now that the config is known: its format, and its secrets masked in every line.
+    secrets = [cfg.zenith.token, *(s.credentials.password or "" for s in cfg.sessions),
+               *(secret for _, secret in cfg.admin.tokens)]
+    install_logging(args.log_level, getattr(args, "log_format", None) or cfg.gateway.logs.format, secrets)
 
     def ready(gateway: Gateway) -> None:
         # Everything built at start-up (modules, dictionaries, config) lives as long as the

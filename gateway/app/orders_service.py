@@ -959,3 +959,21 @@ class OrdersService:
     def _send(self, name: str, msg: OutboundMessage) -> None:
         """A message without ExecID bookkeeping (rejects, status answers): now, or at next logon."""
         self._delivery.send(name, msg)
+
+    # --- operations: entry points of the admin API (gateway.ops.control) ------------------------
+
+    def open_order_count(self, name: str) -> int:
+        """Working orders of session ``name`` (its key text, as the store names sessions)."""
+        return len(self._cache.working(name))
+
+    def queued_report_count(self, name: str) -> int:
+        """Reports kept for ``name`` while it is logged out (0 while it is logged on)."""
+        return 0 if name in self._logged_on else len(self._store.deferred_for(name))
+
+    def cancel_all(self, *, name: str | None = None, account: str | None = None) -> int:
+        """Kill switch: cancel every working order of a session and/or Plxtra account, as cancel on
+        disconnect does (unsolicited Canceled reports follow). Returns how many were asked."""
+        working = [r for r in self._cache.working(name) if account is None or r.account == account]
+        for stored in working:
+            self._spawn(self._cancel_order(stored.request_id, None, "", stored.session), "orders-cancel-all")
+        return len(working)

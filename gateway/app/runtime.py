@@ -111,6 +111,7 @@ class Gateway:
         self.outbox: QuickFixOutbox | None = None
         self.registry: ServiceRegistry | None = None
         self.engine: FixEngine | None = None
+        self.ops: Any = None   # gateway.ops.runtime.Ops: metrics, session events, admin API
         self.state_lock: StateLock | None = None
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -141,6 +142,9 @@ class Gateway:
         self.state_lock = StateLock(gateway_state_directories(
             cfg, sim_cfg.state_path if sim_cfg is not None else None))
         self.state_lock.acquire()
+        from gateway.ops.runtime import Ops
+
+        self.ops = Ops(cfg, reload_config=self._reload_config if cfg.path is not None else None)
         if sim_cfg is not None:
             from gateway.sim.server import SimServer
 
@@ -149,10 +153,22 @@ class Gateway:
             log.info("embedded simulator at %s (state %s)", self.sim.url, sim_cfg.state_path)
         from gateway.zenith import ZenithClient
 
+        ssl_context = None
+        if cfg.zenith.ca is not None and self.zenith_url.startswith("wss://"):
+            import ssl
+
+            ssl_context = ssl.create_default_context(cafile=str(cfg.zenith.ca))   # verifies host and chain
         self.client = ZenithClient(self.zenith_url, cfg.zenith.token, auth_method=cfg.zenith.auth_method,
-                                   request_timeout=cfg.zenith.request_timeout)
-        await self.client.start()
-        log.info("connected to Zenith at %s", self.zenith_url)
+                                   request_timeout=cfg.zenith.request_timeout, ssl_context=ssl_context)
+        if self.embedded or cfg.zenith.at_start == "fail":
+            await self.client.start()
+            log.info("connected to Zenith at %s", self.zenith_url)
+        else:
+            # Zenith down at start: serve anyway (orders are rejected with a clear Text and /readyz
+            # says not ready) instead of exiting into a restart loop.
+            await self.client.start_in_background()
+            if self.client.connected:
+                log.info("connected to Zenith at %s", self.zenith_url)
 
         dictionaries = load_dictionaries(cfg)
         # Above md_queue_limit the market-data service stops feeding a session and conflates;
@@ -167,10 +183,17 @@ class Gateway:
 
         journal = journal_for(journal_path(store_path_of(cfg)))
         app = GatewayApplication(cfg, self.registry, loop, self.outbox, journal=journal,
-                                 journal_types=JOURNALED)
-        self.engine = FixEngine(cfg, app)
+                                 journal_types=JOURNALED, logon_gate=self.ops.logon_refusal)
+        self.engine = FixEngine(cfg, app, log_factory=self.ops.log_factory)
         self.engine.start()
         self._log_acceptor_reach()
+        await self.ops.start(self)
+
+    def _reload_config(self) -> GatewayConfig:
+        from gateway.config.loader import load_config
+
+        assert self.config.path is not None
+        return load_config(self.config.path)
 
     def _log_acceptor_reach(self) -> None:
         log.info("%s", acceptor_reach(self.config))
@@ -184,6 +207,9 @@ class Gateway:
             return
         self._stopping = True
         try:
+            if self.ops is not None:
+                with _logged("admin API close"):
+                    await self.ops.close()
             if self.outbox is not None:
                 # What services already sent goes out before the Logouts (bounded wait).
                 left = await asyncio.to_thread(self.outbox.drain, 2.0)
@@ -216,6 +242,8 @@ class Gateway:
             if self.engine is not None:
                 if released:
                     self.engine.release()
+                    if self.ops is not None:
+                        self.ops.close_logs()
                 else:   # a writer may still be inside QuickFIX: leak rather than free under it
                     log.error("FIX engine not released: writer threads still running")
         finally:

@@ -37,7 +37,15 @@ import yaml
 from yaml.nodes import Node
 
 from gateway.config.errors import ConfigError
-from gateway.config.model import GatewayConfig, GatewaySettings, ZenithSettings
+from gateway.config.model import (
+    AdminSettings,
+    GatewayConfig,
+    GatewaySettings,
+    SessionConfig,
+    Transport,
+    ZenithSettings,
+)
+from gateway.config.ops_settings import read_admin, read_logs, read_tls
 from gateway.config.sessions import SessionReader
 from gateway.config.yamlnodes import MapReader, NodeReader
 
@@ -50,14 +58,14 @@ __all__ = [
     "load_config_text",
 ]
 
-TOP_LEVEL_KEYS = ("gateway", "zenith", "sessions")
+TOP_LEVEL_KEYS = ("gateway", "zenith", "sessions", "admin")
 GATEWAY_KEYS = (
     "listen_host", "listen_port", "store_path", "log_dir", "message_store", "message_store_dir",
     "data_dictionary_dir", "cancel_on_disconnect", "md_conflation", "md_queue_limit", "md_merge_max",
     "pending_status_after",
-    "account_owner",
+    "account_owner", "tls", "tls_listen_port", "logs",
 )
-ZENITH_KEYS = ("url", "token", "auth_method", "request_timeout", "sim_config")
+ZENITH_KEYS = ("url", "token", "auth_method", "request_timeout", "sim_config", "ca", "at_start")
 DEFAULT_ACCOUNT_OWNER = "XS"
 MESSAGE_STORES = ("file", "memory")
 AUTH_METHODS = ("bearer", "authtoken")
@@ -135,9 +143,27 @@ class _Loader:
         sessions = [session_reader.read(n, f"{key}[{i}]") for i, n in enumerate(nodes)]
         built = tuple(s for s in sessions if s is not None)
         session_reader.check_unique(nodes, sessions)
-        if gateway is None or zenith is None or len(built) != len(sessions):
+        admin = AdminSettings()
+        if got := top.get("admin"):
+            admin = read_admin(self.r, *got, self._host)   # type: ignore[assignment]
+        if gateway is not None:
+            self._check_tls(root, gateway, built)
+        if gateway is None or zenith is None or admin is None or len(built) != len(sessions):
             return None
-        return GatewayConfig(path=path, gateway=gateway, zenith=zenith, sessions=built)
+        return GatewayConfig(path=path, gateway=gateway, zenith=zenith, sessions=built, admin=admin)
+
+    def _check_tls(self, root: Node, gateway: GatewaySettings, sessions: tuple[SessionConfig, ...]) -> None:
+        """Acceptor sessions on TLS need gateway.tls and a TLS port distinct from the plain one."""
+        tls_acceptors = [s for s in sessions if s.transport is Transport.TLS and s.role.value == "acceptor"]
+        if not tls_acceptors:
+            return
+        names = ", ".join(s.name for s in tls_acceptors)
+        if gateway.tls is None:
+            self.r.error(root, "gateway.tls", f"missing: sessions {names} say transport: tls")
+        if gateway.tls_listen_port is None:
+            self.r.error(root, "gateway.tls_listen_port", f"missing: sessions {names} say transport: tls")
+        elif gateway.tls_listen_port == gateway.listen_port:
+            self.r.error(root, "gateway.tls_listen_port", "must differ from listen_port (plain sessions)")
 
     # -- paths -----------------------------------------------------------------------------
     def _path(self, node: Node, key: str) -> Path | None:
@@ -202,6 +228,12 @@ class _Loader:
                 self.r.error(*got, f"must be 0 (never) or more seconds, got {seconds}")
                 seconds = None
             put("pending_status_after", float(seconds) if seconds is not None else None)
+        if got := m.get("tls"):
+            put("tls", read_tls(self.r, *got, self._path, server=True))
+        if got := m.get("tls_listen_port"):
+            put("tls_listen_port", self.r.integer(*got, minimum=1, maximum=65535))
+        if got := m.get("logs"):
+            put("logs", read_logs(self.r, *got))
         owner: str | None = DEFAULT_ACCOUNT_OWNER
         if got := m.get("account_owner"):
             node, key = got
@@ -271,6 +303,16 @@ class _Loader:
                 sim_path = None
             ok &= sim_path is not None
             values["sim_config"] = sim_path
+        if got := m.get("at_start"):
+            values["at_start"] = self.r.choice(*got, ("wait", "fail"))
+            ok &= values["at_start"] is not None
+        if got := m.get("ca"):
+            ca = self._path(*got)
+            if ca is not None and not ca.is_file():
+                self.r.error(got[0], got[1], f"file {str(ca)!r} does not exist")
+                ca = None
+            ok &= ca is not None
+            values["ca"] = ca
         if not ok:
             return None
         return ZenithSettings(**values)   # type: ignore[arg-type]

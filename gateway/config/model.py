@@ -8,6 +8,7 @@ the YAML.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
@@ -15,15 +16,19 @@ from enum import StrEnum
 from pathlib import Path
 
 __all__ = [
+    "AdminSettings",
     "Credentials",
     "GatewayConfig",
     "GatewaySettings",
     "Limits",
+    "LogSettings",
     "Role",
     "Schedule",
     "SessionConfig",
     "Symbology",
     "ThrottleAction",
+    "TlsSettings",
+    "Transport",
     "ZenithSettings",
 ]
 
@@ -41,6 +46,62 @@ class ThrottleAction(StrEnum):
     QUEUE = "queue"            # delay it until the rate allows (bounded)
 
 
+class Transport(StrEnum):
+    """How a FIX session's bytes travel: plain TCP, or TLS (QuickFIX built with SSL)."""
+
+    TCP = "tcp"
+    TLS = "tls"
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """Certificates and policy of FIX over TLS (``gateway.tls`` or an initiator's ``tls:``).
+
+    Paths are resolved against the YAML's directory like every other path. ``ca`` verifies the
+    peer: partners' client certificates on the acceptor (when ``verify_client``), the partner's
+    server certificate on an initiator.
+    """
+
+    certificate: Path | None = None
+    private_key: Path | None = None
+    ca: Path | None = None
+    verify_client: bool = True
+    min_version: str = "TLSv1.2"             # TLSv1.2 | TLSv1.3
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """The gateway's own log and QuickFIX's message/event logs (``gateway.logs``)."""
+
+    format: str = "text"                     # "text" or "json" (one object per line)
+    rotate: str = "daily"                    # QuickFIX logs: "daily", "size" or "none"
+    max_bytes: int = 100 * 1024 * 1024       # with rotate: size
+    keep_days: int = 14                      # rotated QuickFIX logs older than this are deleted
+    mask_secrets: bool = True                # Password(554), NewPassword(925) masked in files
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSettings:
+    """The admin HTTP API of ``gateway.ops`` (``admin:``). Without an ``admin:`` section: off.
+
+    Every request needs ``Authorization: Bearer <secret>`` of one of ``tokens`` (name, secret);
+    the name is what audit lines record as who acted.
+    """
+
+    enabled: bool = False
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 9879
+    tokens: tuple[tuple[str, str], ...] = ()
+
+    def token_name(self, secret: str) -> str | None:
+        """The name of the token whose secret is ``secret`` (constant-time per candidate)."""
+        found = None
+        for name, value in self.tokens:
+            if hmac.compare_digest(value.encode(), secret.encode()):
+                found = name
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class ZenithSettings:
     """Where the gateway finds Plxtra. ``url`` ``embedded`` starts the simulator in-process."""
@@ -50,6 +111,8 @@ class ZenithSettings:
     auth_method: str = "bearer"              # "bearer" (handshake header) or "authtoken" (Auth:AuthToken)
     request_timeout: float = 10.0
     sim_config: Path | None = None           # simulator YAML used when url == "embedded"
+    ca: Path | None = None                   # wss://: CA bundle to verify Plxtra (None: system CAs)
+    at_start: str = "wait"                   # Zenith down at start: "wait" (serve, keep trying) or "fail"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +129,9 @@ class GatewaySettings:
     md_queue_limit: int = 10_000             # outbound MD messages queued per session before conflating
     md_merge_max: int = 200                  # queued X for one request merged into one message (1: never)
     pending_status_after: float = 2.0        # s without Plxtra's answer before ER Pending New/Cancel/Replace
+    tls: TlsSettings | None = None           # certificates of acceptor sessions with transport: tls
+    tls_listen_port: int | None = None       # port of those sessions (plain ones stay on listen_port)
+    logs: LogSettings = field(default_factory=LogSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +184,9 @@ class SessionConfig:
     default_appl_ver_id: str | None = None   # FIX.5.0SP2 when begin_string is FIXT.1.1
     host: str | None = None                  # initiators: where to connect
     port: int | None = None
+    backup_hosts: tuple[tuple[str, int], ...] = ()   # initiators: tried in order after host:port
+    transport: Transport = Transport.TCP
+    tls: TlsSettings | None = None           # initiators: own TLS block (else gateway.tls)
     heartbeat_interval: int = 30
     schedule: Schedule = field(default_factory=Schedule)
     reset_on_logon: bool = False             # we reset our sequence numbers at each logon
@@ -159,6 +228,7 @@ class GatewayConfig:
     gateway: GatewaySettings
     zenith: ZenithSettings
     sessions: tuple[SessionConfig, ...]
+    admin: AdminSettings = field(default_factory=AdminSettings)
 
     def session_for(self, begin_string: str, sender_comp_id: str,
                     target_comp_id: str) -> SessionConfig | None:

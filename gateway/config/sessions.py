@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 from yaml.nodes import MappingNode, Node
@@ -21,7 +22,9 @@ from gateway.config.model import (
     SessionConfig,
     Symbology,
     ThrottleAction,
+    Transport,
 )
+from gateway.config.ops_settings import read_tls
 from gateway.config.schedule import read_schedule
 from gateway.config.yamlnodes import MapReader, NodeReader, join_key
 
@@ -29,6 +32,7 @@ __all__ = [
     "APPL_VER_IDS",
     "BEGIN_STRINGS",
     "DEFAULT_APPL_VER_ID",
+    "DEFAULT_LIMITS",
     "FIXT",
     "SESSION_KEYS",
     "SessionReader",
@@ -40,10 +44,15 @@ SESSION_KEYS = (
     "credentials", "accounts", "default_account", "markets", "symbols", "symbology", "limits",
     "cancel_on_disconnect", "market_data", "trading", "pending_reports",
     "validate_user_defined_fields", "allow_unknown_msg_fields", "validate_fields_out_of_order",
-    "data_dictionary",
+    "data_dictionary", "transport", "tls", "backup_hosts",
 )
 VALIDATION_FLAGS = ("validate_user_defined_fields", "allow_unknown_msg_fields",
                     "validate_fields_out_of_order")
+BACKUP_HOST_KEYS = ("host", "port")
+# A session that says nothing about limits is not unlimited (README "Default limits"): a fat finger
+# or a runaway loop stops here. Generous for real flow; a session wanting none writes limits: {}.
+DEFAULT_LIMITS = Limits(max_order_qty=Decimal(1_000_000), max_notional=Decimal(100_000_000),
+                        messages_per_second=2_000)
 CREDENTIAL_KEYS = ("username", "password")
 SYMBOLOGY_KEYS = ("default_market", "allow_suffix")
 LIMIT_KEYS = ("max_order_qty", "max_notional", "messages_per_second", "throttle_action")
@@ -91,6 +100,7 @@ class SessionReader:
 
         kw["default_appl_ver_id"] = self._appl_ver_id(m, begin)
         self._endpoint(m, role, kw)
+        self._transport(m, role, kw)
         kw["heartbeat_interval"] = self._opt(
             m, "heartbeat_interval", lambda n, k: self.r.integer(n, k, minimum=1, maximum=3600))
         if got := m.get("schedule"):
@@ -115,7 +125,9 @@ class SessionReader:
         kw["symbols"] = self._symbols(m, effective_markets)
         kw["symbology"] = self._symbology(m, effective_markets)
         if got := m.get("limits"):
-            kw["limits"] = self._limits(*got)
+            kw["limits"] = self._limits(*got)   # limits: {} is the explicit way to have none
+        else:
+            kw["limits"] = DEFAULT_LIMITS
 
         trading = kw["trading"] if kw["trading"] is not None else True
         market_data = kw["market_data"] if kw["market_data"] is not None else True
@@ -210,6 +222,51 @@ class SessionReader:
             kw["host"] = host
         if port_item:
             kw["port"] = self.r.integer(*port_item, minimum=1, maximum=65535)
+
+    def _file_path(self, node: Node, key: str) -> Path | None:
+        """A path as written, relative to the YAML's folder (existence is checked by the caller)."""
+        text = self.r.string(node, key)
+        if text is None:
+            return None
+        path = Path(text).expanduser()
+        return Path(os.path.normpath(path if path.is_absolute() else self.base_dir / path))
+
+    def _transport(self, m: MapReader, role: Role, kw: dict[str, object]) -> None:
+        """``transport: tls``, an initiator's own ``tls:`` block and its ``backup_hosts``."""
+        if got := m.get("transport"):
+            text = self.r.choice(*got, [t.value for t in Transport])
+            kw["transport"] = Transport(text) if text else None
+        tls_item, backups_item = m.get("tls"), m.get("backup_hosts")
+        if role is Role.ACCEPTOR:
+            for item in (tls_item, backups_item):
+                if item:
+                    self.r.error(item[0], item[1], "only for initiators: acceptor sessions use gateway.tls "
+                                                   "and gateway.tls_listen_port")
+            return
+        if tls_item:
+            if kw.get("transport") is not Transport.TLS:
+                self.r.error(tls_item[0], tls_item[1], "has no effect without transport: tls")
+            kw["tls"] = read_tls(self.r, *tls_item, self._file_path, server=False)
+        elif kw.get("transport") is Transport.TLS and self.gateway.tls is None:
+            self.r.error(m.node, join_key(m.key, "tls"),
+                         "missing: a TLS initiator needs a tls: block (ca, and certificate/private_key "
+                         "if the partner asks for one) or gateway.tls")
+        if backups_item:
+            backups: list[tuple[str, int]] = []
+            for i, item in enumerate(self.r.sequence(*backups_item) or []):
+                item_key = join_key(backups_item[1], i)
+                bm = self.r.mapping(item, item_key, BACKUP_HOST_KEYS)
+                if bm is None:
+                    continue
+                host_got, port_got = bm.get("host"), bm.get("port")
+                if host_got is None or port_got is None:
+                    self.r.error(item, item_key, "a backup host needs host and port")
+                    continue
+                host = self.r.string(*host_got)
+                port = self.r.integer(*port_got, minimum=1, maximum=65535)
+                if host is not None and port is not None:
+                    backups.append((host, port))
+            kw["backup_hosts"] = tuple(backups)
 
     def _dictionary_file(self, node: Node, key: str) -> Path | None:
         text = self.r.string(node, key)

@@ -100,16 +100,33 @@ class FixEngine:
     that is not a QuickFIX thread (stop waits for logouts)."""
 
     def __init__(self, config: GatewayConfig, application: fix.Application,
-                 settings_texts: Mapping[Role, str] | None = None) -> None:
-        """``settings_texts`` (default: rendered from ``config``) is one text per connector role."""
+                 settings_texts: Mapping[Role, str] | None = None, log_factory: object | None = None) -> None:
+        """``settings_texts`` (default: rendered from ``config``) is one text per connector role.
+        ``log_factory`` replaces QuickFIX's FileLogFactory (``gateway.ops.fixlog``: masking,
+        rotation, session events)."""
         from gateway.config.errors import ConfigError
-        from gateway.config.quickfix_settings import connector_session_settings, render_connector_settings
+        from gateway.config.quickfix_settings import (
+            build_session_settings,
+            connector_session_settings,
+            render_connector_settings,
+        )
+        from gateway.fix.schedule_zone import localize
+        from gateway.fix.transport import plan_transports
 
         self.config = config
         self.application = application
         try:
             texts = dict(settings_texts) if settings_texts is not None else render_connector_settings(config)
-            self.settings: dict[Role, fix.SessionSettings] = connector_session_settings(config, texts)
+            self._zone: str | None = None
+            for role, text in list(texts.items()):   # DST-safe schedules (UseLocalTime)
+                texts[role], zone = localize(config, text)
+                self._zone = self._zone or zone
+            verified: dict[Role, fix.SessionSettings] = connector_session_settings(config, texts)
+            # TLS sessions get SSL connectors of their own; backup hosts become SocketConnectHostN.
+            self.transports = plan_transports(config, texts)
+            self.settings: dict[Role, fix.SessionSettings] = (
+                {role: build_session_settings(text) for role, text in self.transports.plain.items()}
+                if self.transports.changed else verified)
         except ConfigError as exc:
             raise FixEngineError(f"invalid QuickFIX settings: {exc}") from exc
         self.settings_texts: dict[Role, str] = texts
@@ -119,6 +136,7 @@ class FixEngine:
         self._retired: list[object] = []
         # Factories must outlive the acceptor/initiator: QuickFIX keeps raw pointers to them.
         self._factories: list[object] = []
+        self._given_log_factory = log_factory
 
     @property
     def settings_text(self) -> str:
@@ -127,11 +145,11 @@ class FixEngine:
 
     @property
     def has_acceptor_sessions(self) -> bool:
-        return Role.ACCEPTOR in self.settings
+        return any(s.role is Role.ACCEPTOR for s in self.config.sessions)
 
     @property
     def has_initiator_sessions(self) -> bool:
-        return Role.INITIATOR in self.settings
+        return any(s.role is Role.INITIATOR for s in self.config.sessions)
 
     def _factories_for(self, settings: fix.SessionSettings) -> tuple[object, object]:
         """(store factory, log factory) reading ``settings``: a factory looks each session up in
@@ -141,7 +159,7 @@ class FixEngine:
             store = fix.FileStoreFactory(settings)
         else:
             store = fix.MemoryStoreFactory()
-        log_factory = fix.FileLogFactory(settings)
+        log_factory = self._given_log_factory or fix.FileLogFactory(settings)
         self._factories += [store, log_factory]
         return store, log_factory
 
@@ -150,6 +168,9 @@ class FixEngine:
         if self._started:
             return
         gw = self.config.gateway
+        from gateway.fix.schedule_zone import use_process_zone
+
+        use_process_zone(self._zone)
         Path(gw.log_dir).mkdir(parents=True, exist_ok=True)
         if gw.message_store == "file":
             Path(gw.message_store_dir).mkdir(parents=True, exist_ok=True)
@@ -164,6 +185,7 @@ class FixEngine:
                 store, logs = self._factories_for(settings)
                 self._initiator = fix.SocketInitiator(self.application, store, settings, logs)
                 self._initiator.start()
+            self.transports.start(self.application, gw.message_store, self._given_log_factory)
         except (fix.ConfigError, fix.RuntimeError) as exc:
             self._stop_quickfix(force=True)
             self.release()   # nothing can be sending through an engine that never started
@@ -217,6 +239,7 @@ class FixEngine:
 
     def _stop_quickfix(self, force: bool) -> None:
         # The stopped objects are kept, not dropped: see release().
+        self._retired.extend(self.transports.stop(force))
         if self._initiator is not None:
             self._initiator.stop(force)
             self._retired.append(self._initiator)

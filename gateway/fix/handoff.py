@@ -526,7 +526,8 @@ class GatewayApplication(fix.Application):
 
     def __init__(self, config: GatewayConfig, inbox: Inbox, loop: asyncio.AbstractEventLoop,
                  outbox: QuickFixOutbox, journal: InboundJournalLike | None = None,
-                 journal_types: frozenset[str] = frozenset()) -> None:
+                 journal_types: frozenset[str] = frozenset(),
+                 logon_gate: Callable[[SessionKey], str | None] | None = None) -> None:
         super().__init__()
         self._config = config
         self._inbox = inbox
@@ -536,6 +537,8 @@ class GatewayApplication(fix.Application):
         # crash after QuickFIX consumed their MsgSeqNum cannot lose them (gateway.store.inbound_journal).
         self._journal = journal
         self._journal_types = journal_types
+        # gateway.ops: Text(58) to refuse a Logon with (operator disabled it, Zenith down), or None.
+        self._logon_gate = logon_gate
         if outbox._loop is None:
             outbox.bind(loop)
         self._keys: dict[str, SessionKey] = {}
@@ -739,6 +742,8 @@ class GatewayApplication(fix.Application):
             raise fix.RejectLogon(f"Unknown session {key}")
         if session.role is not Role.ACCEPTOR:
             return
+        if self._logon_gate is not None and (refusal := self._logon_gate(key)):
+            raise fix.RejectLogon(refusal)
         heart_bt_int = _get(message, _HEART_BT_INT)
         if heart_bt_int is None or not heart_bt_int.isdigit():
             # A negative interval (or junk) is no heartbeat contract at all; 0 means "none" in FIX.

@@ -25,6 +25,7 @@ from gateway.harness.dictionary import FixDictionary, GroupLayout, dictionary_fo
 from gateway.harness.errors import DictionaryError, HarnessError, MalformedFieldError
 from gateway.harness.readers import FORMATS, LogProblem, LogReader, LogRecord
 from gateway.harness.selectors import parse_session
+from gateway.ops.masking import mask_fields, mask_fix
 
 __all__ = ["Filters", "configure", "parse_filters", "run"]
 
@@ -72,6 +73,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--summary",
         action="store_true",
         help="print the sessions found (messages per side, time span) on stderr",
+    )
+    parser.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="print Password(554) and NewPassword(925) as logged (masked by default)",
     )
     parser.add_argument(
         "--dictionary-dir",
@@ -248,8 +254,8 @@ class _Printer:
             self.out.write(block)
 
     def print_malformed(self, record: LogRecord, detail: str) -> None:
-        """A message whose fields cannot be split: shown as it is, with what is wrong."""
-        text = record.message.to_text()
+        """A message whose fields cannot be split: shown as it is (secrets masked), with what is wrong."""
+        text = mask_fix(record.message.to_text())
         if self.mode == "json":
             obj = {
                 "file": record.file,
@@ -433,7 +439,8 @@ def run(args: argparse.Namespace) -> int:
                     continue  # cannot tell whether it matches
                 printer.print_malformed(record, exc.detail)
             else:
-                printer.print(record, fields, d, beside.pop((record.file, record.line), []))
+                printer.print(record, fields if args.show_secrets else mask_fields(fields), d,
+                              beside.pop((record.file, record.line), []))
             printed += 1
             if args.limit and printed >= args.limit:
                 break

@@ -112,6 +112,7 @@ class ZenithClient:
         compression: bool | None = None,
         max_size: int = 16 * 1024 * 1024,
         user_agent: str | None = None,
+        ssl_context: Any = None,
     ) -> None:
         method = auth_method.lower()
         if method not in ("bearer", "authtoken"):
@@ -139,6 +140,8 @@ class ZenithClient:
         self._compression = "deflate" if compression else None
         self._max_size = max_size
         self._user_agent = user_agent or f"plxtra-fix/{__version__}"
+        # wss:// only: verifies Plxtra's certificate (None: websockets' default, the system CAs).
+        self._ssl_context = ssl_context
 
         self._core = ZenithProtocol()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -190,6 +193,26 @@ class ZenithClient:
             self._closing = True
             await self._stop_tasks()
             raise
+        self._spawn(self._supervise(), "zenith-supervisor")
+
+    async def start_in_background(self) -> None:
+        """Like :meth:`start`, but a Zenith that cannot be reached yet is no error: the client keeps
+        connecting with the reconnect back-off, and connection listeners hear when it succeeds.
+        A refused token still raises :class:`ZenithAuthError` (retrying would not help).
+        Used by the gateway so that it starts, and says it is not ready, while Plxtra is down.
+        """
+        if self._started:
+            raise ZenithError("ZenithClient.start() called twice")
+        self._started = True
+        self._loop = asyncio.get_running_loop()
+        try:
+            await self._establish()
+        except ZenithAuthError:
+            self._closing = True
+            await self._stop_tasks()
+            raise
+        except ZenithError as exc:
+            log.warning("Zenith not reachable at start (%s): retrying with back-off", exc)
         self._spawn(self._supervise(), "zenith-supervisor")
 
     async def request(
@@ -284,6 +307,7 @@ class ZenithClient:
                 max_size=self._max_size,
                 proxy=None,
                 create_connection=make_connection,  # type: ignore[arg-type]
+                **({"ssl": self._ssl_context} if self._ssl_context is not None else {}),
             )
         except InvalidStatus as exc:
             status = exc.response.status_code

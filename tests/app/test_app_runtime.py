@@ -76,7 +76,7 @@ def test_plxtra_fix_run_reports_config_errors_without_traceback(tmp_path: Path) 
 
 
 def test_zenith_url_override_and_unreachable_zenith_fail_cleanly(tmp_path: Path) -> None:
-    cfg = write_test_config(tmp_path, "embedded", free_port())
+    cfg = write_test_config(tmp_path, "embedded", free_port(), zenith={"at_start": "fail"})
     dead = f"ws://127.0.0.1:{free_port()}/Zenith"   # nothing listens there
     done = _run(tmp_path, "--config", str(cfg), "--zenith", dead)
     assert done.returncode == 1, done.stdout + done.stderr

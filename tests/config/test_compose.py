@@ -17,6 +17,8 @@ from config_helpers import REPO
 from gateway.config import load_config
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+# The compose file requires both tokens (no silent demo default): give them as docker compose would.
+ENV = {"PLXTRA_TOKEN": "demo", "PLXTRA_ADMIN_TOKEN": "compose-admin-token-0123"}
 DOCKERFILE = (REPO / "Dockerfile").read_text(encoding="utf-8")
 
 
@@ -72,7 +74,7 @@ def test_config_is_mounted_read_only_and_state_is_not_in_it() -> None:
     volumes = COMPOSE["services"]["gateway"]["volumes"]
     config_mount = next(v for v in volumes if v.split(":")[1] == "/config")
     assert config_mount.split(":")[0] == "./config" and config_mount.endswith(":ro")
-    cfg = load_config(_gateway_config_path(), env={})
+    cfg = load_config(_gateway_config_path(), env=ENV)
     for path in (cfg.gateway.store_path, cfg.gateway.log_dir, cfg.gateway.message_store_dir):
         assert not str(path).startswith("/config"), f"{path} would be on the read-only /config mount"
 
@@ -80,13 +82,13 @@ def test_config_is_mounted_read_only_and_state_is_not_in_it() -> None:
 def test_gateway_command_names_a_config_that_validates_and_is_published() -> None:
     path = _gateway_config_path()
     assert path.is_file() and path.parent == REPO / "config"
-    cfg = load_config(path, env={})
+    cfg = load_config(path, env=ENV)
     assert cfg.gateway.listen_host == "0.0.0.0"   # reachable through the container's network
     assert cfg.gateway.listen_port in _published("gateway")
 
 
 def test_zenith_url_matches_the_sim_service() -> None:
-    cfg = load_config(_gateway_config_path(), env={})
+    cfg = load_config(_gateway_config_path(), env=ENV)
     url = urlsplit(cfg.zenith.url)
     assert url.scheme == "ws" and url.hostname == "sim"   # the compose service name
     sim_argv = _argv("sim")

@@ -20,6 +20,7 @@ from config_helpers import (
 
 from gateway.config import ConfigError, load_config, load_config_text
 from gateway.config.model import Role, ThrottleAction
+from gateway.config.sessions import DEFAULT_LIMITS
 
 
 # -- the shipped files -------------------------------------------------------------------------
@@ -56,7 +57,9 @@ def test_shipped_gateway_yaml_is_the_documented_demo() -> None:
 
 @pytest.mark.parametrize("name", ["gateway.yaml", "gateway-external.yaml", "gateway-compose.yaml"])
 def test_every_shipped_config_validates(name: str) -> None:
-    cfg = load_config(CONFIG_DIR / name, env={})
+    # The compose config has no silent defaults for its tokens (docker-compose.yml requires them).
+    env = {"PLXTRA_TOKEN": "t", "PLXTRA_ADMIN_TOKEN": "x" * 16} if name == "gateway-compose.yaml" else {}
+    cfg = load_config(CONFIG_DIR / name, env=env)
     assert len(cfg.sessions) == 3
     assert cfg.session_for("FIXT.1.1", "PLXTRA", "CLIENT3") is not None
 
@@ -374,7 +377,10 @@ def test_limits_are_exact_decimals(tmp_path: Path) -> None:
     assert limits.max_notional == Decimal("0.1")   # from the text, not via a binary float
     assert str(limits.max_notional) == "0.1"
     assert limits.messages_per_second == 50 and limits.throttle_action is ThrottleAction.QUEUE
-    assert load_ok(tmp_path, "sessions:\n" + SESSION).sessions[0].limits.max_order_qty is None
+    # No limits: key: the safe defaults, not unlimited; limits: {} is the explicit opt-out.
+    assert load_ok(tmp_path, "sessions:\n" + SESSION).sessions[0].limits == DEFAULT_LIMITS
+    unlimited = load_ok(tmp_path, "sessions:\n" + SESSION + "    limits: {}\n").sessions[0].limits
+    assert unlimited.max_order_qty is None and unlimited.messages_per_second is None
 
 
 def test_limit_errors(tmp_path: Path) -> None:

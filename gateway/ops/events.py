@@ -1,0 +1,345 @@
+"""Session events for operators, read from what QuickFIX logs (runs on QuickFIX threads).
+
+:class:`SessionWatch` is fed by :mod:`gateway.ops.fixlog` with every message in and out and
+every QuickFIX event text, per session. It writes one line per session event to the gateway's
+own log (logger ``gateway.session``): logon, logout with its reason, refused logon and why,
+Reject sent/received (RefSeqNum, reason, Text), ResendRequest, SequenceReset, heartbeat timeout;
+counts messages for :mod:`gateway.ops.metrics`; and remembers per session what the admin API
+shows (remote address, last message in/out). Its state is guarded by one lock because
+QuickFIX calls in from one thread per connection; nothing here blocks or does I/O besides
+logging. Secrets never reach the log: messages are masked before anything is quoted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.ops.metrics import GatewayMetrics
+
+__all__ = ["SessionInfo", "SessionWatch", "fields_of"]
+
+log = logging.getLogger("gateway.session")
+
+_PENDING_ORDERS_MAX = 100_000   # D awaiting a first answer, bounded against a silent partner storm
+_ANSWERS = {"8", "3", "j"}
+_REJECT_REASONS = {
+    "0": "invalid tag number", "1": "required tag missing", "2": "tag not defined for this message type",
+    "3": "undefined tag", "4": "tag specified without a value", "5": "value is incorrect",
+    "6": "incorrect data format", "9": "CompID problem", "10": "SendingTime accuracy problem",
+    "11": "invalid MsgType", "13": "tag appears more than once", "14": "tag out of required order",
+    "15": "repeating group fields out of order", "16": "incorrect NumInGroup count",
+    "99": "other",
+}
+_ALLOWED = re.compile(r"Allows connections to the acceptor from (\S+)")
+_DENIED = re.compile(r"Deny connections to the acceptor from (\S+)")
+_CONNECTING = re.compile(r"Connecting to (\S+) on port (\d+)")
+_SESSION_NOT_FOUND = "Session not found for incoming message: "
+
+
+def fields_of(raw: str) -> dict[int, str]:
+    """Tag -> value of a raw SOH message (first occurrence; repeating groups are not needed)."""
+    out: dict[int, str] = {}
+    for part in raw.split("\x01"):
+        tag, sep, value = part.partition("=")
+        if sep and tag.isdigit():
+            out.setdefault(int(tag), value)
+    return out
+
+
+def _get(raw: str, tag: int) -> str | None:
+    """The first value of ``tag`` in a raw SOH message, without splitting the whole message."""
+    needle = f"\x01{tag}="
+    start = raw.find(needle)
+    if start < 0:
+        return None
+    start += len(needle)
+    end = raw.find("\x01", start)
+    return raw[start:end if end >= 0 else None]
+
+
+def _msg_type(raw: str) -> str:
+    start = raw.find("\x0135=")
+    if start < 0:
+        return "?"
+    end = raw.find("\x01", start + 4)
+    return raw[start + 4:end if end >= 0 else None]
+
+
+@dataclass(slots=True)
+class SessionInfo:
+    """What the admin API shows of one session's connection (wall-clock UTC times)."""
+
+    name: str
+    remote_address: str | None = None
+    last_in: datetime | None = None
+    last_out: datetime | None = None
+    last_in_type: str | None = None
+    last_out_type: str | None = None
+    last_logout_text: str | None = None
+    last_refusal: str | None = None
+    heartbeat_interval: int | None = None
+    logons: int = 0
+    sent_logon: bool = False      # our Logon went out on the current connection
+
+
+class SessionWatch:
+    """Per-session observer of QuickFIX traffic; thread-safe, never raises into QuickFIX."""
+
+    def __init__(self, names: dict[str, str], metrics: GatewayMetrics | None = None) -> None:
+        """``names``: QuickFIX SessionID text (``FIX.4.4:PLXTRA->CLIENT1``) -> configured name."""
+        self._names = dict(names)
+        self._metrics = metrics
+        self._lock = threading.Lock()
+        self._info: dict[str, SessionInfo] = {n: SessionInfo(n) for n in self._names.values()}
+        # (session, ClOrdID) and (session, "#MsgSeqNum") of each D -> (received, the twin key)
+        self._pending_d: OrderedDict[tuple[str, str], tuple[float, tuple[str, str]]] = OrderedDict()
+        self._counters: dict[tuple[object, ...], Any] = {}   # labelled children, looked up once
+
+    def set_names(self, names: dict[str, str]) -> None:
+        """After a reload: new sessions get an entry; removed ones keep theirs until restart."""
+        with self._lock:
+            self._names.update(names)
+            for name in names.values():
+                self._info.setdefault(name, SessionInfo(name))
+
+    def name_of(self, session_text: str | None) -> str:
+        if session_text is None:
+            return "-"
+        return self._names.get(session_text, session_text)
+
+    def info(self, name: str) -> SessionInfo:
+        with self._lock:
+            found = self._info.get(name) or SessionInfo(name)
+            return SessionInfo(**{k: getattr(found, k) for k in SessionInfo.__slots__})   # a copy
+
+    # -- fed by the QuickFIX log (QuickFIX threads) ------------------------------------------------
+
+    def incoming(self, session_text: str, raw: str) -> None:
+        name = self.name_of(session_text)
+        msg_type = _msg_type(raw)
+        now = datetime.now(UTC)
+        with self._lock:
+            info = self._info.setdefault(name, SessionInfo(name))
+            info.last_in, info.last_in_type = now, msg_type
+        self._count(name, "in", msg_type)
+        if msg_type in ("0", "1", "D", "8", "W", "X", "V"):   # the common ones need nothing else
+            if msg_type == "D":
+                self._order_received(name, raw)
+            return
+        self._admin_in(name, msg_type, raw)
+
+    def outgoing(self, session_text: str, raw: str) -> None:
+        name = self.name_of(session_text)
+        msg_type = _msg_type(raw)
+        now = datetime.now(UTC)
+        with self._lock:
+            info = self._info.setdefault(name, SessionInfo(name))
+            info.last_out, info.last_out_type = now, msg_type
+        self._count(name, "out", msg_type)
+        if msg_type in _ANSWERS:
+            self._answer_sent(name, msg_type, raw)
+        if msg_type in ("0", "1", "8", "W", "X"):
+            return
+        self._admin_out(name, msg_type, raw)
+
+    def _count(self, name: str, direction: str, msg_type: str) -> None:
+        if self._metrics is not None:
+            self._child(self._metrics.messages, name, direction, msg_type).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once: labels() costs more than the increment."""
+        key = (id(metric), *labels)
+        child = self._counters.get(key)
+        if child is None:
+            child = self._counters[key] = metric.labels(*labels)
+        return child
+
+    def event(self, session_text: str | None, text: str) -> None:
+        name = self.name_of(session_text)
+        m = self._metrics
+        if session_text is None:
+            self._global_event(text)
+            return
+        if (found := _ALLOWED.match(text)) or (found := _CONNECTING.match(text)):
+            address = found.group(1) if found.re is _ALLOWED else f"{found.group(1)}:{found.group(2)}"
+            with self._lock:
+                self._info.setdefault(name, SessionInfo(name)).remote_address = address
+            return
+        if found := _DENIED.match(text):
+            self._refused(name, "address", f"connection from {found.group(1)} not allowed")
+        elif text == "Timed out waiting for heartbeat":
+            log.warning("session %s: heartbeat timeout (no message within the heartbeat interval and "
+                        "no answer to our TestRequest): disconnecting", name)
+            if m is not None:
+                m.heartbeat_timeouts.labels(name).inc()
+        elif text == "Session is not enabled for logon":
+            self._refused(name, "disabled", "session not enabled for logon")
+        elif text == "Received logon outside of valid logon time":
+            self._refused(name, "schedule", "logon outside the session's schedule")
+        elif text in ("Logon message is not valid", "Required field missing from logon"):
+            self._refused(name, "invalid", text.lower())
+        elif text == "Disconnecting":
+            with self._lock:
+                self._info.setdefault(name, SessionInfo(name)).sent_logon = False
+            if m is not None:
+                m.disconnects.labels(name).inc()
+            log.info("session %s: disconnected", name)
+        elif text.startswith("Timed out waiting for logon response") or text.startswith(
+                "Timed out waiting for logout response"):
+            log.warning("session %s: %s", name, text.lower())
+        elif text.startswith("Logon contains ResetSeqNumFlag=Y"):
+            if m is not None:
+                m.sequence_resets.labels(name, "logon_141").inc()
+            log.info("session %s: partner reset sequence numbers at logon (141=Y)", name)
+
+    # -- details -----------------------------------------------------------------------------------
+
+    def _global_event(self, text: str) -> None:
+        if text.startswith(_SESSION_NOT_FOUND):
+            fields = fields_of(text[len(_SESSION_NOT_FOUND):])
+            who = f"{fields.get(8, '?')}:{fields.get(56, '?')}->{fields.get(49, '?')}"
+            reason = "unknown session (BeginString/CompIDs not configured)"
+            self._refused(who, "unknown_session", reason, known=False)
+
+    def _refused(self, name: str, reason: str, text: str, *, known: bool = True) -> None:
+        with self._lock:
+            if known:
+                self._info.setdefault(name, SessionInfo(name)).last_refusal = text
+        if self._metrics is not None:
+            self._metrics.logons_refused.labels(name if known else "unknown", reason).inc()
+        log.warning("session %s: logon refused: %s", name, text)
+
+    def _admin_in(self, name: str, msg_type: str, raw: str) -> None:
+        fields = fields_of(raw)
+        m = self._metrics
+        if msg_type == "A":
+            with self._lock:
+                info = self._info.setdefault(name, SessionInfo(name))
+                hb = fields.get(108, "")
+                info.heartbeat_interval = int(hb) if hb.isdigit() else info.heartbeat_interval
+        elif msg_type == "5":
+            text = fields.get(58, "")
+            with self._lock:
+                self._info.setdefault(name, SessionInfo(name)).last_logout_text = text or None
+            log.info("session %s: Logout received%s", name, f": {text}" if text else " (no Text)")
+        elif msg_type == "3":
+            if m is not None:
+                m.session_rejects.labels(name, "in").inc()
+            log.warning("session %s: Reject received %s", name, _describe_reject(fields))
+        elif msg_type == "j":
+            if m is not None:
+                m.business_rejects.labels(name, "in").inc()
+            log.warning("session %s: BusinessMessageReject received RefSeqNum=%s RefMsgType=%s Text=%r",
+                        name, fields.get(45), fields.get(372), fields.get(58, ""))
+        elif msg_type == "2":
+            if m is not None:
+                m.resend_requests.labels(name, "in").inc()
+            log.info("session %s: ResendRequest received BeginSeqNo=%s EndSeqNo=%s", name,
+                     fields.get(7), fields.get(16))
+        elif msg_type == "4":
+            if m is not None:
+                m.sequence_resets.labels(name, "gap_fill" if fields.get(123) == "Y" else "reset").inc()
+            log.info("session %s: SequenceReset received NewSeqNo=%s GapFill=%s", name, fields.get(36),
+                     fields.get(123, "N"))
+
+    def _admin_out(self, name: str, msg_type: str, raw: str) -> None:
+        fields = fields_of(raw)
+        m = self._metrics
+        if msg_type == "A":
+            with self._lock:
+                info = self._info.setdefault(name, SessionInfo(name))
+                info.logons += 1
+                info.last_refusal = None
+                info.sent_logon = True
+            if m is not None:
+                m.logons.labels(name).inc()
+            log.info("session %s: logged on (HeartBtInt=%s%s)", name, fields.get(108),
+                     ", sequence numbers reset" if fields.get(141) == "Y" else "")
+        elif msg_type == "5":
+            text = fields.get(58, "")
+            with self._lock:
+                info = self._info.setdefault(name, SessionInfo(name))
+                info.last_logout_text = text or None
+                refused = not info.sent_logon
+            if refused:   # a Logout answering a Logon we never acknowledged: the logon was refused
+                self._refused(name, _refusal_reason(text), text or "no reason given")
+            log.info("session %s: Logout sent%s", name, f": {text}" if text else " (no Text)")
+        elif msg_type == "3":
+            if m is not None:
+                m.session_rejects.labels(name, "out").inc()
+            log.warning("session %s: Reject sent %s", name, _describe_reject(fields))
+        elif msg_type == "j":
+            if m is not None:
+                m.business_rejects.labels(name, "out").inc()
+            log.info("session %s: BusinessMessageReject sent RefSeqNum=%s RefMsgType=%s Text=%r",
+                     name, fields.get(45), fields.get(372), fields.get(58, ""))
+        elif msg_type == "2":
+            if m is not None:
+                m.resend_requests.labels(name, "out").inc()
+            log.warning("session %s: ResendRequest sent BeginSeqNo=%s EndSeqNo=%s (gap detected)", name,
+                        fields.get(7), fields.get(16))
+        elif msg_type == "4":
+            if m is not None:
+                m.sequence_resets.labels(name, "gap_fill" if fields.get(123) == "Y" else "reset").inc()
+            log.info("session %s: SequenceReset sent NewSeqNo=%s GapFill=%s", name, fields.get(36),
+                     fields.get(123, "N"))
+
+    def _order_received(self, name: str, raw: str) -> None:
+        cl_ord_id = _get(raw, 11)
+        if cl_ord_id is None or _get(raw, 43) == "Y":   # a PossDup repeat is not a new order
+            return
+        now = time.monotonic()
+        by_id, by_seq = (name, cl_ord_id), (name, "#" + (_get(raw, 34) or ""))
+        with self._lock:
+            self._pending_d[by_id] = (now, by_seq)
+            self._pending_d[by_seq] = (now, by_id)
+            while len(self._pending_d) > _PENDING_ORDERS_MAX:
+                self._pending_d.popitem(last=False)
+
+    def _answer_sent(self, name: str, msg_type: str, raw: str) -> None:
+        m = self._metrics
+        if msg_type == "8":
+            exec_type = _get(raw, 150) or "?"
+            if m is not None:
+                self._child(m.execution_reports, name, exec_type).inc()
+            key = (name, _get(raw, 11) or "")
+            outcome = "rejected" if exec_type == "8" else "accepted"
+        else:   # 3 or j answering a D: matched by RefSeqNum
+            if _get(raw, 372) not in (None, "D"):
+                return
+            key = (name, "#" + (_get(raw, 45) or ""))
+            outcome = "session_rejected" if msg_type == "3" else "business_rejected"
+        with self._lock:
+            entry = self._pending_d.pop(key, None)
+            if entry is None:
+                return
+            started, twin = entry
+            self._pending_d.pop(twin, None)
+        if m is not None:
+            self._child(m.orders, name, outcome).inc()
+            self._child(m.order_first_answer, name).observe(time.monotonic() - started)
+
+
+def _describe_reject(fields: dict[int, str]) -> str:
+    reason = fields.get(373)
+    reason_text = f"{reason} ({_REJECT_REASONS.get(reason, 'other')})" if reason else "-"
+    return (f"RefSeqNum={fields.get(45)} RefTagID={fields.get(371, '-')} RefMsgType={fields.get(372, '-')} "
+            f"SessionRejectReason={reason_text} Text={fields.get(58, '')!r}")
+
+
+def _refusal_reason(text: str) -> str:
+    """A small, fixed set of metric labels from the refusal Text."""
+    lowered = text.lower()
+    for word, reason in (("password", "credentials"), ("username", "credentials"),
+                         ("disabled", "disabled"), ("not ready", "not_ready"), ("zenith", "not_ready"),
+                         ("resetseqnumflag", "reset_policy"), ("heartbtint", "invalid")):
+        if word in lowered:
+            return reason
+    return "other"

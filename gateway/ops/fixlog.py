@@ -1,0 +1,271 @@
+"""QuickFIX message and event logs written by the gateway (runs on QuickFIX threads).
+
+:class:`GatewayLogFactory` replaces QuickFIX's ``FileLogFactory``: same files and line format
+(``<log_dir>/<BeginString>-<Sender>-<Target>.messages.current.log`` / ``.event.current.log``,
+``GLOBAL.*`` for the acceptor, ``YYYYMMDD-HH:MM:SS.nnnnnnnnn : <text>``), so ``decode`` and the
+log readers keep working, plus what FileLog cannot do:
+
+* Password(554) and NewPassword(925) are masked before anything reaches the disk;
+* files rotate daily (UTC) or by size into ``<prefix>.messages.<stamp>.log`` and rotated files
+  older than ``keep_days`` are deleted;
+* every line is also handed to :class:`~gateway.ops.events.SessionWatch`, which turns session
+  events into lines of the gateway's own log and into metrics.
+
+QuickFIX calls a session's Log under that session's mutex, from the thread of its connection:
+each :class:`_FileLog` has its own lock, writes one line-buffered line and never blocks on
+anything else. Every callback is guarded: an exception escaping a SWIG director would end the
+process (see ``gateway/fix/handoff.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import quickfix as fix
+
+from gateway.config.model import LogSettings
+from gateway.ops.events import SessionWatch
+from gateway.ops.masking import mask_fix
+
+__all__ = ["GatewayLogFactory", "RotatingFile", "session_prefix"]
+
+log = logging.getLogger("gateway.ops.fixlog")
+
+
+def session_prefix(session_text: str | None) -> str:
+    """QuickFIX FileLog's file prefix: ``FIX.4.4-PLXTRA-CLIENT1`` (``GLOBAL`` for none)."""
+    if session_text is None:
+        return "GLOBAL"
+    begin, _, rest = session_text.partition(":")
+    sender, _, target = rest.partition("->")
+    target, _, qualifier = target.partition(":")
+    return "-".join(p for p in (begin, sender, target, qualifier) if p)
+
+
+_stamp_cache: list[object] = [-1, ""]   # (whole second, its "YYYYMMDD-HH:MM:SS." text)
+
+
+def _stamp(now: float) -> str:
+    """QuickFIX's log time stamp (nanosecond digits); the per-second prefix is formatted once."""
+    second = int(now)
+    if _stamp_cache[0] != second:
+        _stamp_cache[1] = datetime.fromtimestamp(second, UTC).strftime("%Y%m%d-%H:%M:%S.")
+        _stamp_cache[0] = second
+    return f"{_stamp_cache[1]}{int((now - second) * 1_000_000):06d}000"
+
+
+class RotatingFile:
+    """One ``<prefix>.<kind>.current.log`` that rotates by UTC day or size. Not thread-safe:
+    the owner holds a lock around :meth:`write`."""
+
+    def __init__(self, directory: Path, prefix: str, kind: str, settings: LogSettings,
+                 clock: callable = time.time) -> None:   # type: ignore[valid-type]
+        self.directory = directory
+        self.base = f"{prefix}.{kind}"
+        self.path = directory / f"{self.base}.current.log"
+        self.settings = settings
+        self._clock = clock
+        self._file: IO[str] | None = None
+        self._day = ""
+        self._next_day = 0.0   # epoch of the next UTC midnight: one comparison per write
+        self._size = 0
+        self._open()
+
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and self.settings.rotate == "daily":
+            opened_day = datetime.fromtimestamp(self.path.stat().st_mtime, UTC).strftime("%Y%m%d")
+            if opened_day != self._today():
+                self._rename(opened_day)
+        self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (closed in close)
+        self._size = self._file.tell()
+        self._day = self._today()
+        self._next_day = (int(self._clock()) // 86_400 + 1) * 86_400
+
+    def _today(self) -> str:
+        return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y%m%d")
+
+    def _rename(self, stamp: str) -> None:
+        target = self.directory / f"{self.base}.{stamp}.log"
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.directory / f"{self.base}.{stamp}.{n}.log"
+        os.replace(self.path, target)
+        self._prune()
+
+    def _prune(self) -> None:
+        cutoff = self._clock() - self.settings.keep_days * 86_400
+        for old in self.directory.glob(f"{self.base}.*.log"):
+            if old.name.endswith(".current.log"):
+                continue
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+            except OSError:
+                pass
+
+    def write(self, line: str) -> None:
+        rotate = self.settings.rotate
+        if rotate == "daily":
+            if self._clock() >= self._next_day:
+                self._rotate(self._day)
+        elif rotate == "size" and self._size + len(line) > self.settings.max_bytes and self._size:
+            self._rotate(datetime.fromtimestamp(self._clock(), UTC).strftime("%Y%m%d-%H%M%S"))
+        assert self._file is not None
+        self._file.write(line)
+        self._size += len(line)
+
+    def _rotate(self, stamp: str) -> None:
+        self.close()
+        self._rename(stamp)
+        self._open()
+
+    def truncate(self) -> None:
+        self.close()
+        self.path.write_text("", encoding="utf-8")
+        self._open()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class _FileLog(fix.Log):
+    """The Log of one session (or the acceptor's GLOBAL one)."""
+
+    def __init__(self, directory: Path, session_text: str | None, settings: LogSettings,
+                 watch: SessionWatch | None) -> None:
+        super().__init__()
+        prefix = session_prefix(session_text)
+        self._session = session_text
+        self._mask = settings.mask_secrets
+        self._watch = watch
+        self._lock = threading.Lock()
+        self._messages = RotatingFile(directory, prefix, "messages", settings)
+        self._events = RotatingFile(directory, prefix, "event", settings)
+
+    def _write(self, target: RotatingFile, text: str) -> None:
+        line = f"{_stamp(time.time())} : {text}\n"
+        with self._lock:
+            target.write(line)
+
+    def onIncoming(self, text: str) -> None:
+        try:
+            self._write(self._messages, mask_fix(text) if self._mask else text)
+            if self._watch is not None and self._session is not None:
+                self._watch.incoming(self._session, text)
+        except Exception:
+            log.exception("QuickFIX log (incoming) failed for %s", self._session)
+
+    def onOutgoing(self, text: str) -> None:
+        try:
+            self._write(self._messages, mask_fix(text) if self._mask else text)
+            if self._watch is not None and self._session is not None:
+                self._watch.outgoing(self._session, text)
+        except Exception:
+            log.exception("QuickFIX log (outgoing) failed for %s", self._session)
+
+    def onEvent(self, text: str) -> None:
+        try:
+            self._write(self._events, mask_fix(text) if self._mask else text)
+            if self._watch is not None:
+                self._watch.event(self._session, text)
+        except Exception:
+            log.exception("QuickFIX log (event) failed for %s", self._session)
+
+    def clear(self) -> None:
+        try:
+            with self._lock:
+                self._messages.truncate()
+                self._events.truncate()
+        except Exception:
+            log.exception("QuickFIX log clear failed for %s", self._session)
+
+    def backup(self) -> None:
+        try:
+            stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+            with self._lock:
+                self._messages._rotate(stamp)
+                self._events._rotate(stamp)
+        except Exception:
+            log.exception("QuickFIX log backup failed for %s", self._session)
+
+    def close(self) -> None:
+        with self._lock:
+            self._messages.close()
+            self._events.close()
+
+
+class _NullLog(fix.Log):
+    """What a session gets when its files cannot be opened (logged once): trading goes on."""
+
+    def onIncoming(self, text: str) -> None:
+        pass
+
+    def onOutgoing(self, text: str) -> None:
+        pass
+
+    def onEvent(self, text: str) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+    def backup(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class GatewayLogFactory(fix.LogFactory):
+    """Drop-in for ``quickfix.FileLogFactory``; keep it alive as long as the engine (QuickFIX
+    holds raw pointers to it and to the logs it created)."""
+
+    def __init__(self, directory: Path, settings: LogSettings, watch: SessionWatch | None = None) -> None:
+        super().__init__()
+        self.directory = Path(directory)
+        self.settings = settings
+        self.watch = watch
+        self._logs: dict[int, _FileLog | _NullLog] = {}
+        self._lock = threading.Lock()
+
+    def create(self, session_id: fix.SessionID | None = None) -> fix.Log:
+        try:
+            text = session_id.toString() if session_id is not None else None
+            created = _FileLog(self.directory, text, self.settings, self.watch)
+        except Exception:
+            log.exception("could not create the QuickFIX log; this session logs nothing")
+            created = _NullLog()
+        with self._lock:
+            self._logs[id(created)] = created
+        # Hand ownership to C++ before returning: otherwise SWIG records it in a process-wide
+        # ownership table under a non-reentrant mutex that a concurrent release can hold, and
+        # QuickFIX hangs in SessionFactory::create (seen with gdb). Our dict keeps it alive too.
+        created.__disown__()
+        return created
+
+    def destroy(self, log_obj: fix.Log) -> None:
+        # QuickFIX hands back a SWIG proxy, not our object: find ours by identity of the C++ side.
+        try:
+            with self._lock:
+                for key, ours in list(self._logs.items()):
+                    if ours.this == log_obj.this:
+                        ours.close()
+                        del self._logs[key]
+        except Exception:
+            log.exception("QuickFIX log destroy failed")
+
+    def close(self) -> None:
+        with self._lock:
+            for ours in self._logs.values():
+                ours.close()
+            self._logs.clear()
