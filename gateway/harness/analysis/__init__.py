@@ -1,0 +1,8 @@
+"""Log analysis for support engineers: order lifecycles, session health, two sessions compared by
+order, request latency, and a self-contained HTML report. Inputs: everything ``decode`` reads, pcap
+and pcapng captures, and a growing log (``--follow``).
+
+One module per job: ``orders`` / ``sessions`` / ``latency`` are sans-I/O trackers fed record by
+record; ``diff`` compares two analyses; ``inputs`` (with ``pcap``) makes the records; ``render`` and
+``html`` write what was found; ``cli_*`` are the ``plxtra-fix`` commands.
+"""
