@@ -24,6 +24,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("gateway.harness.cli_decode", "print FIX messages from logs with tag names and enum meanings"),
     "replay": ("gateway.harness.cli_replay", "replay one side of a recorded FIX log against a FIX engine"),
     "certify": ("gateway.harness.cli_certify", "run certification scenarios against a FIX engine"),
+    "orders": ("gateway.harness.analysis.cli_orders",
+               "order lifecycles from FIX logs, inconsistencies flagged"),
+    "sessions": ("gateway.harness.analysis.cli_sessions",
+                 "session-layer health from FIX logs: gaps, resends, heartbeats, logons"),
+    "diff": ("gateway.harness.analysis.cli_diff", "compare two recordings of the same flow, order by order"),
+    "latency": ("gateway.harness.analysis.cli_latency", "request-to-answer latency per message pair"),
 }
 
 

@@ -140,18 +140,22 @@ def format_time(seconds: float | None) -> str:
 class Quantiles:
     """Percentiles and a histogram of non-negative durations in constant memory.
 
-    Values fall into logarithmic buckets 2% wide (HdrHistogram's idea), so a percentile is known to
-    within 2% whatever the number of values; count, sum, min and max are exact. Memory is the number
-    of distinct buckets used (at most a few hundred between 1 µs and hours).
+    The first ``EXACT`` values are kept as they are, so small samples give exact percentiles. Past
+    that, values fall into logarithmic buckets 2% wide (HdrHistogram's idea), so a percentile is known
+    to within 2% whatever the number of values; count, sum, min and max stay exact. Memory is then the
+    number of distinct buckets used (at most a few hundred between 1 µs and hours).
     """
 
-    __slots__ = ("buckets", "count", "max", "min", "total", "zeros")
+    __slots__ = ("buckets", "count", "exact", "max", "min", "total", "zeros")
+
+    EXACT = 4096
 
     _GROWTH = math.log(1.02)
     _FLOOR = 1e-6  # below one microsecond a log timestamp cannot tell: counted as zero
 
     def __init__(self) -> None:
         self.buckets: dict[int, int] = {}
+        self.exact: list[float] | None = []
         self.count = 0
         self.zeros = 0
         self.total = 0.0
@@ -165,6 +169,18 @@ class Quantiles:
             self.min = value
         if value > self.max:
             self.max = value
+        exact = self.exact
+        if exact is not None:
+            exact.append(value)
+            if len(exact) < self.EXACT:
+                return
+            self.exact = None  # from now on in buckets only
+            for kept in exact:
+                self._bucket(kept)
+            return
+        self._bucket(value)
+
+    def _bucket(self, value: float) -> None:
         if value < self._FLOOR:
             self.zeros += 1
             return
@@ -184,6 +200,8 @@ class Quantiles:
         if not self.count:
             return None
         rank = max(1, math.ceil(q * self.count))
+        if self.exact is not None:
+            return sorted(self.exact)[rank - 1]
         if rank <= self.zeros:
             return max(0.0, self.min)
         seen = self.zeros
@@ -207,6 +225,11 @@ class Quantiles:
             return [(self.min, self.max, self.count)]
         edges = [low * (high / low) ** (i / bins) for i in range(bins + 1)]
         counts = [0] * bins
+        if self.exact is not None:
+            for value in self.exact:
+                slot = min(bins - 1, max(0, bisect.bisect_right(edges, value) - 1))
+                counts[slot] += 1
+            return [(edges[i], edges[i + 1], counts[i]) for i in range(bins)]
         counts[0] += self.zeros
         for index, n in self.buckets.items():
             value = min(max(self._bucket_value(index), low), high)

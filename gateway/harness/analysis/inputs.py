@@ -38,8 +38,9 @@ class SessionNamer:
         return found
 
     def same(self, record: LogRecord) -> LogRecord:
-        session = self.of(record.session.begin_string, record.session.sender_comp_id,
-                          record.session.target_comp_id)
+        session = self.of(
+            record.session.begin_string, record.session.sender_comp_id, record.session.target_comp_id
+        )
         return record if session == record.session else record._replace(session=session)
 
 

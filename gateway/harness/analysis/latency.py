@@ -38,9 +38,15 @@ PAIRS: dict[str, tuple[str, bytes]] = {
 }
 _BY_REQUEST = {msg_type: name for name, (msg_type, _) in PAIRS.items()}
 # ExecType(150) -> the pair an ExecutionReport answers
-_ER_ANSWERS = {b"0": "D->8 New/Reject", b"8": "D->8 New/Reject", b"F": "D->8 New/Reject",
-               b"1": "D->8 New/Reject", b"2": "D->8 New/Reject", b"4": "F->8 Canceled/9",
-               b"5": "G->8 Replaced/9"}
+_ER_ANSWERS = {
+    b"0": "D->8 New/Reject",
+    b"8": "D->8 New/Reject",
+    b"F": "D->8 New/Reject",
+    b"1": "D->8 New/Reject",
+    b"2": "D->8 New/Reject",
+    b"4": "F->8 Canceled/9",
+    b"5": "G->8 Replaced/9",
+}
 _SLOWEST = 5
 
 

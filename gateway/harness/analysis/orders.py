@@ -259,7 +259,10 @@ class OrderBook:
                 if repeat:
                     self._event(order, t, record, "repeat (PossResend)")
                     return
+                # flagged, and not counted again: the same ExecID is the same execution
                 self._issue(order, f"duplicate ExecID {exec_id.decode('latin-1')} without PossResend")
+                self._event(order, t, record, "duplicate ExecID")
+                return
             if order.last_exec_id is not None:
                 if order.exec_ids is None:
                     order.exec_ids = {order.last_exec_id}

@@ -27,8 +27,10 @@ from gateway.harness.readers import LogProblem, LogRecord
 __all__ = ["PCAP_MAGICS", "is_capture", "read_capture"]
 
 PCAP_MAGICS = (
-    b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4",  # pcap, microseconds (little, big endian)
-    b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",  # pcap, nanoseconds
+    b"\xd4\xc3\xb2\xa1",
+    b"\xa1\xb2\xc3\xd4",  # pcap, microseconds (little, big endian)
+    b"\x4d\x3c\xb2\xa1",
+    b"\xa1\xb2\x3c\x4d",  # pcap, nanoseconds
     b"\x0a\x0d\x0d\x0a",  # pcapng section header block
 )
 _MASK = 0xFFFFFFFF
@@ -134,9 +136,15 @@ def read_capture(
         for flow, stream in streams.items():
             if stream.waiting:
                 missing = min(((s - (stream.next_seq or s)) & _MASK) for s in stream.waiting)
-                on_problem(LogProblem(path, number, f"TCP {flow[0]}:{flow[1]} -> {flow[2]}:{flow[3]}: "
-                                      f"{missing} bytes never captured; later data skipped to resync",
-                                      "capture-gap"))
+                on_problem(
+                    LogProblem(
+                        path,
+                        number,
+                        f"TCP {flow[0]}:{flow[1]} -> {flow[2]}:{flow[3]}: "
+                        f"{missing} bytes never captured; later data skipped to resync",
+                        "capture-gap",
+                    )
+                )
                 for seq in sorted(stream.waiting, key=lambda s: (s - (stream.next_seq or s)) & _MASK):
                     stream.parser.feed(stream.waiting[seq])
             stream.waiting.clear()
@@ -159,8 +167,11 @@ def _in_order(
         offset = 0
     if offset > 0:
         if len(stream.waiting) >= _MAX_WAITING:
-            on_problem(LogProblem(path, number, f"{offset} TCP bytes missing from the capture; skipped",
-                                  "capture-gap"))
+            on_problem(
+                LogProblem(
+                    path, number, f"{offset} TCP bytes missing from the capture; skipped", "capture-gap"
+                )
+            )
             stream.next_seq = min(stream.waiting, key=lambda s: (s - stream.next_seq) & _MASK)  # type: ignore[operator]
             yield from _drain(stream)
         else:
@@ -190,8 +201,12 @@ def _drain(stream: _Stream) -> Iterator[bytes]:
 
 
 def _messages(
-    parser: FixParser, path: str, number: int, ts: float | None,
-    session_of: Callable[[str, str, str], SessionKey], on_problem: Callable[[LogProblem], None],
+    parser: FixParser,
+    path: str,
+    number: int,
+    ts: float | None,
+    session_of: Callable[[str, str, str], SessionKey],
+    on_problem: Callable[[LogProblem], None],
 ) -> Iterator[LogRecord]:
     time_text = None if ts is None else _time_text(ts)
     for _ in range(1_000_000):  # bounded: one packet holds far fewer messages

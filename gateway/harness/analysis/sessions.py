@@ -65,8 +65,11 @@ class Gap:
 
     @property
     def filled(self) -> int:
-        return sum(min(hi, self.last) - max(lo, self.first) + 1 for lo, hi in self.covered
-                   if hi >= self.first and lo <= self.last)
+        return sum(
+            min(hi, self.last) - max(lo, self.first) + 1
+            for lo, hi in self.covered
+            if hi >= self.first and lo <= self.last
+        )
 
     def cover(self, lo: int, hi: int, how: str) -> None:
         if hi < self.first or lo > self.last:
@@ -225,16 +228,32 @@ class SessionMonitor:
                 side = health.sides[sender]
                 if deadline is not None and health.last_time is not None and health.last_time > deadline:
                     side.test_missed += 1
-                    self._event(health, SessionEvent(sent_at, sender, "test-request-missed",
-                                                     f"TestRequest {test_id} never answered"))
+                    self._event(
+                        health,
+                        SessionEvent(
+                            sent_at, sender, "test-request-missed", f"TestRequest {test_id} never answered"
+                        ),
+                    )
                 else:
-                    self._event(health, SessionEvent(sent_at, sender, "test-request-open",
-                                                     f"TestRequest {test_id} unanswered when the log ends"))
+                    self._event(
+                        health,
+                        SessionEvent(
+                            sent_at,
+                            sender,
+                            "test-request-open",
+                            f"TestRequest {test_id} unanswered when the log ends",
+                        ),
+                    )
             health.pending_tests.clear()
 
     # -- sequence numbers ---------------------------------------------------------------------------------
     def _sequence(
-        self, health: SessionHealth, side: SideHealth, record: LogRecord, seq: int, poss_dup: bool,
+        self,
+        health: SessionHealth,
+        side: SideHealth,
+        record: LogRecord,
+        seq: int,
+        poss_dup: bool,
         t: float | None,
     ) -> None:
         if seq < 0:
@@ -250,22 +269,45 @@ class SessionMonitor:
             gap = Gap(side.sender, expected, seq - 1, t)
             side.gaps.append(gap)
             side.next_seq = seq + 1
-            self._event(health, SessionEvent(t, side.sender, "gap",
-                                             f"{side.sender} MsgSeqNum jumped from {expected - 1} to {seq}: "
-                                             f"{gap.first}..{gap.last} missing", record.file, record.line))
+            self._event(
+                health,
+                SessionEvent(
+                    t,
+                    side.sender,
+                    "gap",
+                    f"{side.sender} MsgSeqNum jumped from {expected - 1} to {seq}: "
+                    f"{gap.first}..{gap.last} missing",
+                    record.file,
+                    record.line,
+                ),
+            )
             return
         if poss_dup:  # a resend of an earlier message: fills a gap
             for gap in side.gaps:
                 gap.cover(seq, seq, f"{seq} resent (PossDup)")
             return
         side.seq_too_low += 1
-        self._event(health, SessionEvent(t, side.sender, "seq-too-low",
-                                         f"{side.sender} MsgSeqNum {seq} lower than expected {expected} "
-                                         f"without PossDupFlag", record.file, record.line))
+        self._event(
+            health,
+            SessionEvent(
+                t,
+                side.sender,
+                "seq-too-low",
+                f"{side.sender} MsgSeqNum {seq} lower than expected {expected} without PossDupFlag",
+                record.file,
+                record.line,
+            ),
+        )
 
     def _admin(
-        self, health: SessionHealth, side: SideHealth, record: LogRecord, msg_type: str, seq: int,
-        poss_dup: bool, t: float | None,
+        self,
+        health: SessionHealth,
+        side: SideHealth,
+        record: LogRecord,
+        msg_type: str,
+        seq: int,
+        poss_dup: bool,
+        t: float | None,
     ) -> None:
         message = record.message
         if msg_type == "0":
@@ -283,9 +325,17 @@ class SessionMonitor:
                 interval = side.heart_bt_int or health.heart_bt_int
                 if silence > interval + max(1.0, 0.2 * interval):
                     side.late_heartbeats += 1
-                    self._event(health, SessionEvent(t, side.sender, "late-heartbeat",
-                                                     f"{side.sender} silent {silence:.1f}s before Heartbeat "
-                                                     f"(HeartBtInt {interval})", record.file, record.line))
+                    self._event(
+                        health,
+                        SessionEvent(
+                            t,
+                            side.sender,
+                            "late-heartbeat",
+                            f"{side.sender} silent {silence:.1f}s before Heartbeat (HeartBtInt {interval})",
+                            record.file,
+                            record.line,
+                        ),
+                    )
             self._sequence(health, side, record, seq, poss_dup, t)
             return
         f = field_map(message)
@@ -298,16 +348,28 @@ class SessionMonitor:
             if reset or seq == 1:
                 side.next_seq = None  # counting starts again from this Logon
             detail = " with ResetSeqNumFlag" if reset else ""
-            self._event(health, SessionEvent(t, side.sender, "logon",
-                                             f"{side.sender} Logon seq {seq}{detail}, HeartBtInt "
-                                             f"{text(hb) or '-'}", record.file, record.line))
+            self._event(
+                health,
+                SessionEvent(
+                    t,
+                    side.sender,
+                    "logon",
+                    f"{side.sender} Logon seq {seq}{detail}, HeartBtInt {text(hb) or '-'}",
+                    record.file,
+                    record.line,
+                ),
+            )
             self._sequence(health, side, record, seq, poss_dup, t)
             side.last_time = None  # the silence before a Logon is not a heartbeat interval
         elif msg_type == "5":
             reason = text(f.get(b"58")) or "no reason given"
             side.logouts.append(reason)
-            self._event(health, SessionEvent(t, side.sender, "logout", f"{side.sender} Logout: {reason}",
-                                             record.file, record.line))
+            self._event(
+                health,
+                SessionEvent(
+                    t, side.sender, "logout", f"{side.sender} Logout: {reason}", record.file, record.line
+                ),
+            )
             self._sequence(health, side, record, seq, poss_dup, t)
         elif msg_type == "2":
             begin = int(f.get(b"7") or 0)
@@ -320,9 +382,17 @@ class SessionMonitor:
                     if gap.last >= begin and (end == 0 or gap.first <= end):
                         gap.requested = True
             shown = "infinity" if end == 0 else str(end)
-            self._event(health, SessionEvent(t, side.sender, "resend-request",
-                                             f"{side.sender} ResendRequest {begin}..{shown}",
-                                             record.file, record.line))
+            self._event(
+                health,
+                SessionEvent(
+                    t,
+                    side.sender,
+                    "resend-request",
+                    f"{side.sender} ResendRequest {begin}..{shown}",
+                    record.file,
+                    record.line,
+                ),
+            )
             self._storm(health, side, t)
             self._sequence(health, side, record, seq, poss_dup, t)
         elif msg_type == "4":
@@ -332,9 +402,17 @@ class SessionMonitor:
                     side.gap_fills.append((seq, new_seq - 1))
                     for gap in side.gaps:
                         gap.cover(seq, new_seq - 1, f"GapFill {seq}..{new_seq - 1}")
-                self._event(health, SessionEvent(t, side.sender, "gap-fill",
-                                                 f"{side.sender} SequenceReset-GapFill {seq}..{new_seq - 1}",
-                                                 record.file, record.line))
+                self._event(
+                    health,
+                    SessionEvent(
+                        t,
+                        side.sender,
+                        "gap-fill",
+                        f"{side.sender} SequenceReset-GapFill {seq}..{new_seq - 1}",
+                        record.file,
+                        record.line,
+                    ),
+                )
                 if poss_dup or (side.next_seq is not None and seq < side.next_seq):
                     # an answer to a ResendRequest: it fills, it does not move the count back
                     side.next_seq = max(new_seq, side.next_seq or 0)
@@ -344,9 +422,17 @@ class SessionMonitor:
             else:
                 side.resets += 1
                 side.next_seq = new_seq
-                self._event(health, SessionEvent(t, side.sender, "reset",
-                                                 f"{side.sender} SequenceReset-Reset to {new_seq}",
-                                                 record.file, record.line))
+                self._event(
+                    health,
+                    SessionEvent(
+                        t,
+                        side.sender,
+                        "reset",
+                        f"{side.sender} SequenceReset-Reset to {new_seq}",
+                        record.file,
+                        record.line,
+                    ),
+                )
         elif msg_type == "3":
             ref = text(f.get(b"45")) or "?"
             parts = [f"RefSeqNum {ref}"]
@@ -357,8 +443,12 @@ class SessionMonitor:
                 parts.append(text(f.get(b"58")) or "")
             reason = ", ".join(parts)
             side.rejects.append(reason)
-            self._event(health, SessionEvent(t, side.sender, "reject", f"{side.sender} Reject: {reason}",
-                                             record.file, record.line))
+            self._event(
+                health,
+                SessionEvent(
+                    t, side.sender, "reject", f"{side.sender} Reject: {reason}", record.file, record.line
+                ),
+            )
             self._sequence(health, side, record, seq, poss_dup, t)
         elif msg_type == "1":
             side.test_requests += 1
@@ -375,9 +465,17 @@ class SessionMonitor:
                 side = health.sides[sender]
                 side.test_missed += 1
                 waited = "" if sent_at is None else f" within {deadline - sent_at:.1f}s"
-                self._event(health, SessionEvent(sent_at, sender, "test-request-missed",
-                                                 f"TestRequest {test_id} from {sender} not answered{waited}",
-                                                 record.file, record.line))
+                self._event(
+                    health,
+                    SessionEvent(
+                        sent_at,
+                        sender,
+                        "test-request-missed",
+                        f"TestRequest {test_id} from {sender} not answered{waited}",
+                        record.file,
+                        record.line,
+                    ),
+                )
 
     def _storm(self, health: SessionHealth, side: SideHealth, t: float | None) -> None:
         if t is None:
@@ -387,9 +485,16 @@ class SessionMonitor:
         if len(times) == STORM_COUNT and t - times[0] <= STORM_WINDOW and t > side._storm_until:
             health.storms += 1
             side._storm_until = t + STORM_WINDOW
-            self._event(health, SessionEvent(t, side.sender, "storm",
-                                             f"ResendRequest storm: {side.sender} sent {STORM_COUNT} "
-                                             f"ResendRequests within {t - times[0]:.1f}s"))
+            self._event(
+                health,
+                SessionEvent(
+                    t,
+                    side.sender,
+                    "storm",
+                    f"ResendRequest storm: {side.sender} sent {STORM_COUNT} "
+                    f"ResendRequests within {t - times[0]:.1f}s",
+                ),
+            )
         elif t <= side._storm_until:
             side._storm_until = t + STORM_WINDOW  # still storming: one event per storm
 
