@@ -89,47 +89,60 @@ ORD1_AVG = "10.07"
 NEW_LATENCIES_MS = (5, 3, 2, 4, 1)
 
 
-def build_orders(b: LogBuilder) -> LogBuilder:
+def build_orders(b: LogBuilder, *, variant: str = "a") -> LogBuilder:
+    """Variant "b" is the same flow recorded elsewhere: other ClOrdIDs (R-n), OrderIDs (Q) and ExecIDs
+    (X), ord-1's last fill at 10.11 instead of 10.10, ord-7 rejected with another Text, no ord-8."""
+    other = variant == "b"
+
+    def i(value: str) -> str:
+        if not other:
+            return value
+        if value.startswith("ord-"):
+            return "R-" + value[4:]
+        return {"O": "Q", "E": "X"}.get(value[0], value[0]) + value[1:] if value != "NONE" else value
+
     b.logon(0)
     # ord-1: New, fill, replace, fill, replace, fill to Filled
-    new_order(b, 1.000, "ord-1", 300)
-    er(b, 1.005, "ord-1", "O1", "E1", "0", "0", 300, 0, 300)
-    er(b, 2.000, "ord-1", "O1", "E2", "F", "1", 300, 100, 200, last=(100, "10.00"))
-    b.c(3.000, "G", (11, "ord-2"), (41, "ord-1"), (37, "O1"), (55, "XS01"), (54, "1"), (38, 400), (40, "2"),
+    new_order(b, 1.000, i("ord-1"), 300)
+    er(b, 1.005, i("ord-1"), i("O1"), i("E1"), "0", "0", 300, 0, 300)
+    er(b, 2.000, i("ord-1"), i("O1"), i("E2"), "F", "1", 300, 100, 200, last=(100, "10.00"))
+    b.c(3.000, "G", (11, i("ord-2")), (41, i("ord-1")), (37, i("O1")), (55, "XS01"), (54, "1"), (38, 400), (40, "2"),
         (44, "10.05"), (60, stamp(3)))
-    er(b, 3.010, "ord-2", "O1", "E3", "5", "1", 400, 100, 300, (41, "ord-1"), price="10.05")
-    er(b, 4.000, "ord-2", "O1", "E4", "F", "1", 400, 200, 200, last=(100, "10.05"), price="10.05")
-    b.c(5.000, "G", (11, "ord-3"), (41, "ord-2"), (37, "O1"), (55, "XS01"), (54, "1"), (38, 500), (40, "2"),
+    er(b, 3.010, i("ord-2"), i("O1"), i("E3"), "5", "1", 400, 100, 300, (41, i("ord-1")), price="10.05")
+    er(b, 4.000, i("ord-2"), i("O1"), i("E4"), "F", "1", 400, 200, 200, last=(100, "10.05"), price="10.05")
+    b.c(5.000, "G", (11, i("ord-3")), (41, i("ord-2")), (37, i("O1")), (55, "XS01"), (54, "1"), (38, 500), (40, "2"),
         (44, "10.10"), (60, stamp(5)))
-    er(b, 5.020, "ord-3", "O1", "E5", "5", "1", 500, 200, 300, (41, "ord-2"), price="10.10")
-    er(b, 6.000, "ord-3", "O1", "E6", "F", "2", 500, 500, 0, last=(300, "10.10"), price="10.10")
+    er(b, 5.020, i("ord-3"), i("O1"), i("E5"), "5", "1", 500, 200, 300, (41, i("ord-2")), price="10.10")
+    er(b, 6.000, i("ord-3"), i("O1"), i("E6"), "F", "2", 500, 500, 0, last=(300, "10.11" if other else "10.10"),
+       price="10.10")
     # ord-4: canceled, then a fill arrives after the cancel
-    new_order(b, 7.000, "ord-4", 200, symbol="XS02", side="2")
-    er(b, 7.003, "ord-4", "O4", "E7", "0", "0", 200, 0, 200, symbol="XS02", side="2")
-    b.c(8.000, "F", (11, "ord-5"), (41, "ord-4"), (37, "O4"), (55, "XS02"), (54, "2"), (38, 200),
+    new_order(b, 7.000, i("ord-4"), 200, symbol="XS02", side="2")
+    er(b, 7.003, i("ord-4"), i("O4"), i("E7"), "0", "0", 200, 0, 200, symbol="XS02", side="2")
+    b.c(8.000, "F", (11, i("ord-5")), (41, i("ord-4")), (37, i("O4")), (55, "XS02"), (54, "2"), (38, 200),
         (60, stamp(8)))
-    er(b, 8.007, "ord-5", "O4", "E8", "4", "4", 200, 0, 0, (41, "ord-4"), symbol="XS02", side="2")
-    er(b, 9.000, "ord-5", "O4", "E9", "F", "4", 200, 50, 0, last=(50, "9.90"), symbol="XS02", side="2")
+    er(b, 8.007, i("ord-5"), i("O4"), i("E8"), "4", "4", 200, 0, 0, (41, i("ord-4")), symbol="XS02", side="2")
+    er(b, 9.000, i("ord-5"), i("O4"), i("E9"), "F", "4", 200, 50, 0, last=(50, "9.90"), symbol="XS02", side="2")
     # ord-6: duplicate ExecID without PossResend, a PossResend repeat (fine), CumQty going down
-    new_order(b, 10.000, "ord-6", 100)
-    er(b, 10.002, "ord-6", "O6", "E10", "0", "0", 100, 0, 100)
-    er(b, 11.000, "ord-6", "O6", "E11", "F", "1", 100, 60, 40, last=(60, "10.00"))
-    er(b, 11.500, "ord-6", "O6", "E11", "F", "1", 100, 60, 40, last=(60, "10.00"), poss_resend=True)
-    er(b, 12.000, "ord-6", "O6", "E11", "F", "1", 100, 60, 40, last=(60, "10.00"))
-    er(b, 13.000, "ord-6", "O6", "E12", "0", "1", 100, 50, 50)
+    new_order(b, 10.000, i("ord-6"), 100)
+    er(b, 10.002, i("ord-6"), i("O6"), i("E10"), "0", "0", 100, 0, 100)
+    er(b, 11.000, i("ord-6"), i("O6"), i("E11"), "F", "1", 100, 60, 40, last=(60, "10.00"))
+    er(b, 11.500, i("ord-6"), i("O6"), i("E11"), "F", "1", 100, 60, 40, last=(60, "10.00"), poss_resend=True)
+    er(b, 12.000, i("ord-6"), i("O6"), i("E11"), "F", "1", 100, 60, 40, last=(60, "10.00"))
+    er(b, 13.000, i("ord-6"), i("O6"), i("E12"), "0", "1", 100, 50, 50)
     # ord-7: rejected with a reason
-    new_order(b, 14.000, "ord-7", 1_000_000)
-    er(b, 14.004, "ord-7", "NONE", "E13", "8", "8", 1_000_000, 0, 0, (103, "3"), (58, "Order exceeds limit"))
-    # ord-8: LeavesQty + CumQty != OrderQty
-    new_order(b, 15.000, "ord-8", 100)
-    er(b, 15.001, "ord-8", "O8", "E14", "0", "0", 100, 0, 90)
+    new_order(b, 14.000, i("ord-7"), 1_000_000)
+    er(b, 14.004, i("ord-7"), "NONE", i("E13"), "8", "8", 1_000_000, 0, 0, (103, "3"),
+       (58, "Limit exceeded" if other else "Order exceeds limit"))
+    if not other:  # ord-8: LeavesQty + CumQty != OrderQty
+        new_order(b, 15.000, i("ord-8"), 100)
+        er(b, 15.001, i("ord-8"), i("O8"), i("E14"), "0", "0", 100, 0, 90)
     # an answer to a ClOrdID nobody sent
-    er(b, 16.000, "ghost-1", "O99", "E15", "0", "0", 100, 0, 100)
+    er(b, 16.000, "ghost-1", i("O99"), i("E15"), "0", "0", 100, 0, 100)
     return b
 
 
-def orders_log(path: Path) -> Path:
-    return build_orders(LogBuilder()).write(path)
+def orders_log(path: Path, variant: str = "a") -> Path:
+    return build_orders(LogBuilder(), variant=variant).write(path)
 
 
 # -- session health ---------------------------------------------------------------------------------------
@@ -173,3 +186,17 @@ def build_session(b: LogBuilder) -> LogBuilder:
 
 def session_log(path: Path) -> Path:
     return build_session(LogBuilder()).write(path)
+
+
+# -- the sample log of the decode tests -----------------------------------------------------------------
+def decode_sample_log(tmp_path: Path) -> Path:
+    """The QuickFIX log that tests/harness/test_decode_cli.py builds (its ``log`` fixture), reused
+    as it is: Logon, ord-1 filled, ord-2 unanswered, a Heartbeat, another session's order."""
+    import importlib.util
+
+    source = Path(__file__).resolve().parents[1] / "test_decode_cli.py"
+    spec = importlib.util.spec_from_file_location("_decode_cli_sample", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.log.__wrapped__(tmp_path)  # type: ignore[no-any-return]
