@@ -29,9 +29,18 @@ class LogBuilder:
         self.lines: list[bytes] = []
         self.messages: list[bytes] = []  # raw messages in order (for captures)
         self.senders: list[str] = []
+        self.times: list[float] = []  # seconds after T0, per message
 
-    def send(self, sender: str, at: float, msg_type: str, *pairs: tuple[int, object], seq: int | None = None,
-             poss_dup: bool = False, poss_resend: bool = False) -> bytes:
+    def send(
+        self,
+        sender: str,
+        at: float,
+        msg_type: str,
+        *pairs: tuple[int, object],
+        seq: int | None = None,
+        poss_dup: bool = False,
+        poss_resend: bool = False,
+    ) -> bytes:
         target = self.server if sender == self.client else self.client
         if seq is None:
             self.seq[sender] += 1
@@ -48,6 +57,7 @@ class LogBuilder:
         self.lines.append(stamp(at).encode() + b" : " + raw + b"\n")
         self.messages.append(raw)
         self.senders.append(sender)
+        self.times.append(at)
         return raw
 
     def c(self, at: float, msg_type: str, *pairs: tuple[int, object], **kw: object) -> bytes:
@@ -65,21 +75,58 @@ class LogBuilder:
         return path
 
 
-def er(b: LogBuilder, at: float, cl: str, order_id: str, exec_id: str, exec_type: str, status: str, qty: int,
-       cum: int, leaves: int, *extra: tuple[int, object], last: tuple[int, str] | None = None,
-       symbol: str = "XS01", side: str = "1", price: str = "10.00", **kw: object) -> bytes:
-    pairs: list[tuple[int, object]] = [(37, order_id), (11, cl), (17, exec_id), (150, exec_type), (39, status),
-                                       (55, symbol), (54, side), (38, qty), (44, price)]
+def er(
+    b: LogBuilder,
+    at: float,
+    cl: str,
+    order_id: str,
+    exec_id: str,
+    exec_type: str,
+    status: str,
+    qty: int,
+    cum: int,
+    leaves: int,
+    *extra: tuple[int, object],
+    last: tuple[int, str] | None = None,
+    symbol: str = "XS01",
+    side: str = "1",
+    price: str = "10.00",
+    **kw: object,
+) -> bytes:
+    pairs: list[tuple[int, object]] = [
+        (37, order_id),
+        (11, cl),
+        (17, exec_id),
+        (150, exec_type),
+        (39, status),
+        (55, symbol),
+        (54, side),
+        (38, qty),
+        (44, price),
+    ]
     if last is not None:
         pairs += [(32, last[0]), (31, last[1])]
     pairs += [(151, leaves), (14, cum), *extra]
     return b.s(at, "8", *pairs, **kw)
 
 
-def new_order(b: LogBuilder, at: float, cl: str, qty: int, price: str = "10.00", symbol: str = "XS01",
-              side: str = "1") -> bytes:
-    return b.c(at, "D", (11, cl), (1, "XS:0001"), (55, symbol), (207, "XSX"), (54, side), (38, qty), (40, "2"),
-               (44, price), (59, "0"), (60, stamp(at)))
+def new_order(
+    b: LogBuilder, at: float, cl: str, qty: int, price: str = "10.00", symbol: str = "XS01", side: str = "1"
+) -> bytes:
+    return b.c(
+        at,
+        "D",
+        (11, cl),
+        (1, "XS:0001"),
+        (55, symbol),
+        (207, "XSX"),
+        (54, side),
+        (38, qty),
+        (40, "2"),
+        (44, price),
+        (59, "0"),
+        (60, stamp(at)),
+    )
 
 
 # -- orders ----------------------------------------------------------------------------------------------
@@ -106,22 +153,79 @@ def build_orders(b: LogBuilder, *, variant: str = "a") -> LogBuilder:
     new_order(b, 1.000, i("ord-1"), 300)
     er(b, 1.005, i("ord-1"), i("O1"), i("E1"), "0", "0", 300, 0, 300)
     er(b, 2.000, i("ord-1"), i("O1"), i("E2"), "F", "1", 300, 100, 200, last=(100, "10.00"))
-    b.c(3.000, "G", (11, i("ord-2")), (41, i("ord-1")), (37, i("O1")), (55, "XS01"), (54, "1"), (38, 400), (40, "2"),
-        (44, "10.05"), (60, stamp(3)))
+    b.c(
+        3.000,
+        "G",
+        (11, i("ord-2")),
+        (41, i("ord-1")),
+        (37, i("O1")),
+        (55, "XS01"),
+        (54, "1"),
+        (38, 400),
+        (40, "2"),
+        (44, "10.05"),
+        (60, stamp(3)),
+    )
     er(b, 3.010, i("ord-2"), i("O1"), i("E3"), "5", "1", 400, 100, 300, (41, i("ord-1")), price="10.05")
     er(b, 4.000, i("ord-2"), i("O1"), i("E4"), "F", "1", 400, 200, 200, last=(100, "10.05"), price="10.05")
-    b.c(5.000, "G", (11, i("ord-3")), (41, i("ord-2")), (37, i("O1")), (55, "XS01"), (54, "1"), (38, 500), (40, "2"),
-        (44, "10.10"), (60, stamp(5)))
+    b.c(
+        5.000,
+        "G",
+        (11, i("ord-3")),
+        (41, i("ord-2")),
+        (37, i("O1")),
+        (55, "XS01"),
+        (54, "1"),
+        (38, 500),
+        (40, "2"),
+        (44, "10.10"),
+        (60, stamp(5)),
+    )
     er(b, 5.020, i("ord-3"), i("O1"), i("E5"), "5", "1", 500, 200, 300, (41, i("ord-2")), price="10.10")
-    er(b, 6.000, i("ord-3"), i("O1"), i("E6"), "F", "2", 500, 500, 0, last=(300, "10.11" if other else "10.10"),
-       price="10.10")
+    er(
+        b,
+        6.000,
+        i("ord-3"),
+        i("O1"),
+        i("E6"),
+        "F",
+        "2",
+        500,
+        500,
+        0,
+        last=(300, "10.11" if other else "10.10"),
+        price="10.10",
+    )
     # ord-4: canceled, then a fill arrives after the cancel
     new_order(b, 7.000, i("ord-4"), 200, symbol="XS02", side="2")
     er(b, 7.003, i("ord-4"), i("O4"), i("E7"), "0", "0", 200, 0, 200, symbol="XS02", side="2")
-    b.c(8.000, "F", (11, i("ord-5")), (41, i("ord-4")), (37, i("O4")), (55, "XS02"), (54, "2"), (38, 200),
-        (60, stamp(8)))
+    b.c(
+        8.000,
+        "F",
+        (11, i("ord-5")),
+        (41, i("ord-4")),
+        (37, i("O4")),
+        (55, "XS02"),
+        (54, "2"),
+        (38, 200),
+        (60, stamp(8)),
+    )
     er(b, 8.007, i("ord-5"), i("O4"), i("E8"), "4", "4", 200, 0, 0, (41, i("ord-4")), symbol="XS02", side="2")
-    er(b, 9.000, i("ord-5"), i("O4"), i("E9"), "F", "4", 200, 50, 0, last=(50, "9.90"), symbol="XS02", side="2")
+    er(
+        b,
+        9.000,
+        i("ord-5"),
+        i("O4"),
+        i("E9"),
+        "F",
+        "4",
+        200,
+        50,
+        0,
+        last=(50, "9.90"),
+        symbol="XS02",
+        side="2",
+    )
     # ord-6: duplicate ExecID without PossResend, a PossResend repeat (fine), CumQty going down
     new_order(b, 10.000, i("ord-6"), 100)
     er(b, 10.002, i("ord-6"), i("O6"), i("E10"), "0", "0", 100, 0, 100)
@@ -131,8 +235,20 @@ def build_orders(b: LogBuilder, *, variant: str = "a") -> LogBuilder:
     er(b, 13.000, i("ord-6"), i("O6"), i("E12"), "0", "1", 100, 50, 50)
     # ord-7: rejected with a reason
     new_order(b, 14.000, i("ord-7"), 1_000_000)
-    er(b, 14.004, i("ord-7"), "NONE", i("E13"), "8", "8", 1_000_000, 0, 0, (103, "3"),
-       (58, "Limit exceeded" if other else "Order exceeds limit"))
+    er(
+        b,
+        14.004,
+        i("ord-7"),
+        "NONE",
+        i("E13"),
+        "8",
+        "8",
+        1_000_000,
+        0,
+        0,
+        (103, "3"),
+        (58, "Limit exceeded" if other else "Order exceeds limit"),
+    )
     if not other:  # ord-8: LeavesQty + CumQty != OrderQty
         new_order(b, 15.000, i("ord-8"), 100)
         er(b, 15.001, i("ord-8"), i("O8"), i("E14"), "0", "0", 100, 0, 90)

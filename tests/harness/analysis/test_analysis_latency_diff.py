@@ -36,8 +36,20 @@ def test_latency_cli_text_and_json(capsys: pytest.CaptureFixture[str], tmp_path:
     log = orders_log(tmp_path / "o.log")
     assert main(["latency", str(log)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[1].split() == ["D->8", "New/Reject", "5", "0", "3.0", "ms", "5.0", "ms", "5.0", "ms",
-                                           "5.0", "ms"]
+    assert out.splitlines()[1].split() == [
+        "D->8",
+        "New/Reject",
+        "5",
+        "0",
+        "3.0",
+        "ms",
+        "5.0",
+        "ms",
+        "5.0",
+        "ms",
+        "5.0",
+        "ms",
+    ]
     assert "D->8 New/Reject: histogram (log scale)" in out
     assert main(["latency", "--json", str(log)]) == 0
     pairs = {p["pair"]: p for p in json.loads(capsys.readouterr().out)}
@@ -62,24 +74,30 @@ def recordings(tmp_path: Path) -> tuple[Path, Path]:
     return orders_log(tmp_path / "a.log"), orders_log(tmp_path / "b.log", variant="b")
 
 
-def test_diff_aligns_orders_by_chain_and_terms(capsys: pytest.CaptureFixture[str],
-                                               recordings: tuple[Path, Path]) -> None:
+def test_diff_aligns_orders_by_chain_and_terms(
+    capsys: pytest.CaptureFixture[str], recordings: tuple[Path, Path]
+) -> None:
     a, b = recordings
     assert main(["diff", str(a), str(b)]) == 1
     out = capsys.readouterr().out
     assert "5 order(s) paired, 2 differ; 1 only in A, 0 only in B; 0 session difference(s)" in out
     lines = [line.strip() for line in out.splitlines()]
     assert "order only in A: ord-8 (XS01 FIX.4.4:CLIENT1->PLXTRA)" in lines
-    assert ("order ord-1 (XS01 FIX.4.4:CLIENT1->PLXTRA) ~ R-1: ExecutionReport #6 LastPx(31): A 10.10 vs B 10.11"
-            in lines)
-    assert ("order ord-7 (XS01 FIX.4.4:CLIENT1->PLXTRA) ~ R-7: ExecutionReport #1 Text(58): "
-            "A Order exceeds limit vs B Limit exceeded") in lines
+    assert (
+        "order ord-1 (XS01 FIX.4.4:CLIENT1->PLXTRA) ~ R-1: ExecutionReport #6 LastPx(31): A 10.10 vs B 10.11"
+        in lines
+    )
+    assert (
+        "order ord-7 (XS01 FIX.4.4:CLIENT1->PLXTRA) ~ R-7: ExecutionReport #1 Text(58): "
+        "A Order exceeds limit vs B Limit exceeded"
+    ) in lines
     # other IDs (OrderID, ExecID, OrigClOrdID) differ everywhere but consistently: learned, not reported
     assert not any("OrderID" in line or "ExecID" in line or "OrigClOrdID" in line for line in lines)
 
 
-def test_diff_rules_yaml_and_identical_recordings(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                                  recordings: tuple[Path, Path]) -> None:
+def test_diff_rules_yaml_and_identical_recordings(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, recordings: tuple[Path, Path]
+) -> None:
     a, b = recordings
     rules = tmp_path / "rules.yaml"
     rules.write_text("ignore_tags: [31, 58]\n")
@@ -100,5 +118,7 @@ def test_diff_reports_session_event_differences(capsys: pytest.CaptureFixture[st
     b.write_bytes(a.read_bytes().replace(b"TestRequest T1 not answered", b"bye"))
     assert main(["diff", str(a), str(b)]) == 1
     out = capsys.readouterr().out
-    assert ("session FIX.4.4:CLIENT1->PLXTRA: CLIENT1 logout reasons: A ['TestRequest T1 not answered'] "
-            "vs B ['bye']") in out
+    assert (
+        "session FIX.4.4:CLIENT1->PLXTRA: CLIENT1 logout reasons: A ['TestRequest T1 not answered'] "
+        "vs B ['bye']"
+    ) in out
