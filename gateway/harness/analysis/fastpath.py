@@ -29,8 +29,9 @@ from gateway.harness.readers import parse_log_time
 __all__ = ["Clock", "Quantiles", "field_map", "format_time", "header_peek", "text"]
 
 _LENGTH_KEYS = frozenset(str(t).encode() for t in LENGTH_TAGS)
+# group 1: a header data field (SecureData, XmlData) that could hide fake tags; else a flag set to Y
 _HEADER_DATA = re.compile(rb"\x01(?:90|212)=")
-_FLAGS = re.compile(rb"\x01(?:43|97)=Y\x01")
+_RARE = re.compile(rb"\x01(?:(90|212)=|(?:43|97)=Y\x01)")
 
 
 def field_map(message: FixMessage) -> dict[bytes, bytes]:
@@ -50,7 +51,8 @@ def field_map(message: FixMessage) -> dict[bytes, bytes]:
 def header_peek(message: FixMessage) -> tuple[int, bytes | None, bool, bool]:
     """(MsgSeqNum or -1, SendingTime bytes, PossDupFlag=Y, PossResend=Y) of one message."""
     raw = message.raw
-    if _HEADER_DATA.search(raw) is not None:
+    rare = _RARE.search(raw)  # one scan for header data fields, PossDupFlag and PossResend
+    if rare is not None and (rare.group(1) is not None or _HEADER_DATA.search(raw, rare.end()) is not None):
         seq_text = message.get(34)
         sent = message.get(52)
         return (
@@ -70,7 +72,7 @@ def header_peek(message: FixMessage) -> tuple[int, bytes | None, bool, bool]:
     sent_b = None
     if i >= 0:
         sent_b = raw[i + 4 : raw.find(b"\x01", i + 4)]
-    if _FLAGS.search(raw) is None:  # one scan for the rare ones
+    if rare is None:
         return seq, sent_b, False, False
     return seq, sent_b, raw.find(b"\x0143=Y\x01") >= 0, raw.find(b"\x0197=Y\x01") >= 0
 
@@ -96,6 +98,7 @@ class Clock:
         self._last_value: float | None = None
 
     def seconds(self, value: str | bytes | None) -> float | None:
+        """Epoch seconds of a time text; None when it is not one. The last answer is remembered."""
         if value == self._last:  # logs write many lines per millisecond
             return self._last_value
         result = self._seconds(value)

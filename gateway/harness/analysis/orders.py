@@ -152,6 +152,7 @@ class OrderBook:
     ) -> None:
         self.keep_events = keep_events
         self.on_change = on_change
+        self._notes = keep_events or on_change is not None  # notes are for stories and --follow only
         self.orders: list[Order] = []
         self.messages = 0  # every record fed
         self.order_messages = 0  # those that concern orders
@@ -238,25 +239,26 @@ class OrderBook:
         session = record.session
         cl = f.get(b"11")
         order_id = f.get(b"37")
-        order = self._find(session, cl, f.get(b"41"), order_id)
+        index = self._cl_index(session)  # the hot path: one index, looked up in place
+        order = index.get(cl) if cl is not None else None
+        if order is None:
+            order = self._find(session, None, f.get(b"41"), order_id)
         if order is None:
             self.unknown_answers += 1
             order = self._new(record, cl or order_id or b"?")
             self._describe(order, f)
             shown = (cl or b"(none)").decode("latin-1")
             self._issue(order, f"ExecutionReport for unknown ClOrdID {shown}")
-        index = self._cl_index(session)
         if cl is not None and cl not in index:
             index[cl] = order
             order.chain.append(cl.decode("latin-1"))
-        if order_id and order_id != b"NONE" and order.order_id is None:
+        if order_id and order.order_id is None and order_id != b"NONE":
             order.order_id = order_id.decode("latin-1")
             self._by_order_id.setdefault(session, {})[order_id] = order
-        repeat = f.get(b"97") == b"Y" or f.get(b"43") == b"Y"
         exec_id = f.get(b"17")
         if exec_id is not None:
             if exec_id == order.last_exec_id or (order.exec_ids is not None and exec_id in order.exec_ids):
-                if repeat:
+                if f.get(b"97") == b"Y" or f.get(b"43") == b"Y":
                     self._event(order, t, record, "repeat (PossResend)")
                     return
                 # flagged, and not counted again: the same ExecID is the same execution
@@ -284,7 +286,8 @@ class OrderBook:
             order.fills += 1
             order.filled_qty += last_qty
             order.notional += last_qty * last_px
-            notes.append(f"fill {last_qty}@{last_px}")
+            if self._notes:
+                notes.append(f"fill {last_qty}@{last_px}")
         cum = _dec(f.get(b"14"))
         if cum is not None:
             if order.cum_qty is not None and cum < order.cum_qty:
