@@ -316,9 +316,11 @@ class OrderBook:
             order.status = status
             if status in TERMINAL and previous not in TERMINAL:
                 order.final_at = t
-        self._event(order, t, record, ", ".join(notes))
-        if status and status != previous and self.on_change is not None:
-            self.on_change(order, ", ".join(notes))
+        if self._notes:
+            note = ", ".join(notes)
+            self._event(order, t, record, note)
+            if status and status != previous and self.on_change is not None:
+                self.on_change(order, note)
 
     def _cancel_reject(self, record: LogRecord, f: dict[bytes, bytes], t: float | None) -> None:
         order = self._find(record.session, f.get(b"11"), f.get(b"41"), f.get(b"37"))
