@@ -103,6 +103,7 @@ def order_row(order: Order, vocab: Vocabulary) -> dict[str, Any]:
 
 
 def orders_text(orders: Iterable[Order], vocab: Vocabulary, *, messages: int) -> str:
+    orders = list(orders)
     rows = [order_row(o, vocab) for o in orders]
     head = (
         "ClOrdID",
@@ -121,12 +122,8 @@ def orders_text(orders: Iterable[Order], vocab: Vocabulary, *, messages: int) ->
         "Issues",
     )
     table = [head]
-    for r in rows:
-        chain = (
-            r["cl_ord_id"]
-            if r["cl_ord_id"] == r["last_cl_ord_id"]
-            else f"{r['cl_ord_id']}>{r['last_cl_ord_id']}"
-        )
+    for order, r in zip(orders, rows, strict=True):
+        chain = r["cl_ord_id"] if len(order.chain) == 1 else f"{r['cl_ord_id']}>{r['last_cl_ord_id']}"
         fills = f"{r['fills']} ({r['filled_qty']})" if r["fills"] else "0"
         table.append(
             (
@@ -141,9 +138,9 @@ def orders_text(orders: Iterable[Order], vocab: Vocabulary, *, messages: int) ->
                 r["avg_px"],
                 str(r["replaces"]),
                 str(r["cancels"]),
-                f"{r['first_answer_ms']} ms" if r["first_answer_ms"] else "-",
-                f"{r['final_ms']} ms" if r["final_ms"] else "-",
-                str(len(r["issues"].split("; "))) if r["issues"] else "",
+                seconds_text(order.first_answer_latency),
+                seconds_text(order.final_latency),
+                str(len(order.issues)) if order.issues else "",
             )
         )
     widths = [min(40, max(len(row[i]) for row in table)) for i in range(len(head))]
@@ -222,7 +219,8 @@ def order_story(order: Order, vocab: Vocabulary) -> str:
         f"order {' > '.join(order.chain)} (OrderID {r['order_id'] or '-'}) in {r['session']}",
         f"  {r['side']} {r['order_qty']} {r['symbol']} @ {r['price'] or 'market'}: {r['status']}, "
         f"{r['fills']} fill(s) {r['filled_qty']} avg {r['avg_px'] or '-'}, "
-        f"first answer {r['first_answer_ms'] or '-'} ms, final {r['final_ms'] or '-'} ms",
+        f"first answer {seconds_text(order.first_answer_latency)}, "
+        f"final state {seconds_text(order.final_latency)}",
     ]
     for reject in order.rejects or ():
         lines.append(f"  rejected: {reject}")

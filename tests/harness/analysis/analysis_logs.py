@@ -316,3 +316,16 @@ def decode_sample_log(tmp_path: Path) -> Path:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.log.__wrapped__(tmp_path)  # type: ignore[no-any-return]
+
+
+if __name__ == "__main__":  # the README's samples: python tests/harness/analysis/analysis_logs.py DIR
+    import sys
+
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+    out.mkdir(parents=True, exist_ok=True)
+    for written in (
+        orders_log(out / "orders.log"),
+        orders_log(out / "orders-b.log", variant="b"),
+        session_log(out / "session.log"),
+    ):
+        print(written)
