@@ -58,9 +58,9 @@ def seconds_text(value: float | None) -> str:
     """A duration for people: ``850 µs``, ``12.3 ms``, ``4.20 s``."""
     if value is None:
         return "-"
-    if value < 1e-3:
+    if value < 0.9995e-3:  # (a float millisecond is often 0.000999...)
         return f"{value * 1e6:.0f} µs"
-    if value < 1:
+    if value < 0.9995:
         return f"{value * 1e3:.1f} ms"
     return f"{value:.2f} s"
 

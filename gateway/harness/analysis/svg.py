@@ -132,8 +132,8 @@ def histogram_svg(
 
 
 def _duration(seconds: float) -> str:
-    if seconds < 1e-3:
+    if seconds < 0.9995e-3:
         return f"{seconds * 1e6:.0f}µs"
-    if seconds < 1:
+    if seconds < 0.9995:
         return f"{seconds * 1e3:.1f}ms"
     return f"{seconds:.2f}s"
