@@ -59,14 +59,23 @@ def child(kind: str, path: str) -> dict[str, object]:
         result = analyse(Inputs([path]), orders=kind == "orders", sessions=kind == "sessions")
         count = result.messages
         if result.orders is not None:
-            extra = {"orders": len(result.orders.orders),
-                     "flagged": sum(1 for o in result.orders.orders if o.issues)}
+            extra = {
+                "orders": len(result.orders.orders),
+                "flagged": sum(1 for o in result.orders.orders if o.issues),
+            }
         else:
             assert result.sessions is not None
-            extra = {"sessions": len(result.sessions.sessions),
-                     "gaps": sum(len(h.gaps()) for h in result.sessions.sessions.values())}
-    return {"messages": count, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
-            "rss_kib": _peak_rss_kib(), **extra}
+            extra = {
+                "sessions": len(result.sessions.sessions),
+                "gaps": sum(len(h.gaps()) for h in result.sessions.sessions.values()),
+            }
+    return {
+        "messages": count,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+        "rss_kib": _peak_rss_kib(),
+        **extra,
+    }
 
 
 def run_child(kind: str, path: Path, repeat: int) -> dict[str, object]:
@@ -74,8 +83,13 @@ def run_child(kind: str, path: Path, repeat: int) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     best: dict[str, object] | None = None
     for _ in range(repeat):
-        done = subprocess.run([sys.executable, __file__, "--child", kind, str(path)], capture_output=True,
-                              text=True, env=env, check=False)
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", kind, str(path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         if done.returncode != 0:
             raise SystemExit(f"child {kind} failed:\n{done.stderr}")
         result = json.loads(done.stdout)
@@ -91,8 +105,13 @@ def time_command(path: Path, *args: str) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(os.devnull, "wb") as devnull:
-        done = subprocess.run([sys.executable, "-m", "gateway", *args, str(path)], stdout=devnull,
-                              stderr=subprocess.PIPE, env=env, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "gateway", *args, str(path)],
+            stdout=devnull,
+            stderr=subprocess.PIPE,
+            env=env,
+            check=False,
+        )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in (0, 1):
@@ -137,15 +156,18 @@ def main() -> int:
             rate = float(r["messages"]) / float(r["cpu_seconds"])  # type: ignore[arg-type]
             wall = float(r["messages"]) / float(r["seconds"])  # type: ignore[arg-type]
             rates[kind] = rate
-            notes = ", ".join(f"{k} {v:,}" for k, v in r.items()
-                              if k in ("orders", "flagged", "sessions", "gaps"))
+            notes = ", ".join(
+                f"{k} {v:,}" for k, v in r.items() if k in ("orders", "flagged", "sessions", "gaps")
+            )
             rows.append((kind, rate, wall, notes))
         wall, cpu = time_command(log, "sessions")
         rows.append(("plxtra-fix sessions > /dev/null", total / cpu, total / wall, "whole command, one run"))
         print(f"{'what':34} {'msg/s CPU':>11} {'msg/s wall':>11}  notes")
         for name, rate, wall_rate, notes in rows:
             print(f"{name:34} {rate:11,.0f} {wall_rate:11,.0f}  {notes}")
-        print(f"(msg/s CPU: messages per CPU second of the process, best of {args.repeat} runs; machine shared)")
+        print(
+            f"(msg/s CPU: messages per CPU second of the process, best of {args.repeat} runs; machine shared)"
+        )
         print()
         print("peak RSS (child processes, resource.getrusage):")
         for size in sizes:

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             latency=bool(args.html),
             keep_events=keep,
             on_order=on_order,
+            pause_gc=not args.follow,
         )
     except KeyboardInterrupt:
         return 130

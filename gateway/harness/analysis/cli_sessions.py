@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             latency=bool(args.html),
             keep_events=bool(args.html),
             on_session_event=on_event,
+            pause_gc=not args.follow,
         )
     except KeyboardInterrupt:
         return 130

@@ -85,8 +85,12 @@ class Order:
     session: SessionKey
     cl_ord_id: str  # the first ClOrdID (NewOrderSingle, or the first one seen)
     begin_string: str
-    chain: list[str]  # every ClOrdID, in order
-    order_id: str | None = None
+    # Memory per order is what limits a big log (0.42 orders per message in bench/replay.py's log):
+    # the chain beyond its first ClOrdID, the OrderID and the issue texts are kept in their cheapest
+    # form and shown through the properties below.
+    later_cl_ord_ids: list[str] | None = None
+    order_id_bytes: bytes | None = None
+    unknown_answer: bool = False  # first seen in an answer to a ClOrdID never sent
     symbol: str | None = None
     side: str | None = None
     ord_type: str | None = None
@@ -106,11 +110,27 @@ class Order:
     first_answer_at: float | None = None
     final_at: float | None = None
     request_seen: bool = False  # the NewOrderSingle is in the log
-    issues: list[str] | None = None
+    issue_list: list[str] | None = None
     last_exec_id: bytes | None = None
     exec_ids: set[bytes] | None = None  # made at the second ExecID
     events: list[OrderEvent] | None = None
     states: list[tuple[str, str]] | None = None  # (ExecType, OrdStatus) per report, kept with events
+
+    @property
+    def chain(self) -> list[str]:
+        """Every ClOrdID of the order, in order."""
+        return [self.cl_ord_id, *(self.later_cl_ord_ids or ())]
+
+    @property
+    def order_id(self) -> str | None:
+        return None if self.order_id_bytes is None else self.order_id_bytes.decode("latin-1")
+
+    @property
+    def issues(self) -> list[str] | None:
+        """The inconsistencies found, as text; None when there are none."""
+        if not self.unknown_answer:
+            return self.issue_list
+        return [f"ExecutionReport for unknown ClOrdID {self.cl_ord_id}", *(self.issue_list or ())]
 
     @property
     def avg_px(self) -> Decimal | None:
@@ -224,7 +244,7 @@ class OrderBook:
         index = self._cl_index(session)
         if cl is not None and cl not in index:
             index[cl] = order
-            order.chain.append(cl.decode("latin-1"))
+            self._add_cl(order, cl)
         if kind == "G":
             order.replace_requests += 1
             self._event(order, t, record, "replace request")
@@ -247,13 +267,15 @@ class OrderBook:
             self.unknown_answers += 1
             order = self._new(record, cl or order_id or b"?")
             self._describe(order, f)
-            shown = (cl or b"(none)").decode("latin-1")
-            self._issue(order, f"ExecutionReport for unknown ClOrdID {shown}")
+            if cl is not None:
+                order.unknown_answer = True
+            else:
+                self._issue(order, "ExecutionReport without ClOrdID for an unknown order")
         if cl is not None and cl not in index:
             index[cl] = order
-            order.chain.append(cl.decode("latin-1"))
-        if order_id and order.order_id is None and order_id != b"NONE":
-            order.order_id = order_id.decode("latin-1")
+            self._add_cl(order, cl)
+        if order_id and order.order_id_bytes is None and order_id != b"NONE":
+            order.order_id_bytes = order_id
             self._by_order_id.setdefault(session, {})[order_id] = order
         exec_id = f.get(b"17")
         if exec_id is not None:
@@ -377,7 +399,7 @@ class OrderBook:
 
     def _new(self, record: LogRecord, cl: bytes) -> Order:
         text = cl.decode("latin-1")
-        order = Order(record.session, text, record.message.begin_string, [text])
+        order = Order(record.session, text, record.message.begin_string)
         if self.keep_events:
             order.events = []
             order.states = []
@@ -403,9 +425,15 @@ class OrderBook:
 
     @staticmethod
     def _issue(order: Order, text: str) -> None:
-        if order.issues is None:
-            order.issues = []
-        order.issues.append(text)
+        if order.issue_list is None:
+            order.issue_list = []
+        order.issue_list.append(text)
+
+    @staticmethod
+    def _add_cl(order: Order, cl: bytes) -> None:
+        if order.later_cl_ord_ids is None:
+            order.later_cl_ord_ids = []
+        order.later_cl_ord_ids.append(cl.decode("latin-1"))
 
     @staticmethod
     def _reject(order: Order, reason: str) -> None:
