@@ -56,6 +56,7 @@ class PairStats:
     latencies: Quantiles = field(default_factory=Quantiles)
     unanswered: int = 0
     untimed: int = 0  # answered, but one of the two lines has no time
+    negative: int = 0  # answered "before" the request: logs of two machines whose clocks disagree
     slowest: list[tuple[float, str, str]] = field(default_factory=list)  # heap of (seconds, id, where)
 
     def add(self, seconds: float, ident: str, where: str) -> None:
@@ -127,7 +128,11 @@ class LatencyMonitor:
         if sent_at is None or t is None:
             stats.untimed += 1
             return
-        stats.add(max(0.0, t - sent_at), text(ident) or "", f"{where} -> {record.file}:{record.line}")
+        elapsed = t - sent_at
+        if elapsed < 0:
+            stats.negative += 1  # counted, and shown as 0 in the percentiles
+            elapsed = 0.0
+        stats.add(elapsed, text(ident) or "", f"{where} -> {record.file}:{record.line}")
 
     def finish(self) -> None:
         for _session, name, _ident in self._pending:

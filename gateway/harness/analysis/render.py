@@ -402,6 +402,7 @@ def _pair_json(stats: PairStats) -> dict[str, Any]:
         **q.summary(),
         "unanswered": stats.unanswered,
         "untimed": stats.untimed,
+        "negative": stats.negative,
         "histogram": [{"low": lo, "high": hi, "count": n} for lo, hi, n in q.histogram(20)],
         "slowest": [{"seconds": s, "id": i, "where": w} for s, i, w in sorted(stats.slowest, reverse=True)],
     }
