@@ -88,7 +88,7 @@ def _sessions(analysis: Analysis, vocab: Vocabulary) -> str:
     for key, health in analysis.sessions.sessions.items():
         out.append(f"<h3>{_e(key)}</h3>")
         marks = [(e.time, e.kind, e.text) for e in health.events if e.time is not None]
-        out.append(timeline_svg(health.per_second, marks))
+        out.append(timeline_svg(health.timeline(), marks))
         out.append(
             "<table><tr><th>side</th><th>messages</th><th>gaps</th><th>ResendRequests</th>"
             "<th>GapFills</th><th>PossDup</th><th>logons</th><th>logouts</th><th>Rejects</th>"

@@ -126,12 +126,19 @@ class SessionHealth:
     sides: dict[str, SideHealth] = field(default_factory=dict)
     events: list[SessionEvent] = field(default_factory=list)
     dropped_events: int = 0
-    per_second: dict[int, int] = field(default_factory=dict)  # epoch second -> messages (timeline)
+    # epoch second -> [messages] (timeline); the current second's counter is kept at hand
+    per_second: dict[int, list[int]] = field(default_factory=dict)
+    second_start: float = -1.0
+    second_count: list[int] = field(default_factory=lambda: [0])
     first_time: float | None = None
     last_time: float | None = None
     storms: int = 0
     # TestReqID -> (sent at, side that sent it, deadline)
     pending_tests: dict[str, tuple[float | None, str, float | None]] = field(default_factory=dict)
+
+    def timeline(self) -> dict[int, int]:
+        """Messages per epoch second."""
+        return {second: count[0] for second, count in self.per_second.items()}
 
     @property
     def heart_bt_int(self) -> int:
@@ -179,14 +186,16 @@ class SessionMonitor:
         health, side = found
         msg_type = message.msg_type
         seq, sent, poss_dup, poss_resend = header_peek(message)
-        clock = self._log_clock
-        if time_text is None:
-            t_log = None
-        elif time_text is clock._last:  # many lines share a millisecond (and its str object)
-            t_log = clock._last_value
+        t_log = self._log_clock.seconds(time_text) if time_text is not None else None
+        if (
+            t_log is not None
+            and sent is not None
+            and len(sent) == len(time_text)
+            and sent == time_text.encode()
+        ):
+            t_sent = t_log  # QuickFIX logs what it sends with the SendingTime it wrote: nothing to parse
         else:
-            t_log = clock.seconds(time_text)
-        t_sent = self._sent_clock.seconds(sent)
+            t_sent = self._sent_clock.seconds(sent)
         t = t_log if t_log is not None else t_sent
         side.messages += 1
         by_type = side.by_type
@@ -196,9 +205,11 @@ class SessionMonitor:
         if poss_resend:
             side.poss_resend += 1
         if t is not None:
-            second = int(t)
-            per_second = health.per_second
-            per_second[second] = per_second.get(second, 0) + 1
+            if not health.second_start <= t < health.second_start + 1.0:
+                second = int(t)
+                health.second_start = float(second)
+                health.second_count = health.per_second.setdefault(second, [0])
+            health.second_count[0] += 1
             if health.first_time is None:
                 health.first_time = t
             health.last_time = t
