@@ -218,7 +218,8 @@ class OrderBook:
         if cl is None:
             return
         session = record.session
-        known = self._cl_index(session).get(cl)
+        index = self._cl_index(session)
+        known = index.get(cl)
         if known is not None:
             if f.get(b"43") == b"Y" or f.get(b"97") == b"Y":
                 self._event(known, t, record, "repeat (PossDup/PossResend)")
@@ -226,7 +227,7 @@ class OrderBook:
                 self._issue(known, f"NewOrderSingle {cl.decode('latin-1')} sent again without PossDup")
                 self._event(known, t, record, "duplicate ClOrdID")
             return
-        order = self._new(record, cl)
+        order = self._new(record, cl, index)
         order.request_seen = True
         order.requested_at = t
         self._describe(order, f)
@@ -262,15 +263,20 @@ class OrderBook:
         index = self._cl_index(session)  # the hot path: one index, looked up in place
         order = index.get(cl) if cl is not None else None
         if order is None:
-            order = self._find(session, None, f.get(b"41"), order_id)
-        if order is None:
-            self.unknown_answers += 1
-            order = self._new(record, cl or order_id or b"?")
-            self._describe(order, f)
-            if cl is not None:
-                order.unknown_answer = True
-            else:
-                self._issue(order, "ExecutionReport without ClOrdID for an unknown order")
+            orig = f.get(b"41")
+            if orig is not None:
+                order = index.get(orig)
+            if order is None and order_id is not None and order_id != b"NONE":
+                by_id = self._by_order_id.get(session)
+                order = None if by_id is None else by_id.get(order_id)
+            if order is None:
+                self.unknown_answers += 1
+                order = self._new(record, cl or order_id or b"?", index)
+                self._describe(order, f)
+                if cl is not None:
+                    order.unknown_answer = True
+                else:
+                    self._issue(order, "ExecutionReport without ClOrdID for an unknown order")
         if cl is not None and cl not in index:
             index[cl] = order
             self._add_cl(order, cl)
@@ -397,13 +403,14 @@ class OrderBook:
             self._keys.append(session)  # keeps that id() from being reused
         return index
 
-    def _new(self, record: LogRecord, cl: bytes) -> Order:
-        text = cl.decode("latin-1")
-        order = Order(record.session, text, record.message.begin_string)
+    def _new(self, record: LogRecord, cl: bytes, index: dict[bytes, Order] | None = None) -> Order:
+        order = Order(record.session, cl.decode("latin-1"), record.message.begin_string)
         if self.keep_events:
             order.events = []
             order.states = []
-        self._cl_index(record.session)[cl] = order
+        if index is None:
+            index = self._cl_index(record.session)
+        index[cl] = order
         self.orders.append(order)
         return order
 
