@@ -53,6 +53,7 @@ def render_html(
             parts.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in diff_lines) + "</ul>")
         else:
             parts.append("<p>No differences.</p>")
+        parts.append("<p class='muted'>The figures above and the sections below are recording A's.</p>")
     if analysis.sessions is not None:
         parts.append(_sessions(analysis, vocab))
     if analysis.latency is not None:
