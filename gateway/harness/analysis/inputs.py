@@ -85,12 +85,13 @@ class Inputs:
 
     def __iter__(self) -> Iterator[LogRecord]:
         if self.follow:
-            yield from self._follow(self.paths[0])
-            return
+            return self._follow(self.paths[0])
         captures = [p for p in self.paths if p != "-" and is_capture(p)]
-        if not captures:
-            yield from LogReader(self.paths or ["-"], format=self.format, on_problem=self.problem)
-            return
+        if not captures:  # the common case: the reader's own iterator, no generator level of ours
+            return iter(LogReader(self.paths or ["-"], format=self.format, on_problem=self.problem))
+        return self._mixed(captures)
+
+    def _mixed(self, captures: list[str]) -> Iterator[LogRecord]:
         same = self.namer.same
         logs: list[str] = []
         for path in [*self.paths, None]:

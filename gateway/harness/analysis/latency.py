@@ -73,12 +73,10 @@ class LatencyMonitor:
 
     def __init__(self) -> None:
         self.pairs: dict[str, PairStats] = {name: PairStats(name) for name in PAIRS}
-        self.messages = 0
         self._pending: dict[tuple[SessionKey, str, bytes], tuple[float | None, str]] = {}
         self._clock = Clock()
 
     def feed(self, record: LogRecord) -> None:
-        self.messages += 1
         msg_type = record.message.msg_type
         request = _BY_REQUEST.get(msg_type)
         if request is None and msg_type not in ("8", "9", "W", "Y", "0"):

@@ -13,7 +13,7 @@ Canceled, Rejected, Expired); an ExecID(17) is not reused unless the report is a
 or PossDupFlag(43) = Y); every answer names a ClOrdID that was sent.
 
 Memory grows with the number of orders (and, with ``keep_events``, with their messages), never with
-the rest of the log: market data and session messages are counted and dropped.
+the rest of the log: market data and session messages are skipped at the first look.
 """
 
 from __future__ import annotations
@@ -174,7 +174,6 @@ class OrderBook:
         self.on_change = on_change
         self._notes = keep_events or on_change is not None  # notes are for stories and --follow only
         self.orders: list[Order] = []
-        self.messages = 0  # every record fed
         self.order_messages = 0  # those that concern orders
         self.unknown_answers = 0
         # per session: ClOrdID -> order, OrderID -> order (nested: no tuple key per lookup)
@@ -186,7 +185,6 @@ class OrderBook:
 
     # -- feeding ------------------------------------------------------------------------------------------
     def feed(self, record: LogRecord) -> None:
-        self.messages += 1
         msg_type = record.message.msg_type
         if msg_type not in ORDER_MSG_TYPES:
             return

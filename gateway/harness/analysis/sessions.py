@@ -157,7 +157,6 @@ class SessionMonitor:
 
     def __init__(self, *, on_event: Callable[[SessionHealth, SessionEvent], None] | None = None) -> None:
         self.sessions: dict[SessionKey, SessionHealth] = {}
-        self.messages = 0
         self.on_event = on_event
         self._log_clock = Clock()
         self._sent_clock = Clock()
@@ -176,7 +175,6 @@ class SessionMonitor:
         return found
 
     def feed(self, record: LogRecord) -> None:
-        self.messages += 1
         message, _, _, time_text, _, session, sender, _ = record  # one unpack: cheaper than attributes
         # (id of the SessionKey, sender) -> (health, side): the readers share one SessionKey object
         # per session, so this skips hashing the dataclass on every message
