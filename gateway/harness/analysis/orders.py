@@ -18,7 +18,7 @@ the rest of the log: market data and session messages are skipped at the first l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -184,6 +184,17 @@ class OrderBook:
         self._clock = Clock()
 
     # -- feeding ------------------------------------------------------------------------------------------
+    def feed_many(self, records: Iterable[LogRecord]) -> int:
+        """``feed`` every record; returns how many there were. Messages that are not about orders
+        (most of a log: market data, heartbeats) are skipped here, without a call each."""
+        types = ORDER_MSG_TYPES
+        feed = self.feed
+        count = 0
+        for count, record in enumerate(records, 1):  # noqa: B007 (count is the result)
+            if record.message.msg_type in types:
+                feed(record)
+        return count
+
     def feed(self, record: LogRecord) -> None:
         msg_type = record.message.msg_type
         if msg_type not in ORDER_MSG_TYPES:

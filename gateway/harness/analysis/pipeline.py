@@ -58,11 +58,9 @@ def analyse(
     if paused:
         gc.disable()
     try:
-        if len(feeds) == 1:  # the benchmarked case: no inner loop per record
-            feed = feeds[0]
-            for record in records:
-                feed(record)
-                count += 1
+        trackers = [t for t in (result.orders, result.sessions) if t is not None]
+        if len(feeds) == 1 and trackers:  # the benchmarked case: the tracker's own loop
+            count = trackers[0].feed_many(records)
         else:
             for record in records:
                 for feed in feeds:
