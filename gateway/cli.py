@@ -27,6 +27,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "certify-partner": ("gateway.cert.cli", "certify a partner's FIX engine (Plxtra's side of the session)"),
     "certify-log": ("gateway.cert.cli_log", "verdict on certification steps from a recorded session log"),
     "admin": ("gateway.ops.cli_admin", "operate a running gateway through its admin API"),
+    "orders": ("gateway.harness.analysis.cli_orders",
+               "order lifecycles from FIX logs, inconsistencies flagged"),
+    "sessions": ("gateway.harness.analysis.cli_sessions",
+                 "session-layer health from FIX logs: gaps, resends, heartbeats, logons"),
+    "diff": ("gateway.harness.analysis.cli_diff", "compare two recordings of the same flow, order by order"),
+    "latency": ("gateway.harness.analysis.cli_latency", "request-to-answer latency per message pair"),
 }
 
 
