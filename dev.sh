@@ -35,10 +35,13 @@ system_test_tools() {
     local missing=()
     command -v chromium >/dev/null || missing+=(chromium)
     command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    # tests/ops/test_ops_compose_config.py validates docker-compose.yml with `docker-compose config`
+    # (no Docker daemon needed for that).
+    command -v docker-compose >/dev/null || missing+=(docker-compose)
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "installing ${missing[*]} from Debian's packages (the browser tests need them)..." >&2
+    echo "installing ${missing[*]} from Debian's packages (the browser and compose tests need them)..." >&2
     $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -203,6 +203,22 @@ class OrdersService:
     def accounts(self) -> list[str]:
         """Every Plxtra account of every trading session, once each."""
         return list(dict.fromkeys(a for _, s in self._sessions.values() if s.trading for a in s.accounts))
+
+    def add_sessions(self, sessions: Iterable[SessionConfig]) -> list[str]:
+        """Sessions added by a reload (loop thread): known from now on, and the Plxtra accounts
+        no session traded before are subscribed; returns those accounts."""
+        before = set(self.accounts())
+        for s in sessions:
+            self._sessions[str(_key_of(s))] = (_key_of(s), s)
+        new = [a for a in self.accounts() if a not in before]
+        if self._started:
+            subscribe = self._client.subscribe
+            for account in new:
+                self._subs.append(subscribe("Trading", f"Orders!{account}", self._on_orders_event))
+                self._subs.append(subscribe("Trading", f"Transactions!{account}", self._on_tx_event))
+            if new and self._client.connected:
+                self._spawn(self.reconcile(), "orders-reconcile-reload")
+        return new
 
     async def start(self) -> None:
         """Subscribe ``Orders!``/``Transactions!`` per account, then reconcile the store with Plxtra."""

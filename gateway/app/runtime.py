@@ -26,6 +26,7 @@ from gateway.app.state_lock import StateLock, gateway_state_directories
 from gateway.config.model import GatewayConfig
 from gateway.fix.engine import FixEngine, acceptor_reach, acceptor_warning, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
+from gateway.fix.records import SessionKey
 from gateway.store import store_path_of
 from gateway.store.inbound_journal import JOURNALED, journal_for, journal_path
 
@@ -188,6 +189,52 @@ class Gateway:
         self.engine.start()
         self._log_acceptor_reach()
         await self.ops.start(self)
+
+    async def start_added_sessions(self, new: GatewayConfig, added: Sequence[str], *,
+                                   bounce: bool = True) -> dict[str, list[str]]:
+        """Start the sessions a reload added (loop thread). Services and the hand-off learn them
+        first, so their first message finds its entitlements and limits. Initiators get a
+        connector of their own, started live. Plain acceptor sessions need the acceptor rebuilt
+        (QuickFIX C++ cannot add a session to a running one): with ``bounce`` its logged-on
+        partners get a Logout, the acceptor is recreated with the new session list and they log
+        on again with their sequence numbers kept; without it they wait for a restart. Added TLS
+        acceptor sessions always wait for a restart (their SSL connector is built at start)."""
+        from gateway.config.model import Role, Transport
+
+        assert self.engine is not None and self.registry is not None and self.outbox is not None
+        sessions = [s for s in new.sessions if s.name in set(added)]
+        self.registry.use_config(new)
+        self.engine.application.use_config(new)   # type: ignore[attr-defined]
+        for service in self.registry.services:
+            add = getattr(service, "add_sessions", None)
+            if add is not None:
+                add(sessions)
+        initiators = [s for s in sessions if s.role is Role.INITIATOR]
+        acceptors = [s for s in sessions if s.role is Role.ACCEPTOR and s.transport is not Transport.TLS]
+        waiting = [s.name for s in sessions if s.role is Role.ACCEPTOR and (
+            s.transport is Transport.TLS or not bounce)]
+        await asyncio.to_thread(self.engine.start_initiators, new, initiators)
+        started = [s.name for s in initiators]
+        bounced: list[str] = []
+        if acceptors and bounce:
+            text = "Session list reloaded by the operator: log on again"
+            keys = await asyncio.to_thread(self.engine.stop_plain_acceptor, text)
+            names = {str(SessionKey(s.begin_string, s.sender_comp_id, s.target_comp_id)): s.name
+                     for s in new.sessions}
+            # Removed sessions were logged out for good above: not "bounced".
+            bounced = [names[str(k)] for k in keys if str(k) in names]
+            # The old acceptor's sessions are freed below: no writer may be inside QuickFIX then.
+            # Off the loop until the outbox is empty, then on the loop (nothing can queue while
+            # this runs) make sure of it and swap the acceptor.
+            await asyncio.to_thread(self.outbox.drain, 5.0)
+            if self.outbox.drain(2.0):
+                raise RuntimeError("outbox not empty: acceptor not rebuilt, restart the gateway")
+            self.engine.replace_plain_acceptor(new)
+            started += [s.name for s in acceptors]
+        self.config = new
+        log.info("reload: started %s; bounced %s; waiting for a restart %s",
+                 started or "none", bounced or "none", waiting or "none")
+        return {"started": started, "bounced": bounced, "not_started": waiting}
 
     def _reload_config(self) -> GatewayConfig:
         from gateway.config.loader import load_config

@@ -92,6 +92,11 @@ class ServiceRegistry:
             self._by_type[msg_type] = service
         self.handled_types = frozenset(self._by_type)
 
+    def use_config(self, config: GatewayConfig) -> None:
+        """After a reload (loop thread): sessions added to ``config`` are known from now on."""
+        self._config = config
+        self._sessions = {}
+
     def session_config(self, key: SessionKey) -> SessionConfig | None:
         """The configured session for ``key`` (our CompID is ``key.sender_comp_id``)."""
         try:

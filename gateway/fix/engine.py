@@ -15,14 +15,15 @@ the configured listen host is a loopback address.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import quickfix as fix
 
-from gateway.config.model import GatewayConfig, Role, SessionConfig
+from gateway.config.model import GatewayConfig, Role, SessionConfig, Transport
 from gateway.fix.convert import Dictionaries, DictionaryCache, session_id_of
 from gateway.fix.errors import FixEngineError
 from gateway.fix.records import SessionKey
@@ -137,6 +138,11 @@ class FixEngine:
         # Factories must outlive the acceptor/initiator: QuickFIX keeps raw pointers to them.
         self._factories: list[object] = []
         self._given_log_factory = log_factory
+        # Connectors started by a reload (added sessions), each an engine of its own: QuickFIX C++
+        # cannot add a session to a running connector.
+        self._children: list[FixEngine] = []
+        # The engine whose ThreadedSocketAcceptor serves the plain acceptor sessions now.
+        self._acceptor_owner: FixEngine = self
 
     @property
     def settings_text(self) -> str:
@@ -193,6 +199,62 @@ class FixEngine:
         self._started = True
         log.info("FIX engine started (%d sessions)", len(self.config.sessions))
 
+    # -- reload: added sessions start without a restart ---------------------------------------------
+
+    def _child(self, config: GatewayConfig, sessions: Sequence[SessionConfig]) -> FixEngine:
+        return FixEngine(dataclasses.replace(config, sessions=tuple(sessions)), self.application,
+                         log_factory=self._given_log_factory)
+
+    def start_initiators(self, config: GatewayConfig, sessions: Sequence[SessionConfig]) -> None:
+        """Start ``sessions`` (initiators of ``config``, plain or TLS) on a connector of their own."""
+        if not sessions:
+            return
+        child = self._child(config, sessions)
+        child.start()
+        self._children.append(child)
+
+    def stop_plain_acceptor(self, text: str, timeout: float = 3.0) -> list[SessionKey]:
+        """First half of an acceptor rebuild (off the loop): Logout(58=``text``) to the partners
+        logged on to the plain acceptor, then stop it (port closed). Returns who was logged on."""
+        owner = self._acceptor_owner
+        acceptor = owner._acceptor
+        if acceptor is None:
+            return []
+        keys = [k for k, s in zip(owner.session_keys(), owner.config.sessions, strict=True)
+                if s.role is Role.ACCEPTOR and s.transport is not Transport.TLS]
+        bounced = [k for k in keys if _is_logged_on(k)]
+        for key in bounced:
+            session = fix.Session.lookupSession(session_id_of(key))
+            if session is not None:
+                session.logout(text)
+        deadline = time.monotonic() + timeout
+        while any(_is_logged_on(k) for k in bounced) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        acceptor.stop(True)
+        return bounced
+
+    def replace_plain_acceptor(self, config: GatewayConfig) -> list[SessionKey]:
+        """Second half: free the stopped acceptor (its sessions leave QuickFIX's registry, their
+        stores are closed) and start one serving the plain acceptor sessions of ``config``. The
+        file stores keep every MsgSeqNum: partners log on again where they left off.
+
+        Call it with no message inside ``sendToTarget`` and none able to enter (outbox empty, on
+        the loop thread, which is the only one queueing): a writer holding a session pointer
+        while it is freed would be a use-after-free (see :meth:`release`)."""
+        owner = self._acceptor_owner
+        old = owner._acceptor
+        owner._acceptor = None
+        del old   # the last reference: QuickFIX's ~Acceptor deletes the sessions now
+        sessions = [s for s in config.sessions
+                    if s.role is Role.ACCEPTOR and s.transport is not Transport.TLS]
+        if not sessions:
+            return []
+        child = self._child(config, sessions)
+        child.start()
+        self._children.append(child)
+        self._acceptor_owner = child
+        return child.session_keys()
+
     def session_keys(self) -> list[SessionKey]:
         return [SessionKey(s.begin_string, s.sender_comp_id, s.target_comp_id) for s in self.config.sessions]
 
@@ -211,6 +273,8 @@ class FixEngine:
         if not self._started:
             return
         self._started = False
+        for child in self._children:
+            child.stop(timeout, reason)
         for key in self.session_keys():
             session = fix.Session.lookupSession(session_id_of(key))
             if session is not None and session.isLoggedOn():
@@ -234,6 +298,9 @@ class FixEngine:
         runs, the sessions stay registered process-wide and a new engine with the same
         session IDs would not get its own.
         """
+        for child in self._children:
+            child.release()
+        self._children.clear()
         self._retired.clear()
         self._factories.clear()   # only now: the freed connectors held raw pointers to them
 
@@ -248,3 +315,8 @@ class FixEngine:
             self._acceptor.stop(force)
             self._retired.append(self._acceptor)
             self._acceptor = None
+
+
+def _is_logged_on(key: SessionKey) -> bool:
+    session = fix.Session.lookupSession(session_id_of(key))
+    return session is not None and bool(session.isLoggedOn())

@@ -560,6 +560,12 @@ class GatewayApplication(fix.Application):
                 self._keys[text] = key
         return key
 
+    def use_config(self, config: GatewayConfig) -> None:
+        """After a reload: sessions added to ``config`` are known (before their connector starts)."""
+        with self._lock:
+            self._config = config
+            self._sessions = {}
+
     def _session(self, key: SessionKey) -> SessionConfig | None:
         try:
             return self._sessions[key]

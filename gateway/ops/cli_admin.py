@@ -33,7 +33,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("sessions", help="list sessions: state, sequence numbers, last messages, orders")
     sub.add_parser("health", help="readiness: exit 0 when ready, 1 when not (names the part)")
     sub.add_parser("metrics", help="print the Prometheus metrics")
-    sub.add_parser("reload", help="re-read the session list from the config file")
+    reload = sub.add_parser("reload", help="re-read the session list: added sessions start, removed "
+                            "ones log out")
+    reload.add_argument("--no-bounce", action="store_true",
+                        help="do not rebuild the acceptor (its partners stay on; added acceptor "
+                             "sessions wait for a restart)")
     for name, help_text in (("session", "one session in detail"), ("logout", "log a session out"),
                             ("logon", "enable a session (initiators connect)"),
                             ("disable", "log out and refuse its logons until enabled"),
@@ -79,7 +83,7 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]
     if cmd == "metrics":
         return "GET", "/metrics", None
     if cmd == "reload":
-        return "POST", "/reload", None
+        return "POST", "/reload?bounce=false" if args.no_bounce else "/reload", None
     if cmd == "session":
         return "GET", f"/sessions/{args.name}", None
     if cmd == "cancel-all":

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -89,6 +89,9 @@ class SessionControl:
         self.orders = orders
         self._md_requests = md_requests
         self._reload_config = reload_config
+        # Starts the sessions a reload added: (new config, added names, bounce) -> what happened
+        # (``Gateway.start_added_sessions``); None: added sessions wait for a restart.
+        self.start_added: Callable[..., Awaitable[dict[str, list[str]]]] | None = None
         # Replaced whole, never mutated: QuickFIX threads read it without a lock.
         self.disabled: frozenset[str] = frozenset()
         self.removed: frozenset[str] = frozenset()
@@ -254,9 +257,14 @@ class SessionControl:
         count = self.orders.cancel_all(name=session_text, account=account)
         return {"cancel_requested": count}
 
-    async def _do_reload(self, name: str | None) -> dict[str, Any]:
+    async def _do_reload(self, name: str | None, bounce: bool = True) -> dict[str, Any]:
+        """Removed sessions log out; added ones start (``bounce``: plain acceptor sessions need
+        the acceptor rebuilt, which logs its partners out once; they log on again with their
+        sequence numbers); changed ones are named with what needs a restart."""
         if self._reload_config is None:
             raise ActionError("this gateway was not started from a file", status=409)
+        if not isinstance(bounce, bool):
+            raise ActionError("bounce must be true or false", status=400)
         new = await asyncio.to_thread(self._reload_config)
         diff = session_diff(self.config, new)
         for removed in diff["removed"]:
@@ -268,13 +276,21 @@ class SessionControl:
                                         "Session removed from the configuration")
         # Re-added sessions are served again (they were never taken out of QuickFIX).
         self.removed = self.removed - {s.name for s in new.sessions}
+        outcome: dict[str, list[str]] = {"started": [], "bounced": [], "not_started": list(diff["added"])}
+        if diff["added"] and self.start_added is not None:
+            outcome = await self.start_added(new, diff["added"], bounce=bounce)
+        # From now on the added sessions are listed and acted on; removed ones are not.
+        self.config = new
+        self.watch.set_names({f"{s.begin_string}:{s.sender_comp_id}->{s.target_comp_id}": s.name
+                              for s in new.sessions})
+        diff.update(outcome)
+        diff["restart_needed"] = sorted([*outcome["not_started"], *diff["changed"]])
         return diff
 
 
 def session_diff(old: GatewayConfig, new: GatewayConfig) -> dict[str, Any]:
-    """What a reload changes: removed sessions log out at once; added and changed ones are
-    listed with what needs a restart (QuickFIX C++ cannot add a session to a running acceptor,
-    and services hold the session config they started with)."""
+    """What a reload changes: removed, added and changed sessions by name (changed ones with
+    the fields that differ: they take effect at the next restart)."""
     before = {s.name: s for s in old.sessions}
     after = {s.name: s for s in new.sessions}
     changed: dict[str, list[str]] = {}
@@ -288,7 +304,6 @@ def session_diff(old: GatewayConfig, new: GatewayConfig) -> dict[str, Any]:
         "removed": sorted(before.keys() - after.keys()),
         "added": added,
         "changed": changed,
-        "restart_needed": sorted([*added, *changed]),
     }
 
 

@@ -41,6 +41,9 @@ _ALLOWED = re.compile(r"Allows connections to the acceptor from (\S+)")
 _DENIED = re.compile(r"Deny connections to the acceptor from (\S+)")
 _CONNECTING = re.compile(r"Connecting to (\S+) on port (\d+)")
 _SESSION_NOT_FOUND = "Session not found for incoming message: "
+# QuickFIX C++ 1.16 drops a second connection to a logged-on session without a word
+# (ThreadedSocketConnection::setSession); a QuickFIX patched to say so writes this GLOBAL event.
+DUPLICATE_LOGON = "Session already logged on, connection refused: "
 
 
 def fields_of(raw: str) -> dict[int, str]:
@@ -207,6 +210,11 @@ class SessionWatch:
             who = f"{fields.get(8, '?')}:{fields.get(56, '?')}->{fields.get(49, '?')}"
             reason = "unknown session (BeginString/CompIDs not configured)"
             self._refused(who, "unknown_session", reason, known=False)
+        elif text.startswith(DUPLICATE_LOGON):
+            fields = fields_of(text[len(DUPLICATE_LOGON):])
+            # The partner's Logon: its TargetCompID is our SenderCompID.
+            name = self.name_of(f"{fields.get(8, '?')}:{fields.get(56, '?')}->{fields.get(49, '?')}")
+            self._refused(name, "duplicate", "duplicate logon refused: session already logged on")
 
     def _refused(self, name: str, reason: str, text: str, *, known: bool = True) -> None:
         with self._lock:

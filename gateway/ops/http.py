@@ -23,7 +23,7 @@ POST     /sessions/{name}/reset-seq           only while logged out: both to 1
 POST     /sessions/{name}/set-seq             ``{"next_sender": N, "next_target": M}``
 POST     /sessions/{name}/cancel-all          kill switch for the session's working orders
 POST     /accounts/{account}/cancel-all       kill switch for one Plxtra account
-POST     /reload                              re-read the session list from the config file
+POST     /reload[?bounce=false]               re-read the session list: added sessions start
 =======  ===================================  ============================================
 """
 
@@ -124,7 +124,12 @@ def build_app(admin: AdminSettings, control: SessionControl, metrics: GatewayMet
         return _json(result)
 
     async def reload(request: web.Request) -> web.Response:
-        return _json(await control.act(request[_WHO], "reload", None))
+        # ?bounce=false: added plain acceptor sessions wait for a restart instead of the acceptor
+        # being rebuilt (which logs its partners out once).
+        bounce = request.query.get("bounce", "true").lower()
+        if bounce not in ("true", "false"):
+            return _json({"error": "bounce must be true or false"}, status=400)
+        return _json(await control.act(request[_WHO], "reload", None, bounce=bounce == "true"))
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -96,11 +96,15 @@ class Ops:
                 s.md_requests = lambda st=state: self._per_name(_md_by_key(st))
                 s.md_conflations = lambda st=state: self._per_name(
                     (k, q.conflations) for k, q in list(st.queues.items()))
-        sessions = self.config.sessions
-        s.logged_on = lambda: self._logged_on(sessions)
+        c.start_added = gw.start_added_sessions
+
+        def sessions() -> Iterable[Any]:
+            return c.config.sessions   # the list after the last reload
+
+        s.logged_on = lambda: self._logged_on(sessions())
         s.disabled = lambda: c.disabled
         if gw.outbox is not None:
-            s.backlog = lambda: ((x.name, gw.outbox.backlog(key_of_session(x))) for x in sessions)
+            s.backlog = lambda: ((x.name, gw.outbox.backlog(key_of_session(x))) for x in sessions())
         client = gw.client
         if client is not None:
             s.zenith_connected = lambda: client.connected

@@ -191,7 +191,7 @@ def test_cancel_all_is_a_kill_switch_for_a_session_and_for_an_account(gateway) -
     assert api(port, "POST", "/accounts/XS:9999/cancel-all")[0] == 404
 
 
-def test_reload_logs_out_removed_sessions_and_names_what_needs_a_restart(gateway) -> None:   # type: ignore[no-untyped-def]
+def test_reload_logs_out_removed_sessions_starts_added_ones_and_names_what_needs_a_restart(gateway) -> None:   # type: ignore[no-untyped-def]
     import yaml
 
     _, fix_port, port, tmp_path = gateway
@@ -207,7 +207,8 @@ def test_reload_logs_out_removed_sessions_and_names_what_needs_a_restart(gateway
         assert status == 200, body
         assert body["removed"] == ["client2"] and body["added"] == ["client9"]
         assert body["changed"] == {"client1": ["heartbeat_interval"]}
-        assert body["restart_needed"] == ["client1", "client9"]
+        assert body["started"] == ["client9"] and body["bounced"] == []   # client2 left for good
+        assert body["restart_needed"] == ["client1"]
         c.expect("5", timeout=10, admin=True)
         c.wait_logged_out(timeout=10)
 

@@ -1,6 +1,6 @@
 """The deployment files agree with the code: compose healthchecks and profiles, Prometheus scraping
 the admin API, the Grafana dashboard querying only metrics the gateway exports. (``docker compose
-config`` needs the compose plugin, absent here; these checks read the same files.)"""
+config`` itself: test_ops_compose_config.py; these checks read the same files.)"""
 
 from __future__ import annotations
 
