@@ -3,19 +3,30 @@
 #   deploy/build-quickfix-ssl.sh VENV_PYTHON [WHEEL_DIR]
 # The PyPI source package is compiled without HAVE_SSL: its SSL classes are stubs that raise
 # "HAVE_SSL not enabled". We rebuild it from the same sdist with -DHAVE_SSL=1, linked to OpenSSL,
-# under the local version "<version>+ssl" so that pip can never satisfy it from a cached plain
+# under the local version "<version>+$LOCAL_TAG" so that pip can never satisfy it from a cached plain
 # wheel, and we refuse to finish unless the installed module really creates an SSL acceptor.
 set -euo pipefail
 PY="$1"
 WHEELS="$(mkdir -p "${2:-.wheels}" && cd "${2:-.wheels}" && pwd)"
 QF_VERSION="${QUICKFIX_VERSION:-1.16.0}"
+# The local version of our build: SSL on, plus the duplicate-logon event (see the patch below). Bump
+# it whenever the build changes, so every venv and image rebuilds instead of keeping an older one.
+LOCAL_TAG="ssl.plx1"
 
 # Exit status 0 only if quickfix is built with SSL: the stub constructor throws "HAVE_SSL not enabled".
 read -r -d '' CHECK <<'PYEOF' || true
+import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 try:
     import quickfix as fix
 except ImportError:
+    sys.exit(2)
+try:
+    if version("quickfix") != os.environ["QF_EXPECTED"]:
+        print(f"quickfix {version('quickfix')} is not our build {os.environ['QF_EXPECTED']}", file=sys.stderr)
+        sys.exit(1)
+except PackageNotFoundError:
     sys.exit(2)
 class App(fix.Application):
     def onCreate(self, s): pass
@@ -39,8 +50,9 @@ except fix.ConfigError as exc:
 sys.exit(0)
 PYEOF
 
+export QF_EXPECTED="$QF_VERSION+$LOCAL_TAG"
 if "$PY" -c "$CHECK"; then
-    exit 0   # already an SSL build
+    exit 0   # already our build
 fi
 
 if [ ! -f /usr/include/openssl/ssl.h ]; then
@@ -52,7 +64,7 @@ if [ ! -f /usr/include/openssl/ssl.h ]; then
     fi
 fi
 
-wheel="$(ls "$WHEELS"/quickfix-"$QF_VERSION"+ssl-*.whl 2>/dev/null | head -n1 || true)"
+wheel="$(ls "$WHEELS"/quickfix-"$QF_VERSION+$LOCAL_TAG"-*.whl 2>/dev/null | head -n1 || true)"
 if [ -z "$wheel" ]; then
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' EXIT
@@ -61,14 +73,31 @@ if [ -z "$wheel" ]; then
     tar -xzf "$work"/quickfix-"$QF_VERSION".tar.gz -C "$work"
     src="$work/quickfix-$QF_VERSION"
     # A distinct local version: a plain 1.16.0 wheel in pip's cache can never stand in for this one.
-    sed -i 's/^tag_build *=.*/tag_build = +ssl/' "$src/setup.cfg"
+    sed -i "s/^tag_build *=.*/tag_build = +$LOCAL_TAG/" "$src/setup.cfg"
+    # Our one addition to QuickFIX: the threaded acceptors refuse a second connection to a session
+    # that is already logged on without a word (no callback, no log line); log it as a global event
+    # so the gateway can report the duplicate logon (gateway/ops/events.py matches this text).
+    "$PY" - "$src/C++/ThreadedSocketConnection.cpp" "$src/C++/ThreadedSSLSocketConnection.cpp" <<'PATCH'
+import re
+import sys
+
+for path in sys.argv[1:]:
+    text = open(path).read()
+    param = re.search(r"::setSession\(const std::string &(\w+)\)", text).group(1)
+    refused = "  if (!m_pSession) {\n    return false;\n  }\n  if (m_sessions.find"
+    if text.count(refused) != 1:
+        sys.exit(f"{path}: the duplicate-logon refusal is not where it was in QuickFIX 1.16.0")
+    logged = ("  if (!m_pSession) {\n    if (m_pLog) {\n      m_pLog->onEvent(\"Session already logged on, "
+              f"connection refused: \" + {param});\n    }}\n    return false;\n  }}\n  if (m_sessions.find")
+    open(path, "w").write(text.replace(refused, logged))
+PATCH
     # HAVE_SSL selects the real SSL connectors over the stubs; the extension must then link OpenSSL
     # itself (LDFLAGS land before the objects and are dropped by --as-needed linkers).
     grep -q "extra_compile_args=\[" "$src/setup.py"
     sed -i "s/extra_compile_args=\[/define_macros=[('HAVE_SSL', '1')], libraries=['ssl', 'crypto'], extra_compile_args=[/" \
         "$src/setup.py"
     "$PY" -m pip wheel --quiet --no-deps --no-build-isolation --no-cache-dir -w "$WHEELS" "$src"
-    wheel="$(ls "$WHEELS"/quickfix-"$QF_VERSION"+ssl-*.whl | head -n1)"
+    wheel="$(ls "$WHEELS"/quickfix-"$QF_VERSION+$LOCAL_TAG"-*.whl | head -n1)"
 fi
 "$PY" -m pip install --quiet --no-deps --force-reinstall "$wheel"
 if ! "$PY" -c "$CHECK"; then

@@ -1,10 +1,11 @@
-"""A second connection logging on to a session that is already logged on (two real QuickFIX
-clients with the same CompIDs): QuickFIX C++ 1.16's ThreadedSocketConnection::setSession waits
-up to 5 s for the session to free up, then drops the newcomer; the first partner is undisturbed.
+"""A second connection logging on to a session that is already logged on: QuickFIX C++ 1.16's
+ThreadedSocketConnection::setSession waits up to 5 s for the session to free up, then drops the
+newcomer; the first partner is undisturbed.
 
-QuickFIX gives no callback and writes no log line for that drop (see README "Operations: known
-limits"); the event line and metric are wired to the GLOBAL log event a patched QuickFIX would
-write (``gateway.ops.events.DUPLICATE_LOGON``), checked here through the real log factory."""
+Stock QuickFIX gives no callback and writes no log line for that drop; our build of it
+(deploy/build-quickfix-ssl.sh) writes the GLOBAL log event ``gateway.ops.events.DUPLICATE_LOGON``,
+which the gateway turns into a session event line and a metric (README "Operations: known
+limits")."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import quickfix as fix
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app.testing import run_gateway_in_thread
 from gateway.fix.testing import FixTestClient, free_port
@@ -42,7 +44,8 @@ def _logon(sender: str, target: str) -> bytes:
 
 
 def test_a_second_connection_with_the_same_compids_is_refused_and_the_first_trades_on(
-        tmp_path: Path) -> None:
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     fix_port = free_port()
     cfg, admin_port = write_admin_config(tmp_path, fix_port)
     with run_gateway_in_thread(cfg), FixTestClient(port=fix_port, tmp_path=tmp_path / "first") as first:
@@ -57,6 +60,15 @@ def test_a_second_connection_with_the_same_compids_is_refused_and_the_first_trad
             held = time.monotonic() - started
         assert received == b""          # no Logon answer, no Logout: dropped
         assert 3.5 < held < 9, held    # QuickFIX's 5 s wait for the session to free up
+        # Reported: the session event line in the gateway's log, and the metric.
+        deadline = time.monotonic() + 5
+        while not [r for r in caplog.records if "duplicate logon refused" in r.getMessage()]:
+            assert time.monotonic() < deadline, "no duplicate-logon line in the gateway log"
+            time.sleep(0.05)
+        refused = [s.value for family in text_string_to_metric_families(api(admin_port, "GET", "/metrics")[1])
+                   for s in family.samples if s.name == "plxtra_fix_logons_refused_total"
+                   and s.labels == {"session": "client1", "reason": "duplicate"}]
+        assert refused == [1.0]
         assert first.logged_on and first.logons == 1 and first.logouts == 0
         first.send("D", buy("dup-1", price="1.00"))
         first.expect("8", timeout=10, where={11: "dup-1", 150: "0"})
