@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from gateway.cert.errors import QuestionnaireError
 from gateway.cert.msglog import LoggedMessage, MessageLog
 from gateway.cert.orderchecks import OrderFlowChecker
+from gateway.cert.questionnaire import CHOICES, check_answers
 from gateway.cert.results import StepState, iso_utc
 from gateway.cert.suite import Action, CertStep, Expectation, Suite
 from gateway.harness.codec import FixMessage
@@ -90,11 +92,14 @@ class CertRun:
 
     def __init__(self, suites: Sequence[Suite], options: CertOptions, *,
                  capabilities: frozenset[str] | None = None, backend: AppBackend | None = None,
-                 questionnaire: dict[str, Any] | None = None) -> None:
+                 questionnaire: dict[str, Any] | None = None, await_questionnaire: bool = False) -> None:
         self.suites = list(suites)
         self.options = options
         self.capabilities = capabilities
         self.questionnaire = questionnaire or {}
+        # With a console and no answers yet, the run waits for them (form or POST /questionnaire).
+        self.awaiting_questionnaire = await_questionnaire and questionnaire is None
+        self._answered = asyncio.Event()
         self.backend = backend
         self.settings = SessionSettings(options.begin_string, options.our_comp_id, options.partner_comp_id,
                                         heartbeat=30, reset_seq_num=False,
@@ -104,10 +109,7 @@ class CertRun:
                               options.partner_comp_id)
         self.log.listeners.append(self._on_logged)
         self.states = [StepState(suite, step) for suite in self.suites for step in suite.steps]
-        for s in self.states:
-            if not self._selected(s.step):
-                s.status = "skipped"
-                s.reason = "not selected by the questionnaire (needs " + ", ".join(s.step.requires) + ")"
+        self._apply_selection()
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self.started: datetime | None = None
         self.ended: datetime | None = None
@@ -131,6 +133,49 @@ class CertRun:
     # ------------------------------------------------------------------ selection
     def _selected(self, step: CertStep) -> bool:
         return self.capabilities is None or all(r in self.capabilities for r in step.requires)
+
+    def _apply_selection(self) -> list[StepState]:
+        """(Re)select the steps not yet run; returns the ones whose status changed."""
+        changed = []
+        for s in self.states:
+            if s.status not in ("waiting", "skipped"):
+                continue
+            status = "waiting" if self._selected(s.step) else "skipped"
+            reason = "" if status == "waiting" else (
+                "not selected by the questionnaire (needs " + ", ".join(s.step.requires) + ")")
+            if (status, reason) != (s.status, s.reason):
+                s.status, s.reason = status, reason
+                changed.append(s)
+        return changed
+
+    def answer_questionnaire(self, answers: Any) -> frozenset[str]:
+        """The answers from the console's form or a partner's tooling: selects the steps, as
+        ``--questionnaire FILE`` does, and releases the waiting run. Raises QuestionnaireError."""
+        if not self.awaiting_questionnaire:
+            raise QuestionnaireError("the questionnaire is closed: it was answered already or not asked")
+        capabilities = check_answers(answers, self.options.begin_string)
+        self.questionnaire = dict(answers)
+        self.capabilities = capabilities
+        self.awaiting_questionnaire = False
+        changed = self._apply_selection()
+        self._emit("questionnaire", {"answers": self.questionnaire, "capabilities": sorted(capabilities)})
+        for state in changed:
+            self._emit("step", state.to_json())
+        self._answered.set()
+        return capabilities
+
+    async def _wait_questionnaire(self) -> bool:
+        try:
+            await asyncio.wait_for(self._answered.wait(), self.options.prompt_timeout)
+            return True
+        except TimeoutError:
+            self.awaiting_questionnaire = False
+            reason = f"not run: the questionnaire was not answered within {self.options.prompt_timeout:g}s"
+            for s in self.states:
+                if s.status == "waiting":
+                    s.status, s.reason = "not-run", reason
+                    self._emit("step", s.to_json())
+            return False
 
     # ------------------------------------------------------------------ connections
     async def start(self) -> None:
@@ -282,6 +327,8 @@ class CertRun:
             "suites": [{"name": s.name, "title": s.title, "sha256": s.sha256, "file": s.file}
                        for s in self.suites],
             "begin_string": self.options.begin_string, "questionnaire": self.questionnaire,
+            "questionnaire_pending": self.awaiting_questionnaire,
+            "questionnaire_choices": CHOICES,
             "partner_comp_id": self.options.partner_comp_id, "our_comp_id": self.options.our_comp_id,
             "port": self.port, "started": iso_utc(self.started), "ended": iso_utc(self.ended),
             "connected": self.session is not None and not self.session.closed,
@@ -303,7 +350,7 @@ class CertRun:
         self.started = datetime.now(UTC)
         self._emit("run", {"started": iso_utc(self.started)})
         try:
-            await asyncio.wait_for(self._run_steps(), self.options.run_timeout)
+            await asyncio.wait_for(self._run_all(), self.options.run_timeout)
         except TimeoutError:
             for s in self.states:
                 if s.status in ("waiting", "running"):
@@ -311,6 +358,11 @@ class CertRun:
         self.ended = datetime.now(UTC)
         self._emit("end", {"passed": self.passed})
         return self.passed
+
+    async def _run_all(self) -> None:
+        if self.awaiting_questionnaire and not await self._wait_questionnaire():
+            return
+        await self._run_steps()
 
     async def _run_steps(self) -> None:
         failures = 0
