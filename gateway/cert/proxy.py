@@ -53,6 +53,9 @@ class GatewayBackend:
         self._inbox: asyncio.Queue[FixMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._cancel_planned: set[str] = set()     # ClOrdIDs Plxtra will cancel unsolicited
+        # The gateway's MsgSeqNum of each forwarded message -> the partner's, so a Reject's
+        # RefSeqNum(45) names the partner's message, not the proxy's.
+        self._partner_seq: dict[int, str] = {}
         self._sim: Any = None
         self._gateway: Any = None
         self._zenith: Any = None
@@ -120,7 +123,8 @@ class GatewayBackend:
                 if m.msg_type == "D":
                     await self._prepare_market(m)
                 assert self._fix is not None and m.msg_type is not None
-                self._fix.send(m.msg_type, body_of(m))
+                sent = self._fix.send(m.msg_type, body_of(m))
+                self._partner_seq[sent.seq] = m.get(34) or ""
                 if m.msg_type == "V" and m.get(263) == "1":
                     # A subscription always sees an incremental update: the maker rests a bid.
                     asyncio.get_running_loop().call_later(
@@ -166,14 +170,20 @@ class GatewayBackend:
             except SessionFailure as exc:
                 self.errors.append(f"gateway session ended: {exc}")
                 return
-            if m.msg_type is None or m.msg_type in ADMIN_MSG_TYPES:
+            if m.msg_type is None or (m.msg_type in ADMIN_MSG_TYPES and m.msg_type != "3"):
                 continue
             if m.msg_type == "8" and m.get(150) == "0" and m.get(11) in self._cancel_planned:
                 self._cancel_planned.discard(m.get(11) or "")
                 asyncio.get_running_loop().call_later(
                     self.cancel_after, lambda oid=m.get(37): asyncio.ensure_future(self._cancel(oid)))
+            body = body_of(m)
+            if m.msg_type in ("3", "j"):
+                # A session-level or business reject of the partner's message reaches the partner
+                # (and fails the step, see CertRun._send_app) with the partner's own MsgSeqNum.
+                theirs = self._partner_seq.get(int(m.get(45) or "0"))
+                body = [(t, theirs if t == 45 and theirs else v) for t, v in body]
             if self._send is not None:
-                self._send(m.msg_type, body_of(m))
+                self._send(m.msg_type, body)
 
     async def _cancel(self, order_id: str | None) -> None:
         if order_id is None:

@@ -70,6 +70,9 @@ class CertOptions:
     heartbeat: int = 30               # HeartBtInt Plxtra proposes when it initiates
 
 
+_SETTLE = 0.3     # seconds the gateway gets to answer the last message of a prompted step
+
+
 class StepFailure(HarnessError):
     """A step failed; the text is the reason shown to the partner."""
 
@@ -313,6 +316,15 @@ class CertRun:
                 self.backend.on_partner_message(message)
 
     def _send_app(self, msg_type: str, body: Sequence[Field]) -> None:
+        if msg_type in ("3", "j"):
+            # The real gateway refused the partner's message (e.g. a tag its FIX version requires):
+            # whatever the step matched, the partner's engine would not have traded.
+            values = dict(body)
+            kind = "session Reject" if msg_type == "3" else "BusinessMessageReject"
+            self._order_problems.append(
+                f"Plxtra's gateway answered your {values.get(372, '?')} MsgSeqNum {values.get(45, '?')} "
+                f"with a {kind}: {values.get(58) or 'no text'}"
+                + (f" (tag {values[371]})" if values.get(371) else ""))
         if self.session is not None and not self.session.closed:
             self.session.send(msg_type, body)
 
@@ -394,6 +406,9 @@ class CertRun:
                 await self._do(action, state)
             for expectation in state.step.expect:
                 await self._check(expectation, state)
+            if self.backend is not None and not state.step.automatic:
+                # The gateway's answer to the partner's last message (a Reject?) judges the step too.
+                await asyncio.sleep(_SETTLE)
             self._raise_order_problems()
             state.status = "passed"
         except StepFailure as exc:
