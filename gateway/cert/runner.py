@@ -49,6 +49,7 @@ class AppBackend(Protocol):
 
     async def start(self, send: Callable[[str, Sequence[Field]], None]) -> None: ...
     def on_partner_message(self, message: FixMessage) -> None: ...
+    async def reset(self) -> int: ...
     async def stop(self) -> None: ...
 
 
@@ -402,6 +403,8 @@ class CertRun:
                 raise StepFailure("not run: the partner never logged on")
             elif self.session is None:
                 await self._accept(self.options.connect_timeout)
+            if self.backend is not None and not state.step.automatic:
+                await self._reset_market(state)
             for action in state.step.inject:
                 await self._do(action, state)
             for expectation in state.step.expect:
@@ -418,6 +421,17 @@ class CertRun:
         state.ended = datetime.now(UTC)
         state.last_message = len(self.log.entries) - 1
         self._emit("step", state.to_json())
+
+    async def _reset_market(self, state: StepState) -> None:
+        """Every prompted step starts on an empty deterministic market (see GatewayBackend.reset)."""
+        assert self.backend is not None
+        try:
+            cancelled = await self.backend.reset()
+        except Exception as exc:   # the market cannot be made deterministic: the step proves nothing
+            raise StepFailure(f"could not reset the certification market: {type(exc).__name__}: "
+                              f"{exc}") from None
+        if cancelled:
+            state.notes.append(f"market reset: {cancelled} order(s) left by earlier steps cancelled")
 
     def _raise_order_problems(self) -> None:
         if self._order_problems:
