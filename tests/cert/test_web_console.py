@@ -30,6 +30,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 KEY = b"console-key"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "specs" / "partner-certification" / "console.png"
+FORM_SCREENSHOT = SCREENSHOT.with_name("console-questionnaire.png")
 
 
 class CertThread:
@@ -178,6 +179,8 @@ def test_console_questionnaire_form_selects_steps_and_is_recorded(browser: Any, 
         browser.find_element(By.ID, "q-engine-version").send_keys("2.1")
         for box in ("q-order_types-limit", "q-time_in_force-day", "q-cancel", "q-market_data-snapshot"):
             browser.find_element(By.ID, box).click()
+        if os.environ.get("PLXTRA_CONSOLE_SCREENSHOT"):
+            browser.save_screenshot(str(FORM_SCREENSHOT))
         browser.find_element(By.ID, "qform-submit").click()
         WebDriverWait(browser, 10).until(lambda d: not d.find_element(By.ID, "qform").is_displayed())
         WebDriverWait(browser, 10).until(
