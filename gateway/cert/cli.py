@@ -55,7 +55,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--connect-timeout", type=float, default=120.0, metavar="SECONDS",
                         help="how long to wait for the partner to connect (default 120)")
     parser.add_argument("--run-timeout", type=float, default=3600.0, metavar="SECONDS")
-    parser.add_argument("--questionnaire", metavar="FILE", help="capability questionnaire (YAML)")
+    parser.add_argument("--questionnaire", metavar="FILE",
+                        help="capability questionnaire (YAML); without it, --web asks it in the console")
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     parser.add_argument("--html", metavar="FILE", help="write a printable HTML report")
     parser.add_argument("--record", metavar="FILE", help="write the signed JSON certification record")
@@ -107,7 +108,10 @@ async def _run(args: argparse.Namespace, suites: list[Suite], options: CertOptio
         from gateway.cert.proxy import GatewayBackend
 
         backend = GatewayBackend(options.begin_string, options.partner_comp_id)
-    run = CertRun(suites, options, capabilities=capabilities, backend=backend, questionnaire=questionnaire)
+    # A guided run asks the questionnaire in the console when no file answered it.
+    ask = args.web is not None and questionnaire is None
+    run = CertRun(suites, options, capabilities=capabilities, backend=backend, questionnaire=questionnaire,
+                  await_questionnaire=ask)
     run.listeners.append(_print_step)
     try:
         await run.start()
@@ -131,6 +135,9 @@ async def _run(args: argparse.Namespace, suites: list[Suite], options: CertOptio
         views.append(view)
         path = "/status" if what == "JSON view" else "/"
         print(f"{what}: http://{view.host}:{view.port}{path}", flush=True)
+    if ask:
+        print("certify-partner: waiting for the capability questionnaire (the console's form, or "
+              "POST /questionnaire with the answers as JSON)", flush=True)
     if options.connect is None:
         print(f"certify-partner: waiting for {options.partner_comp_id} ({options.begin_string}) on "
               f"{options.host}:{run.port}, TargetCompID {options.our_comp_id}", flush=True)

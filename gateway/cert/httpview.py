@@ -4,7 +4,9 @@ events and a plain HTML console for people.
     GET /status              the run: current step (prompt, what is expected), every step's status
     GET /steps/SUITE/ID      one step with its decoded FIX messages (tag names, enum meanings)
     GET /record              the record so far (JSON; the signed one is written by --record)
-    GET /events              server-sent events: "step", "message", "session", "end"
+    GET /events              server-sent events: "step", "message", "session", "questionnaire", "end"
+    POST /questionnaire      the capability answers as JSON (as the console's form sends them):
+                             200 with the new status, 400 invalid answers, 409 not asked / answered
     GET /                    the web console (gateway/cert/console.html)
 
 Small on purpose: one request per connection (``Connection: close``), bounded request size, no
@@ -19,12 +21,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gateway.cert.errors import QuestionnaireError
 from gateway.cert.record import build_record, sign_record
 
 __all__ = ["StatusServer", "decode_fields"]
 
 _CONSOLE = Path(__file__).with_name("console.html")
 _MAX_REQUEST = 8192
+_MAX_BODY = 16384
 
 
 def decode_fields(begin_string: str, fields: list[tuple[int, str]]) -> list[dict[str, Any]]:
@@ -86,8 +90,10 @@ class StatusServer:
         method, path = (parts[0], parts[1]) if len(parts) >= 2 else ("", "")
         path = path.split("?", 1)[0]
         try:
-            if method != "GET":
-                await self._reply(writer, 405, "text/plain", b"GET only")
+            if method == "POST" and path == "/questionnaire":
+                await self._questionnaire(reader, writer, head)
+            elif method != "GET":
+                await self._reply(writer, 405, "text/plain", b"GET only (POST: /questionnaire)")
             elif path == "/events":
                 await self._events(writer)
             elif path == "/status":
@@ -109,6 +115,37 @@ class StatusServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
+
+    async def _questionnaire(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                             head: bytes) -> None:
+        length = 0
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length" and value.strip().isdigit():
+                length = int(value.strip())
+        if not 0 < length <= _MAX_BODY:
+            await self._problem(writer, 400, f"a JSON body of 1..{_MAX_BODY} bytes with Content-Length")
+            return
+        try:
+            body = await asyncio.wait_for(reader.readexactly(length), 10.0)
+            answers = json.loads(body)
+        except (asyncio.IncompleteReadError, TimeoutError):
+            return
+        except ValueError as exc:
+            await self._problem(writer, 400, f"not JSON: {exc}")
+            return
+        if not self.run.awaiting_questionnaire:
+            await self._problem(writer, 409, "the questionnaire is closed: answered already or not asked")
+            return
+        try:
+            self.run.answer_questionnaire(answers)
+        except QuestionnaireError as exc:
+            await self._problem(writer, 400, str(exc))
+            return
+        await self._json(writer, self.run.snapshot())
+
+    async def _problem(self, writer: asyncio.StreamWriter, status: int, text: str) -> None:
+        await self._reply(writer, status, "application/json", json.dumps({"error": text}).encode())
 
     async def _step(self, writer: asyncio.StreamWriter, key: str) -> None:
         state = next((s for s in self.run.states if s.key == key), None)
@@ -151,7 +188,8 @@ class StatusServer:
         await self._reply(writer, 200, "application/json", json.dumps(data, indent=1).encode())
 
     async def _reply(self, writer: asyncio.StreamWriter, status: int, kind: str, body: bytes) -> None:
-        reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 431: "Too Large"}.get(status, "")
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+                  431: "Too Large"}.get(status, "")
         writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
                      f"Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n".encode() + body)
         await writer.drain()

@@ -53,6 +53,10 @@ class GatewayBackend:
         self._inbox: asyncio.Queue[FixMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._cancel_planned: set[str] = set()     # ClOrdIDs Plxtra will cancel unsolicited
+        # The gateway's MsgSeqNum of each forwarded message -> the partner's, so a Reject's
+        # RefSeqNum(45) names the partner's message, not the proxy's.
+        self._partner_seq: dict[int, str] = {}
+        self._timers: set[asyncio.TimerHandle] = set()   # maker quotes and unsolicited cancels due
         self._sim: Any = None
         self._gateway: Any = None
         self._zenith: Any = None
@@ -109,6 +113,47 @@ class GatewayBackend:
         if self._tmp is not None:
             self._tmp.cleanup()
 
+    def _later(self, delay: float, action: Callable[[], object]) -> None:
+        def fire() -> None:
+            self._timers.discard(handle)
+            action()
+
+        handle = asyncio.get_running_loop().call_later(delay, fire)
+        self._timers.add(handle)
+
+    async def reset(self, timeout: float = 5.0) -> int:
+        """Empty the certification market before a step, so no step depends on another: what an
+        earlier step left (the maker's quotes, a partner's resting or half-filled orders, a quote or
+        an unsolicited cancel still due) would otherwise fill, or show in, the next step's orders
+        and snapshots. Returns how many orders were cancelled; each partner order cancelled here
+        reaches the partner as an unsolicited cancel (ExecType 4)."""
+        from gateway.sim.orders import OPEN_STATUSES
+
+        for handle in list(self._timers):
+            handle.cancel()
+        self._timers.clear()
+        self._cancel_planned.clear()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        cancelled = 0
+        for _ in range(20):       # bounded: cancels are synchronous in the simulator, one pass suffices
+            open_orders = []
+            for account in (MAKER_ACCOUNT, CERT_ACCOUNT):
+                rows = await self._zenith.request("Trading", "QueryOrders", {"Account": account},
+                                                  timeout=max(0.5, deadline - loop.time()))
+                open_orders += [(account, r["ID"]) for r in rows or [] if r.get("Status") in OPEN_STATUSES]
+            if not open_orders:
+                return cancelled
+            if loop.time() >= deadline:
+                raise TimeoutError(f"{len(open_orders)} orders still open after {timeout:g}s")
+            for account, order_id in open_orders:
+                with contextlib.suppress(Exception):    # already finished meanwhile: next pass sees it
+                    await self._zenith.request("Trading", "CancelOrder",
+                                               {"Account": account, "OrderID": order_id})
+                    cancelled += 1
+            await asyncio.sleep(0.05)
+        return cancelled
+
     # ------------------------------------------------------------------ partner -> gateway
     def on_partner_message(self, message: FixMessage) -> None:
         self._inbox.put_nowait(message)   # one task forwards, so the gateway sees wire order
@@ -120,11 +165,11 @@ class GatewayBackend:
                 if m.msg_type == "D":
                     await self._prepare_market(m)
                 assert self._fix is not None and m.msg_type is not None
-                self._fix.send(m.msg_type, body_of(m))
+                sent = self._fix.send(m.msg_type, body_of(m))
+                self._partner_seq[sent.seq] = m.get(34) or ""
                 if m.msg_type == "V" and m.get(263) == "1":
                     # A subscription always sees an incremental update: the maker rests a bid.
-                    asyncio.get_running_loop().call_later(
-                        1.0, lambda symbol=m.get(55): asyncio.ensure_future(self._quote(symbol)))
+                    self._later(1.0, lambda symbol=m.get(55): asyncio.ensure_future(self._quote(symbol)))
             except Exception as exc:   # keep forwarding: the step that needed it fails by timeout
                 self.errors.append(f"forwarding {m.msg_type}: {type(exc).__name__}: {exc}")
 
@@ -166,14 +211,19 @@ class GatewayBackend:
             except SessionFailure as exc:
                 self.errors.append(f"gateway session ended: {exc}")
                 return
-            if m.msg_type is None or m.msg_type in ADMIN_MSG_TYPES:
+            if m.msg_type is None or (m.msg_type in ADMIN_MSG_TYPES and m.msg_type != "3"):
                 continue
             if m.msg_type == "8" and m.get(150) == "0" and m.get(11) in self._cancel_planned:
                 self._cancel_planned.discard(m.get(11) or "")
-                asyncio.get_running_loop().call_later(
-                    self.cancel_after, lambda oid=m.get(37): asyncio.ensure_future(self._cancel(oid)))
+                self._later(self.cancel_after, lambda oid=m.get(37): asyncio.ensure_future(self._cancel(oid)))
+            body = body_of(m)
+            if m.msg_type in ("3", "j"):
+                # A session-level or business reject of the partner's message reaches the partner
+                # (and fails the step, see CertRun._send_app) with the partner's own MsgSeqNum.
+                theirs = self._partner_seq.get(int(m.get(45) or "0"))
+                body = [(t, theirs if t == 45 and theirs else v) for t, v in body]
             if self._send is not None:
-                self._send(m.msg_type, body_of(m))
+                self._send(m.msg_type, body)
 
     async def _cancel(self, order_id: str | None) -> None:
         if order_id is None:

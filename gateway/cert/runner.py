@@ -22,8 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from gateway.cert.errors import QuestionnaireError
 from gateway.cert.msglog import LoggedMessage, MessageLog
 from gateway.cert.orderchecks import OrderFlowChecker
+from gateway.cert.questionnaire import CHOICES, check_answers
 from gateway.cert.results import StepState, iso_utc
 from gateway.cert.suite import Action, CertStep, Expectation, Suite
 from gateway.harness.codec import FixMessage
@@ -47,6 +49,7 @@ class AppBackend(Protocol):
 
     async def start(self, send: Callable[[str, Sequence[Field]], None]) -> None: ...
     def on_partner_message(self, message: FixMessage) -> None: ...
+    async def reset(self) -> int: ...
     async def stop(self) -> None: ...
 
 
@@ -66,6 +69,9 @@ class CertOptions:
     max_failures: int | None = None   # stop after this many failed steps (the rest: not-run)
     connect: tuple[str, int] | None = None   # initiate to the partner's acceptor instead of listening
     heartbeat: int = 30               # HeartBtInt Plxtra proposes when it initiates
+
+
+_SETTLE = 0.3     # seconds the gateway gets to answer the last message of a prompted step
 
 
 class StepFailure(HarnessError):
@@ -90,11 +96,14 @@ class CertRun:
 
     def __init__(self, suites: Sequence[Suite], options: CertOptions, *,
                  capabilities: frozenset[str] | None = None, backend: AppBackend | None = None,
-                 questionnaire: dict[str, Any] | None = None) -> None:
+                 questionnaire: dict[str, Any] | None = None, await_questionnaire: bool = False) -> None:
         self.suites = list(suites)
         self.options = options
         self.capabilities = capabilities
         self.questionnaire = questionnaire or {}
+        # With a console and no answers yet, the run waits for them (form or POST /questionnaire).
+        self.awaiting_questionnaire = await_questionnaire and questionnaire is None
+        self._answered = asyncio.Event()
         self.backend = backend
         self.settings = SessionSettings(options.begin_string, options.our_comp_id, options.partner_comp_id,
                                         heartbeat=30, reset_seq_num=False,
@@ -104,10 +113,7 @@ class CertRun:
                               options.partner_comp_id)
         self.log.listeners.append(self._on_logged)
         self.states = [StepState(suite, step) for suite in self.suites for step in suite.steps]
-        for s in self.states:
-            if not self._selected(s.step):
-                s.status = "skipped"
-                s.reason = "not selected by the questionnaire (needs " + ", ".join(s.step.requires) + ")"
+        self._apply_selection()
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self.started: datetime | None = None
         self.ended: datetime | None = None
@@ -131,6 +137,49 @@ class CertRun:
     # ------------------------------------------------------------------ selection
     def _selected(self, step: CertStep) -> bool:
         return self.capabilities is None or all(r in self.capabilities for r in step.requires)
+
+    def _apply_selection(self) -> list[StepState]:
+        """(Re)select the steps not yet run; returns the ones whose status changed."""
+        changed = []
+        for s in self.states:
+            if s.status not in ("waiting", "skipped"):
+                continue
+            status = "waiting" if self._selected(s.step) else "skipped"
+            reason = "" if status == "waiting" else (
+                "not selected by the questionnaire (needs " + ", ".join(s.step.requires) + ")")
+            if (status, reason) != (s.status, s.reason):
+                s.status, s.reason = status, reason
+                changed.append(s)
+        return changed
+
+    def answer_questionnaire(self, answers: Any) -> frozenset[str]:
+        """The answers from the console's form or a partner's tooling: selects the steps, as
+        ``--questionnaire FILE`` does, and releases the waiting run. Raises QuestionnaireError."""
+        if not self.awaiting_questionnaire:
+            raise QuestionnaireError("the questionnaire is closed: it was answered already or not asked")
+        capabilities = check_answers(answers, self.options.begin_string)
+        self.questionnaire = dict(answers)
+        self.capabilities = capabilities
+        self.awaiting_questionnaire = False
+        changed = self._apply_selection()
+        self._emit("questionnaire", {"answers": self.questionnaire, "capabilities": sorted(capabilities)})
+        for state in changed:
+            self._emit("step", state.to_json())
+        self._answered.set()
+        return capabilities
+
+    async def _wait_questionnaire(self) -> bool:
+        try:
+            await asyncio.wait_for(self._answered.wait(), self.options.prompt_timeout)
+            return True
+        except TimeoutError:
+            self.awaiting_questionnaire = False
+            reason = f"not run: the questionnaire was not answered within {self.options.prompt_timeout:g}s"
+            for s in self.states:
+                if s.status == "waiting":
+                    s.status, s.reason = "not-run", reason
+                    self._emit("step", s.to_json())
+            return False
 
     # ------------------------------------------------------------------ connections
     async def start(self) -> None:
@@ -268,6 +317,15 @@ class CertRun:
                 self.backend.on_partner_message(message)
 
     def _send_app(self, msg_type: str, body: Sequence[Field]) -> None:
+        if msg_type in ("3", "j"):
+            # The real gateway refused the partner's message (e.g. a tag its FIX version requires):
+            # whatever the step matched, the partner's engine would not have traded.
+            values = dict(body)
+            kind = "session Reject" if msg_type == "3" else "BusinessMessageReject"
+            self._order_problems.append(
+                f"Plxtra's gateway answered your {values.get(372, '?')} MsgSeqNum {values.get(45, '?')} "
+                f"with a {kind}: {values.get(58) or 'no text'}"
+                + (f" (tag {values[371]})" if values.get(371) else ""))
         if self.session is not None and not self.session.closed:
             self.session.send(msg_type, body)
 
@@ -282,6 +340,8 @@ class CertRun:
             "suites": [{"name": s.name, "title": s.title, "sha256": s.sha256, "file": s.file}
                        for s in self.suites],
             "begin_string": self.options.begin_string, "questionnaire": self.questionnaire,
+            "questionnaire_pending": self.awaiting_questionnaire,
+            "questionnaire_choices": CHOICES,
             "partner_comp_id": self.options.partner_comp_id, "our_comp_id": self.options.our_comp_id,
             "port": self.port, "started": iso_utc(self.started), "ended": iso_utc(self.ended),
             "connected": self.session is not None and not self.session.closed,
@@ -303,7 +363,7 @@ class CertRun:
         self.started = datetime.now(UTC)
         self._emit("run", {"started": iso_utc(self.started)})
         try:
-            await asyncio.wait_for(self._run_steps(), self.options.run_timeout)
+            await asyncio.wait_for(self._run_all(), self.options.run_timeout)
         except TimeoutError:
             for s in self.states:
                 if s.status in ("waiting", "running"):
@@ -311,6 +371,11 @@ class CertRun:
         self.ended = datetime.now(UTC)
         self._emit("end", {"passed": self.passed})
         return self.passed
+
+    async def _run_all(self) -> None:
+        if self.awaiting_questionnaire and not await self._wait_questionnaire():
+            return
+        await self._run_steps()
 
     async def _run_steps(self) -> None:
         failures = 0
@@ -338,10 +403,15 @@ class CertRun:
                 raise StepFailure("not run: the partner never logged on")
             elif self.session is None:
                 await self._accept(self.options.connect_timeout)
+            if self.backend is not None and not state.step.automatic:
+                await self._reset_market(state)
             for action in state.step.inject:
                 await self._do(action, state)
             for expectation in state.step.expect:
                 await self._check(expectation, state)
+            if self.backend is not None and not state.step.automatic:
+                # The gateway's answer to the partner's last message (a Reject?) judges the step too.
+                await asyncio.sleep(_SETTLE)
             self._raise_order_problems()
             state.status = "passed"
         except StepFailure as exc:
@@ -351,6 +421,17 @@ class CertRun:
         state.ended = datetime.now(UTC)
         state.last_message = len(self.log.entries) - 1
         self._emit("step", state.to_json())
+
+    async def _reset_market(self, state: StepState) -> None:
+        """Every prompted step starts on an empty deterministic market (see GatewayBackend.reset)."""
+        assert self.backend is not None
+        try:
+            cancelled = await self.backend.reset()
+        except Exception as exc:   # the market cannot be made deterministic: the step proves nothing
+            raise StepFailure(f"could not reset the certification market: {type(exc).__name__}: "
+                              f"{exc}") from None
+        if cancelled:
+            state.notes.append(f"market reset: {cancelled} order(s) left by earlier steps cancelled")
 
     def _raise_order_problems(self) -> None:
         if self._order_problems:

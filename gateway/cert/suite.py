@@ -35,11 +35,20 @@ plus a prompt for a person, the FIX session test case it maps to and the capabil
 
 Timeouts may be written in heartbeats (``heartbeats: 1.5``: 1.5 x the partner's HeartBtInt + 1 s).
 The suite's *version* is the SHA-256 of its file content, so a record names exactly what ran.
+
+``send``, ``gap``, ``send_raw`` and ``expect`` entries are parsed by the scenario parser of
+``specs/certification`` (:func:`gateway.harness.scenario.parse_entry`), so they take exactly what a
+scenario step takes (FIX names such as ``ClOrdID``, ``[tag, value]`` lists, checked
+``{{received.x}}`` / ``{{sent.x}}`` references). Kept here: the certification-only kinds
+(``sequence_reset``, ``logout`` without waiting, ``wait``, ``expect_logon``, ``expect_none`` with
+``ignore_heartbeats``, ``expect_resend``, ``expect_disconnect``, ``expect_reconnect``), the
+``heartbeats:`` timeout unit, and ``expect``'s default ``ignore`` of resync traffic (0, 2, 4).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +59,7 @@ import yaml
 from gateway.cert.errors import SuiteError
 from gateway.harness.errors import HarnessError
 from gateway.harness.matchers import FieldMatcher, parse_matcher
-from gateway.harness.templating import validate_template
+from gateway.harness.scenario import ScenarioError, parse_entry
 
 __all__ = [
     "BUILTIN_DIR",
@@ -69,15 +78,17 @@ ACTION_KINDS = ("send", "gap", "send_raw", "sequence_reset", "logout", "wait")
 EXPECT_KINDS = ("expect", "expect_logon", "expect_none", "expect_resend", "expect_disconnect",
                 "expect_reconnect")
 _ACTION_KEYS: dict[str, frozenset[str]] = {
-    "send": frozenset({"as", "fields", "seq", "duplicate_of"}),
-    "gap": frozenset({"as", "fields", "skip"}),
-    "send_raw": frozenset({"delimiter"}),
+    # The scenario format's keys, less those whose meaning the certification runner does not have
+    # (header, consumes_seq): refused with this list rather than silently ignored.
+    "send": frozenset({"as", "fields", "seq", "duplicate_of", "description"}),
+    "gap": frozenset({"as", "fields", "skip", "description"}),
+    "send_raw": frozenset({"delimiter", "description"}),
     "sequence_reset": frozenset(),
     "logout": frozenset(),
     "wait": frozenset(),
 }
 _EXPECT_KEYS: dict[str, frozenset[str]] = {
-    "expect": frozenset({"as", "fields", "timeout", "heartbeats", "search", "ignore"}),
+    "expect": frozenset({"as", "fields", "timeout", "heartbeats", "search", "ignore", "description"}),
     "expect_logon": frozenset(),
     "expect_none": frozenset(),
     "expect_resend": frozenset(),
@@ -164,33 +175,6 @@ class Suite:
         raise KeyError(step_id)
 
 
-def _msg_type(value: Any, err: Any) -> str:
-    text = str(value)
-    if not 1 <= len(text) <= 2:
-        raise err(f"MsgType must be one or two characters, got {text!r}")
-    return text
-
-
-def _fields(raw: Any, err: Any) -> tuple[tuple[int, str], ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, Mapping):
-        raise err("fields must be a mapping of tag number to value")
-    out = []
-    for tag, value in raw.items():
-        try:
-            number = int(tag)
-        except (TypeError, ValueError):
-            raise err(f"tag {tag!r} is not a number") from None
-        text = str(value)
-        try:
-            validate_template(text)
-        except HarnessError as exc:
-            raise err(f"tag {tag}: {exc}") from None
-        out.append((number, text))
-    return tuple(out)
-
-
 def _matchers(raw: Any, err: Any) -> tuple[FieldMatcher, ...]:
     if raw is None:
         return ()
@@ -240,24 +224,34 @@ def _args(value: Any, kind: str, err: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _action(item: Any, err: Any) -> Action:
-    kind, head, rest = _split(item, ACTION_KINDS, _ACTION_KEYS, err)
-    if kind in ("send", "gap"):
-        seq = rest.get("seq")
-        if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 1):
-            raise err(f"seq must be a positive integer, got {seq!r}")
-        skip = rest.get("skip", 1)
-        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 1:
-            raise err(f"skip must be a positive integer, got {skip!r}")
-        return Action(kind, _msg_type(head, err), rest.get("as"), _fields(rest.get("fields"), err),
-                      seq=seq, skip=skip, duplicate_of=rest.get("duplicate_of"))
-    if kind == "send_raw":
-        text = str(head).replace(str(rest.get("delimiter", "|")), "\x01")
-        try:
-            validate_template(text)
-        except HarnessError as exc:
-            raise err(str(exc)) from None
-        return Action(kind, raw=text)
+@dataclass(slots=True)
+class _Shared:
+    """What entries of one suite share while it is parsed: ``as:`` names (references are checked
+    across steps, as the runner keeps them across steps) and the FIX version for tag names."""
+
+    file: str
+    begin_string: str
+    names: dict[str, str] = field(default_factory=dict)
+    count: int = 0
+
+
+def _scenario_entry(item: Mapping[str, Any], shared: _Shared, err: Any) -> Any:
+    shared.count += 1
+    try:
+        return parse_entry(dict(item), file=shared.file, index=shared.count, names=shared.names,
+                           begin_string=shared.begin_string,
+                           appl_ver_id="9" if shared.begin_string == "FIXT.1.1" else None,
+                           default_timeout=math.inf)    # inf: "not given", the run's default applies
+    except ScenarioError as exc:
+        raise err(exc.detail) from None
+
+
+def _action(item: Any, err: Any, shared: _Shared) -> Action:
+    kind, head, _ = _split(item, ACTION_KINDS, _ACTION_KEYS, err)
+    if kind in ("send", "gap", "send_raw"):
+        step = _scenario_entry(item, shared, err)
+        return Action(kind, step.msg_type, step.name, step.fields, seq=step.seq, skip=step.skip,
+                      duplicate_of=step.duplicate_of, raw=step.raw)
     args = _args(head, kind, err)
     if kind == "sequence_reset":
         advance = args.get("advance", 1)
@@ -269,20 +263,18 @@ def _action(item: Any, err: Any) -> Action:
     return Action(kind, seconds=_number(args.get("seconds", 0), "wait", err))
 
 
-def _expectation(item: Any, err: Any) -> Expectation:
+def _expectation(item: Any, err: Any, shared: _Shared) -> Expectation:
     kind, head, rest = _split(item, EXPECT_KINDS, _EXPECT_KEYS, err)
     if kind == "expect":
-        msg_type = _msg_type(head, err)
-        # Resync traffic (ResendRequest, GapFill) is answered by the session layer itself.
-        ignore = rest.get("ignore", [t for t in ("0", "2", "4") if t != msg_type])
-        if not isinstance(ignore, list):
-            raise err("ignore must be a list of MsgTypes")
-        timeout = rest.get("timeout")
+        step = _scenario_entry({k: v for k, v in item.items() if k != "heartbeats"}, shared, err)
+        # By default resync traffic (ResendRequest, GapFill) is skipped over: the session layer
+        # answers it itself (the scenario format's default skips Heartbeats only).
+        ignore = step.ignore if "ignore" in rest else tuple(t for t in ("0", "2", "4") if t != step.msg_type)
         beats = rest.get("heartbeats")
-        return Expectation(kind, msg_type, rest.get("as"), _matchers(rest.get("fields"), err),
-                           timeout=None if timeout is None else _number(timeout, "timeout", err),
+        return Expectation(kind, step.msg_type, step.name, step.matchers,
+                           timeout=None if step.timeout == math.inf else step.timeout,
                            heartbeats=None if beats is None else _number(beats, "heartbeats", err),
-                           search=bool(rest.get("search", False)), ignore=tuple(str(t) for t in ignore))
+                           search=step.search, ignore=ignore)
     args = _args(head, kind, err)
     timeout = args.get("within", args.get("timeout"))
     beats = args.get("heartbeats")
@@ -292,7 +284,7 @@ def _expectation(item: Any, err: Any) -> Expectation:
                        ignore_heartbeats=bool(args.get("ignore_heartbeats", True)))
 
 
-def _step(raw: Any, index: int, file: str, suite_automatic: bool) -> CertStep:
+def _step(raw: Any, index: int, file: str, suite_automatic: bool, shared: _Shared) -> CertStep:
     if not isinstance(raw, Mapping):
         raise SuiteError(f"step {index} must be a mapping", file=file)
     step_id = str(raw.get("id") or f"step-{index}")
@@ -317,7 +309,8 @@ def _step(raw: Any, index: int, file: str, suite_automatic: bool) -> CertStep:
     return CertStep(step_id, str(raw.get("title") or step_id), str(raw["prompt"]).strip(),
                     None if raw.get("case") is None else str(raw["case"]),
                     tuple(str(r) for r in requires), bool(raw.get("automatic", suite_automatic)),
-                    tuple(_action(a, err) for a in inject), tuple(_expectation(e, err) for e in expect))
+                    tuple(_action(a, err, shared) for a in inject),
+                    tuple(_expectation(e, err, shared) for e in expect))
 
 
 def parse_suite(text: str, file: str = "<suite>") -> Suite:
@@ -338,7 +331,9 @@ def parse_suite(text: str, file: str = "<suite>") -> Suite:
     if bad:
         raise SuiteError(f"versions {bad} not supported (use {', '.join(VERSIONS)})", file=file)
     automatic = bool(data.get("automatic", False))
-    steps = tuple(_step(raw, i, file, automatic) for i, raw in enumerate(data["steps"], 1))
+    # Tag names resolve in the newest version the suite covers (the others' names are a subset).
+    shared = _Shared(file, max(versions, key=VERSIONS.index))
+    steps = tuple(_step(raw, i, file, automatic, shared) for i, raw in enumerate(data["steps"], 1))
     ids = [s.id for s in steps]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:

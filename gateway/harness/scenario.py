@@ -57,6 +57,7 @@ __all__ = [
     "Step",
     "load_scenario",
     "load_scenarios",
+    "parse_entry",
     "parse_scenario",
 ]
 
@@ -394,6 +395,17 @@ def _parse_step(index: int, raw: Any, line: int | None, file: str, default_timeo
     if name:
         names[name] = kind
     return step
+
+
+def parse_entry(raw: Any, *, file: str = "<steps>", index: int = 1, names: dict[str, str] | None = None,
+                begin_string: str | None = None, appl_ver_id: str | None = None,
+                default_timeout: float = 10.0) -> Step:
+    """One step written in the scenario format, for files that embed such steps (the partner-
+    certification suites' ``inject`` and ``expect`` lists), so both formats are one parser.
+    ``names`` carries ``as:`` names across calls: ``{{received.x}}`` / ``{{sent.x}}`` and
+    ``duplicate_of`` are checked against earlier entries. Raises :class:`ScenarioError`."""
+    return _parse_step(index, raw, None, file, default_timeout, {} if names is None else names,
+                       _Names(begin_string, appl_ver_id))
 
 
 def _session(raw: Any, file: str) -> ScenarioSession:

@@ -181,6 +181,13 @@ class ScriptedOrdersPartner(RawPartner):
         self.counter = 0
         self.done: list[str] = []
 
+    handl_inst = True     # FIX 4.2 requires HandlInst(21) on D and G
+
+    def send(self, msg_type: str, body: Sequence[Field] = (), **kwargs: object) -> None:
+        if self.begin == "FIX.4.2" and self.handl_inst and msg_type in ("D", "G"):
+            body = [*body, (21, "1")]
+        super().send(msg_type, body, **kwargs)  # type: ignore[arg-type]
+
     def clordid(self) -> str:
         self.counter += 1
         return f"{self.sender}-{self.counter}"
@@ -239,6 +246,12 @@ class ScriptedOrdersPartner(RawPartner):
 class ReusesClOrdID(ScriptedOrdersPartner):
     def cancel_id(self, orig: str) -> str:
         return orig
+
+
+class NoHandlInst(ScriptedOrdersPartner):
+    """A FIX 4.2 engine that leaves out HandlInst(21): the gateway rejects every order."""
+
+    handl_inst = False
 
 
 class WrongOrigClOrdID(ScriptedOrdersPartner):

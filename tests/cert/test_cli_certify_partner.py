@@ -97,3 +97,15 @@ def test_cli_run_record_verify_and_log_verdict(tmp_path: Path) -> None:
     own = _cli("certify-log", str(own_logs[0]), "--suite", "session")
     assert own.returncode == 0, own.stdout
     assert "PASS test-request" in own.stdout
+
+
+def test_cli_web_without_questionnaire_waits_for_the_answers(tmp_path: Path) -> None:
+    # Nobody answers: the run waits (bounded by --prompt-timeout), runs no step and fails.
+    record = tmp_path / "unanswered.json"
+    done = _cli("certify-partner", "--suite", "session", "--partner-comp-id", "WEBCLI", "--port", "0",
+                "--web", "127.0.0.1:0", "--prompt-timeout", "1", "--record", str(record))
+    assert done.returncode == 1, done.stderr
+    assert "waiting for the capability questionnaire" in done.stdout
+    steps = json.loads(record.read_text())["steps"]
+    assert {s["status"] for s in steps} == {"not-run"}
+    assert "questionnaire was not answered within 1s" in steps[0]["reason"]

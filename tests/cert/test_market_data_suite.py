@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from raw_partners import ScriptedMarketDataPartner
 
 from gateway.cert.httpview import StatusServer
@@ -14,16 +15,17 @@ from gateway.cert.runner import CertOptions, CertRun
 from gateway.cert.suite import load_suite
 
 
-def test_scripted_partner_passes_market_data_suite(tmp_path: Path) -> None:
+@pytest.mark.parametrize("begin", ["FIX.4.2", "FIX.4.4", "FIXT.1.1"])
+def test_scripted_partner_passes_market_data_suite(begin: str, tmp_path: Path) -> None:
     async def main() -> tuple[CertRun, ScriptedMarketDataPartner]:
-        options = CertOptions("FIX.4.4", "MDSCRIPT", "PLXTRA", port=0, timeout=5, prompt_timeout=10,
+        options = CertOptions(begin, "MDSCRIPT", "PLXTRA", port=0, timeout=5, prompt_timeout=10,
                               connect_timeout=20, run_timeout=90)
         run = CertRun([load_suite("market-data")], options,
-                      backend=GatewayBackend("FIX.4.4", "MDSCRIPT", workdir=tmp_path / "backend"))
+                      backend=GatewayBackend(begin, "MDSCRIPT", workdir=tmp_path / "backend"))
         await run.start()
         view = StatusServer(run)
         await view.start()
-        partner = ScriptedMarketDataPartner(run.port, "FIX.4.4", "MDSCRIPT", view_port=view.port)
+        partner = ScriptedMarketDataPartner(run.port, begin, "MDSCRIPT", view_port=view.port)
         task = asyncio.create_task(partner.run(duration=80))
         try:
             await run.run()

@@ -30,14 +30,18 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 KEY = b"console-key"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "specs" / "partner-certification" / "console.png"
+FORM_SCREENSHOT = SCREENSHOT.with_name("console-questionnaire.png")
 
 
 class CertThread:
     """A certification run with its web console on an event loop in a thread (Selenium is sync)."""
 
-    def __init__(self, options: CertOptions, partner: Callable[[int], Any] | None = None) -> None:
+    def __init__(self, options: CertOptions, partner: Callable[[int], Any] | None = None, *,
+                 suite: str = "session", await_questionnaire: bool = False) -> None:
         self.options = options
         self.partner = partner
+        self.suite = suite
+        self.await_questionnaire = await_questionnaire
         self.run: CertRun | None = None
         self.view_port = 0
         self.cert_port = 0
@@ -48,7 +52,8 @@ class CertThread:
 
     def _main(self) -> None:
         async def main() -> None:
-            run = self.run = CertRun([load_suite("session")], self.options)
+            run = self.run = CertRun([load_suite(self.suite)], self.options,
+                                     await_questionnaire=self.await_questionnaire)
             await run.start()
             view = StatusServer(run, key=KEY)
             await view.start()
@@ -156,3 +161,46 @@ def test_console_opens_failed_step_with_reason(browser: Any, tmp_path: Path) -> 
         details = browser.find_element(By.ID, "details").text
         assert "TestReqID" in details and "no 0 Heartbeat" in details
         WebDriverWait(browser, 20).until(lambda d: "FAILED" in d.find_element(By.ID, "verdict").text)
+
+
+def test_console_questionnaire_form_selects_steps_and_is_recorded(browser: Any, tmp_path: Path) -> None:
+    # No partner connects: the form, the selection and the record are what is checked here; the
+    # selected steps then fail fast ("did not log on") so the record can be downloaded.
+    options = CertOptions("FIX.4.4", "WEBQ", "PLXTRA", port=0, timeout=3, prompt_timeout=60,
+                          connect_timeout=2, run_timeout=60, log_path=tmp_path / "q.log")
+    with CertThread(options, suite="orders", await_questionnaire=True) as cert:
+        browser.get(f"http://127.0.0.1:{cert.view_port}/")
+        WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "qform").is_displayed())
+        assert set(_statuses(browser).values()) == {"waiting"} and len(_statuses(browser)) == 7
+        time.sleep(0.5)
+        assert set(_statuses(browser).values()) == {"waiting"}, "the run started before the answers"
+        assert browser.find_element(By.ID, "q-fix_version-FIX.4.4").is_selected()
+        browser.find_element(By.ID, "q-engine-name").send_keys("AcmeFIX")
+        browser.find_element(By.ID, "q-engine-version").send_keys("2.1")
+        for box in ("q-order_types-limit", "q-time_in_force-day", "q-cancel", "q-market_data-snapshot"):
+            browser.find_element(By.ID, box).click()
+        if os.environ.get("PLXTRA_CONSOLE_SCREENSHOT"):
+            browser.save_screenshot(str(FORM_SCREENSHOT))
+        browser.find_element(By.ID, "qform-submit").click()
+        WebDriverWait(browser, 10).until(lambda d: not d.find_element(By.ID, "qform").is_displayed())
+        WebDriverWait(browser, 10).until(
+            lambda d: _statuses(d).get("orders/market-filled") == "skipped")
+        statuses = _statuses(browser)
+        assert {k for k, v in statuses.items() if v == "skipped"} == {
+            "orders/market-filled", "orders/replace-chain", "orders/order-status"}
+        assert "order_types" in browser.find_element(By.ID, "questionnaire").text
+        WebDriverWait(browser, 30).until(lambda d: "FAILED" in d.find_element(By.ID, "verdict").text)
+        browser.find_element(By.ID, "download").click()
+        target = tmp_path / "certification-record.json"
+        for _ in range(100):
+            if target.exists() and target.stat().st_size > 0:
+                break
+            time.sleep(0.1)
+        record = json.loads(target.read_text())
+    assert record["questionnaire"] == {
+        "fix_version": "FIX.4.4", "order_types": ["limit"], "time_in_force": ["day"],
+        "market_data": ["snapshot"], "amend": False, "cancel": True, "order_status": False,
+        "engine": {"name": "AcmeFIX", "version": "2.1"}}
+    assert record["partner"]["engine"] == {"name": "AcmeFIX", "version": "2.1"}
+    recorded = {s["id"]: s["status"] for s in record["steps"]}
+    assert recorded["market-filled"] == "skipped" and recorded["limit-filled"] == "failed"
