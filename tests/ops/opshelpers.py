@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import quickfix as fix
 import yaml
 
 from gateway.app.testing import write_test_config
@@ -47,3 +49,44 @@ def api(port: int, method: str, path: str, *, token: str | None = TOKEN, body: A
 def buy(cl_ord_id: str, price: str = "10.20", account: str = "0001") -> list[tuple[int, object]]:
     return [(11, cl_ord_id), (1, account), (55, "XS01"), (207, "XSX"), (54, "1"), (38, "100"), (40, "2"),
             (44, price), (59, "0"), (60, "<now>")]
+
+
+class Venue(fix.Application):
+    """A partner's plain QuickFIX acceptor (CompID VENUE) that our initiator sessions log on to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged_on = threading.Event()
+
+    def onCreate(self, sessionID: fix.SessionID) -> None: ...
+    def onLogon(self, sessionID: fix.SessionID) -> None:
+        self.logged_on.set()
+    def onLogout(self, sessionID: fix.SessionID) -> None: ...
+    def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None: ...
+    def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None: ...
+    def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None: ...
+    def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None: ...
+
+
+def start_venue(tmp_path: Path, port: int) -> tuple[Venue, fix.ThreadedSocketAcceptor]:
+    """Start a :class:`Venue` on 127.0.0.1:``port`` (FIX.4.4 VENUE<->PLXTRA); stop it with ``stop(True)``."""
+    settings = fix.SessionSettings()
+    settings.setFromString(f"""[DEFAULT]
+ConnectionType=acceptor
+SocketAcceptPort={port}
+StartTime=00:00:00
+EndTime=00:00:00
+UseDataDictionary=N
+FileStorePath={tmp_path / "venue-store"}
+
+[SESSION]
+BeginString=FIX.4.4
+SenderCompID=VENUE
+TargetCompID=PLXTRA
+HeartBtInt=30
+""")
+    venue = Venue()
+    acceptor = fix.ThreadedSocketAcceptor(venue, fix.MemoryStoreFactory(), settings,
+                                          fix.ScreenLogFactory(False, False, False))
+    acceptor.start()
+    return venue, acceptor

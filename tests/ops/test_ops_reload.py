@@ -4,60 +4,18 @@ numbers kept), and an initiator session that logs on to a test QuickFIX acceptor
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import quickfix as fix
 import yaml
 
 from gateway.app.testing import DEMO_SESSIONS, run_gateway_in_thread
 from gateway.fix.testing import FixTestClient, free_port
-from tests.ops.opshelpers import api, buy, write_admin_config
+from tests.ops.opshelpers import api, buy, start_venue, write_admin_config
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class _Venue(fix.Application):
-    """The far end of the added initiator session."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.logged_on = threading.Event()
-
-    def onCreate(self, sessionID: fix.SessionID) -> None: ...
-    def onLogon(self, sessionID: fix.SessionID) -> None:
-        self.logged_on.set()
-    def onLogout(self, sessionID: fix.SessionID) -> None: ...
-    def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None: ...
-    def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None: ...
-    def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None: ...
-    def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None: ...
-
-
-def _venue(tmp_path: Path, port: int) -> tuple[_Venue, fix.ThreadedSocketAcceptor]:
-    settings = fix.SessionSettings()
-    settings.setFromString(f"""[DEFAULT]
-ConnectionType=acceptor
-SocketAcceptPort={port}
-StartTime=00:00:00
-EndTime=00:00:00
-UseDataDictionary=N
-FileStorePath={tmp_path / "venue-store"}
-
-[SESSION]
-BeginString=FIX.4.4
-SenderCompID=VENUE
-TargetCompID=PLXTRA
-HeartBtInt=30
-""")
-    venue = _Venue()
-    acceptor = fix.ThreadedSocketAcceptor(venue, fix.MemoryStoreFactory(), settings,
-                                          fix.ScreenLogFactory(False, False, False))
-    acceptor.start()
-    return venue, acceptor
 
 
 def _until(predicate: Any, timeout: float = 15.0) -> None:
@@ -79,7 +37,7 @@ def test_reload_starts_an_added_acceptor_and_an_added_initiator(tmp_path: Path) 
     client1, client2 = dict(DEMO_SESSIONS[0]), dict(DEMO_SESSIONS[1])
     cfg, admin_port = write_admin_config(tmp_path, fix_port)
     _rewrite(cfg, [client1])
-    venue, venue_acceptor = _venue(tmp_path, venue_port)
+    venue, venue_acceptor = start_venue(tmp_path, venue_port)
     try:
         with run_gateway_in_thread(cfg), \
                 FixTestClient(port=fix_port, tmp_path=tmp_path / "c1", reset_on_logon=False) as c1:
