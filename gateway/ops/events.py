@@ -226,7 +226,6 @@ class SessionWatch:
 
     def _admin_in(self, name: str, msg_type: str, raw: str) -> None:
         fields = fields_of(raw)
-        m = self._metrics
         if msg_type == "A":
             with self._lock:
                 info = self._info.setdefault(name, SessionInfo(name))
@@ -237,25 +236,8 @@ class SessionWatch:
             with self._lock:
                 self._info.setdefault(name, SessionInfo(name)).last_logout_text = text or None
             log.info("session %s: Logout received%s", name, f": {text}" if text else " (no Text)")
-        elif msg_type == "3":
-            if m is not None:
-                m.session_rejects.labels(name, "in").inc()
-            log.warning("session %s: Reject received %s", name, _describe_reject(fields))
-        elif msg_type == "j":
-            if m is not None:
-                m.business_rejects.labels(name, "in").inc()
-            log.warning("session %s: BusinessMessageReject received RefSeqNum=%s RefMsgType=%s Text=%r",
-                        name, fields.get(45), fields.get(372), fields.get(58, ""))
-        elif msg_type == "2":
-            if m is not None:
-                m.resend_requests.labels(name, "in").inc()
-            log.info("session %s: ResendRequest received BeginSeqNo=%s EndSeqNo=%s", name,
-                     fields.get(7), fields.get(16))
-        elif msg_type == "4":
-            if m is not None:
-                m.sequence_resets.labels(name, "gap_fill" if fields.get(123) == "Y" else "reset").inc()
-            log.info("session %s: SequenceReset received NewSeqNo=%s GapFill=%s", name, fields.get(36),
-                     fields.get(123, "N"))
+        else:
+            self._session_level(name, msg_type, fields, "in")
 
     def _admin_out(self, name: str, msg_type: str, raw: str) -> None:
         fields = fields_of(raw)
@@ -279,24 +261,35 @@ class SessionWatch:
             if refused:   # a Logout answering a Logon we never acknowledged: the logon was refused
                 self._refused(name, _refusal_reason(text), text or "no reason given")
             log.info("session %s: Logout sent%s", name, f": {text}" if text else " (no Text)")
-        elif msg_type == "3":
+        else:
+            self._session_level(name, msg_type, fields, "out")
+
+    def _session_level(self, name: str, msg_type: str, fields: dict[int, str], direction: str) -> None:
+        """Reject, BusinessMessageReject, ResendRequest and SequenceReset, either way: one metric and
+        one line. A Reject we receive, and a ResendRequest we send (we saw a gap), say something is
+        wrong on the wire, so they are warnings; so is a Reject we send."""
+        m = self._metrics
+        verb = "received" if direction == "in" else "sent"
+        if msg_type == "3":
             if m is not None:
-                m.session_rejects.labels(name, "out").inc()
-            log.warning("session %s: Reject sent %s", name, _describe_reject(fields))
+                m.session_rejects.labels(name, direction).inc()
+            log.warning("session %s: Reject %s %s", name, verb, _describe_reject(fields))
         elif msg_type == "j":
             if m is not None:
-                m.business_rejects.labels(name, "out").inc()
-            log.info("session %s: BusinessMessageReject sent RefSeqNum=%s RefMsgType=%s Text=%r",
-                     name, fields.get(45), fields.get(372), fields.get(58, ""))
+                m.business_rejects.labels(name, direction).inc()
+            log.log(logging.WARNING if direction == "in" else logging.INFO,
+                    "session %s: BusinessMessageReject %s RefSeqNum=%s RefMsgType=%s Text=%r",
+                    name, verb, fields.get(45), fields.get(372), fields.get(58, ""))
         elif msg_type == "2":
             if m is not None:
-                m.resend_requests.labels(name, "out").inc()
-            log.warning("session %s: ResendRequest sent BeginSeqNo=%s EndSeqNo=%s (gap detected)", name,
-                        fields.get(7), fields.get(16))
+                m.resend_requests.labels(name, direction).inc()
+            log.log(logging.INFO if direction == "in" else logging.WARNING,
+                    "session %s: ResendRequest %s BeginSeqNo=%s EndSeqNo=%s%s", name, verb, fields.get(7),
+                    fields.get(16), "" if direction == "in" else " (gap detected)")
         elif msg_type == "4":
             if m is not None:
                 m.sequence_resets.labels(name, "gap_fill" if fields.get(123) == "Y" else "reset").inc()
-            log.info("session %s: SequenceReset sent NewSeqNo=%s GapFill=%s", name, fields.get(36),
+            log.info("session %s: SequenceReset %s NewSeqNo=%s GapFill=%s", name, verb, fields.get(36),
                      fields.get(123, "N"))
 
     def _order_received(self, name: str, raw: str) -> None:
