@@ -38,35 +38,44 @@ _ZERO = Decimal(0)
 _NOT_LIVE = frozenset({"2", "3", "4", "8", "C"})  # LeavesQty is 0 by rule: no Leaves + Cum check
 
 
-_DECIMALS: dict[bytes, Decimal | None] = {}  # quantities and prices repeat: parse each text once
+class _Decimals(dict[bytes | None, Decimal | None]):
+    """Quantity and price texts -> Decimal (None for a missing, empty or bad one), each parsed once.
+
+    A subscript, not a function: ``_DECIMALS[f.get(b"38")]`` is a C-level lookup on the hit, and
+    quantities and prices repeat, so the parse in ``__missing__`` is rare.
+    """
+
+    __slots__ = ()
+
+    def __missing__(self, value: bytes | None) -> Decimal | None:
+        found: Decimal | None = None
+        if value:
+            try:
+                found = Decimal(value.decode("ascii"))
+            except (InvalidOperation, UnicodeDecodeError):
+                found = None
+        if len(self) > 200_000:
+            self.clear()
+        self[value] = found
+        return found
 
 
-def _dec(value: bytes | None) -> Decimal | None:
-    if not value:
-        return None
-    found = _DECIMALS.get(value, False)
-    if found is not False:
-        return found  # type: ignore[return-value]
-    try:
-        found = Decimal(value.decode("ascii"))
-    except (InvalidOperation, UnicodeDecodeError):
-        found = None
-    if len(_DECIMALS) > 200_000:
-        _DECIMALS.clear()
-    _DECIMALS[value] = found
-    return found
+_DECIMALS = _Decimals()
 
 
-_TEXTS: dict[bytes, str] = {}  # symbols, sides, statuses: few distinct values, one str each
+class _Texts(dict[bytes, str]):
+    """Symbols, sides, statuses: few distinct values, one str each (a subscript, as ``_Decimals``)."""
 
+    __slots__ = ()
 
-def _str(value: bytes) -> str:
-    found = _TEXTS.get(value)
-    if found is None:
+    def __missing__(self, value: bytes) -> str:
         found = value.decode("latin-1")
-        if len(_TEXTS) < 100_000:
-            _TEXTS[value] = found
-    return found
+        if len(self) < 100_000:
+            self[value] = found
+        return found
+
+
+_TEXTS = _Texts()
 
 
 @dataclass(slots=True)
@@ -180,6 +189,7 @@ class OrderBook:
         self._by_cl: dict[SessionKey, dict[bytes, Order]] = {}
         self._by_order_id: dict[SessionKey, dict[bytes, Order]] = {}
         self._by_cl_id: dict[int, dict[bytes, Order]] = {}
+        self._by_order_id_id: dict[int, dict[bytes, Order]] = {}  # made with _by_cl_id's entry
         self._keys: list[SessionKey] = []
         self._clock = Clock()
 
@@ -188,20 +198,24 @@ class OrderBook:
         """``feed`` every record; returns how many there were. Messages that are not about orders
         (most of a log: market data, heartbeats) are skipped here, without a call each."""
         types = ORDER_MSG_TYPES
-        feed = self.feed
+        dispatch = self._dispatch
         count = 0
         for count, record in enumerate(records, 1):  # noqa: B007 (count is the result)
-            if record.message.msg_type in types:
-                feed(record)
+            msg_type = record.message.msg_type
+            if msg_type in types:
+                dispatch(record, msg_type)
         return count
 
     def feed(self, record: LogRecord) -> None:
         msg_type = record.message.msg_type
-        if msg_type not in ORDER_MSG_TYPES:
-            return
+        if msg_type in ORDER_MSG_TYPES:
+            self._dispatch(record, msg_type)
+
+    def _dispatch(self, record: LogRecord, msg_type: str) -> None:
         self.order_messages += 1
         f = field_map(record.message)
-        t = self._clock.seconds(record.time_text) if record.time_text else self._clock.seconds(f.get(b"52"))
+        time_text = record.time_text
+        t = self._clock.seconds(time_text if time_text else f.get(b"52"))
         if msg_type == "8":
             self._execution_report(record, f, t)
         elif msg_type == "D":
@@ -227,7 +241,9 @@ class OrderBook:
         if cl is None:
             return
         session = record.session
-        index = self._cl_index(session)
+        index = self._by_cl_id.get(id(session))
+        if index is None:
+            index = self._cl_index(session)
         known = index.get(cl)
         if known is not None:
             if f.get(b"43") == b"Y" or f.get(b"97") == b"Y":
@@ -240,7 +256,8 @@ class OrderBook:
         order.request_seen = True
         order.requested_at = t
         self._describe(order, f)
-        self._event(order, t, record, "new order")
+        if order.events is not None:
+            self._event(order, t, record, "new order")
 
     def _cancel_or_replace(
         self, record: LogRecord, f: dict[bytes, bytes], t: float | None, kind: str
@@ -269,15 +286,18 @@ class OrderBook:
         session = record.session
         cl = f.get(b"11")
         order_id = f.get(b"37")
-        index = self._cl_index(session)  # the hot path: one index, looked up in place
+        key = id(session)
+        index = self._by_cl_id.get(key)  # the hot path: one index, looked up in place
+        if index is None:
+            index = self._cl_index(session)
+        by_id = self._by_order_id_id[key]  # made by _cl_index along with ``index``
         order = index.get(cl) if cl is not None else None
         if order is None:
             orig = f.get(b"41")
             if orig is not None:
                 order = index.get(orig)
             if order is None and order_id is not None and order_id != b"NONE":
-                by_id = self._by_order_id.get(session)
-                order = None if by_id is None else by_id.get(order_id)
+                order = by_id.get(order_id)
             if order is None:
                 self.unknown_answers += 1
                 order = self._new(record, cl or order_id or b"?", index)
@@ -291,7 +311,7 @@ class OrderBook:
             self._add_cl(order, cl)
         if order_id and order.order_id_bytes is None and order_id != b"NONE":
             order.order_id_bytes = order_id
-            self._by_order_id.setdefault(session, {})[order_id] = order
+            by_id[order_id] = order
         exec_id = f.get(b"17")
         if exec_id is not None:
             if exec_id == order.last_exec_id or (order.exec_ids is not None and exec_id in order.exec_ids):
@@ -309,15 +329,17 @@ class OrderBook:
             order.last_exec_id = exec_id
         if order.first_answer_at is None:
             order.first_answer_at = t
-        exec_type = _str(f.get(b"150") or b"")
-        status = _str(f.get(b"39") or b"")
+        texts = _TEXTS
+        exec_type = texts[f.get(b"150") or b""]
+        status = texts[f.get(b"39") or b""]
+        dec = _DECIMALS
         previous = order.status
         if order.states is not None:
             order.states.append((exec_type, status))
         notes = []
-        last_qty = _dec(f.get(b"32"))
+        last_qty = dec[f.get(b"32")]
         if exec_type in FILL_EXEC_TYPES and last_qty:
-            last_px = _dec(f.get(b"31")) or Decimal(0)
+            last_px = dec[f.get(b"31")] or _ZERO
             if previous in TERMINAL:
                 self._issue(order, f"fill {last_qty}@{last_px} after terminal OrdStatus {previous}")
             order.fills += 1
@@ -325,15 +347,15 @@ class OrderBook:
             order.notional += last_qty * last_px
             if self._notes:
                 notes.append(f"fill {last_qty}@{last_px}")
-        cum = _dec(f.get(b"14"))
+        cum = dec[f.get(b"14")]
         if cum is not None:
             if order.cum_qty is not None and cum < order.cum_qty:
                 self._issue(order, f"CumQty went down from {order.cum_qty} to {cum}")
             order.cum_qty = cum
         if exec_type == "5":  # Replaced: the new ClOrdID now names the order, with its new terms
             order.replaces += 1
-            order.order_qty = _dec(f.get(b"38")) or order.order_qty
-            order.price = _dec(f.get(b"44")) or order.price
+            order.order_qty = dec[f.get(b"38")] or order.order_qty
+            order.price = dec[f.get(b"44")] or order.price
             notes.append("replaced")
         elif exec_type == "4":
             order.cancels += 1
@@ -342,10 +364,11 @@ class OrderBook:
             reason = _reason(f, b"103", "OrdRejReason")
             self._reject(order, reason)
             notes.append(f"rejected: {reason}")
+        order_qty = dec[f.get(b"38")]
         if order.order_qty is None:
-            order.order_qty = _dec(f.get(b"38"))
-        leaves = _dec(f.get(b"151"))
-        qty = _dec(f.get(b"38")) or order.order_qty
+            order.order_qty = order_qty
+        leaves = dec[f.get(b"151")]
+        qty = order_qty or order.order_qty
         live = status not in _NOT_LIVE
         if live and leaves is not None and cum is not None and qty is not None and leaves + cum != qty:
             self._issue(order, f"LeavesQty {leaves} + CumQty {cum} != OrderQty {qty}")
@@ -409,6 +432,7 @@ class OrderBook:
             if index is None:
                 index = self._by_cl[session] = {}
             self._by_cl_id[id(session)] = index
+            self._by_order_id_id[id(session)] = self._by_order_id.setdefault(session, {})
             self._keys.append(session)  # keeps that id() from being reused
         return index
 
@@ -425,14 +449,19 @@ class OrderBook:
 
     @staticmethod
     def _describe(order: Order, f: dict[bytes, bytes]) -> None:
+        texts = _TEXTS
         symbol = f.get(b"55")
-        order.symbol = _str(symbol) if symbol else order.symbol
+        if symbol:
+            order.symbol = texts[symbol]
         side = f.get(b"54")
-        order.side = _str(side) if side else order.side
+        if side:
+            order.side = texts[side]
         ord_type = f.get(b"40")
-        order.ord_type = _str(ord_type) if ord_type else order.ord_type
-        order.order_qty = _dec(f.get(b"38")) or order.order_qty
-        order.price = _dec(f.get(b"44")) or order.price
+        if ord_type:
+            order.ord_type = texts[ord_type]
+        dec = _DECIMALS
+        order.order_qty = dec[f.get(b"38")] or order.order_qty
+        order.price = dec[f.get(b"44")] or order.price
 
     @staticmethod
     def _event(order: Order, t: float | None, record: LogRecord, note: str) -> None:
