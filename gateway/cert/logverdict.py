@@ -82,6 +82,17 @@ def _after(events: list[LogEvent], e: LogEvent, count: int = 20) -> list[LogEven
     return [x for x in events[e.index + 1:e.index + 1 + count] if x.from_partner]
 
 
+def _until_next_logon(events: list[LogEvent], e: LogEvent) -> list[LogEvent]:
+    """What follows ``e`` in the same connection: up to the next Logon. A Logout's answer may come
+    after heartbeats or resends already in flight, so it is not looked for in a fixed window."""
+    out = []
+    for x in events[e.index + 1:]:
+        if x.message.msg_type == "A":
+            break
+        out.append(x)
+    return out
+
+
 Rule = Callable[[list[LogEvent]], tuple[str, str]]
 
 
@@ -202,7 +213,7 @@ def _logout(ev: list[LogEvent]) -> tuple[str, str]:
     if not ours:
         return "needs-live", "no Logout initiated by the counterparty in the log"
     for o in ours:
-        if not any(x.message.msg_type == "5" for x in _after(ev, o, 3)):
+        if not any(x.from_partner and x.message.msg_type == "5" for x in _until_next_logon(ev, o)):
             return "failed", f"Logout (log message {o.index + 1}) not answered"
     return "passed", f"{len(ours)} Logout(s) answered"
 

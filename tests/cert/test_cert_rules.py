@@ -91,3 +91,21 @@ def test_log_verdicts_prove_what_the_log_shows() -> None:
     assert verdicts["test-request"].status == "failed" and "'T1'" in verdicts["test-request"].reason
     assert verdicts["gap-detected"].status == "needs-live"
     assert verdicts["too-low-seqnum"].status == "needs-live"
+
+
+def test_a_logout_answered_after_heartbeats_in_flight_is_answered() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    p, x = "ACME", "PLXTRA"
+    base = [(t0, True, _msg(p, x, 1, "A", (98, "0"), (108, "1"))),
+            (t0, False, _msg(x, p, 1, "A", (98, "0"), (108, "1"))),
+            (t0, False, _msg(x, p, 2, "5"))]
+    in_flight = [(t0, False, _msg(x, p, 3, "0")), (t0, True, _msg(p, x, 2, "0")),
+                 (t0, False, _msg(x, p, 4, "0")), (t0, True, _msg(p, x, 3, "0"))]
+    answered = [*base, *in_flight, (t0, True, _msg(p, x, 4, "5"))]
+    verdict = {v.step_id: v for v in judge_log(load_suite("session"), answered)}   # type: ignore[arg-type]
+    assert verdict["logout-answered"].status == "passed", verdict["logout-answered"].reason
+    # No Logout from the partner before the session starts again: not answered.
+    unanswered = [*base, *in_flight, (t0, True, _msg(p, x, 1, "A", (98, "0"), (108, "1"), (141, "Y"))),
+                  (t0, True, _msg(p, x, 2, "5"))]
+    verdict = {v.step_id: v for v in judge_log(load_suite("session"), unanswered)}   # type: ignore[arg-type]
+    assert verdict["logout-answered"].status == "failed" and "not answered" in verdict["logout-answered"].reason
