@@ -108,4 +108,5 @@ def test_a_logout_answered_after_heartbeats_in_flight_is_answered() -> None:
     unanswered = [*base, *in_flight, (t0, True, _msg(p, x, 1, "A", (98, "0"), (108, "1"), (141, "Y"))),
                   (t0, True, _msg(p, x, 2, "5"))]
     verdict = {v.step_id: v for v in judge_log(load_suite("session"), unanswered)}   # type: ignore[arg-type]
-    assert verdict["logout-answered"].status == "failed" and "not answered" in verdict["logout-answered"].reason
+    logout = verdict["logout-answered"]
+    assert logout.status == "failed" and "not answered" in logout.reason
