@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gateway.fix.testing import free_port, utc_timestamp  # noqa: E402
-from gateway.fix.wire import build_message  # noqa: E402
+from gateway.vocab.wire import build_message  # noqa: E402
 
 SOH = b"\x01"
 _CL_ORD_ID = re.compile(rb"\x0111=([^\x01]*)\x01")
@@ -299,7 +299,7 @@ def per_message_costs(n: int = 20_000) -> None:
     import quickfix as fix
 
     from gateway.fix.convert import Dictionaries, DictionaryCache, to_quickfix, to_record
-    from gateway.fix.records import OutboundMessage, SessionKey
+    from gateway.vocab.records import OutboundMessage, SessionKey
 
     dd_path = Path(sys.prefix) / "share" / "quickfix" / "FIX44.xml"
     dictionaries = Dictionaries(DictionaryCache().get(dd_path))

@@ -43,7 +43,7 @@ class _Trace:
 
     def inbound(self, msg: object) -> None:
         from gateway.app.demo_format import describe
-        from gateway.fix.records import InboundMessage
+        from gateway.vocab.records import InboundMessage
 
         assert isinstance(msg, InboundMessage)
         print("  <- " + describe(self.names, msg.msg_type, msg.fields), flush=True)

@@ -1,6 +1,6 @@
 """Market-data service: FIX V/x/c/e/g in, Zenith subscriptions and queries, W/X/Y/y/d/f/h out.
 
-The loop-side edge around the pure :class:`~gateway.bridge.marketdata_state.MarketDataState`:
+The loop-side edge around the pure :class:`~gateway.bridge.marketdata.state.MarketDataState`:
 
 * Zenith topics (``Security!``, ``Depth!``, ``Levels!``, ``Trades!``) are held once per topic
   for the whole gateway, whatever the number of FIX sessions and requests: the state reports
@@ -24,8 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.bridge import fixtags as tags
-from gateway.bridge.marketdata_messages import (
+from gateway.bridge.marketdata.messages import (
     md_reject,
     security_definition,
     security_list_pages,
@@ -34,7 +33,7 @@ from gateway.bridge.marketdata_messages import (
     trading_session_status,
     trading_status_from_allows,
 )
-from gateway.bridge.marketdata_request import (
+from gateway.bridge.marketdata.request import (
     MarketDataRejected,
     fix_profile,
     parse_market_data_request,
@@ -43,10 +42,11 @@ from gateway.bridge.marketdata_request import (
     parse_security_status_request,
     parse_trading_session_status_request,
 )
-from gateway.bridge.marketdata_state import MarketDataState, Topic
-from gateway.bridge.marketdata_status import StatusRegistry
+from gateway.bridge.marketdata.state import MarketDataState, Topic
+from gateway.bridge.marketdata.status import StatusRegistry
 from gateway.config.model import GatewayConfig, SessionConfig
-from gateway.fix.records import Fields, InboundMessage, SessionKey
+from gateway.vocab import tags
+from gateway.vocab.records import Fields, InboundMessage, SessionKey
 from gateway.zenith import (
     StreamReset,
     SubscriptionClosed,

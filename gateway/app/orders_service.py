@@ -11,7 +11,7 @@ Zenith, writes the store and hands answers to the :class:`Outbox`. Rules it keep
 * Every ExecutionReport carrying an ExecID is delivered exactly once in the FIX sense: the
   ExecID and the full report are committed together with the order's new state before the
   report is handed to the outbox; ``on_sent`` confirms it; an unconfirmed one is sent again
-  at the next logon with PossResend=Y (:mod:`gateway.bridge.orders_delivery`). A fill is
+  at the next logon with PossResend=Y (:mod:`gateway.app.orders_delivery`). A fill is
   skipped *before* it is applied when its ExecID (from the transaction ID) was already sent.
 * A report for a session that is logged out is kept in the store and sent at its next logon
   (QuickFIX resend cannot help when the partner logs on with ResetSeqNumFlag=Y).
@@ -32,26 +32,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.bridge import fixtags as t
+from gateway.app.orders_cache import OrderCache, OrderLookup
+from gateway.app.orders_delivery import Delivery
+from gateway.app.throttle import ThrottleGate, throttle_answer, throttle_text
 from gateway.bridge.errors import BridgeRejection, CancelRejected, InvalidTransition, OrderRejected
-from gateway.bridge.fixtags import (
-    BusinessRejectReason,
-    CxlRejReason,
-    CxlRejResponseTo,
-    ExecType,
-    OrdRejReason,
-    OrdType,
-)
-from gateway.bridge.orders_cache import OrderCache, OrderLookup
-from gateway.bridge.orders_delivery import Delivery
-from gateway.bridge.orders_exec import (
-    business_reject,
-    cancel_reject,
-    execution_report,
-    mass_cancel_report,
-    reject_unknown_order,
-)
-from gateway.bridge.orders_flow import (
+from gateway.bridge.orders.flow import (
     Outcome,
     Report,
     clear_pending,
@@ -64,14 +49,14 @@ from gateway.bridge.orders_flow import (
     on_transaction,
     pending_report,
 )
-from gateway.bridge.orders_hold import FillHold, awaiting_fills, transactions_in, working_view
-from gateway.bridge.orders_mapping import (
+from gateway.bridge.orders.hold import FillHold, awaiting_fills, transactions_in, working_view
+from gateway.bridge.orders.mapping import (
     parse_cancel,
     parse_cancel_replace,
     parse_mass_status,
     parse_new_order,
 )
-from gateway.bridge.orders_model import (
+from gateway.bridge.orders.model import (
     FixVersion,
     NewOrder,
     OrderRecord,
@@ -84,7 +69,7 @@ from gateway.bridge.orders_model import (
     record_from_data,
     record_to_data,
 )
-from gateway.bridge.orders_queries import (
+from gateway.bridge.orders.queries import (
     MassCancelRefused,
     answer_mass_status,
     answer_status,
@@ -96,10 +81,16 @@ from gateway.bridge.orders_queries import (
     select_orders,
     unsupported_in_version,
 )
-from gateway.bridge.orders_reference import ReferenceCache, needs_reference, notional_rejection
-from gateway.bridge.orders_state import TERMINAL, OrderState
-from gateway.bridge.orders_throttle import ThrottleGate, throttle_answer, throttle_text
-from gateway.bridge.orders_zenith import (
+from gateway.bridge.orders.reference import ReferenceCache, needs_reference, notional_rejection
+from gateway.bridge.orders.reports import (
+    business_reject,
+    cancel_reject,
+    execution_report,
+    mass_cancel_report,
+    reject_unknown_order,
+)
+from gateway.bridge.orders.state import TERMINAL, OrderState
+from gateway.bridge.orders.zenith_requests import (
     STOP_UNSUPPORTED_TEXT,
     amend_order_request,
     cancel_order_request,
@@ -108,10 +99,19 @@ from gateway.bridge.orders_zenith import (
 )
 from gateway.config.model import GatewayConfig, SessionConfig
 from gateway.failpoints import crash_point
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.store import DuplicateClOrdID, Store, StoreError, open_store
 from gateway.store.inbound_journal import JOURNALED, InboundJournal, journal_for, journal_path, replayable
 from gateway.store.orders_store import Decision
+from gateway.vocab import tags as t
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.tags import (
+    BusinessRejectReason,
+    CxlRejReason,
+    CxlRejResponseTo,
+    ExecType,
+    OrdRejReason,
+    OrdType,
+)
 
 __all__ = ["CONNECTION_UNAVAILABLE", "OrdersService", "open_store"]
 
@@ -477,7 +477,7 @@ class OrdersService:
 
     async def _notional_ok(self, request_id: str) -> bool:
         """Market orders on a session with ``max_notional``: check against a reference price
-        (gateway.bridge.orders_reference); False (and the order rejected) when over the limit."""
+        (gateway.bridge.orders.reference); False (and the order rejected) when over the limit."""
         record = self._load(request_id)
         session = self._sessions[record.session][1] if record is not None else None
         if record is None or session is None or not needs_reference(record.terms, session):

@@ -26,9 +26,9 @@ from gateway.app.state_lock import StateLock, gateway_state_directories
 from gateway.config.model import GatewayConfig
 from gateway.fix.engine import FixEngine, acceptor_reach, acceptor_warning, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
-from gateway.fix.records import SessionKey
 from gateway.store import store_path_of
 from gateway.store.inbound_journal import JOURNALED, journal_for, journal_path
+from gateway.vocab.records import SessionKey
 
 __all__ = ["EMBEDDED", "EMBEDDED_SIM_STATE", "Gateway", "GatewayContext", "ServiceFactory",
            "default_service_factories", "embedded_sim_config"]

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from typing import Protocol, runtime_checkable
 
 from gateway.config.model import GatewayConfig, SessionConfig
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
-from gateway.fix.rejects import BusinessRejectReason, ref_id_of, reject_inbound
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.rejects import BusinessRejectReason, ref_id_of, reject_inbound
 
 __all__ = ["FixService", "Outbox", "ServiceRegistry"]
 

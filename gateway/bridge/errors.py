@@ -10,7 +10,7 @@
                                        venue report we cannot place); names order, state and event
 
 Like h11's ``error_status_hint``, every rejection says which FIX message answers it; the service turns
-that into an outbound record with :mod:`gateway.bridge.orders_exec`.
+that into an outbound record with :mod:`gateway.bridge.orders.reports`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class BridgeError(GatewayError):
 class BridgeRejection(BridgeError):
     """A request that must be answered with a FIX rejection rather than acted on.
 
-    ``reason`` is the reject reason as a :mod:`gateway.bridge.fixtags` enum member (or its
+    ``reason`` is the reject reason as a :mod:`gateway.vocab.tags` enum member (or its
     wire value); ``text`` goes to Text(58) verbatim.
     """
 

@@ -1,4 +1,4 @@
-"""Conversion between ``quickfix.Message`` and the plain records of ``gateway.fix.records``.
+"""Conversion between ``quickfix.Message`` and the plain records of ``gateway.vocab.records``.
 
 Inbound: ``message.toString()`` already holds every field in wire order (groups included),
 so the record is the split text minus BeginString(8), BodyLength(9) and CheckSum(10).
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import quickfix as fix
 
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
-from gateway.fix.wire import DATA_LENGTH_TAGS, SOH, split_fields
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.wire import DATA_LENGTH_TAGS, SOH, split_fields
 
 __all__ = [
     "Dictionaries",

@@ -26,7 +26,7 @@ import quickfix as fix
 from gateway.config.model import GatewayConfig, Role, SessionConfig, Transport
 from gateway.fix.convert import Dictionaries, DictionaryCache, session_id_of
 from gateway.fix.errors import FixEngineError
-from gateway.fix.records import SessionKey
+from gateway.vocab.records import SessionKey
 
 __all__ = ["WILDCARD_HOSTS", "FixEngine", "acceptor_reach", "acceptor_warning", "dictionary_paths",
            "listen_host_honoured", "load_dictionaries"]

@@ -47,9 +47,9 @@ from gateway.fix.convert import (
     session_id_of,
     to_quickfix,
 )
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
-from gateway.fix.rejects import BusinessRejectReason, business_reject, ref_id_of
-from gateway.fix.wire import split_fields
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.rejects import BusinessRejectReason, business_reject, ref_id_of
+from gateway.vocab.wire import split_fields
 
 __all__ = ["GatewayApplication", "Inbox", "QuickFixOutbox"]
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import quickfix as fix
 
 from gateway.fix.convert import Dictionaries, DictionaryCache, key_of, to_quickfix, to_record
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 
 __all__ = ["FixTestClient", "free_port", "utc_timestamp"]
 

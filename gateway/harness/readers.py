@@ -17,7 +17,7 @@ file, the line it starts on, the timestamp text of its line and, when the log te
 ("in" = received by the log's owner, "out" = sent): from ``incoming``/``outgoing``-style words before
 the message, or from a QuickFIX file name ``BEGINSTRING-SENDER-TARGET.messages.log`` (whose
 SENDER is the owner). Messages are grouped into sessions: BeginString plus the pair of CompIDs,
-as a :class:`~gateway.fix.records.SessionKey` seen from the owner (``sender_comp_id``) when known,
+as a :class:`~gateway.vocab.records.SessionKey` seen from the owner (``sender_comp_id``) when known,
 else from the side that sent the first message seen.
 
 Nothing stops the reading: bad BodyLength/CheckSum, corrupt lines, unreadable files and truncated
@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO, NamedTuple
 
-from gateway.fix.records import SessionKey
 from gateway.harness.codec import DATA_TAGS, FixMessage, FixParser, checksum, comp_id_bytes, match_comp_ids
 from gateway.harness.errors import MalformedFieldError, ParseError, TruncatedMessageError
 from gateway.harness.salvage import salvage
+from gateway.vocab.records import SessionKey
 
 __all__ = [
     "FORMATS",

@@ -25,9 +25,9 @@ import quickfix as fix
 
 from gateway.config.model import GatewayConfig, Role, SessionConfig
 from gateway.fix.convert import session_id_of
-from gateway.fix.records import SessionKey
 from gateway.ops.events import SessionWatch
 from gateway.ops.metrics import GatewayMetrics
+from gateway.vocab.records import SessionKey
 
 __all__ = ["ActionError", "OrdersControl", "SessionControl", "key_of_session"]
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from gateway.config.model import GatewayConfig
-from gateway.fix.records import SessionKey
 from gateway.ops.control import OrdersControl, SessionControl, key_of_session
 from gateway.ops.events import SessionWatch
 from gateway.ops.fixlog import GatewayLogFactory
 from gateway.ops.metrics import GatewayMetrics, LiveSources
+from gateway.vocab.records import SessionKey
 
 __all__ = ["Ops"]
 

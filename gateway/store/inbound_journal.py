@@ -36,8 +36,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.fix.records import InboundMessage, SessionKey
 from gateway.store.errors import StoreError
+from gateway.vocab.records import InboundMessage, SessionKey
 
 __all__ = ["JOURNALED", "InboundJournal", "journal_for", "journal_path", "replayable"]
 

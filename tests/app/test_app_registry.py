@@ -13,7 +13,7 @@ from gateway.app.testing import write_test_config
 from gateway.config.loader import load_config
 from gateway.config.model import GatewayConfig, SessionConfig
 from gateway.fix.handoff import QuickFixOutbox
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
 

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from gateway.app.testing import DEMO_SESSIONS, demo_session, run_gateway_in_thread, write_test_config
-from gateway.fix.records import OutboundMessage, SessionKey
 from gateway.fix.testing import FixTestClient, free_port, utc_timestamp
-from gateway.fix.wire import build_message
 from gateway.harness.codec import FixMessage, FixParser
 from gateway.sim.config import load_sim_config
 from gateway.sim.generator import MarketGenerator
 from gateway.sim.testing import run_sim_in_thread
+from gateway.vocab.records import OutboundMessage, SessionKey
+from gateway.vocab.wire import build_message
 from tests.marketdata.fixbook import FixBook
 
 SLOW = SessionKey("FIX.4.4", "PLXTRA", "SLOWMD")

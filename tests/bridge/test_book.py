@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from decimal import Decimal as D
 
-from gateway.bridge.book import BID, OFFER, LevelBook, OrderBook
-from gateway.bridge.marketdata_view import MDView, build_view, diff_views
+from gateway.bridge.marketdata.book import BID, OFFER, LevelBook, OrderBook
+from gateway.bridge.marketdata.view import MDView, build_view, diff_views
 
 
 def _add(oid: str, side: str, price: str, qty: str, pos: int) -> dict:

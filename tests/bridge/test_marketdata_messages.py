@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import quickfix as fix
 
-from gateway.bridge.marketdata_messages import (
+from gateway.bridge.marketdata.messages import (
     md_reject,
     security_definition,
     security_list_pages,
@@ -18,10 +18,10 @@ from gateway.bridge.marketdata_messages import (
     trading_session_status,
     trading_status_from_allows,
 )
-from gateway.bridge.marketdata_request import MarketDataRequest, MDInstrument
-from gateway.bridge.marketdata_state import MarketDataState, Topic
-from gateway.fix.records import OutboundMessage, SessionKey
-from gateway.fix.wire import build_message
+from gateway.bridge.marketdata.request import MarketDataRequest, MDInstrument
+from gateway.bridge.marketdata.state import MarketDataState, Topic
+from gateway.vocab.records import OutboundMessage, SessionKey
+from gateway.vocab.wire import build_message
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 XS01 = MDInstrument("XS01", "XSX")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.bridge.marketdata_request import (
+from gateway.bridge.marketdata.request import (
     MarketDataRejected,
     MDInstrument,
     parse_market_data_request,
 )
 from gateway.config.model import SessionConfig, Symbology
-from gateway.fix.records import InboundMessage, SessionKey
+from gateway.vocab.records import InboundMessage, SessionKey
 
 S44 = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
 S42 = SessionKey("FIX.4.2", "PLXTRA", "CLIENT1")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from gateway.bridge.marketdata_request import MDInstrument
-from gateway.bridge.marketdata_status import StatusRegistry
-from gateway.fix.records import SessionKey
+from gateway.bridge.marketdata.request import MDInstrument
+from gateway.bridge.marketdata.status import StatusRegistry
+from gateway.vocab.records import SessionKey
 
 NOW = datetime(2026, 1, 2, tzinfo=UTC)
 XS01 = MDInstrument("XS01", "XSX")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from gateway.bridge.fixtags import OrdType, Side
-from gateway.bridge.orders_cache import OrderCache
-from gateway.bridge.orders_model import OrderRecord, OrderTerms
-from gateway.bridge.orders_state import OrderState
+from gateway.app.orders_cache import OrderCache
+from gateway.bridge.orders.model import OrderRecord, OrderTerms
+from gateway.bridge.orders.state import OrderState
+from gateway.vocab.tags import OrdType, Side
 
 TERMS = OrderTerms(code="XS01", market="XSX", side=Side.BUY, ord_type=OrdType.LIMIT, order_qty=Decimal(10),
                    price=Decimal(1))

@@ -12,23 +12,14 @@ from decimal import Decimal
 import pytest
 import quickfix as fix
 
-from gateway.bridge.fixtags import CxlRejResponseTo, OrdType, Side
-from gateway.bridge.orders_exec import (
-    business_reject,
-    cancel_reject,
-    mass_cancel_report,
-    no_orders_status,
-    reject_unknown_order,
-    status_report,
-)
-from gateway.bridge.orders_flow import (
+from gateway.bridge.orders.flow import (
     on_amend_accepted,
     on_order_update,
     on_place_accepted,
     on_place_rejected,
     on_transaction,
 )
-from gateway.bridge.orders_model import (
+from gateway.bridge.orders.model import (
     FixVersion,
     OrderRecord,
     OrderTerms,
@@ -37,9 +28,18 @@ from gateway.bridge.orders_model import (
     record_from_data,
     record_to_data,
 )
-from gateway.bridge.orders_state import OrderState
+from gateway.bridge.orders.reports import (
+    business_reject,
+    cancel_reject,
+    mass_cancel_report,
+    no_orders_status,
+    reject_unknown_order,
+    status_report,
+)
+from gateway.bridge.orders.state import OrderState
 from gateway.config.dictionaries import locate_dictionaries
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.tags import CxlRejResponseTo, OrdType, Side
 
 NOW = datetime(2025, 6, 3, 0, 15, 30, 123000, tzinfo=UTC)
 DICT_DIR = locate_dictionaries().directory

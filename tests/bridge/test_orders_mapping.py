@@ -7,15 +7,14 @@ from decimal import Decimal
 import pytest
 
 from gateway.bridge.errors import CancelRejected, OrderRejected
-from gateway.bridge.fixtags import OrdRejReason, OrdType, Side, TimeInForce
-from gateway.bridge.orders_mapping import (
+from gateway.bridge.orders.mapping import (
     parse_cancel_replace,
     parse_mass_cancel,
     parse_mass_status,
     parse_new_order,
 )
-from gateway.bridge.orders_model import OrderRecord
-from gateway.bridge.orders_zenith import (
+from gateway.bridge.orders.model import OrderRecord
+from gateway.bridge.orders.zenith_requests import (
     amend_order_request,
     cancel_order_request,
     ord_rej_reason_for_errors,
@@ -24,7 +23,8 @@ from gateway.bridge.orders_zenith import (
     trading_market,
 )
 from gateway.config.model import Limits, SessionConfig, Symbology
-from gateway.fix.records import InboundMessage, SessionKey
+from gateway.vocab.records import InboundMessage, SessionKey
+from gateway.vocab.tags import OrdRejReason, OrdType, Side, TimeInForce
 
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
 

@@ -8,9 +8,8 @@ from decimal import Decimal
 import pytest
 
 from gateway.bridge.errors import CancelRejected
-from gateway.bridge.fixtags import OrdType, Side
-from gateway.bridge.orders_model import FixVersion, MassStatusRequest, OrderRecord, OrderTerms
-from gateway.bridge.orders_queries import (
+from gateway.bridge.orders.model import FixVersion, MassStatusRequest, OrderRecord, OrderTerms
+from gateway.bridge.orders.queries import (
     MassCancelRefused,
     answer_mass_status,
     answer_status,
@@ -20,9 +19,10 @@ from gateway.bridge.orders_queries import (
     select_orders,
     unsupported_in_version,
 )
-from gateway.bridge.orders_state import OrderState
+from gateway.bridge.orders.state import OrderState
 from gateway.config.model import SessionConfig
-from gateway.fix.records import InboundMessage, SessionKey
+from gateway.vocab.records import InboundMessage, SessionKey
+from gateway.vocab.tags import OrdType, Side
 
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
 NOW = datetime(2025, 6, 3, tzinfo=UTC)

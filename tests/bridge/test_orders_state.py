@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.app.throttle import TokenBucket
 from gateway.bridge.errors import InvalidTransition
-from gateway.bridge.orders_state import (
+from gateway.bridge.orders.state import (
     TERMINAL,
     TRANSITIONS,
     OrderEvent,
@@ -13,7 +14,6 @@ from gateway.bridge.orders_state import (
     next_state,
     transition_table,
 )
-from gateway.bridge.orders_throttle import TokenBucket
 
 
 def test_happy_path() -> None:

@@ -17,19 +17,19 @@ from functools import cache
 
 import pytest
 
-from gateway.bridge import fixtags as t
 from gateway.bridge.errors import BridgeRejection, CancelRejected, OrderRejected
-from gateway.bridge.marketdata_request import MarketDataRejected, parse_market_data_request
-from gateway.bridge.orders_exec import business_reject, cancel_reject, reject_unknown_order
-from gateway.bridge.orders_mapping import parse_cancel_replace, parse_new_order
-from gateway.bridge.orders_model import FixVersion, OrderRecord
-from gateway.bridge.orders_queries import check_amendable, cxl_reason_for_errors
-from gateway.bridge.orders_reference import notional_rejection
-from gateway.bridge.orders_state import OrderState
-from gateway.bridge.orders_zenith import reject_from_zenith
+from gateway.bridge.marketdata.request import MarketDataRejected, parse_market_data_request
+from gateway.bridge.orders.mapping import parse_cancel_replace, parse_new_order
+from gateway.bridge.orders.model import FixVersion, OrderRecord
+from gateway.bridge.orders.queries import check_amendable, cxl_reason_for_errors
+from gateway.bridge.orders.reference import notional_rejection
+from gateway.bridge.orders.reports import business_reject, cancel_reject, reject_unknown_order
+from gateway.bridge.orders.state import OrderState
+from gateway.bridge.orders.zenith_requests import reject_from_zenith
 from gateway.config.dictionaries import locate_dictionaries
 from gateway.config.model import Limits, SessionConfig
-from gateway.fix.records import InboundMessage, SessionKey
+from gateway.vocab import tags as t
+from gateway.vocab.records import InboundMessage, SessionKey
 
 NOW = datetime(2025, 1, 2, 10, 0, tzinfo=UTC)
 V42, V44, V50 = FixVersion.FIX42, FixVersion.FIX44, FixVersion.FIX50SP2

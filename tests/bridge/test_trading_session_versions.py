@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import quickfix as fix
 
-from gateway.bridge.marketdata_messages import trading_session_status
-from gateway.bridge.marketdata_request import parse_trading_session_status_request
+from gateway.bridge.marketdata.messages import trading_session_status
+from gateway.bridge.marketdata.request import parse_trading_session_status_request
 from gateway.config.dictionaries import locate_dictionaries
 from gateway.config.model import SessionConfig
-from gateway.fix.records import InboundMessage, SessionKey
-from gateway.fix.wire import build_message
+from gateway.vocab.records import InboundMessage, SessionKey
+from gateway.vocab.wire import build_message
 
 SESSION = SessionConfig(name="c", begin_string="FIXT.1.1", sender_comp_id="PLXTRA", target_comp_id="C",
                         accounts=("XS:0001",))

@@ -19,8 +19,8 @@ from gateway.config.loader import load_config
 from gateway.config.model import GatewayConfig, SessionConfig
 from gateway.fix.engine import FixEngine, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.fix.testing import free_port
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 
 EXTRA_SESSIONS = (
     {"name": "secure", "begin_string": "FIX.4.4", "sender_comp_id": "PLXTRA", "target_comp_id": "SECURE",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import quickfix as fix
 
 from gateway.fix.convert import invalid_text_tag, to_quickfix
-from gateway.fix.records import OutboundMessage, SessionKey
+from gateway.vocab.records import OutboundMessage, SessionKey
 
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
 # What the SWIG binding gives for the bytes 0xFF 0xFE (UTF-8 decoding with surrogateescape).

@@ -11,8 +11,8 @@ import quickfix as fix
 from gateway.app.testing import write_test_config
 from gateway.config.loader import load_config
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
-from gateway.fix.records import InboundMessage, SessionKey
-from gateway.fix.wire import build_message
+from gateway.vocab.records import InboundMessage, SessionKey
+from gateway.vocab.wire import build_message
 
 SENDERS = ["CLIENT1", "CLIENT2", "CLIENT3", "CLIENT4"]
 PER_THREAD = 1500

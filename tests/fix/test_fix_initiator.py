@@ -17,8 +17,8 @@ from gateway.config.loader import load_config
 from gateway.fix.convert import key_of, to_record
 from gateway.fix.engine import FixEngine, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
-from gateway.fix.records import InboundMessage, OutboundMessage
 from gateway.fix.testing import free_port
+from gateway.vocab.records import InboundMessage, OutboundMessage
 
 
 class Venue(fix.Application):

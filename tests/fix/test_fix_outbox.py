@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from gateway.fix.records import OutboundMessage, SessionKey
 from gateway.fix.testing import FixTestClient, utc_timestamp
-from gateway.fix.wire import build_message
 from gateway.harness.codec import FixParser
+from gateway.vocab.records import OutboundMessage, SessionKey
+from gateway.vocab.wire import build_message
 
 if TYPE_CHECKING:
     from tests.fix.conftest import EngineGateway

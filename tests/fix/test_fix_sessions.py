@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from gateway.fix.testing import FixTestClient, utc_timestamp
-from gateway.fix.wire import build_message, split_fields
+from gateway.vocab.wire import build_message, split_fields
 
 if TYPE_CHECKING:
     from tests.fix.conftest import EngineGateway

@@ -10,9 +10,9 @@ import pytest
 import quickfix as fix
 
 from gateway.fix.convert import Dictionaries, to_quickfix, to_record
-from gateway.fix.records import OutboundMessage, SessionKey
-from gateway.fix.rejects import BusinessRejectReason, business_reject
-from gateway.fix.wire import build_message, checksum, split_fields
+from gateway.vocab.records import OutboundMessage, SessionKey
+from gateway.vocab.rejects import BusinessRejectReason, business_reject
+from gateway.vocab.wire import build_message, checksum, split_fields
 
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
 DD_DIR = Path(sys.prefix) / "share" / "quickfix"

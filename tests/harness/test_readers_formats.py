@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from gateway.fix.records import SessionKey
 from gateway.harness.codec import encode
 from gateway.harness.readers import (
     FORMATS,
@@ -21,6 +20,7 @@ from gateway.harness.readers import (
     parse_log_time,
     read_log,
 )
+from gateway.vocab.records import SessionKey
 
 
 def msg(

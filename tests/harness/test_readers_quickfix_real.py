@@ -9,8 +9,8 @@ from pathlib import Path
 
 import quickfix as fix
 
-from gateway.fix.records import SessionKey
 from gateway.harness.readers import LogReader
+from gateway.vocab.records import SessionKey
 
 RAW_DATA = "a\x01b\nc"  # SOH and a newline inside RawData(96): the log line breaks in two
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from gateway.app.marketdata_service import MarketDataService
 from gateway.config.model import GatewayConfig, GatewaySettings, SessionConfig, ZenithSettings
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.sim.config import load_sim_config
 from gateway.sim.generator import MarketGenerator
 from gateway.sim.server import SimServer
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.zenith import ZenithClient
 from tests.marketdata.fixbook import FixBook, expected_levels
 

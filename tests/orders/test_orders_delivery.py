@@ -12,12 +12,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from gateway.bridge.orders_delivery import Delivery
-from gateway.bridge.orders_flow import Report
-from gateway.fix.records import OutboundMessage, SessionKey
+from gateway.app.orders_delivery import Delivery
+from gateway.bridge.orders.flow import Report
 from gateway.sim.config import load_sim_config
 from gateway.sim.server import SimServer
 from gateway.store import Store
+from gateway.vocab.records import OutboundMessage, SessionKey
 from tests.orders.test_orders_service import V42, V44, RecordingOutbox, harness, key, run
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,9 +32,9 @@ def test_kill_9_between_commit_and_engine_accepting_resends_with_poss_resend(tmp
     # committed, QuickFIX never saw the message.
     script = textwrap.dedent(f"""
         import os, signal
-        from gateway.bridge.orders_delivery import Delivery
-        from gateway.bridge.orders_flow import Report
-        from gateway.fix.records import OutboundMessage, SessionKey
+        from gateway.app.orders_delivery import Delivery
+        from gateway.bridge.orders.flow import Report
+        from gateway.vocab.records import OutboundMessage, SessionKey
         from gateway.store import Store
 
         class DyingOutbox:

@@ -11,10 +11,10 @@ import pytest
 from test_orders_service import V42, V44, V50, Harness, fields, harness, key, run, session_config
 
 from gateway.config.model import Limits, ThrottleAction
-from gateway.fix.records import InboundMessage
 from gateway.sim.config import load_sim_config
 from gateway.sim.server import SimServer
 from gateway.store.inbound_journal import journal_for, journal_path
+from gateway.vocab.records import InboundMessage
 
 
 def _reports(h: Harness, cl: str) -> list[dict[int, str]]:

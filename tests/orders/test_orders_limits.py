@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.bridge.errors import OrderRejected
-from gateway.bridge.fixtags import OrdType, Side
-from gateway.bridge.orders_model import OrderTerms
-from gateway.bridge.orders_reference import (
+from gateway.bridge.orders.model import OrderTerms
+from gateway.bridge.orders.reference import (
     NO_REFERENCE_TEXT,
     ReferenceCache,
     check_market_notional,
@@ -19,6 +18,7 @@ from gateway.bridge.orders_reference import (
     reference_price,
 )
 from gateway.config.model import Limits, ThrottleAction
+from gateway.vocab.tags import OrdType, Side
 from tests.orders.test_orders_service import V44, harness, key, run, session_config
 
 SECURITY = {"Code": "XS01", "BestBid": Decimal("9.90"), "BestAsk": Decimal("10.10"), "Last": Decimal("10.00"),

@@ -26,10 +26,10 @@ from gateway.config.model import (
     ThrottleAction,
     ZenithSettings,
 )
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.sim.config import load_sim_config
 from gateway.sim.server import SimServer
 from gateway.store import Store
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.zenith import ZenithClient
 
 V42, V44, V50 = "FIX.4.2", "FIX.4.4", "FIXT.1.1"

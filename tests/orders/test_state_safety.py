@@ -24,10 +24,10 @@ from gateway.app.testing import (
     write_test_config,
 )
 from gateway.failpoints import CRASH_POINTS
-from gateway.fix.records import InboundMessage
 from gateway.fix.testing import FixTestClient, free_port
 from gateway.sim.config import load_sim_config
 from gateway.sim.testing import SimHandle, run_sim_in_thread
+from gateway.vocab.records import InboundMessage
 from gateway.zenith import ZenithClient
 
 ACCOUNT = "XS:0001"

@@ -10,8 +10,8 @@ import textwrap
 import threading
 from pathlib import Path
 
-from gateway.fix.records import InboundMessage, SessionKey
 from gateway.store.inbound_journal import InboundJournal, journal_for, journal_path, replayable
+from gateway.vocab.records import InboundMessage, SessionKey
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
@@ -50,7 +50,7 @@ def test_appended_records_survive_kill_9(tmp_path: Path) -> None:
     path = tmp_path / "gw.sqlite.inbound"
     script = textwrap.dedent(f"""
         import os, signal
-        from gateway.fix.records import InboundMessage, SessionKey
+        from gateway.vocab.records import InboundMessage, SessionKey
         from gateway.store.inbound_journal import journal_for
         from pathlib import Path
         j = journal_for(Path({str(path)!r}))

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import yaml
 
-from gateway.fix.records import SessionKey
 from gateway.harness.analysis.orders import Order
 from gateway.harness.analysis.pipeline import Analysis
 from gateway.harness.analysis.sessions import SessionHealth, SideHealth
 from gateway.harness.analysis.vocab import Vocabulary
 from gateway.harness.compare import CompareRules, IdMaps, RulesError, compare_fields, load_rules
+from gateway.vocab.records import SessionKey
 
 __all__ = ["DIFF_DEFAULT_IGNORE", "DiffResult", "diff_analyses", "load_diff_rules"]
 

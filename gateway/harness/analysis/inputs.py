@@ -15,9 +15,9 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from gateway.fix.records import SessionKey
 from gateway.harness.analysis.pcap import is_capture, read_capture
 from gateway.harness.readers import LogProblem, LogReader, LogRecord
+from gateway.vocab.records import SessionKey
 
 __all__ = ["Inputs", "SessionNamer"]
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from gateway.fix.records import SessionKey
 from gateway.harness.analysis.fastpath import Clock, Quantiles, field_map, text
 from gateway.harness.readers import LogRecord
+from gateway.vocab.records import SessionKey
 
 __all__ = ["PAIRS", "LatencyMonitor", "PairStats"]
 

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from gateway.fix.records import SessionKey
 from gateway.harness.analysis.fastpath import Clock, field_map
 from gateway.harness.readers import LogRecord
+from gateway.vocab.records import SessionKey
 
 __all__ = ["FILL_EXEC_TYPES", "ORDER_MSG_TYPES", "TERMINAL", "Order", "OrderBook", "OrderEvent"]
 

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 
 import dpkt
 
-from gateway.fix.records import SessionKey
 from gateway.harness.codec import FixParser
 from gateway.harness.errors import ParseError
 from gateway.harness.readers import LogProblem, LogRecord
+from gateway.vocab.records import SessionKey
 
 __all__ = ["PCAP_MAGICS", "is_capture", "read_capture"]
 

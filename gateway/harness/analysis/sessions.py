@@ -21,9 +21,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from gateway.fix.records import SessionKey
 from gateway.harness.analysis.fastpath import Clock, Quantiles, field_map, header_peek, text
 from gateway.harness.readers import LogRecord
+from gateway.vocab.records import SessionKey
 
 __all__ = ["Gap", "SessionEvent", "SessionHealth", "SessionMonitor", "SideHealth"]
 

@@ -19,12 +19,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from gateway.bridge import fixtags as t
-from gateway.bridge.fixtags import BusinessRejectReason, CxlRejReason, CxlRejResponseTo, OrdRejReason
-from gateway.bridge.orders_exec import business_reject, cancel_reject, reject_unknown_order
-from gateway.bridge.orders_model import FixVersion
+from gateway.bridge.orders.model import FixVersion
+from gateway.bridge.orders.reports import business_reject, cancel_reject, reject_unknown_order
 from gateway.config.model import Limits, SessionConfig, ThrottleAction
-from gateway.fix.records import InboundMessage, OutboundMessage
+from gateway.vocab import tags as t
+from gateway.vocab.records import InboundMessage, OutboundMessage
+from gateway.vocab.tags import BusinessRejectReason, CxlRejReason, CxlRejResponseTo, OrdRejReason
 
 __all__ = ["Throttle", "ThrottleGate", "TokenBucket", "throttle_answer", "throttle_text"]
 

@@ -28,13 +28,13 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from gateway.bridge.orders_flow import Report
-from gateway.bridge.orders_model import OrderRecord, record_to_data
-from gateway.bridge.orders_state import TERMINAL
+from gateway.bridge.orders.flow import Report
+from gateway.bridge.orders.model import OrderRecord, record_to_data
+from gateway.bridge.orders.state import TERMINAL
 from gateway.failpoints import crash_point
-from gateway.fix.records import OutboundMessage, SessionKey
 from gateway.store import Store
 from gateway.store.orders_store import Decision, DeferredMessage, OutboundRow
+from gateway.vocab.records import OutboundMessage, SessionKey
 
 __all__ = ["POSS_RESEND", "Delivery", "accepts_on_sent"]
 

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from gateway.bridge.book import BID, OFFER, BookRow, to_decimal
+from gateway.bridge.marketdata.book import BID, OFFER, BookRow, to_decimal
 
 __all__ = [
     "BOOK_TYPES",

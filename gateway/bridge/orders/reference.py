@@ -17,10 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.bridge.errors import OrderRejected
-from gateway.bridge.fixtags import OrdRejReason, OrdType, Side
-from gateway.bridge.orders_model import OrderTerms, to_decimal
-from gateway.bridge.orders_zenith import ord_rej_reason_for_errors
+from gateway.bridge.orders.model import OrderTerms, to_decimal
+from gateway.bridge.orders.zenith_requests import ord_rej_reason_for_errors
 from gateway.config.model import SessionConfig
+from gateway.vocab.tags import OrdRejReason, OrdType, Side
 
 __all__ = [
     "NO_REFERENCE_TEXT",

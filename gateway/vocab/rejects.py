@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 
 __all__ = ["BusinessRejectReason", "business_reject", "ref_id_of", "reject_inbound"]
 

@@ -15,9 +15,9 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from gateway.bridge.fixtags import OrdType, Side, TimeInForce
-from gateway.bridge.orders_state import OrderState
+from gateway.bridge.orders.state import OrderState
 from gateway.config.model import SessionConfig
+from gateway.vocab.tags import OrdType, Side, TimeInForce
 
 __all__ = [
     "AVG_PX_QUANTUM",

@@ -3,7 +3,7 @@
 This is the orders bridge's h11 ``Connection``: the service reads the :class:`OrderRecord` from
 the store, calls one ``on_*`` function with the event and ``now``, writes the returned record and
 sends the returned reports whose ExecID the store has not seen. Every state change goes through
-:func:`gateway.bridge.orders_state.next_state`.
+:func:`gateway.bridge.orders.state.next_state`.
 
 ExecIDs (ARCHITECTURE §7) are derived from Plxtra identity, never from a counter, so a restart
 recomputes the same ID for the same event and the store's ``exec_already_sent`` drops it:
@@ -28,11 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.bridge.fixtags import ExecType, OrdStatus
-from gateway.bridge.orders_exec import exec_type_for_fill, execution_report
-from gateway.bridge.orders_model import FixVersion, OrderRecord, PlxOrder, PlxTransaction
-from gateway.bridge.orders_state import TERMINAL, OrderEvent, OrderState, next_state
-from gateway.fix.records import OutboundMessage, SessionKey
+from gateway.bridge.orders.model import FixVersion, OrderRecord, PlxOrder, PlxTransaction
+from gateway.bridge.orders.reports import exec_type_for_fill, execution_report
+from gateway.bridge.orders.state import TERMINAL, OrderEvent, OrderState, next_state
+from gateway.vocab.records import OutboundMessage, SessionKey
+from gateway.vocab.tags import ExecType, OrdStatus
 
 __all__ = [
     "Outcome",

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from gateway.bridge.marketdata_messages import (
+from gateway.bridge.marketdata.messages import (
     security_status,
     trading_session_status,
     trading_status_from_allows,
 )
-from gateway.bridge.marketdata_request import MDInstrument
-from gateway.fix.records import OutboundMessage, SessionKey
+from gateway.bridge.marketdata.request import MDInstrument
+from gateway.vocab.records import OutboundMessage, SessionKey
 
 __all__ = ["StatusRegistry"]
 

@@ -30,17 +30,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.bridge import fixtags as tags
-from gateway.bridge.book import LevelBook, OrderBook
-from gateway.bridge.marketdata_messages import incremental_body, md_reject, snapshot_body, with_req_id
-from gateway.bridge.marketdata_request import (
+from gateway.bridge.marketdata.book import LevelBook, OrderBook
+from gateway.bridge.marketdata.messages import incremental_body, md_reject, snapshot_body, with_req_id
+from gateway.bridge.marketdata.request import (
     DUPLICATE_MD_REQ_ID,
     UNKNOWN_SYMBOL,
     MarketDataRejected,
     MarketDataRequest,
     MDInstrument,
 )
-from gateway.bridge.marketdata_view import (
+from gateway.bridge.marketdata.view import (
     EMPTY_VIEW,
     MDEntry,
     MDView,
@@ -50,7 +49,8 @@ from gateway.bridge.marketdata_view import (
     snapshot_entries,
     trade_entries,
 )
-from gateway.fix.records import Fields, OutboundMessage, SessionKey
+from gateway.vocab import tags
+from gateway.vocab.records import Fields, OutboundMessage, SessionKey
 
 __all__ = ["InstrumentData", "MarketDataState", "Stream", "StreamKey", "Subscription", "Topic"]
 

@@ -7,21 +7,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from gateway.bridge import fixtags as t
 from gateway.bridge.errors import BridgeRejection, CancelRejected
-from gateway.bridge.fixtags import BusinessRejectReason, CxlRejReason, MassCancelResponse, OrdRejReason
-from gateway.bridge.orders_exec import (
+from gateway.bridge.orders.mapping import parse_mass_cancel
+from gateway.bridge.orders.model import FixVersion, MassCancelRequest, MassStatusRequest, OrderRecord
+from gateway.bridge.orders.reports import (
     business_reject,
     mass_cancel_report,
     no_orders_status,
     reject_unknown_order,
     status_report,
 )
-from gateway.bridge.orders_mapping import parse_mass_cancel
-from gateway.bridge.orders_model import FixVersion, MassCancelRequest, MassStatusRequest, OrderRecord
-from gateway.bridge.orders_state import TERMINAL
+from gateway.bridge.orders.state import TERMINAL
 from gateway.config.model import SessionConfig
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab import tags as t
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.tags import BusinessRejectReason, CxlRejReason, MassCancelResponse, OrdRejReason
 
 __all__ = [
     "MassCancelRefused",

@@ -11,10 +11,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from gateway.bridge import fixtags as t
 from gateway.bridge.errors import CancelRejected, OrderRejected
-from gateway.bridge.fixtags import CxlRejReason, OrdRejReason, OrdType, Side, TimeInForce
-from gateway.bridge.orders_model import (
+from gateway.bridge.orders.model import (
     CancelReplace,
     CancelRequest,
     MassCancelRequest,
@@ -24,7 +22,9 @@ from gateway.bridge.orders_model import (
     StatusRequest,
 )
 from gateway.config.model import SessionConfig
-from gateway.fix.records import InboundMessage
+from gateway.vocab import tags as t
+from gateway.vocab.records import InboundMessage
+from gateway.vocab.tags import CxlRejReason, OrdRejReason, OrdType, Side, TimeInForce
 
 __all__ = [
     "SUPPORTED_TIF",

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway.bridge.orders_model import OrderRecord, PlxOrder, PlxTransaction
-from gateway.bridge.orders_state import TERMINAL, OrderState
+from gateway.bridge.orders.model import OrderRecord, PlxOrder, PlxTransaction
+from gateway.bridge.orders.state import TERMINAL, OrderState
 
 __all__ = [
     "HOLD_TIMEOUT", "TERMINAL_STATUSES", "FillHold", "awaiting_fills", "transactions_in", "working_view",

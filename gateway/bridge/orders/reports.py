@@ -19,8 +19,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from gateway.bridge import fixtags as t
-from gateway.bridge.fixtags import (
+from gateway.bridge.orders.model import FixVersion, OrderRecord
+from gateway.vocab import tags as t
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.tags import (
     BusinessRejectReason,
     CxlRejReason,
     CxlRejResponseTo,
@@ -29,8 +31,6 @@ from gateway.bridge.fixtags import (
     MsgType,
     OrdStatus,
 )
-from gateway.bridge.orders_model import FixVersion, OrderRecord
-from gateway.fix.records import InboundMessage, OutboundMessage, SessionKey
 
 __all__ = [
     "business_reject",

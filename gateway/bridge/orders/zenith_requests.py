@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.bridge.errors import CancelRejected, OrderRejected
-from gateway.bridge.fixtags import CxlRejReason, OrdRejReason, OrdType, Side, TimeInForce
-from gateway.bridge.orders_model import NewOrder, OrderRecord, OrderTerms, ZenithRequest
+from gateway.bridge.orders.model import NewOrder, OrderRecord, OrderTerms, ZenithRequest
+from gateway.vocab.tags import CxlRejReason, OrdRejReason, OrdType, Side, TimeInForce
 
 __all__ = [
     "STOP_UNSUPPORTED_TEXT",

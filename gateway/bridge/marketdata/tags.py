@@ -1,4 +1,4 @@
-"""Market-data tags that :mod:`gateway.bridge.fixtags` does not name (yet).
+"""Market-data tags that :mod:`gateway.vocab.tags` does not name (yet).
 
 Numbers from the FIX 4.2 / 4.4 / 5.0SP2 dictionaries; every other tag the market-data modules
 use comes from ``fixtags``. (Candidates for fixtags: the orders engineer owns that file.)

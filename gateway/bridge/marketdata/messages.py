@@ -26,9 +26,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from gateway.bridge import fixtags as tags
-from gateway.bridge.marketdata_request import MDInstrument
-from gateway.bridge.marketdata_tags import (
+from gateway.bridge.marketdata.request import MDInstrument
+from gateway.bridge.marketdata.tags import (
     CFI_CODE,
     HIGH_PX,
     LAST_UPDATE_TIME,
@@ -36,8 +35,9 @@ from gateway.bridge.marketdata_tags import (
     SECURITY_DESC,
     SECURITY_RESPONSE_TYPE,
 )
-from gateway.bridge.marketdata_view import MDEntry
-from gateway.fix.records import Fields
+from gateway.bridge.marketdata.view import MDEntry
+from gateway.vocab import tags
+from gateway.vocab.records import Fields
 
 __all__ = [
     "fmt_decimal",

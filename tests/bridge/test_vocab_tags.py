@@ -7,8 +7,8 @@ from enum import StrEnum
 
 import pytest
 
-from gateway.bridge import fixtags
 from gateway.config.dictionaries import locate_dictionaries
+from gateway.vocab import tags as fixtags
 
 DICT_DIR = locate_dictionaries().directory
 FILES = ["FIX42.xml", "FIX44.xml", "FIX50SP2.xml", "FIXT11.xml"]

@@ -1,0 +1,1 @@
+"""The orders bridge: FIX order requests <-> Zenith Trading, free of I/O."""

@@ -1,0 +1,1 @@
+"""The shared FIX vocabulary every part may import: records, tags and enums, wire text, rejects."""
