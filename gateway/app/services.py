@@ -9,20 +9,33 @@ together with the :class:`SessionConfig` of the session it came on. It answers b
 BusinessMessageReject (35=j) instead of a dead gateway. Services may also define
 ``async def start(self)`` (awaited once before the FIX engine accepts connections) and
 ``async def close(self)`` (awaited at shutdown, after the engine stopped); both optional.
+
+The registry is also where the session's message rate is enforced (:mod:`gateway.app.throttle`):
+every application message passes the throttle once, here, before any service sees it. A refused
+message is answered by its service when the service implements :class:`RefusesThrottled` (the
+orders service does: its refusals of D/F/G/q are decisions, made durable like any other), else
+by the registry with :func:`gateway.app.throttle.throttle_answer`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Iterable
-from typing import Protocol, runtime_checkable
+import time
+from collections.abc import Callable, Coroutine, Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
 
+from gateway.app.throttle import ThrottleGate, throttle_answer, throttle_text
 from gateway.config.model import GatewayConfig, SessionConfig
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.rejects import BusinessRejectReason, ref_id_of, reject_inbound
+from gateway.vocab.version import FixVersion
 
-__all__ = ["FixService", "Outbox", "ServiceRegistry"]
+__all__ = ["FixService", "Outbox", "RefusesThrottled", "ServiceRegistry"]
+
+THROTTLE_LOGOUT_TEXT = "Message rate limit exceeded"
 
 log = logging.getLogger("gateway.app.services")
 
@@ -38,6 +51,20 @@ class FixService(Protocol):
     def on_logon(self, key: SessionKey, session: SessionConfig) -> None: ...
 
     def on_logout(self, key: SessionKey) -> None: ...
+
+
+@runtime_checkable
+class RefusesThrottled(Protocol):
+    """A service that answers the throttle refusals of its own MsgTypes itself.
+
+    ``refuse_throttled`` runs on the loop thread instead of ``on_message`` for a message over the
+    session's rate; ``text`` is the Text(58) to answer with. The service decides and answers it
+    (e.g. durably, with an ExecID from its store); a repeat of a request it decided earlier
+    stays unanswered, as in ``on_message``. The registry logs the session out afterwards when the
+    session's throttle action is ``logout``.
+    """
+
+    def refuse_throttled(self, msg: InboundMessage, session: SessionConfig, text: str) -> None: ...
 
 
 @runtime_checkable
@@ -66,12 +93,23 @@ class ServiceRegistry:
     service before the engine starts.
     """
 
-    def __init__(self, config: GatewayConfig, outbox: Outbox, services: Iterable[FixService] = ()) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        outbox: Outbox,
+        services: Iterable[FixService] = (),
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._config = config
         self._outbox = outbox
         self._services: list[FixService] = []
         self._by_type: dict[str, FixService] = {}
         self._sessions: dict[SessionKey, SessionConfig | None] = {}
+        self._now = clock or (lambda: datetime.now(UTC))
+        self._gate = ThrottleGate(monotonic, self._deliver, self._refuse, self._spawn)
+        self._tasks: set[asyncio.Task[None]] = set()
         self.handled_types: frozenset[str] = frozenset()
         for service in services:
             self.register(service)
@@ -109,7 +147,9 @@ class ServiceRegistry:
     # -- loop-thread entry points (called through the hand-off) --------------------------------
 
     def dispatch(self, msg: InboundMessage) -> None:
-        """Give ``msg`` to its service; any failure becomes a 35=j on the same session."""
+        """Give ``msg`` to its service once the session's throttle admits it (now, or later for
+        the ``queue`` action); a refusal is answered (:mod:`gateway.app.throttle`); any failure
+        becomes a 35=j on the same session."""
         service = self._by_type.get(msg.msg_type)
         if service is None:
             self._reject(msg, BusinessRejectReason.UNSUPPORTED_MESSAGE_TYPE,
@@ -118,6 +158,16 @@ class ServiceRegistry:
         session = self.session_config(msg.session)
         if session is None:
             self._reject(msg, BusinessRejectReason.APPLICATION_NOT_AVAILABLE, "Session not configured")
+            return
+        self._gate.admit(str(msg.session), msg, session)
+
+    def queued(self, key: SessionKey) -> int:
+        """Messages of ``key`` the throttle holds (action ``queue``) and no service has seen yet."""
+        return self._gate.queued(str(key))
+
+    def _deliver(self, msg: InboundMessage, session: SessionConfig, name: str) -> None:
+        service = self._by_type.get(msg.msg_type)
+        if service is None:   # only if a service went away while the message was queued
             return
         try:
             service.on_message(msg, session)
@@ -154,12 +204,38 @@ class ServiceRegistry:
             await _maybe_await(getattr(service, "start", None))
 
     async def close(self) -> None:
-        """Await each service's optional ``close()``, last registered first; never raises."""
+        """Drop messages the throttle still holds, then await each service's optional
+        ``close()``, last registered first; never raises."""
+        for task in list(self._tasks):
+            task.cancel()
         for service in reversed(self._services):
             try:
                 await _maybe_await(getattr(service, "close", None))
             except Exception:
                 log.exception("service %s failed to close", type(service).__name__)
+
+    def _refuse(self, name: str, msg: InboundMessage, session: SessionConfig, logout: bool) -> None:
+        """Over the session's rate: the message is answered (by its service when it can decide
+        it, see :class:`RefusesThrottled`), then, for action ``logout``, the session logs out."""
+        text = throttle_text(session.limits)
+        service = self._by_type.get(msg.msg_type)
+        try:
+            if isinstance(service, RefusesThrottled):
+                service.refuse_throttled(msg, session, text)
+            else:
+                version = FixVersion.of_begin_string(session.begin_string)
+                self._outbox.send(throttle_answer(msg, version, text, self._now()))
+        except Exception:
+            log.exception("could not refuse throttled %s MsgSeqNum=%s on %s", msg.msg_type,
+                          msg.msg_seq_num, msg.session)
+        if logout:
+            # Every throttled message is answered first; the outbox merges repeated logouts.
+            self._outbox.logout(msg.session, THROTTLE_LOGOUT_TEXT)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _reject(self, msg: InboundMessage, reason: BusinessRejectReason, text: str) -> None:
         try:

@@ -1,60 +1,86 @@
-"""Per-session message throttle: a token bucket driven by the caller's clock, and the gate that
-applies it to inbound messages.
+"""Per-session message throttle: a token bucket driven by the caller's clock, the gate that
+applies it to every inbound application message, and the standard refusal of a message.
 
 ``Limits.messages_per_second`` refills the bucket; its capacity is one second's worth, so a
-burst up to the rate is allowed and a sustained excess is refused message by message. The
-service answers a refused message according to ``Limits.throttle_action`` (reject by default;
-``queue`` holds at most one second of backlog; ``logout`` rejects the message and logs the
-session out). A refused NewOrderSingle is answered with an ExecutionReport Rejected and a
-refused cancel / replace with an OrderCancelReject (order-entry clients reconcile orders through
-those, finding F6); any other message type with a BusinessMessageReject.
+burst up to the rate is allowed and a sustained excess is refused message by message. The gate
+sits at the dispatch seam (:class:`gateway.app.services.ServiceRegistry`), in front of every
+service, market data included (the engine boundary, as Artio throttles). A refused message is
+answered according to ``Limits.throttle_action`` (reject by default; ``queue`` holds at most one
+second of backlog; ``logout`` rejects the message and logs the session out):
+
+- NewOrderSingle: ExecutionReport Rejected; cancel / replace: OrderCancelReject (order-entry
+  clients reconcile orders through those, finding F6);
+- MarketDataRequest: MarketDataRequestReject, MDReqRejReason 2 "insufficient bandwidth" (the
+  answer FIX defines for a V; every version from 4.2 enumerates it);
+- anything else: BusinessMessageReject, reason 8 "throttle limit exceeded" (0 before FIX 5.0).
+
+ExecIDs of refusals come from the caller (the orders service takes them from its store) or,
+for services without a store, from the refused message's own identity: never from a counter of
+this process, which would repeat after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import itertools
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from gateway.bridge.orders.model import FixVersion
-from gateway.bridge.orders.reports import business_reject, cancel_reject, reject_unknown_order
+from gateway.bridge.marketdata.messages import md_reject
+from gateway.bridge.orders.reports import cancel_reject, reject_unknown_order
 from gateway.config.model import Limits, SessionConfig, ThrottleAction
 from gateway.vocab import tags as t
 from gateway.vocab.records import InboundMessage, OutboundMessage
-from gateway.vocab.tags import BusinessRejectReason, CxlRejReason, CxlRejResponseTo, OrdRejReason
+from gateway.vocab.rejects import reject_inbound
+from gateway.vocab.tags import (
+    BusinessRejectReason,
+    CxlRejReason,
+    CxlRejResponseTo,
+    MDReqRejReason,
+    OrdRejReason,
+)
+from gateway.vocab.version import FixVersion
 
-__all__ = ["Throttle", "ThrottleGate", "TokenBucket", "throttle_answer", "throttle_text"]
+__all__ = ["Throttle", "ThrottleGate", "TokenBucket", "refusal_exec_id", "throttle_answer", "throttle_text"]
 
-log = logging.getLogger("gateway.app.orders")
-_exec_ids = itertools.count(1)
+log = logging.getLogger("gateway.app.throttle")
+
+ORIG_SENDING_TIME = 122
 
 
 def throttle_text(limits: Limits) -> str:
     return f"throttle: more than {limits.messages_per_second} messages per second"
 
 
+def refusal_exec_id(msg: InboundMessage) -> str:
+    """An ExecID for the refusal of ``msg`` derived from the message itself: its SendingTime and
+    MsgSeqNum (OrigSendingTime for a PossDup repeat, so a repeat gets the same ExecID), stable
+    across restarts and unique within the session."""
+    sent = msg.get(ORIG_SENDING_TIME) if msg.get(t.POSS_DUP_FLAG) == "Y" else None
+    sent = sent or msg.get(t.SENDING_TIME) or ""
+    return f"T{''.join(c for c in sent if c.isdigit())}-{msg.msg_seq_num}-8"
+
+
 def throttle_answer(msg: InboundMessage, version: FixVersion, text: str, now: datetime,
                     exec_id: str | None = None) -> OutboundMessage:
-    """The refusal of one throttled message: ER Rejected for D, 9 for F/G, j otherwise.
-    ``exec_id`` of the ER (the caller's, stable across restarts); else time + process counter."""
-    if msg.msg_type == "D":
+    """The refusal of one throttled message: ER Rejected for D, 9 for F/G, Y for V, j otherwise.
+    ``exec_id`` of the ER (the caller's, stable across restarts); else :func:`refusal_exec_id`."""
+    if msg.msg_type == t.MsgType.NEW_ORDER_SINGLE:
         # No order row exists for a throttled order; the ExecID only has to be unique within the
-        # session.
-        exec_id = exec_id or f"T{now.strftime('%Y%m%d%H%M%S%f')}-{next(_exec_ids)}-8"
-        return reject_unknown_order(msg.session, version, msg, now, exec_id=exec_id,
+        # session and the same for a repeat of the same message.
+        return reject_unknown_order(msg.session, version, msg, now, exec_id=exec_id or refusal_exec_id(msg),
                                     ord_rej_reason=OrdRejReason.OTHER, text=text)
-    if msg.msg_type in ("F", "G"):
-        to = (CxlRejResponseTo.ORDER_CANCEL_REQUEST if msg.msg_type == "F"
+    if msg.msg_type in (t.MsgType.ORDER_CANCEL_REQUEST, t.MsgType.ORDER_CANCEL_REPLACE_REQUEST):
+        to = (CxlRejResponseTo.ORDER_CANCEL_REQUEST if msg.msg_type == t.MsgType.ORDER_CANCEL_REQUEST
               else CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST)
         return cancel_reject(msg.session, version, cl_ord_id=msg.get(t.CL_ORD_ID) or "",
                              orig_cl_ord_id=msg.get(t.ORIG_CL_ORD_ID) or "", response_to=to,
                              reason=CxlRejReason.OTHER, text=text, now=now, account=msg.get(t.ACCOUNT))
-    ref_tag = t.MASS_STATUS_REQ_ID if msg.msg_type == "AF" else t.CL_ORD_ID
-    return business_reject(msg.session, version, msg, BusinessRejectReason.THROTTLE_LIMIT_EXCEEDED, text,
-                           ref_tag)
+    if msg.msg_type == t.MsgType.MARKET_DATA_REQUEST:
+        body = md_reject(msg.get(t.MD_REQ_ID) or "", MDReqRejReason.INSUFFICIENT_BANDWIDTH.value, text)
+        return OutboundMessage(msg.session, t.MsgType.MARKET_DATA_REQUEST_REJECT.value, body)
+    return reject_inbound(msg, BusinessRejectReason.THROTTLE_LIMIT_EXCEEDED, text, version=version)
 
 
 class TokenBucket:
@@ -89,7 +115,7 @@ class Throttle:
 
     def bucket(self, name: str, rate: float) -> TokenBucket:
         bucket = self._buckets.get(name)
-        if bucket is None:
+        if bucket is None or bucket.rate != rate:   # a reload may change the rate
             bucket = self._buckets[name] = TokenBucket(rate)
         return bucket
 
@@ -130,13 +156,17 @@ class ThrottleGate:
             return self._refuse(name, msg, session, verdict == "logout")
         self._handle(msg, session, name)
 
+    def queued(self, name: str) -> int:
+        """Messages of session ``name`` held by the ``queue`` action right now."""
+        return len(self._queues.get(name, ()))
+
     def _enqueue(self, name: str, msg: InboundMessage, session: SessionConfig) -> None:
         queue = self._queues.setdefault(name, collections.deque())
         if len(queue) >= (session.limits.messages_per_second or 1):
             return self._refuse(name, msg, session, False)
         queue.append((msg, session))
         if len(queue) == 1:
-            self._spawn(self._drain(name), f"orders-throttle-{name}")
+            self._spawn(self._drain(name), f"throttle-{name}")
 
     async def _drain(self, name: str) -> None:
         """Release queued messages as the bucket refills (ThrottleAction.QUEUE), in arrival order."""

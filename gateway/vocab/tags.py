@@ -2,7 +2,7 @@
 
 Tag numbers and enum values are those of the FIX 4.2 / 4.4 / 5.0SP2 data dictionaries
 (``FIX42.xml``, ``FIX44.xml``, ``FIX50SP2.xml`` shipped with QuickFIX); the names are the
-dictionary names in upper snake case (``ClOrdID`` -> ``CL_ORD_ID``). ``tests/bridge/test_orders_fixtags.py``
+dictionary names in upper snake case (``ClOrdID`` -> ``CL_ORD_ID``). ``tests/bridge/test_vocab_tags.py``
 checks every constant here against the installed dictionaries, so a typo cannot survive.
 
 Enumerations are :class:`enum.StrEnum` whose values are the wire characters: ``str(Side.BUY)``
@@ -163,6 +163,13 @@ MD_BOOK_TYPE = 1021
 MD_FEED_TYPE = 1022
 MD_PRICE_LEVEL = 1023
 AGGRESSOR_SIDE = 2446
+SECURITY_DESC = 107
+HIGH_PX = 332
+LOW_PX = 333
+SECURITY_REQUEST_TYPE = 321
+SECURITY_RESPONSE_TYPE = 323
+CFI_CODE = 461
+LAST_UPDATE_TIME = 779  # required in FIX 5.0SP2 W by the QuickFIX dictionary
 
 TAG_NAMES: dict[int, str] = {
     value: name
@@ -313,6 +320,7 @@ class BusinessRejectReason(StrEnum):
     APPLICATION_NOT_AVAILABLE = "4"
     CONDITIONALLY_REQUIRED_FIELD_MISSING = "5"
     NOT_AUTHORIZED = "6"
+    DELIVER_TO_FIRM_NOT_AVAILABLE = "7"
     THROTTLE_LIMIT_EXCEEDED = "8"  # FIX 5.0 only; earlier versions answer 0 (Other) + Text
     INVALID_PRICE_INCREMENT = "18"
 

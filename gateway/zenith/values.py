@@ -113,27 +113,40 @@ def dumps(obj: Any) -> str:
 
 
 def to_decimal(value: Any) -> Decimal | None:
-    """Decimal from a JSON number or numeric string (§8.21); ``None`` stays ``None``."""
+    """Decimal from a JSON number or numeric string (§8.21); ``None`` stays ``None``.
+
+    The one Zenith number parser of the gateway (bridge and market data use it too). Anything
+    that is not a finite number (``"ten"``, ``""``, ``true``, NaN, Infinity) raises
+    ``ValueError``: a malformed quantity or price is an error the caller must handle, never a
+    silent 0 or ``None``.
+    """
     if value is None:
         return None
     t = type(value)
     if t is Decimal:
-        return value
-    if t is int:
+        result = value
+    elif t is int:
         return Decimal(value)
-    if t is str:
+    elif t is str:
         try:
             result = Decimal(value.strip())
         except InvalidOperation:
             raise ValueError(f"not a number: {value!r}") from None
-        if not result.is_finite():
-            raise ValueError(f"not a finite number: {value!r}")
-        return result
-    if t is float:
-        return Decimal(repr(value))
-    if t is bool:
+    elif t is float:
+        result = Decimal(repr(value))   # shortest digits, never the binary expansion
+    elif isinstance(value, bool):   # JSON true/false is not a quantity
         raise ValueError(f"not a number: {value!r}")
-    return to_decimal(str(value))
+    elif isinstance(value, int):    # int subclasses (IntEnum)
+        return Decimal(int(value))
+    elif isinstance(value, str):    # str subclasses (StrEnum): their value
+        return to_decimal(str(value))
+    elif isinstance(value, (Decimal, float)):
+        return to_decimal(Decimal(value) if isinstance(value, Decimal) else float(value))
+    else:
+        raise ValueError(f"not a number: {value!r}")
+    if not result.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return result
 
 
 def to_int(value: Any) -> int | None:

@@ -23,23 +23,14 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from gateway.zenith.values import to_decimal
+
 __all__ = ["BID", "OFFER", "BookRow", "LevelBook", "OrderBook", "to_decimal"]
 
 BID = "0"  # MDEntryType Bid: the side keys are the FIX wire values
 OFFER = "1"  # MDEntryType Offer
 
 _SIDES = {"Bid": BID, "B": BID, "Ask": OFFER, "A": OFFER, "S": OFFER}  # §3.9: accept B/A/S leniently
-
-
-def to_decimal(value: Any) -> Decimal | None:
-    """Zenith number (Decimal, int or numeric string, §3.1) -> Decimal; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):  # never expected (the client parses with Decimal); keep digits as text
-        return Decimal(repr(value))
-    return Decimal(str(value))
 
 
 def _to_int(value: Any) -> int | None:

@@ -27,7 +27,10 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.bridge.marketdata.request import MDInstrument
-from gateway.bridge.marketdata.tags import (
+from gateway.bridge.marketdata.view import MDEntry
+from gateway.vocab import tags
+from gateway.vocab.records import Fields
+from gateway.vocab.tags import (
     CFI_CODE,
     HIGH_PX,
     LAST_UPDATE_TIME,
@@ -35,9 +38,6 @@ from gateway.bridge.marketdata.tags import (
     SECURITY_DESC,
     SECURITY_RESPONSE_TYPE,
 )
-from gateway.bridge.marketdata.view import MDEntry
-from gateway.vocab import tags
-from gateway.vocab.records import Fields
 
 __all__ = [
     "fmt_decimal",

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.bridge.marketdata.tags import MARKET_DEPTH, MD_UPDATE_TYPE, SECURITY_REQUEST_TYPE
 from gateway.config.model import SessionConfig
 from gateway.errors import GatewayError
 from gateway.vocab import tags
 from gateway.vocab.records import InboundMessage
+from gateway.vocab.tags import MARKET_DEPTH, MD_UPDATE_TYPE, SECURITY_REQUEST_TYPE
 
 __all__ = [
     "MDInstrument",

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
+from decimal import Decimal
 from typing import Any
 
 from gateway.bridge.orders.state import OrderState
 from gateway.config.model import SessionConfig
 from gateway.vocab.tags import OrdType, Side, TimeInForce
+from gateway.vocab.version import FixVersion
+from gateway.zenith.values import to_decimal
 
 __all__ = [
     "AVG_PX_QUANTUM",
@@ -45,12 +46,6 @@ __all__ = [
 AVG_PX_QUANTUM = Decimal("0.00000001")
 
 
-class FixVersion(StrEnum):
-    FIX42 = "FIX.4.2"
-    FIX44 = "FIX.4.4"
-    FIX50SP2 = "FIX.5.0SP2"
-
-
 def fix_version(session: SessionConfig) -> FixVersion:
     """Application version of a session (FIXT.1.1 sessions carry FIX.5.0SP2)."""
     if session.begin_string == "FIX.4.2":
@@ -58,20 +53,6 @@ def fix_version(session: SessionConfig) -> FixVersion:
     if session.begin_string == "FIX.4.4":
         return FixVersion.FIX44
     return FixVersion.FIX50SP2
-
-
-def to_decimal(value: Any) -> Decimal | None:
-    """Decimal from a Zenith JSON number/string (None stays None); never through float text."""
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
 
 
 # --- FIX requests (already entitlement-resolved where noted) --------------------------------
