@@ -25,7 +25,7 @@ from gateway.harness.dictionary import FixDictionary, GroupLayout, dictionary_fo
 from gateway.harness.errors import DictionaryError, HarnessError, MalformedFieldError
 from gateway.harness.readers import FORMATS, LogProblem, LogReader, LogRecord
 from gateway.harness.selectors import parse_session
-from gateway.ops.masking import mask_fields, mask_fix
+from gateway.vocab.masking import mask_fields, mask_fix
 
 __all__ = ["Filters", "configure", "parse_filters", "run"]
 

@@ -5,10 +5,16 @@ the environment variable ``PLXTRA_CERTIFY_TARGET``) each scenario file becomes o
 runs the scenario against that engine and fails with the step, MsgType and tag that went wrong.
 
 With ``--certify-embedded`` (or the ini option ``certify_embedded = true``, which this project's
-own pyproject.toml sets) and no explicit target, the scenarios run against our own gateway on the
-embedded simulator: a real ``plxtra-fix run`` process started before the first scenario and stopped
-at the end of the run. Otherwise, without a target, nothing is collected and the header says so in
-one line: scenarios must never pass silently against nothing.
+own pyproject.toml sets) and no explicit target, the scenarios run against the acceptor that the
+repository's ``conftest.py`` starts through the hook ``pytest_plxtra_certify_embedded``
+(:mod:`gateway.harness.pytest_hooks`); this project's starts our gateway on the embedded
+simulator, a real ``plxtra-fix run`` process, before the first scenario and stops it at the end of
+the run. The harness itself imports no engine: it must work against any. Otherwise, without a
+target, nothing is collected and the header says so in one line: scenarios must never pass
+silently against nothing.
+
+Partner certification items (``--certify-partner``) are the certification side's plugin,
+:mod:`gateway.cert.pytest_plugin`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,12 @@ _NO_TARGET = (f"plxtra certification: no target (--certify-target HOST:PORT or {
               "specs/certification scenarios not collected")
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from gateway.harness import pytest_hooks
+
+    pluginmanager.add_hookspecs(pytest_hooks)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("plxtra-certification", "Plxtra FIX certification scenarios")
     group.addoption("--certify-target", default=None, metavar="HOST:PORT",
@@ -39,20 +51,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "embedded simulator (started for the run)")
     parser.addini("certify_embedded", type="bool", default=False,
                   help="same as --certify-embedded")
-    partner = parser.getgroup("plxtra-partner-certification",
-                              "Plxtra partner certification (specs/partner-certification suites)")
-    partner.addoption("--certify-partner", action="store_true", default=False,
-                      help="run the partner-certification suite files given on the command line as pytest "
-                           "items: Plxtra's side listens for the partner's initiator, one item per step")
-    partner.addoption("--certify-partner-comp-id", default=None, metavar="COMPID",
-                      help="the partner's SenderCompID")
-    partner.addoption("--certify-partner-port", type=int, default=9880, metavar="PORT")
-    partner.addoption("--certify-partner-begin-string", default="FIX.4.4",
-                      help="FIX.4.2, FIX.4.4 or FIXT.1.1 (FIX 5.0 SP2)")
-    partner.addoption("--certify-partner-timeout", type=float, default=15.0, metavar="SECONDS",
-                      help="how long an automatic step waits for the partner")
-    partner.addoption("--certify-partner-connect-timeout", type=float, default=120.0, metavar="SECONDS",
-                      help="how long to wait for the partner to connect and log on")
 
 
 EMBEDDED = ("embedded", 0)
@@ -86,45 +84,28 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return None if target is None else f"plxtra certification target: {target[0]}:{target[1]}"
 
 
-class _EmbeddedGateway:
-    """Our gateway as a real subprocess on the embedded simulator, shared by every scenario."""
-
-    def __init__(self) -> None:
-        import tempfile
-
-        from gateway.app.testing import free_port, spawn_gateway_process, write_test_config
-
-        self._dir = tempfile.TemporaryDirectory(prefix="plxtra-certify-")
-        config_path = write_test_config(Path(self._dir.name), zenith_url="embedded", fix_port=free_port())
-        self._process = spawn_gateway_process(config_path, timeout=60.0)
-        self.address = ("127.0.0.1", self._process.port)
-
-    def close(self) -> None:
-        try:
-            self._process.terminate()
-        finally:
-            self._dir.cleanup()
-
-
 def _target_address(config: pytest.Config) -> tuple[str, int]:
     target = config.stash[_TARGET_KEY]
     if target != EMBEDDED:
         return target
-    gateway = config.stash.get(_EMBEDDED_KEY, None)
-    if gateway is None:
-        gateway = config.stash[_EMBEDDED_KEY] = _EmbeddedGateway()
-    return gateway.address
+    embedded = config.stash.get(_EMBEDDED_KEY, None)
+    if embedded is None:
+        embedded = config.hook.pytest_plxtra_certify_embedded(config=config)
+        if embedded is None:
+            raise pytest.UsageError(
+                "plxtra certification: an embedded target is asked for (certify_embedded) but no "
+                "conftest.py provides one (hook pytest_plxtra_certify_embedded); give --certify-target")
+        config.stash[_EMBEDDED_KEY] = embedded
+    return tuple(embedded.address)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    gateway = config.stash.get(_EMBEDDED_KEY, None)
-    if gateway is not None:
-        gateway.close()
+    embedded = config.stash.get(_EMBEDDED_KEY, None)
+    if embedded is not None:
+        embedded.close()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if _is_partner_suite(file_path) and parent.config.getoption("certify_partner", False):
-        return PartnerSuiteFile.from_parent(parent, path=file_path)
     if not _is_scenario(file_path):
         return None
     if parent.config.stash.get(_TARGET_KEY, None) is None:
@@ -189,79 +170,3 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"certification: {self.scenario.name}"
-
-
-# --- partner certification (--certify-partner) -----------------------------------------------------
-
-
-def _is_partner_suite(path: Path) -> bool:
-    return path.suffix in (".yaml", ".yml") and path.parent.name == "partner-certification"
-
-
-_PARTNER_RUN_KEY = pytest.StashKey[Any]()
-
-
-def _partner_run(item: pytest.Item) -> Any:
-    """One certification run for every collected suite, started by the first step item."""
-    run = item.config.stash.get(_PARTNER_RUN_KEY, None)
-    if run is None:
-        from gateway.cert.background import BackgroundRun
-        from gateway.cert.runner import CertOptions
-
-        config = item.config
-        comp_id = config.getoption("certify_partner_comp_id")
-        if not comp_id:
-            raise pytest.UsageError("--certify-partner needs --certify-partner-comp-id")
-        suites = []
-        for other in item.session.items:
-            suite = getattr(other, "suite", None)
-            if isinstance(other, PartnerStepItem) and suite not in suites:
-                suites.append(suite)
-        begin = config.getoption("certify_partner_begin_string")
-        begin = "FIXT.1.1" if begin == "FIX.5.0SP2" else begin
-        options = CertOptions(begin, comp_id, port=config.getoption("certify_partner_port"),
-                              timeout=config.getoption("certify_partner_timeout"),
-                              connect_timeout=config.getoption("certify_partner_connect_timeout"))
-        run = config.stash[_PARTNER_RUN_KEY] = BackgroundRun(suites, options).start()
-    return run
-
-
-class PartnerSuiteFile(pytest.File):
-    def collect(self) -> Iterator[pytest.Item]:
-        from gateway.cert.suite import load_suite
-
-        suite = load_suite(str(self.path))   # SuiteError -> a collection error naming file and step
-        for step in suite.steps:
-            yield PartnerStepItem.from_parent(self, name=step.id, suite=suite, step=step)
-
-
-class PartnerStepFailed(Exception):
-    pass
-
-
-class PartnerStepItem(pytest.Item):
-    def __init__(self, *, suite: Any, step: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.suite, self.step = suite, step
-
-    def runtest(self) -> None:
-        state = _partner_run(self).wait_step(f"{self.suite.name}/{self.step.id}")
-        if state.status == "skipped":
-            pytest.skip(state.reason)
-        if state.status != "passed":
-            raise PartnerStepFailed(f"{state.key} [{self.step.case or '-'}] {state.status}: "
-                                    f"{state.reason or 'no final status'}")
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, PartnerStepFailed):
-            return f"{excinfo.value}\n  prompt: {self.step.prompt}\n  expected: {self.step.expected_text()}"
-        return str(super().repr_failure(excinfo))
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"partner certification: {self.suite.name}/{self.step.id}"
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    run = session.config.stash.get(_PARTNER_RUN_KEY, None)
-    if run is not None:
-        run.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from qf_partner import QuickFixPartner
@@ -14,6 +15,9 @@ from gateway.app.testing import wait_for_port
 from gateway.fix.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+# An environment installed before the plugin had its entry point loads it by module name.
+PLUGIN = [] if any(e.name == "plxtra_partner_certification" for e in entry_points(group="pytest11")) \
+    else ["-p", "gateway.cert.pytest_plugin"]
 
 
 def test_pytest_runs_session_suite_as_items(tmp_path: Path) -> None:
@@ -21,7 +25,7 @@ def test_pytest_runs_session_suite_as_items(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "specs/partner-certification/session.yaml", "--certify-partner",
          "--certify-partner-comp-id", "PYQF", "--certify-partner-port", str(port),
-         "--certify-partner-timeout", "10", "-p", "no:cacheprovider", "-v",
+         "--certify-partner-timeout", "10", "-p", "no:cacheprovider", "-v", *PLUGIN,
          "--junitxml", str(tmp_path / "j.xml")],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
@@ -42,7 +46,7 @@ def test_pytest_certify_partner_fails_when_nobody_connects(tmp_path: Path) -> No
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "specs/partner-certification/session.yaml", "--certify-partner",
          "--certify-partner-comp-id", "NOBODY", "--certify-partner-port", str(free_port()),
-         "--certify-partner-connect-timeout", "2", "-p", "no:cacheprovider", "-q"],
+         "--certify-partner-connect-timeout", "2", "-p", "no:cacheprovider", "-q", *PLUGIN],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1, out.stdout
     assert "12 failed" in out.stdout
