@@ -2,7 +2,7 @@
 # One entry point for a fresh machine: creates .venv on first use (quickfix compiles from
 # source there, ~5 minutes, once: pip caches the wheel), then runs what you asked for.
 #   ./dev.sh run [args]    the gateway on the embedded simulator (plxtra-fix run)
-#   ./dev.sh test [args]   ruff + the whole test suite (what CI runs)
+#   ./dev.sh test [args]   ruff + mypy + the whole test suite, import contracts included (what CI runs)
 #   ./dev.sh <cmd> [args]  any plxtra-fix sub-command (sim, demo, decode, replay, certify, check-config)
 set -euo pipefail
 # The caller's working directory is kept, so relative paths in the arguments (decode LOG,
@@ -52,6 +52,9 @@ case "$cmd" in
     test)
         system_test_tools
         "$VENV/bin/ruff" check "$REPO"
+        # Types of gateway/ ([tool.mypy] in pyproject.toml). The import contracts of ARCHITECTURE
+        # ([tool.importlinter]) run inside pytest: tests/test_import_contracts.py.
+        (cd "$REPO" && "$VENV/bin/python" -m mypy)
         # pytest's testpaths apply when it runs from the repository; with arguments, they are
         # paths as the caller typed them.
         if [ $# -eq 0 ]; then cd "$REPO"; fi

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import tempfile
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -169,7 +170,7 @@ class GatewayBackend:
                 self._partner_seq[sent.seq] = m.get(34) or ""
                 if m.msg_type == "V" and m.get(263) == "1":
                     # A subscription always sees an incremental update: the maker rests a bid.
-                    self._later(1.0, lambda symbol=m.get(55): asyncio.ensure_future(self._quote(symbol)))
+                    self._later(1.0, functools.partial(self._spawn_quote, m.get(55)))
             except Exception as exc:   # keep forwarding: the step that needed it fails by timeout
                 self.errors.append(f"forwarding {m.msg_type}: {type(exc).__name__}: {exc}")
 
@@ -180,13 +181,20 @@ class GatewayBackend:
             self._cancel_planned.add(cl)
         if plan.maker_quantity is None:
             return
-        price = Decimal(m.get(44)) if m.get(44) else MARKET_PRICE
+        limit = m.get(44)
+        price = Decimal(limit) if limit else MARKET_PRICE
         details = {"Exchange": m.get(207) or "XSX", "Code": (m.get(55) or "XS01").split(".")[0],
                    "Side": "Ask" if m.get(54) == "1" else "Bid", "Style": "Market", "Type": "Limit",
                    "LimitPrice": price, "Quantity": plan.maker_quantity, "Validity": "UntilCancel"}
         await self._zenith.request("Trading", "PlaceOrder", {
             "Account": MAKER_ACCOUNT, "Details": details,
             "Route": {"Algorithm": "Market", "Market": f"{details['Exchange']}::{details['Exchange']}"}})
+
+    def _spawn_quote(self, symbol: str | None) -> object:
+        return asyncio.ensure_future(self._quote(symbol))
+
+    def _spawn_cancel(self, order_id: str | None) -> object:
+        return asyncio.ensure_future(self._cancel(order_id))
 
     async def _quote(self, symbol: str | None) -> None:
         code, _, market = (symbol or "XS01").partition(".")
@@ -215,7 +223,7 @@ class GatewayBackend:
                 continue
             if m.msg_type == "8" and m.get(150) == "0" and m.get(11) in self._cancel_planned:
                 self._cancel_planned.discard(m.get(11) or "")
-                self._later(self.cancel_after, lambda oid=m.get(37): asyncio.ensure_future(self._cancel(oid)))
+                self._later(self.cancel_after, functools.partial(self._spawn_cancel, m.get(37)))
             body = body_of(m)
             if m.msg_type in ("3", "j"):
                 # A session-level or business reject of the partner's message reaches the partner

@@ -63,11 +63,10 @@ def _partner_run(item: pytest.Item) -> Any:
         comp_id = config.getoption("certify_partner_comp_id")
         if not comp_id:
             raise pytest.UsageError("--certify-partner needs --certify-partner-comp-id")
-        suites = []
+        suites: list[Any] = []
         for other in item.session.items:
-            suite = getattr(other, "suite", None)
-            if isinstance(other, PartnerStepItem) and suite not in suites:
-                suites.append(suite)
+            if isinstance(other, PartnerStepItem) and other.suite not in suites:
+                suites.append(other.suite)
         begin = config.getoption("certify_partner_begin_string")
         begin = "FIXT.1.1" if begin == "FIX.5.0SP2" else begin
         options = CertOptions(begin, comp_id, port=config.getoption("certify_partner_port"),

@@ -333,7 +333,7 @@ def probe_connectors(settings: dict[Role, quickfix.SessionSettings]) -> list[Rol
     """
     import quickfix
 
-    class _Silent(quickfix.Application):   # type: ignore[misc]
+    class _Silent(quickfix.Application):
         def onCreate(self, sessionID: Any) -> None: pass
         def onLogon(self, sessionID: Any) -> None: pass
         def onLogout(self, sessionID: Any) -> None: pass

@@ -53,6 +53,8 @@ BACKUP_HOST_KEYS = ("host", "port")
 # or a runaway loop stops here. Generous for real flow; a session wanting none writes limits: {}.
 DEFAULT_LIMITS = Limits(max_order_qty=Decimal(1_000_000), max_notional=Decimal(100_000_000),
                         messages_per_second=2_000)
+# SessionConfig's own default for markets (a session naming none), typed for the symbol readers.
+_DEFAULT_MARKETS: tuple[str, ...] = SessionConfig.__dataclass_fields__["markets"].default  # type: ignore[assignment]
 CREDENTIAL_KEYS = ("username", "password")
 SYMBOLOGY_KEYS = ("default_market", "allow_suffix")
 LIMIT_KEYS = ("max_order_qty", "max_notional", "messages_per_second", "throttle_action")
@@ -120,8 +122,7 @@ class SessionReader:
         markets = self._markets(m)
         if markets is not None:
             kw["markets"] = markets
-        effective_markets = markets if markets is not None else SessionConfig.__dataclass_fields__[
-            "markets"].default
+        effective_markets: tuple[str, ...] = markets if markets is not None else _DEFAULT_MARKETS
         kw["symbols"] = self._symbols(m, effective_markets)
         kw["symbology"] = self._symbology(m, effective_markets)
         if got := m.get("limits"):
@@ -253,14 +254,14 @@ class SessionReader:
                          "if the partner asks for one) or gateway.tls")
         if backups_item:
             backups: list[tuple[str, int]] = []
-            for i, item in enumerate(self.r.sequence(*backups_item) or []):
+            for i, entry in enumerate(self.r.sequence(*backups_item) or []):
                 item_key = join_key(backups_item[1], i)
-                bm = self.r.mapping(item, item_key, BACKUP_HOST_KEYS)
+                bm = self.r.mapping(entry, item_key, BACKUP_HOST_KEYS)
                 if bm is None:
                     continue
                 host_got, port_got = bm.get("host"), bm.get("port")
                 if host_got is None or port_got is None:
-                    self.r.error(item, item_key, "a backup host needs host and port")
+                    self.r.error(entry, item_key, "a backup host needs host and port")
                     continue
                 host = self.r.string(*host_got)
                 port = self.r.integer(*port_got, minimum=1, maximum=65535)

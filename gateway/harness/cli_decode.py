@@ -12,6 +12,7 @@ closed pipe (``| head``) ends quietly.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -143,6 +144,14 @@ def _known_dictionaries(spec_dir: str | None) -> list[FixDictionary]:
     return found
 
 
+def _msg_type_of(d: FixDictionary, name: str) -> str | None:
+    return d.msg_type(name)
+
+
+def _tag_of(d: FixDictionary, name: str) -> int | None:
+    return d.tag(name)
+
+
 def parse_filters(args: argparse.Namespace) -> Filters:
     """Build filters from the options; ValueError with a readable message if one is bad."""
     spec_dir = getattr(args, "dictionary_dir", None)
@@ -163,7 +172,7 @@ def parse_filters(args: argparse.Namespace) -> Filters:
         if not item:
             continue
         if len(item) > 3:  # a name: MsgType values are at most 3 characters
-            value = lookup(lambda d, n=item: d.msg_type(n))
+            value = lookup(functools.partial(_msg_type_of, name=item))
             if value is None:
                 raise ValueError(f"--msg-type: unknown message name {item!r}")
             msg_types.add(str(value))
@@ -188,7 +197,7 @@ def parse_filters(args: argparse.Namespace) -> Filters:
         if tag_text.isdigit():
             tag = int(tag_text)
         else:
-            found = lookup(lambda d, n=tag_text: d.tag(n))
+            found = lookup(functools.partial(_tag_of, name=tag_text))
             if found is None:
                 raise ValueError(f"--grep: unknown field name {tag_text!r}")
             tag = int(found)
@@ -375,7 +384,7 @@ class _Printer:
         return f'{text[:-1]}, "fields": [{", ".join(parts)}]}}'
 
 
-_encode_json_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_json_str = json.encoder.encode_basestring
 
 
 def _printable(value: str) -> str:

@@ -282,13 +282,13 @@ def comp_id_bytes(raw: bytes) -> tuple[bytes, bytes] | None:
     ask ``FixMessage.get``, which splits properly."""
     m = _COMP_IDS_USUAL.match(raw)
     if m is not None:
-        return m.group(1, 2)
+        return m[1], m[2]
     m = _COMP_IDS.match(raw)
     if m is not None:
-        return m.group(1, 2)
+        return m[1], m[2]
     m = _COMP_IDS_REVERSED.match(raw)
     if m is not None:
-        return m.group(2, 1)
+        return m[2], m[1]
     return None
 
 

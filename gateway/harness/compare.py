@@ -240,13 +240,13 @@ def match_block(expected: Sequence[Typed], received: Sequence[Typed], rules: Com
         out.append((ei, best[1], diffs))
     if rules.ordered:
         latest = -1
-        for ei, ri, diffs in out:
-            if ri is None:
+        for ei, got, got_diffs in out:
+            if got is None:
                 continue
-            if ri < latest:
-                diffs.append(FieldDiff("order", f"answer {ei + 1} of this message",
-                                       f"arrived as {ri + 1}", "out of order"))
-            latest = max(latest, ri)
+            if got < latest:
+                got_diffs.append(FieldDiff("order", f"answer {ei + 1} of this message",
+                                           f"arrived as {got + 1}", "out of order"))
+            latest = max(latest, got)
     extras = [ri for ri in range(len(received)) if ri not in used]
     return out, extras
 

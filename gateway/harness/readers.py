@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, cast
 
 from gateway.harness.codec import DATA_TAGS, FixMessage, FixParser, checksum, comp_id_bytes, match_comp_ids
 from gateway.harness.errors import MalformedFieldError, ParseError, TruncatedMessageError
@@ -200,6 +200,10 @@ def detect_format(sample: bytes) -> LogFormat:
 
 
 # -- reading ------------------------------------------------------------------------------------------
+# (time text, direction, (session, sender, target)) read from the prefix of a log line.
+_Info = tuple[str | None, str | None, tuple[str, str, str] | None]
+
+
 class _Pending(NamedTuple):
     buf: bytes  # starts with 8=FIX
     line: int
@@ -314,7 +318,10 @@ class LogReader:
 
     def _prepare(self, stream: BinaryIO, name: str) -> tuple[_FileState, bytes, BinaryIO] | None:
         # gzip by magic bytes, whatever the file is called
-        reader = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+        if isinstance(stream, io.BufferedReader):
+            reader = stream
+        else:
+            reader = io.BufferedReader(cast(io.RawIOBase, stream))
         magic = reader.peek(2)[:2]
         text: BinaryIO = gzip.GzipFile(fileobj=reader, mode="rb") if magic == b"\x1f\x8b" else reader  # type: ignore[assignment]
         try:
@@ -361,7 +368,7 @@ class _Entry:
         self.files: set[str] = set()
 
 
-_NO_INFO: tuple[str | None, str | None, tuple[str, str, str] | None] = (None, None, None)
+_NO_INFO: _Info = (None, None, None)
 
 
 class _FileState:
@@ -397,6 +404,7 @@ class _FileState:
             record = self._record
             local_get = self._local.get
             comp_ids_match = match_comp_ids
+            info: _Info
             new_tuple = tuple.__new__
             name = self.name
             quickfix = self.fmt.prefix == "quickfix"
@@ -434,7 +442,7 @@ class _FileState:
                                     hit = (
                                         None
                                         if ids is None
-                                        else local_get((result.begin_string, *ids.group(1, 2)))
+                                        else local_get((result.begin_string, ids[1], ids[2]))
                                     )
                                     if hit is not None:
                                         entry, direction = hit
@@ -547,8 +555,8 @@ class _FileState:
                     )
                     return None
                 joins = first.joins + 1 if first is not None and i == 0 else 0
-                rest = tuple((o - i, ln) for o, ln in marks if o > i)
-                return _Pending(buf[i:], line, info, joins, size_cut, ((0, line), *rest))
+                later = tuple((o - i, ln) for o, ln in marks if o > i)
+                return _Pending(buf[i:], line, info, joins, size_cut, ((0, line), *later))
             if isinstance(result, ParseError):
                 resume = self._salvage(buf, i, line, info, out)
                 if resume is not None:

@@ -144,12 +144,13 @@ class _Replayer:
         logon = recording.logon
         heartbeat = options.heartbeat or int((logon.get(108) if logon else None) or 30)
         appl = logon.get(1137) if logon is not None else None
-        creds = {}
-        if initiator and logon is not None:
-            creds = {"username": logon.get(553), "password": logon.get(554)}
+        # The recorded Logon's credentials go out again when we are the initiator.
+        creds = logon if initiator else None
         self.settings = SessionSettings(recording.begin_string, options.sender or self.ours,
                                         options.target or self.theirs, heartbeat, True,
-                                        default_appl_ver_id=appl, **creds)
+                                        default_appl_ver_id=appl,
+                                        username=creds.get(553) if creds is not None else None,
+                                        password=creds.get(554) if creds is not None else None)
         self.pairs: list[MessagePair] = []
         self.failures: list[str] = []
         self.log: list[str] = []

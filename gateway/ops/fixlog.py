@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -65,7 +66,7 @@ class RotatingFile:
     the owner holds a lock around :meth:`write`."""
 
     def __init__(self, directory: Path, prefix: str, kind: str, settings: LogSettings,
-                 clock: callable = time.time) -> None:   # type: ignore[valid-type]
+                 clock: Callable[[], float] = time.time) -> None:
         self.directory = directory
         self.base = f"{prefix}.{kind}"
         self.path = directory / f"{self.base}.current.log"

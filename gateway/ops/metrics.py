@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -143,7 +144,10 @@ def _guarded(make: Callable[[], Iterable[Metric]]) -> Iterator[Metric]:
         return
 
 
-def _safe(fn: Callable[[], object]) -> object:
+_T = TypeVar("_T")
+
+
+def _safe(fn: Callable[[], _T]) -> _T | None:
     try:
         return fn()
     except Exception:

@@ -8,6 +8,7 @@ Zenith client, store) and, when the config has an ``admin:`` section, serves the
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -93,9 +94,8 @@ class Ops:
             state = getattr(service, "state", None)
             if state is not None and hasattr(state, "requests"):
                 c._md_requests = _md_counter(state)
-                s.md_requests = lambda st=state: self._per_name(_md_by_key(st))
-                s.md_conflations = lambda st=state: self._per_name(
-                    (k, q.conflations) for k, q in list(st.queues.items()))
+                s.md_requests = functools.partial(self._md_requests, state)
+                s.md_conflations = functools.partial(self._md_conflations, state)
         c.start_added = gw.start_added_sessions
 
         def sessions() -> Iterable[Any]:
@@ -120,6 +120,12 @@ class Ops:
         for x in sessions:
             session = fix.Session.lookupSession(session_id_of(key_of_session(x)))
             yield x.name, bool(session is not None and session.isLoggedOn())
+
+    def _md_requests(self, state: Any) -> Iterable[tuple[str, int]]:
+        return self._per_name(_md_by_key(state))
+
+    def _md_conflations(self, state: Any) -> Iterable[tuple[str, int]]:
+        return self._per_name((k, q.conflations) for k, q in list(state.queues.items()))
 
     def _per_name(self, pairs: Iterable[tuple[SessionKey, int]]) -> Iterable[tuple[str, int]]:
         for key, value in pairs:

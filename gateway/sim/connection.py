@@ -55,10 +55,11 @@ class ZenithConnection(ServerConnection):
             if opcode is OP_TEXT or opcode is OP_BINARY:
                 if event.fin and not self._fragmented:
                     handler = self._frame_handler
+                    data = bytes(event.data)   # already bytes as received: no copy
                     if handler is None:
-                        self._early.append(event.data)
+                        self._early.append(data)
                     else:
-                        handler(event.data)
+                        handler(data)
                     return
                 self._fragmented = not event.fin
             elif opcode is OP_CONT:

@@ -366,8 +366,9 @@ class SimServer:
         """A request holding a string that is not valid text: ``Data.Deserialise`` (spec §1.10),
         as a failed subscription for a Sub (§1.7.2); the connection stays up. The echoed Controller
         and Topic are written with JSON escapes, since they cannot be written as UTF-8."""
-        controller = msg.get("Controller") if isinstance(msg.get("Controller"), str) else "Zenith"
-        topic = msg.get("Topic") if isinstance(msg.get("Topic"), str) else None
+        raw_controller, raw_topic = msg.get("Controller"), msg.get("Topic")
+        controller = raw_controller if isinstance(raw_controller, str) else "Zenith"
+        topic = raw_topic if isinstance(raw_topic, str) else None
         tid = _tid(msg)
         log.warning("session %d: %s:%r refused: not valid text", sess.id, controller, topic)
         sess.send(safe_container(controller, topic, "Data.Deserialise", tid=tid, action="Error"))
@@ -467,6 +468,7 @@ class SimServer:
             if confirm:
                 sess.send(container(controller, topic, action="Sub", confirm=True))
             return
+        error: str | None
         try:
             snapshot = self._subscribe_snapshot(sess, controller, topic, time.time())
         except DataError:
@@ -521,11 +523,12 @@ class SimServer:
 
     def _publish_account(self, name: str, account: str, data: list[Any], now: float) -> None:
         holders = self.subs.get(("Trading", name))
+        payload: list[Any] | RawJSON = data
         if holders and ("Trading", f"{name}!{account}") in self.subs:
-            data = RawJSON(encode(data))  # both topics watched: encode the changes once
-        self.publish("Trading", f"{name}!{account}", data, now)
+            payload = RawJSON(encode(data))  # both topics watched: encode the changes once
+        self.publish("Trading", f"{name}!{account}", payload, now)
         if holders:
-            text = container("Trading", name, data)
+            text = container("Trading", name, payload)
             for sess in holders:
                 if account in sess.accounts and sess.live(now):
                     sess.send(text)

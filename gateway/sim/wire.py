@@ -74,7 +74,7 @@ def _default(obj: object) -> object:
             num = None
         if num is not None:
             return num
-        f = float(obj)  # type: ignore[arg-type]
+        f = float(obj)
         if -_INT_EXACT < f < _INT_EXACT:  # finite and small: the float settles integrality exactly
             i = int(f)
             num = i if i == f else f
@@ -95,13 +95,12 @@ def _default(obj: object) -> object:
 
 # One C encoder built up front (``JSONEncoder.encode`` builds a new one per call): compact separators,
 # UTF-8 text as is, no circular-reference bookkeeping (the simulator encodes only trees it built).
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)   # private to json, untyped
 _iterencode = (
-    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-        None, _default, json.encoder.encode_basestring, None, ":", ",", False, False, True
-    )
-    if json.encoder.c_make_encoder is not None
+    _c_make_encoder(None, _default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    if _c_make_encoder is not None
     else None
-)  # type: ignore[attr-defined]
+)
 _slow_encode = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False).encode
 
 

@@ -75,7 +75,7 @@ ERROR_HOLD = 0.25
 MAX_SUB_DROPS = 3
 
 
-_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
 Key = tuple[str, str]
 
 

@@ -45,7 +45,7 @@ class ZenithConnection(ClientConnection):
         op = event.opcode
         if op is _TEXT or op is _BINARY:
             if event.fin:
-                self._dispatch(event.data)
+                self._dispatch(bytes(event.data))   # already bytes as received: no copy
             else:
                 self._fragments = [bytes(event.data)]
         elif op is _CONT:

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 _decoder = json.JSONDecoder(parse_float=Decimal)
-_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 #: ``json.loads`` with ``parse_float=Decimal``, built once (``json.loads`` builds a decoder per call).
 loads: Callable[[str], Any] = _decoder.decode

@@ -53,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
     result = diff_analyses(a, b, rules, vocab)
     lines = result.lines()
     if args.json:
+        assert a.orders is not None and b.orders is not None   # analysed with orders=True
         json.dump(
             {
                 "same": result.same,
-                "orders_a": len(a.orders.orders),  # type: ignore[union-attr]
+                "orders_a": len(a.orders.orders),
                 "orders_b": len(b.orders.orders),
-                "paired": len(result.pairs),  # type: ignore[union-attr]
+                "paired": len(result.pairs),
                 "only_a": [o.cl_ord_id for o in result.only_a],
                 "only_b": [o.cl_ord_id for o in result.only_b],
                 "differences": lines,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.harness.analysis.orders import Order
+from gateway.harness.analysis.orders import Order, OrderEvent
 from gateway.harness.analysis.pipeline import Analysis
 from gateway.harness.analysis.sessions import SessionHealth, SideHealth
 from gateway.harness.analysis.vocab import Vocabulary
@@ -226,9 +226,9 @@ def _diff_order(
     return out
 
 
-def _ranked(order: Order) -> dict[tuple[str, int], object]:
+def _ranked(order: Order) -> dict[tuple[str, int], OrderEvent]:
     counts: dict[str, int] = {}
-    out: dict[tuple[str, int], object] = {}
+    out: dict[tuple[str, int], OrderEvent] = {}
     for event in order.events or ():
         record = event.record
         if record.message.get(43) == "Y" or record.message.get(97) == "Y":

@@ -13,7 +13,7 @@ import io
 import itertools
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 
 from gateway.harness.analysis.pcap import is_capture, read_capture
 from gateway.harness.readers import LogProblem, LogReader, LogRecord
@@ -143,11 +143,11 @@ class Inputs:
         if carry.strip():  # the last line never got its newline: read it as it is
             yield from self._lines(path, carry, fmt, lines_before)
 
-    def _lines(self, path: str, data: bytes, fmt: str, lines_before: int) -> Iterator[LogRecord]:
+    def _lines(self, path: str, data: bytes, fmt: str, lines_before: int) -> Generator[LogRecord, None, str]:
         def shift(problem: LogProblem) -> None:
             self.problem(LogProblem(path, problem.line + lines_before, problem.reason, problem.kind))
 
-        reader = LogReader(["-"], format=fmt, on_problem=shift, stdin=io.BytesIO(data))  # type: ignore[arg-type]
+        reader = LogReader(["-"], format=fmt, on_problem=shift, stdin=io.BytesIO(data))
         same = self.namer.same
         for record in reader:
             yield same(record)._replace(file=path, line=record.line + lines_before)

@@ -196,8 +196,10 @@ class SessionMonitor:
             msg_type = message.msg_type
             seq, sent, poss_dup, poss_resend = peek(message)
             t_log = log_seconds(time_text) if time_text is not None else None
+            t_sent: float | None
             if (
                 t_log is not None
+                and time_text is not None
                 and sent is not None
                 and len(sent) == len(time_text)
                 and sent == time_text.encode()
