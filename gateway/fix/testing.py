@@ -28,6 +28,7 @@ import quickfix as fix
 
 from gateway.fix.convert import Dictionaries, DictionaryCache, key_of, to_quickfix, to_record
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.times import utc_timestamp as fix_timestamp
 
 __all__ = ["FixTestClient", "free_port", "utc_timestamp"]
 
@@ -49,8 +50,7 @@ def free_port() -> int:
 
 def utc_timestamp() -> str:
     """FIX UTCTimestamp with milliseconds, e.g. ``20260101-12:00:00.123``."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y%m%d-%H:%M:%S.") + f"{now.microsecond // 1000:03d}"
+    return fix_timestamp(datetime.now(UTC))
 
 
 Where = Mapping[int, str | Callable[[str | None], bool]]

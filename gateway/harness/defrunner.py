@@ -55,6 +55,7 @@ from gateway.harness.results import (
     describe_engine,
 )
 from gateway.harness.sessionproto import complete_raw
+from gateway.vocab.times import utc_timestamp
 
 __all__ = ["PATTERNS", "DefAction", "DefError", "DefOptions", "DefScript", "compare_def",
            "expand_placeholders", "load_def", "load_defs", "parse_def", "run_def", "run_defs"]
@@ -236,7 +237,7 @@ def expand_placeholders(body: str, now: datetime, base_dir: Path | None = None) 
         if found.group(1):
             delta = timedelta(seconds=int(found.group(2)))
             moment = now + delta if found.group(1) == "+" else now - delta
-        return moment.strftime("%Y%m%d-%H:%M:%S")
+        return utc_timestamp(moment, 0)
 
     def file_value(found: re.Match[str]) -> str:
         path = Path(found.group(1))
@@ -441,7 +442,7 @@ async def run_def(script: DefScript, options: DefOptions) -> CaseResult:
 async def _engine_answers_logon(options: DefOptions, begin: str, comp_ids: tuple[str, str]) -> bool:
     """Does the engine answer a plain, valid Logon (ResetSeqNumFlag=Y) from these CompIDs?"""
     sender, target = comp_ids
-    now = datetime.now(UTC).strftime("%Y%m%d-%H:%M:%S")
+    now = utc_timestamp(datetime.now(UTC), 0)
     fields = [f"8={begin}", "35=A", "34=1", f"49={sender}", f"52={now}", f"56={target}", "98=0", "108=30",
               "141=Y"] + (["1137=9"] if begin == "FIXT.1.1" else [])
     try:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from gateway.harness.codec import FixMessage, FixParser, encode
 from gateway.harness.errors import ParseError
+from gateway.vocab.times import utc_timestamp
 
 __all__ = [
     "ADMIN_MSG_TYPES",
@@ -47,9 +48,7 @@ _INFINITY = (0, 999999)
 
 def format_utc(moment: datetime, *, millis: bool = True) -> str:
     """UTCTimestamp (FIX datatype) with milliseconds, e.g. ``20261125-22:01:02.345``."""
-    moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y%m%d-%H:%M:%S")
-    return f"{text}.{moment.microsecond // 1000:03d}" if millis else text
+    return utc_timestamp(moment, 3 if millis else 0)
 
 
 def complete_raw(text: str) -> bytes:

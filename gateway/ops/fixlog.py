@@ -33,6 +33,7 @@ import quickfix as fix
 from gateway.config.model import LogSettings
 from gateway.ops.events import SessionWatch
 from gateway.ops.masking import mask_fix
+from gateway.vocab.times import utc_timestamp_from_epoch
 
 __all__ = ["GatewayLogFactory", "RotatingFile", "session_prefix"]
 
@@ -56,7 +57,7 @@ def _stamp(now: float) -> str:
     """QuickFIX's log time stamp (nanosecond digits); the per-second prefix is formatted once."""
     second = int(now)
     if _stamp_cache[0] != second:
-        _stamp_cache[1] = datetime.fromtimestamp(second, UTC).strftime("%Y%m%d-%H:%M:%S.")
+        _stamp_cache[1] = utc_timestamp_from_epoch(second, 0) + "."
         _stamp_cache[0] = second
     return f"{_stamp_cache[1]}{int((now - second) * 1_000_000):06d}000"
 

@@ -131,3 +131,31 @@ def test_enum_aliases_and_lists() -> None:
     assert split_code("LimitPrice.Maximum 17.05") == ("LimitPrice.Maximum", "17.05")
     assert split_code("Market.NotFound A B") == ("Market.NotFound", "A B")
     assert split_code("Authority") == ("Authority", "")
+
+
+@pytest.mark.parametrize("bad", ["ten", "", "  ", "1.2.3", True, False, "NaN", "Infinity", "-inf",
+                                 Decimal("NaN"), Decimal("Infinity"), float("nan"), float("inf"), [1], {}])
+def test_a_malformed_number_is_an_error_never_zero_or_none(bad: object) -> None:
+    # The one Zenith number parser (bridge and market data use it too): a malformed
+    # ExecutedQuantity must reach the caller as an error, not become 0.
+    with pytest.raises(ValueError):
+        to_decimal(bad)
+
+
+def test_numbers_keep_their_digits() -> None:
+    assert to_decimal(None) is None
+    assert str(to_decimal(0.1)) == "0.1"                      # shortest repr, not the binary expansion
+    assert to_decimal(" 100.50 ") == Decimal("100.50")
+    assert to_decimal(Decimal("1E+2")) == Decimal(100)
+    assert to_decimal(3) == Decimal(3)
+
+
+def test_the_bridges_parse_zenith_numbers_with_it() -> None:
+    from gateway.bridge.marketdata import book
+    from gateway.bridge.orders import model
+
+    assert model.to_decimal is to_decimal and book.to_decimal is to_decimal
+    with pytest.raises(ValueError):
+        model.PlxOrder.from_json({"ID": "o1", "ExecutedQuantity": "garbage"})
+    order = model.PlxOrder.from_json({"ID": "o1"})            # absent is not malformed: nothing executed
+    assert order.executed_quantity == Decimal(0)

@@ -21,10 +21,10 @@ import bisect
 import math
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from gateway.harness.codec import LENGTH_TAGS, FixMessage
 from gateway.harness.readers import parse_log_time
+from gateway.vocab.times import utc_timestamp_from_epoch
 
 __all__ = ["Clock", "Quantiles", "field_map", "format_time", "header_peek", "text"]
 
@@ -137,7 +137,7 @@ def format_time(seconds: float | None) -> str:
     """Epoch seconds -> ``20240102-10:00:00.123456`` (UTC)."""
     if seconds is None:
         return "-"
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S.%f")
+    return utc_timestamp_from_epoch(seconds, 6)
 
 
 class Quantiles:

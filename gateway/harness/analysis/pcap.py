@@ -15,7 +15,6 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import dpkt
 
@@ -23,6 +22,7 @@ from gateway.harness.codec import FixParser
 from gateway.harness.errors import ParseError
 from gateway.harness.readers import LogProblem, LogRecord
 from gateway.vocab.records import SessionKey
+from gateway.vocab.times import utc_timestamp_from_epoch
 
 __all__ = ["PCAP_MAGICS", "is_capture", "read_capture"]
 
@@ -81,7 +81,7 @@ def _address(ip: dpkt.ip.IP | dpkt.ip6.IP6) -> tuple[str, str]:
 
 
 def _time_text(ts: float) -> str:
-    return datetime.fromtimestamp(float(ts), UTC).strftime("%Y%m%d-%H:%M:%S.%f")
+    return utc_timestamp_from_epoch(float(ts), 6)
 
 
 def read_capture(
