@@ -71,3 +71,31 @@ def test_invalid_scenario_is_a_collection_error(project: Path) -> None:
     run = _pytest(project, "--certify-target", "127.0.0.1:1", "--co")
     assert "broken.yaml:4: step 1" in run.stdout + run.stderr
     assert run.returncode != 0
+
+
+EMBEDDED_CONFTEST = """
+import pytest
+
+class Venue:
+    address = ("127.0.0.1", {port})
+    def close(self):
+        print("embedded target closed")
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_plxtra_certify_embedded(config):
+    return Venue()
+"""
+
+
+def test_the_embedded_target_comes_from_the_repository_s_conftest(project: Path) -> None:
+    """The harness starts no engine of its own (it imports nothing of the gateway): a repository
+    that asks for an embedded target provides it through the hook in its conftest.py."""
+    (project / "pytest.ini").write_text("[pytest]\ncertify_embedded = true\n")
+    without = _pytest(project, "-k", "known and not unknown")
+    assert without.returncode != 0
+    assert "no conftest.py provides one" in without.stdout + without.stderr
+    with VenueThread() as v:
+        (project / "conftest.py").write_text(EMBEDDED_CONFTEST.format(port=v.port))
+        run = _pytest(project, "-rA", "-s")
+    assert "1 failed, 1 passed" in run.stdout, run.stdout + run.stderr
+    assert "embedded target closed" in run.stdout
