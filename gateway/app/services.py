@@ -109,6 +109,10 @@ class ServiceRegistry:
         self._sessions: dict[SessionKey, SessionConfig | None] = {}
         self._now = clock or (lambda: datetime.now(UTC))
         self._gate = ThrottleGate(monotonic, self._deliver, self._refuse, self._spawn)
+        # MsgType -> the refuse_throttled of the service that answers its own refusals, found
+        # once at registration (a Protocol isinstance check per refused message costs more than
+        # the answer).
+        self._refusers: dict[str, Callable[[InboundMessage, SessionConfig, str], None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.handled_types: frozenset[str] = frozenset()
         for service in services:
@@ -126,8 +130,11 @@ class ServiceRegistry:
                 both = f"{type(other).__name__} and {type(service).__name__}"
                 raise ValueError(f"MsgType {msg_type!r} is handled by both {both}")
         self._services.append(service)
+        refuser = service.refuse_throttled if isinstance(service, RefusesThrottled) else None
         for msg_type in service.msg_types:
             self._by_type[msg_type] = service
+            if refuser is not None:
+                self._refusers[msg_type] = refuser
         self.handled_types = frozenset(self._by_type)
 
     def use_config(self, config: GatewayConfig) -> None:
@@ -159,11 +166,12 @@ class ServiceRegistry:
         if session is None:
             self._reject(msg, BusinessRejectReason.APPLICATION_NOT_AVAILABLE, "Session not configured")
             return
-        self._gate.admit(str(msg.session), msg, session)
+        self._gate.admit(session.name, msg, session)   # one bucket per configured session
 
     def queued(self, key: SessionKey) -> int:
         """Messages of ``key`` the throttle holds (action ``queue``) and no service has seen yet."""
-        return self._gate.queued(str(key))
+        session = self.session_config(key)
+        return self._gate.queued(session.name) if session is not None else 0
 
     def _deliver(self, msg: InboundMessage, session: SessionConfig, name: str) -> None:
         service = self._by_type.get(msg.msg_type)
@@ -218,10 +226,10 @@ class ServiceRegistry:
         """Over the session's rate: the message is answered (by its service when it can decide
         it, see :class:`RefusesThrottled`), then, for action ``logout``, the session logs out."""
         text = throttle_text(session.limits)
-        service = self._by_type.get(msg.msg_type)
+        refuser = self._refusers.get(msg.msg_type)
         try:
-            if isinstance(service, RefusesThrottled):
-                service.refuse_throttled(msg, session, text)
+            if refuser is not None:
+                refuser(msg, session, text)
             else:
                 version = FixVersion.of_begin_string(session.begin_string)
                 self._outbox.send(throttle_answer(msg, version, text, self._now()))

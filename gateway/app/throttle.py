@@ -97,12 +97,16 @@ class TokenBucket:
         self._last: float | None = None
 
     def allow(self, now: float) -> bool:
-        if self._last is not None and now > self._last:
-            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
-        if self._last is None or now > self._last:
+        # Runs for every inbound application message: locals and comparisons, no min().
+        last = self._last
+        if last is None or now > last:
+            if last is not None:
+                tokens = self._tokens + (now - last) * self.rate
+                self._tokens = tokens if tokens < self.capacity else self.capacity
             self._last = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        tokens = self._tokens
+        if tokens >= 1.0:
+            self._tokens = tokens - 1.0
             return True
         return False
 
@@ -111,12 +115,12 @@ class Throttle:
     """The buckets of every session and the verdict on one more message."""
 
     def __init__(self) -> None:
-        self._buckets: dict[str, TokenBucket] = {}
+        self.buckets: dict[str, TokenBucket] = {}
 
     def bucket(self, name: str, rate: float) -> TokenBucket:
-        bucket = self._buckets.get(name)
+        bucket = self.buckets.get(name)
         if bucket is None or bucket.rate != rate:   # a reload may change the rate
-            bucket = self._buckets[name] = TokenBucket(rate)
+            bucket = self.buckets[name] = TokenBucket(rate)
         return bucket
 
     def verdict(self, name: str, limits: Limits, now: float, queued: int) -> str:
@@ -124,8 +128,13 @@ class Throttle:
         rate = limits.messages_per_second
         if not rate or self.bucket(name, rate).allow(now):
             return "ok"
+        return self.over_rate(limits, queued)
+
+    @staticmethod
+    def over_rate(limits: Limits, queued: int) -> str:
+        """What to do with a message over the rate: ``"queue"``, ``"reject"`` or ``"logout"``."""
         action = limits.throttle_action
-        if action is ThrottleAction.QUEUE and queued < rate:
+        if action is ThrottleAction.QUEUE and queued < (limits.messages_per_second or 1):
             return "queue"
         return "logout" if action is ThrottleAction.LOGOUT else "reject"
 
@@ -143,13 +152,23 @@ class ThrottleGate:
     ) -> None:
         self._monotonic, self._handle, self._refuse, self._spawn = monotonic, handle, refuse, spawn
         self._throttle = Throttle()
+        self._buckets = self._throttle.buckets
         self._queues: dict[str, collections.deque[tuple[InboundMessage, SessionConfig]]] = {}
 
     def admit(self, name: str, msg: InboundMessage, session: SessionConfig) -> None:
         if self._queues.get(name):  # keep order behind messages already queued
             return self._enqueue(name, msg, session)
-        verdict = self._throttle.verdict(name, session.limits, self._monotonic(),
-                                         len(self._queues.get(name, ())))
+        # Every application message passes here: the common cases (no limit, a token left) are
+        # decided without building a verdict.
+        rate = session.limits.messages_per_second
+        if not rate:
+            return self._handle(msg, session, name)
+        bucket = self._buckets.get(name)
+        if bucket is None or bucket.rate != rate:
+            bucket = self._throttle.bucket(name, rate)
+        if bucket.allow(self._monotonic()):
+            return self._handle(msg, session, name)
+        verdict = self._throttle.over_rate(session.limits, 0)
         if verdict == "queue":
             return self._enqueue(name, msg, session)
         if verdict != "ok":
