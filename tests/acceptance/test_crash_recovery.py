@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 import websockets
-from conftest import REPO, die_with_parent, start_gateway
 from rawfix import Msg, RawFix, free_port, utc_ts
+
+from conftest import REPO, die_with_parent, start_gateway
 
 
 def _start_sim(tmp_path: Path) -> tuple[subprocess.Popen[str], int]:

@@ -11,8 +11,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
 
-from conftest import REPO
 from rawfix import free_port, utc_ts
+
+from conftest import REPO
 
 SPECS = REPO / "specs" / "certification"
 
