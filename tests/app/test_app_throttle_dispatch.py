@@ -4,6 +4,7 @@ D, MarketDataRequestReject for V, ...) with IDs that do not depend on this proce
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -207,3 +208,27 @@ def test_a_session_over_its_rate_gets_its_v_refused_like_its_d(tmp_path: Path, b
         assert m.get(281) == "2" and (m.get(58) or "").startswith("throttle: ")
     served = [ms[0] for ms in md.values() if ms[0].msg_type == "W"]
     assert len(served) + len(refused_v) == 4
+
+
+def test_queue_action_holds_messages_of_any_type_and_releases_them_in_order(tmp_path: Path) -> None:
+    cfg = config(tmp_path, action="queue", rate=5)
+
+    async def main() -> tuple[list[str], list[str], int, list[OutboundMessage]]:
+        outbox = ListOutbox()
+        orders, md = Recorder({"D"}), Recorder({"V"})
+        reg = ServiceRegistry(cfg, outbox, [orders, md])
+        for i in range(5):
+            reg.dispatch(d(f"o{i}", 2 + i))               # a second's worth: served at once
+        reg.dispatch(v("m1", 10))
+        reg.dispatch(d("o5", 11))
+        held = reg.queued(KEY)
+        for _ in range(100):                              # about 0.2 s per release; bounded
+            if len(orders.got) == 6:
+                break
+            await asyncio.sleep(0.05)
+        await reg.close()
+        return orders.got, md.got, held, outbox.sent
+
+    got, md_got, held, sent = asyncio.run(main())
+    assert held == 2 and sent == []
+    assert got == ["o0", "o1", "o2", "o3", "o4", "o5"] and md_got == ["m1"]
