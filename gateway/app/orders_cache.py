@@ -12,8 +12,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from gateway.bridge.orders.lifecycle import TERMINAL
 from gateway.bridge.orders.model import OrderRecord, record_from_data
-from gateway.bridge.orders.state import TERMINAL
 
 __all__ = ["OrderCache", "OrderLookup"]
 

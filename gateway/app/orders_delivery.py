@@ -29,8 +29,8 @@ from functools import partial
 from typing import Any
 
 from gateway.bridge.orders.flow import Report
+from gateway.bridge.orders.lifecycle import TERMINAL
 from gateway.bridge.orders.model import OrderRecord, record_to_data
-from gateway.bridge.orders.state import TERMINAL
 from gateway.failpoints import crash_point
 from gateway.store import Store
 from gateway.store.orders_store import Decision, DeferredMessage, OutboundRow

@@ -50,6 +50,7 @@ from gateway.bridge.orders.flow import (
     pending_report,
 )
 from gateway.bridge.orders.hold import FillHold, awaiting_fills, transactions_in, working_view
+from gateway.bridge.orders.lifecycle import TERMINAL, OrderState, PendingKind
 from gateway.bridge.orders.mapping import (
     parse_cancel,
     parse_cancel_replace,
@@ -89,7 +90,6 @@ from gateway.bridge.orders.reports import (
     mass_cancel_report,
     reject_unknown_order,
 )
-from gateway.bridge.orders.state import TERMINAL, OrderState
 from gateway.bridge.orders.zenith_requests import (
     STOP_UNSUPPORTED_TEXT,
     amend_order_request,
@@ -118,7 +118,7 @@ __all__ = ["CONNECTION_UNAVAILABLE", "OrdersService", "open_store"]
 log = logging.getLogger("gateway.app.orders")
 
 CONNECTION_UNAVAILABLE = "Plxtra connection unavailable"
-_F, _G = "F", "G"
+_F, _G = PendingKind.CANCEL, PendingKind.REPLACE
 _POSS_DUP, _POSS_RESEND = 43, 97
 _RESPONSE_TO = {_F: CxlRejResponseTo.ORDER_CANCEL_REQUEST, _G: CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST}
 
@@ -544,7 +544,7 @@ class OrdersService:
     def _cancel_or_replace(
         self, msg: InboundMessage, session: SessionConfig, name: str, version: FixVersion
     ) -> None:
-        kind = msg.msg_type
+        kind = PendingKind(msg.msg_type)
         cl_ord_id, orig = msg.get(t.CL_ORD_ID) or "", msg.get(t.ORIG_CL_ORD_ID) or ""
         record = self._orders.find(name, orig, msg.get(t.ORDER_ID))
         terms: OrderTerms | None = None

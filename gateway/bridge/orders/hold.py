@@ -19,24 +19,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gateway.bridge.orders.lifecycle import OrderState, is_terminal, zenith_status_ends_order
 from gateway.bridge.orders.model import OrderRecord, PlxOrder, PlxTransaction
-from gateway.bridge.orders.state import TERMINAL, OrderState
 
 __all__ = [
-    "HOLD_TIMEOUT", "TERMINAL_STATUSES", "FillHold", "awaiting_fills", "transactions_in", "working_view",
+    "HOLD_TIMEOUT", "FillHold", "awaiting_fills", "transactions_in", "working_view",
 ]
 
 HOLD_TIMEOUT = 2.0
 """Seconds to wait for the covering transactions before asking QueryTransactions for them."""
 
-TERMINAL_STATUSES = frozenset({"Cancelled", "Canceled", "Expired", "Rejected"})
-
-
 def awaiting_fills(record: OrderRecord, order: PlxOrder) -> bool:
     """True if ``order`` would end ``record`` before the fills its ExecutedQuantity counts."""
     return (
-        order.status in TERMINAL_STATUSES
-        and record.state not in TERMINAL
+        zenith_status_ends_order(order.status)
+        and not is_terminal(record.state)
         and order.executed_quantity > record.cum_qty
     )
 

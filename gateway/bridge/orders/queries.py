@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from gateway.bridge.errors import BridgeRejection, CancelRejected
+from gateway.bridge.orders.lifecycle import TERMINAL
 from gateway.bridge.orders.mapping import parse_mass_cancel
 from gateway.bridge.orders.model import FixVersion, MassCancelRequest, MassStatusRequest, OrderRecord
 from gateway.bridge.orders.reports import (
@@ -17,7 +18,6 @@ from gateway.bridge.orders.reports import (
     reject_unknown_order,
     status_report,
 )
-from gateway.bridge.orders.state import TERMINAL
 from gateway.config.model import SessionConfig
 from gateway.vocab import tags as t
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
