@@ -63,12 +63,10 @@ from gateway.bridge.orders.hold import FillHold, awaiting_fills, transactions_in
 from gateway.bridge.orders.lifecycle import (
     HoldDo,
     HoldEvent,
-    HoldState,
     OrderState,
     PendingDo,
     PendingEvent,
     PendingKind,
-    hold_move,
     is_terminal,
     pending_move,
 )
@@ -128,8 +126,10 @@ from gateway.vocab.tags import (
 )
 
 __all__ = [
+    "ACTIONS",
     "CONNECTION_UNAVAILABLE",
     "DECIDED_TYPES",
+    "EVENTS",
     "Action",
     "Answer",
     "CallKind",
@@ -245,22 +245,31 @@ class ZenithTransaction:
 
 @dataclass(frozen=True, slots=True)
 class TimerFired:
+    """A :class:`SetTimer` came due: pending status (``pending``), Amend/Cancel retry (``retry``),
+    fill-hold deadline (``hold``)."""
+
     key: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class SessionLogon:
+    """A FIX session logged on (reports are addressed to the key it logged on with)."""
+
     name: str
     key: SessionKey
 
 
 @dataclass(frozen=True, slots=True)
 class SessionLogout:
+    """A FIX session logged out: cancel on disconnect when configured."""
+
     name: str
 
 
 @dataclass(frozen=True, slots=True)
 class ZenithConnection:
+    """The Zenith connection came up (reconcile) or went down."""
+
     up: bool
 
 
@@ -289,6 +298,9 @@ class CancelAll:
     account: str | None = None
 
 
+EVENTS: tuple[type, ...] = (FixRequest, Throttled, ZenithAnswer, ZenithOrderUpdate, ZenithTransaction,
+                            TimerFired, SessionLogon, SessionLogout, ZenithConnection, Reconciled, OrderLost,
+                            CancelAll)
 Event = (FixRequest | Throttled | ZenithAnswer | ZenithOrderUpdate | ZenithTransaction | TimerFired
          | SessionLogon | SessionLogout | ZenithConnection | Reconciled | OrderLost | CancelAll)
 
@@ -317,6 +329,9 @@ class RecordOp(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    """A state change the store must make durable (``op`` names the store method), with the
+    reports committed with it (sent by the executor after the commit, exactly once by ExecID)."""
+
     op: RecordOp
     name: str
     record: OrderRecord | None = None
@@ -329,6 +344,8 @@ class Record:
 
 @dataclass(frozen=True, slots=True)
 class SendFix:
+    """A message without ExecID bookkeeping (status answers), after the commit of what came before."""
+
     name: str
     message: OutboundMessage
 
@@ -343,6 +360,8 @@ class CallKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CallZenith:
+    """A Zenith request, sent once the store is durable; answered by a :class:`ZenithAnswer`."""
+
     call_id: str
     kind: CallKind
     request: ZenithRequest
@@ -350,26 +369,35 @@ class CallZenith:
 
 @dataclass(frozen=True, slots=True)
 class SetTimer:
+    """Feed :class:`TimerFired` with ``key`` at ``at`` (monotonic seconds); replaces a timer of that key."""
+
     key: tuple[str, ...]
     at: float
 
 
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
+    """Forget the timer of ``key``, if still armed."""
+
     key: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Logout:
+    """Log the FIX session out (throttle action ``logout``)."""
+
     name: str
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class Reconcile:
+    """Reconcile working orders with Plxtra (queries; their rows come back as events)."""
+
     reason: str
 
 
+ACTIONS: tuple[type, ...] = (Record, SendFix, CallZenith, SetTimer, CancelTimer, Logout, Reconcile)
 Action = Record | SendFix | CallZenith | SetTimer | CancelTimer | Logout | Reconcile
 
 
@@ -463,7 +491,6 @@ class OrderCore:
         self._orders: dict[str, _Order] = {}
         self._calls: dict[str, _Call] = {}
         self._holds = FillHold() if hold_timeout is None else FillHold(hold_timeout)
-        self._hold_state: dict[str, HoldState] = {}
         self._references = ReferenceCache()
         self._call_seq = 0
         self._out: list[Action] = []
@@ -1025,12 +1052,9 @@ class OrderCore:
     def _apply_order(self, record: OrderRecord, order: PlxOrder) -> None:
         rid = record.request_id
         if awaiting_fills(record, order):  # F1: fills first, then the terminal report
-            state = self._hold_state.get(rid, HoldState.NONE)
-            move = hold_move(state, HoldEvent.TERMINAL_AHEAD)
-            if move is not None:
-                self._hold_state[rid] = move[0]
-                if self._holds.hold(rid, order, self._now.mono) and move[1] is HoldDo.HOLD:
-                    self._set_timer(("hold", rid), self._holds.timeout)
+            step = self._holds.step(rid, HoldEvent.TERMINAL_AHEAD, order)
+            if step is not None and step[0] is HoldDo.HOLD:
+                self._set_timer(("hold", rid), self._holds.timeout)
             order = working_view(record, order)
         self._apply(record, lambda r, k, v, now: on_order_update(r, order, k, v, now))
 
@@ -1056,7 +1080,7 @@ class OrderCore:
             return
         if not self._exec_sent(record.session, record.request_id, f"{tx.order_id}-F{tx.id}"):
             self._apply(record, lambda r, k, v, now: on_transaction(r, tx, k, v, now))
-        if record.request_id in self._hold_state:
+        if record.request_id in self._holds:
             self._release_held(record.request_id, HoldEvent.FILLS_COVER)
 
     # --- timers ----------------------------------------------------------------------------------
@@ -1071,10 +1095,8 @@ class OrderCore:
             self._hold_deadline(key[1])
 
     def _hold_deadline(self, request_id: str) -> None:
-        move = hold_move(self._hold_state.get(request_id, HoldState.NONE), HoldEvent.DEADLINE)
-        if move is None:
+        if self._holds.step(request_id, HoldEvent.DEADLINE) is None:
             return
-        self._hold_state[request_id] = move[0]
         record = self._load(request_id)
         if record is not None and record.order_id is not None:
             query = {"Account": record.account, "OrderID": record.order_id}
@@ -1098,19 +1120,12 @@ class OrderCore:
 
     def _release_held(self, request_id: str, event: HoldEvent) -> None:
         """Apply a held terminal update now that its fills are reported (or the wait is over)."""
-        move = hold_move(self._hold_state.get(request_id, HoldState.NONE), event)
-        if move is None:
+        record = self._load(request_id)
+        step = self._holds.step(request_id, event, cum_qty=record.cum_qty if record is not None else None)
+        if step is None or step[1] is None:
             return
-        if event is HoldEvent.FILLS_COVER:
-            record = self._load(request_id)
-            held = self._holds.covered(record) if record is not None else None
-        else:
-            held = self._holds.release(request_id)
-        if held is None:
-            return
-        self._hold_state.pop(request_id, None)
-        if move[0] is HoldState.NONE:
-            self._emit(CancelTimer(("hold", request_id)))
+        held = step[1]
+        self._emit(CancelTimer(("hold", request_id)))
         self._apply_to(request_id, lambda r, k, v, now: on_order_update(r, held, k, v, now))
 
     # --- sessions, connection, reconciliation ----------------------------------------------------

@@ -322,6 +322,39 @@ def _table_moves(table: Mapping[tuple[object, object], tuple[object, object]]
     return [(a, e, b, d) for (a, e), (b, d) in table.items()]
 
 
+def _first_line(obj: object) -> str:
+    text = " ".join((obj.__doc__ or "").strip().split("\n\n")[0].split())
+    return text.replace("``", "`").replace(":class:", "")  # reStructuredText to Markdown
+
+
+def _order_path() -> list[str]:
+    """The events and actions of :mod:`gateway.bridge.orders.core`, from their docstrings."""
+    from gateway.bridge.orders import core
+
+    return [
+        "## The order path in one page",
+        "",
+        "`gateway/bridge/orders/core.py` takes every order decision: `OrderCore.handle(event, now)`",
+        "returns the actions its caller must take, in order, and does no I/O (no socket, clock, store",
+        "write or asyncio). `gateway/app/orders_service.py` is the executor: it turns what happens on",
+        "the loop into events, calls `handle` synchronously (no task or lock per order) and executes",
+        "the actions. Durability: a `Record` is written to the store at once and made durable by the",
+        "store's group commit at the end of the loop turn; the reports it carries, `SendFix` messages",
+        "and `CallZenith` requests leave only after that commit (`Store.after_commit`, `Store.durable`),",
+        "so no answer or PlaceOrder leaves before the decision behind it is durable. The core reads",
+        "state through `OrderReads` (the executor's view of the store and its order cache).",
+        "",
+        "| event | meaning |",
+        "|---|---|",
+        *[f"| `{e.__name__}` | {_first_line(e)} |" for e in core.EVENTS],
+        "",
+        "| action | the executor |",
+        "|---|---|",
+        *[f"| `{a.__name__}` | {_first_line(a)} |" for a in core.ACTIONS],
+        "",
+    ]
+
+
 def markdown() -> str:
     """``docs/order-lifecycle.md``: every table of this module, as the code uses it."""
     out = [
@@ -331,6 +364,7 @@ def markdown() -> str:
         "`python -m gateway.bridge.orders.lifecycle --markdown > docs/order-lifecycle.md`;",
         "do not edit by hand (a test compares this page with the tables).",
         "",
+        *_order_path(),
         "## 1. OrdStatus (39)",
         "",
         "Rows are the states an order reports, columns what Plxtra tells us; an empty cell is a move",
