@@ -510,7 +510,8 @@ class OrdersService:
         # PlaceOrders never answered go again (same RequestID, idempotent) before the queries, except
         # those needing a notional check: they may have left before the crash, and only after the
         # check passed; QueryOrders below finds them if Plxtra has them.
-        plain, unchecked = [], []
+        plain: list[str] = []
+        unchecked: list[str] = []
         for request_id in unacked:
             record = self._orders.load(request_id)
             if record is None:

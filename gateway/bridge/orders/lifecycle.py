@@ -39,6 +39,7 @@ import argparse
 import sys
 from collections.abc import Iterable, Mapping
 from enum import Enum, StrEnum
+from typing import Any
 
 from gateway.bridge.errors import InvalidTransition
 
@@ -317,8 +318,7 @@ def _rows(moves: Iterable[tuple[object, object, object, object]]) -> list[str]:
     return lines
 
 
-def _table_moves(table: Mapping[tuple[object, object], tuple[object, object]]
-                 ) -> list[tuple[object, object, object, object]]:
+def _table_moves(table: Mapping[Any, tuple[object, object]]) -> list[tuple[object, object, object, object]]:
     return [(a, e, b, d) for (a, e), (b, d) in table.items()]
 
 
