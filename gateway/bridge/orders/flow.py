@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.bridge.orders.lifecycle import (
-    TERMINAL,
     ZENITH_STATUS_EVENTS,
     OrderEvent,
     OrderState,
     PendingKind,
+    is_terminal,
     next_state,
 )
 from gateway.bridge.orders.model import FixVersion, OrderRecord, PlxOrder, PlxTransaction
@@ -127,7 +127,7 @@ def on_transaction(
     done = cum_qty >= record.terms.order_qty
     event = OrderEvent.FILL if done else OrderEvent.PARTIAL_FILL
     # A trade reported after a cancel/expiry still happened: report it, keep the final state.
-    terminal = record.state in TERMINAL
+    terminal = is_terminal(record.state)
     state = record.state if terminal else next_state(_oid(record), record.state, event)
     record = record.evolve(cum_qty=cum_qty, cum_value=cum_value, state=state)
     exec_id = f"{_oid(record)}-F{tx.id}"
@@ -188,7 +188,7 @@ def on_order_update(
     accepted = _accept(record, session, version, now)
     record = accepted.record
     reports = [*accepted.reports, *reports]
-    if record.state in TERMINAL:
+    if is_terminal(record.state):
         return Outcome(record, tuple(reports))
     if event in _EXEC_TYPES:
         exec_type, suffix = _EXEC_TYPES[event]
@@ -245,7 +245,7 @@ def on_order_lost(record: OrderRecord, session: SessionKey, version: FixVersion,
     """Reconciliation found that Plxtra no longer knows a working order (e.g. an end-of-day purge,
     or a venue restarted without its state): report it Canceled, unsolicited, with the reason in
     Text, so that status and cancel answers agree with what Plxtra will say (finding F2)."""
-    if record.state in TERMINAL or record.order_id is None:
+    if is_terminal(record.state) or record.order_id is None:
         return Outcome(record)
     record = clear_pending(record).evolve(
         state=next_state(_oid(record), record.state, OrderEvent.CANCELED))
@@ -282,7 +282,7 @@ def on_amend_accepted(
     request_id = record.pending_request_id
     old_cl = record.cl_ord_id
     state = record.state
-    if state not in TERMINAL:
+    if not is_terminal(state):
         state = next_state(_oid(record), state, OrderEvent.REPLACED)
     record = record.evolve(
         terms=record.pending_terms,
@@ -294,11 +294,11 @@ def on_amend_accepted(
         pending_request_id=None,
         pending_terms=None,
     )
-    if record.cum_qty >= record.terms.order_qty and record.state not in TERMINAL:
+    if record.cum_qty >= record.terms.order_qty and not is_terminal(record.state):
         record = record.evolve(state=next_state(_oid(record), record.state, OrderEvent.FILL))
     exec_id = f"{_oid(record)}-5-{request_id}"
     # FIX 4.2 reports the replacement itself as OrdStatus 5; 4.4+ report the order's own status.
-    ord_status = OrdStatus.REPLACED if version is FixVersion.FIX42 and record.state not in TERMINAL else None
+    ord_status = OrdStatus.REPLACED if version is FixVersion.FIX42 and not is_terminal(record.state) else None
     er = execution_report(
         session,
         version,
