@@ -16,15 +16,19 @@ from gateway.bridge.orders.core import (
     Answer,
     CallKind,
     CallZenith,
+    CancelAll,
     CancelTimer,
     FixRequest,
     Now,
     OrderCore,
+    OrderLost,
     Reconcile,
+    Reconciled,
     Record,
     RecordOp,
     SendFix,
     SessionLogon,
+    SessionLogout,
     SetTimer,
     Throttled,
     TimerFired,
@@ -437,3 +441,82 @@ def test_unknown_place_outcome_asks_for_reconciliation() -> None:
     actions = h.answer(h.last_call(), Answer.UNKNOWN, errors=("timeout",))
     assert [a for a in actions if isinstance(a, Reconcile)]
     assert next(iter(h.book.orders.values())).state is OrderState.PENDING_NEW
+
+
+# --- notional check, sessions, reconciliation ------------------------------------------------------------
+
+
+def _market(h: Harness, cl: str, qty: str) -> list[Action]:
+    return h.fix("D", [(11, cl), (1, "0001"), (55, "XS01"), (207, "XSX"), (54, "1"), (38, qty), (40, "1"),
+                       (59, "0"), (60, "20260105-01:00:00")])
+
+
+def test_market_order_is_checked_against_a_reference_before_it_is_placed() -> None:
+    h = Harness()
+    _market(h, "m1", "1000")
+    query = h.last_call()
+    assert query.kind is CallKind.REFERENCE and query.request.topic == "QuerySecurity"
+    h.answer(query, data={"BestAsk": "10"})  # 10,000 <= 5,000,000: placed
+    assert h.last_call().kind is CallKind.PLACE
+    _market(h, "m2", "99999")  # the cached reference: no second query; 999,990 is under the limit too
+    assert h.last_call().kind is CallKind.PLACE
+    h.mono += 1.0
+    h.book.calls.clear()
+    h.core._references = type(h.core._references)()
+    _market(h, "m3", "99999")
+    h.answer(h.last_call(), data={"BestAsk": "100"})  # 9,999,900 > 5,000,000: rejected, never placed
+    assert h.last_call().kind is CallKind.REFERENCE and h.ers()[-1][1] == "8"
+
+
+def test_logout_with_cancel_on_disconnect_cancels_every_working_order_unsolicited() -> None:
+    h = Harness(cancel_on_disconnect=True)
+    rid = _working(h)
+    h.feed(SessionLogout(NAME))
+    cancel = h.last_call()
+    assert cancel.kind is CallKind.CANCEL and h.book.orders[rid].pending_kind is None  # unsolicited
+    h.answer(cancel, Answer.ERROR, errors=("OrderNotFound",))
+    assert h.book.sent[-1].msg_type == "8"  # no 9 for a cancel the partner did not ask for
+
+
+def test_cancel_all_and_order_lost() -> None:
+    h = Harness()
+    rid = _working(h)
+    h.feed(CancelAll(account="XS:0002"))
+    assert h.last_call().kind is CallKind.PLACE  # other account: nothing asked
+    h.feed(CancelAll(name=NAME))
+    assert h.last_call().kind is CallKind.CANCEL
+    h.feed(OrderLost(rid))
+    assert h.book.orders[rid].state is OrderState.CANCELED and h.ers()[-1][1] == "4"
+
+
+def test_reconciled_replaces_unanswered_place_orders_and_redrives_pending_requests() -> None:
+    h = Harness()
+    h.new("c1")
+    place = h.last_call()
+    rid = place.request.data["RequestID"]
+    h.feed(Reconciled(replace=(rid,)))
+    assert h.last_call() is place  # a PlaceOrder still in flight is not sent twice
+    h.answer(place, Answer.UNKNOWN)
+    h.feed(Reconciled(replace=(rid,)))
+    assert h.last_call().request == place.request  # the same RequestID again
+    h.ack(h.last_call())
+    # a restart: the accepted G is recorded pending, nobody sends it
+    h.book.orders[rid] = h.book.orders[rid].evolve(pending_kind=PendingKind.REPLACE, pending_cl_ord_id="c2",
+                                                   pending_request_id="gw-amend",
+                                                   pending_terms=h.book.orders[rid].terms)
+    h.core = OrderCore([SESSION], h.book)
+    h.feed(Reconciled(redrive=(rid,)))
+    amend = h.last_call()
+    assert amend.kind is CallKind.AMEND and amend.request.data["RequestID"] == "gw-amend"
+    h.feed(Reconciled(redrive=(rid,)))
+    assert h.last_call() is amend  # driven already: not twice
+
+
+def test_status_and_mass_cancel() -> None:
+    h = Harness()
+    _working(h)
+    out = h.fix("H", [(11, "c1"), (55, "XS01"), (54, "1")])
+    assert [type(a).__name__ for a in out] == ["SendFix"] and dict(out[0].message.fields)[39] == "0"  # type: ignore[union-attr]
+    h.fix("q", [(11, "mc1"), (530, "7"), (60, "20260105-01:00:00")])
+    assert h.book.sent[-1].msg_type == "r" and h.last_call().kind is CallKind.CANCEL
+    assert [(d.cl_ord_id, d.accepted) for d in h.book.decisions][-1] == ("mc1", True)
