@@ -520,3 +520,14 @@ def test_status_and_mass_cancel() -> None:
     h.fix("q", [(11, "mc1"), (530, "7"), (60, "20260105-01:00:00")])
     assert h.book.sent[-1].msg_type == "r" and h.last_call().kind is CallKind.CANCEL
     assert [(d.cl_ord_id, d.accepted) for d in h.book.decisions][-1] == ("mc1", True)
+
+
+def test_amend_of_unknown_outcome_on_an_order_that_filled_meanwhile_gets_no_reject() -> None:
+    h = Harness()
+    rid = _working(h)
+    h.replace("c2", "c1", "50", "11")
+    h.feed(tx("T1", "100"))  # filled while the AmendOrder is out
+    n = len(h.book.sent)
+    h.answer(h.last_call(), Answer.UNKNOWN)
+    assert len(h.book.sent) == n and not h.core.busy  # not retried, and no 9 built from a non-answer
+    assert h.book.orders[rid].state is OrderState.FILLED

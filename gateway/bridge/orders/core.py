@@ -922,14 +922,17 @@ class OrderCore:
         if call is None:
             return  # not ours (a call of an earlier core), or already settled
         o = self._order(call.order)
-        if (call.kind in (CallKind.AMEND, CallKind.CANCEL) and ev.outcome is Answer.UNKNOWN
-                and self._retry_later(ev.call_id, call)):
+        action = call.kind in (CallKind.AMEND, CallKind.CANCEL)
+        if action and ev.outcome is Answer.UNKNOWN and self._retry_later(ev.call_id, call):
             return  # the order stays busy: nothing else may overtake the repeated request
         del self._calls[ev.call_id]
         if o.call == ev.call_id:
             o.call = None
-        {CallKind.PLACE: self._placed, CallKind.REFERENCE: self._referenced, CallKind.AMEND: self._amended,
-         CallKind.CANCEL: self._canceled, CallKind.FILLS: self._fills_fetched}[call.kind](call, ev)
+        if not (action and ev.outcome is Answer.UNKNOWN):  # else the feed settled it: nothing to answer
+            handler = {CallKind.PLACE: self._placed, CallKind.REFERENCE: self._referenced,
+                       CallKind.AMEND: self._amended, CallKind.CANCEL: self._canceled,
+                       CallKind.FILLS: self._fills_fetched}[call.kind]
+            handler(call, ev)
         if call.kind in (CallKind.AMEND, CallKind.CANCEL):
             o.driving.discard(call.cl_ord_id or "")
         if o.call is None:
