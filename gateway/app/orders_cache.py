@@ -12,8 +12,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from gateway.bridge.orders.lifecycle import is_terminal
 from gateway.bridge.orders.model import OrderRecord, record_from_data
-from gateway.bridge.orders.state import TERMINAL
 
 __all__ = ["OrderCache", "OrderLookup"]
 
@@ -44,7 +44,7 @@ class OrderCache:
         rid = record.request_id
         if record.order_id is not None:
             self._by_order_id[record.order_id] = rid
-        if record.state in TERMINAL:
+        if is_terminal(record.state):
             self._working.pop(rid, None)
             self._done[rid] = record
             self._done.move_to_end(rid)

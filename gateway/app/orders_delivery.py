@@ -29,8 +29,8 @@ from functools import partial
 from typing import Any
 
 from gateway.bridge.orders.flow import Report
+from gateway.bridge.orders.lifecycle import is_terminal
 from gateway.bridge.orders.model import OrderRecord, record_to_data
-from gateway.bridge.orders.state import TERMINAL
 from gateway.failpoints import crash_point
 from gateway.store import Store
 from gateway.store.orders_store import Decision, DeferredMessage, OutboundRow
@@ -115,7 +115,7 @@ class Delivery:
         if record is not None:
             seqs = store.apply(request_id=record.request_id, cl_ord_id=record.cl_ord_id,
                                order_id=record.order_id, state=record.state.value,
-                               working=record.state not in TERMINAL, data=record_to_data(record),
+                               working=not is_terminal(record.state), data=record_to_data(record),
                                session=name, exec_ids=exec_ids, outbound=rows, decision=decision)
         elif rows or decision is not None:
             seqs = store.apply(request_id=None, session=name, exec_ids=exec_ids, outbound=rows,

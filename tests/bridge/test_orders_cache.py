@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gateway.app.orders_cache import OrderCache
+from gateway.bridge.orders.lifecycle import OrderState
 from gateway.bridge.orders.model import OrderRecord, OrderTerms
-from gateway.bridge.orders.state import OrderState
 from gateway.vocab.tags import OrdType, Side
 
 TERMS = OrderTerms(code="XS01", market="XSX", side=Side.BUY, ord_type=OrdType.LIMIT, order_qty=Decimal(10),

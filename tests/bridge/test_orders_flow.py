@@ -19,6 +19,8 @@ from gateway.bridge.orders.flow import (
     on_place_rejected,
     on_transaction,
 )
+from gateway.bridge.orders.lifecycle import OrderState
+from gateway.bridge.orders.lifecycle import PendingKind as _K
 from gateway.bridge.orders.model import (
     FixVersion,
     OrderRecord,
@@ -36,7 +38,6 @@ from gateway.bridge.orders.reports import (
     reject_unknown_order,
     status_report,
 )
-from gateway.bridge.orders.state import OrderState
 from gateway.config.dictionaries import locate_dictionaries
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.tags import CxlRejResponseTo, OrdType, Side
@@ -224,7 +225,7 @@ def test_fix42_reject_reasons_outside_dictionary_fall_back() -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_cancel_of_our_request_chains_clordid(version: FixVersion) -> None:
-    rec = accepted(version).evolve(pending_kind="F", pending_cl_ord_id="c2", pending_request_id="gwx-2")
+    rec = accepted(version).evolve(pending_kind=_K.CANCEL, pending_cl_ord_id="c2", pending_request_id="gwx-2")
     out = on_order_update(rec, plx("Cancelled"), KEYS[version], version, NOW)
     f = validate(out.reports[0].message, version)
     assert (f[150], f[39], f[11], f[41], f[17], f[151]) == ("4", "4", "c2", "c1", "oid-1-4", "0")
@@ -278,7 +279,7 @@ def test_replace(version: FixVersion) -> None:
     )
     rec = on_transaction(accepted(version), tx("5", "30", "10"), KEYS[version], version, NOW).record
     rec = rec.evolve(
-        pending_kind="G", pending_cl_ord_id="c2", pending_request_id="gwx-9", pending_terms=new_terms
+        pending_kind=_K.REPLACE, pending_cl_ord_id="c2", pending_request_id="gwx-9", pending_terms=new_terms
     )
     out = on_amend_accepted(rec, KEYS[version], version, NOW)
     f = validate(out.reports[0].message, version)
@@ -307,7 +308,8 @@ def test_replace_down_to_filled_quantity_completes_order() -> None:
         price=Decimal("10.05"),
     )
     rec = on_transaction(accepted(v), tx("5", "30", "10"), key, v, NOW).record
-    rec = rec.evolve(pending_kind="G", pending_cl_ord_id="c2", pending_request_id="r", pending_terms=smaller)
+    rec = rec.evolve(pending_kind=_K.REPLACE, pending_cl_ord_id="c2", pending_request_id="r",
+                     pending_terms=smaller)
     out = on_amend_accepted(rec, key, v, NOW)
     assert out.record.state is OrderState.FILLED and validate(out.reports[0].message, v)[151] == "0"
 
@@ -447,7 +449,7 @@ def test_mass_status_extra_fields_and_empty_answer(version: FixVersion) -> None:
 
 def test_record_round_trips_through_data() -> None:
     rec = accepted(FixVersion.FIX44).evolve(
-        pending_kind="G", pending_terms=TERMS, cum_qty=Decimal("1.5"), cum_value=Decimal("15.0075")
+        pending_kind=_K.REPLACE, pending_terms=TERMS, cum_qty=Decimal("1.5"), cum_value=Decimal("15.0075")
     )
     assert record_from_data(record_to_data(rec)) == rec
 
@@ -484,13 +486,13 @@ def test_amended_order_published_before_the_amend_answer() -> None:
         price=Decimal("10.20"),
     )
     rec = accepted(v).evolve(
-        pending_kind="G", pending_cl_ord_id="c2", pending_request_id="r2", pending_terms=bigger
+        pending_kind=_K.REPLACE, pending_cl_ord_id="c2", pending_request_id="r2", pending_terms=bigger
     )
     # Unrelated publish (old terms): nothing to report yet.
     out = on_order_update(
         rec, plx("OnMarket", quantity=Decimal(100), limit_price=Decimal("10.05")), key, v, NOW
     )
-    assert out.reports == () and out.record.pending_kind == "G"
+    assert out.reports == () and out.record.pending_kind is _K.REPLACE
     # The amended order shows up: Replaced now, then a fill measured against 150;
     # the AmendOrder answer then adds nothing.
     out = on_order_update(

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.bridge.errors import CancelRejected
+from gateway.bridge.orders.lifecycle import OrderState, PendingKind
 from gateway.bridge.orders.model import FixVersion, MassStatusRequest, OrderRecord, OrderTerms
 from gateway.bridge.orders.queries import (
     MassCancelRefused,
@@ -19,7 +20,6 @@ from gateway.bridge.orders.queries import (
     select_orders,
     unsupported_in_version,
 )
-from gateway.bridge.orders.state import OrderState
 from gateway.config.model import SessionConfig
 from gateway.vocab.records import InboundMessage, SessionKey
 from gateway.vocab.tags import OrdType, Side
@@ -67,7 +67,7 @@ def test_check_amendable_order_of_checks() -> None:
     assert reason(rec("a"), used=True) == "6"
     assert reason(None) == "1"
     assert reason(rec("a", state=OrderState.FILLED)) == "0"
-    assert reason(rec("a", pending_kind="F", pending_cl_ord_id="p")) == "3"
+    assert reason(rec("a", pending_kind=PendingKind.CANCEL, pending_cl_ord_id="p")) == "3"
     assert reason(rec("a"), connected=False) == "2"
     ok = rec("a")
     assert check_amendable(ok, "c9", cl_ord_id_used=False, connected=True, unavailable="down") is ok

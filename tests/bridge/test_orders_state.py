@@ -6,7 +6,7 @@ import pytest
 
 from gateway.app.throttle import TokenBucket
 from gateway.bridge.errors import InvalidTransition
-from gateway.bridge.orders.state import (
+from gateway.bridge.orders.lifecycle import (
     TERMINAL,
     TRANSITIONS,
     OrderEvent,

@@ -19,12 +19,12 @@ import pytest
 
 from gateway.bridge.errors import BridgeRejection, CancelRejected, OrderRejected
 from gateway.bridge.marketdata.request import MarketDataRejected, parse_market_data_request
+from gateway.bridge.orders.lifecycle import OrderState
 from gateway.bridge.orders.mapping import parse_cancel_replace, parse_new_order
 from gateway.bridge.orders.model import FixVersion, OrderRecord
 from gateway.bridge.orders.queries import check_amendable, cxl_reason_for_errors
 from gateway.bridge.orders.reference import notional_rejection
 from gateway.bridge.orders.reports import business_reject, cancel_reject, reject_unknown_order
-from gateway.bridge.orders.state import OrderState
 from gateway.bridge.orders.zenith_requests import reject_from_zenith
 from gateway.config.dictionaries import locate_dictionaries
 from gateway.config.model import Limits, SessionConfig

@@ -3,7 +3,7 @@
 This is the orders bridge's h11 ``Connection``: the service reads the :class:`OrderRecord` from
 the store, calls one ``on_*`` function with the event and ``now``, writes the returned record and
 sends the returned reports whose ExecID the store has not seen. Every state change goes through
-:func:`gateway.bridge.orders.state.next_state`.
+:func:`gateway.bridge.orders.lifecycle.next_state`.
 
 ExecIDs (ARCHITECTURE §7) are derived from Plxtra identity, never from a counter, so a restart
 recomputes the same ID for the same event and the store's ``exec_already_sent`` drops it:
@@ -28,9 +28,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.bridge.orders.lifecycle import (
+    ZENITH_STATUS_EVENTS,
+    OrderEvent,
+    OrderState,
+    PendingKind,
+    is_terminal,
+    next_state,
+)
 from gateway.bridge.orders.model import FixVersion, OrderRecord, PlxOrder, PlxTransaction
 from gateway.bridge.orders.reports import exec_type_for_fill, execution_report
-from gateway.bridge.orders.state import TERMINAL, OrderEvent, OrderState, next_state
 from gateway.vocab.records import OutboundMessage, SessionKey
 from gateway.vocab.tags import ExecType, OrdStatus
 
@@ -120,7 +127,7 @@ def on_transaction(
     done = cum_qty >= record.terms.order_qty
     event = OrderEvent.FILL if done else OrderEvent.PARTIAL_FILL
     # A trade reported after a cancel/expiry still happened: report it, keep the final state.
-    terminal = record.state in TERMINAL
+    terminal = is_terminal(record.state)
     state = record.state if terminal else next_state(_oid(record), record.state, event)
     record = record.evolve(cum_qty=cum_qty, cum_value=cum_value, state=state)
     exec_id = f"{_oid(record)}-F{tx.id}"
@@ -137,13 +144,6 @@ def on_transaction(
     return Outcome(record, (*accepted.reports, Report(exec_id, er)))
 
 
-_STATUS_EVENTS = {
-    "Cancelled": OrderEvent.CANCELED,
-    "Canceled": OrderEvent.CANCELED,
-    "Expired": OrderEvent.EXPIRED,
-    "Rejected": OrderEvent.REJECTED,
-    "Suspended": OrderEvent.SUSPENDED,
-}
 _EXEC_TYPES = {
     OrderEvent.CANCELED: (ExecType.CANCELED, "4"),
     OrderEvent.EXPIRED: (ExecType.EXPIRED, "C"),
@@ -170,7 +170,7 @@ def on_order_update(
         replaced = on_amend_accepted(record, session, version, now)
         record = replaced.record
         reports += replaced.reports
-    event = _STATUS_EVENTS.get(order.status)
+    event = ZENITH_STATUS_EVENTS.get(order.status)
     if event is OrderEvent.REJECTED and record.state is OrderState.PENDING_NEW:
         record = record.evolve(state=next_state(_oid(record), record.state, event))
         exec_id = f"{_oid(record)}-8"
@@ -188,12 +188,13 @@ def on_order_update(
     accepted = _accept(record, session, version, now)
     record = accepted.record
     reports = [*accepted.reports, *reports]
-    if record.state in TERMINAL:
+    if is_terminal(record.state):
         return Outcome(record, tuple(reports))
     if event in _EXEC_TYPES:
         exec_type, suffix = _EXEC_TYPES[event]
         cl_ord_id = orig = None
-        if event is OrderEvent.CANCELED and record.pending_kind == "F" and record.pending_cl_ord_id:
+        ours = record.pending_kind is PendingKind.CANCEL and record.pending_cl_ord_id
+        if event is OrderEvent.CANCELED and ours:
             # Our cancel request: the ER answers its ClOrdID and chains to the order's current one.
             cl_ord_id, orig = record.pending_cl_ord_id, record.cl_ord_id
         record = record.evolve(state=next_state(_oid(record), record.state, event))
@@ -244,7 +245,7 @@ def on_order_lost(record: OrderRecord, session: SessionKey, version: FixVersion,
     """Reconciliation found that Plxtra no longer knows a working order (e.g. an end-of-day purge,
     or a venue restarted without its state): report it Canceled, unsolicited, with the reason in
     Text, so that status and cancel answers agree with what Plxtra will say (finding F2)."""
-    if record.state in TERMINAL or record.order_id is None:
+    if is_terminal(record.state) or record.order_id is None:
         return Outcome(record)
     record = clear_pending(record).evolve(
         state=next_state(_oid(record), record.state, OrderEvent.CANCELED))
@@ -257,7 +258,7 @@ def on_order_lost(record: OrderRecord, session: SessionKey, version: FixVersion,
 def _shows_pending_amend(record: OrderRecord, order: PlxOrder) -> bool:
     """True if ``order`` (an Orders publish) already carries the terms of our pending replace."""
     terms = record.pending_terms
-    if record.pending_kind != "G" or terms is None or order.quantity is None:
+    if record.pending_kind is not PendingKind.REPLACE or terms is None or order.quantity is None:
         return False
     visible = terms.max_floor if terms.max_floor is not None else terms.order_qty
     return (
@@ -275,12 +276,13 @@ def on_amend_accepted(
     record: OrderRecord, session: SessionKey, version: FixVersion, now: datetime
 ) -> Outcome:
     """AmendOrder answered ``Success``: the pending terms become the order's, ClOrdID chains."""
-    if record.pending_kind != "G" or record.pending_terms is None or record.pending_cl_ord_id is None:
+    if (record.pending_kind is not PendingKind.REPLACE or record.pending_terms is None
+            or record.pending_cl_ord_id is None):
         return Outcome(record)
     request_id = record.pending_request_id
     old_cl = record.cl_ord_id
     state = record.state
-    if state not in TERMINAL:
+    if not is_terminal(state):
         state = next_state(_oid(record), state, OrderEvent.REPLACED)
     record = record.evolve(
         terms=record.pending_terms,
@@ -292,11 +294,11 @@ def on_amend_accepted(
         pending_request_id=None,
         pending_terms=None,
     )
-    if record.cum_qty >= record.terms.order_qty and record.state not in TERMINAL:
+    if record.cum_qty >= record.terms.order_qty and not is_terminal(record.state):
         record = record.evolve(state=next_state(_oid(record), record.state, OrderEvent.FILL))
     exec_id = f"{_oid(record)}-5-{request_id}"
     # FIX 4.2 reports the replacement itself as OrdStatus 5; 4.4+ report the order's own status.
-    ord_status = OrdStatus.REPLACED if version is FixVersion.FIX42 and record.state not in TERMINAL else None
+    ord_status = OrdStatus.REPLACED if version is FixVersion.FIX42 and not is_terminal(record.state) else None
     er = execution_report(
         session,
         version,
@@ -330,11 +332,11 @@ def pending_report(
     the request's, OrigClOrdID the order's current one; quantities are the order's as they are.
     """
     kind, cl_ord_id, request_id = record.pending_kind, record.pending_cl_ord_id, record.pending_request_id
-    if kind not in ("F", "G") or cl_ord_id is None or request_id is None:
+    if kind is None or cl_ord_id is None or request_id is None:
         return None
-    exec_type = ExecType.PENDING_CANCEL if kind == "F" else ExecType.PENDING_REPLACE
+    exec_type = ExecType.PENDING_CANCEL if kind is PendingKind.CANCEL else ExecType.PENDING_REPLACE
     exec_id = f"{_oid(record)}-{exec_type.value}-{request_id}"
-    status = OrdStatus.PENDING_CANCEL if kind == "F" else OrdStatus.PENDING_REPLACE
+    status = OrdStatus.PENDING_CANCEL if kind is PendingKind.CANCEL else OrdStatus.PENDING_REPLACE
     er = execution_report(session, version, record, exec_id=exec_id, exec_type=exec_type, now=now,
                           ord_status=status, cl_ord_id=cl_ord_id, orig_cl_ord_id=record.cl_ord_id)
     return Report(exec_id, er)

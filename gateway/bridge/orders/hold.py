@@ -17,26 +17,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
+from gateway.bridge.orders.lifecycle import (
+    HoldDo,
+    HoldEvent,
+    HoldState,
+    OrderState,
+    hold_move,
+    is_terminal,
+    zenith_status_ends_order,
+)
 from gateway.bridge.orders.model import OrderRecord, PlxOrder, PlxTransaction
-from gateway.bridge.orders.state import TERMINAL, OrderState
 
 __all__ = [
-    "HOLD_TIMEOUT", "TERMINAL_STATUSES", "FillHold", "awaiting_fills", "transactions_in", "working_view",
+    "HOLD_TIMEOUT", "FillHold", "awaiting_fills", "transactions_in", "working_view",
 ]
 
 HOLD_TIMEOUT = 2.0
 """Seconds to wait for the covering transactions before asking QueryTransactions for them."""
 
-TERMINAL_STATUSES = frozenset({"Cancelled", "Canceled", "Expired", "Rejected"})
-
-
 def awaiting_fills(record: OrderRecord, order: PlxOrder) -> bool:
     """True if ``order`` would end ``record`` before the fills its ExecutedQuantity counts."""
     return (
-        order.status in TERMINAL_STATUSES
-        and record.state not in TERMINAL
+        zenith_status_ends_order(order.status)
+        and not is_terminal(record.state)
         and order.executed_quantity > record.cum_qty
     )
 
@@ -60,11 +66,12 @@ def transactions_in(
 @dataclass(slots=True)
 class _Held:
     order: PlxOrder
-    deadline: float
+    state: HoldState
 
 
 class FillHold:
-    """Held terminal updates by order RequestID, each with a deadline (monotonic seconds)."""
+    """Held terminal updates by order RequestID, moved by the fill-hold table
+    (:data:`gateway.bridge.orders.lifecycle.HOLD_TRANSITIONS`)."""
 
     def __init__(self, timeout: float = HOLD_TIMEOUT) -> None:
         self.timeout = timeout
@@ -76,27 +83,33 @@ class FillHold:
     def __len__(self) -> int:
         return len(self._held)
 
-    def hold(self, request_id: str, order: PlxOrder, now: float) -> bool:
-        """Hold (or replace the held) ``order``; True if newly held (the caller arms a timer)."""
+    def state(self, request_id: str) -> HoldState:
         held = self._held.get(request_id)
-        if held is not None:
-            held.order = order  # a later update supersedes; the deadline stays
-            return False
-        self._held[request_id] = _Held(order, now + self.timeout)
-        return True
+        return held.state if held is not None else HoldState.NONE
 
-    def covered(self, record: OrderRecord) -> PlxOrder | None:
-        """The held update, removed, once ``record``'s fills cover its ExecutedQuantity."""
-        held = self._held.get(record.request_id)
-        if held is None or record.cum_qty < held.order.executed_quantity:
+    def step(self, request_id: str, event: HoldEvent, order: PlxOrder | None = None,
+             cum_qty: Decimal | None = None) -> tuple[HoldDo, PlxOrder | None] | None:
+        """Apply ``event`` to the order's hold; what to do and, on RELEASE, the held update. None
+        when the table has no such move, or (FILLS_COVER) the fills do not cover it yet.
+        ``order`` is the terminal update of TERMINAL_AHEAD, ``cum_qty`` the reported fills of
+        FILLS_COVER."""
+        held = self._held.get(request_id)
+        move = hold_move(held.state if held is not None else HoldState.NONE, event)
+        if move is None:
             return None
-        del self._held[record.request_id]
-        return held.order
-
-    def release(self, request_id: str) -> PlxOrder | None:
-        """The held update, removed, whatever the fills (deadline passed)."""
-        held = self._held.pop(request_id, None)
-        return held.order if held is not None else None
-
-    def due(self, now: float) -> list[str]:
-        return [rid for rid, h in self._held.items() if h.deadline <= now]
+        after, do = move
+        if event is HoldEvent.TERMINAL_AHEAD:
+            assert order is not None
+            if held is None:
+                self._held[request_id] = _Held(order, after)
+            else:
+                held.order = order  # a later update supersedes; the deadline stays
+            return do, None
+        assert held is not None
+        if event is HoldEvent.FILLS_COVER and (cum_qty is None or cum_qty < held.order.executed_quantity):
+            return None
+        if after is HoldState.NONE:
+            del self._held[request_id]
+            return do, held.order
+        held.state = after
+        return do, None

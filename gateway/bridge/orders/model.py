@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from gateway.bridge.orders.state import OrderState
+from gateway.bridge.orders.lifecycle import OrderState, PendingKind, is_terminal
 from gateway.config.model import SessionConfig
 from gateway.vocab.tags import OrdType, Side, TimeInForce
 from gateway.vocab.version import FixVersion
@@ -244,7 +244,7 @@ class OrderRecord:
     orig_cl_ord_id: str | None = None
     cum_qty: Decimal = Decimal(0)
     cum_value: Decimal = Decimal(0)
-    pending_kind: str | None = None  # "F" cancel or "G" replace
+    pending_kind: PendingKind | None = None
     pending_cl_ord_id: str | None = None
     pending_request_id: str | None = None
     pending_terms: OrderTerms | None = field(default=None)
@@ -261,7 +261,7 @@ class OrderRecord:
     @property
     def leaves_qty(self) -> Decimal:
         """Open quantity: zero once the order is done (FIX: LeavesQty=0 when not working)."""
-        if self.state in (OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED, OrderState.EXPIRED):
+        if is_terminal(self.state):
             return Decimal(0)
         return max(self.terms.order_qty - self.cum_qty, Decimal(0))
 
@@ -355,7 +355,7 @@ def record_from_data(d: Mapping[str, Any]) -> OrderRecord:
         orig_cl_ord_id=d.get("orig_cl_ord_id"),
         cum_qty=Decimal(d["cum_qty"]),
         cum_value=Decimal(d["cum_value"]),
-        pending_kind=d.get("pending_kind"),
+        pending_kind=PendingKind(d["pending_kind"]) if d.get("pending_kind") else None,
         pending_cl_ord_id=d.get("pending_cl_ord_id"),
         pending_request_id=d.get("pending_request_id"),
         pending_terms=terms_from_data(d["pending_terms"]) if d.get("pending_terms") else None,

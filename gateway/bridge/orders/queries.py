@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from gateway.bridge.errors import BridgeRejection, CancelRejected
+from gateway.bridge.orders.lifecycle import is_terminal
 from gateway.bridge.orders.mapping import parse_mass_cancel
 from gateway.bridge.orders.model import FixVersion, MassCancelRequest, MassStatusRequest, OrderRecord
 from gateway.bridge.orders.reports import (
@@ -17,7 +18,6 @@ from gateway.bridge.orders.reports import (
     reject_unknown_order,
     status_report,
 )
-from gateway.bridge.orders.state import TERMINAL
 from gateway.config.model import SessionConfig
 from gateway.vocab import tags as t
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
@@ -63,7 +63,7 @@ def check_amendable(
         raise CancelRejected(CxlRejReason.DUPLICATE_CL_ORD_ID, f"duplicate ClOrdID {cl_ord_id}")
     if record is None:
         raise CancelRejected(CxlRejReason.UNKNOWN_ORDER, "unknown order")
-    if record.state in TERMINAL:
+    if is_terminal(record.state):
         raise CancelRejected(CxlRejReason.TOO_LATE_TO_CANCEL, f"order is {record.state.name.lower()}")
     if record.pending_kind is not None:
         raise CancelRejected(
