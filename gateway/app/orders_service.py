@@ -33,7 +33,7 @@ from typing import Any
 
 from gateway.app.orders_cache import OrderCache, OrderLookup
 from gateway.app.orders_delivery import Delivery
-from gateway.app.throttle import ThrottleGate, throttle_answer, throttle_text
+from gateway.app.throttle import throttle_answer
 from gateway.bridge.errors import InvalidTransition
 from gateway.bridge.orders.core import (
     CONNECTION_UNAVAILABLE,
@@ -188,7 +188,6 @@ class OrdersService:
                                   else config.gateway.pending_status_after),
             cancel_on_disconnect=config.gateway.cancel_on_disconnect,
         )
-        self._gate = ThrottleGate(monotonic, self._admitted, self._refuse, self._spawn)
         self._timers: dict[tuple[str, ...], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._subs: list[Any] = []
@@ -420,20 +419,21 @@ class OrdersService:
     # --- inbound FIX ---------------------------------------------------------------------------
 
     def on_message(self, msg: InboundMessage, session: SessionConfig) -> None:
+        """A request the session's throttle admitted (the registry applies it to every message)."""
         name = str(_key_of(session))
         if not self._core.ignored_repeat(name, msg):
-            self._gate.admit(name, msg, session)
+            self._feed(FixRequest(name, msg))
 
-    def _admitted(self, msg: InboundMessage, session: SessionConfig, name: str) -> None:
-        self._feed(FixRequest(name, msg))
-
-    def _refuse(self, name: str, msg: InboundMessage, session: SessionConfig, logout: bool) -> None:
-        """Over the message rate (F6): the throttle words the answer, the core decides it."""
+    def refuse_throttled(self, msg: InboundMessage, session: SessionConfig, text: str) -> None:
+        """Over the message rate (F6): the throttle words the answer, the core decides it durably
+        (one decision, an ExecID from the store); the registry logs the session out if configured."""
+        name = str(_key_of(session))
+        if self._core.ignored_repeat(name, msg):
+            return
         rid = self._store.allocate_request_id()
-        answer = throttle_answer(msg, fix_version(session), throttle_text(session.limits), self._wall(),
-                                 exec_id=f"{rid}-8")
+        answer = throttle_answer(msg, fix_version(session), text, self._wall(), exec_id=f"{rid}-8")
         answer_id = f"{rid}-8" if msg.msg_type == "D" else f"{rid}-9"
-        self._feed(Throttled(name, msg, answer, answer_id, logout))
+        self._feed(Throttled(name, msg, answer, answer_id, False))
 
     # --- Zenith subscriptions ------------------------------------------------------------------
 

@@ -30,6 +30,21 @@ def _quiet_config(directory: Path, port: int, **gateway: object) -> Path:
                              zenith={"sim_config": str(sim_yaml)})
 
 
+def _settled_snapshot(*directories: Path, within: float = 10.0) -> dict[str, str]:
+    """:func:`_snapshot` once the first gateway has finished writing on its own (its store is
+    brought up to date off the order path, a moment after the answers): two equal snapshots
+    half a second apart, within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    last = _snapshot(*directories)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = _snapshot(*directories)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"the first gateway kept writing its state for {within} s")
+
+
 def _snapshot(*directories: Path) -> dict[str, str]:
     """Digest of every file under ``directories`` except the test's own process logs."""
     found: dict[str, str] = {}
@@ -65,7 +80,7 @@ def test_second_gateway_on_the_same_config_exits_at_once_and_changes_nothing(tmp
         seqnums = tmp_path / "fixstore" / "FIX.4.4-PLXTRA-CLIENT1.seqnums"
         assert journal.stat().st_size > 0 and seqnums.is_file()
         assert (tmp_path / "embedded-sim.sqlite").is_file()
-        before = _snapshot(tmp_path)   # store, journal, sim state, QuickFIX store and logs, lock file
+        before = _settled_snapshot(tmp_path)   # store, journal, sim state, QuickFIX store and logs, lock file
         assert str(tmp_path / "gateway.sqlite") in before and str(journal) in before
 
         code, took, output = _run_second(cfg)
@@ -92,7 +107,7 @@ def test_another_config_whose_paths_resolve_to_the_same_directory_is_refused(tmp
     cfg_b = _quiet_config(tmp_path / "b", free_port(), store_path=str(tmp_path / "alias" / "gateway.sqlite"))
     with spawn_gateway_process(cfg_a, timeout=60) as first:
         _trade_once(port, tmp_path / "client", "alias1")
-        before = _snapshot(state)
+        before = _settled_snapshot(state)
 
         code, took, output = _run_second(cfg_b)
 

@@ -31,7 +31,6 @@ from gateway.bridge.orders.model import (
     record_to_data,
 )
 from gateway.bridge.orders.reports import (
-    business_reject,
     cancel_reject,
     mass_cancel_report,
     no_orders_status,
@@ -40,6 +39,7 @@ from gateway.bridge.orders.reports import (
 )
 from gateway.config.dictionaries import locate_dictionaries
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.rejects import reject_inbound
 from gateway.vocab.tags import CxlRejResponseTo, OrdType, Side
 
 NOW = datetime(2025, 6, 3, 0, 15, 30, 123000, tzinfo=UTC)
@@ -397,7 +397,7 @@ def test_cancel_reject_unknown_order() -> None:
 @pytest.mark.parametrize("version", VERSIONS)
 def test_business_reject_throttle(version: FixVersion) -> None:
     d = InboundMessage(KEYS[version], "D", 12, ((11, "c9"),))
-    f = validate(business_reject(KEYS[version], version, d, "8", "throttle", 11), version)
+    f = validate(reject_inbound(d, "8", "throttle", ref_id_tag=11, version=version), version)
     assert (f[45], f[372], f[379]) == ("12", "D", "c9")
     assert f[380] == ("8" if version is FixVersion.FIX50SP2 else "0")
 

@@ -24,12 +24,13 @@ from gateway.bridge.orders.mapping import parse_cancel_replace, parse_new_order
 from gateway.bridge.orders.model import FixVersion, OrderRecord
 from gateway.bridge.orders.queries import check_amendable, cxl_reason_for_errors
 from gateway.bridge.orders.reference import notional_rejection
-from gateway.bridge.orders.reports import business_reject, cancel_reject, reject_unknown_order
+from gateway.bridge.orders.reports import cancel_reject, reject_unknown_order
 from gateway.bridge.orders.zenith_requests import reject_from_zenith
 from gateway.config.dictionaries import locate_dictionaries
 from gateway.config.model import Limits, SessionConfig
 from gateway.vocab import tags as t
 from gateway.vocab.records import InboundMessage, SessionKey
+from gateway.vocab.rejects import reject_inbound
 
 NOW = datetime(2025, 1, 2, 10, 0, tzinfo=UTC)
 V42, V44, V50 = FixVersion.FIX42, FixVersion.FIX44, FixVersion.FIX50SP2
@@ -222,7 +223,7 @@ def test_cxl_rej_reason(case: str, refuse, reason: str, wire: tuple[str, str, st
 @pytest.mark.parametrize(("case", "reason", "wire"), BUSINESS_REJ, ids=[c[0] for c in BUSINESS_REJ])
 def test_business_reject_reason(case: str, reason: str, wire: tuple[str, str, str]) -> None:
     for version, want in zip((V42, V44, V50), wire, strict=True):
-        j = business_reject(KEYS[version], version, order_msg(key=KEYS[version]), reason, case)
+        j = reject_inbound(order_msg(key=KEYS[version]), reason, case, version=version)
         got = _wire(j, t.BUSINESS_REJECT_REASON)
         assert got == want, f"{case} on {version}: 380={got}, want {want}"
         assert got in enumerated(version, t.BUSINESS_REJECT_REASON)

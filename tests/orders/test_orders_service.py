@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from gateway.app.orders_service import CONNECTION_UNAVAILABLE, OrdersService
+from gateway.app.services import ServiceRegistry
 from gateway.config.model import (
     GatewayConfig,
     GatewaySettings,
@@ -92,6 +93,7 @@ class Harness:
     service: OrdersService
     outbox: RecordingOutbox
     config: GatewayConfig
+    registry: ServiceRegistry
     seq: dict[str, int] = field(default_factory=dict)
     cursor: int = 0
 
@@ -100,7 +102,8 @@ class Harness:
         msg = InboundMessage(key(begin), msg_type, self.seq[begin], tuple((t, str(v)) for t, v in pairs))
         cfg = self.config.session_for(begin, "PLXTRA", TARGETS[begin])
         assert cfg is not None
-        self.service.on_message(msg, cfg)
+        # Through the dispatch seam, as in the gateway: the session's throttle applies there.
+        self.registry.dispatch(msg)
 
     def order(
         self,
@@ -228,7 +231,8 @@ async def harness(
     if logon:
         for s in config.sessions:
             service.on_logon(SessionKey(s.begin_string, s.sender_comp_id, s.target_comp_id), s)
-    h = Harness(sim, client, other, store, service, outbox, config)
+    registry = ServiceRegistry(config, outbox, [service])
+    h = Harness(sim, client, other, store, service, outbox, config, registry)
     try:
         yield h
     finally:

@@ -20,11 +20,9 @@ RUNTIME = ("app", "bridge", "config", "fix", "ops", "store", "vocab", "zenith")
 
 # TODO(lead): after the issue-13 merge, route these to gateway.vocab and empty the lists.
 KNOWN_J_BUILDERS = {
-    "bridge/orders/reports.py",          # B: business_reject -> vocab.rejects.reject_inbound
     "app/marketdata_service.py",         # E: _business_reject -> vocab.rejects.reject_inbound
 }
 KNOWN_TIMESTAMP_FORMATTERS = {
-    "bridge/orders/reports.py",                          # B: fix_time -> vocab.times.utc_timestamp
     "bridge/marketdata/messages.py",                     # E: fmt_timestamp -> vocab.times.utc_timestamp
 }
 

@@ -100,7 +100,6 @@ from gateway.bridge.orders.queries import (
 )
 from gateway.bridge.orders.reference import ReferenceCache, needs_reference, notional_rejection
 from gateway.bridge.orders.reports import (
-    business_reject,
     cancel_reject,
     execution_report,
     mass_cancel_report,
@@ -116,6 +115,7 @@ from gateway.bridge.orders.zenith_requests import (
 from gateway.config.model import SessionConfig
 from gateway.vocab import tags as t
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.rejects import reject_inbound
 from gateway.vocab.tags import (
     BusinessRejectReason,
     CxlRejReason,
@@ -878,8 +878,8 @@ class OrderCore:
             request = parse_mass_status(msg, self._sessions[name][1])
         except BridgeRejection as exc:
             reason = BusinessRejectReason.UNKNOWN_SECURITY
-            self._emit(SendFix(name, business_reject(msg.session, version, msg, reason, exc.text,
-                                                     t.MASS_STATUS_REQ_ID)))
+            self._emit(SendFix(name, reject_inbound(msg, reason, exc.text, ref_id_tag=t.MASS_STATUS_REQ_ID,
+                                                    version=version)))
             return
         working = self._working(name)
         for er in answer_mass_status(msg.session, version, request, working, self._now.wall):

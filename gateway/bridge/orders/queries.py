@@ -12,7 +12,6 @@ from gateway.bridge.orders.lifecycle import is_terminal
 from gateway.bridge.orders.mapping import parse_mass_cancel
 from gateway.bridge.orders.model import FixVersion, MassCancelRequest, MassStatusRequest, OrderRecord
 from gateway.bridge.orders.reports import (
-    business_reject,
     mass_cancel_report,
     no_orders_status,
     reject_unknown_order,
@@ -21,6 +20,7 @@ from gateway.bridge.orders.reports import (
 from gateway.config.model import SessionConfig
 from gateway.vocab import tags as t
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.rejects import reject_inbound
 from gateway.vocab.tags import BusinessRejectReason, CxlRejReason, MassCancelResponse, OrdRejReason
 
 __all__ = [
@@ -189,7 +189,7 @@ def refuse_mass_cancel(
 
 def unsupported_in_version(key: SessionKey, version: FixVersion, msg: InboundMessage) -> OutboundMessage:
     """BusinessMessageReject(j) reason 3 for a message the version's dictionary does not define."""
-    return business_reject(
-        key, version, msg, BusinessRejectReason.UNSUPPORTED_MESSAGE_TYPE,
-        f"MsgType {msg.msg_type} is not defined in {version.value}",
+    return reject_inbound(
+        msg, BusinessRejectReason.UNSUPPORTED_MESSAGE_TYPE,
+        f"MsgType {msg.msg_type} is not defined in {version.value}", version=version,
     )  # fmt: skip

@@ -16,14 +16,13 @@ Nothing here reads a clock: ``now`` (aware UTC) comes in.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from gateway.bridge.orders.model import FixVersion, OrderRecord
 from gateway.vocab import tags as t
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.tags import (
-    BusinessRejectReason,
     CxlRejReason,
     CxlRejResponseTo,
     ExecTransType,
@@ -31,24 +30,17 @@ from gateway.vocab.tags import (
     MsgType,
     OrdStatus,
 )
+from gateway.vocab.times import utc_timestamp
 
 __all__ = [
-    "business_reject",
     "cancel_reject",
     "exec_type_for_fill",
     "execution_report",
-    "fix_time",
     "mass_cancel_report",
     "no_orders_status",
     "reject_unknown_order",
     "status_report",
 ]
-
-
-def fix_time(now: datetime) -> str:
-    """UTCTimestamp with milliseconds: ``YYYYMMDD-HH:MM:SS.sss``."""
-    now = now.astimezone(UTC)
-    return now.strftime("%Y%m%d-%H:%M:%S.") + f"{now.microsecond // 1000:03d}"
 
 
 def _ord_rej_reason(version: FixVersion, reason: str | None) -> str | None:
@@ -124,7 +116,7 @@ def execution_report(
         (t.LEAVES_QTY, record.leaves_qty),
         (t.CUM_QTY, record.cum_qty),
         (t.AVG_PX, record.avg_px),
-        (t.TRANSACT_TIME, fix_time(now)),
+        (t.TRANSACT_TIME, utc_timestamp(now)),
         (t.TEXT, text),
     ]
     pairs += list(extra)
@@ -201,7 +193,7 @@ def reject_unknown_order(
         (t.LEAVES_QTY, 0),
         (t.CUM_QTY, 0),
         (t.AVG_PX, 0),
-        (t.TRANSACT_TIME, fix_time(now)),
+        (t.TRANSACT_TIME, utc_timestamp(now)),
         (t.TEXT, text),
     ]
     pairs += list(extra)
@@ -222,7 +214,7 @@ def no_orders_status(
         (t.LEAVES_QTY, 0),
         (t.CUM_QTY, 0),
         (t.AVG_PX, 0),
-        (t.TRANSACT_TIME, fix_time(now)),
+        (t.TRANSACT_TIME, utc_timestamp(now)),
         (t.MASS_STATUS_REQ_ID, mass_status_req_id),
         (t.TOT_NUM_REPORTS, 0),
         (t.LAST_RPT_REQUESTED, True),
@@ -259,35 +251,10 @@ def cancel_reject(
         (t.ACCOUNT, account),
         (t.CXL_REJ_RESPONSE_TO, response_to),
         (t.CXL_REJ_REASON, _cxl_rej_reason(version, reason)),
-        (t.TRANSACT_TIME, fix_time(now) if version is not FixVersion.FIX42 else None),
+        (t.TRANSACT_TIME, utc_timestamp(now) if version is not FixVersion.FIX42 else None),
         (t.TEXT, text),
     ]
     return OutboundMessage.build(session, MsgType.ORDER_CANCEL_REJECT, pairs)
-
-
-def business_reject(
-    session: SessionKey,
-    version: FixVersion,
-    msg: InboundMessage,
-    reason: str,
-    text: str,
-    ref_id_tag: int | None = None,
-) -> OutboundMessage:
-    """BusinessMessageReject(j) referring to ``msg``.
-
-    Reasons outside a version's dictionary (e.g. 8 throttle before 5.0) fall back to 0 (Other),
-    since a strict partner engine rejects an out-of-range enum at session level.
-    """
-    reason = (t.reason_for_version(t.BUSINESS_REJECT_REASON, version.value, reason)
-              or BusinessRejectReason.OTHER)
-    pairs: list[tuple[int, object]] = [
-        (t.REF_SEQ_NUM, msg.msg_seq_num or None),
-        (t.REF_MSG_TYPE, msg.msg_type),
-        (t.BUSINESS_REJECT_REF_ID, msg.get(ref_id_tag) if ref_id_tag else None),
-        (t.BUSINESS_REJECT_REASON, reason),
-        (t.TEXT, text),
-    ]
-    return OutboundMessage.build(session, MsgType.BUSINESS_MESSAGE_REJECT, pairs)
 
 
 def mass_cancel_report(
@@ -320,6 +287,6 @@ def mass_cancel_report(
             orig_tag = t.AFFECTED_ORIG_CL_ORD_ID if version is FixVersion.FIX50SP2 else t.ORIG_CL_ORD_ID
             pairs.append((orig_tag, o.cl_ord_id))
             pairs.append((t.AFFECTED_ORDER_ID, o.order_id or "NONE"))
-    pairs += [(t.TRANSACT_TIME, fix_time(now)), (t.TEXT, text)]
+    pairs += [(t.TRANSACT_TIME, utc_timestamp(now)), (t.TEXT, text)]
     return OutboundMessage.build(session, MsgType.ORDER_MASS_CANCEL_REPORT, pairs)
 
