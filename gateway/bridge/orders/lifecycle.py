@@ -246,7 +246,7 @@ def pending_move(pending: PendingKind | None, event: PendingEvent,
     if move is None:
         return None
     after, do = move
-    return (None if after is NO_PENDING else after), do  # type: ignore[return-value]
+    return (None if after is NO_PENDING else after), do
 
 
 # --- 3. fill hold --------------------------------------------------------------------------------

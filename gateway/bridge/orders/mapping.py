@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from gateway.bridge.errors import CancelRejected, OrderRejected
+from gateway.bridge.errors import BridgeRejection, CancelRejected, OrderRejected
 from gateway.bridge.orders.model import (
     CancelReplace,
     CancelRequest,
@@ -55,7 +55,8 @@ SUPPORTED_TIF = frozenset(
 
 
 def _decimal(
-    msg: InboundMessage, tag: int, *, reject: type[Exception] = OrderRejected, cl_ord_id: str | None = None
+    msg: InboundMessage, tag: int, *, reject: type[BridgeRejection] = OrderRejected,
+    cl_ord_id: str | None = None,
 ) -> Decimal | None:
     raw = msg.get(tag)
     if raw is None or raw == "":
@@ -92,7 +93,7 @@ def resolve_instrument(
     msg: InboundMessage,
     session: SessionConfig,
     cl_ord_id: str | None = None,
-    reject: type[Exception] = OrderRejected,
+    reject: type[BridgeRejection] = OrderRejected,
 ) -> tuple[str, str]:
     """(code, market) from Symbol(55) [+ SecurityExchange(207)], checked against entitlements."""
     symbol = msg.get(t.SYMBOL)
@@ -128,7 +129,7 @@ def resolve_instrument(
 
 
 def _resolve_account(
-    msg: InboundMessage, session: SessionConfig, cl_ord_id: str, reject: type[Exception] = OrderRejected
+    msg: InboundMessage, session: SessionConfig, cl_ord_id: str, reject: type[BridgeRejection] = OrderRejected
 ) -> tuple[str, str | None]:
     fix_account = msg.get(t.ACCOUNT) or None
     account = session.resolve_account(fix_account)
@@ -143,11 +144,11 @@ def _resolve_account(
 
 
 def _terms(
-    msg: InboundMessage, session: SessionConfig, cl_ord_id: str, reject: type[Exception] = OrderRejected
+    msg: InboundMessage, session: SessionConfig, cl_ord_id: str, reject: type[BridgeRejection] = OrderRejected
 ) -> OrderTerms:
     code, market = resolve_instrument(msg, session, cl_ord_id, reject)
     try:
-        side = Side(msg.get(t.SIDE, ""))
+        side = Side(msg.get(t.SIDE) or "")
     except ValueError:
         raise reject(
             OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
@@ -155,7 +156,8 @@ def _terms(
             cl_ord_id=cl_ord_id,
         ) from None
     try:
-        ord_type = OrdType(msg.get(t.ORD_TYPE, OrdType.LIMIT))
+        raw_type = msg.get(t.ORD_TYPE)
+        ord_type = OrdType(OrdType.LIMIT if raw_type is None else raw_type)
     except ValueError:
         raise reject(
             OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
@@ -224,7 +226,7 @@ def _terms(
 
 
 def check_limits(
-    terms: OrderTerms, session: SessionConfig, cl_ord_id: str, reject: type[Exception] = OrderRejected
+    terms: OrderTerms, session: SessionConfig, cl_ord_id: str, reject: type[BridgeRejection] = OrderRejected
 ) -> None:
     """Session limits (config ``limits``): max order quantity and notional (priced orders)."""
     limits = session.limits
