@@ -960,7 +960,13 @@ class OrderCore:
             return
         data = self._result(ev)
         if data.get("Result") == "Success":
-            plx = PlxOrder.from_json(data["Order"]) if isinstance(data.get("Order"), dict) else None
+            try:
+                plx = PlxOrder.from_json(data["Order"]) if isinstance(data.get("Order"), dict) else None
+            except (KeyError, ValueError) as exc:
+                # Accepted all the same (Result is Success); the Orders feed and reconciliation
+                # bring the order's state, as for an answer without an Order.
+                log.error("PlaceOrder %s: malformed Order in a Success answer: %s", request_id, exc)
+                plx = None
             self._apply_to(request_id, lambda r, k, v, now: on_place_accepted(r, plx, k, v, now))
             return
         errors = [str(e) for e in data.get("Errors") or []]

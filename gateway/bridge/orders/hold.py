@@ -15,6 +15,7 @@ terms, status not terminal), so acceptance and a replace published with it are s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -34,6 +35,8 @@ from gateway.bridge.orders.model import OrderRecord, PlxOrder, PlxTransaction
 __all__ = [
     "HOLD_TIMEOUT", "FillHold", "awaiting_fills", "transactions_in", "working_view",
 ]
+
+log = logging.getLogger("gateway.bridge.orders.hold")
 
 HOLD_TIMEOUT = 2.0
 """Seconds to wait for the covering transactions before asking QueryTransactions for them."""
@@ -58,7 +61,12 @@ def transactions_in(
 ) -> list[PlxTransaction]:
     """QueryTransactions rows (unordered, Zenith §5.17) as transactions sorted by trade time (ties
     keep the server's order), only those of ``order_id`` when given."""
-    txs = (PlxTransaction.from_json(x) for x in rows or ())
+    txs = []
+    for row in rows or ():
+        try:
+            txs.append(PlxTransaction.from_json(row))
+        except (KeyError, ValueError) as exc:  # one malformed row must not hide the other fills
+            log.error("QueryTransactions row skipped: %s: %r", exc, row)
     mine = (x for x in txs if order_id is None or x.order_id == order_id)
     return sorted(mine, key=lambda x: x.trade_date)
 

@@ -47,7 +47,10 @@ def reference_price(security: Mapping[str, Any], side: Side) -> Decimal | None:
     """The reference of a ``QuerySecurity`` answer for an order on ``side`` (see module doc)."""
     first = "BestAsk" if side in _BUY_SIDES else "BestBid"
     for name in (first, "Last", "Close"):
-        px = to_decimal(security.get(name))
+        try:
+            px = to_decimal(security.get(name))
+        except ValueError:  # a malformed price is no reference; the next one may be
+            continue
         if px is not None and px > 0:
             return px
     return None
