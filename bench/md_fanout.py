@@ -26,6 +26,8 @@ import asyncio
 import multiprocessing
 import os
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -283,11 +285,31 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def phase(name: str, sessions: int, conn, source: EventSource, pid: int, seconds: float) -> dict:
+def profile_tool() -> str:
+    tool = shutil.which("py-spy")
+    if tool is None:
+        raise SystemExit("--profile needs py-spy on PATH (pip install py-spy)")
+    return tool
+
+
+def phase(
+    name: str, sessions: int, conn, source: EventSource, pid: int, seconds: float, profile: str | None = None
+) -> dict:
     conn.send(("reset", None))
     cl0 = conn.recv()
     cpu0, t0, ev0, own0 = proc_cpu(pid), time.monotonic(), source.events, sum(os.times()[:2])
+    spy = None
+    if profile:
+        # py-spy samples the gateway from outside; its own CPU is not the gateway's.
+        spy = subprocess.Popen(
+            [profile_tool(), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200",
+             "-f", "raw", "-o", profile, *(["--gil"] if os.environ.get("MD_FANOUT_GIL") else [])],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     time.sleep(seconds)
+    if spy is not None:
+        spy.wait(seconds + 30)
     cpu1, t1, ev1, own1 = proc_cpu(pid), time.monotonic(), source.events, sum(os.times()[:2])
     conn.send(("collect", None))
     msgs, entries, lat, rejects, cl1 = conn.recv()
@@ -362,7 +384,15 @@ def run(args: argparse.Namespace) -> int:
                 parent.recv()
                 time.sleep(1.0)
                 rows.append(
-                    phase(f"{args.sessions} sessions", args.sessions, parent, source, gw.pid, args.seconds)
+                    phase(
+                        f"{args.sessions} sessions",
+                        args.sessions,
+                        parent,
+                        source,
+                        gw.pid,
+                        args.seconds,
+                        args.profile,
+                    )
                 )
                 depth_subs = handle.call_sync(
                     handle.server.subscription_count, "Market", f"Depth!{symbols[0]}.XSX"
@@ -419,6 +449,9 @@ def main() -> int:
     parser.add_argument("--symbols", type=int, default=5)
     parser.add_argument("--queue-limit", type=int, default=10_000)
     parser.add_argument("--measure", type=int, default=5, help="clients sampling latency (all count)")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="py-spy the gateway during the N-session phase (raw stacks to FILE)"
+    )
     return run(parser.parse_args())
 
 

@@ -62,6 +62,12 @@ __all__ = ["MarketDataService"]
 log = logging.getLogger("gateway.app.marketdata")
 
 DRAIN_BUDGET = 512  # messages per session per drain pass
+# Messages of one session handed to the engine and not yet taken by it. Beyond this the service
+# keeps a session's updates in its own queue, where queued X of one MDReqID merge into one message
+# (and conflate at md_queue_limit): under load each session gets fewer, fuller messages, and an
+# update waits behind at most this many messages of its session rather than a deep engine FIFO.
+OUTBOX_WINDOW = 8
+BEHIND_POLL = 0.001  # s between looks at a busy session's backlog
 SECURITY_LIST_PAGE = 100  # symbols per SecurityList(y) message
 
 
@@ -204,10 +210,13 @@ class MarketDataService:
         now = self._clock()
         more = behind = False
         for key in self.state.sessions_pending():
-            if self._backlog is not None and self._backlog(key) > self._limit:
-                behind = True  # the engine is behind on this session: let its queue conflate
-                continue
-            messages, released = self.state.drain(key, DRAIN_BUDGET, now)
+            room = DRAIN_BUDGET
+            if self._backlog is not None:
+                room = min(room, OUTBOX_WINDOW - self._backlog(key))
+                if room <= 0:
+                    behind = True  # the engine is behind on this session: its queue merges, then conflates
+                    continue
+            messages, released = self.state.drain(key, room, now)
             for message in messages:
                 self._outbox.send(message)
             self.sent += len(messages)
@@ -221,7 +230,7 @@ class MarketDataService:
             if more:
                 loop.call_soon(self._drain)  # yield to the Zenith reader, then go on
             else:
-                loop.call_later(0.005, self._drain)  # poll the slow session's backlog
+                loop.call_later(BEHIND_POLL, self._drain)  # poll the busy session's backlog
 
     def _send(self, key: SessionKey, profile: str, msg_type: str, fields: Fields) -> None:
         self.state.send_plain(key, profile, msg_type, fields)
