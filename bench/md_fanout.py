@@ -355,9 +355,11 @@ def run(args: argparse.Namespace) -> int:
                 "target_comp_id": f"MD{i:02d}",
                 "heartbeat_interval": 30,
                 "accept_reset_seq_num_flag": True,
-                "accounts": ["0001"],
-                "default_account": "0001",
                 "markets": ["XSX"],
+                # Market-data-only partners: nothing they get needs a real resend.
+                "trading": False,
+                "persist_messages": args.persist,
+                "log_messages": args.log_messages,
             }
             for i in range(1, args.sessions + 1)
         ]
@@ -409,7 +411,8 @@ def run(args: argparse.Namespace) -> int:
         handle.stop()
     print(
         f"md_fanout: rate={args.rate:.0f} events/s over {len(symbols)} symbols, window {args.seconds:.0f} s, "
-        f"order-by-order full depth, FIX.4.4; latency sampled on {args.measure} client(s)"
+        f"order-by-order full depth, FIX.4.4; latency sampled on {args.measure} client(s); "
+        f"persist_messages {args.persist}, log_messages {args.log_messages}"
     )
     cols = [
         "phase",
@@ -449,6 +452,14 @@ def main() -> int:
     parser.add_argument("--symbols", type=int, default=5)
     parser.add_argument("--queue-limit", type=int, default=10_000)
     parser.add_argument("--measure", type=int, default=5, help="clients sampling latency (all count)")
+    parser.add_argument(
+        "--persist", action=argparse.BooleanOptionalAction, default=False,
+        help="sessions' persist_messages (default off: QuickFIX PersistMessages=N)",
+    )
+    parser.add_argument(
+        "--log-messages", action=argparse.BooleanOptionalAction, default=False,
+        help="sessions' log_messages (default off: no message lines in the QuickFIX message log)",
+    )
     parser.add_argument(
         "--profile", metavar="FILE", help="py-spy the gateway during the N-session phase (raw stacks to FILE)"
     )

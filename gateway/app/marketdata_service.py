@@ -66,7 +66,7 @@ DRAIN_BUDGET = 512  # messages per session per drain pass
 # keeps a session's updates in its own queue, where queued X of one MDReqID merge into one message
 # (and conflate at md_queue_limit): under load each session gets fewer, fuller messages, and an
 # update waits behind at most this many messages of its session rather than a deep engine FIFO.
-OUTBOX_WINDOW = 8
+OUTBOX_WINDOW = 4
 BEHIND_POLL = 0.001  # s between looks at a busy session's backlog
 SECURITY_LIST_PAGE = 100  # symbols per SecurityList(y) message
 
