@@ -9,8 +9,11 @@ The loop-side edge around the pure :class:`~gateway.bridge.marketdata.state.Mark
   drained by :meth:`_drain`, scheduled on the loop with ``call_soon``, a bounded ``budget`` per
   session per pass so a burst for one session cannot starve the others or the Zenith reader.
   When the Outbox can tell how much it holds for a session (an optional
-  ``backlog(session) -> int`` method), a session above ``md_queue_limit`` is not drained that pass:
-  its pending structure grows and conflation takes over.
+  ``backlog(session) -> int`` method), at most ``OUTBOX_WINDOW`` messages of a session wait in the
+  engine: beyond that the session is not drained that pass, its queued X of one MDReqID merge
+  into one message when it is, and past ``md_queue_limit`` conflation takes over. So the more
+  sessions share the engine, the fuller (and fewer) each session's messages, instead of a deep
+  engine FIFO that only adds latency.
 * A Zenith ``StreamReset`` voids the topic's state; once the new snapshot is in, every affected
   subscription gets an unsolicited W for its MDReqID (RptSeq restarts at 1): the signal to drop
   the book and start again.
@@ -95,7 +98,6 @@ class MarketDataService:
             # Entries per merged X for a session that fell behind; 1 sends one X per event.
             merge_max=config.gateway.md_merge_max,
         )
-        self._limit = config.gateway.md_queue_limit
         self._zsubs: dict[Topic, Any] = {}
         self._profiles: dict[SessionKey, str] = {}
         self._drain_scheduled = False
