@@ -7,14 +7,19 @@ What runs:
   cancels limit orders straight into its matching engine at ``--rate`` events per second, spread
   over ``--symbols`` symbols (each placement or cancel is one Depth change: an event). A placed
   order's quantity is its stamp: 10**9 + (CLOCK_MONOTONIC in µs mod 10**9);
-* the gateway as a real subprocess (``plxtra-fix run``) with a generated config of N sessions;
+* the gateway as a real subprocess (``plxtra-fix run``) with a generated config of N
+  market-data-only sessions (``trading: false``; ``persist_messages`` / ``log_messages`` false
+  unless ``--persist`` / ``--log-messages``);
 * N raw-socket FIX 4.4 clients in a third process (own GIL), each subscribed order-by-order, full
   depth, to the same symbols (one MarketDataRequest with NoRelatedSym = symbols). A client reads
   the stamp back from each New entry's MDEntrySize: event -> FIX latency on one system clock.
 
 Prints, per phase: MD messages/s and incremental entries/s received in total, latency
 p50/p99/max, the gateway's CPU seconds over the window and its RSS, the CPU of the bench's own
-processes, and how many Zenith Depth subscriptions the simulator saw.
+processes, and how many Zenith Depth subscriptions the simulator saw. ``--profile FILE`` samples
+the gateway with py-spy during the N-session phase (raw stacks; MD_FANOUT_GIL=1: GIL holders only).
+The CPU ratio depends on how much the gateway merges, which depends on the machine's load: on a
+shared machine compare runs interleaved with the code before, several times.
 Targets (brief): >= 20,000 MD msgs/s out in total, N sessions < 2x the CPU of one, p99 < 5 ms at
 1,000 events/s.
 """
