@@ -7,14 +7,19 @@ What runs:
   cancels limit orders straight into its matching engine at ``--rate`` events per second, spread
   over ``--symbols`` symbols (each placement or cancel is one Depth change: an event). A placed
   order's quantity is its stamp: 10**9 + (CLOCK_MONOTONIC in µs mod 10**9);
-* the gateway as a real subprocess (``plxtra-fix run``) with a generated config of N sessions;
+* the gateway as a real subprocess (``plxtra-fix run``) with a generated config of N
+  market-data-only sessions (``trading: false``; ``persist_messages`` / ``log_messages`` false
+  unless ``--persist`` / ``--log-messages``);
 * N raw-socket FIX 4.4 clients in a third process (own GIL), each subscribed order-by-order, full
   depth, to the same symbols (one MarketDataRequest with NoRelatedSym = symbols). A client reads
   the stamp back from each New entry's MDEntrySize: event -> FIX latency on one system clock.
 
 Prints, per phase: MD messages/s and incremental entries/s received in total, latency
 p50/p99/max, the gateway's CPU seconds over the window and its RSS, the CPU of the bench's own
-processes, and how many Zenith Depth subscriptions the simulator saw.
+processes, and how many Zenith Depth subscriptions the simulator saw. ``--profile FILE`` samples
+the gateway with py-spy during the N-session phase (raw stacks; MD_FANOUT_GIL=1: GIL holders only).
+The CPU ratio depends on how much the gateway merges, which depends on the machine's load: on a
+shared machine compare runs interleaved with the code before, several times.
 Targets (brief): >= 20,000 MD msgs/s out in total, N sessions < 2x the CPU of one, p99 < 5 ms at
 1,000 events/s.
 """
@@ -26,6 +31,8 @@ import asyncio
 import multiprocessing
 import os
 import random
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -283,11 +290,31 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def phase(name: str, sessions: int, conn, source: EventSource, pid: int, seconds: float) -> dict:
+def profile_tool() -> str:
+    tool = shutil.which("py-spy")
+    if tool is None:
+        raise SystemExit("--profile needs py-spy on PATH (pip install py-spy)")
+    return tool
+
+
+def phase(
+    name: str, sessions: int, conn, source: EventSource, pid: int, seconds: float, profile: str | None = None
+) -> dict:
     conn.send(("reset", None))
     cl0 = conn.recv()
     cpu0, t0, ev0, own0 = proc_cpu(pid), time.monotonic(), source.events, sum(os.times()[:2])
+    spy = None
+    if profile:
+        # py-spy samples the gateway from outside; its own CPU is not the gateway's.
+        spy = subprocess.Popen(
+            [profile_tool(), "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200",
+             "-f", "raw", "-o", profile, *(["--gil"] if os.environ.get("MD_FANOUT_GIL") else [])],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     time.sleep(seconds)
+    if spy is not None:
+        spy.wait(seconds + 30)
     cpu1, t1, ev1, own1 = proc_cpu(pid), time.monotonic(), source.events, sum(os.times()[:2])
     conn.send(("collect", None))
     msgs, entries, lat, rejects, cl1 = conn.recv()
@@ -333,9 +360,11 @@ def run(args: argparse.Namespace) -> int:
                 "target_comp_id": f"MD{i:02d}",
                 "heartbeat_interval": 30,
                 "accept_reset_seq_num_flag": True,
-                "accounts": ["0001"],
-                "default_account": "0001",
                 "markets": ["XSX"],
+                # Market-data-only partners: nothing they get needs a real resend.
+                "trading": False,
+                "persist_messages": args.persist,
+                "log_messages": args.log_messages,
             }
             for i in range(1, args.sessions + 1)
         ]
@@ -362,7 +391,15 @@ def run(args: argparse.Namespace) -> int:
                 parent.recv()
                 time.sleep(1.0)
                 rows.append(
-                    phase(f"{args.sessions} sessions", args.sessions, parent, source, gw.pid, args.seconds)
+                    phase(
+                        f"{args.sessions} sessions",
+                        args.sessions,
+                        parent,
+                        source,
+                        gw.pid,
+                        args.seconds,
+                        args.profile,
+                    )
                 )
                 depth_subs = handle.call_sync(
                     handle.server.subscription_count, "Market", f"Depth!{symbols[0]}.XSX"
@@ -379,7 +416,8 @@ def run(args: argparse.Namespace) -> int:
         handle.stop()
     print(
         f"md_fanout: rate={args.rate:.0f} events/s over {len(symbols)} symbols, window {args.seconds:.0f} s, "
-        f"order-by-order full depth, FIX.4.4; latency sampled on {args.measure} client(s)"
+        f"order-by-order full depth, FIX.4.4; latency sampled on {args.measure} client(s); "
+        f"persist_messages {args.persist}, log_messages {args.log_messages}"
     )
     cols = [
         "phase",
@@ -419,6 +457,17 @@ def main() -> int:
     parser.add_argument("--symbols", type=int, default=5)
     parser.add_argument("--queue-limit", type=int, default=10_000)
     parser.add_argument("--measure", type=int, default=5, help="clients sampling latency (all count)")
+    parser.add_argument(
+        "--persist", action=argparse.BooleanOptionalAction, default=False,
+        help="sessions' persist_messages (default off: QuickFIX PersistMessages=N)",
+    )
+    parser.add_argument(
+        "--log-messages", action=argparse.BooleanOptionalAction, default=False,
+        help="sessions' log_messages (default off: no message lines in the QuickFIX message log)",
+    )
+    parser.add_argument(
+        "--profile", metavar="FILE", help="py-spy the gateway during the N-session phase (raw stacks to FILE)"
+    )
     return run(parser.parse_args())
 
 

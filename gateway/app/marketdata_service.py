@@ -9,8 +9,11 @@ The loop-side edge around the pure :class:`~gateway.bridge.marketdata.state.Mark
   drained by :meth:`_drain`, scheduled on the loop with ``call_soon``, a bounded ``budget`` per
   session per pass so a burst for one session cannot starve the others or the Zenith reader.
   When the Outbox can tell how much it holds for a session (an optional
-  ``backlog(session) -> int`` method), a session above ``md_queue_limit`` is not drained that pass:
-  its pending structure grows and conflation takes over.
+  ``backlog(session) -> int`` method), at most ``OUTBOX_WINDOW`` messages of a session wait in the
+  engine: beyond that the session is not drained that pass, its queued X of one MDReqID merge
+  into one message when it is, and past ``md_queue_limit`` conflation takes over. So the more
+  sessions share the engine, the fuller (and fewer) each session's messages, instead of a deep
+  engine FIFO that only adds latency.
 * A Zenith ``StreamReset`` voids the topic's state; once the new snapshot is in, every affected
   subscription gets an unsolicited W for its MDReqID (RptSeq restarts at 1): the signal to drop
   the book and start again.
@@ -62,6 +65,12 @@ __all__ = ["MarketDataService"]
 log = logging.getLogger("gateway.app.marketdata")
 
 DRAIN_BUDGET = 512  # messages per session per drain pass
+# Messages of one session handed to the engine and not yet taken by it. Beyond this the service
+# keeps a session's updates in its own queue, where queued X of one MDReqID merge into one message
+# (and conflate at md_queue_limit): under load each session gets fewer, fuller messages, and an
+# update waits behind at most this many messages of its session rather than a deep engine FIFO.
+OUTBOX_WINDOW = 4
+BEHIND_POLL = 0.001  # s between looks at a busy session's backlog
 SECURITY_LIST_PAGE = 100  # symbols per SecurityList(y) message
 
 
@@ -89,7 +98,6 @@ class MarketDataService:
             # Entries per merged X for a session that fell behind; 1 sends one X per event.
             merge_max=config.gateway.md_merge_max,
         )
-        self._limit = config.gateway.md_queue_limit
         self._zsubs: dict[Topic, Any] = {}
         self._profiles: dict[SessionKey, str] = {}
         self._drain_scheduled = False
@@ -204,10 +212,13 @@ class MarketDataService:
         now = self._clock()
         more = behind = False
         for key in self.state.sessions_pending():
-            if self._backlog is not None and self._backlog(key) > self._limit:
-                behind = True  # the engine is behind on this session: let its queue conflate
-                continue
-            messages, released = self.state.drain(key, DRAIN_BUDGET, now)
+            room = DRAIN_BUDGET
+            if self._backlog is not None:
+                room = min(room, OUTBOX_WINDOW - self._backlog(key))
+                if room <= 0:
+                    behind = True  # the engine is behind on this session: its queue merges, then conflates
+                    continue
+            messages, released = self.state.drain(key, room, now)
             for message in messages:
                 self._outbox.send(message)
             self.sent += len(messages)
@@ -221,7 +232,7 @@ class MarketDataService:
             if more:
                 loop.call_soon(self._drain)  # yield to the Zenith reader, then go on
             else:
-                loop.call_later(0.005, self._drain)  # poll the slow session's backlog
+                loop.call_later(BEHIND_POLL, self._drain)  # poll the busy session's backlog
 
     def _send(self, key: SessionKey, profile: str, msg_type: str, fields: Fields) -> None:
         self.state.send_plain(key, profile, msg_type, fields)

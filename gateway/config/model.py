@@ -203,12 +203,23 @@ class SessionConfig:
     market_data: bool = True                 # session may use MarketDataRequest
     trading: bool = True                     # session may send orders
     pending_reports: bool = False            # ER Pending Cancel/Replace (39=6/E) before Plxtra answers F/G
+    # Market-data-only sessions (trading: false) may skip QuickFIX's resend store and the message
+    # log: a resend is then answered with SequenceReset-GapFill, which is right for stale quotes
+    # and wrong for ExecutionReports, so the loader refuses either on a trading session.
+    persist_messages: bool = True            # QuickFIX PersistMessages
+    log_messages: bool = True                # message lines in the QuickFIX message log
     # QuickFIX validation of what the partner sends. Off by default for user-defined tags (>= 5000):
     # a partner's own tag on a D must reach the application, not lose the order to a session Reject.
     validate_user_defined_fields: bool = False
     allow_unknown_msg_fields: bool = False   # a standard tag the message type does not define
     validate_fields_out_of_order: bool = True
     data_dictionary: Path | None = None      # the partner's own dictionary (FIXT.1.1: the application one)
+
+    @property
+    def market_data_only(self) -> bool:
+        """No orders can come from this session (``trading: false``): nothing it is sent needs a
+        real resend, so its messages need not be stored or logged."""
+        return not self.trading
 
     @property
     def session_key_text(self) -> str:

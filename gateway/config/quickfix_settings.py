@@ -171,6 +171,11 @@ def _session_lines(config: GatewayConfig, s: SessionConfig, dictionaries: Dictio
     lines.append(f"HeartBtInt={s.heartbeat_interval}")
     lines += _schedule_lines(s.schedule, today)
     lines.append(f"ResetOnLogon={_yn(s.reset_on_logon)}")
+    if not s.persist_messages:
+        lines += ["# persist_messages: false (market data only): a ResendRequest gets SequenceReset-GapFill",
+                  "PersistMessages=N"]
+    if not s.log_messages:
+        lines.append("# log_messages: false: the gateway's log factory writes no message lines here")
     if s.role is Role.ACCEPTOR:
         host = config.gateway.listen_host
         lines.append(f"# listen_host {host}: QuickFIX C++ binds SocketAcceptPort on every interface")

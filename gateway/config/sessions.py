@@ -42,10 +42,12 @@ SESSION_KEYS = (
     "name", "begin_string", "sender_comp_id", "target_comp_id", "role", "default_appl_ver_id",
     "host", "port", "heartbeat_interval", "schedule", "reset_on_logon", "accept_reset_seq_num_flag",
     "credentials", "accounts", "default_account", "markets", "symbols", "symbology", "limits",
-    "cancel_on_disconnect", "market_data", "trading", "pending_reports",
+    "cancel_on_disconnect", "market_data", "trading", "pending_reports", "persist_messages", "log_messages",
     "validate_user_defined_fields", "allow_unknown_msg_fields", "validate_fields_out_of_order",
     "data_dictionary", "transport", "tls", "backup_hosts",
 )
+# Only for market-data-only sessions (trading: false): see SessionConfig.persist_messages.
+QUIET_FLAGS = ("persist_messages", "log_messages")
 VALIDATION_FLAGS = ("validate_user_defined_fields", "allow_unknown_msg_fields",
                     "validate_fields_out_of_order")
 BACKUP_HOST_KEYS = ("host", "port")
@@ -108,7 +110,7 @@ class SessionReader:
         if got := m.get("schedule"):
             kw["schedule"] = read_schedule(self.r, *got)
         for flag in ("reset_on_logon", "accept_reset_seq_num_flag", "market_data", "trading",
-                     "pending_reports"):
+                     "pending_reports", *QUIET_FLAGS):
             kw[flag] = self._opt(m, flag, self.r.boolean)
         for flag in VALIDATION_FLAGS:
             kw[flag] = self._opt(m, flag, self.r.boolean)
@@ -140,6 +142,13 @@ class SessionReader:
         if trading and "accounts" not in m:
             self.r.error(m.node, join_key(key, "accounts"),
                          "missing: a trading session needs at least one account (or set trading: false)")
+        for flag in QUIET_FLAGS:
+            if trading and kw[flag] is False:
+                # A trading partner's ResendRequest must get the ExecutionReports again, not a gap
+                # fill (and the message log is the record of its orders).
+                self.r.error(m.get(flag)[0], join_key(key, flag),   # type: ignore[index]
+                             f"{flag}: false is for market-data-only sessions: a trading session needs "
+                             "its ExecutionReports resent after a reconnect (set trading: false)")
 
         if len(self.r.errors) != before or begin is None or sender is None or target is None:
             return None

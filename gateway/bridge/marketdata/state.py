@@ -176,7 +176,8 @@ class SessionQueue:
     def __init__(self, key: SessionKey, profile: str) -> None:
         self.key = key
         self.profile = profile
-        # (sub or None, epoch, msg_type, fields, view_before) ; sub None = plain message
+        # (sub or None, epoch, msg_type, fields, view_before). sub None: a plain message, fields
+        # complete; otherwise fields is the stream's shared body, without the sub's MDReqID(262).
         self.items: deque[tuple[Subscription | None, int, str, Fields, MDView | None]] = deque()
         self.waiting: list[Subscription] = []
         self.conflations = 0
@@ -410,7 +411,8 @@ class MarketDataState:
                     q.items.append((s, s.epoch, "", (), None))
 
     def _fan_out(self, stream: Stream, msg_type: str, body: Fields, before: MDView) -> None:
-        # The hot loop of the fan-out: one shared body, one tuple per subscriber.
+        # The hot loop of the fan-out: every subscriber queues the very same body object; its
+        # MDReqID goes in front when the message is drained (once per message actually sent).
         limit = self.queue_limit
         queues = self.queues
         for sub in stream.subs:
@@ -425,7 +427,7 @@ class MarketDataState:
                 items = q.items
                 if sub.mode != "live":
                     continue
-            items.append((sub, sub.epoch, msg_type, (sub.req_field, *body), before))
+            items.append((sub, sub.epoch, msg_type, body, before))
 
     def _conflate(self, q: SessionQueue) -> None:
         """Queue full: drop queued book updates; each subscription owes a catch-up instead."""
@@ -491,9 +493,11 @@ class MarketDataState:
                 continue
             if not sub.active or epoch != sub.epoch:
                 continue
-            if msg_type == "X" and items:
-                fields = self._merge_following(items, sub.request, fields)
             if msg_type:
+                if msg_type == "X" and items:
+                    fields = self._merge_following(items, sub, fields)
+                else:
+                    fields = (sub.req_field, *fields)
                 out.append(OutboundMessage(session, msg_type, fields))
                 continue
             # Marker: the subscription owes a W (snapshot) or a catch-up X.
@@ -518,31 +522,33 @@ class MarketDataState:
                 released += self.remove_request(entry.session, entry.md_req_id)
         return out, released
 
-    def _merge_following(self, items: deque[Any], request: RequestEntry, fields: Fields) -> Fields:
-        """Fold the X messages queued right behind this one for the same MDReqID into it.
+    def _merge_following(self, items: deque[Any], sub: Subscription, body: Fields) -> Fields:
+        """The X ``body`` (shared, without MDReqID) for ``sub``, with the X bodies queued right
+        behind it for the same MDReqID folded in, and ``sub``'s MDReqID(262) in front.
 
         Only what is already queued is merged (the session is behind): entries stay in order and
         keep their own instrument and RptSeq, so the result means exactly the same to the client
         while costing the engine one message instead of several. Idle sessions are unaffected.
         """
-        count = int(fields[1][1])
-        parts = [fields]
+        request = sub.request
+        count = int(body[0][1])
+        parts = [body]
         while items and count < self.merge_max:
-            nsub, nepoch, ntype, nfields, _ = items[0]
+            nsub, nepoch, ntype, nbody, _ = items[0]
             if ntype != "X" or nsub is None or nsub.request is not request or nepoch != nsub.epoch:
                 break
-            n = int(nfields[1][1])
+            n = int(nbody[0][1])
             if count + n > self.merge_max:
                 break
             items.popleft()
-            parts.append(nfields)
+            parts.append(nbody)
             count += n
         if len(parts) == 1:
-            return fields
+            return (sub.req_field, *body)
         self.merged += len(parts) - 1
-        merged: list[tuple[int, str]] = [fields[0], (tags.NO_MD_ENTRIES, str(count))]
+        merged: list[tuple[int, str]] = [sub.req_field, (tags.NO_MD_ENTRIES, str(count))]
         for part in parts:
-            merged.extend(part[2:])
+            merged.extend(part[1:])
         return tuple(merged)
 
     def sessions_pending(self) -> Iterable[SessionKey]:

@@ -1,0 +1,134 @@
+"""persist_messages / log_messages: false, for market-data-only sessions only.
+
+Such a session's sent messages are not kept by QuickFIX (PersistMessages=N), so a partner's
+ResendRequest is answered with SequenceReset-GapFill; a trading session may not say so, because
+its ExecutionReports must be resent. Checked through check-config and over a real session.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.cli import main
+from gateway.config import ConfigError, load_config
+from tests.acceptance.rawfix import RawFix
+from tests.marketdata.mdhelpers import Market
+
+MD_ONLY = """\
+  - name: quotes
+    begin_string: FIX.4.4
+    sender_comp_id: PLXTRA
+    target_comp_id: QUOTES
+    trading: false
+    persist_messages: false
+    log_messages: false
+  - name: trader
+    begin_string: FIX.4.4
+    sender_comp_id: PLXTRA
+    target_comp_id: TRADER
+    accounts: ["0001"]
+"""
+
+
+def _write(tmp_path: Path, sessions: str) -> Path:
+    path = tmp_path / "gateway.yaml"
+    text = "gateway:\n  listen_port: 9990\nsessions:\n" + textwrap.dedent(sessions)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _sections(settings_text: str) -> dict[str, list[str]]:
+    """QuickFIX settings lines per session (TargetCompID), [DEFAULT] under 'DEFAULT'."""
+    out: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in settings_text.splitlines():
+        if line in ("[DEFAULT]", "[SESSION]"):
+            current = []
+            out["DEFAULT" if line == "[DEFAULT]" else f"#{len(out)}"] = current
+        elif line.startswith("TargetCompID="):
+            out[line.split("=", 1)[1]] = current
+            current.append(line)
+        else:
+            current.append(line)
+    return out
+
+
+def test_persist_messages_false_gives_persist_messages_n_in_check_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-config", str(_write(tmp_path, MD_ONLY))]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    sections = _sections(out)
+    assert "PersistMessages=Y" in sections["DEFAULT"]
+    assert "PersistMessages=N" in sections["QUOTES"]
+    assert not any(line.startswith("PersistMessages") for line in sections["TRADER"])  # the default: Y
+    config = load_config(tmp_path / "gateway.yaml")
+    quotes, trader = config.sessions
+    assert (quotes.market_data_only, quotes.persist_messages, quotes.log_messages) == (True, False, False)
+    assert (trader.market_data_only, trader.persist_messages, trader.log_messages) == (False, True, True)
+
+
+@pytest.mark.parametrize("flag", ["persist_messages", "log_messages"])
+def test_a_trading_session_may_not_skip_its_store_or_log(tmp_path: Path, flag: str) -> None:
+    path = _write(tmp_path, f"""\
+      - name: trader
+        begin_string: FIX.4.4
+        sender_comp_id: PLXTRA
+        target_comp_id: TRADER
+        accounts: ["0001"]
+        {flag}: false
+    """)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (error,) = info.value.errors
+    assert error.key == f"sessions[0].{flag}" and error.line == 9
+    assert "market-data-only" in str(error) and "trading: false" in str(error)
+
+
+def _v(req_id: str) -> list[tuple[int, str]]:
+    return [(262, req_id), (263, "1"), (264, "0"), (265, "1"), (266, "Y"), (267, "2"), (269, "0"),
+            (269, "1"), (146, "1"), (55, "XS01"), (207, "XSX")]
+
+
+def _subscribe_then_resend(port: int, target: str) -> list[Any]:
+    """Log on, take the snapshot, then ask for everything again (ResendRequest 7=1, 16=0)."""
+    with RawFix(port, "FIX.4.4", target, "PLXTRA") as c:
+        c.logon()
+        c.send("V", _v("r"))
+        w = c.expect("W", timeout=10, where={262: "r"})
+        assert w[34] == "2"
+        c.send("2", [(7, "1"), (16, "0")])
+        answers = []
+        for _ in range(5):   # what QuickFIX answers comes at once: stop at the first quiet second
+            m = c.next(timeout=1)
+            if m is None:
+                break
+            if m.msg_type != "0":
+                answers.append(m)
+        return answers
+
+
+def test_resend_request_on_unpersisted_session_is_answered_with_gap_fill(
+    market: Market, gateway_factory: Any
+) -> None:
+    base = {"begin_string": "FIX.4.4", "sender_comp_id": "PLXTRA", "trading": False, "markets": ["XSX"]}
+    gw = gateway_factory(sessions=[
+        {**base, "name": "quotes", "target_comp_id": "QUOTES", "persist_messages": False},
+        {**base, "name": "kept", "target_comp_id": "KEPT"},
+    ])
+    # Not persisted: the Logon and the W (seq 1..2) are covered by one SequenceReset-GapFill.
+    answers = _subscribe_then_resend(gw.port, "QUOTES")
+    assert [m.msg_type for m in answers] == ["4"], answers
+    gap_fill = answers[0]
+    assert gap_fill[123] == "Y" and gap_fill[36] == "3" and gap_fill[43] == "Y"
+    # Persisted (the default), same flow: only the Logon is gap-filled, the W comes again as a
+    # PossDup copy.
+    answers = _subscribe_then_resend(gw.port, "KEPT")
+    assert [m.msg_type for m in answers] == ["4", "W"], answers
+    assert answers[0][36] == "2"
+    assert (answers[1][34], answers[1][43], answers[1][262]) == ("2", "Y", "r")
