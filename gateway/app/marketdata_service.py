@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +50,7 @@ from gateway.bridge.marketdata.status import StatusRegistry
 from gateway.config.model import GatewayConfig, SessionConfig
 from gateway.vocab import tags
 from gateway.vocab.records import Fields, InboundMessage, SessionKey
+from gateway.vocab.rejects import reject_inbound
 from gateway.zenith import (
     StreamReset,
     SubscriptionClosed,
@@ -328,7 +329,7 @@ class MarketDataService:
         if msg.get(tags.SUBSCRIPTION_REQUEST_TYPE) == "2":  # end a status subscription
             if not self.status.has_security(key, req_id):
                 self._send(
-                    key, profile, "j", _business_reject(msg, "1", f"unknown SecurityStatusReqID {req_id}")
+                    key, profile, "j", _refusal_j(msg, "1", f"unknown SecurityStatusReqID {req_id}")
                 )
             for instrument in self.status.remove_security(key, req_id):
                 self._close_status(f"Security!{instrument.key}")
@@ -336,7 +337,7 @@ class MarketDataService:
         try:
             request = parse_security_status_request(msg, session)
         except MarketDataRejected as exc:
-            self._send(key, profile, "j", _business_reject(msg, "2" if exc.reason == "0" else "6", exc.text))
+            self._send(key, profile, "j", _refusal_j(msg, "2" if exc.reason == "0" else "6", exc.text))
             return
         inst = request.instrument
         try:
@@ -345,13 +346,13 @@ class MarketDataService:
             )
             states = await self._client.request("Market", "QueryTradingStates", {"Market": inst.market})
         except ZenithRequestError as exc:
-            self._send(key, profile, "j", _business_reject(msg, "2", str(exc)))
+            self._send(key, profile, "j", _refusal_j(msg, "2", str(exc)))
             return
         except ZenithError as exc:
-            self._send(key, profile, "j", _business_reject(msg, "4", str(exc)))
+            self._send(key, profile, "j", _refusal_j(msg, "4", str(exc)))
             return
         security = security if isinstance(security, dict) else {}
-        table = [s for s in (states or []) if isinstance(s, dict)]
+        table: list[Mapping[str, Any]] = [s for s in (states or []) if isinstance(s, dict)]
         self.status.trading_states[inst.market] = table
         name = security.get("TradingState")
         state = next((s for s in table if s.get("Name") == name), None)
@@ -447,21 +448,7 @@ class MarketDataService:
         self._schedule_drain()
 
 
-def _business_reject(msg: InboundMessage, reason: str, text: str) -> Fields:
-    """BusinessMessageReject(j) body for a reference-data request we cannot answer."""
-    ref_id = (
-        msg.get(tags.SECURITY_STATUS_REQ_ID)
-        or msg.get(tags.SECURITY_REQ_ID)
-        or msg.get(tags.TRAD_SES_REQ_ID)
-        or ""
-    )
-    out: list[tuple[int, str]] = [(tags.REF_SEQ_NUM, str(msg.msg_seq_num)), (tags.REF_MSG_TYPE, msg.msg_type)]
-    if ref_id:
-        out.append((tags.BUSINESS_REJECT_REF_ID, ref_id))
-    # 6 (not authorized) is not in FIX 4.2's enumeration: a strict partner would Reject the j.
-    version = "FIX.4.2" if msg.session.begin_string == "FIX.4.2" else "FIX.4.4"
-    if msg.session.begin_string.startswith("FIXT"):
-        version = "FIX.5.0SP2"
-    reason = tags.reason_for_version(tags.BUSINESS_REJECT_REASON, version, reason) or "0"
-    out += [(tags.BUSINESS_REJECT_REASON, reason), (tags.TEXT, text[:200])]
-    return tuple(out)
+def _refusal_j(msg: InboundMessage, reason: str, text: str) -> Fields:
+    """BusinessMessageReject(j) body for a reference-data request we cannot answer (the one
+    builder: reasons the session's version lacks become 0, Text cleaned, 379 the request's ID)."""
+    return reject_inbound(msg, reason, text).fields

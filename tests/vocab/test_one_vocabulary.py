@@ -20,10 +20,8 @@ RUNTIME = ("app", "bridge", "config", "fix", "ops", "store", "vocab", "zenith")
 
 # TODO(lead): after the issue-13 merge, route these to gateway.vocab and empty the lists.
 KNOWN_J_BUILDERS = {
-    "app/marketdata_service.py",         # E: _business_reject -> vocab.rejects.reject_inbound
 }
 KNOWN_TIMESTAMP_FORMATTERS = {
-    "bridge/marketdata/messages.py",                     # E: fmt_timestamp -> vocab.times.utc_timestamp
 }
 
 

@@ -22,7 +22,7 @@ subscriber's 262 in front (:func:`with_req_id`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,10 +38,10 @@ from gateway.vocab.tags import (
     SECURITY_DESC,
     SECURITY_RESPONSE_TYPE,
 )
+from gateway.vocab.times import utc_date_only, utc_time_only, utc_timestamp
 
 __all__ = [
     "fmt_decimal",
-    "fmt_timestamp",
     "incremental_body",
     "md_reject",
     "security_definition",
@@ -61,17 +61,6 @@ def fmt_decimal(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text or "0"
-
-
-def fmt_timestamp(when: datetime) -> str:
-    """UTCTimestamp with milliseconds, ``YYYYMMDD-HH:MM:SS.sss``."""
-    when = when.astimezone(UTC)
-    return when.strftime("%Y%m%d-%H:%M:%S.") + f"{when.microsecond // 1000:03d}"
-
-
-def _date_time(when: datetime) -> tuple[str, str]:
-    when = when.astimezone(UTC)
-    return when.strftime("%Y%m%d"), when.strftime("%H:%M:%S.") + f"{when.microsecond // 1000:03d}"
 
 
 def _instrument(instrument: MDInstrument) -> tuple[tuple[int, str], ...]:
@@ -99,7 +88,7 @@ def _entry_fields(
     if e.size is not None and not (incremental and e.action == "2"):
         out.append((tags.MD_ENTRY_SIZE, fmt_decimal(e.size)))
     if e.when is not None:
-        d, t = _date_time(e.when)
+        d, t = utc_date_only(e.when), utc_time_only(e.when)
         out.append((tags.MD_ENTRY_DATE, d))
         out.append((tags.MD_ENTRY_TIME, t))
     if e.order_id is not None:
@@ -123,7 +112,7 @@ def snapshot_body(
     """
     out: list[tuple[int, str]] = list(_instrument(instrument))
     if profile == "5.0SP2":
-        out.append((LAST_UPDATE_TIME, fmt_timestamp(now)))
+        out.append((LAST_UPDATE_TIME, utc_timestamp(now)))
     out.append((tags.NO_MD_ENTRIES, str(len(entries))))
     for e in entries:
         out.extend(_entry_fields(e, profile, False, instrument, rpt_seq))
@@ -287,7 +276,7 @@ def security_status(
         value = security.get(name)
         if value is not None:
             out.append((tag, fmt_decimal(Decimal(str(value)))))
-    out.append((tags.TRANSACT_TIME, fmt_timestamp(now)))
+    out.append((tags.TRANSACT_TIME, utc_timestamp(now)))
     return tuple(out)
 
 

@@ -128,7 +128,9 @@ class StatusRegistry:
             if not isinstance(market, Mapping):
                 continue
             code = market.get("Code")
-            subs = self.sessions.get(code) if isinstance(code, str) else None
+            if not isinstance(code, str):
+                continue
+            subs = self.sessions.get(code)
             status = market.get("Status")
             if not subs or status == self.last_status.get(code):
                 continue
