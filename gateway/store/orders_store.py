@@ -270,6 +270,17 @@ class Store:
             raise StoreError(f"cannot open store: {exc}", path=str(self.path)) from exc
         self._checkpointer = Checkpointer(self.path)
 
+    @property
+    def orders_in_memory(self) -> int:
+        """Orders held in memory (every working order, at most :attr:`keep_done` done ones once
+        the database has caught up)."""
+        return len(self._orders)
+
+    @property
+    def journal_bytes(self) -> int:
+        """Bytes in the journal's current segment (what the database may not hold yet)."""
+        return self._journal.size
+
     # --- recovery and loading -----------------------------------------------------------------
 
     def _recover(self) -> int:
