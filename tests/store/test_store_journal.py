@@ -185,7 +185,8 @@ def test_kill_9_after_journal_write_before_database_apply(tmp_path: Path) -> Non
     _assert_reopened_equals(path, _reference(tmp_path, n), n)
 
 
-def test_kill_9_in_the_middle_of_a_database_batch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_thread", [False, True], ids=["apply-on-loop", "apply-thread"])
+def test_kill_9_in_the_middle_of_a_database_batch(tmp_path: Path, in_thread: bool) -> None:
     path = tmp_path / "gw.sqlite"
     # A first run leaves a database with a mark (applied and closed cleanly): 3 orders.
     one = _workload()
@@ -209,7 +210,8 @@ def test_kill_9_in_the_middle_of_a_database_batch(tmp_path: Path) -> None:
         print(i, flush=True)
     await asyncio.sleep(10)  # the apply timer fires and the crash point kills the process
     """
-    code, acked = _child(path, body, n=20, apply_every=0.2, env={"PLXTRA_FIX_CRASH_AT": "store-apply-midway"})
+    code, acked = _child(path, body, n=20, apply_every=0.2, apply_in_thread=in_thread,
+                         env={"PLXTRA_FIX_CRASH_AT": "store-apply-midway"})
     assert code == -9, acked
     assert acked == [str(i) for i in range(3, 20)]
     # The half-applied batch was rolled back: the database is as the first run left it.
@@ -306,13 +308,14 @@ def test_nothing_is_sent_before_its_block_is_in_the_journal(tmp_path: Path) -> N
     asyncio.run(main())
 
 
-def test_done_orders_leave_memory_within_the_bound_and_are_read_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_thread", [False, True], ids=["apply-on-loop", "apply-thread"])
+def test_done_orders_leave_memory_within_the_bound_and_are_read_back(tmp_path: Path, in_thread: bool) -> None:
     path = tmp_path / "gw.sqlite"
     n = 40
     one = _workload()
 
     async def main() -> dict[str, Any]:
-        s = Store(path, keep_done=5, apply_every=0.01)
+        s = Store(path, keep_done=5, apply_every=0.01, apply_in_thread=in_thread)
         s.group_commit(asyncio.get_running_loop())
         for i in range(n):
             one(s, i)
