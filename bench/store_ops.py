@@ -187,6 +187,31 @@ def main() -> None:
         lat.sort()
         p99 = lat[int(len(lat) * 0.99)]
         print(f"{kind:26} {statistics.median(lat) * 1e6:8.0f} {p99 * 1e6:8.0f} {lat[-1] * 1e6:9.0f}")
+    _serializers()
+
+
+def _serializers(n: int = 20_000) -> None:
+    """Encoding and decoding one ``apply`` unit (the biggest record of an order)."""
+    import json
+
+    import orjson
+
+    unit = ["A", "r1", "c1", "o1", "2", False, _data(1, "2", "100"), S1, ["o1-F1"],
+            [[7, S1, "o1-F1", True, "8", [(37, "o1"), (17, "o1-F1"), (150, "F")]]], None]
+    print(f"\nserializer, one apply unit ({len(orjson.dumps(unit))} bytes), us per record")
+    for name, dumps, loads in (
+        ("stdlib json", lambda u: json.dumps(u, separators=(",", ":")).encode(), json.loads),
+        ("orjson", orjson.dumps, orjson.loads),
+    ):
+        payload = dumps(unit)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            dumps(unit)
+        t1 = time.perf_counter()
+        for _ in range(n):
+            loads(payload)
+        t2 = time.perf_counter()
+        print(f"{name:12} encode {(t1 - t0) / n * 1e6:5.2f}  decode {(t2 - t1) / n * 1e6:5.2f}")
 
 
 if __name__ == "__main__":
