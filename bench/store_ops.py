@@ -4,6 +4,9 @@ loop or on a thread).
 
     PYTHONPATH=. python3 bench/store_ops.py [--orders 3000] [--rate 1000] [--before REF]
 
+Stores: "sqlite (before)"; "memory + commit per turn" (the new store with ``journal=False``: reads
+from memory, one SQLite transaction per turn); "journal + apply on loop" / "journal + apply thread".
+
 One order makes the calls the orders service makes today, each step in its own loop turn (so each
 step pays one group commit, as on the order path): allocate_request_id + record_new_order (with
 its decision) | link_order_id + apply (New: ExecID, outbound row) | confirm_sent + apply (Fill,
@@ -123,6 +126,8 @@ def _open(kind: str, path: Path, before: types.ModuleType) -> tuple[Any, Any]:
     if kind == "sqlite (before)":
         return before.Store(path), before.Decision
     from gateway.store.orders_store import Decision, Store
+    if kind == "memory + commit per turn":
+        return Store(path, journal=False), Decision
     return Store(path, apply_in_thread=(kind == "journal + apply thread")), Decision
 
 
@@ -168,8 +173,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="burst runs per store (the best is shown)")
     args = ap.parse_args()
     before = _old_store_module(args.before)
-    kinds = ["no store (bench overhead)", "sqlite (before)", "journal + apply on loop",
-             "journal + apply thread"]
+    kinds = ["no store (bench overhead)", "sqlite (before)", "memory + commit per turn",
+             "journal + apply on loop", "journal + apply thread"]
     print(f"store ops per order ({args.orders} orders, 4 loop turns each; best of {args.repeat})")
     print(f"{'store':26} {'loop CPU us':>12} {'process CPU us':>15} {'wall us':>9}")
     for kind in kinds:

@@ -51,9 +51,12 @@ How a write becomes durable (one loop thread, :meth:`Store.group_commit`):
 Durability: a journal write is in the kernel when ``write()`` returns, so it survives a process
 crash (kill -9) but not a power loss; ``fsync=True`` adds an fsync per block for that (FIX
 resend and reconciliation with Plxtra otherwise cover the last blocks after a power loss).
-Without a loop (``group_commit(None)``) every write is one SQLite transaction of its own, after
-the database has caught up with the journal: that is the "commit per write" mode a database
-backend without a local journal (PostgreSQL, issue 14) would use per turn.
+Two ways to make a turn durable, behind the same methods (issue 14 adds a PostgreSQL backend):
+``journal=True`` (default, "journal + async apply": SQLite on this machine) and ``journal=False``
+("commit per turn": the turn's units are applied to the database in one transaction at the end
+of the turn, before its callbacks; what a shared database such as PostgreSQL would use). Without
+a loop (``group_commit(None)``) every write is one transaction of its own, after the database
+has caught up with the journal.
 
 RequestIDs are reserved in blocks (unused IDs of a block are skipped after a restart, never
 reused); delivery confirmations are buffered and journaled with the next block (losing them only
@@ -222,6 +225,7 @@ class Store:
         *,
         fsync: bool = False,
         apply_in_thread: bool = True,
+        journal: bool = True,
         keep_done: int = KEEP_DONE,
         apply_every: float = APPLY_EVERY,
     ) -> None:
@@ -229,6 +233,7 @@ class Store:
         self.keep_done = keep_done
         self._apply_every = apply_every
         self._apply_in_thread = apply_in_thread
+        self._journal_on = journal
         self._loop: asyncio.AbstractEventLoop | None = None  # set: group commit per loop turn
         self._open = False  # a block of this turn's records is waiting for its journal write
         self._block: list[tuple[int, bytes]] = []
@@ -420,17 +425,21 @@ class Store:
         if not block:
             return
         try:
-            self._journal.write(b"".join([encode_frame(seq, payload) for seq, payload in block]))
-        except OSError as exc:
+            if self._journal_on:
+                self._journal.write(b"".join([encode_frame(seq, payload) for seq, payload in block]))
+            else:
+                self._on_applied(apply_frames(self._db, block))
+        except (OSError, sqlite3.Error) as exc:
             # Nothing that depended on these writes has left the process; memory is now ahead of
             # the files, which only a restart (reconciliation) repairs.
             log.critical("store journal write failed, %d dependent action(s) dropped: %s", len(after), exc)
             if durable is not None:
-                durable.set_exception(StoreError(f"journal write: {exc}", path=str(self._journal.path)))
+                durable.set_exception(StoreError(f"group commit: {exc}", path=str(self.path)))
                 durable.exception()  # retrieved: waiters re-raise it
             return
         self._written = block[-1][0]
-        self._unapplied.extend(block)
+        if self._journal_on:
+            self._unapplied.extend(block)
         if decided:
             crash_point("decision-committed")
         if durable is not None:
@@ -440,7 +449,7 @@ class Store:
                 fn()
             except Exception:
                 log.exception("after-commit action failed")
-        if self._apply_handle is None and self._loop is not None:
+        if self._apply_handle is None and self._loop is not None and self._journal_on:
             self._apply_handle = self._loop.call_later(self._apply_every, self._apply_tick)
 
     # --- bringing the database up to date -----------------------------------------------------

@@ -185,6 +185,17 @@ def test_kill_9_after_journal_write_before_database_apply(tmp_path: Path) -> Non
     _assert_reopened_equals(path, _reference(tmp_path, n), n)
 
 
+def test_kill_9_with_commit_per_turn(tmp_path: Path) -> None:
+    """``journal=False``: each turn is one SQLite transaction before its callbacks run."""
+    path = tmp_path / "gw.sqlite"
+    n = 8
+    code, acked = _child(path, _ACK_EACH, n=n, journal=False)
+    assert code == -9 and acked == [str(i) for i in range(n)], acked
+    assert _db_count(path, "SELECT COUNT(*) FROM orders") == n  # in the database, not the journal
+    assert journal_file(path).stat().st_size == 0
+    _assert_reopened_equals(path, _reference(tmp_path, n), n)
+
+
 @pytest.mark.parametrize("in_thread", [False, True], ids=["apply-on-loop", "apply-thread"])
 def test_kill_9_in_the_middle_of_a_database_batch(tmp_path: Path, in_thread: bool) -> None:
     path = tmp_path / "gw.sqlite"
