@@ -697,7 +697,8 @@ class Store:
         if order is not None:
             if order.order_id is not None and self._by_order_id.get(order.order_id) == request_id:
                 del self._by_order_id[order.order_id]
-            self._put_order(replace(order, order_id=order_id), seq)
+            self._put_order(StoredOrder(request_id, order.session, order.account, order.cl_ord_id, order_id,
+                                        order.state, order.working, order.data, order.created), seq)
             self._by_order_id[order_id] = request_id
 
     def apply(
