@@ -44,9 +44,12 @@ How a write becomes durable (one loop thread, :meth:`Store.group_commit`):
    no hand-over to the order path. The journal is truncated once the database holds all of
    it, and rotated (``.old`` segment) while the thread lags behind the loop.
 4. Opening the store applies the journal records above ``applied_seq`` (a torn last record is
-   not read), empties the journal and loads memory: working orders and the whole indexes
-   (ClOrdIDs, order IDs, decisions, ExecIDs, outbound rows). Done orders beyond the
-   :attr:`Store.keep_done` most recent leave memory once the database holds their last state.
+   not read), empties the journal and loads memory: working orders and outbound rows. Memory
+   then holds what this process wrote; done orders beyond the :attr:`Store.keep_done` most
+   recent, and index entries (ClOrdIDs, order IDs, decisions, ExecIDs) beyond
+   :attr:`Store.keep_recent` per index, leave it once the database holds them. A read that
+   misses memory is an indexed point query on SQLite (a new ClOrdID's check is one, ~5 us),
+   which is exact because memory holds everything the database may not have yet.
 
 Durability: a journal write is in the kernel when ``write()`` returns, so it survives a process
 crash (kill -9) but not a power loss; ``fsync=True`` adds an fsync per block for that (FIX
@@ -74,7 +77,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -99,6 +102,9 @@ APPLY_EVERY = 0.1
 
 KEEP_DONE = 10_000
 """Done orders kept in memory (most recently written first); older ones are read from SQLite."""
+
+KEEP_RECENT = 50_000
+"""Entries kept in memory per index (ClOrdIDs, order IDs, decisions, ExecIDs) once applied."""
 
 APPLY_SLICE = 300
 """Apply on the loop: records per transaction (about 20 orders' worth, 2 to 3 ms of the loop)."""
@@ -227,10 +233,12 @@ class Store:
         apply_in_thread: bool = True,
         journal: bool = True,
         keep_done: int = KEEP_DONE,
+        keep_recent: int = KEEP_RECENT,
         apply_every: float = APPLY_EVERY,
     ) -> None:
         self.path = Path(path)
         self.keep_done = keep_done
+        self.keep_recent = keep_recent
         self._apply_every = apply_every
         self._apply_in_thread = apply_in_thread
         self._journal_on = journal
@@ -290,6 +298,12 @@ class Store:
         return len(self._orders)
 
     @property
+    def entries_in_memory(self) -> int:
+        """Index entries held in memory (ClOrdIDs, order IDs, decisions, ExecIDs)."""
+        return sum(map(len, (self._by_order_id, self._clordids, self._decisions, self._decided_cl,
+                             self._execs)))
+
+    @property
     def journal_bytes(self) -> int:
         """Bytes in the journal's current segment (what the database may not hold yet)."""
         return self._journal.size
@@ -318,22 +332,13 @@ class Store:
         for row in db.execute(f"SELECT {_COLS} FROM orders WHERE working = 1"):
             order = _row(row)
             self._orders[order.request_id] = order
-        # The indexes stay whole in memory, so a miss (a new ClOrdID, a new ExecID) is an answer
-        # and never a database read on the order path; they cost about 100 bytes per entry.
-        self._by_order_id: dict[str, str] = dict(
-            db.execute("SELECT order_id, request_id FROM orders WHERE order_id IS NOT NULL"))
-        self._clordids: dict[tuple[str, str], str | None] = {
-            (s, c): r for s, c, r in db.execute("SELECT session, cl_ord_id, request_id FROM clordids")}
-        self._decisions: dict[tuple[str, str], Decision] = {}
-        self._decided_cl: set[tuple[str, str]] = set()
-        for s, k, m, c, o, r, a in db.execute(
-                "SELECT session, request_key, msg_type, cl_ord_id, outcome, request_id, answer "
-                "FROM decisions"):
-            self._decisions[(s, k)] = Decision(s, k, m, c, o, r, _answer(json.loads(a)) if a else None)
-            self._decided_cl.add((s, c))
-        self._execs: dict[str, set[str]] = {}
-        for s, e in db.execute("SELECT session, exec_id FROM execs"):
-            self._execs.setdefault(s, set()).add(e)
+        # Index entries this process wrote; older ones, and those that left memory once the
+        # database held them, are looked up in the database (an indexed point query).
+        self._by_order_id = _Recent()   # order_id -> request_id
+        self._clordids = _Recent()      # (session, cl_ord_id) -> request_id or None
+        self._decisions = _Recent()     # (session, request_key) -> Decision
+        self._decided_cl = _Recent()    # (session, cl_ord_id) of a decision -> True
+        self._execs = _Recent()         # (session, exec_id) -> True
         self._outbound: dict[int, DeferredMessage] = {}
         for seq, s, m, f, e, h in db.execute(
                 "SELECT seq, session, msg_type, fields, exec_id, handed FROM outbound ORDER BY seq"):
@@ -520,7 +525,11 @@ class Store:
             journal.truncate()  # everything it holds is in the database
         elif journal.old_last_seq is not None and self._applied >= journal.old_last_seq:
             journal.drop_old()
-        # Done orders leave memory once the database has their last state (reads fall back to it).
+        # Done orders and index entries leave memory once the database has them (reads then fall
+        # back to it).
+        applied, bound = self._applied, self.keep_recent
+        for index in (self._by_order_id, self._clordids, self._decisions, self._decided_cl, self._execs):
+            index.trim(applied, bound)
         done, orders = self._done, self._orders
         while len(done) > self.keep_done:
             rid, seq = next(iter(done.items()))
@@ -581,16 +590,15 @@ class Store:
         return [d.session, d.request_key, d.msg_type, d.cl_ord_id, d.outcome, d.request_id,
                 None if d.answer is None else [d.answer[0], d.answer[1]], int(time.time())]
 
-    def _remember_decision(self, decision: Decision | None) -> None:
+    def _remember_decision(self, decision: Decision | None, seq: int) -> None:
         if decision is None:
             return
-        key = (decision.session, decision.request_key)
-        if key in self._decisions:
+        if self.decision(decision.session, decision.request_key) is not None:
             return  # decided once: a second write (a bug, or a replay) never overwrites the first
         if decision.answer is not None:
             decision = replace(decision, answer=_answer(decision.answer))
-        self._decisions[key] = decision
-        self._decided_cl.add((decision.session, decision.cl_ord_id))
+        self._decisions.put((decision.session, decision.request_key), decision, seq)
+        self._decided_cl.put((decision.session, decision.cl_ord_id), True, seq)
 
     def _put_order(self, order: StoredOrder, seq: int) -> None:
         rid = order.request_id
@@ -600,8 +608,10 @@ class Store:
         else:
             self._done[rid] = seq
             self._done.move_to_end(rid)
-        if order.order_id is not None:
-            self._by_order_id.setdefault(order.order_id, rid)
+        if order.order_id is not None and seq:
+            got = self._by_order_id.items.get(order.order_id)
+            if got is None or got[0] != rid:
+                self._by_order_id.put(order.order_id, rid, seq)
 
     # --- identifiers ----------------------------------------------------------------------
 
@@ -623,18 +633,20 @@ class Store:
     # --- ClOrdIDs ---------------------------------------------------------------------------
 
     def cl_ord_id_used(self, session: str, cl_ord_id: str) -> bool:
-        return (session, cl_ord_id) in self._clordids
+        return (session, cl_ord_id) in self._clordids.items or self._db.execute(
+            "SELECT 1 FROM clordids WHERE session = ? AND cl_ord_id = ?", (session, cl_ord_id)
+        ).fetchone() is not None
 
     def record_clordid(self, session: str, cl_ord_id: str, request_id: str | None, kind: str,
                        decision: Decision | None = None) -> None:
         """Remember a ClOrdID of a G/F/q (``kind``), with the ``decision`` that accepted it, in one
         unit; raises :class:`DuplicateClOrdID` (nothing written) if the session used it."""
-        if (session, cl_ord_id) in self._clordids:
+        if self.cl_ord_id_used(session, cl_ord_id):
             raise DuplicateClOrdID(session, cl_ord_id)
-        self._write(["C", session, cl_ord_id, request_id, kind, self._decision_unit(decision)],
-                    "record_clordid", decided=decision is not None)
-        self._clordids[(session, cl_ord_id)] = request_id
-        self._remember_decision(decision)
+        seq = self._write(["C", session, cl_ord_id, request_id, kind, self._decision_unit(decision)],
+                          "record_clordid", decided=decision is not None)
+        self._clordids.put((session, cl_ord_id), request_id, seq)
+        self._remember_decision(decision, seq)
 
     def record_clordid_chain(self, session: str, cl_ord_id: str, request_id: str, kind: str,
                              decision: Decision | None = None) -> None:
@@ -645,20 +657,33 @@ class Store:
 
     def decide(self, decision: Decision) -> None:
         """Record a decision whose effects are written elsewhere in this loop turn."""
-        self._write(["D", self._decision_unit(decision)], "decide", decided=True)
-        self._remember_decision(decision)
+        seq = self._write(["D", self._decision_unit(decision)], "decide", decided=True)
+        self._remember_decision(decision, seq)
 
     def decision(self, session: str, request_key: str) -> Decision | None:
-        return self._decisions.get((session, request_key))
+        got = self._decisions.items.get((session, request_key))
+        if got is not None:
+            return got[0]  # type: ignore[no-any-return]
+        row = self._db.execute(
+            "SELECT msg_type, cl_ord_id, outcome, request_id, answer FROM decisions "
+            "WHERE session = ? AND request_key = ?", (session, request_key),
+        ).fetchone()
+        if row is None:
+            return None
+        answer = _answer(json.loads(row[4])) if row[4] is not None else None
+        return Decision(session, request_key, row[0], row[1], row[2], row[3], answer)
 
     def is_decided(self, session: str, request_key: str) -> bool:
-        return (session, request_key) in self._decisions
+        return (session, request_key) in self._decisions.items or self._db.execute(
+            "SELECT 1 FROM decisions WHERE session = ? AND request_key = ?", (session, request_key)
+        ).fetchone() is not None
 
     def cl_ord_id_decided(self, session: str, cl_ord_id: str) -> bool:
         """True if a request carrying ``cl_ord_id`` was already decided on ``session`` (accepted:
         the ClOrdID is in use; or rejected)."""
-        key = (session, cl_ord_id)
-        return key in self._clordids or key in self._decided_cl
+        return (session, cl_ord_id) in self._decided_cl.items or self.cl_ord_id_used(session, cl_ord_id) \
+            or self._db.execute("SELECT 1 FROM decisions WHERE session = ? AND cl_ord_id = ?",
+                                (session, cl_ord_id)).fetchone() is not None
 
     # --- orders -----------------------------------------------------------------------------
 
@@ -679,14 +704,14 @@ class Store:
 
         Raises :class:`DuplicateClOrdID` (nothing written) if the session already used the ClOrdID.
         """
-        if (session, cl_ord_id) in self._clordids:
+        if self.cl_ord_id_used(session, cl_ord_id):
             raise DuplicateClOrdID(session, cl_ord_id)
         if request_id in self._orders:
             raise StoreError(f"record_new_order: RequestID {request_id} exists", path=str(self.path))
         seq = self._write(["N", session, request_id, cl_ord_id, account, state, data, created,
                            self._decision_unit(decision)], "record_new_order", decided=decision is not None)
-        self._clordids[(session, cl_ord_id)] = request_id
-        self._remember_decision(decision)
+        self._clordids.put((session, cl_ord_id), request_id, seq)
+        self._remember_decision(decision, seq)
         order = StoredOrder(request_id, session, account, cl_ord_id, None, state, True, data, created)
         self._put_order(order, seq)
 
@@ -695,11 +720,8 @@ class Store:
         seq = self._write(["L", request_id, order_id], "link_order_id")
         order = self.order(request_id)
         if order is not None:
-            if order.order_id is not None and self._by_order_id.get(order.order_id) == request_id:
-                del self._by_order_id[order.order_id]
             self._put_order(StoredOrder(request_id, order.session, order.account, order.cl_ord_id, order_id,
                                         order.state, order.working, order.data, order.created), seq)
-            self._by_order_id[order_id] = request_id
 
     def apply(
         self,
@@ -738,15 +760,12 @@ class Store:
         if request_id is not None:
             old = self.order(request_id)
             if old is not None:
-                if old.order_id is not None and old.order_id != order_id \
-                        and self._by_order_id.get(old.order_id) == request_id:
-                    del self._by_order_id[old.order_id]
                 self._put_order(StoredOrder(request_id, old.session, old.account, cl_ord_id, order_id,
                                             state, working, data, old.created), seq)
         if exec_ids:
-            assert session is not None
-            self._execs.setdefault(session, set()).update(exec_ids)
-        self._remember_decision(decision)
+            for e in exec_ids:
+                self._execs.put((session, e), True, seq)
+        self._remember_decision(decision, seq)
         for s_, s, e, h, m, f in rows:
             self._outbound[s_] = DeferredMessage(s_, s, m, _fields(f), e, h)
         return list(range(first + len(rows) - len(outbound), first + len(rows)))
@@ -763,12 +782,27 @@ class Store:
         return order
 
     def order_by_order_id(self, order_id: str) -> StoredOrder | None:
-        rid = self._by_order_id.get(order_id)
-        return None if rid is None else self.order(rid)
+        got = self._by_order_id.items.get(order_id)
+        if got is not None:
+            rid = got[0]
+        else:
+            row = self._db.execute("SELECT request_id FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+            if row is None:
+                return None
+            rid = row[0]
+        order = self.order(rid)
+        # Memory is newer than the database: the order may have been linked to another ID since.
+        return order if order is not None and order.order_id == order_id else None
 
     def order_by_cl_ord_id(self, session: str, cl_ord_id: str) -> StoredOrder | None:
         """The order that ``cl_ord_id`` names on ``session`` (any ClOrdID of its chain)."""
-        rid = self._clordids.get((session, cl_ord_id))
+        got = self._clordids.items.get((session, cl_ord_id))
+        if got is not None:
+            rid = got[0]
+        else:
+            row = self._db.execute("SELECT request_id FROM clordids WHERE session = ? AND cl_ord_id = ?",
+                                   (session, cl_ord_id)).fetchone()
+            rid = row[0] if row is not None else None
         return None if rid is None else self.order(rid)
 
     def _merged(self, where: str, arg: str, keep: Callable[[StoredOrder], bool]) -> list[StoredOrder]:
@@ -793,15 +827,16 @@ class Store:
     # --- executions -------------------------------------------------------------------------
 
     def exec_already_sent(self, session: str, exec_id: str) -> bool:
-        known = self._execs.get(session)
-        return known is not None and exec_id in known
+        return (session, exec_id) in self._execs.items or self._db.execute(
+            "SELECT 1 FROM execs WHERE session = ? AND exec_id = ?", (session, exec_id)
+        ).fetchone() is not None
 
     def mark_exec_sent(self, session: str, exec_id: str) -> bool:
         """Record ``exec_id`` as delivered; False if it already was."""
         if self.exec_already_sent(session, exec_id):
             return False
-        self._write(["E", session, exec_id], "mark_exec_sent")
-        self._execs.setdefault(session, set()).add(exec_id)
+        seq = self._write(["E", session, exec_id], "mark_exec_sent")
+        self._execs.put((session, exec_id), True, seq)
         return True
 
     # --- outbound messages (held for a logged-out session, or handed and unconfirmed) ---------
@@ -837,6 +872,35 @@ class Store:
         self._write(["X", seqs], "drop_deferred")
         for s in seqs:
             self._outbound.pop(s, None)
+
+
+class _Recent:
+    """Index entries written by this process, oldest first. :meth:`trim` lets the oldest go once
+    the database holds them (their write's seq is applied) and there are more than ``bound``."""
+
+    __slots__ = ("_order", "items")
+
+    def __init__(self) -> None:
+        self.items: dict[Any, tuple[Any, int]] = {}  # key -> (value, seq of the write)
+        self._order: deque[tuple[int, Any]] = deque()
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def put(self, key: Any, value: Any, seq: int) -> None:
+        self.items[key] = (value, seq)
+        self._order.append((seq, key))
+
+    def trim(self, applied: int, bound: int) -> None:
+        items, order = self.items, self._order
+        while len(order) > bound:
+            seq, key = order[0]
+            if seq > applied:
+                return
+            order.popleft()
+            got = items.get(key)
+            if got is not None and got[1] == seq:  # not written again since
+                del items[key]
 
 
 _COLS = "request_id, session, account, cl_ord_id, order_id, state, working, data, created"

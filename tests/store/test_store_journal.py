@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gateway.store import Store
+from gateway.store import DuplicateClOrdID, Store
 from gateway.store.journal import Journal, encode_frame, journal_file, read_frames
 from gateway.store.orders_store import Decision, StoredOrder
 
@@ -326,7 +326,7 @@ def test_done_orders_leave_memory_within_the_bound_and_are_read_back(tmp_path: P
     one = _workload()
 
     async def main() -> dict[str, Any]:
-        s = Store(path, keep_done=5, apply_every=0.01, apply_in_thread=in_thread)
+        s = Store(path, keep_done=5, keep_recent=8, apply_every=0.01, apply_in_thread=in_thread)
         s.group_commit(asyncio.get_running_loop())
         for i in range(n):
             one(s, i)
@@ -341,7 +341,10 @@ def test_done_orders_leave_memory_within_the_bound_and_are_read_back(tmp_path: P
             await asyncio.sleep(0.01)
         assert s.orders_in_memory <= working + 1 + 5
         assert s.orders_in_memory < n
-        view = _view(s, n)  # evicted orders answered from SQLite
+        assert s.entries_in_memory <= 5 * 8  # five indexes, each at its bound
+        view = _view(s, n)  # evicted orders and index entries answered from SQLite
+        with pytest.raises(DuplicateClOrdID):  # an evicted ClOrdID is still refused
+            s.record_clordid(S1, "c0", None, "q")
         s.close()
         return view
 
