@@ -171,10 +171,12 @@ def main() -> None:
     ap.add_argument("--paced-orders", type=int, default=2000)
     ap.add_argument("--before", default=BEFORE_REF, help="git ref of the SQLite store of before")
     ap.add_argument("--repeat", type=int, default=3, help="burst runs per store (the best is shown)")
+    ap.add_argument("--only", default="", help="run only the stores whose name contains this")
     args = ap.parse_args()
     before = _old_store_module(args.before)
     kinds = ["no store (bench overhead)", "sqlite (before)", "memory + commit per turn",
              "journal + apply on loop", "journal + apply thread"]
+    kinds = kinds[:1] + [k for k in kinds[1:] if args.only in k]
     print(f"store ops per order ({args.orders} orders, 4 loop turns each; best of {args.repeat})")
     print(f"{'store':26} {'loop CPU us':>12} {'process CPU us':>15} {'wall us':>9}")
     for kind in kinds:
