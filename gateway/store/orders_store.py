@@ -37,12 +37,15 @@ How a write becomes durable (one loop thread, :meth:`Store.group_commit`):
 3. Every :data:`APPLY_EVERY` seconds the journaled units are applied to SQLite in one
    transaction that also records ``applied_seq`` (:mod:`gateway.store.sqlite_apply`): on a
    thread (default, :mod:`gateway.store.apply_thread`) or on the loop in slices of
-   :data:`APPLY_SLICE` records (``apply_in_thread=False``). The thread costs the order path
-   less (bench/store_ops.py: loop CPU about 55 against 120 us per order, step latency p99 about
-   150 against 240 us at 200 orders/s): sqlite3 releases the GIL inside SQLite, so most of the
-   apply runs on the other core, and the thread wakes once per batch, not per order, so it adds
-   no hand-over to the order path. The journal is truncated once the database holds all of
-   it, and rotated (``.old`` segment) while the thread lags behind the loop.
+   :data:`APPLY_SLICE` records (``apply_in_thread=False``). Measured (bench/store_ops.py, the
+   store's calls for one order in 4 loop turns): the thread takes about 50 us per order off the
+   loop's CPU (sqlite3 releases the GIL inside SQLite, so that part runs on the other core; the
+   thread wakes once per batch, not per order); the total CPU is about the same; at 200
+   orders/s the step latency p99 was lower with the thread in 3 runs of 4. End to end
+   (bench/order_roundtrip.py, before QuickFIX runs on the loop) the thread gave the better p99
+   and throughput, the loop the better p50 (by about 0.4 ms: one more thread asking for the
+   GIL); to be measured again once QuickFIX runs on the loop. The journal is truncated once the
+   database holds all of it, and rotated (``.old`` segment) while the thread lags behind.
 4. Opening the store applies the journal records above ``applied_seq`` (a torn last record is
    not read), empties the journal and loads memory: working orders and outbound rows. Memory
    then holds what this process wrote; done orders beyond the :attr:`Store.keep_done` most
@@ -931,6 +934,10 @@ def store_path_of(config: Any) -> Path:
 
 
 def open_store(config: Any) -> Store:
-    """The store at :func:`store_path_of` ``config`` (``gateway.store_fsync``, if the configuration
-    has it, makes each journal write also survive a power loss)."""
-    return Store(store_path_of(config), fsync=bool(getattr(config.gateway, "store_fsync", False)))
+    """The store at :func:`store_path_of` ``config``. Optional settings, read if the configuration
+    has them: ``gateway.store_fsync`` (each journal write also survives a power loss) and
+    ``gateway.store_apply`` (``thread``, the default, or ``loop``: where SQLite is brought up to
+    date)."""
+    gw = config.gateway
+    return Store(store_path_of(config), fsync=bool(getattr(gw, "store_fsync", False)),
+                 apply_in_thread=getattr(gw, "store_apply", "thread") != "loop")
