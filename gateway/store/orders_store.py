@@ -334,7 +334,8 @@ class Store:
         self._done: OrderedDict[str, int] = OrderedDict()  # done orders in memory -> seq of last write
         for row in db.execute(f"SELECT {_COLS} FROM orders WHERE working = 1"):
             order = _row(row)
-            self._orders[order.request_id] = order
+            if order is not None:
+                self._orders[order.request_id] = order
         # Index entries this process wrote; older ones, and those that left memory once the
         # database held them, are looked up in the database (an indexed point query).
         self._by_order_id = _Recent()   # order_id -> request_id
@@ -751,7 +752,7 @@ class Store:
         if exec_ids and session is None:
             raise StoreError("apply: exec_ids need a session", path=str(self.path))
         data = data or {}
-        rows = [[0, s, None, False, m, f] for s, m, f in deferred]
+        rows: list[list[Any]] = [[0, s, None, False, m, f] for s, m, f in deferred]
         rows += [[0, s, e, bool(h), m, f] for s, e, h, m, f in outbound]
         first = self._next_out
         for i, row in enumerate(rows):
