@@ -14,7 +14,10 @@ import signal
 
 __all__ = ["CRASH_POINTS", "crash_point"]
 
-CRASH_POINTS = frozenset({"journal-appended", "decision-committed", "place-answered", "answer-handed"})
+CRASH_POINTS = frozenset({
+    "journal-appended", "decision-committed", "place-answered", "answer-handed",
+    "store-apply-midway",  # gateway.store: halfway through a batch applied to SQLite
+})
 
 _armed = os.environ.get("PLXTRA_FIX_CRASH_AT") or None
 if _armed is not None and _armed not in CRASH_POINTS:

@@ -1,8 +1,10 @@
-"""SQLite state of the gateway (ARCHITECTURE §2 ``store``): ClOrdID chains to Plxtra order IDs,
-execution IDs already sent, messages deferred for logged-out sessions, RequestID allocation.
+"""Durable state of the gateway (ARCHITECTURE §2 ``store``): ClOrdID chains to Plxtra order IDs,
+decisions, execution IDs already sent, messages not yet confirmed sent, RequestID allocation.
 
-Methods are named for intent; each is one atomic unit, committed on its own or, with group
-commit, together with the other units of the same event-loop turn (on the loop thread).
+The state lives in memory; each write is one atomic unit appended to a write-ahead journal, all
+units of one event-loop turn with one ``write()`` before anything that depends on them leaves
+(:meth:`Store.after_commit`, :meth:`Store.durable`); the SQLite file is brought up to date from the
+journal off the order path (``orders_store`` explains the whole cycle).
 """
 
 from gateway.store.errors import DuplicateClOrdID, StoreError

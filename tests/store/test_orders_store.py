@@ -255,12 +255,20 @@ def test_schema_1_deferred_rows_move_to_outbound(tmp_path: Path) -> None:
 
 
 def _committed_orders(path: Path) -> int:
-    """What another connection (or a restart after kill -9) would see."""
-    db = sqlite3.connect(path)
-    try:
-        return int(db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
-    finally:
-        db.close()
+    """What a restart after kill -9 would see: a store opened on a copy of the files as they are
+    now (the SQLite file, its WAL and the store's journal)."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for f in path.parent.iterdir():
+            if f.name.startswith(path.name) and not f.name.endswith("-shm"):
+                shutil.copyfile(f, Path(tmp) / f.name)
+        s = Store(Path(tmp) / path.name)
+        try:
+            return len(s.orders_for_session(S1))
+        finally:
+            s.close()
 
 
 def test_group_commit_one_transaction_per_loop_turn(tmp_path: Path) -> None:

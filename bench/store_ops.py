@@ -1,0 +1,225 @@
+"""Per-order cost of the store: the SQLite store of before (group commit of SQLite transactions)
+against the journal store (memory + one journal write per loop turn, SQLite applied later, on the
+loop or on a thread).
+
+    PYTHONPATH=. python3 bench/store_ops.py [--orders 3000] [--rate 1000] [--before REF]
+
+Stores: "sqlite (before)"; "memory + commit per turn" (the new store with ``journal=False``: reads
+from memory, one SQLite transaction per turn); "journal + apply on loop" / "journal + apply thread".
+
+One order makes the calls the orders service makes today, each step in its own loop turn (so each
+step pays one group commit, as on the order path): allocate_request_id + record_new_order (with
+its decision) | link_order_id + apply (New: ExecID, outbound row) | confirm_sent + apply (Fill,
+done: ExecID, outbound row) | confirm_sent + mark_exec_sent.
+
+Two runs per store:
+* ``burst``: orders back to back; CPU per order of the loop thread (the order path) and of the
+  whole process (the apply thread and the checkpointer included), with the database caught up at
+  the end (close) counted in the process figure.
+* ``paced``: ``--rate`` orders/s; the latency from a step's first write to its after_commit
+  callback (what a send waits for), p50 / p99 / max: a batch applied on the loop shows up here.
+
+The "before" store is read from git (``--before``, default the commit before the journal store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BEFORE_REF = "c746706"
+S1 = "FIX.4.4:PLXTRA->CLIENT1"
+
+
+def _old_store_module(ref: str) -> types.ModuleType:
+    src = subprocess.check_output(["git", "-C", str(ROOT), "show", f"{ref}:gateway/store/orders_store.py"])
+    mod = types.ModuleType("bench_store_before")
+    sys.modules[mod.__name__] = mod  # dataclasses look their module up while the class is built
+    exec(compile(src, f"{ref}:gateway/store/orders_store.py", "exec"), mod.__dict__)
+    return mod
+
+
+def _data(i: int, state: str, cum: str) -> dict[str, Any]:
+    """About the size of the bridge's order record (record_to_data)."""
+    return {"session": S1, "request_id": f"r{i}", "cl_ord_id": f"c{i}", "account": "XS:0001",
+            "fix_account": "XS:0001", "terms": {"side": "1", "qty": "100", "px": "4.00", "symbol": "XS04",
+                                                "exchange": "XSX", "ord_type": "2", "tif": "0"},
+            "state": state, "order_id": f"o{i}", "orig_cl_ord_id": None, "cum_qty": cum,
+            "cum_value": "0", "pending_kind": None, "pending_cl_ord_id": None,
+            "created_ns": 1_700_000_000 + i}
+
+
+class Steps:
+    """One order's store calls, step by step; each step returns after its after_commit ran."""
+
+    def __init__(self, store: Any, decision_cls: Any, lat: list[float] | None) -> None:
+        self.s, self.Decision, self.lat = store, decision_cls, lat
+
+    async def _commit(self, t0: float) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.s.after_commit(lambda: done.set_result(None) if not done.done() else None)
+        await done
+        if self.lat is not None:
+            self.lat.append(time.perf_counter() - t0)
+
+    async def order(self, i: int) -> None:
+        s = self.s
+        t0 = time.perf_counter()
+        rid = s.allocate_request_id()
+        s.record_new_order(session=S1, request_id=rid, cl_ord_id=f"c{i}", account="XS:0001", state="A",
+                           data=_data(i, "A", "0"), created=i,
+                           decision=self.Decision(S1, f"k{i}", "D", f"c{i}", "accepted", rid))
+        await self._commit(t0)
+        t0 = time.perf_counter()
+        s.link_order_id(rid, f"o{i}")
+        (seq,) = s.apply(request_id=rid, cl_ord_id=f"c{i}", order_id=f"o{i}", state="0", working=True,
+                         data=_data(i, "0", "0"), session=S1, exec_ids=[f"o{i}-0"],
+                         outbound=[(S1, f"o{i}-0", True, "8", [(37, f"o{i}"), (17, f"o{i}-0"), (150, "0")])])
+        await self._commit(t0)
+        t0 = time.perf_counter()
+        s.confirm_sent(seq)
+        (seq,) = s.apply(request_id=rid, cl_ord_id=f"c{i}", order_id=f"o{i}", state="2", working=False,
+                         data=_data(i, "2", "100"), session=S1, exec_ids=[f"o{i}-F1"],
+                         outbound=[(S1, f"o{i}-F1", True, "8",
+                                    [(37, f"o{i}"), (17, f"o{i}-F1"), (150, "F")])])
+        await self._commit(t0)
+        t0 = time.perf_counter()
+        s.confirm_sent(seq)
+        s.mark_exec_sent(S1, f"o{i}-F1")
+        await self._commit(t0)
+
+
+class NullStore:
+    """No store at all: what the bench's own loop turns and futures cost (subtract it)."""
+
+    def __init__(self) -> None:
+        self._n = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *a, **k: None
+
+    def allocate_request_id(self) -> str:
+        self._n += 1
+        return f"r{self._n}"
+
+    def apply(self, **kw: Any) -> list[int]:
+        return [0]
+
+    def after_commit(self, fn: Any) -> None:
+        asyncio.get_running_loop().call_soon(fn)  # one turn later, as a group commit would
+
+
+def _open(kind: str, path: Path, before: types.ModuleType) -> tuple[Any, Any]:
+    if kind == "no store (bench overhead)":
+        return NullStore(), lambda *a: None
+    if kind == "sqlite (before)":
+        return before.Store(path), before.Decision
+    from gateway.store.orders_store import Decision, Store
+    if kind == "memory + commit per turn":
+        return Store(path, journal=False), Decision
+    return Store(path, apply_in_thread=(kind == "journal + apply thread")), Decision
+
+
+async def _burst(kind: str, path: Path, before: types.ModuleType, n: int) -> dict[str, float]:
+    store, decision = _open(kind, path, before)
+    store.group_commit(asyncio.get_running_loop())
+    steps = Steps(store, decision, None)
+    for i in range(50):  # warm-up
+        await steps.order(-1 - i)
+    cpu0, thr0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
+    for i in range(n):
+        await steps.order(i)
+    thr1, wall1 = time.thread_time(), time.perf_counter()
+    store.close()
+    cpu1 = time.process_time()
+    return {"loop_us": (thr1 - thr0) / n * 1e6, "process_us": (cpu1 - cpu0) / n * 1e6,
+            "wall_us": (wall1 - wall0) / n * 1e6}
+
+
+async def _paced(kind: str, path: Path, before: types.ModuleType, n: int, rate: float) -> list[float]:
+    store, decision = _open(kind, path, before)
+    store.group_commit(asyncio.get_running_loop())
+    lat: list[float] = []
+    steps = Steps(store, decision, lat)
+    tasks = []
+    start = time.perf_counter()
+    for i in range(n):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(steps.order(i)))
+    await asyncio.gather(*tasks)
+    store.close()
+    return lat
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--orders", type=int, default=3000)
+    ap.add_argument("--rate", type=float, default=1000.0, help="orders/s of the paced run")
+    ap.add_argument("--paced-orders", type=int, default=2000)
+    ap.add_argument("--before", default=BEFORE_REF, help="git ref of the SQLite store of before")
+    ap.add_argument("--repeat", type=int, default=3, help="burst runs per store (the best is shown)")
+    ap.add_argument("--only", default="", help="run only the stores whose name contains this")
+    args = ap.parse_args()
+    before = _old_store_module(args.before)
+    kinds = ["no store (bench overhead)", "sqlite (before)", "memory + commit per turn",
+             "journal + apply on loop", "journal + apply thread"]
+    kinds = kinds[:1] + [k for k in kinds[1:] if args.only in k]
+    print(f"store ops per order ({args.orders} orders, 4 loop turns each; best of {args.repeat})")
+    print(f"{'store':26} {'loop CPU us':>12} {'process CPU us':>15} {'wall us':>9}")
+    for kind in kinds:
+        runs = []
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                runs.append(asyncio.run(_burst(kind, Path(tmp) / "gw.sqlite", before, args.orders)))
+        best = min(runs, key=lambda x: x["process_us"])
+        print(f"{kind:26} {best['loop_us']:12.1f} {best['process_us']:15.1f} {best['wall_us']:9.1f}")
+    print(f"\nstep latency (first write -> after_commit), {args.paced_orders} orders at {args.rate:.0f}/s")
+    print(f"{'store':26} {'p50 us':>8} {'p99 us':>8} {'max us':>9}")
+    for kind in kinds[1:]:
+        with tempfile.TemporaryDirectory() as tmp:
+            lat = asyncio.run(_paced(kind, Path(tmp) / "gw.sqlite", before, args.paced_orders, args.rate))
+        lat.sort()
+        p99 = lat[int(len(lat) * 0.99)]
+        print(f"{kind:26} {statistics.median(lat) * 1e6:8.0f} {p99 * 1e6:8.0f} {lat[-1] * 1e6:9.0f}")
+    _serializers()
+
+
+def _serializers(n: int = 20_000) -> None:
+    """Encoding and decoding one ``apply`` unit (the biggest record of an order)."""
+    import json
+
+    import orjson
+
+    unit = ["A", "r1", "c1", "o1", "2", False, _data(1, "2", "100"), S1, ["o1-F1"],
+            [[7, S1, "o1-F1", True, "8", [(37, "o1"), (17, "o1-F1"), (150, "F")]]], None]
+    print(f"\nserializer, one apply unit ({len(orjson.dumps(unit))} bytes), us per record")
+    for name, dumps, loads in (
+        ("stdlib json", lambda u: json.dumps(u, separators=(",", ":")).encode(), json.loads),
+        ("orjson", orjson.dumps, orjson.loads),
+    ):
+        payload = dumps(unit)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            dumps(unit)
+        t1 = time.perf_counter()
+        for _ in range(n):
+            loads(payload)
+        t2 = time.perf_counter()
+        print(f"{name:12} encode {(t1 - t0) / n * 1e6:5.2f}  decode {(t2 - t1) / n * 1e6:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
