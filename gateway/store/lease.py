@@ -19,6 +19,9 @@ disagree still agree on expiry. The rules (the I/O-free functions below, tested 
 * **Fence** each write transaction with :func:`fence` (or :func:`fence_async`): it checks the row
   under ``FOR KEY SHARE``, so a takeover waits for the write to commit, and a write after a
   takeover fails (:class:`LeaseLost`). The deadline check avoids the work; the fence makes it safe.
+  A writer stalled inside such a transaction would hold up the takeover until it wakes, so the
+  store's connections must set ``idle_in_transaction_session_timeout`` below the ttl (the server
+  then aborts the stalled transaction and frees the row).
 
 The SQL is a few statements in :func:`_acquire_steps` / :func:`_renew_steps` / :func:`_release_steps`,
 generators that yield ``(sql, params)`` and receive the first row back; :func:`_run_sync` and
