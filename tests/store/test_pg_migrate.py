@@ -67,7 +67,8 @@ def test_each_file_is_applied_once_in_order_and_a_new_file_alone_later(db_url: s
     })
     with psycopg.connect(db_url) as conn:
         assert [m.version for m in migrate(conn, load_migrations(folder))] == [1, 2]
-        _write(folder, {"0003_add_c.sql": "CREATE TABLE c (y TEXT DEFAULT '100%'); INSERT INTO log VALUES ('c');"})
+        _write(folder, {"0003_add_c.sql": "CREATE TABLE c (y TEXT DEFAULT '100%'); "
+                                          "INSERT INTO log VALUES ('c');"})
         assert [m.version for m in migrate(conn, load_migrations(folder))] == [3]
         assert [r[0] for r in conn.execute("SELECT what FROM log").fetchall()] == ["a", "b", "c"]
 
@@ -79,7 +80,7 @@ def test_a_failing_migration_leaves_nothing_of_itself_and_keeps_the_ones_before(
         "0002_broken.sql": "CREATE TABLE half (x INT); INSERT INTO nowhere VALUES (1);",
     })
     with psycopg.connect(db_url) as conn:
-        with pytest.raises(MigrationError, match="0002_broken.sql failed"):
+        with pytest.raises(MigrationError, match=r"0002_broken\.sql failed"):
             migrate(conn, load_migrations(folder))
         assert list(applied_versions(conn)) == [1]
         assert "half" not in _tables(conn) and "a" in _tables(conn)
@@ -102,7 +103,7 @@ def test_a_database_migrated_by_a_newer_gateway_is_refused(db_url: str, tmp_path
     older = _write(tmp_path / "old", {"0001_a.sql": "CREATE TABLE a (x INT);"})
     with psycopg.connect(db_url) as conn:
         migrate(conn, load_migrations(newer))
-        with pytest.raises(MigrationError, match="schema version 2 .*does not know"):
+        with pytest.raises(MigrationError, match=r"schema version 2 .*does not know"):
             migrate(conn, load_migrations(older))
 
 
