@@ -58,6 +58,7 @@ __all__ = [
     "LeaseRow",
     "acquire",
     "acquire_async",
+    "default_margin",
     "fence",
     "fence_async",
     "is_expired",
@@ -70,6 +71,7 @@ __all__ = [
     "renew_async",
     "renew_interval",
     "renew_refusal",
+    "wait_and_acquire",
 ]
 
 log = logging.getLogger("gateway.store.lease")
@@ -108,9 +110,9 @@ def is_expired(row: LeaseRow, db_now: datetime) -> bool:
     return row.owner is None or row.expires_at is None or row.expires_at <= db_now
 
 
-def may_acquire(row: LeaseRow | None, owner: str, db_now: datetime) -> bool:
-    """Only a free or expired lease may be taken (even by its last owner: a new term, a new epoch)."""
-    del owner   # taking it again after a lapse is allowed for anyone, the last owner included
+def may_acquire(row: LeaseRow | None, db_now: datetime) -> bool:
+    """Only a free or expired lease may be taken, by anyone (its last owner included: a new term,
+    a new epoch; a running term is never taken, not even by its holder)."""
     return row is None or is_expired(row, db_now)
 
 
@@ -177,7 +179,7 @@ def _acquire_steps(name: str, owner: str, ttl: float) -> Steps[tuple[int, dateti
     # the second one sees the first one's term and backs off.
     yield ("INSERT INTO leases (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
     row, db_now = _row((yield (_SELECT, (name,))))
-    if not may_acquire(row, owner, db_now):
+    if not may_acquire(row, db_now):
         return None
     got = yield ("UPDATE leases SET owner = %s, epoch = epoch + 1, "
                  "expires_at = now() + make_interval(secs => %s), acquired_at = now(), renewed_at = now() "
@@ -337,6 +339,47 @@ async def fence_async(conn: psycopg.AsyncConnection, lease: Lease) -> None:
     cur = await conn.execute(_FENCE, (lease.name, lease.owner, lease.epoch))
     if await cur.fetchone() is None:
         raise LeaseLost(lease.name, f"fence: epoch {lease.epoch} is no longer the valid term")
+
+
+async def wait_and_acquire(conninfo: str, name: str, owner: str, ttl: float, *, poll: float | None = None,
+                           margin: float | None = None,
+                           on_wait: Callable[[LeaseRow | None], None] | None = None) -> Lease:
+    """The standby's wait: try every ``poll`` seconds (default ttl/3) until the lease is free or
+    expired, then return it. ``on_wait(row)`` is told who holds it at each refused try (for a log
+    line). Database errors are retried; cancel the task to stop waiting.
+
+    A takeover thus happens between ``ttl`` and ``ttl + poll`` (plus one round trip) after the
+    holder's last renewal; a released lease is taken at the next try.
+    """
+    import psycopg
+
+    _check_ttl(ttl)
+    interval = renew_interval(ttl) if poll is None else poll
+    conn: psycopg.AsyncConnection | None = None
+    try:
+        while True:
+            try:
+                if conn is None or conn.closed:
+                    conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+                got = await acquire_async(conn, name, owner, ttl, margin=margin)
+                if got is not None:
+                    return got
+                if on_wait is not None:
+                    cur = await conn.execute("SELECT name, owner, epoch, expires_at, now() FROM leases "
+                                             "WHERE name = %s", (name,))
+                    row = await cur.fetchone()
+                    on_wait(_row(row)[0] if row is not None else None)
+            except (psycopg.Error, LeaseError) as exc:
+                log.warning("lease %s: standby could not try (%s); retrying", name, exc)
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+                conn = None
+            await asyncio.sleep(interval)
+    finally:
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
 
 
 class LeaseKeeper:

@@ -7,6 +7,7 @@ the SIGSTOP test: it holds a lease with a LeaseKeeper and writes fenced rows whi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
@@ -38,6 +39,7 @@ from gateway.store.lease import (
     renew,
     renew_interval,
     renew_refusal,
+    wait_and_acquire,
 )
 from gateway.store.pg_migrate import migrate
 
@@ -54,11 +56,10 @@ def _never() -> float:
 
 def test_a_free_or_expired_lease_may_be_taken_and_a_running_term_not() -> None:
     held = LeaseRow("a", "me", 3, T0 + timedelta(seconds=5))
-    assert may_acquire(None, "you", T0)
-    assert may_acquire(LeaseRow("a", None, 3, None), "you", T0)
-    assert not may_acquire(held, "you", T0)
-    assert not may_acquire(held, "me", T0)   # not even the holder: a new term is a new epoch
-    assert may_acquire(held, "you", T0 + timedelta(seconds=5))   # expires_at itself is past the term
+    assert may_acquire(None, T0)
+    assert may_acquire(LeaseRow("a", None, 3, None), T0)
+    assert not may_acquire(held, T0)                          # nobody, its holder included
+    assert may_acquire(held, T0 + timedelta(seconds=5))       # expires_at itself is past the term
     assert is_expired(held, T0 + timedelta(seconds=6)) and not is_expired(held, T0)
 
 
@@ -234,6 +235,34 @@ def test_the_keeper_renews_every_third_of_the_ttl_and_reports_a_takeover(db_url:
     renewals, reason, valid, lost = asyncio.run(scenario())
     assert 2 <= renewals <= 5          # 1.0 s at one renewal per 0.2 s, on a loaded machine
     assert "taken over by intruder" in reason and lost == [reason] and not valid
+
+
+def test_a_standby_waits_while_the_owner_renews_and_takes_over_within_ttl_plus_poll(
+        db_url: str, name: str) -> None:
+    ttl = 0.6
+
+    async def scenario() -> tuple[Lease, float, list[LeaseRow | None], int]:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            held = await acquire_async(conn, name, "active", ttl)
+            assert held is not None
+        keeper = LeaseKeeper(db_url, held, on_lost=lambda reason: None)
+        renewing = asyncio.create_task(keeper.run())
+        seen: list[LeaseRow | None] = []
+        standby = asyncio.create_task(wait_and_acquire(db_url, name, "standby", ttl, on_wait=seen.append))
+        await asyncio.sleep(1.5)                  # 2.5 ttl: the active renews, the standby waits
+        assert not standby.done()
+        renewing.cancel()                         # the active dies (no more renewals)
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+        died = time.monotonic()
+        got = await asyncio.wait_for(standby, timeout=5)
+        return got, time.monotonic() - died, seen, keeper.renewals
+
+    got, waited, seen, renewals = asyncio.run(scenario())
+    print(f"takeover {waited:.3f} s after the last renewal stopped (ttl {ttl}, poll {renew_interval(ttl):.2f})")
+    assert renewals >= 5 and got.owner == "standby" and got.epoch == 2
+    assert seen and all(r is not None and r.owner == "active" for r in seen)
+    assert waited < ttl + renew_interval(ttl) + 0.5, waited   # the bound wait_and_acquire documents
 
 
 def test_the_keeper_reports_a_late_renewal_before_sending_anything(name: str) -> None:
