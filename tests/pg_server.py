@@ -40,6 +40,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["PgServer", "PgServerError", "find_pg_bin", "start_pg_server"]
 
@@ -139,10 +143,10 @@ class PgServer:
         """The config form: the password comes from the environment variable PGPASSWORD."""
         return f"postgresql://{self.user}:${{PGPASSWORD}}@{self.host}:{self.port}/{self.database}"
 
-    def connect(self, **kwargs: object):   # -> psycopg.Connection (imported lazily: see conftest)
-        import psycopg
+    def connect(self, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+        import psycopg  # here, not at import: conftest loads this module for every test run
 
-        return psycopg.connect(self.url, connect_timeout=10, **kwargs)  # type: ignore[arg-type]
+        return psycopg.connect(self.url, connect_timeout=10, autocommit=autocommit)
 
     def create_database(self, name: str) -> str:
         """A fresh database on this server (per test module or test); returns its URL."""

@@ -169,21 +169,21 @@ def read_instances(reader: NodeReader, item: tuple[Node, str] | None, session_no
     if item is not None:
         _read_section(reader, *item, declared, owner_of, known)
     per_session = _per_session(reader, session_nodes, sessions)
-    for session, (value_node, key, instance) in per_session.values():
+    for name_of_session, (value_node, key, instance) in per_session.values():
         if instance not in declared:
             if item is not None:   # a section exists: it is the list of instances
                 reader.error(value_node, key, f"unknown instance {instance!r}"
                              f"{suggest(instance, declared)} (declared: {', '.join(declared) or 'none'})")
                 continue
             declared[instance] = ([], DEFAULT_LEASE_TTL, value_node)
-        listed_in = owner_of.get(session)
+        listed_in = owner_of.get(name_of_session)
         if listed_in is not None and listed_in != instance:
-            reader.error(value_node, key, f"session {session!r} says instance {instance!r} but is listed "
-                                          f"in instances.{listed_in}")
+            reader.error(value_node, key, f"session {name_of_session!r} says instance {instance!r} but is "
+                                          f"listed in instances.{listed_in}")
             continue
         if listed_in is None:
-            owner_of[session] = instance
-            declared[instance][0].append(session)
+            owner_of[name_of_session] = instance
+            declared[instance][0].append(name_of_session)
     if declared:
         for i, session in enumerate(sessions):
             if session is not None and session.name not in owner_of:

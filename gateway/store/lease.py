@@ -197,7 +197,8 @@ def _renew_steps(lease: Lease) -> Steps[datetime]:
     got = yield ("UPDATE leases SET expires_at = now() + make_interval(secs => %s), renewed_at = now() "
                  "WHERE name = %s RETURNING expires_at", (lease.ttl, lease.name))
     assert got is not None
-    return got[0]
+    expires_at: datetime = got[0]
+    return expires_at
 
 
 def _release_steps(lease: Lease) -> Steps[bool]:
