@@ -130,3 +130,13 @@ def test_the_new_keys_are_documented_in_the_reference() -> None:
     words = set(re.findall(r"[a-z_]+", reference))
     missing = [k for k in ("store", "instances", "instance", *INSTANCE_KEYS) if k not in words]
     assert not missing, missing
+
+
+def test_an_instance_from_a_yaml_merge_counts_like_one_written_in_the_session(tmp_path: Path) -> None:
+    text = STORE + "x-side-a: &side-a\n  instance: a\n  begin_string: FIX.4.4\n" + """\
+sessions:
+  - {<<: *side-a, name: c1, sender_comp_id: PLXTRA, target_comp_id: C1, accounts: ["0001"]}
+  - {<<: *side-a, name: c2, sender_comp_id: PLXTRA, target_comp_id: C2, accounts: ["0002"], instance: b}
+"""
+    cfg = load_ok(tmp_path, text, env=ENV)
+    assert [(i.name, i.sessions) for i in cfg.instances.instances] == [("a", ("c1",)), ("b", ("c2",))]
