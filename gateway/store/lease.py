@@ -232,7 +232,8 @@ def _run_sync(conn: psycopg.Connection, steps: Steps[T]) -> T:
                 try:
                     query = steps.send(row)
                 except StopIteration as done:   # inside the block: the transaction commits
-                    return done.value   # type: ignore[no-any-return]
+                    result: T = done.value
+                    return result
     except psycopg.Error as exc:
         raise LeaseError(f"lease statement failed: {exc}") from exc
 
@@ -250,7 +251,8 @@ async def _run_async(conn: psycopg.AsyncConnection, steps: Steps[T]) -> T:
                 try:
                     query = steps.send(row)
                 except StopIteration as done:
-                    return done.value   # type: ignore[no-any-return]
+                    result: T = done.value
+                    return result
     except psycopg.Error as exc:
         raise LeaseError(f"lease statement failed: {exc}") from exc
 
