@@ -218,12 +218,12 @@ def test_the_fence_refuses_a_write_after_a_takeover_and_a_takeover_waits_for_a_w
 def test_the_keeper_renews_every_third_of_the_ttl_and_reports_a_takeover(db_url: str, name: str) -> None:
     async def scenario() -> tuple[int, str, bool, list[str]]:
         async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
-            lease = await acquire_async(conn, name, "A", 0.6)
+            lease = await acquire_async(conn, name, "A", 1.2)
             assert lease is not None
             lost: list[str] = []
             keeper = LeaseKeeper(db_url, lease, on_lost=lost.append)
             task = asyncio.create_task(keeper.run())
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.3)
             renewals = keeper.renewals
             assert keeper.still_valid() and not task.done()
             # An operator (or a bug) hands the set to someone else: the next renewal finds out.
@@ -233,13 +233,13 @@ def test_the_keeper_renews_every_third_of_the_ttl_and_reports_a_takeover(db_url:
             return renewals, reason, keeper.still_valid(), lost
 
     renewals, reason, valid, lost = asyncio.run(scenario())
-    assert 2 <= renewals <= 5          # 1.0 s at one renewal per 0.2 s, on a loaded machine
+    assert 2 <= renewals <= 4          # 1.3 s at one renewal per 0.4 s, on a loaded machine
     assert "taken over by intruder" in reason and lost == [reason] and not valid
 
 
 def test_a_standby_waits_while_the_owner_renews_and_takes_over_within_ttl_plus_poll(
         db_url: str, name: str) -> None:
-    ttl = 0.6
+    ttl = 1.0
 
     async def scenario() -> tuple[Lease, float, list[LeaseRow | None], int]:
         async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
@@ -249,7 +249,7 @@ def test_a_standby_waits_while_the_owner_renews_and_takes_over_within_ttl_plus_p
         renewing = asyncio.create_task(keeper.run())
         seen: list[LeaseRow | None] = []
         standby = asyncio.create_task(wait_and_acquire(db_url, name, "standby", ttl, on_wait=seen.append))
-        await asyncio.sleep(1.5)                  # 2.5 ttl: the active renews, the standby waits
+        await asyncio.sleep(2.0)                  # 2 ttl: the active renews, the standby waits
         assert not standby.done()
         renewing.cancel()                         # the active dies (no more renewals)
         with contextlib.suppress(asyncio.CancelledError):
@@ -259,7 +259,7 @@ def test_a_standby_waits_while_the_owner_renews_and_takes_over_within_ttl_plus_p
         return got, time.monotonic() - died, seen, keeper.renewals
 
     got, waited, seen, renewals = asyncio.run(scenario())
-    assert renewals >= 5 and got.owner == "standby" and got.epoch == 2
+    assert renewals >= 4 and got.owner == "standby" and got.epoch == 2
     assert seen and all(r is not None and r.owner == "active" for r in seen)
     assert waited < ttl + renew_interval(ttl) + 0.5, waited   # the bound wait_and_acquire documents
 
@@ -285,9 +285,9 @@ def test_the_keeper_reports_a_late_renewal_before_sending_anything(name: str) ->
 
 def test_a_stopped_owner_finds_the_lease_lost_on_waking_and_never_renews_over_the_new_owner(
         db_url: str, name: str) -> None:
-    """A real child process holds the lease (ttl 1 s) and writes fenced rows; it is SIGSTOPped for
-    2 s; the parent takes the lease over, then SIGCONTs it and keeps renewing its own term."""
-    ttl = 1.0
+    """A real child process holds the lease (ttl 1.5 s) and writes fenced rows; it is SIGSTOPped for
+    3 s; the parent takes the lease over, then SIGCONTs it and keeps renewing its own term."""
+    ttl = 1.5
     repo = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)
     child = subprocess.Popen([sys.executable, __file__, "child", db_url, name, str(ttl)],
@@ -305,12 +305,12 @@ def test_a_stopped_owner_finds_the_lease_lost_on_waking_and_never_renews_over_th
             assert mine.epoch == 2
             takeover = conn.execute("SELECT acquired_at FROM leases WHERE name = %s", (name,)).fetchone()[0]
             resumed = False
-            end = stopped_at + 2.0 + 1.5
+            end = stopped_at + 3.0 + 1.5
             while time.monotonic() < end:                     # the parent's term goes on, renewed
                 time.sleep(renew_interval(ttl))
                 mine = renew(conn, mine)
-                if not resumed and time.monotonic() >= stopped_at + 2.0:
-                    child.send_signal(signal.SIGCONT)         # stopped for 2 s, twice the ttl
+                if not resumed and time.monotonic() >= stopped_at + 3.0:
+                    child.send_signal(signal.SIGCONT)         # stopped for 3 s, twice the ttl
                     resumed = True
             assert child.wait(timeout=10) == 0
             row, _ = read_lease(conn, name)
@@ -328,7 +328,11 @@ def test_a_stopped_owner_finds_the_lease_lost_on_waking_and_never_renews_over_th
     assert early > 0 and late == 0, lines
     lost = [x for x in lines if x.startswith("lost")]
     assert len(lost) == 1 and "renewal late" in lost[0], lines
-    assert lines.index(lost[0]) == len(lines) - 1, lines       # nothing after the loss: no renewal, no write
+    # "renewal late": the keeper declared the loss at its check before renewing, and ended there:
+    # no renewal after the loss. Writes are judged by the database above (none at or after the
+    # takeover).
+    at_loss = int(lost[0].rsplit(" ", 2)[-2])
+    assert lines[-1] == f"final renewals {at_loss}\n", lines
 
 
 def _wait_for(cond, limit: float, lines: list[str]) -> None:   # type: ignore[no-untyped-def]
@@ -356,7 +360,7 @@ async def _child(url: str, name: str, ttl: float) -> int:
         lost = asyncio.Event()
 
         def on_lost(reason: str) -> None:
-            print(f"lost {reason}")
+            print(f"lost {reason} after {keeper.renewals} renewals")
             lost.set()
 
         keeper = LeaseKeeper(url, lease, on_lost=on_lost)
@@ -374,12 +378,14 @@ async def _child(url: str, name: str, ttl: float) -> int:
                         await fence_async(conn, keeper.lease)
                         await conn.execute("INSERT INTO lease_writes (name, owner, epoch, n) "
                                            "VALUES (%s, %s, %s, %s)", (name, owner, keeper.lease.epoch, n))
+                    print(f"wrote {n}")
                 except (LeaseLost, psycopg.Error) as exc:
                     print(f"write refused {type(exc).__name__}")
                     if conn.broken:
                         conn = await psycopg.AsyncConnection.connect(url, autocommit=True, options=options)
             await asyncio.sleep(0.05)
         await asyncio.wait_for(task, timeout=5)
+        print(f"final renewals {keeper.renewals}")
         return 0 if lost.is_set() else 2
 
 
