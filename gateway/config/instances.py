@@ -6,7 +6,8 @@ taken over by a standby when it lapses. This module only reads and checks the YA
 
 ``gateway.store``: ``postgresql://user:${PGPASSWORD}@host:5432/db[?sslmode=...]`` keeps the
 gateway's state in PostgreSQL (without it, the SQLite file ``gateway.store_path``). User and
-password are percent-encoded after ``${VAR}`` substitution, so a password may hold ``@`` or ``/``.
+password are taken literally and percent-encoded after ``${VAR}`` substitution, so a password from
+the environment may hold ``@``, ``:``, ``/`` or ``%``.
 
 ``instances:`` maps an instance name to its sessions, by session ``name``::
 
@@ -132,7 +133,8 @@ def read_store(reader: NodeReader, node: Node, key: str) -> PostgresStore | None
     if not user:
         reader.error(node, key, "needs a user: postgresql://USER:${PGPASSWORD}@host:port/database")
         return None
-    netloc = quote(unquote(user), safe="") + (":" + quote(password, safe="") if has_password else "")
+    # Taken literally (never percent-decoded), then encoded: what the file or variable says is the name.
+    netloc = quote(user, safe="") + (":" + quote(password, safe="") if has_password else "")
     url = f"postgresql://{netloc}@{rest}"
     check = urlsplit(url)
     try:
@@ -147,7 +149,7 @@ def read_store(reader: NodeReader, node: Node, key: str) -> PostgresStore | None
     if not database or "/" in database:
         reader.error(node, key, "needs a database name: postgresql://user:password@host:port/DATABASE")
         return None
-    return PostgresStore(url=url, host=check.hostname, port=port, database=database, user=unquote(user))
+    return PostgresStore(url=url, host=check.hostname, port=port, database=database, user=user)
 
 
 # -- instances: ---------------------------------------------------------------------------------------
