@@ -153,6 +153,8 @@ def migrate(conn: psycopg.Connection, migrations: Iterable[Migration] | None = N
     import psycopg
 
     available = list(migrations) if migrations is not None else load_migrations()
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise MigrationError("migrate needs a connection with no open transaction")
     was_autocommit = conn.autocommit
     conn.autocommit = True
     done: list[Migration] = []

@@ -148,3 +148,12 @@ def test_plan_is_what_the_database_lacks(tmp_path: Path) -> None:
     assert [m.version for m in plan(files, {1: ("a", files[0].checksum)})] == [2]
     with pytest.raises(MigrationChanged):
         plan(files, {1: ("a", "0" * 64)})
+
+
+def test_a_connection_inside_a_transaction_is_refused_before_anything_runs(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute("SELECT 1")   # psycopg opened a transaction
+        with pytest.raises(MigrationError, match="no open transaction"):
+            migrate(conn)
+        conn.rollback()
+        assert applied_versions(conn) == {}
