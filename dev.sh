@@ -38,10 +38,13 @@ system_test_tools() {
     # tests/ops/test_ops_compose_config.py validates docker-compose.yml with `docker-compose config`
     # (no Docker daemon needed for that).
     command -v docker-compose >/dev/null || missing+=(docker-compose)
+    # The PostgreSQL tests (issue 14) start a throw-away server from Debian's binaries
+    # (tests/pg_server.py); the package's own cluster is not used.
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    echo "installing ${missing[*]} from Debian's packages (the browser and compose tests need them)..." >&2
+    echo "installing ${missing[*]} from Debian's packages (the browser, compose and PostgreSQL tests need them)..." >&2
     $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 

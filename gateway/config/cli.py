@@ -19,6 +19,7 @@ from typing import TextIO
 
 from gateway.config.dictionaries import DictionaryPaths, locate_dictionaries, required_files
 from gateway.config.errors import ConfigError, DictionaryNotFound
+from gateway.config.instances import describe_instances, describe_store
 from gateway.config.loader import load_config
 from gateway.config.model import GatewayConfig, Role, Schedule, SessionConfig
 from gateway.config.quickfix_settings import (
@@ -129,7 +130,7 @@ def describe(config: GatewayConfig, file: str) -> str:
         zenith = "embedded simulator" + (f" ({zn.sim_config})" if zn.sim_config else "")
     lines.append(f"  zenith        {zenith}, auth {zn.auth_method}, token set, "
                  f"timeout {zn.request_timeout:g}s")
-    lines.append(f"  store         {gw.store_path}")
+    lines.append(f"  store         {describe_store(config)}")
     lines.append(f"  logs          {gw.log_dir}")
     store = f"file {gw.message_store_dir}" if gw.message_store == "file" else "memory"
     lines.append(f"  message store {store}")
@@ -139,6 +140,7 @@ def describe(config: GatewayConfig, file: str) -> str:
     lines += ["", "Sessions"]
     for s in config.sessions:
         lines += _describe_session(s)
+    lines += describe_instances(config)
     return "\n".join(lines) + "\n"
 
 

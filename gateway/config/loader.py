@@ -37,6 +37,7 @@ import yaml
 from yaml.nodes import Node
 
 from gateway.config.errors import ConfigError
+from gateway.config.instances import read_instances, read_store
 from gateway.config.model import (
     AdminSettings,
     GatewayConfig,
@@ -58,12 +59,13 @@ __all__ = [
     "load_config_text",
 ]
 
-TOP_LEVEL_KEYS = ("gateway", "zenith", "sessions", "admin")
+TOP_LEVEL_KEYS = ("gateway", "zenith", "sessions", "admin", "instances")
 GATEWAY_KEYS = (
     "listen_host", "listen_port", "store_path", "log_dir", "message_store", "message_store_dir",
     "data_dictionary_dir", "cancel_on_disconnect", "md_conflation", "md_queue_limit", "md_merge_max",
     "pending_status_after",
     "account_owner", "tls", "tls_listen_port", "logs",
+    "store",
 )
 ZENITH_KEYS = ("url", "token", "auth_method", "request_timeout", "sim_config", "ca", "at_start")
 DEFAULT_ACCOUNT_OWNER = "XS"
@@ -143,6 +145,8 @@ class _Loader:
         sessions = [session_reader.read(n, f"{key}[{i}]") for i, n in enumerate(nodes)]
         built = tuple(s for s in sessions if s is not None)
         session_reader.check_unique(nodes, sessions)
+        instances = read_instances(self.r, top.get("instances"), nodes, sessions,
+                                   postgres=gateway is None or gateway.store is not None)
         admin = AdminSettings()
         if got := top.get("admin"):
             admin = read_admin(self.r, *got, self._host)   # type: ignore[assignment]
@@ -150,7 +154,10 @@ class _Loader:
             self._check_tls(root, gateway, built)
         if gateway is None or zenith is None or admin is None or len(built) != len(sessions):
             return None
-        return GatewayConfig(path=path, gateway=gateway, zenith=zenith, sessions=built, admin=admin)
+        if instances is None:
+            return None
+        return GatewayConfig(path=path, gateway=gateway, zenith=zenith, sessions=built, admin=admin,
+                             instances=instances)
 
     def _check_tls(self, root: Node, gateway: GatewaySettings, sessions: tuple[SessionConfig, ...]) -> None:
         """Acceptor sessions on TLS need gateway.tls and a TLS port distinct from the plain one."""
@@ -234,6 +241,8 @@ class _Loader:
             put("tls_listen_port", self.r.integer(*got, minimum=1, maximum=65535))
         if got := m.get("logs"):
             put("logs", read_logs(self.r, *got))
+        if got := m.get("store"):
+            put("store", read_store(self.r, *got))
         owner: str | None = DEFAULT_ACCOUNT_OWNER
         if got := m.get("account_owner"):
             node, key = got

@@ -15,6 +15,8 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
+from gateway.config.instances import InstancesConfig, PostgresStore
+
 __all__ = [
     "AdminSettings",
     "Credentials",
@@ -120,6 +122,7 @@ class GatewaySettings:
     listen_host: str = "127.0.0.1"
     listen_port: int = 9878
     store_path: Path = Path("var/gateway.sqlite")
+    store: PostgresStore | None = None       # gateway.store: postgresql://... (None: SQLite at store_path)
     log_dir: Path = Path("var/log")
     message_store: str = "file"              # "file" or "memory" (QuickFIX message store)
     message_store_dir: Path = Path("var/store")
@@ -240,6 +243,7 @@ class GatewayConfig:
     zenith: ZenithSettings
     sessions: tuple[SessionConfig, ...]
     admin: AdminSettings = field(default_factory=AdminSettings)
+    instances: InstancesConfig = field(default_factory=InstancesConfig)   # none declared: one set
 
     def session_for(self, begin_string: str, sender_comp_id: str,
                     target_comp_id: str) -> SessionConfig | None:

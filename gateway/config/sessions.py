@@ -45,6 +45,7 @@ SESSION_KEYS = (
     "cancel_on_disconnect", "market_data", "trading", "pending_reports", "persist_messages", "log_messages",
     "validate_user_defined_fields", "allow_unknown_msg_fields", "validate_fields_out_of_order",
     "data_dictionary", "transport", "tls", "backup_hosts",
+    "instance",   # read by gateway/config/instances.py
 )
 # Only for market-data-only sessions (trading: false): see SessionConfig.persist_messages.
 QUIET_FLAGS = ("persist_messages", "log_messages")
