@@ -667,7 +667,7 @@ class Store:
     def decision(self, session: str, request_key: str) -> Decision | None:
         got = self._decisions.items.get((session, request_key))
         if got is not None:
-            return got[0]  # type: ignore[no-any-return]
+            return got[0]
         row = self._db.execute(
             "SELECT msg_type, cl_ord_id, outcome, request_id, answer FROM decisions "
             "WHERE session = ? AND request_key = ?", (session, request_key),
