@@ -4,6 +4,7 @@
     PYTHONPATH=. python3 bench/startup.py --runs 5 --config default   # config/gateway.yaml (./dev.sh run)
     PYTHONPATH=. python3 bench/startup.py --runs 3 --zenith process   # simulator in its own process
     PYTHONPATH=. python3 bench/startup.py --breakdown                 # + import times, dictionary parses
+    PYTHONPATH=. python3 bench/startup.py --runs 5 --compare /work/main  # A/B, runs interleaved
 
 What runs, per run:
 * a fresh state directory with either a generated config holding a FIX.4.4, a FIX.4.2 and a
@@ -19,8 +20,17 @@ What runs, per run:
   attempt would wait ReconnectInterval, a whole second).
 
 Prints per run: time from ``Popen`` to the port listening, to the first Logon answered and to all
-three answered, the gateway's own stage times from its log, and VmRSS / RssAnon / VmHWM of the
+three answered, the CPU time (user + system, all threads) the gateway had used when all three
+were answered (on a loaded machine wall times stretch, this much less), the gateway's own stage
+times from its log, and VmRSS / RssAnon / VmHWM of the
 gateway after ``--idle`` seconds idle, logged on. Then best and median over the runs.
+Bytecode: this machine may set PYTHONDONTWRITEBYTECODE, which makes every start compile every
+module from source (a deployed gateway has its ``.pyc`` files from the install). By default the
+gateway runs with ``PYTHONPYCACHEPREFIX`` pointing at a private temporary directory per checkout,
+and a first, uncounted run per checkout fills it (it also fills the compiled-dictionary cache; its
+figures are printed as "cold"). ``--no-bytecode`` measures without ``.pyc`` files instead.
+``--compare ROOT`` alternates each run with one of the gateway of another checkout (e.g. the main
+one, before a change), so both see the same machine load; each gets its own table.
 ``--breakdown`` adds one run under ``python -X importtime`` (top imports, cumulative) and times
 ``quickfix.DataDictionary`` on every dictionary file the config uses (the QuickFIX file as shipped
 and the compiled one the gateway gives QuickFIX), with the RSS each parsed copy costs.
@@ -114,6 +124,13 @@ def _proc_status(pid: int) -> dict[str, int]:
     return out
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of every thread of ``pid`` so far (/proc/<pid>/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -154,8 +171,22 @@ def _stage_times(output: str, t0: float) -> dict[str, float]:
     return found
 
 
+_PYCACHE: dict[Path, str] = {}
+
+
+def _gateway_env(args: argparse.Namespace, root: Path) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, PYTHONPATH=path)
+    if not args.no_bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        if root not in _PYCACHE:
+            _PYCACHE[root] = tempfile.mkdtemp(prefix="startup-bench-pyc-")
+        env["PYTHONPYCACHEPREFIX"] = _PYCACHE[root]
+    return env
+
+
 def one_run(args: argparse.Namespace, zenith_url: str,
-            extra_python: tuple[str, ...] = ()) -> dict[str, object]:
+            extra_python: tuple[str, ...] = (), root: Path = ROOT) -> dict[str, object]:
     state = Path(tempfile.mkdtemp(prefix="startup-bench-"))
     port = free_port()
     cfg = _write_config(args.config, state, port, zenith_url)
@@ -165,8 +196,7 @@ def one_run(args: argparse.Namespace, zenith_url: str,
     store = fix.MemoryStoreFactory()
     logs = fix.FileLogFactory(settings)
     initiator = fix.SocketInitiator(app, store, settings, logs)
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, PYTHONPATH=path)
+    env = _gateway_env(args, root)
     out_path = state / "gateway.out"
     result: dict[str, object] = {}
     with open(out_path, "wb") as out:
@@ -179,12 +209,14 @@ def one_run(args: argparse.Namespace, zenith_url: str,
             initiator.start()
             with app.cond:
                 app.cond.wait_for(lambda: len(app.logons) == len(SESSIONS), timeout=args.timeout)
+            cpu = _cpu_seconds(proc.pid)
             logons = dict(app.logons)
             if len(logons) != len(SESSIONS):
                 raise RuntimeError(f"only {sorted(logons)} logged on within {args.timeout} s")
             time.sleep(args.idle)
             result = {"listen": listening - t0, "first": min(logons.values()) - t0,
-                      "all": max(logons.values()) - t0, "per_version": {k: v - t0 for k, v in logons.items()},
+                      "all": max(logons.values()) - t0, "cpu": cpu,
+                      "per_version": {k: v - t0 for k, v in logons.items()},
                       **_proc_status(proc.pid)}
         finally:
             initiator.stop()
@@ -209,15 +241,15 @@ def _fmt(seconds: float) -> str:
 
 
 def report(runs: list[dict[str, object]]) -> None:
-    print(f"{'run':>4} {'listen':>10} {'first':>10} {'all 3':>10}   {'VmRSS':>8} {'RssAnon':>8} {'VmHWM':>8}"
-          "   gateway log stages (s from Popen)")
+    print(f"{'run':>4} {'listen':>10} {'first':>10} {'all 3':>10} {'CPU':>10}   {'VmRSS':>8} {'RssAnon':>8} "
+          f"{'VmHWM':>8}   gateway log stages (s from Popen)")
     for i, r in enumerate(runs, 1):
         stages = r["stages"]
         assert isinstance(stages, dict)
         st = " ".join(f"{k}={v:.2f}" for k, v in stages.items())
-        print(f"{i:>4} {_fmt(r['listen'])} {_fmt(r['first'])} {_fmt(r['all'])}   "  # type: ignore[arg-type]
+        print(f"{i:>4} {_fmt(r['listen'])} {_fmt(r['first'])} {_fmt(r['all'])} {_fmt(r['cpu'])}   "  # type: ignore[arg-type]
               f"{r['VmRSS'] / 1024:6.1f}MB {r['RssAnon'] / 1024:6.1f}MB {r['VmHWM'] / 1024:6.1f}MB   {st}")
-    for key in ("listen", "first", "all"):
+    for key in ("listen", "first", "all", "cpu"):
         values = [float(r[key]) for r in runs]  # type: ignore[arg-type]
         print(f"  {key:>6}: best {_fmt(min(values))}  median {_fmt(statistics.median(values))}")
     rss = [int(r["VmRSS"]) / 1024 for r in runs]  # type: ignore[call-overload]
@@ -282,6 +314,10 @@ def main() -> int:
     parser.add_argument("--breakdown", action="store_true", help="import times and dictionary parse times")
     parser.add_argument("--top", type=int, default=15, help="imports shown by --breakdown")
     parser.add_argument("--keep", action="store_true", help="keep the state directories")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="run the gateway without .pyc files (every module compiled at each start)")
+    parser.add_argument("--compare", type=Path, default=None, metavar="ROOT",
+                        help="also run the gateway of another checkout, alternating with this one")
     args = parser.parse_args()
 
     sim: subprocess.Popen[bytes] | None = None
@@ -304,7 +340,21 @@ def main() -> int:
         zenith_url = f"ws://127.0.0.1:{sim_port}/Zenith"
     try:
         print(f"config: {args.config}   zenith: {args.zenith}   runs: {args.runs}   python: {sys.executable}")
-        runs = [one_run(args, zenith_url) for _ in range(args.runs)]
+        runs: list[dict[str, object]] = []
+        other: list[dict[str, object]] = []
+        roots = [ROOT] if args.compare is None else [args.compare.resolve(), ROOT]
+        for root in roots:   # fills the .pyc and compiled-dictionary caches
+            cold = one_run(args, zenith_url, root=root)
+            print(f"cold start ({root}): first Logon {_fmt(float(cold['first']))}, "  # type: ignore[arg-type]
+                  f"idle VmRSS {int(cold['VmRSS']) / 1024:.1f} MB")  # type: ignore[call-overload]
+        for _ in range(args.runs):
+            if args.compare is not None:
+                other.append(one_run(args, zenith_url, root=args.compare.resolve()))
+            runs.append(one_run(args, zenith_url))
+        if other:
+            print(f"\n{args.compare.resolve()}:")
+            report(other)
+            print(f"\n{ROOT}:")
         report(runs)
         if args.breakdown:
             breakdown(args, zenith_url)
