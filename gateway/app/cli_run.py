@@ -33,6 +33,7 @@ log = logging.getLogger("gateway.app.cli_run")
 
 
 PACKAGED_CONFIG = Path(__file__).resolve().with_name("default_gateway.yaml")
+SETTLE_AFTER = 1.0   # s after start-up: GC freeze and memory handed back, once the first logons are done
 
 
 def default_config_path() -> Path:
@@ -149,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
                *(secret for _, secret in cfg.admin.tokens)]
     install_logging(args.log_level, getattr(args, "log_format", None) or cfg.gateway.logs.format, secrets)
 
-    def ready(gateway: Gateway) -> None:
+    def settle() -> None:
         from gateway.vocab.dictionary import release_compiled
 
         release_compiled()   # a dictionary compiled at this start is on disk now
@@ -158,7 +159,11 @@ def run(args: argparse.Namespace) -> int:
         gc.collect()
         gc.freeze()
         return_freed_memory()
+
+    def ready(gateway: Gateway) -> None:
         print(banner(gateway), flush=True)
+        # Partners waiting for the port log on now: answer them first, tidy up just after.
+        asyncio.get_running_loop().call_later(SETTLE_AFTER, settle)
 
     try:
         asyncio.run(Gateway(cfg).run(handle_signals=True, ready=ready))
