@@ -89,9 +89,13 @@ class DictionaryCache:
         key = (os.fspath(path), msg_type)
         with self._lock:
             dd = self._per_type.get(key)
-            if dd is None:
-                dd = self._per_type[key] = fix.DataDictionary(str(message_dictionary(key[0], msg_type)))
-            return dd
+        if dd is None:
+            file = os.fspath(message_dictionary(key[0], msg_type))
+            # no cache to write one-message files to: the whole file, parsed once, as before
+            dd = self.get(file) if file == key[0] else fix.DataDictionary(file)
+            with self._lock:
+                dd = self._per_type.setdefault(key, dd)
+        return dd
 
 
 class MessageDictionaries:

@@ -655,8 +655,9 @@ def _compile(path: Path) -> _Parts:
     texts: dict[str, str] = {}
     section = root.find("messages")
     for message in section if section is not None else ():
-        if message.tag == "message":
-            texts.setdefault(message.get("msgtype", ""), compiler.message(message))
+        if message.tag == "message":   # a type written twice is two elements to QuickFIX too
+            msg_type = message.get("msgtype", "")
+            texts[msg_type] = texts.get(msg_type, "") + compiler.message(message)
     header, trailer = _section(root, "header"), _section(root, "trailer")
     always = set(_refs(header + trailer))   # written as they are: their components stay references
     for name in always:
@@ -787,7 +788,8 @@ def message_dictionary(source: str | os.PathLike[str], msg_type: str) -> Path:
     """A dictionary file holding the one message ``msg_type`` of ``source`` (header, trailer and
     the components it needs; fields without their enum values): what a QuickFIX ``Message`` needs
     to structure that message's repeating groups, not to validate it. A type ``source`` does not
-    define gets its smallest message (QuickFIX refuses a file with none): no groups, as before."""
+    define gets its smallest message (QuickFIX refuses a file with none): no groups, as before.
+    Without a writable cache this is ``source`` itself (the caller then parses the whole file once)."""
     path = Path(source)
 
     def make(parts: _Parts) -> str:

@@ -331,3 +331,18 @@ def test_outbound_messages_are_built_as_with_the_full_dictionary(begin: str, fil
                 OutboundMessage(key, "ZZ", ((58, "not a message of any version"),))):
         assert to_quickfix(msg, lazy).toString() == to_quickfix(msg, full).toString()
     assert lazy.for_msg_type("8") is lazy.for_msg_type("8")
+
+
+def test_without_a_writable_cache_the_shipped_files_are_read(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")   # nothing can be created below a file, even by root
+    monkeypatch.setenv("PLXTRA_FIX_DICTIONARY_CACHE", str(blocker / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", str(blocker / "tmp"))
+    source = SPEC_DIR / "FIX44.xml"
+    assert vd.compiled_dictionary(source) == source
+    assert vd.message_dictionary(source, "8") == source
+    cache = DictionaryCache()
+    assert cache.message(source, "8") is cache.get(source) is cache.message(source, "D")
