@@ -7,7 +7,6 @@ nothing here is a hand-kept tag table; only the choice of what to show per MsgTy
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,18 +24,12 @@ class FixNames:
 
     @classmethod
     def load(cls, path: Path) -> FixNames:
-        root = ET.parse(path).getroot()
-        names = cls()
-        for m in root.iter("message"):
-            names.messages[m.get("msgtype", "")] = m.get("name", "")
-        fields_node = root.find("fields")
-        for f in fields_node if fields_node is not None else ():
-            tag = int(f.get("number", "0"))
-            names.fields[tag] = f.get("name", str(tag))
-            values = {v.get("enum", ""): _title(v.get("description", "")) for v in f.findall("value")}
-            if values:
-                names.enums[tag] = values
-        return names
+        from gateway.vocab.dictionary import load_spec_file  # the one reader of these files
+
+        spec = load_spec_file(path)
+        enums = {tag: {value: _title(text) for value, text in values.items()}
+                 for tag, values in spec.enums.items()}
+        return cls(dict(spec.message_names), dict(spec.field_names), enums)
 
     def message(self, msg_type: str) -> str:
         return self.messages.get(msg_type, f"MsgType {msg_type}")

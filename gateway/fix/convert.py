@@ -32,6 +32,7 @@ from gateway.vocab.wire import DATA_LENGTH_TAGS, SOH, split_fields
 __all__ = [
     "Dictionaries",
     "DictionaryCache",
+    "MessageDictionaries",
     "invalid_text_tag",
     "key_of",
     "record_from_text",
@@ -61,10 +62,16 @@ class Dictionaries:
 
 class DictionaryCache:
     """Parses each dictionary file once (FIX50SP2.xml takes about a second); the parsed
-    dictionaries are read-only afterwards and safe to share between threads."""
+    dictionaries are read-only afterwards and safe to share between threads.
+
+    :meth:`message` is what outbound conversion uses: the dictionary of one message type of a
+    file (``gateway.vocab.dictionary.message_dictionary``), parsed on first use in a few ms.
+    QuickFIX's sessions hold their own full copies for validation; a second full parse here
+    would cost the gateway's start a second and ~60 MB for FIX50SP2.xml."""
 
     def __init__(self) -> None:
         self._loaded: dict[str, fix.DataDictionary] = {}
+        self._per_type: dict[tuple[str, str], fix.DataDictionary] = {}
         self._lock = threading.Lock()
 
     def get(self, path: str | os.PathLike[str]) -> fix.DataDictionary:
@@ -75,6 +82,42 @@ class DictionaryCache:
                 dd = fix.DataDictionary(key)
                 self._loaded[key] = dd
             return dd
+
+    def message(self, path: str | os.PathLike[str], msg_type: str) -> fix.DataDictionary:
+        from gateway.vocab.dictionary import message_dictionary
+
+        key = (os.fspath(path), msg_type)
+        with self._lock:
+            dd = self._per_type.get(key)
+        if dd is None:
+            file = os.fspath(message_dictionary(key[0], msg_type))
+            # no cache to write one-message files to: the whole file, parsed once, as before
+            dd = self.get(file) if file == key[0] else fix.DataDictionary(file)
+            with self._lock:
+                dd = self._per_type.setdefault(key, dd)
+        return dd
+
+
+class MessageDictionaries:
+    """The dictionaries of one session for outbound conversion, per message type, each loaded on
+    its first message (see :meth:`DictionaryCache.message`)."""
+
+    __slots__ = ("_app", "_cache", "_made", "_session")
+
+    def __init__(self, cache: DictionaryCache, session: str | os.PathLike[str],
+                 app: str | os.PathLike[str] | None = None) -> None:
+        self._cache = cache
+        self._session = os.fspath(session)
+        self._app = None if app is None else os.fspath(app)
+        self._made: dict[str, Dictionaries] = {}
+
+    def for_msg_type(self, msg_type: str) -> Dictionaries:
+        made = self._made.get(msg_type)
+        if made is None:
+            session = self._cache.message(self._session, msg_type)
+            app = self._cache.message(self._app, msg_type) if self._app is not None else None
+            made = self._made[msg_type] = Dictionaries(session, app)
+        return made
 
 
 def key_of(session_id: fix.SessionID) -> SessionKey:
@@ -137,7 +180,7 @@ def record_from_text(text: str, key: SessionKey) -> InboundMessage:
     return InboundMessage(key, msg_type, seq, fields, received_ns)
 
 
-def to_quickfix(msg: OutboundMessage, dictionaries: Dictionaries | None) -> fix.Message:
+def to_quickfix(msg: OutboundMessage, dictionaries: Dictionaries | MessageDictionaries | None) -> fix.Message:
     """A ``quickfix.Message`` for ``msg`` with CompIDs set from its session (QuickFIX fills in
     MsgSeqNum and SendingTime when sending). Without dictionaries groups are not structured,
     which is only right for messages that have none.
@@ -160,6 +203,8 @@ def to_quickfix(msg: OutboundMessage, dictionaries: Dictionaries | None) -> fix.
         text = _wire_text(key, _clean(msg.msg_type), clean)
     if dictionaries is None:
         return fix.Message(text, False)
+    if isinstance(dictionaries, MessageDictionaries):
+        dictionaries = dictionaries.for_msg_type(msg.msg_type)
     if dictionaries.app is not None:
         return fix.Message(text, dictionaries.session, dictionaries.app, False)
     return fix.Message(text, dictionaries.session, False)

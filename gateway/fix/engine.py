@@ -24,7 +24,7 @@ from pathlib import Path
 import quickfix as fix
 
 from gateway.config.model import GatewayConfig, Role, SessionConfig, Transport
-from gateway.fix.convert import Dictionaries, DictionaryCache, session_id_of
+from gateway.fix.convert import DictionaryCache, MessageDictionaries, session_id_of
 from gateway.fix.errors import FixEngineError
 from gateway.vocab.records import SessionKey
 
@@ -85,14 +85,15 @@ def dictionary_paths(config: GatewayConfig, session: SessionConfig) -> tuple[Pat
 
 
 def load_dictionaries(config: GatewayConfig, cache: DictionaryCache | None = None,
-                      ) -> dict[SessionKey, Dictionaries]:
-    """Data dictionaries of every configured session, keyed as the outbox sees sessions."""
+                      ) -> dict[SessionKey, MessageDictionaries]:
+    """Data dictionaries of every configured session, keyed as the outbox sees sessions; each
+    message type's is parsed when the first message of that type is sent."""
     cache = cache or DictionaryCache()
-    result: dict[SessionKey, Dictionaries] = {}
+    result: dict[SessionKey, MessageDictionaries] = {}
     for session in config.sessions:
         main, app = dictionary_paths(config, session)
         key = SessionKey(session.begin_string, session.sender_comp_id, session.target_comp_id)
-        result[key] = Dictionaries(cache.get(main), cache.get(app) if app is not None else None)
+        result[key] = MessageDictionaries(cache, main, app)
     return result
 
 
@@ -105,6 +106,7 @@ class FixEngine:
         """``settings_texts`` (default: rendered from ``config``) is one text per connector role.
         ``log_factory`` replaces QuickFIX's FileLogFactory (``gateway.ops.fixlog``: masking,
         rotation, session events)."""
+        from gateway.config.dictionaries import use_compiled_dictionaries
         from gateway.config.errors import ConfigError
         from gateway.config.quickfix_settings import (
             build_session_settings,
@@ -122,6 +124,8 @@ class FixEngine:
             for role, text in list(texts.items()):   # DST-safe schedules (UseLocalTime)
                 texts[role], zone = localize(config, text)
                 self._zone = self._zone or zone
+            shown = dict(texts)   # as configured; QuickFIX reads the compiled dictionaries (start-up time)
+            texts = {role: use_compiled_dictionaries(text) for role, text in texts.items()}
             verified: dict[Role, fix.SessionSettings] = connector_session_settings(config, texts)
             # TLS sessions get SSL connectors of their own; backup hosts become SocketConnectHostN.
             self.transports = plan_transports(config, texts)
@@ -130,7 +134,7 @@ class FixEngine:
                 if self.transports.changed else verified)
         except ConfigError as exc:
             raise FixEngineError(f"invalid QuickFIX settings: {exc}") from exc
-        self.settings_texts: dict[Role, str] = texts
+        self.settings_texts: dict[Role, str] = shown
         self._acceptor: fix.Acceptor | None = None
         self._initiator: fix.Initiator | None = None
         self._started = False

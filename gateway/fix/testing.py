@@ -26,7 +26,7 @@ from pathlib import Path
 
 import quickfix as fix
 
-from gateway.fix.convert import Dictionaries, DictionaryCache, key_of, to_quickfix, to_record
+from gateway.fix.convert import DictionaryCache, MessageDictionaries, key_of, to_quickfix, to_record
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.times import utc_timestamp as fix_timestamp
 
@@ -157,7 +157,7 @@ class FixTestClient:
         appl_ver = default_appl_ver_id or ("FIX.5.0SP2" if begin_string == "FIXT.1.1" else None)
         main = dd_dir / _DD_FILES[begin_string]
         app = dd_dir / _DD_FILES[appl_ver] if begin_string == "FIXT.1.1" and appl_ver else None
-        self.dictionaries = Dictionaries(_DICTIONARIES.get(main), _DICTIONARIES.get(app) if app else None)
+        self.dictionaries = MessageDictionaries(_DICTIONARIES, main, app)
         dd_lines = ([f"TransportDataDictionary={main}", f"AppDataDictionary={app}",
                      f"DefaultApplVerID={appl_ver}"] if app else [f"DataDictionary={main}"])
         self.settings_text = "\n".join([
