@@ -10,10 +10,10 @@ PY="$1"
 WHEELS="$(mkdir -p "${2:-.wheels}" && cd "${2:-.wheels}" && pwd)"
 QF_VERSION="${QUICKFIX_VERSION:-1.16.0}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
-# The local version of our build: SSL on, the duplicate-logon event and the event-loop socket
-# accessors (deploy/patch-quickfix.py). Bump it whenever the build changes, so every venv and image
+# The local version of our build: SSL on, the duplicate-logon event, the remote-address check before
+# the Logon on polled connections and the event-loop socket accessors (deploy/patch-quickfix.py). Bump it whenever the build changes, so every venv and image
 # rebuilds instead of keeping an older one.
-LOCAL_TAG="ssl.plx2"
+LOCAL_TAG="ssl.plx3"
 
 # Exit status 0 only if quickfix is built with SSL: the stub constructor throws "HAVE_SSL not enabled".
 read -r -d '' CHECK <<'PYEOF' || true

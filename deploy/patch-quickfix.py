@@ -4,7 +4,10 @@
    logged on without a word (the threaded connections after a 5 s wait, the polled ones at once,
    under the misleading "Session not found"); log it as a global event so the gateway can report
    it (gateway/ops/events.py matches the text).
-2. PlxLoopAccess (deploy/quickfix-loop-sockets.cpp): the polled connectors, their connections,
+2. The polled acceptor connection checks AllowedRemoteAddresses before it processes the Logon
+   (as the threaded one does), not after answering it; and it handles what came in the same read
+   as the Logon at once, not when the partner next sends something.
+3. PlxLoopAccess (deploy/quickfix-loop-sockets.cpp): the polled connectors, their connections,
    their socket monitor and Session name it a friend, so the event loop can learn which sockets
    to watch and how much a session has queued.
 Every patch fails loudly if the text it replaces is not exactly where it was in 1.16.0.
@@ -44,6 +47,32 @@ def main(src: Path, loop_sockets: Path) -> None:
             "        m_pSession = 0;\n        if (acceptor.getLog()) {\n"
             "          acceptor.getLog()->onEvent(std::string(plxDuplicate ? \"" + DUPLICATE + "\"\n"
             "              : \"Session not found for incoming message: \") + message);")
+    # The polled connection checks AllowedRemoteAddresses only after it processed (and answered)
+    # the Logon; the threaded one checks first. Check first, as a denied peer must get nothing.
+    process = ("      if (m_pSession) {\n        m_pSession->next(message, UtcTimeStamp::now());\n      }\n"
+               "      if (!m_pSession) {\n        server.getMonitor().drop(m_socket);\n"
+               "        return false;\n      }\n")
+    log_event = "          m_pSession->getLog()->onEvent("
+    deny = log_event + "\"Deny connections to the acceptor from \" + remote_address);\n"
+    allow = log_event[2:] + "\"Allows connections to the acceptor from \" + remote_address);\n"
+    check = ("        std::string remote_address = socket_peername(m_socket);\n"
+             "        if (!m_pSession->getAllowedRemoteAddresses().empty() && "
+             "!m_pSession->inAllowedRemoteAddresses(remote_address)) {\n" + deny)
+    replace_once(cpp / "SocketConnection.cpp",
+                 process + "\n      if (m_pSession->isAcceptor()) {\n" + check
+                 + "          return false;\n        }\n" + allow + "      }\n",
+                 "      if (m_pSession && m_pSession->isAcceptor()) {\n" + check
+                 + "          m_pSession->disconnect();\n          m_pSession = 0;\n          return false;\n"
+                 + "        }\n" + allow + "      }\n" + process)
+    # The polled acceptor connections handle only the first message of their first read (the
+    # Logon): whatever came in the same read waited for the partner's next bytes. Handle it now.
+    for name in ("SocketConnection.cpp", "SSLSocketConnection.cpp"):
+        replace_once(cpp / name,
+                     "      Session::registerSession(m_pSession->getSessionID());\n      return true;\n",
+                     "      Session::registerSession(m_pSession->getSessionID());\n"
+                     "      if (m_pSession->isLoggedOn()) {\n"
+                     "        readMessages(server.getMonitor());\n      }\n"
+                     "      return true;\n")
     heads = {"SocketMonitor_UNIX.h": "class SocketMonitor {", "Session.h": "class Session {",
              "SocketConnection.h": "class SocketConnection : Responder {",
              "SSLSocketConnection.h": "class SSLSocketConnection : Responder {"}

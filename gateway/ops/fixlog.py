@@ -66,15 +66,17 @@ def _stamp(now: float) -> str:
 
 class RotatingFile:
     """One ``<prefix>.<kind>.current.log`` that rotates by UTC day or size. Not thread-safe:
-    the owner holds a lock around :meth:`write`."""
+    the owner holds a lock around :meth:`write`. Each line reaches the file at once, unless
+    ``buffered`` (then the owner calls :meth:`flush`)."""
 
     def __init__(self, directory: Path, prefix: str, kind: str, settings: LogSettings,
-                 clock: callable = time.time) -> None:   # type: ignore[valid-type]
+                 clock: callable = time.time, buffered: bool = False) -> None:   # type: ignore[valid-type]
         self.directory = directory
         self.base = f"{prefix}.{kind}"
         self.path = directory / f"{self.base}.current.log"
         self.settings = settings
         self._clock = clock
+        self._buffering = -1 if buffered else 1   # default block buffering, or line buffering
         self._file: IO[str] | None = None
         self._day = ""
         self._next_day = 0.0   # epoch of the next UTC midnight: one comparison per write
@@ -87,8 +89,7 @@ class RotatingFile:
             opened_day = datetime.fromtimestamp(self.path.stat().st_mtime, UTC).strftime("%Y%m%d")
             if opened_day != self._today():
                 self._rename(opened_day)
-        # Fully buffered: the owner flushes once per loop turn (or per line off a loop).
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close)
+        self._file = open(self.path, "a", encoding="utf-8", buffering=self._buffering)  # noqa: SIM115
         self._size = self._file.tell()
         self._day = self._today()
         self._next_day = (int(self._clock()) // 86_400 + 1) * 86_400
@@ -158,8 +159,9 @@ class _FileLog(fix.Log):
         self._mask = settings.mask_secrets
         self._watch = watch
         self._lock = threading.Lock()
-        self._messages = RotatingFile(directory, prefix, "messages", settings)
-        self._events = RotatingFile(directory, prefix, "event", settings)
+        # Buffered: flushed once per loop turn (or per line off a loop), see _write.
+        self._messages = RotatingFile(directory, prefix, "messages", settings, buffered=True)
+        self._events = RotatingFile(directory, prefix, "event", settings, buffered=True)
         self._flush_scheduled = False
 
     def _write(self, target: RotatingFile, text: str) -> None:
