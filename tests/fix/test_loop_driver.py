@@ -160,3 +160,31 @@ def test_a_send_from_inside_from_app_waits_for_the_end_of_the_poll(own_engine_ga
     # The echo service sent while QuickFIX was inside fromApp; the outbox held it for the poll's end.
     assert gw.service.busy_when_sending and all(gw.service.busy_when_sending)
     assert gw.outbox.total_backlog() == 0
+
+
+def test_a_message_in_the_same_read_as_the_logon_is_handled_at_once(
+        own_engine_gateway: EngineGateway) -> None:
+    """QuickFIX's polled acceptor connection used to handle only the Logon of its first read and
+    leave the rest in its buffer until the partner sent again (deploy/patch-quickfix.py)."""
+    gw = own_engine_gateway
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as sock:
+        def header(seq: int) -> list[tuple[int, str]]:
+            return [(49, "RAWCLI"), (56, "PLXTRA"), (34, str(seq)), (52, utc_timestamp())]
+        logon = build_message("FIX.4.4", "A", header(1), [(98, "0"), (108, "30"), (141, "Y")])
+        order = build_message("FIX.4.4", "D", header(2),
+                              [(11, "piped-1"), (1, "0007"), (55, "XS01"), (54, "1"), (38, "100"), (40, "1"),
+                               (60, utc_timestamp())])
+        sock.sendall((logon + order).encode())   # one segment: one read on the gateway side
+        parser = FixParser()
+        got: list[str] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "8" not in got:
+            sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            parser.feed(chunk)
+            while (msg := parser.next()) is not None:
+                got.append(msg.msg_type)
+        assert got[:1] == ["A"] and "8" in got, got
