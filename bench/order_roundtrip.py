@@ -243,14 +243,38 @@ def flood(client: RawClient, prefix: str, count: int, window: int, price: str) -
     return client.result(ids, started_ns)
 
 
-def drive(name: str, port: int, args: argparse.Namespace, price: str) -> tuple[Result, Result]:
+def proc_counters(pid: int) -> tuple[int, float]:
+    """(context switches of every thread alive now, CPU seconds of the process) from /proc."""
+    switches = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                    switches += int(line.split()[1])
+        except OSError:   # the thread ended meanwhile
+            pass
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return switches, cpu
+
+
+def drive(name: str, port: int, args: argparse.Namespace, price: str,
+          pid: int | None = None) -> tuple[Result, Result]:
     client = RawClient(port)
     client.logon()
     warm = paced(client, f"{name}-warm", 50, 100, price)
     if warm.answered < warm.sent:
         print(f"  {name}: warm-up answered {warm.answered}/{warm.sent}", file=sys.stderr)
+    before = proc_counters(pid) if pid is not None else None
     slow = paced(client, f"{name}-paced", args.paced_orders, args.rate, price)
+    middle = proc_counters(pid) if pid is not None else None
     fast = flood(client, f"{name}-max", args.orders, args.window, price)
+    if pid is not None and before is not None and middle is not None:
+        after = proc_counters(pid)
+        phases = (("paced", (before, middle), slow.sent), ("max rate", (middle, after), fast.sent))
+        for phase, (a, b), n in phases:
+            print(f"  {name} {phase}: {(b[0] - a[0]) / n:.2f} context switches/order, "
+                  f"{(b[1] - a[1]) / n * 1e6:.0f} us CPU/order (server process)", file=sys.stderr)
     client.logout()
     return slow, fast
 
@@ -360,7 +384,7 @@ def main() -> int:
                                     env=env, stdout=subprocess.DEVNULL)
             try:
                 wait_port(port, proc, 30)
-                results["bare"] = drive("bare", port, args, "1.00")
+                results["bare"] = drive("bare", port, args, "1.00", proc.pid)
             finally:
                 stop(proc)
         if args.only in (None, "gateway"):
@@ -378,7 +402,7 @@ def main() -> int:
             cfg = write_test_config(work / "gw", url, port, message_store="file")
             try:
                 with spawn_gateway_process(cfg, extra_args=["--log-level", "WARNING"], timeout=60) as proc:
-                    results["gateway"] = drive("gateway", port, args, "1.00")
+                    results["gateway"] = drive("gateway", port, args, "1.00", proc.pid)
                     proc.terminate()
                     tail = proc.output().strip().splitlines()[-3:]
                     if any("Traceback" in line or "ERROR" in line for line in tail):

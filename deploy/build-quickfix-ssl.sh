@@ -9,9 +9,11 @@ set -euo pipefail
 PY="$1"
 WHEELS="$(mkdir -p "${2:-.wheels}" && cd "${2:-.wheels}" && pwd)"
 QF_VERSION="${QUICKFIX_VERSION:-1.16.0}"
-# The local version of our build: SSL on, plus the duplicate-logon event (see the patch below). Bump
-# it whenever the build changes, so every venv and image rebuilds instead of keeping an older one.
-LOCAL_TAG="ssl.plx1"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# The local version of our build: SSL on, the duplicate-logon event, the remote-address check before
+# the Logon on polled connections and the event-loop socket accessors (deploy/patch-quickfix.py). Bump it whenever the build changes, so every venv and image
+# rebuilds instead of keeping an older one.
+LOCAL_TAG="ssl.plx3"
 
 # Exit status 0 only if quickfix is built with SSL: the stub constructor throws "HAVE_SSL not enabled".
 read -r -d '' CHECK <<'PYEOF' || true
@@ -47,6 +49,14 @@ try:
 except fix.ConfigError as exc:
     print(f"quickfix without SSL: {exc}", file=sys.stderr)
     sys.exit(1)
+# The event loop's socket accessors (gateway/fix/loop_driver.py) must be in the extension.
+import ctypes
+import _quickfix
+try:
+    ctypes.PyDLL(_quickfix.__file__).plx_connector_sockets
+except AttributeError:
+    print("quickfix without the event-loop socket accessors", file=sys.stderr)
+    sys.exit(1)
 sys.exit(0)
 PYEOF
 
@@ -74,23 +84,9 @@ if [ -z "$wheel" ]; then
     src="$work/quickfix-$QF_VERSION"
     # A distinct local version: a plain 1.16.0 wheel in pip's cache can never stand in for this one.
     sed -i "s/^tag_build *=.*/tag_build = +$LOCAL_TAG/" "$src/setup.cfg"
-    # Our one addition to QuickFIX: the threaded acceptors refuse a second connection to a session
-    # that is already logged on without a word (no callback, no log line); log it as a global event
-    # so the gateway can report the duplicate logon (gateway/ops/events.py matches this text).
-    "$PY" - "$src/C++/ThreadedSocketConnection.cpp" "$src/C++/ThreadedSSLSocketConnection.cpp" <<'PATCH'
-import re
-import sys
-
-for path in sys.argv[1:]:
-    text = open(path).read()
-    param = re.search(r"::setSession\(const std::string &(\w+)\)", text).group(1)
-    refused = "  if (!m_pSession) {\n    return false;\n  }\n  if (m_sessions.find"
-    if text.count(refused) != 1:
-        sys.exit(f"{path}: the duplicate-logon refusal is not where it was in QuickFIX 1.16.0")
-    logged = ("  if (!m_pSession) {\n    if (m_pLog) {\n      m_pLog->onEvent(\"Session already logged on, "
-              f"connection refused: \" + {param});\n    }}\n    return false;\n  }}\n  if (m_sessions.find")
-    open(path, "w").write(text.replace(refused, logged))
-PATCH
+    # Our additions (deploy/patch-quickfix.py): the duplicate-logon event, and the socket
+    # accessors the event loop needs to drive the polled connectors (deploy/quickfix-loop-sockets.cpp).
+    "$PY" "$HERE/patch-quickfix.py" "$src" "$HERE/quickfix-loop-sockets.cpp"
     # HAVE_SSL selects the real SSL connectors over the stubs; the extension must then link OpenSSL
     # itself (LDFLAGS land before the objects and are dropped by --as-needed linkers).
     grep -q "extra_compile_args=\[" "$src/setup.py"

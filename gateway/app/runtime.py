@@ -204,7 +204,7 @@ class Gateway:
         assert self.engine is not None and self.registry is not None and self.outbox is not None
         sessions = [s for s in new.sessions if s.name in set(added)]
         self.registry.use_config(new)
-        self.engine.application.use_config(new)   # type: ignore[attr-defined]
+        self.engine.application.use_config(new)
         for service in self.registry.services:
             add = getattr(service, "add_sessions", None)
             if add is not None:
@@ -263,8 +263,8 @@ class Gateway:
                 if left:
                     log.warning("%d message(s) still queued when logging out", left)
             if self.engine is not None:
-                # Blocking wait for Logout answers: off the loop, whose callbacks the engine needs.
-                await asyncio.to_thread(self.engine.stop)
+                # Waits for Logout answers while the loop keeps polling QuickFIX.
+                await self.engine.stop_async()
             if self.registry is not None:
                 await self.registry.close()
             if self.ctx is not None:
@@ -284,8 +284,8 @@ class Gateway:
                     await asyncio.wait_for(self.sim.stop(), 5.0)
             released = True
             if self.outbox is not None:
-                # The engine's sockets are closed now, so no writer can stay blocked in a send.
-                released = await asyncio.to_thread(self.outbox.close, 5.0)
+                # Reports what never reached QuickFIX as unsent (there is no writer thread).
+                released = self.outbox.close(5.0)
             if self.engine is not None:
                 if released:
                     self.engine.release()
@@ -317,8 +317,8 @@ class Gateway:
             log.info("stopping")
         finally:
             await self.stop()
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+            for installed_sig in installed:
+                loop.remove_signal_handler(installed_sig)
 
 
 @contextlib.contextmanager

@@ -1,12 +1,16 @@
 """Lifecycle of the QuickFIX engine: acceptor and initiator sessions built from the config.
 
-:class:`FixEngine` owns the ``ThreadedSocketAcceptor`` (one thread per partner connection)
-and the ``SocketInitiator``, the message store (file or memory) and the ``FileLog`` (the
-usual QuickFIX layout: ``<log_dir>/<BeginString>-<Sender>-<Target>.messages.current.log``
-and ``.event.current.log``). Settings come from ``gateway.config.quickfix_settings``, one
-``SessionSettings`` per connector holding only that connector's sessions (QuickFIX's threaded
-acceptor reads ``SocketAcceptPort`` of every session it is given), each with its own store and
-log factories; both connectors run side by side in one engine.
+:class:`FixEngine` owns QuickFIX's polled connectors (``SocketAcceptor``, ``SocketInitiator``,
+and ``SSLSocketAcceptor``/``SSLSocketInitiator`` for TLS sessions), which the asyncio loop
+drives on its own thread (:mod:`gateway.fix.loop_driver`): no QuickFIX thread exists. It also
+owns the message store (file or memory) and the ``FileLog`` (the usual QuickFIX layout:
+``<log_dir>/<BeginString>-<Sender>-<Target>.messages.current.log`` and
+``.event.current.log``). Settings come from ``gateway.config.quickfix_settings``, one
+``SessionSettings`` per connector holding only that connector's sessions (an acceptor reads
+``SocketAcceptPort`` of every session it is given), each with its own store and log factories.
+
+Start, stop and the reload steps run on the loop thread; called from another thread they are
+handed to the loop and waited for (the loop must then be running).
 
 QuickFIX binds its acceptor socket on every interface (it has no accept-host setting); the
 settings renderer restricts acceptor sessions to ``AllowedRemoteAddresses=127.0.0.1`` when
@@ -15,18 +19,24 @@ the configured listen host is a loopback address.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from asyncio import _get_running_loop
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import quickfix as fix
 
 from gateway.config.model import GatewayConfig, Role, SessionConfig, Transport
 from gateway.fix.convert import DictionaryCache, MessageDictionaries, session_id_of
 from gateway.fix.errors import FixEngineError
+from gateway.fix.loop_driver import LoopDriver, loop_sockets_available
 from gateway.vocab.records import SessionKey
+
+_T = TypeVar("_T")
 
 __all__ = ["WILDCARD_HOSTS", "FixEngine", "acceptor_reach", "acceptor_warning", "dictionary_paths",
            "listen_host_honoured", "load_dictionaries"]
@@ -98,14 +108,16 @@ def load_dictionaries(config: GatewayConfig, cache: DictionaryCache | None = Non
 
 
 class FixEngine:
-    """QuickFIX acceptor + initiator for one gateway config. ``start``/``stop`` from any thread
-    that is not a QuickFIX thread (stop waits for logouts)."""
+    """QuickFIX acceptor + initiator for one gateway config, driven by ``loop``. ``start`` and
+    ``stop`` from the loop thread or any other (``stop`` waits for logouts: from the loop thread
+    use :meth:`stop_async`)."""
 
     def __init__(self, config: GatewayConfig, application: fix.Application,
-                 settings_texts: Mapping[Role, str] | None = None, log_factory: object | None = None) -> None:
+                 settings_texts: Mapping[Role, str] | None = None, log_factory: object | None = None,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
         """``settings_texts`` (default: rendered from ``config``) is one text per connector role.
         ``log_factory`` replaces QuickFIX's FileLogFactory (``gateway.ops.fixlog``: masking,
-        rotation, session events)."""
+        rotation, session events). ``loop`` (default: the application's ``loop``) polls QuickFIX."""
         from gateway.config.dictionaries import use_compiled_dictionaries
         from gateway.config.errors import ConfigError
         from gateway.config.quickfix_settings import (
@@ -118,6 +130,7 @@ class FixEngine:
 
         self.config = config
         self.application = application
+        self._loop: asyncio.AbstractEventLoop | None = loop or getattr(application, "loop", None)
         try:
             texts = dict(settings_texts) if settings_texts is not None else render_connector_settings(config)
             self._zone: str | None = None
@@ -137,6 +150,9 @@ class FixEngine:
         self.settings_texts: dict[Role, str] = shown
         self._acceptor: fix.Acceptor | None = None
         self._initiator: fix.Initiator | None = None
+        self._tls: list[Any] = []   # SSL acceptor/initiators
+        self._stopped_plain: Any = None   # between the two halves of an acceptor rebuild
+        self._driver: LoopDriver | None = None
         self._started = False
         self._retired: list[object] = []
         # Factories must outlive the acceptor/initiator: QuickFIX keeps raw pointers to them.
@@ -173,35 +189,77 @@ class FixEngine:
         self._factories += [store, log_factory]
         return store, log_factory
 
+    # -- running on the loop ------------------------------------------------------------------------
+
+    def _off_loop(self) -> bool:
+        """True when called from a thread other than the running loop's (hand the work over)."""
+        loop = self._loop
+        return loop is not None and loop.is_running() and _get_running_loop() is not loop
+
+    def _call_on_loop(self, fn: Callable[[], _T], timeout: float = 30.0) -> _T:
+        if not self._off_loop():
+            return fn()
+
+        async def call() -> _T:
+            return fn()
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(timeout)
+
+    def _wait_on_loop(self, make: Callable[[], Coroutine[Any, Any, _T]], timeout: float) -> _T:
+        """Run a coroutine on the loop and wait for it (from another thread, or with the loop
+        not running)."""
+        assert self._loop is not None
+        if self._off_loop():
+            return asyncio.run_coroutine_threadsafe(make(), self._loop).result(timeout)
+        return self._loop.run_until_complete(make())
+
+    def _connectors(self) -> list[Any]:
+        return [c for c in (self._acceptor, self._initiator, *self._tls) if c is not None]
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
     def start(self) -> None:
         """Create stores and logs, bind the acceptor port, start connecting initiators."""
+        self._call_on_loop(self._start)
+
+    def _start(self) -> None:
         if self._started:
             return
+        if self._loop is None:
+            raise FixEngineError("FIX engine needs an event loop (the application's loop)")
         gw = self.config.gateway
         from gateway.fix.schedule_zone import use_process_zone
+        from gateway.fix.transport import build_tls_connectors
 
         use_process_zone(self._zone)
         Path(gw.log_dir).mkdir(parents=True, exist_ok=True)
         if gw.message_store == "file":
             Path(gw.message_store_dir).mkdir(parents=True, exist_ok=True)
+        if not loop_sockets_available():
+            raise FixEngineError("this quickfix cannot be driven from the event loop (no socket "
+                                 "accessors): run deploy/build-quickfix-ssl.sh or ./dev.sh")
+        self._driver = LoopDriver.for_loop(self._loop)
         try:
             if Role.ACCEPTOR in self.settings:
                 settings = self.settings[Role.ACCEPTOR]
                 store, logs = self._factories_for(settings)
-                self._acceptor = fix.ThreadedSocketAcceptor(self.application, store, settings, logs)
-                self._acceptor.start()
+                self._acceptor = fix.SocketAcceptor(self.application, store, settings, logs)
+                self._driver.add(self._acceptor)   # its first poll binds the port
             if Role.INITIATOR in self.settings:
                 settings = self.settings[Role.INITIATOR]
                 store, logs = self._factories_for(settings)
                 self._initiator = fix.SocketInitiator(self.application, store, settings, logs)
-                self._initiator.start()
-            self.transports.start(self.application, gw.message_store, self._given_log_factory)
+                self._driver.add(self._initiator)   # its first poll starts the connects
+            for connector in build_tls_connectors(self.transports, self.application, gw.message_store,
+                                                  self._given_log_factory):
+                self._tls.append(connector)
+                self._driver.add(connector)
         except (fix.ConfigError, fix.RuntimeError) as exc:
-            self._stop_quickfix(force=True)
+            self._stop_quickfix()
             self.release()   # nothing can be sending through an engine that never started
             raise FixEngineError(f"FIX engine failed to start: {exc}") from exc
         self._started = True
-        log.info("FIX engine started (%d sessions)", len(self.config.sessions))
+        log.info("FIX engine started (%d sessions, polled on the loop)", len(self.config.sessions))
 
     # -- reload: added sessions start without a restart ---------------------------------------------
 
@@ -218,8 +276,12 @@ class FixEngine:
         self._children.append(child)
 
     def stop_plain_acceptor(self, text: str, timeout: float = 3.0) -> list[SessionKey]:
-        """First half of an acceptor rebuild (off the loop): Logout(58=``text``) to the partners
-        logged on to the plain acceptor, then stop it (port closed). Returns who was logged on."""
+        """First half of an acceptor rebuild: Logout(58=``text``) to the partners logged on to
+        the plain acceptor, then stop it (connections and port closed). Returns who was logged
+        on. From a thread other than the loop's (it waits); on the loop use the async variant."""
+        return self._wait_on_loop(lambda: self.stop_plain_acceptor_async(text, timeout), timeout + 10)
+
+    async def stop_plain_acceptor_async(self, text: str, timeout: float = 3.0) -> list[SessionKey]:
         owner = self._acceptor_owner
         acceptor = owner._acceptor
         if acceptor is None:
@@ -231,10 +293,9 @@ class FixEngine:
             session = fix.Session.lookupSession(session_id_of(key))
             if session is not None:
                 session.logout(text)
-        deadline = time.monotonic() + timeout
-        while any(_is_logged_on(k) for k in bounced) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        acceptor.stop(True)
+        await owner._wait_logged_off(bounced, timeout)
+        owner._stop_connector(acceptor)
+        owner._stopped_plain = acceptor   # freed by replace_plain_acceptor
         return bounced
 
     def replace_plain_acceptor(self, config: GatewayConfig) -> list[SessionKey]:
@@ -242,13 +303,12 @@ class FixEngine:
         stores are closed) and start one serving the plain acceptor sessions of ``config``. The
         file stores keep every MsgSeqNum: partners log on again where they left off.
 
-        Call it with no message inside ``sendToTarget`` and none able to enter (outbox empty, on
-        the loop thread, which is the only one queueing): a writer holding a session pointer
-        while it is freed would be a use-after-free (see :meth:`release`)."""
+        Call it on the loop thread, outside any QuickFIX call (the outbox sends only from there)."""
         owner = self._acceptor_owner
-        old = owner._acceptor
-        owner._acceptor = None
-        del old   # the last reference: QuickFIX's ~Acceptor deletes the sessions now
+        old = owner._stopped_plain
+        owner._stopped_plain = None
+        owner._retired = [r for r in owner._retired if r is not old]
+        _destroy(old)   # QuickFIX's ~Acceptor deletes the sessions now
         sessions = [s for s in config.sessions
                     if s.role is Role.ACCEPTOR and s.transport is not Transport.TLS]
         if not sessions:
@@ -273,52 +333,101 @@ class FixEngine:
 
     def stop(self, timeout: float = 5.0, reason: str = "Gateway shutting down") -> None:
         """Send Logout on every logged-on session, wait (at most ``timeout`` s) for the
-        partners to answer, then stop the sockets; stores are closed and flushed by QuickFIX."""
+        partners to answer, then close every connection and the ports; stores are closed and
+        flushed by QuickFIX. On the loop thread itself it cannot wait: the Logouts are sent and
+        the connections closed at once (use :meth:`stop_async` there)."""
+        if not self._started:
+            return
+        if self._loop is not None and _get_running_loop() is self._loop:
+            log.warning("FixEngine.stop on the loop thread: not waiting for Logout answers")
+            self._call_on_loop(lambda: self._stop_now(reason))
+            return
+        self._wait_on_loop(lambda: self.stop_async(timeout, reason), timeout + 10)
+
+    async def stop_async(self, timeout: float = 5.0, reason: str = "Gateway shutting down") -> None:
+        """:meth:`stop` on the loop thread."""
+        if not self._started:
+            return
+        for child in self._children:
+            await child.stop_async(timeout, reason)
+        keys = self.logged_on()
+        self._logout(keys, reason)
+        await self._wait_logged_off(keys, timeout)
+        self._stop_now(reason)
+
+    def _logout(self, keys: Sequence[SessionKey], reason: str) -> None:
+        for key in keys:
+            session = fix.Session.lookupSession(session_id_of(key))
+            if session is not None and session.isLoggedOn():
+                session.logout(reason)
+        if keys and self._driver is not None:
+            self._driver.timeout_all()   # QuickFIX sends a requested Logout from its timer work
+
+    async def _wait_logged_off(self, keys: Sequence[SessionKey], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while any(_is_logged_on(k) for k in keys) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    def _stop_now(self, reason: str) -> None:
         if not self._started:
             return
         self._started = False
         for child in self._children:
-            child.stop(timeout, reason)
-        for key in self.session_keys():
-            session = fix.Session.lookupSession(session_id_of(key))
-            if session is not None and session.isLoggedOn():
-                session.logout(reason)   # QuickFIX sends the Logout on its next timer tick (<= 1 s)
-        deadline = time.monotonic() + timeout
-        while self.logged_on() and time.monotonic() < deadline:
-            time.sleep(0.02)
+            child._stop_now(reason)
+        self._logout(self.logged_on(), reason)
         left = self.logged_on()
         if left:
             log.warning("stopping with sessions still logged on: %s", ", ".join(map(str, left)))
-        self._stop_quickfix(force=True)
+        self._stop_quickfix()
         log.info("FIX engine stopped")
 
     def release(self) -> None:
-        """Free the stopped acceptor/initiator (their sessions, stores and logs, which are closed).
+        """Free the stopped connectors (their sessions, stores and logs, which are closed).
 
-        Call it after :meth:`stop` and once ``QuickFixOutbox.close`` returned True (its writer
-        threads ended): QuickFIX looks a session up and then uses it without holding its
-        registry lock, so freeing sessions while a writer is inside ``sendToTarget`` would be
-        a use-after-free. Until this
-        runs, the sessions stay registered process-wide and a new engine with the same
-        session IDs would not get its own.
+        Call it after :meth:`stop`, on the loop thread or with the loop stopped. Until this runs,
+        the sessions stay registered process-wide and a new engine with the same session IDs
+        would not get its own.
         """
         for child in self._children:
             child.release()
         self._children.clear()
+        for connector in self._retired:
+            _destroy(connector)
         self._retired.clear()
         self._factories.clear()   # only now: the freed connectors held raw pointers to them
+        self.transports.release()
 
-    def _stop_quickfix(self, force: bool) -> None:
-        # The stopped objects are kept, not dropped: see release().
-        self._retired.extend(self.transports.stop(force))
-        if self._initiator is not None:
-            self._initiator.stop(force)
-            self._retired.append(self._initiator)
-            self._initiator = None
-        if self._acceptor is not None:
-            self._acceptor.stop(force)
-            self._retired.append(self._acceptor)
+    def _stop_connector(self, connector: Any) -> None:
+        """Close every connection of ``connector``, stop watching it, close its ports."""
+        if self._driver is not None:
+            self._driver.close_connections(connector)
+            self._driver.remove(connector)
+        connector.stop(True)
+        self._retired.append(connector)   # kept, not dropped: see release()
+        if connector is self._acceptor:
             self._acceptor = None
+        elif connector is self._initiator:
+            self._initiator = None
+        elif connector in self._tls:
+            self._tls.remove(connector)
+
+    def _stop_quickfix(self) -> None:
+        for connector in self._connectors():
+            try:
+                self._stop_connector(connector)
+            except Exception:
+                log.exception("stopping a QuickFIX connector failed")
+
+
+def _destroy(connector: Any) -> None:
+    """Free a stopped connector now. Dropping our reference is not enough: a traceback kept by
+    a log handler holds the loop driver's frames, whose locals reference the connector that
+    was polled, and its sessions would then stay in QuickFIX's process-wide registry."""
+    if connector is None or not connector.thisown:
+        return
+    destroy = type(connector).__swig_destroy__
+    connector.thisown = False   # a proxy collected later must not free it a second time
+    destroy(connector)
 
 
 def _is_logged_on(key: SessionKey) -> bool:

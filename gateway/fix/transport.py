@@ -12,6 +12,9 @@ rendered text (``gateway.config.quickfix_settings``) into:
 * one ``SSLSocketInitiator`` per distinct TLS block of ``transport: tls`` initiators (their own
   ``tls:`` or ``gateway.tls``).
 
+These are QuickFIX's polled SSL connectors (the ``ThreadedSSL*`` ones run threads); the engine
+hands them to the loop driver like the plain ones (:func:`build_tls_connectors`).
+
 Initiators' ``backup_hosts`` become ``SocketConnectHost1``/``SocketConnectPort1``..., which
 QuickFIX tries in order after the primary (and round again) when a connection fails.
 
@@ -32,7 +35,7 @@ import quickfix as fix
 from gateway.config.model import GatewayConfig, Role, SessionConfig, TlsSettings, Transport
 from gateway.fix.errors import FixEngineError
 
-__all__ = ["TransportPlan", "plan_transports", "ssl_available", "tls_lines"]
+__all__ = ["TransportPlan", "build_tls_connectors", "plan_transports", "ssl_available", "tls_lines"]
 
 _PROTOCOLS = {"TLSv1.2": "+TLSv1_2 +TLSv1_3", "TLSv1.3": "+TLSv1_3"}
 
@@ -94,40 +97,37 @@ class TransportPlan:
     changed: bool = False                       # anything moved to TLS or backup hosts added
     tls_acceptor_text: str | None = None
     tls_initiator_texts: list[str] = field(default_factory=list)
-    _engines: list[Any] = field(default_factory=list)
     _keep: list[Any] = field(default_factory=list)
 
     @property
     def has_tls(self) -> bool:
         return self.tls_acceptor_text is not None or bool(self.tls_initiator_texts)
 
-    def start(self, application: fix.Application, message_store: str, log_factory: Any) -> None:
-        """Build and start the SSL acceptor/initiators (after the plain engine)."""
-        if not self.has_tls:
-            return
-        if not ssl_available():
-            raise FixEngineError("sessions with transport: tls need quickfix built with SSL "
-                                 "(HAVE_SSL): run deploy/build-quickfix-ssl.sh or ./dev.sh")
-        for text, kind in ([(self.tls_acceptor_text, "acceptor")] if self.tls_acceptor_text else []) + [
-                (t, "initiator") for t in self.tls_initiator_texts]:
-            settings = fix.SessionSettings()
-            settings.setFromString(text)
-            store = fix.FileStoreFactory(settings) if message_store == "file" else fix.MemoryStoreFactory()
-            logs = log_factory or fix.FileLogFactory(settings)
-            cls = fix.SSLSocketAcceptor if kind == "acceptor" else fix.SSLSocketInitiator
-            engine = cls(application, store, settings, logs)
-            self._keep += [settings, store, logs]   # QuickFIX keeps raw pointers to them
-            engine.start()
-            self._engines.append(engine)
+    def release(self) -> None:
+        """Forget the settings and factories (after the engine freed the connectors)."""
+        self._keep.clear()
 
-    def stop(self, force: bool = True) -> list[Any]:
-        """Stop the SSL engines; returns them to be kept until the outbox writers ended."""
-        stopped = []
-        for engine in self._engines:
-            engine.stop(force)
-            stopped.append(engine)
-        self._engines.clear()
-        return stopped + self._keep
+
+def build_tls_connectors(plan: TransportPlan, application: fix.Application, message_store: str,
+                         log_factory: Any) -> list[Any]:
+    """The SSL acceptor/initiators of ``plan``, built but not started (the loop driver's first
+    poll starts them)."""
+    if not plan.has_tls:
+        return []
+    if not ssl_available():
+        raise FixEngineError("sessions with transport: tls need quickfix built with SSL "
+                             "(HAVE_SSL): run deploy/build-quickfix-ssl.sh or ./dev.sh")
+    connectors = []
+    for text, kind in ([(plan.tls_acceptor_text, "acceptor")] if plan.tls_acceptor_text else []) + [
+            (t, "initiator") for t in plan.tls_initiator_texts]:
+        settings = fix.SessionSettings()
+        settings.setFromString(text)
+        store = fix.FileStoreFactory(settings) if message_store == "file" else fix.MemoryStoreFactory()
+        logs = log_factory or fix.FileLogFactory(settings)
+        cls = fix.SSLSocketAcceptor if kind == "acceptor" else fix.SSLSocketInitiator
+        plan._keep += [settings, store, logs]   # QuickFIX keeps raw pointers to them
+        connectors.append(cls(application, store, settings, logs))
+    return connectors
 
 
 _BLOCK = re.compile(r"^\[SESSION\]\s*$", re.MULTILINE)

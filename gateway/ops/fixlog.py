@@ -1,4 +1,4 @@
-"""QuickFIX message and event logs written by the gateway (runs on QuickFIX threads).
+"""QuickFIX message and event logs written by the gateway (runs inside QuickFIX, on the loop thread).
 
 :class:`GatewayLogFactory` replaces QuickFIX's ``FileLogFactory``: same files and line format
 (``<log_dir>/<BeginString>-<Sender>-<Target>.messages.current.log`` / ``.event.current.log``,
@@ -11,10 +11,13 @@ log readers keep working, plus what FileLog cannot do:
 * every line is also handed to :class:`~gateway.ops.events.SessionWatch`, which turns session
   events into lines of the gateway's own log and into metrics.
 
-QuickFIX calls a session's Log under that session's mutex, from the thread of its connection:
-each :class:`_FileLog` has its own lock, writes one line-buffered line and never blocks on
-anything else. Every callback is guarded: an exception escaping a SWIG director would end the
-process (see ``gateway/fix/handoff.py``).
+QuickFIX calls a session's Log under that session's mutex, from the thread polling it: the
+asyncio loop's (``gateway.fix.loop_driver``), so every line costs the loop. Called on a thread
+running an event loop, lines are buffered and written with one ``write`` per file at the end of
+the loop turn (a ``call_soon``), not one per line; anywhere else (a threaded connector) each line
+is written at once. Each :class:`_FileLog` has its own lock and never blocks on anything else.
+Every callback is guarded: an exception escaping a SWIG director would end the process (see
+``gateway/fix/handoff.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import logging
 import os
 import threading
 import time
+from asyncio import _get_running_loop
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,15 +68,17 @@ def _stamp(now: float) -> str:
 
 class RotatingFile:
     """One ``<prefix>.<kind>.current.log`` that rotates by UTC day or size. Not thread-safe:
-    the owner holds a lock around :meth:`write`."""
+    the owner holds a lock around :meth:`write`. Each line reaches the file at once, unless
+    ``buffered`` (then the owner calls :meth:`flush`)."""
 
     def __init__(self, directory: Path, prefix: str, kind: str, settings: LogSettings,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, buffered: bool = False) -> None:
         self.directory = directory
         self.base = f"{prefix}.{kind}"
         self.path = directory / f"{self.base}.current.log"
         self.settings = settings
         self._clock = clock
+        self._buffering = -1 if buffered else 1   # default block buffering, or line buffering
         self._file: IO[str] | None = None
         self._day = ""
         self._next_day = 0.0   # epoch of the next UTC midnight: one comparison per write
@@ -85,7 +91,7 @@ class RotatingFile:
             opened_day = datetime.fromtimestamp(self.path.stat().st_mtime, UTC).strftime("%Y%m%d")
             if opened_day != self._today():
                 self._rename(opened_day)
-        self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 (closed in close)
+        self._file = open(self.path, "a", encoding="utf-8", buffering=self._buffering)  # noqa: SIM115
         self._size = self._file.tell()
         self._day = self._today()
         self._next_day = (int(self._clock()) // 86_400 + 1) * 86_400
@@ -124,6 +130,10 @@ class RotatingFile:
         self._file.write(line)
         self._size += len(line)
 
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
     def _rotate(self, stamp: str) -> None:
         self.close()
         self._rename(stamp)
@@ -151,13 +161,33 @@ class _FileLog(fix.Log):
         self._mask = settings.mask_secrets
         self._watch = watch
         self._lock = threading.Lock()
-        self._messages = RotatingFile(directory, prefix, "messages", settings)
-        self._events = RotatingFile(directory, prefix, "event", settings)
+        # Buffered: flushed once per loop turn (or per line off a loop), see _write.
+        self._messages = RotatingFile(directory, prefix, "messages", settings, buffered=True)
+        self._events = RotatingFile(directory, prefix, "event", settings, buffered=True)
+        self._flush_scheduled = False
 
     def _write(self, target: RotatingFile, text: str) -> None:
         line = f"{_stamp(time.time())} : {text}\n"
+        loop = _get_running_loop()
         with self._lock:
             target.write(line)
+            if loop is None:
+                target.flush()
+                return
+            if self._flush_scheduled:
+                return
+            self._flush_scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write what this turn buffered (a crash loses at most the lines of one loop turn)."""
+        try:
+            with self._lock:
+                self._flush_scheduled = False
+                self._messages.flush()
+                self._events.flush()
+        except Exception:
+            log.exception("QuickFIX log flush failed for %s", self._session)
 
     def onIncoming(self, text: str) -> None:
         try:
@@ -202,6 +232,7 @@ class _FileLog(fix.Log):
 
     def close(self) -> None:
         with self._lock:
+            self._flush_scheduled = False
             self._messages.close()
             self._events.close()
 

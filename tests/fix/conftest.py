@@ -19,6 +19,7 @@ from gateway.config.loader import load_config
 from gateway.config.model import GatewayConfig, SessionConfig
 from gateway.fix.engine import FixEngine, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
+from gateway.fix.loop_driver import LoopDriver
 from gateway.fix.testing import free_port
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 
@@ -42,11 +43,15 @@ class EchoService:
     def __init__(self, outbox: QuickFixOutbox) -> None:
         self.outbox = outbox
         self.messages: list[InboundMessage] = []
+        self.threads: set[str] = set()             # where on_message ran
+        self.busy_when_sending: list[bool] = []     # QuickFIX inside a poll when an answer was sent
         self.logons: list[SessionKey] = []
         self.logouts: list[SessionKey] = []
 
     def on_message(self, msg: InboundMessage, session: SessionConfig) -> None:
         self.messages.append(msg)
+        self.threads.add(threading.current_thread().name)
+        self.busy_when_sending.append(LoopDriver.for_loop(asyncio.get_running_loop()).busy)
         if msg.msg_type == "D":
             cl_ord_id = msg.get(11) or ""
             if cl_ord_id.startswith("boom"):
