@@ -154,8 +154,9 @@ class _FileLog(fix.Log):
     """The Log of one session (or the acceptor's GLOBAL one)."""
 
     def __init__(self, directory: Path, session_text: str | None, settings: LogSettings,
-                 watch: SessionWatch | None) -> None:
+                 watch: SessionWatch | None, messages: bool = True) -> None:
         super().__init__()
+        self._log_messages = messages   # False: log_messages: false (market-data-only session)
         prefix = session_prefix(session_text)
         self._session = session_text
         self._mask = settings.mask_secrets
@@ -191,7 +192,8 @@ class _FileLog(fix.Log):
 
     def onIncoming(self, text: str) -> None:
         try:
-            self._write(self._messages, mask_fix(text) if self._mask else text)
+            if self._log_messages:
+                self._write(self._messages, mask_fix(text) if self._mask else text)
             if self._watch is not None and self._session is not None:
                 self._watch.incoming(self._session, text)
         except Exception:
@@ -199,7 +201,8 @@ class _FileLog(fix.Log):
 
     def onOutgoing(self, text: str) -> None:
         try:
-            self._write(self._messages, mask_fix(text) if self._mask else text)
+            if self._log_messages:
+                self._write(self._messages, mask_fix(text) if self._mask else text)
             if self._watch is not None and self._session is not None:
                 self._watch.outgoing(self._session, text)
         except Exception:
@@ -263,8 +266,10 @@ class GatewayLogFactory(fix.LogFactory):
     """Drop-in for ``quickfix.FileLogFactory``; keep it alive as long as the engine (QuickFIX
     holds raw pointers to it and to the logs it created)."""
 
-    def __init__(self, directory: Path, settings: LogSettings, watch: SessionWatch | None = None) -> None:
+    def __init__(self, directory: Path, settings: LogSettings, watch: SessionWatch | None = None,
+                 quiet: frozenset[str] = frozenset()) -> None:
         super().__init__()
+        self.quiet = quiet   # session texts (FIX.4.4:PLXTRA->MD1) whose messages are not written
         self.directory = Path(directory)
         self.settings = settings
         self.watch = watch
@@ -274,7 +279,8 @@ class GatewayLogFactory(fix.LogFactory):
     def create(self, session_id: fix.SessionID | None = None) -> fix.Log:
         try:
             text = session_id.toString() if session_id is not None else None
-            created = _FileLog(self.directory, text, self.settings, self.watch)
+            created = _FileLog(self.directory, text, self.settings, self.watch,
+                               messages=text not in self.quiet)
         except Exception:
             log.exception("could not create the QuickFIX log; this session logs nothing")
             created = _NullLog()

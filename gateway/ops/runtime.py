@@ -36,7 +36,8 @@ class Ops:
         self.metrics = GatewayMetrics(self.sources)
         names = {f"{s.begin_string}:{s.sender_comp_id}->{s.target_comp_id}": s.name for s in config.sessions}
         self.watch = SessionWatch(names, self.metrics)
-        self.log_factory = GatewayLogFactory(config.gateway.log_dir, config.gateway.logs, self.watch)
+        quiet = frozenset(s.session_key_text for s in config.sessions if not s.log_messages)
+        self.log_factory = GatewayLogFactory(config.gateway.log_dir, config.gateway.logs, self.watch, quiet)
         self.control = SessionControl(config, self.watch, self.metrics, reload_config=reload_config)
         self.server: Any = None
         self._gateway: Any = None

@@ -16,7 +16,7 @@ import pytest
 from gateway.cli import main
 from gateway.config import ConfigError, load_config
 from tests.acceptance.rawfix import RawFix
-from tests.marketdata.mdhelpers import Market
+from tests.marketdata.mdhelpers import Market, wait_until
 
 MD_ONLY = """\
   - name: quotes
@@ -132,3 +132,29 @@ def test_resend_request_on_unpersisted_session_is_answered_with_gap_fill(
     assert [m.msg_type for m in answers] == ["4", "W"], answers
     assert answers[0][36] == "2"
     assert (answers[1][34], answers[1][43], answers[1][262]) == ("2", "Y", "r")
+
+
+def _log_text(directory: Path, target: str, kind: str) -> str:
+    path = directory / f"FIX.4.4-PLXTRA-{target}.{kind}.current.log"
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+def test_log_messages_false_writes_no_message_lines_but_keeps_the_session_events(
+    market: Market, gateway_factory: Any, tmp_path: Path
+) -> None:
+    base = {"begin_string": "FIX.4.4", "sender_comp_id": "PLXTRA", "trading": False, "markets": ["XSX"]}
+    gw = gateway_factory(sessions=[
+        {**base, "name": "quotes", "target_comp_id": "QUOTES", "log_messages": False},
+        {**base, "name": "kept", "target_comp_id": "KEPT"},
+    ])
+    for target in ("QUOTES", "KEPT"):
+        with RawFix(gw.port, "FIX.4.4", target, "PLXTRA") as c:
+            c.logon()
+            c.send("V", _v("r"))
+            c.expect("W", timeout=10, where={262: "r"})
+    logs = tmp_path / "gw0" / "fixlog"
+    wait_until(lambda: "35=W" in _log_text(logs, "KEPT", "messages"), 10, "KEPT's W in its message log")
+    assert "35=A" in _log_text(logs, "KEPT", "messages")
+    quiet = _log_text(logs, "QUOTES", "messages")
+    assert "35=" not in quiet, quiet   # neither the Logon nor the W
+    assert _log_text(logs, "QUOTES", "event").strip()   # QuickFIX's session events are still written
