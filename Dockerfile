@@ -9,7 +9,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# quickfix with its SSL connectors (FIX over TLS): built once as quickfix-<v>+ssl.plx1, which pip prefers
+# quickfix with its SSL connectors (FIX over TLS): built once as quickfix-<v>+ssl.plx3, which pip prefers
 # to the plain release when resolving the project's dependencies below.
 COPY deploy/build-quickfix-ssl.sh deploy/patch-quickfix.py deploy/quickfix-loop-sockets.cpp ./deploy/
 RUN pip install --no-cache-dir setuptools wheel && deploy/build-quickfix-ssl.sh python /wheels

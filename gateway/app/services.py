@@ -87,7 +87,7 @@ class Outbox(Protocol):
 class ServiceRegistry:
     """MsgType -> service routing, session events fan-out, failure containment.
 
-    ``handled_types`` is read by QuickFIX threads (to answer unsupported types with a j,
+    ``handled_types`` is read inside QuickFIX's callbacks (to answer unsupported types with a j,
     reason 3, before the message reaches the loop); it is an immutable frozenset replaced
     whole on :meth:`register`, so readers never see a half-built set. Register every
     service before the engine starts.

@@ -5,10 +5,11 @@ session shares (stores, logs, validation policy), then one ``[SESSION]`` per con
 :func:`build_session_settings` / :func:`session_settings` hand that exact text to QuickFIX, so what
 ``check-config`` prints is byte for byte what the engine runs with.
 
-One text per connector. The engine runs a ``ThreadedSocketAcceptor`` for acceptor sessions and a
-``SocketInitiator`` for initiator sessions, and each must get settings holding ONLY its own
-sessions: QuickFIX's threaded acceptor reads ``SocketAcceptPort`` of every session it is given
-(``ThreadedSocketAcceptor::onConfigure``), so one text with both roles fails at start with
+One text per connector. The engine runs a ``SocketAcceptor`` for acceptor sessions and a
+``SocketInitiator`` for initiator sessions (QuickFIX's polled connectors, driven from the asyncio
+loop: :mod:`gateway.fix.loop_driver`), and each must get settings holding ONLY its own sessions:
+QuickFIX's acceptor reads ``SocketAcceptPort`` of every session it is given
+(``SocketAcceptor::onConfigure``), so one text with both roles fails at start with
 "SocketAcceptPort not defined". :func:`render_connector_settings` gives each role its text;
 :func:`connector_session_settings` parses them with QuickFIX and :func:`verify_connector_settings`
 checks that each carries what its connector reads when it starts, so ``check-config`` and the
@@ -86,7 +87,7 @@ RECONNECT_INTERVAL = 5                     # seconds between initiator connectio
 _MAX_LINE = 1000                           # QuickFIX reads settings lines into a 1024-byte buffer
 
 
-CONNECTOR_CLASSES = {Role.ACCEPTOR: "ThreadedSocketAcceptor", Role.INITIATOR: "SocketInitiator"}
+CONNECTOR_CLASSES = {Role.ACCEPTOR: "SocketAcceptor", Role.INITIATOR: "SocketInitiator"}
 
 
 def connector_roles(config: GatewayConfig) -> tuple[Role, ...]:
@@ -356,7 +357,7 @@ def probe_connectors(settings: dict[Role, quickfix.SessionSettings]) -> list[Rol
         store = quickfix.MemoryStoreFactory()
         try:
             if role is Role.ACCEPTOR:
-                connector = quickfix.ThreadedSocketAcceptor(app, store, parsed)
+                connector = quickfix.SocketAcceptor(app, store, parsed)
             else:
                 connector = quickfix.SocketInitiator(app, store, parsed)
         except (quickfix.ConfigError, quickfix.RuntimeError) as exc:

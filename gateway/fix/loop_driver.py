@@ -103,7 +103,7 @@ def _lib() -> _Accessors:
 
 
 def loop_sockets_available() -> bool:
-    """Whether this quickfix has our accessors (``deploy/build-quickfix-ssl.sh``, ``ssl.plx2`` on)."""
+    """Whether this quickfix has our accessors (``deploy/build-quickfix-ssl.sh``, ``ssl.plx3`` on)."""
     try:
         _lib()
     except (AttributeError, OSError):

@@ -76,7 +76,7 @@ def _live(key: SessionKey) -> _Live | None:
 
 
 class SessionControl:
-    """The actions, on the loop thread (each ``async``); ``logon_refusal`` on QuickFIX threads."""
+    """The actions, on the loop thread (each ``async``); ``logon_refusal`` from QuickFIX's fromAdmin."""
 
     def __init__(self, config: GatewayConfig, watch: SessionWatch, metrics: GatewayMetrics,
                  outbox: Any = None, orders: OrdersControl | None = None,
@@ -92,7 +92,7 @@ class SessionControl:
         # Starts the sessions a reload added: (new config, added names, bounce) -> what happened
         # (``Gateway.start_added_sessions``); None: added sessions wait for a restart.
         self.start_added: Callable[..., Awaitable[dict[str, list[str]]]] | None = None
-        # Replaced whole, never mutated: QuickFIX threads read it without a lock.
+        # Replaced whole, never mutated: readable from any thread without a lock.
         self.disabled: frozenset[str] = frozenset()
         self.removed: frozenset[str] = frozenset()
 
@@ -112,7 +112,7 @@ class SessionControl:
                 return s.name
         return None
 
-    # -- the logon gate (QuickFIX thread, from the hand-off's fromAdmin) ---------------------------
+    # -- the logon gate (QuickFIX callback, from the hand-off's fromAdmin) ------------------------
 
     def logon_refusal(self, key: SessionKey) -> str | None:
         """The Text(58) to refuse this Logon with, or None to let the logon policy go on."""

@@ -1,4 +1,4 @@
-"""Session events for operators, read from what QuickFIX logs (runs on QuickFIX threads).
+"""Session events for operators, read from what QuickFIX logs (runs inside QuickFIX's callbacks).
 
 :class:`SessionWatch` is fed by :mod:`gateway.ops.fixlog` with every message in and out and
 every QuickFIX event text, per session. It writes one line per session event to the gateway's
@@ -122,7 +122,7 @@ class SessionWatch:
             found = self._info.get(name) or SessionInfo(name)
             return SessionInfo(**{k: getattr(found, k) for k in SessionInfo.__slots__})   # a copy
 
-    # -- fed by the QuickFIX log (QuickFIX threads) ------------------------------------------------
+    # -- fed by the QuickFIX log (its callbacks) --------------------------------------------------
 
     def incoming(self, session_text: str, raw: str) -> None:
         name = self.name_of(session_text)

@@ -1,6 +1,6 @@
 """Prometheus metrics of one gateway, with the official ``prometheus_client``.
 
-Counters and histograms are fed as things happen (QuickFIX threads through
+Counters and histograms are fed as things happen (the QuickFIX callbacks, on the loop thread, through
 :mod:`gateway.ops.fixlog`, the loop for Zenith calls); ``prometheus_client`` metrics are
 thread-safe. State that already lives elsewhere (logon state, send backlog, Zenith connection,
 market-data queues) is read at scrape time by :class:`_LiveCollector`, so it cannot drift.

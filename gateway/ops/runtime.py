@@ -42,7 +42,7 @@ class Ops:
         self.server: Any = None
         self._gateway: Any = None
 
-    # -- the logon gate (QuickFIX threads) -------------------------------------------------------
+    # -- the logon gate (QuickFIX callbacks) ------------------------------------------------------
 
     def logon_refusal(self, key: SessionKey) -> str | None:
         return self.control.logon_refusal(key)

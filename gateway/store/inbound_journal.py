@@ -3,8 +3,8 @@
 QuickFIX accepts (and sequences) an inbound message before the loop has written the order row;
 a ``kill -9`` in between loses the order, and the partner, whose MsgSeqNum was consumed, never
 resends it. The journal closes that window: the hand-off appends every application message to a
-file *on the QuickFIX thread, before it schedules the message onto the loop*; at start-up the
-orders service replays journaled D / F / G whose ClOrdID the store does not know.
+file *inside QuickFIX's fromApp, before the message is dispatched and before QuickFIX counts
+it*; at start-up the orders service replays journaled D / F / G whose ClOrdID the store does not know.
 
 How the hand-off must call it (``gateway/fix/handoff.py``, ``fromApp`` path)::
 
