@@ -35,6 +35,7 @@ from psycopg.conninfo import conninfo_to_dict
 from gateway.failpoints import crash_point
 from gateway.store.database import OrderRow, OutRow
 from gateway.store.errors import StoreError
+from gateway.store.lease import LeaseError
 from gateway.store.pg_migrate import migrate
 from gateway.store.sqlite_apply import APPLIED_KEY, dumps_text
 
@@ -59,7 +60,9 @@ def where_of(url: str) -> str:
 
 
 class PgDatabase:
-    errors: tuple[type[Exception], ...] = (psycopg.Error,)
+    # A fence that refuses (LeaseLost) fails the batch like a database error: nothing of it is
+    # committed and nothing that waited for it runs.
+    errors: tuple[type[Exception], ...] = (psycopg.Error, LeaseError)
 
     def __init__(self, url: str, *, instance: str = DEFAULT_INSTANCE,
                  fence: Callable[[psycopg.Connection[Any]], None] | None = None) -> None:
