@@ -39,7 +39,7 @@ from gateway.store.lease import LeaseError
 from gateway.store.pg_migrate import migrate
 from gateway.store.sqlite_apply import APPLIED_KEY, dumps_text
 
-__all__ = ["CONNECT_TIMEOUT", "DEFAULT_INSTANCE", "PgDatabase", "where_of"]
+__all__ = ["CONNECT_TIMEOUT", "DEFAULT_INSTANCE", "ConcurrentWriter", "PgDatabase", "where_of"]
 
 DEFAULT_INSTANCE = "default"
 CONNECT_TIMEOUT = 5   # s: an unreachable server is reported, not waited for
@@ -59,16 +59,21 @@ def where_of(url: str) -> str:
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
+class ConcurrentWriter(StoreError):
+    """Another process wrote this instance's rows since our last batch (two owners of one set)."""
+
+
 class PgDatabase:
     # A fence that refuses (LeaseLost) fails the batch like a database error: nothing of it is
     # committed and nothing that waited for it runs.
-    errors: tuple[type[Exception], ...] = (psycopg.Error, LeaseError)
+    errors: tuple[type[Exception], ...] = (psycopg.Error, LeaseError, ConcurrentWriter)
 
     def __init__(self, url: str, *, instance: str = DEFAULT_INSTANCE,
                  fence: Callable[[psycopg.Connection[Any]], None] | None = None) -> None:
         self.instance = instance
         self.label = f"postgresql {where_of(url)} instance {instance}"
         self._fence = fence
+        self._mark: int | None = None   # the applied mark as of our last commit
         password = conninfo_to_dict(url).get("password")
         try:
             self.conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True,
@@ -81,6 +86,7 @@ class PgDatabase:
         try:
             migrate(self.conn)
             self._init_meta()
+            self._mark = self.applied_seq()
         except BaseException:
             self.conn.close()
             raise
@@ -104,14 +110,17 @@ class PgDatabase:
     # --- writing ------------------------------------------------------------------------------
 
     def apply(self, frames: Frames) -> int:
+        # The mark is known from the last commit (this connection is the instance's only writer,
+        # under its lease), so a batch is one round trip: BEGIN, the statements, the mark moved
+        # only if it still is what we think, COMMIT. If another process moved it, the statement
+        # fails (division by zero: no row moved) and the whole transaction with it.
         conn, inst = self.conn, self.instance
-        with conn.transaction():
-            got = conn.execute("SELECT value FROM meta WHERE instance = %s AND key = %s FOR UPDATE",
-                               (inst, APPLIED_KEY)).fetchone()
-            mark = int(got[0]) if got else 0
-            if self._fence is not None:
-                self._fence(conn)
-            with conn.pipeline(), conn.cursor() as cur:
+        mark = start = self._mark if self._mark is not None else self.applied_seq()
+        self._mark = None   # known again only once this batch is committed
+        try:
+            with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
+                if self._fence is not None:
+                    self._fence(conn)
                 half = len(frames) // 2
                 for i, (seq, payload) in enumerate(frames):
                     if i == half:
@@ -119,9 +128,13 @@ class PgDatabase:
                     if seq > mark:
                         self._unit(cur, orjson.loads(payload))
                         mark = seq
-                cur.execute("INSERT INTO meta (instance, key, value) VALUES (%s, %s, %s) "
-                            "ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value",
-                            (inst, APPLIED_KEY, str(mark)))
+                cur.execute("WITH moved AS (UPDATE meta SET value = %s WHERE instance = %s AND key = %s "
+                            "AND value = %s RETURNING 1) SELECT 1 / (SELECT count(*) FROM moved)::int",
+                            (str(mark), inst, APPLIED_KEY, str(start)))
+        except psycopg.errors.DivisionByZero:
+            raise ConcurrentWriter(f"instance {inst}: the applied mark is no longer {start}: another "
+                                   f"process writes this instance's rows") from None
+        self._mark = mark
         return mark
 
     def _decision(self, cur: psycopg.Cursor[Any], d: list[Any] | None) -> None:

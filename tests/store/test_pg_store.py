@@ -276,3 +276,22 @@ def test_open_store_chooses_the_backend_from_gateway_store(db_url: str, tmp_path
     finally:
         s.close()
     assert (tmp_path / "st" / "gw.sqlite").exists()
+
+
+def test_a_second_writer_of_one_instance_is_refused_not_merged(db_url: str, tmp_path: Path) -> None:
+    """Two processes writing one instance's rows (no lease in use): the one whose view of the
+    applied mark is stale commits nothing."""
+    instance = _instance()
+    a, b = _pg_store(db_url, instance, tmp_path / "a"), _pg_store(db_url, instance, tmp_path / "b")
+    try:
+        _new(a, "r1", "c1")
+        with pytest.raises(StoreError, match="another process writes"):
+            _new(b, "r2", "c2")     # b's view of the mark is the one at its open
+        _new(a, "r3", "c3")
+    finally:
+        a.close()
+        b._db.close()   # b has units its database refused: a real process would stop here
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT request_id FROM orders WHERE instance = %s ORDER BY 1",
+                            (instance,)).fetchall()
+    assert [r[0] for r in rows] == ["r1", "r3"]
