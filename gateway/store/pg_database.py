@@ -11,15 +11,19 @@ as the first column of its key; this class reads and writes its own instance's r
 instances sharing one database never see each other's orders, ClOrdIDs, decisions, ExecIDs or
 outbound rows, and each has its own RequestID namespace and applied mark (``meta``).
 
-The statements are the PostgreSQL forms of :mod:`gateway.store.sqlite_apply`'s, idempotent the
-same way (``ON CONFLICT DO NOTHING`` / ``DO UPDATE``): a batch applied twice changes nothing.
-A batch is sent in pipeline mode (one round trip for its statements, after the read of the
-mark); ``fence`` (e.g. :func:`gateway.store.lease.fence` with the instance's lease) runs inside
-each batch's transaction so a process that lost its lease cannot commit.
+A batch is ONE statement, ``SELECT store_apply(instance, mark, units)``: the units travel as the
+journal's JSON, and the function (``pg_schema/0003_store_apply.sql``) runs the PostgreSQL forms of
+:mod:`gateway.store.sqlite_apply`'s statements, idempotent the same way (``ON CONFLICT``: a batch
+applied twice changes nothing). Measured (bench/store_ops.py): statements sent one by one from
+Python, even pipelined, cost the loop about 1.1 ms of CPU per order (psycopg's per-statement
+work); client-bound multi-statement text about 0.8 ms (and the server plans every statement);
+one call per turn is the cheapest for the loop, and its plans are cached per connection.
+``fence`` (e.g. :func:`gateway.store.lease.fence` with the instance's lease) runs inside each
+batch's transaction so a process that lost its lease cannot commit.
 
 psycopg 3 (not asyncpg): the store's calls are synchronous on the loop thread by design (a read
 that misses memory answers at once), which psycopg's blocking API gives with server-side
-prepared statements and pipelining; the lease module already uses it.
+prepared statements; the lease module already uses it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
@@ -37,13 +40,14 @@ from gateway.store.database import OrderRow, OutRow
 from gateway.store.errors import StoreError
 from gateway.store.lease import LeaseError
 from gateway.store.pg_migrate import migrate
-from gateway.store.sqlite_apply import APPLIED_KEY, dumps_text
+from gateway.store.sqlite_apply import APPLIED_KEY
 
 __all__ = ["CONNECT_TIMEOUT", "DEFAULT_INSTANCE", "ConcurrentWriter", "PgDatabase", "where_of"]
 
 DEFAULT_INSTANCE = "default"
 CONNECT_TIMEOUT = 5   # s: an unreachable server is reported, not waited for
 
+_APPLY = "SELECT store_apply(%s, %s, %s::jsonb)"
 _ORDER_COLS = "request_id, session, account, cl_ord_id, order_id, state, working, data, created"
 _SEARCHABLE = frozenset({"session", "account"})
 
@@ -110,106 +114,29 @@ class PgDatabase:
     # --- writing ------------------------------------------------------------------------------
 
     def apply(self, frames: Frames) -> int:
-        # The mark is known from the last commit (this connection is the instance's only writer,
-        # under its lease), so a batch is one round trip: BEGIN, the statements, the mark moved
-        # only if it still is what we think, COMMIT. If another process moved it, the statement
-        # fails (division by zero: no row moved) and the whole transaction with it.
+        # One round trip per batch: the units go as they are (the journal's JSON) in one
+        # parameter to store_apply (migration 0003), which applies them and moves the mark in
+        # this statement's transaction. The mark is the one of our last commit (this connection is
+        # the instance's only writer, under its lease); if another process moved it, the call
+        # fails and nothing is applied. A fence needs its own read first: an explicit transaction.
         conn, inst = self.conn, self.instance
-        mark = start = self._mark if self._mark is not None else self.applied_seq()
+        start = self._mark if self._mark is not None else self.applied_seq()
         self._mark = None   # known again only once this batch is committed
+        units = b"[" + b",".join([b"[%d,%b]" % f for f in frames if f[0] > start]) + b"]"
+        args = (inst, start, units.decode())
+        crash_point("store-apply-midway")   # the batch sent nowhere yet: none of it is committed
         try:
-            with conn.pipeline(), conn.transaction(), conn.cursor() as cur:
-                if self._fence is not None:
+            if self._fence is None:
+                row = conn.execute(_APPLY, args).fetchone()
+            else:
+                with conn.transaction():
                     self._fence(conn)
-                half = len(frames) // 2
-                for i, (seq, payload) in enumerate(frames):
-                    if i == half:
-                        crash_point("store-apply-midway")
-                    if seq > mark:
-                        self._unit(cur, orjson.loads(payload))
-                        mark = seq
-                cur.execute("WITH moved AS (UPDATE meta SET value = %s WHERE instance = %s AND key = %s "
-                            "AND value = %s RETURNING 1) SELECT 1 / (SELECT count(*) FROM moved)::int",
-                            (str(mark), inst, APPLIED_KEY, str(start)))
-        except psycopg.errors.DivisionByZero:
-            raise ConcurrentWriter(f"instance {inst}: the applied mark is no longer {start}: another "
-                                   f"process writes this instance's rows") from None
-        self._mark = mark
-        return mark
-
-    def _decision(self, cur: psycopg.Cursor[Any], d: list[Any] | None) -> None:
-        if d is None:
-            return
-        session, key, msg_type, cl_ord_id, outcome, request_id, answer, decided = d
-        cur.execute(
-            "INSERT INTO decisions (instance, session, request_key, msg_type, cl_ord_id, outcome, "
-            "request_id, answer, decided) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb, to_timestamp(%s)) "
-            "ON CONFLICT DO NOTHING",
-            (self.instance, session, key, msg_type, cl_ord_id, outcome, request_id,
-             None if answer is None else dumps_text(answer), decided),
-        )
-
-    def _outbound(self, cur: psycopg.Cursor[Any], rows: list[list[Any]]) -> None:
-        if rows:
-            cur.executemany(
-                "INSERT INTO outbound (instance, seq, session, exec_id, handed, msg_type, fields) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (instance, seq) DO UPDATE SET "
-                "session = excluded.session, exec_id = excluded.exec_id, handed = excluded.handed, "
-                "msg_type = excluded.msg_type, fields = excluded.fields",
-                [(self.instance, seq, s, e, bool(h), m, dumps_text(f)) for seq, s, e, h, m, f in rows],
-            )
-
-    def _clordid(self, cur: psycopg.Cursor[Any], session: str, cl: str, rid: str | None, kind: str) -> None:
-        cur.execute("INSERT INTO clordids (instance, session, cl_ord_id, request_id, kind) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (self.instance, session, cl, rid, kind))
-
-    def _unit(self, cur: psycopg.Cursor[Any], u: list[Any]) -> None:
-        inst = self.instance
-        op = u[0]
-        if op == "A":  # apply: order state, ExecIDs, decision, outbound rows
-            _, rid, cl, oid, state, working, data, session, exec_ids, rows, decision = u
-            if rid is not None:
-                cur.execute("UPDATE orders SET cl_ord_id = %s, order_id = %s, state = %s, working = %s, "
-                            "data = %s::jsonb WHERE instance = %s AND request_id = %s",
-                            (cl, oid, state, bool(working), dumps_text(data), inst, rid))
-            if exec_ids:
-                cur.executemany("INSERT INTO execs (instance, session, exec_id) VALUES (%s, %s, %s) "
-                                "ON CONFLICT DO NOTHING", [(inst, session, e) for e in exec_ids])
-            self._decision(cur, decision)
-            self._outbound(cur, rows)
-        elif op == "N":  # new order
-            _, session, rid, cl, account, state, data, created, decision = u
-            self._clordid(cur, session, cl, rid, "D")
-            self._decision(cur, decision)
-            cur.execute("INSERT INTO orders (instance, request_id, session, account, cl_ord_id, order_id, "
-                        "state, working, data, created) VALUES (%s, %s, %s, %s, %s, NULL, %s, TRUE, "
-                        "%s::jsonb, %s) ON CONFLICT DO NOTHING",
-                        (inst, rid, session, account, cl, state, dumps_text(data), created))
-        elif op == "L":
-            cur.execute("UPDATE orders SET order_id = %s WHERE instance = %s AND request_id = %s",
-                        (u[2], inst, u[1]))
-        elif op == "E":
-            cur.execute("INSERT INTO execs (instance, session, exec_id) VALUES (%s, %s, %s) "
-                        "ON CONFLICT DO NOTHING", (inst, u[1], u[2]))
-        elif op == "C":
-            _, session, cl, rid, kind, decision = u
-            self._clordid(cur, session, cl, rid, kind)
-            self._decision(cur, decision)
-        elif op == "D":
-            self._decision(cur, u[1])
-        elif op == "O":
-            self._outbound(cur, u[1])
-        elif op == "H":
-            cur.execute("UPDATE outbound SET handed = TRUE WHERE instance = %s AND seq = ANY(%s)",
-                        (inst, list(u[1])))
-        elif op == "X":
-            cur.execute("DELETE FROM outbound WHERE instance = %s AND seq = ANY(%s)", (inst, list(u[1])))
-        elif op == "R":
-            cur.execute("INSERT INTO meta (instance, key, value) VALUES (%s, 'request_seq', %s) "
-                        "ON CONFLICT (instance, key) DO UPDATE SET value = excluded.value", (inst, str(u[1])))
-        else:
-            raise ValueError(f"unknown journal unit {op!r}")
+                    row = conn.execute(_APPLY, args).fetchone()
+        except psycopg.errors.SerializationFailure as exc:
+            raise ConcurrentWriter(str(exc).splitlines()[0]) from None
+        assert row is not None
+        self._mark = int(row[0])
+        return self._mark
 
     # --- reading ------------------------------------------------------------------------------
 
