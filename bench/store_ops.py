@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import statistics
 import subprocess
 import sys
@@ -144,20 +145,34 @@ def _open(kind: str, path: Path, before: types.ModuleType) -> tuple[Any, Any]:
     return Store(path, apply_in_thread=(kind == "journal + apply thread")), Decision
 
 
+def _server_cpu(store: Any) -> float:
+    """CPU seconds of the PostgreSQL backend serving ``store`` (0 for SQLite: it runs in-process)."""
+    conn = getattr(getattr(store, "_db", None), "conn", None)
+    if conn is None or not hasattr(conn, "info"):
+        return 0.0
+    try:
+        fields = Path(f"/proc/{conn.info.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0   # a server on another host
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _burst(kind: str, path: Path, before: types.ModuleType, n: int) -> dict[str, float]:
     store, decision = _open(kind, path, before)
     store.group_commit(asyncio.get_running_loop())
     steps = Steps(store, decision, None)
     for i in range(50):  # warm-up
         await steps.order(-1 - i)
+    srv0 = _server_cpu(store)
     cpu0, thr0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
     for i in range(n):
         await steps.order(i)
     thr1, wall1 = time.thread_time(), time.perf_counter()
+    srv1 = _server_cpu(store)
     store.close()
     cpu1 = time.process_time()
     return {"loop_us": (thr1 - thr0) / n * 1e6, "process_us": (cpu1 - cpu0) / n * 1e6,
-            "wall_us": (wall1 - wall0) / n * 1e6}
+            "wall_us": (wall1 - wall0) / n * 1e6, "server_us": (srv1 - srv0) / n * 1e6}
 
 
 async def _paced(kind: str, path: Path, before: types.ModuleType, n: int, rate: float) -> list[float]:
@@ -211,14 +226,15 @@ def main() -> None:
 
 def _run(args: argparse.Namespace, before: types.ModuleType, kinds: list[str]) -> None:
     print(f"store ops per order ({args.orders} orders, 4 loop turns each; best of {args.repeat})")
-    print(f"{'store':26} {'loop CPU us':>12} {'process CPU us':>15} {'wall us':>9}")
+    print(f"{'store':26} {'loop CPU us':>12} {'process CPU us':>15} {'wall us':>9} {'server CPU us':>14}")
     for kind in kinds:
         runs = []
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
                 runs.append(asyncio.run(_burst(kind, Path(tmp) / "gw.sqlite", before, args.orders)))
         best = min(runs, key=lambda x: x["process_us"])
-        print(f"{kind:26} {best['loop_us']:12.1f} {best['process_us']:15.1f} {best['wall_us']:9.1f}")
+        print(f"{kind:26} {best['loop_us']:12.1f} {best['process_us']:15.1f} {best['wall_us']:9.1f} "
+              f"{best['server_us']:14.1f}")
     print(f"\nstep latency (first write -> after_commit), {args.paced_orders} orders at {args.rate:.0f}/s")
     print(f"{'store':26} {'p50 us':>8} {'p99 us':>8} {'max us':>9}")
     for kind in kinds[1:]:
