@@ -295,3 +295,27 @@ def test_a_second_writer_of_one_instance_is_refused_not_merged(db_url: str, tmp_
         rows = conn.execute("SELECT request_id FROM orders WHERE instance = %s ORDER BY 1",
                             (instance,)).fetchall()
     assert [r[0] for r in rows] == ["r1", "r3"]
+
+
+def test_a_batch_applied_twice_changes_nothing(db_url: str) -> None:
+    """store_apply skips units at or below the mark, and each statement tolerates a repeat."""
+    import orjson
+
+    db = PgDatabase(db_url, instance=_instance())
+    try:
+        d = [S1, "k1", "D", "c1", "accepted", "r1", None, 1_700_000_000]
+        frames = [(1, orjson.dumps(["N", S1, "r1", "c1", "XS:0001", "A", {"a": 1}, 5, d])),
+                  (2, orjson.dumps(["O", [[1, S1, None, False, "8", [[11, "x"]]]]])),
+                  (3, orjson.dumps(["A", "r1", "c1", "o1", "2", False, {"a": 2}, S1, ["e1"], [], None]))]
+        assert db.apply(frames) == 3
+        db._mark = None                     # forget the cached mark: the database's is read again
+        assert db.apply(frames) == 3        # every unit at or below the mark: skipped
+        # The same units again under new numbers: every statement tolerates the repeat.
+        again = [(seq + 3, payload) for seq, payload in frames]
+        assert db.apply(again[:2]) == 5
+        assert db.order("r1") == ("r1", S1, "XS:0001", "c1", "o1", "2", False, {"a": 2}, 5)
+        assert db.clordid(S1, "c1") == (True, "r1") and db.exec_sent(S1, "e1")
+        assert [row[0] for row in db.outbound()] == [1] and db.applied_seq() == 5
+        assert db.decision(S1, "k1") == ("D", "c1", "accepted", "r1", None)
+    finally:
+        db.close()
