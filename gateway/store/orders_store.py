@@ -844,14 +844,17 @@ def store_path_of(config: Any) -> Path:
     return path
 
 
-def open_store(config: Any, *, instance: str | None = None) -> Store:
+def open_store(config: Any, *, instance: str | None = None,
+               fence: Callable[[Any], None] | None = None) -> Store:
     """The store ``config`` names. ``gateway.store`` set (a PostgreSQL URL, password already
     substituted): the instance's rows in that database (``instance``, default ``default``),
-    committed once per loop turn; :func:`store_path_of` then only names the local folder's file
-    for the caller's own files. Otherwise the SQLite file at :func:`store_path_of`, with optional
-    settings read if the configuration has them: ``gateway.store_fsync`` (each journal write also
-    survives a power loss) and ``gateway.store_apply`` (``thread``, the default, or ``loop``: where
-    SQLite is brought up to date).
+    committed once per loop turn, each batch's transaction first calling ``fence`` with the
+    connection (e.g. :func:`gateway.store.lease.fence` with the instance's lease, so that a
+    process that lost it commits nothing); :func:`store_path_of` then only names the local
+    folder's file for the caller's own files. Otherwise the SQLite file at :func:`store_path_of`,
+    with optional settings read if the configuration has them: ``gateway.store_fsync`` (each
+    journal write also survives a power loss) and ``gateway.store_apply`` (``thread``, the default,
+    or ``loop``: where SQLite is brought up to date).
 
     Raises :class:`StoreError` when the database cannot be opened (an unreachable server is named
     by host:port, never with its password)."""
@@ -861,6 +864,7 @@ def open_store(config: Any, *, instance: str | None = None) -> Store:
         from gateway.store.pg_database import DEFAULT_INSTANCE, PgDatabase  # psycopg only when used
 
         url, name = pg.url, instance or DEFAULT_INSTANCE
-        return Store(store_path_of(config), journal=False, database=lambda: PgDatabase(url, instance=name))
+        return Store(store_path_of(config), journal=False,
+                     database=lambda: PgDatabase(url, instance=name, fence=fence))
     return Store(store_path_of(config), fsync=bool(getattr(gw, "store_fsync", False)),
                  apply_in_thread=getattr(gw, "store_apply", "thread") != "loop")

@@ -270,6 +270,15 @@ def test_open_store_chooses_the_backend_from_gateway_store(db_url: str, tmp_path
     with psycopg.connect(db_url) as conn:
         row = conn.execute("SELECT instance FROM orders WHERE request_id = 'r-default'").fetchone()
     assert row == ("default",)
+    fenced: list[str] = []
+    s = open_store(_config(tmp_path, line, str(info["password"])), instance="named",
+                   fence=lambda conn: fenced.append(type(conn).__name__))
+    try:
+        assert s.order("r-default") is None      # another instance's row
+        _new(s, "r-named", "c-default")
+        assert fenced == ["Connection"]          # the write's transaction called the fence
+    finally:
+        s.close()
     s = open_store(_config(tmp_path, ""))   # no gateway.store: the SQLite file as before
     try:
         assert s.order("r-default") is None
