@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from gateway.config.instances import DEFAULT_INSTANCE
 from gateway.failpoints import crash_point
 from gateway.store.database import OrderRow, OutRow
 from gateway.store.errors import StoreError
@@ -44,7 +45,6 @@ from gateway.store.sqlite_apply import APPLIED_KEY
 
 __all__ = ["CONNECT_TIMEOUT", "DEFAULT_INSTANCE", "ConcurrentWriter", "PgDatabase", "where_of"]
 
-DEFAULT_INSTANCE = "default"
 CONNECT_TIMEOUT = 5   # s: an unreachable server is reported, not waited for
 
 _APPLY = "SELECT store_apply(%s, %s, %s::jsonb)"
