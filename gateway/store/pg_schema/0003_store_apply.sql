@@ -34,15 +34,10 @@ END $$;
 CREATE FUNCTION store_apply(p_instance TEXT, p_from BIGINT, p_units JSONB) RETURNS BIGINT
 LANGUAGE plpgsql AS $$
 DECLARE
-    mark BIGINT;
+    mark  BIGINT := p_from;
     u_seq BIGINT;
     u     JSONB;
 BEGIN
-    SELECT value::bigint INTO mark FROM meta WHERE instance = p_instance AND key = 'applied_seq' FOR UPDATE;
-    IF mark IS DISTINCT FROM p_from THEN
-        RAISE EXCEPTION 'instance %: the applied mark is %, not %: another process writes this instance''s rows',
-            p_instance, mark, p_from USING ERRCODE = '40001';
-    END IF;
     FOR u_seq, u IN SELECT (e->>0)::bigint, e->1 FROM jsonb_array_elements(p_units) AS e LOOP
         CONTINUE WHEN u_seq <= mark;
         CASE u->>0
@@ -92,6 +87,13 @@ BEGIN
         END CASE;
         mark := u_seq;
     END LOOP;
-    UPDATE meta SET value = mark::text WHERE instance = p_instance AND key = 'applied_seq';
+    -- Checked last, in one statement: the row lock makes a concurrent writer wait here, and an
+    -- error rolls back everything above.
+    UPDATE meta SET value = mark::text
+    WHERE instance = p_instance AND key = 'applied_seq' AND value = p_from::text;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'instance %: the applied mark is no longer %: another process writes this instance''s rows',
+            p_instance, p_from USING ERRCODE = '40001';
+    END IF;
     RETURN mark;
 END $$;
