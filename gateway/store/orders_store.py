@@ -69,9 +69,11 @@ reads of memory misses, the rows loaded at open): the SQLite file (default) and 
 ``gateway.store: postgresql://...``), which always runs commit per turn with no local journal (a
 standby on another host must find everything in the database); its rows are those of one
 instance. Measured (bench/store_ops.py, one order's store calls in 4 loop turns, loopback server
-with fsync off, shared 2-core machine): loop CPU ~0.55-0.65 ms per order against ~0.16 ms for the
-journal + apply thread, plus ~2 ms of PostgreSQL server CPU; step latency p50 ~0.4 ms, p99 ~1.6 ms
-at 500 orders/s (journal: 0.04 / 0.2 ms).
+with fsync off, shared 2-core machine, two runs): loop CPU 0.49-0.55 ms per order (journal + apply
+thread: 0.13 ms), plus 0.9-1.3 ms of PostgreSQL server CPU; back to back 1.5-1.9 ms per order
+(journal: 0.14 ms); step latency p50 0.37-0.46 ms, p99 2.1-2.4 ms at 500 orders/s (journal: 0.05
+and 0.21-0.25 ms). Two of the four turns also read the database on a miss (a new ClOrdID, a new
+decision's key): one round trip each.
 
 RequestIDs are reserved in blocks (unused IDs of a block are skipped after a restart, never
 reused); delivery confirmations are buffered and journaled with the next block (losing them only
