@@ -133,9 +133,11 @@ def test_kill_9_while_writing_in_turns_keeps_every_acknowledged_unit(db_url: str
         s.close()
 
 
-def test_crash_right_after_the_decision_is_committed_keeps_it(db_url: str, tmp_path: Path) -> None:
-    """Crash point ``decision-committed`` (the same moment as with SQLite): after the commit,
-    before any after_commit callback."""
+@pytest.mark.parametrize(("point", "kept"), [("decision-committed", True), ("store-apply-midway", False)])
+def test_crash_points_around_the_commit(db_url: str, tmp_path: Path, point: str, kept: bool) -> None:
+    """``decision-committed`` (the same moment as with SQLite): after the commit, before any
+    after_commit callback: the decision is kept. ``store-apply-midway``: the batch is built and
+    not yet sent: nothing of it is in the database, and nothing that waited for it ran."""
     instance = _instance()
     script = textwrap.dedent("""
         import asyncio, sys
@@ -151,14 +153,17 @@ def test_crash_right_after_the_decision_is_committed_keeps_it(db_url: str, tmp_p
             await s.durable()
         asyncio.run(main())
     """)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PLXTRA_FIX_CRASH_AT": "decision-committed"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PLXTRA_FIX_CRASH_AT": point}
     proc = subprocess.run([sys.executable, "-c", script, db_url, instance, str(tmp_path / "gw.sqlite"), S1],
                           capture_output=True, text=True, timeout=30, env=env)
     assert proc.returncode == -9 and proc.stdout == "", proc.stderr
     s = _pg_store(db_url, instance, tmp_path)
     try:
         d = s.decision(S1, "k1")
-        assert d is not None and d.outcome == "rejected" and d.answer == ("9", ((58, "no"),))
+        if kept:
+            assert d is not None and d.outcome == "rejected" and d.answer == ("9", ((58, "no"),))
+        else:
+            assert d is None and not s.is_decided(S1, "k1")
     finally:
         s.close()
 
