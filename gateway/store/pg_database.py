@@ -64,6 +64,14 @@ def where_of(url: str) -> str:
     return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
 
 
+def _password_of(url: str) -> str | None:
+    try:
+        got = conninfo_to_dict(url).get("password")
+    except psycopg.Error:
+        return None
+    return None if got is None else str(got)
+
+
 class ConcurrentWriter(StoreError):
     """Another process wrote this instance's rows since our last batch (two owners of one set)."""
 
@@ -79,14 +87,20 @@ class PgDatabase:
         self.label = f"postgresql {where_of(url)} instance {instance}"
         self._fence = fence
         self._mark: int | None = None   # the applied mark as of our last commit
-        password = conninfo_to_dict(url).get("password")
+        self._refused: str | None = None  # another writer was seen: every later batch is refused
         try:
+            password = conninfo_to_dict(url).get("password")
             self.conn: psycopg.Connection[Any] = psycopg.connect(url, autocommit=True,
                                                                  connect_timeout=CONNECT_TIMEOUT)
         except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # libpq may echo the URL, or a password it could not parse: never pass either on.
+            reason = reason.replace(url, "(the URL)")
+            password = _password_of(url)
             if password:
-                reason = reason.replace(str(password), "***")
+                reason = reason.replace(password, "***")
+            elif "@" in url:
+                reason = "the URL cannot be parsed"
             raise StoreError(f"cannot reach PostgreSQL at {where_of(url)}: {reason}") from None
         try:
             migrate(self.conn)
@@ -121,6 +135,8 @@ class PgDatabase:
         # the instance's only writer, under its lease); if another process moved it, the call
         # fails and nothing is applied. A fence needs its own read first: an explicit transaction.
         conn, inst = self.conn, self.instance
+        if self._refused is not None:
+            raise ConcurrentWriter(self._refused)
         start = self._mark if self._mark is not None else self.applied_seq()
         self._mark = None   # known again only once this batch is committed
         units = b"[" + b",".join([b"[%d,%b]" % f for f in frames if f[0] > start]) + b"]"
@@ -134,7 +150,9 @@ class PgDatabase:
                     self._fence(conn)
                     row = conn.execute(_APPLY, args).fetchone()
         except psycopg.errors.SerializationFailure as exc:
-            raise ConcurrentWriter(str(exc).splitlines()[0]) from None
+            # Sticky: re-reading the mark would let this process write over the other one's rows.
+            self._refused = str(exc).splitlines()[0]
+            raise ConcurrentWriter(self._refused) from None
         assert row is not None
         self._mark = int(row[0])
         return self._mark

@@ -239,6 +239,12 @@ def test_a_fence_that_refuses_commits_nothing_and_runs_no_callback(db_url: str, 
 
 # --- opening -------------------------------------------------------------------------------------
 
+def test_an_unparsable_url_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="cannot reach PostgreSQL") as err:
+        Store(tmp_path / "gw.sqlite", database=lambda: PgDatabase("postgresql://u:pw-x9@[::1/db"))
+    assert "pw-x9" not in str(err.value)
+
+
 def test_an_unreachable_server_is_named_without_the_password(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -302,6 +308,8 @@ def test_a_second_writer_of_one_instance_is_refused_not_merged(db_url: str, tmp_
         with pytest.raises(StoreError, match="another process writes"):
             _new(b, "r2", "c2")     # b's view of the mark is the one at its open
         _new(a, "r3", "c3")
+        with pytest.raises(StoreError, match="another process writes"):
+            _new(b, "r4", "c4")     # and it stays refused (no re-read of the mark)
     finally:
         a.close()
         b._db.close()   # b has units its database refused: a real process would stop here
