@@ -5,7 +5,10 @@ loop or on a thread).
     PYTHONPATH=. python3 bench/store_ops.py [--orders 3000] [--rate 1000] [--before REF]
 
 Stores: "sqlite (before)"; "memory + commit per turn" (the new store with ``journal=False``: reads
-from memory, one SQLite transaction per turn); "journal + apply on loop" / "journal + apply thread".
+from memory, one SQLite transaction per turn); "journal + apply on loop" / "journal + apply thread";
+"postgresql commit per turn" (issue 14: the same store on PostgreSQL, one transaction per turn over
+loopback TCP; ``--pg-url`` names a server, else a throw-away one is started with tests/pg_server.py,
+which runs with fsync off: the figure is the round trips and CPU, not a disk's flush).
 
 One order makes the calls the orders service makes today, each step in its own loop turn (so each
 step pays one group commit, as on the order path): allocate_request_id + record_new_order (with
@@ -26,6 +29,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import os
 import statistics
 import subprocess
 import sys
@@ -40,6 +45,10 @@ sys.path.insert(0, str(ROOT))
 
 BEFORE_REF = "c746706"
 S1 = "FIX.4.4:PLXTRA->CLIENT1"
+
+
+_PG: dict[str, str] = {}
+_PG_RUNS = itertools.count(1)
 
 
 def _old_store_module(ref: str) -> types.ModuleType:
@@ -126,9 +135,26 @@ def _open(kind: str, path: Path, before: types.ModuleType) -> tuple[Any, Any]:
     if kind == "sqlite (before)":
         return before.Store(path), before.Decision
     from gateway.store.orders_store import Decision, Store
+    if kind == "postgresql commit per turn":
+        from gateway.store.pg_database import PgDatabase
+
+        url, instance = _PG["url"], f"bench{next(_PG_RUNS)}"
+        return Store(path, database=lambda: PgDatabase(url, instance=instance)), Decision
     if kind == "memory + commit per turn":
         return Store(path, journal=False), Decision
     return Store(path, apply_in_thread=(kind == "journal + apply thread")), Decision
+
+
+def _server_cpu(store: Any) -> float:
+    """CPU seconds of the PostgreSQL backend serving ``store`` (0 for SQLite: it runs in-process)."""
+    conn = getattr(getattr(store, "_db", None), "conn", None)
+    if conn is None or not hasattr(conn, "info"):
+        return 0.0
+    try:
+        fields = Path(f"/proc/{conn.info.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0   # a server on another host
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _burst(kind: str, path: Path, before: types.ModuleType, n: int) -> dict[str, float]:
@@ -137,14 +163,16 @@ async def _burst(kind: str, path: Path, before: types.ModuleType, n: int) -> dic
     steps = Steps(store, decision, None)
     for i in range(50):  # warm-up
         await steps.order(-1 - i)
+    srv0 = _server_cpu(store)
     cpu0, thr0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
     for i in range(n):
         await steps.order(i)
     thr1, wall1 = time.thread_time(), time.perf_counter()
+    srv1 = _server_cpu(store)
     store.close()
     cpu1 = time.process_time()
     return {"loop_us": (thr1 - thr0) / n * 1e6, "process_us": (cpu1 - cpu0) / n * 1e6,
-            "wall_us": (wall1 - wall0) / n * 1e6}
+            "wall_us": (wall1 - wall0) / n * 1e6, "server_us": (srv1 - srv0) / n * 1e6}
 
 
 async def _paced(kind: str, path: Path, before: types.ModuleType, n: int, rate: float) -> list[float]:
@@ -172,20 +200,41 @@ def main() -> None:
     ap.add_argument("--before", default=BEFORE_REF, help="git ref of the SQLite store of before")
     ap.add_argument("--repeat", type=int, default=3, help="burst runs per store (the best is shown)")
     ap.add_argument("--only", default="", help="run only the stores whose name contains this")
+    ap.add_argument("--pg-url", default="", help="PostgreSQL for the postgresql store (default: a "
+                                                 "throw-away server)")
     args = ap.parse_args()
     before = _old_store_module(args.before)
     kinds = ["no store (bench overhead)", "sqlite (before)", "memory + commit per turn",
-             "journal + apply on loop", "journal + apply thread"]
+             "journal + apply on loop", "journal + apply thread", "postgresql commit per turn"]
     kinds = kinds[:1] + [k for k in kinds[1:] if args.only in k]
+    server = None
+    if "postgresql commit per turn" in kinds:
+        if args.pg_url:
+            _PG["url"] = args.pg_url
+        else:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from pg_server import start_pg_server
+
+            server = start_pg_server()
+            _PG["url"] = server.create_database("bench_store_ops")
+    try:
+        _run(args, before, kinds)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(args: argparse.Namespace, before: types.ModuleType, kinds: list[str]) -> None:
     print(f"store ops per order ({args.orders} orders, 4 loop turns each; best of {args.repeat})")
-    print(f"{'store':26} {'loop CPU us':>12} {'process CPU us':>15} {'wall us':>9}")
+    print(f"{'store':26} {'loop CPU us':>12} {'process CPU us':>15} {'wall us':>9} {'server CPU us':>14}")
     for kind in kinds:
         runs = []
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
                 runs.append(asyncio.run(_burst(kind, Path(tmp) / "gw.sqlite", before, args.orders)))
         best = min(runs, key=lambda x: x["process_us"])
-        print(f"{kind:26} {best['loop_us']:12.1f} {best['process_us']:15.1f} {best['wall_us']:9.1f}")
+        print(f"{kind:26} {best['loop_us']:12.1f} {best['process_us']:15.1f} {best['wall_us']:9.1f} "
+              f"{best['server_us']:14.1f}")
     print(f"\nstep latency (first write -> after_commit), {args.paced_orders} orders at {args.rate:.0f}/s")
     print(f"{'store':26} {'p50 us':>8} {'p99 us':>8} {'max us':>9}")
     for kind in kinds[1:]:

@@ -1,7 +1,8 @@
 """Errors of the store.
 
 GatewayError
-└── StoreError              the SQLite file cannot be opened, is of an unknown schema, or a write failed
+└── StoreError              the database (SQLite file or PostgreSQL) cannot be opened or reached, is of an
+                            unknown schema, or a write failed
     └── DuplicateClOrdID    a ClOrdID already used on that session (answer: reject, OrdRejReason 6)
 """
 
@@ -13,7 +14,8 @@ __all__ = ["DuplicateClOrdID", "StoreError"]
 
 
 class StoreError(GatewayError):
-    """A store operation failed; ``path`` names the SQLite file."""
+    """A store operation failed; ``path`` names the SQLite file (or the PostgreSQL server and
+    instance, never with a password)."""
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(f"{message} ({path})" if path else message)

@@ -57,25 +57,35 @@ How a write becomes durable (one loop thread, :meth:`Store.group_commit`):
 Durability: a journal write is in the kernel when ``write()`` returns, so it survives a process
 crash (kill -9) but not a power loss; ``fsync=True`` adds an fsync per block for that (FIX
 resend and reconciliation with Plxtra otherwise cover the last blocks after a power loss).
-Two ways to make a turn durable, behind the same methods (issue 14 adds a PostgreSQL backend):
-``journal=True`` (default, "journal + async apply": SQLite on this machine) and ``journal=False``
-("commit per turn": the turn's units are applied to the database in one transaction at the end
-of the turn, before its callbacks; what a shared database such as PostgreSQL would use). Without
-a loop (``group_commit(None)``) every write is one transaction of its own, after the database
-has caught up with the journal.
+Two ways to make a turn durable, behind the same methods: ``journal=True`` (default, "journal +
+async apply": SQLite on this machine) and ``journal=False`` ("commit per turn": the turn's units
+are applied to the database in one transaction at the end of the turn, before its callbacks).
+Without a loop (``group_commit(None)``) every write is one transaction of its own, after the
+database has caught up with the journal.
+
+Backends (:mod:`gateway.store.database`, the seam: apply a batch with its mark, meta, the point
+reads of memory misses, the rows loaded at open): the SQLite file (default) and PostgreSQL
+(:mod:`gateway.store.pg_database`, ``Store(path, database=...)`` or :func:`open_store` with
+``gateway.store: postgresql://...``), which always runs commit per turn with no local journal (a
+standby on another host must find everything in the database); its rows are those of one
+instance. Measured (bench/store_ops.py, one order's store calls in 4 loop turns, loopback server
+with fsync off, shared 2-core machine, two runs): loop CPU 0.49-0.55 ms per order (journal + apply
+thread: 0.13 ms), plus 0.9-1.3 ms of PostgreSQL server CPU; back to back 1.5-1.9 ms per order
+(journal: 0.14 ms); step latency p50 0.37-0.46 ms, p99 2.1-2.4 ms at 500 orders/s (journal: 0.05
+and 0.21-0.25 ms). Two of the four turns also read the database on a miss (a new ClOrdID, a new
+decision's key): one round trip each.
 
 RequestIDs are reserved in blocks (unused IDs of a block are skipped after a restart, never
 reused); delivery confirmations are buffered and journaled with the next block (losing them only
 causes a PossResend copy); WAL checkpoints run on a background thread
-(:mod:`gateway.store.checkpoint`). The module imports nothing of the gateway but its error root
-and crash points: rows are plain values.
+(:mod:`gateway.store.checkpoint`). The module imports nothing of the gateway but the store's own
+modules, its error root and crash points: rows are plain values.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import sqlite3
@@ -90,10 +100,9 @@ import orjson
 
 from gateway.failpoints import crash_point
 from gateway.store.apply_thread import ApplyThread
-from gateway.store.checkpoint import Checkpointer
+from gateway.store.database import Database, OrderRow, SqliteDatabase
 from gateway.store.errors import DuplicateClOrdID, StoreError
 from gateway.store.journal import Journal, encode_frame, journal_file
-from gateway.store.sqlite_apply import applied_seq, apply_frames
 
 __all__ = [
     "APPLY_EVERY", "KEEP_DONE", "Decision", "DeferredMessage", "OutboundRow", "Store", "StoredOrder",
@@ -114,64 +123,6 @@ APPLY_SLICE = 300
 
 ROTATE_BYTES = 4 << 20
 """Apply thread: a journal segment this big is rotated (the database lags it while the loop writes)."""
-
-_SCHEMA_VERSION = "1"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS orders (
-    request_id TEXT PRIMARY KEY,
-    session    TEXT NOT NULL,
-    account    TEXT NOT NULL,
-    cl_ord_id  TEXT NOT NULL,
-    order_id   TEXT,
-    state      TEXT NOT NULL,
-    working    INTEGER NOT NULL,
-    data       TEXT NOT NULL,
-    created    INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS orders_by_session ON orders (session, working);
-CREATE INDEX IF NOT EXISTS orders_by_order_id ON orders (order_id);
-CREATE TABLE IF NOT EXISTS clordids (
-    session    TEXT NOT NULL,
-    cl_ord_id  TEXT NOT NULL,
-    request_id TEXT,
-    kind       TEXT NOT NULL,
-    PRIMARY KEY (session, cl_ord_id)
-);
-CREATE TABLE IF NOT EXISTS execs (
-    session TEXT NOT NULL,
-    exec_id TEXT NOT NULL,
-    PRIMARY KEY (session, exec_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS deferred (
-    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
-    session  TEXT NOT NULL,
-    msg_type TEXT NOT NULL,
-    fields   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbound (
-    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
-    session  TEXT NOT NULL,
-    exec_id  TEXT,
-    handed   INTEGER NOT NULL,
-    msg_type TEXT NOT NULL,
-    fields   TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbound_by_session ON outbound (session, seq);
-CREATE TABLE IF NOT EXISTS decisions (
-    session     TEXT NOT NULL,
-    request_key TEXT NOT NULL,
-    msg_type    TEXT NOT NULL,
-    cl_ord_id   TEXT NOT NULL,
-    outcome     TEXT NOT NULL,
-    request_id  TEXT,
-    answer      TEXT,
-    decided     INTEGER NOT NULL,
-    PRIMARY KEY (session, request_key)
-);
-CREATE INDEX IF NOT EXISTS decisions_by_cl_ord_id ON decisions (session, cl_ord_id);
-"""
 
 _REQUEST_ID_BLOCK = 512
 
@@ -238,13 +189,17 @@ class Store:
         keep_done: int = KEEP_DONE,
         keep_recent: int = KEEP_RECENT,
         apply_every: float = APPLY_EVERY,
+        database: Callable[[], Database] | None = None,
     ) -> None:
+        """``path``: the SQLite file, unless ``database`` opens another backend (then ``path`` only
+        names a local folder's file for the caller's own use, and the store runs ``journal=False``:
+        a local journal is of no use to a standby on another host)."""
         self.path = Path(path)
         self.keep_done = keep_done
         self.keep_recent = keep_recent
         self._apply_every = apply_every
         self._apply_in_thread = apply_in_thread
-        self._journal_on = journal
+        self._journal_on = journal and database is None
         self._loop: asyncio.AbstractEventLoop | None = None  # set: group commit per loop turn
         self._open = False  # a block of this turn's records is waiting for its journal write
         self._block: list[tuple[int, bytes]] = []
@@ -255,44 +210,32 @@ class Store:
         self._unapplied: list[tuple[int, bytes]] = []  # journaled, not yet handed to the database
         self._apply_handle: asyncio.Handle | None = None
         self._thread: ApplyThread | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode survives a process crash; the journal in front of it is what the
-            # order path waits for, so SQLite's own durability only matters for the applied mark.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute("PRAGMA wal_autocheckpoint=0")  # see Checkpointer
-            self._db.executescript(_SCHEMA)
-            self._db.execute("BEGIN IMMEDIATE")
+        self._journal: Journal | None = None
+        self._errors: tuple[type[Exception], ...]
+        if database is not None:
+            self._db: Database = database()
+            self._errors = self._db.errors
+            self._where = self._db.label
             try:
-                version = self._meta("schema_version")
-                if version is None:
-                    self._set_meta("schema_version", _SCHEMA_VERSION)
-                    # A fresh store gets a fresh RequestID namespace, so a deleted store can never
-                    # replay old RequestIDs (Zenith answers a repeated RequestID with the old result).
-                    self._set_meta("instance", os.urandom(3).hex())
-                    self._set_meta("request_seq", "0")
-                elif version != _SCHEMA_VERSION:
-                    raise StoreError(f"unknown store schema version {version}", path=str(self.path))
-                # Rows deferred by an older gateway join the outbound queue, in their order.
-                self._db.execute(
-                    "INSERT INTO outbound (session, exec_id, handed, msg_type, fields) "
-                    "SELECT session, NULL, 0, msg_type, fields FROM deferred ORDER BY seq"
-                )
-                self._db.execute("DELETE FROM deferred")
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._journal = Journal(journal_file(self.path), fsync=fsync)
-            self._seq = self._recover()
-            self._written = self._applied = self._seq
-            self._load()
-        except (sqlite3.Error, OSError, ValueError) as exc:
-            raise StoreError(f"cannot open store: {exc}", path=str(self.path)) from exc
-        self._checkpointer = Checkpointer(self.path)
+                self._seq = self._db.applied_seq()
+                self._written = self._applied = self._seq
+                self._load()
+            except self._errors as exc:
+                self._db.close()
+                raise StoreError(f"cannot open store: {exc}", path=self._where) from exc
+        else:
+            self._where = str(self.path)
+            self._errors = SqliteDatabase.errors
+            try:
+                self._db = SqliteDatabase(self.path)
+                self._journal = Journal(journal_file(self.path), fsync=fsync)
+                self._seq = self._recover()
+                self._written = self._applied = self._seq
+                self._load()
+            except (sqlite3.Error, OSError, ValueError) as exc:
+                raise StoreError(f"cannot open store: {exc}", path=self._where) from exc
+        self._write_errors: tuple[type[Exception], ...] = (OSError, *self._errors)
+        self._db.opened()
 
     @property
     def orders_in_memory(self) -> int:
@@ -309,17 +252,18 @@ class Store:
     @property
     def journal_bytes(self) -> int:
         """Bytes in the journal's current segment (what the database may not hold yet)."""
-        return self._journal.size
+        return 0 if self._journal is None else self._journal.size
 
     # --- recovery and loading -----------------------------------------------------------------
 
     def _recover(self) -> int:
         """Apply what the journal holds beyond the database's mark (a torn tail is not read),
         then empty the journal: from here on the database holds everything."""
-        mark = applied_seq(self._db)
+        assert self._journal is not None
+        mark = self._db.applied_seq()
         frames = [f for f in self._journal.records() if f[0] > mark]
         if frames:
-            mark = apply_frames(self._db, frames)
+            mark = self._db.apply(frames)
             log.info("store: %d journal record(s) applied at open", len(frames))
         self._journal.truncate()
         self._journal.drop_old()
@@ -327,15 +271,14 @@ class Store:
 
     def _load(self) -> None:
         db = self._db
-        self._instance = self._meta("instance") or ""
-        self._request_seq = int(self._meta("request_seq") or "0")  # the highest RequestID reserved
+        self._instance = db.meta("instance") or ""
+        self._request_seq = int(db.meta("request_seq") or "0")  # the highest RequestID reserved
         self._next_rid = self._rid_limit = 0
         self._orders: dict[str, StoredOrder] = {}  # working orders and recent done ones
         self._done: OrderedDict[str, int] = OrderedDict()  # done orders in memory -> seq of last write
-        for row in db.execute(f"SELECT {_COLS} FROM orders WHERE working = 1"):
+        for row in db.working_orders():
             order = _row(row)
-            if order is not None:
-                self._orders[order.request_id] = order
+            self._orders[order.request_id] = order
         # Index entries this process wrote; older ones, and those that left memory once the
         # database held them, are looked up in the database (an indexed point query).
         self._by_order_id = _Recent()   # order_id -> request_id
@@ -344,36 +287,23 @@ class Store:
         self._decided_cl = _Recent()    # (session, cl_ord_id) of a decision -> True
         self._execs = _Recent()         # (session, exec_id) -> True
         self._outbound: dict[int, DeferredMessage] = {}
-        for seq, s, m, f, e, h in db.execute(
-                "SELECT seq, session, msg_type, fields, exec_id, handed FROM outbound ORDER BY seq"):
-            self._outbound[seq] = DeferredMessage(seq, s, m, _fields(json.loads(f)), e, bool(h))
-        top = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbound'").fetchone()
-        self._next_out = max([0, *self._outbound, top[0] if top else 0]) + 1
-
-    def _meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def _set_meta(self, key: str, value: str) -> None:
-        self._db.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        for seq, s, m, f, e, h in db.outbound():
+            self._outbound[seq] = DeferredMessage(seq, s, m, _fields(f), e, h)
+        self._next_out = max([0, *self._outbound, db.outbound_top()]) + 1
 
     # --- closing -----------------------------------------------------------------------------
 
     def close(self) -> None:
         """Journal the open block, bring the database fully up to date and empty the journal."""
         self.group_commit(None)
-        with contextlib.suppress(sqlite3.Error, StoreError, OSError):
+        with contextlib.suppress(*self._errors, StoreError, OSError):
             self.flush()
         if self._thread is not None:
             self._thread.stop()
             self._thread = None
-        self._checkpointer.stop()
-        self._journal.close()
-        self._db.close()  # the last connection to close checkpoints the WAL
+        if self._journal is not None:
+            self._journal.close()
+        self._db.close()
 
     def flush(self) -> None:
         """Make durable now: the open block and buffered delivery confirmations."""
@@ -434,16 +364,16 @@ class Store:
         if not block:
             return
         try:
-            if self._journal_on:
+            if self._journal is not None and self._journal_on:
                 self._journal.write(b"".join([encode_frame(seq, payload) for seq, payload in block]))
             else:
-                self._on_applied(apply_frames(self._db, block))
-        except (OSError, sqlite3.Error) as exc:
+                self._on_applied(self._db.apply(block))
+        except self._write_errors as exc:
             # Nothing that depended on these writes has left the process; memory is now ahead of
             # the files, which only a restart (reconciliation) repairs.
             log.critical("store journal write failed, %d dependent action(s) dropped: %s", len(after), exc)
             if durable is not None:
-                durable.set_exception(StoreError(f"group commit: {exc}", path=str(self.path)))
+                durable.set_exception(StoreError(f"group commit: {exc}", path=self._where))
                 durable.exception()  # retrieved: waiters re-raise it
             return
         self._written = block[-1][0]
@@ -467,6 +397,7 @@ class Store:
         """Timer: hand the journaled records to the database (on the loop, or to the thread)."""
         self._apply_handle = None
         frames, self._unapplied = self._unapplied, []
+        assert self._journal is not None  # only the journal mode applies later
         if self._apply_in_thread:
             if frames:
                 if self._thread is None:
@@ -487,8 +418,8 @@ class Store:
                 self._unapplied[:0] = rest
             if frames:
                 try:
-                    self._on_applied(apply_frames(self._db, frames))
-                except sqlite3.Error as exc:
+                    self._on_applied(self._db.apply(frames))
+                except self._errors as exc:
                     log.error("store: applying %d journal record(s) failed, retrying: %s", len(frames), exc)
                     self._unapplied[:0] = frames
                     busy = True
@@ -513,19 +444,21 @@ class Store:
         if self._unapplied:
             frames, self._unapplied = self._unapplied, []
             try:
-                self._on_applied(apply_frames(self._db, frames))
-            except sqlite3.Error as exc:
+                self._on_applied(self._db.apply(frames))
+            except self._errors as exc:
                 self._unapplied = frames
                 raise self._wrap("apply", exc) from exc
-        elif self._applied < self._written:
+        elif self._applied < self._written and self._journal is not None:
             # The thread failed its last batch: the journal still has it.
             frames = [f for f in self._journal.records() if f[0] > self._applied]
-            self._on_applied(apply_frames(self._db, frames))
+            self._on_applied(self._db.apply(frames))
 
     def _on_applied(self, mark: int) -> None:
         self._applied = max(self._applied, mark)
         journal = self._journal
-        if self._applied >= self._written and not self._unapplied:
+        if journal is None:
+            pass
+        elif self._applied >= self._written and not self._unapplied:
             journal.truncate()  # everything it holds is in the database
         elif journal.old_last_seq is not None and self._applied >= journal.old_last_seq:
             journal.drop_old()
@@ -548,7 +481,7 @@ class Store:
         try:
             payload = orjson.dumps(unit, option=orjson.OPT_NON_STR_KEYS)
         except TypeError as exc:
-            raise StoreError(f"cannot serialize {unit[0]!r} record: {exc}", path=str(self.path)) from exc
+            raise StoreError(f"cannot serialize {unit[0]!r} record: {exc}", path=self._where) from exc
         self._seq += 1
         return self._seq, payload
 
@@ -577,15 +510,15 @@ class Store:
         if self._unapplied:
             frames = self._unapplied + frames
         try:
-            mark = apply_frames(self._db, frames)
-        except sqlite3.Error as exc:
+            mark = self._db.apply(frames)
+        except self._errors as exc:
             raise self._wrap(what, exc) from exc
         self._unapplied = []
         self._written = frames[-1][0]
         self._on_applied(mark)
 
-    def _wrap(self, what: str, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"{what}: {exc}", path=str(self.path))
+    def _wrap(self, what: str, exc: Exception) -> StoreError:
+        return StoreError(f"{what}: {exc}", path=self._where)
 
     def _decision_unit(self, decision: Decision | None) -> list[Any] | None:
         if decision is None:
@@ -637,9 +570,7 @@ class Store:
     # --- ClOrdIDs ---------------------------------------------------------------------------
 
     def cl_ord_id_used(self, session: str, cl_ord_id: str) -> bool:
-        return (session, cl_ord_id) in self._clordids.items or self._db.execute(
-            "SELECT 1 FROM clordids WHERE session = ? AND cl_ord_id = ?", (session, cl_ord_id)
-        ).fetchone() is not None
+        return (session, cl_ord_id) in self._clordids.items or self._db.clordid(session, cl_ord_id)[0]
 
     def record_clordid(self, session: str, cl_ord_id: str, request_id: str | None, kind: str,
                        decision: Decision | None = None) -> None:
@@ -668,26 +599,20 @@ class Store:
         got = self._decisions.items.get((session, request_key))
         if got is not None:
             return got[0]
-        row = self._db.execute(
-            "SELECT msg_type, cl_ord_id, outcome, request_id, answer FROM decisions "
-            "WHERE session = ? AND request_key = ?", (session, request_key),
-        ).fetchone()
+        row = self._db.decision(session, request_key)
         if row is None:
             return None
-        answer = _answer(json.loads(row[4])) if row[4] is not None else None
+        answer = _answer(row[4]) if row[4] is not None else None
         return Decision(session, request_key, row[0], row[1], row[2], row[3], answer)
 
     def is_decided(self, session: str, request_key: str) -> bool:
-        return (session, request_key) in self._decisions.items or self._db.execute(
-            "SELECT 1 FROM decisions WHERE session = ? AND request_key = ?", (session, request_key)
-        ).fetchone() is not None
+        return (session, request_key) in self._decisions.items or self._db.has_decision(session, request_key)
 
     def cl_ord_id_decided(self, session: str, cl_ord_id: str) -> bool:
         """True if a request carrying ``cl_ord_id`` was already decided on ``session`` (accepted:
         the ClOrdID is in use; or rejected)."""
         return (session, cl_ord_id) in self._decided_cl.items or self.cl_ord_id_used(session, cl_ord_id) \
-            or self._db.execute("SELECT 1 FROM decisions WHERE session = ? AND cl_ord_id = ?",
-                                (session, cl_ord_id)).fetchone() is not None
+            or self._db.cl_ord_id_decided(session, cl_ord_id)
 
     # --- orders -----------------------------------------------------------------------------
 
@@ -711,7 +636,7 @@ class Store:
         if self.cl_ord_id_used(session, cl_ord_id):
             raise DuplicateClOrdID(session, cl_ord_id)
         if request_id in self._orders:
-            raise StoreError(f"record_new_order: RequestID {request_id} exists", path=str(self.path))
+            raise StoreError(f"record_new_order: RequestID {request_id} exists", path=self._where)
         seq = self._write(["N", session, request_id, cl_ord_id, account, state, data, created,
                            self._decision_unit(decision)], "record_new_order", decided=decision is not None)
         self._clordids.put((session, cl_ord_id), request_id, seq)
@@ -750,7 +675,7 @@ class Store:
         sequence numbers of ``outbound`` (in order) for :meth:`confirm_sent`.
         """
         if exec_ids and session is None:
-            raise StoreError("apply: exec_ids need a session", path=str(self.path))
+            raise StoreError("apply: exec_ids need a session", path=self._where)
         data = data or {}
         rows: list[list[Any]] = [[0, s, None, False, m, f] for s, m, f in deferred]
         rows += [[0, s, e, bool(h), m, f] for s, e, h, m, f in outbound]
@@ -779,10 +704,11 @@ class Store:
         if order is not None:
             return order
         # Not in memory: a done order that left it, whose last state the database holds.
-        order = _row(self._db.execute(f"SELECT {_COLS} FROM orders WHERE request_id = ?", (request_id,))
-                     .fetchone())
-        if order is not None:
-            self._put_order(order, 0)
+        row = self._db.order(request_id)
+        if row is None:
+            return None
+        order = _row(row)
+        self._put_order(order, 0)
         return order
 
     def order_by_order_id(self, order_id: str) -> StoredOrder | None:
@@ -790,10 +716,10 @@ class Store:
         if got is not None:
             rid = got[0]
         else:
-            row = self._db.execute("SELECT request_id FROM orders WHERE order_id = ?", (order_id,)).fetchone()
-            if row is None:
+            found = self._db.request_id_of(order_id)
+            if found is None:
                 return None
-            rid = row[0]
+            rid = found
         order = self.order(rid)
         # Memory is newer than the database: the order may have been linked to another ID since.
         return order if order is not None and order.order_id == order_id else None
@@ -801,18 +727,12 @@ class Store:
     def order_by_cl_ord_id(self, session: str, cl_ord_id: str) -> StoredOrder | None:
         """The order that ``cl_ord_id`` names on ``session`` (any ClOrdID of its chain)."""
         got = self._clordids.items.get((session, cl_ord_id))
-        if got is not None:
-            rid = got[0]
-        else:
-            row = self._db.execute("SELECT request_id FROM clordids WHERE session = ? AND cl_ord_id = ?",
-                                   (session, cl_ord_id)).fetchone()
-            rid = row[0] if row is not None else None
+        rid = got[0] if got is not None else self._db.clordid(session, cl_ord_id)[1]
         return None if rid is None else self.order(rid)
 
     def _merged(self, where: str, arg: str, keep: Callable[[StoredOrder], bool]) -> list[StoredOrder]:
         """Orders from the database overlaid with memory (newer, and possibly not applied yet)."""
-        found = {o.request_id: o for o in map(_row, self._db.execute(
-            f"SELECT {_COLS} FROM orders WHERE {where} = ?", (arg,))) if o is not None}
+        found = {o.request_id: o for o in map(_row, self._db.orders_where(where, arg))}
         found.update((rid, o) for rid, o in self._orders.items() if keep(o))
         return sorted(found.values(), key=lambda o: (o.created, o.request_id))
 
@@ -831,9 +751,7 @@ class Store:
     # --- executions -------------------------------------------------------------------------
 
     def exec_already_sent(self, session: str, exec_id: str) -> bool:
-        return (session, exec_id) in self._execs.items or self._db.execute(
-            "SELECT 1 FROM execs WHERE session = ? AND exec_id = ?", (session, exec_id)
-        ).fetchone() is not None
+        return (session, exec_id) in self._execs.items or self._db.exec_sent(session, exec_id)
 
     def mark_exec_sent(self, session: str, exec_id: str) -> bool:
         """Record ``exec_id`` as delivered; False if it already was."""
@@ -907,14 +825,8 @@ class _Recent:
                 del items[key]
 
 
-_COLS = "request_id, session, account, cl_ord_id, order_id, state, working, data, created"
-
-
-def _row(row: tuple[Any, ...] | None) -> StoredOrder | None:
-    if row is None:
-        return None
-    return StoredOrder(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), json.loads(row[7]),
-                       row[8])
+def _row(row: OrderRow) -> StoredOrder:
+    return StoredOrder(*row)
 
 
 def _fields(fields: Iterable[Sequence[Any]]) -> tuple[tuple[int, str], ...]:
@@ -934,11 +846,27 @@ def store_path_of(config: Any) -> Path:
     return path
 
 
-def open_store(config: Any) -> Store:
-    """The store at :func:`store_path_of` ``config``. Optional settings, read if the configuration
-    has them: ``gateway.store_fsync`` (each journal write also survives a power loss) and
-    ``gateway.store_apply`` (``thread``, the default, or ``loop``: where SQLite is brought up to
-    date)."""
+def open_store(config: Any, *, instance: str | None = None,
+               fence: Callable[[Any], None] | None = None) -> Store:
+    """The store ``config`` names. ``gateway.store`` set (a PostgreSQL URL, password already
+    substituted): the instance's rows in that database (``instance``, default ``default``),
+    committed once per loop turn, each batch's transaction first calling ``fence`` with the
+    connection (e.g. :func:`gateway.store.lease.fence` with the instance's lease, so that a
+    process that lost it commits nothing); :func:`store_path_of` then only names the local
+    folder's file for the caller's own files. Otherwise the SQLite file at :func:`store_path_of`,
+    with optional settings read if the configuration has them: ``gateway.store_fsync`` (each
+    journal write also survives a power loss) and ``gateway.store_apply`` (``thread``, the default,
+    or ``loop``: where SQLite is brought up to date).
+
+    Raises :class:`StoreError` when the database cannot be opened (an unreachable server is named
+    by host:port, never with its password)."""
     gw = config.gateway
+    pg = getattr(gw, "store", None)
+    if pg is not None:
+        from gateway.store.pg_database import DEFAULT_INSTANCE, PgDatabase  # psycopg only when used
+
+        url, name = pg.url, instance or DEFAULT_INSTANCE
+        return Store(store_path_of(config), journal=False,
+                     database=lambda: PgDatabase(url, instance=name, fence=fence))
     return Store(store_path_of(config), fsync=bool(getattr(gw, "store_fsync", False)),
                  apply_in_thread=getattr(gw, "store_apply", "thread") != "loop")
