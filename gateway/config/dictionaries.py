@@ -12,9 +12,8 @@ repository. :func:`locate_dictionaries` looks, in order, at:
 
 None of this imports ``quickfix``, so ``check-config`` works where the engine is not installed.
 
-:func:`use_compiled_dictionaries` is the engine's last step before QuickFIX reads the settings:
-every dictionary path becomes the compiled copy of that file (``gateway.vocab.dictionary``:
-the same dictionary, which QuickFIX reads in a fraction of the time). What ``check-config``
+The engine's last step before QuickFIX reads the settings swaps every dictionary path for its
+compiled copy (``gateway.vocab.dictionary.use_compiled_dictionaries``); what ``check-config``
 prints and the logs show keep the files as configured.
 """
 
@@ -23,7 +22,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import logging
-import re
 import site
 import sys
 import sysconfig
@@ -41,7 +39,6 @@ __all__ = [
     "dictionary_file_names",
     "locate_dictionaries",
     "required_files",
-    "use_compiled_dictionaries",
 ]
 
 log = logging.getLogger("gateway.config.dictionaries")
@@ -159,24 +156,3 @@ def locate_dictionaries(
         reason = ("QuickFIX data dictionaries not found (" + ", ".join(best_missing) + "); searched: "
                   + ", ".join(searched) + ". Install the quickfix package or set gateway.data_dictionary_dir")
     raise DictionaryNotFound(reason, searched=searched, missing=best_missing)
-
-
-# DataDictionary, TransportDataDictionary, AppDataDictionary and AppDataDictionary.<BeginString>
-_DICTIONARY_LINE = re.compile(r"^((?:Transport|App)?DataDictionary(?:\.[^=]*)?)=(.+)$", re.MULTILINE)
-
-
-def use_compiled_dictionaries(settings_text: str) -> str:
-    """``settings_text`` with each dictionary path replaced by its compiled copy (written to the
-    cache on first use). A file that cannot be compiled stays as it is: QuickFIX then reads (or
-    refuses) it as it would have, with its own error."""
-    from gateway.vocab.dictionary import DictionaryError, compiled_dictionary
-
-    def swap(match: re.Match[str]) -> str:
-        key, path = match.group(1), match.group(2).strip()
-        try:
-            return f"{key}={compiled_dictionary(path)}"
-        except DictionaryError as exc:
-            log.warning("%s: using %s as it is (%s)", key, path, exc)
-            return match.group(0)
-
-    return _DICTIONARY_LINE.sub(swap, settings_text)

@@ -118,7 +118,6 @@ class FixEngine:
         """``settings_texts`` (default: rendered from ``config``) is one text per connector role.
         ``log_factory`` replaces QuickFIX's FileLogFactory (``gateway.ops.fixlog``: masking,
         rotation, session events). ``loop`` (default: the application's ``loop``) polls QuickFIX."""
-        from gateway.config.dictionaries import use_compiled_dictionaries
         from gateway.config.errors import ConfigError
         from gateway.config.quickfix_settings import (
             build_session_settings,
@@ -127,6 +126,7 @@ class FixEngine:
         )
         from gateway.fix.schedule_zone import localize
         from gateway.fix.transport import plan_transports
+        from gateway.vocab.dictionary import use_compiled_dictionaries
 
         self.config = config
         self.application = application

@@ -68,6 +68,7 @@ __all__ = [
     "message_dictionary",
     "parse_counts",
     "release_compiled",
+    "use_compiled_dictionaries",
 ]
 
 log = logging.getLogger("gateway.vocab.dictionary")
@@ -805,3 +806,22 @@ def release_compiled() -> None:
     """Forget parsed sources kept for further compiled files (call once start-up is done)."""
     with _compiled_lock:
         _parts.clear()
+
+
+# DataDictionary, TransportDataDictionary, AppDataDictionary and AppDataDictionary.<BeginString>
+_DICTIONARY_LINE = re.compile(r"^((?:Transport|App)?DataDictionary(?:\.[^=]*)?)=(.+)$", re.MULTILINE)
+
+
+def use_compiled_dictionaries(settings_text: str) -> str:
+    """``settings_text`` with each dictionary path replaced by its compiled copy (written to the
+    cache on first use). A file that cannot be compiled stays as it is: QuickFIX then reads (or
+    refuses) it as it would have, with its own error."""
+    def swap(match: re.Match[str]) -> str:
+        key, path = match.group(1), match.group(2).strip()
+        try:
+            return f"{key}={compiled_dictionary(path)}"
+        except DictionaryError as exc:
+            log.warning("%s: using %s as it is (%s)", key, path, exc)
+            return match.group(0)
+
+    return _DICTIONARY_LINE.sub(swap, settings_text)

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import quickfix as fix
 
-from gateway.config.dictionaries import locate_dictionaries, use_compiled_dictionaries
+from gateway.config.dictionaries import locate_dictionaries
 from gateway.fix.convert import Dictionaries, DictionaryCache, MessageDictionaries, to_quickfix
 from gateway.vocab import dictionary as vd
+from gateway.vocab.dictionary import use_compiled_dictionaries
 from gateway.vocab.records import OutboundMessage, SessionKey
 
 SPEC_DIR = locate_dictionaries().directory
