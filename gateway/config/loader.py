@@ -63,7 +63,7 @@ TOP_LEVEL_KEYS = ("gateway", "zenith", "sessions", "admin", "instances")
 GATEWAY_KEYS = (
     "listen_host", "listen_port", "store_path", "log_dir", "message_store", "message_store_dir",
     "data_dictionary_dir", "cancel_on_disconnect", "md_conflation", "md_queue_limit", "md_merge_max",
-    "pending_status_after",
+    "pending_status_after", "store_apply", "store_fsync",
     "account_owner", "tls", "tls_listen_port", "logs",
     "store",
 )
@@ -72,6 +72,7 @@ DEFAULT_ACCOUNT_OWNER = "XS"
 MESSAGE_STORES = ("file", "memory")
 AUTH_METHODS = ("bearer", "authtoken")
 EMBEDDED = "embedded"
+STORE_APPLY = ("loop", "thread")
 
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
                        r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*")
@@ -223,7 +224,9 @@ class _Loader:
                     self.r.error(node, key, f"directory {str(directory)!r} does not exist")
                     directory = None
                 put("data_dictionary_dir", directory)
-        for name in ("cancel_on_disconnect", "md_conflation"):
+        if got := m.get("store_apply"):
+            put("store_apply", self.r.choice(*got, STORE_APPLY))
+        for name in ("cancel_on_disconnect", "md_conflation", "store_fsync"):
             if got := m.get(name):
                 put(name, self.r.boolean(*got))
         for name in ("md_queue_limit", "md_merge_max"):

@@ -132,6 +132,8 @@ class GatewaySettings:
     md_queue_limit: int = 10_000             # outbound MD messages queued per session before conflating
     md_merge_max: int = 200                  # queued X for one request merged into one message (1: never)
     pending_status_after: float = 2.0        # s without Plxtra's answer before ER Pending New/Cancel/Replace
+    store_apply: str = "loop"                # SQLite brought up to date from the journal: "loop" or "thread"
+    store_fsync: bool = False                # fsync each journal block (power loss, not only kill -9)
     tls: TlsSettings | None = None           # certificates of acceptor sessions with transport: tls
     tls_listen_port: int | None = None       # port of those sessions (plain ones stay on listen_port)
     logs: LogSettings = field(default_factory=LogSettings)

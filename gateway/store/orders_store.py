@@ -35,9 +35,9 @@ How a write becomes durable (one loop thread, :meth:`Store.group_commit`):
    callbacks (sends to QuickFIX, requests to Zenith). That is the write-ahead rule: nothing
    leaves before the journal block holding its decision is written.
 3. Every :data:`APPLY_EVERY` seconds the journaled units are applied to SQLite in one
-   transaction that also records ``applied_seq`` (:mod:`gateway.store.sqlite_apply`): on a
-   thread (default, :mod:`gateway.store.apply_thread`) or on the loop in slices of
-   :data:`APPLY_SLICE` records (``apply_in_thread=False``). Measured (bench/store_ops.py, the
+   transaction that also records ``applied_seq`` (:mod:`gateway.store.sqlite_apply`): on the
+   loop in slices of :data:`APPLY_SLICE` records (the gateway's default, ``gateway.store_apply:
+   loop``, since QuickFIX runs on the loop too) or on a thread (:mod:`gateway.store.apply_thread`). Measured (bench/store_ops.py, the
    store's calls for one order in 4 loop turns): the thread takes about 50 us per order off the
    loop's CPU (sqlite3 releases the GIL inside SQLite, so that part runs on the other core; the
    thread wakes once per batch, not per order); the total CPU is about the same; at 200
@@ -854,9 +854,10 @@ def open_store(config: Any, *, instance: str | None = None,
     connection (e.g. :func:`gateway.store.lease.fence` with the instance's lease, so that a
     process that lost it commits nothing); :func:`store_path_of` then only names the local
     folder's file for the caller's own files. Otherwise the SQLite file at :func:`store_path_of`,
-    with optional settings read if the configuration has them: ``gateway.store_fsync`` (each
-    journal write also survives a power loss) and ``gateway.store_apply`` (``thread``, the default,
-    or ``loop``: where SQLite is brought up to date).
+    with the settings ``gateway.store_fsync`` (each journal write also survives a power loss) and
+    ``gateway.store_apply`` (``loop``, the default, or ``thread``: where SQLite is brought up to
+    date; with QuickFIX driven from the loop the thread costs more than it saves: it competes for
+    the GIL, 11-14 context switches per order against 0.04, bench/order_roundtrip.py).
 
     Raises :class:`StoreError` when the database cannot be opened (an unreachable server is named
     by host:port, never with its password)."""
@@ -869,4 +870,4 @@ def open_store(config: Any, *, instance: str | None = None,
         return Store(store_path_of(config), journal=False,
                      database=lambda: PgDatabase(url, instance=name, fence=fence))
     return Store(store_path_of(config), fsync=bool(getattr(gw, "store_fsync", False)),
-                 apply_in_thread=getattr(gw, "store_apply", "thread") != "loop")
+                 apply_in_thread=getattr(gw, "store_apply", "loop") == "thread")
