@@ -37,7 +37,8 @@ How a write becomes durable (one loop thread, :meth:`Store.group_commit`):
 3. Every :data:`APPLY_EVERY` seconds the journaled units are applied to SQLite in one
    transaction that also records ``applied_seq`` (:mod:`gateway.store.sqlite_apply`): on the
    loop in slices of :data:`APPLY_SLICE` records (the gateway's default, ``gateway.store_apply:
-   loop``, since QuickFIX runs on the loop too) or on a thread (:mod:`gateway.store.apply_thread`). Measured (bench/store_ops.py, the
+   loop``, since QuickFIX runs on the loop too) or on a thread (:mod:`gateway.store.apply_thread`).
+   Measured (bench/store_ops.py, the
    store's calls for one order in 4 loop turns): the thread takes about 50 us per order off the
    loop's CPU (sqlite3 releases the GIL inside SQLite, so that part runs on the other core; the
    thread wakes once per batch, not per order); the total CPU is about the same; at 200
