@@ -12,6 +12,11 @@ One gateway per state directory: a second ``run`` whose store, QuickFIX store or
 directory with a running gateway exits 1 at once, before touching any state, with
 ``plxtra-fix run: state directory DIR is in use by PID N: ...`` (see
 :mod:`gateway.app.state_lock`).
+
+``--instance NAME`` serves only that instance's sessions, its state fenced by the instance's lease
+in PostgreSQL (exit 2 without gateway.store: postgresql:// or an undeclared instance; exit 1 at
+once when a running owner holds the lease; ``--standby`` waits for it instead; exit 3 when the
+lease is lost while serving). See :mod:`gateway.app.instance`.
 """
 
 from __future__ import annotations
@@ -70,6 +75,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-format", default=None, choices=["text", "json"],
                         help="gateway log format (default: gateway.logs.format, else text); json: one "
                              "object per line")
+    parser.add_argument("--instance", default=None, metavar="NAME",
+                        help="serve only the sessions of this instance (instances: in the config; needs "
+                             "gateway.store: postgresql://...), guarded by its lease")
+    parser.add_argument("--standby", action="store_true",
+                        help="with --instance: wait for the instance's lease to lapse, then take over")
 
 
 def setup_logging(level: str) -> None:
@@ -141,6 +151,20 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"plxtra-fix run: {exc}", file=sys.stderr)
         return 2
+    lease = None
+    instance = getattr(args, "instance", None)
+    if getattr(args, "standby", False) and instance is None:
+        print("plxtra-fix run: --standby needs --instance NAME", file=sys.stderr)
+        return 2
+    if instance is not None:
+        from gateway.app.instance import InstanceError, InstanceLease, restrict_to_instance
+
+        try:
+            cfg = restrict_to_instance(cfg, instance)
+        except InstanceError as exc:
+            print(f"plxtra-fix run: {exc}", file=sys.stderr)
+            return 2
+        lease = InstanceLease(cfg, instance, standby=args.standby)
     if args.zenith:
         cfg = dataclasses.replace(cfg, zenith=dataclasses.replace(cfg.zenith, url=args.zenith))
     from gateway.ops.logformat import install_logging
@@ -166,7 +190,15 @@ def run(args: argparse.Namespace) -> int:
         asyncio.get_running_loop().call_later(SETTLE_AFTER, settle)
 
     try:
-        asyncio.run(Gateway(cfg).run(handle_signals=True, ready=ready))
+        async def main() -> bool:
+            # The lease before anything else, a standby's wait ending on SIGINT/SIGTERM.
+            if lease is not None and not await lease.acquire_interruptibly():
+                return False
+            await Gateway(cfg, lease=lease).run(handle_signals=True, ready=ready)
+            return True
+
+        if not asyncio.run(main()):
+            return 0
     except GatewayError as exc:
         print(f"plxtra-fix run: {exc}", file=sys.stderr)
         return 1

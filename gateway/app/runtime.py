@@ -48,6 +48,8 @@ class GatewayContext:
     outbox: Outbox
     store: Any = None            # gateway.store, opened lazily by the orders factory
     closers: list[Callable[[], Any]] = field(default_factory=list)   # run at shutdown, last first
+    instance: str | None = None  # --instance: the store's rows of that instance, fenced by its lease
+    fence: Callable[[Any], None] | None = None
 
 
 ServiceFactory = Callable[[GatewayContext], FixService]
@@ -57,7 +59,7 @@ def _orders_factory(ctx: GatewayContext) -> FixService:
     from gateway.app.orders_service import OrdersService, open_store
 
     if ctx.store is None:
-        ctx.store = open_store(ctx.config)
+        ctx.store = open_store(ctx.config, instance=ctx.instance, fence=ctx.fence)
     return OrdersService(ctx.client, ctx.outbox, ctx.config, ctx.store)
 
 
@@ -102,6 +104,7 @@ class Gateway:
         *,
         services: Sequence[ServiceFactory] | None = None,
         zenith_url: str | None = None,
+        lease: Any = None,
     ) -> None:
         self.config = config
         self._factories = list(default_service_factories() if services is None else services)
@@ -114,6 +117,7 @@ class Gateway:
         self.engine: FixEngine | None = None
         self.ops: Any = None   # gateway.ops.runtime.Ops: metrics, session events, admin API
         self.state_lock: StateLock | None = None
+        self.lease = lease   # gateway.app.instance.InstanceLease with --instance
         self._stopping = False
         self._stopped = asyncio.Event()
 
@@ -140,9 +144,16 @@ class Gateway:
         sim_cfg = embedded_sim_config(cfg) if self.embedded else None
         # Before anything reads or writes state (the simulator's state file, the store and its
         # journal, QuickFIX's stores and logs): a second gateway must fail here, having touched nothing.
+        # With --instance the lease comes first of all (a standby waits there).
+        if self.lease is not None:
+            await self.lease.acquire()
+            self.lease.start_keeper()
         self.state_lock = StateLock(gateway_state_directories(
             cfg, sim_cfg.state_path if sim_cfg is not None else None))
-        self.state_lock.acquire()
+        if self.lease is not None:
+            await self.lease.lock_state(self.state_lock)
+        else:
+            self.state_lock.acquire()
         from gateway.ops.runtime import Ops
 
         self.ops = Ops(cfg, reload_config=self._reload_config if cfg.path is not None else None)
@@ -176,7 +187,8 @@ class Gateway:
         # the outbox bound leaves room on top of that for orders traffic.
         limit = max(2 * cfg.gateway.md_queue_limit, 20_000)
         self.outbox = QuickFixOutbox(dictionaries.get, loop, queue_limit=limit)
-        self.ctx = GatewayContext(cfg, self.client, self.outbox)
+        self.ctx = GatewayContext(cfg, self.client, self.outbox, instance=self.lease and self.lease.name,
+                                  fence=self.lease and self.lease.fence)
         self.registry = ServiceRegistry(cfg, self.outbox)
         for factory in self._factories:
             self.registry.register(factory(self.ctx))
@@ -296,6 +308,9 @@ class Gateway:
         finally:
             if self.state_lock is not None:
                 self.state_lock.release()   # last: every state file is closed by now
+            if self.lease is not None:
+                with _logged("lease release"):
+                    await self.lease.release()
             self._stopped.set()
 
     async def run(self, stop: asyncio.Event | None = None, *, handle_signals: bool = False,
