@@ -116,6 +116,10 @@ def banner(gateway: object) -> str:
                      "plxtra-fix admin --config FILE sessions)")
     zenith = gateway.zenith_url + (" (embedded simulator)" if gateway.embedded else "")
     lines.append(f"  Zenith: {zenith}")
+    if gateway.lease is not None and gateway.lease.keeper is not None:
+        held = gateway.lease.keeper.lease
+        lines.append(f"  instance {held.name}: lease epoch {held.epoch} held as {held.owner} "
+                     f"(ttl {held.ttl:g}s; exit 3 if it is lost)")
     lines.append(f"  FIX logs: {gw.log_dir}   store: {gw.store_path}")
     lines.append("  Ctrl-C or SIGTERM to stop (Logout is sent on every session)")
     return "\n".join(lines)
@@ -189,14 +193,14 @@ def run(args: argparse.Namespace) -> int:
         # Partners waiting for the port log on now: answer them first, tidy up just after.
         asyncio.get_running_loop().call_later(SETTLE_AFTER, settle)
 
-    try:
-        async def main() -> bool:
-            # The lease before anything else, a standby's wait ending on SIGINT/SIGTERM.
-            if lease is not None and not await lease.acquire_interruptibly():
-                return False
-            await Gateway(cfg, lease=lease).run(handle_signals=True, ready=ready)
-            return True
+    async def main() -> bool:
+        # The lease before anything else, a standby's wait ending on SIGINT/SIGTERM.
+        if lease is not None and not await lease.acquire_interruptibly():
+            return False
+        await Gateway(cfg, lease=lease).run(handle_signals=True, ready=ready)
+        return True
 
+    try:
         if not asyncio.run(main()):
             return 0
     except GatewayError as exc:

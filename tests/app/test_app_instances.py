@@ -104,6 +104,7 @@ def test_standby_takes_over_after_kill_9_and_partner_resumes_its_sequence(
             status = c.expect("8", timeout=10, where={11: "k1", 150: "I"})
             assert (status.get(37), status.get(39)) == (order_id, "0")
         assert "took over the lease" in standby.output(), standby.output()
+        assert "instance a: lease epoch 2 held as" in standby.output()
         print(f"standby listening {took:.2f} s after kill -9 (ttl {TTL:g} s)")
         assert standby.terminate() == 0
     finally:
@@ -161,3 +162,14 @@ def test_sigstop_longer_than_ttl_standby_takes_over_old_exits_3_answering_nothin
             os.kill(active.pid, signal.SIGCONT)
         active.kill()
         standby.kill()
+
+
+def test_instance_needs_postgresql_and_standby_needs_instance(tmp_path: Path) -> None:
+    cfg = write_test_config(tmp_path, "embedded", free_port())   # SQLite store, no instances
+    plain = GatewayProcess(cfg, ["--instance", "a"])
+    assert plain.wait(20) == 2
+    assert "--instance needs gateway.store: postgresql://" in plain.output()
+    lone = GatewayProcess(cfg, ["--standby"])
+    assert lone.wait(20) == 2
+    assert "--standby needs --instance NAME" in lone.output()
+    assert not (tmp_path / "gateway.sqlite").exists()   # refused before touching any state
