@@ -107,6 +107,7 @@ def test_standby_takes_over_after_kill_9_and_partner_resumes_its_sequence(
         assert "instance a: lease epoch 2 held as" in standby.output()
         print(f"standby listening {took:.2f} s after kill -9 (ttl {TTL:g} s)")
         assert standby.terminate() == 0
+        assert "instance a: lease released" in standby.output()   # a clean stop frees it at once
     finally:
         active.kill()
         standby.kill()
