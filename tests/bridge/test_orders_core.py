@@ -291,6 +291,19 @@ def test_place_answer_is_handled_before_an_update_that_overtook_it() -> None:
     assert h.ers() == [("8", "0", "c1"), ("8", "4", "c1")]  # New (the answer) then Canceled (the update)
 
 
+def test_a_fill_that_overtook_the_place_answer_is_reported_right_after_it() -> None:
+    h = Harness()
+    h.new("c1")
+    call = h.last_call()
+    # the Transactions publish arrives first (its order ID is not linked yet): kept, nothing sent
+    actions = h.feed(tx("T1", "40"))
+    assert h.ers() == [] and any(isinstance(a, Reconcile) for a in actions)
+    h.ack(call)   # links P1: New, then the fill it had overtaken, at once (no reconciliation needed)
+    assert h.ers() == [("8", "0", "c1"), ("8", "F", "c1")]
+    h.feed(tx("T1", "40"))   # the same fill again (e.g. from reconciliation) changes nothing
+    assert h.ers() == [("8", "0", "c1"), ("8", "F", "c1")]
+
+
 def test_cancel_right_behind_new_order_waits_for_the_place_answer() -> None:
     h = Harness()
     h.new("c1")

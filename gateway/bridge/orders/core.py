@@ -27,7 +27,9 @@ by reconciliation after a restart. Rules kept here:
 * One Zenith order action in flight per order: a cancel sent right behind its NewOrderSingle waits
   for the PlaceOrder answer (queued here, no lock, no task).
 * A PlaceOrder answer is handled before an ``Orders`` update of the same order that overtook it:
-  such updates are kept until the answer (or its failure) is handled.
+  such updates are kept until the answer (or its failure) is handled. A transaction that overtook
+  the answer names a Plxtra order ID not linked yet: it is kept too (bounded), and applied as soon
+  as a PlaceOrder answer links that ID (reconciliation stays the fallback).
 * An AmendOrder/CancelOrder whose outcome is unknown (timeout, connection lost) is never answered
   with a reject: it is sent again, same RequestID, after a back-off (Plxtra answers a repeated
   RequestID with its first result, Zenith §8.41).
@@ -168,6 +170,8 @@ DECIDED_TYPES = frozenset({"D", "F", "G", "q"})
 """Requests that change orders: each is decided once, durably, and journaled until it is."""
 
 _POSS_DUP, _POSS_RESEND = 43, 97
+_MAX_ORPHANS = 10_000   # order IDs with transactions waiting for their PlaceOrder answer
+
 _RESPONSE_TO = {PendingKind.CANCEL: CxlRejResponseTo.ORDER_CANCEL_REQUEST,
                 PendingKind.REPLACE: CxlRejResponseTo.ORDER_CANCEL_REPLACE_REQUEST}
 RETRY_FIRST, RETRY_MAX = 0.25, 5.0  # back-off of an Amend/Cancel whose outcome is unknown (s)
@@ -490,6 +494,9 @@ class OrderCore:
         self._logged_on: dict[str, SessionKey] = {}
         self._orders: dict[str, _Order] = {}
         self._calls: dict[str, _Call] = {}
+        # Transactions whose order ID no answered PlaceOrder has linked yet, by that ID (bounded:
+        # reconciliation, requested for each, finds any that are dropped).
+        self._orphans: dict[str, list[PlxTransaction]] = {}
         self._holds = FillHold() if hold_timeout is None else FillHold(hold_timeout)
         self._references = ReferenceCache()
         self._call_seq = 0
@@ -1068,6 +1075,11 @@ class OrderCore:
         self._apply(record, lambda r, k, v, now: on_order_update(r, order, k, v, now))
 
     def _release_early(self, request_id: str) -> None:
+        record = self._load(request_id)
+        if record is not None and record.order_id is not None:
+            for tx in self._orphans.pop(record.order_id, ()):
+                self._apply_transaction(record, tx)
+                record = self._load(request_id) or record
         o = self._orders.get(request_id)
         if o is None or not o.early:
             return
@@ -1082,11 +1094,17 @@ class OrderCore:
         tx = ev.tx
         record = self._for_plx(tx.order_id)
         if record is None:
-            # Possibly ours before its order ID is known (PlaceOrder answer and Orders publish not
-            # seen yet): reconciliation links unacknowledged orders, then replays transactions.
+            # Possibly ours before its order ID is known (it overtook the PlaceOrder answer): kept
+            # until an answer links the ID; reconciliation also replays transactions, as a fallback.
             if self._reads.has_unlinked(tx.account):
+                if len(self._orphans) >= _MAX_ORPHANS:
+                    self._orphans.pop(next(iter(self._orphans)))
+                self._orphans.setdefault(tx.order_id, []).append(tx)
                 self._emit(Reconcile("unlinked-transaction"))
             return
+        self._apply_transaction(record, tx)
+
+    def _apply_transaction(self, record: OrderRecord, tx: PlxTransaction) -> None:
         if not self._exec_sent(record.session, record.request_id, f"{tx.order_id}-F{tx.id}"):
             self._apply(record, lambda r, k, v, now: on_transaction(r, tx, k, v, now))
         if record.request_id in self._holds:
