@@ -64,14 +64,10 @@ __all__ = [
 
 
 
-
-
 def _fees(value: Any) -> Mapping[str, Decimal]:
     if not isinstance(value, Mapping):
         return EMPTY_MAPPING
     return {str(k): d for k, v in value.items() if (d := to_decimal(v)) is not None}
-
-
 
 
 # -- orders ----------------------------------------------------------------------------------
@@ -194,6 +190,9 @@ class Order:
     condition: Mapping[str, Any] | None = None
     executed_quantity: Decimal | None = None
     average_price: Decimal | None = None
+    # UpdatedDate exactly as sent: the gateway's ExecIDs of suspend/resume reports are built from
+    # it, and must come out the same after a restart or an upgrade (ARCHITECTURE §7).
+    updated_text: str = ""
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Order:
@@ -227,6 +226,7 @@ class Order:
             condition=cond if isinstance(cond, Mapping) else None,
             executed_quantity=to_decimal(executed),
             average_price=to_decimal(average),
+            updated_text=str(obj.get("UpdatedDate") or ""),
         )
 
     @property

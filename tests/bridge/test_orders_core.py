@@ -37,9 +37,10 @@ from gateway.bridge.orders.core import (
     ZenithTransaction,
 )
 from gateway.bridge.orders.lifecycle import OrderState, PendingKind, is_terminal
-from gateway.bridge.orders.model import OrderRecord, PlxOrder, PlxTransaction
+from gateway.bridge.orders.model import OrderRecord
 from gateway.config.model import Limits, SessionConfig
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.zenith.records import Order, OrderActionResponse, Transaction
 
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
 NAME = str(KEY)
@@ -180,6 +181,11 @@ class Harness:
 
     def answer(self, call: CallZenith, outcome: Answer = Answer.DATA, data: Any = None,
                errors: tuple[str, ...] = ()) -> list[Action]:
+        # Parsed once, as the executor does where the answer arrives.
+        if call.kind in (CallKind.PLACE, CallKind.AMEND, CallKind.CANCEL) and isinstance(data, dict):
+            data = OrderActionResponse.from_json(data)
+        elif call.kind is CallKind.FILLS and isinstance(data, list):
+            data = tuple(Transaction.from_json(row) for row in data)
         return self.feed(ZenithAnswer(call.call_id, outcome, data, errors))
 
     def ack(self, call: CallZenith, order_id: str = "P1") -> list[Action]:
@@ -206,8 +212,9 @@ def order(order_id: str, call: CallZenith | None, status: str, executed: str = "
 
 
 def tx(tx_id: str, qty: str, order_id: str = "P1") -> ZenithTransaction:
-    return ZenithTransaction(PlxTransaction(id=tx_id, account="XS:0001", order_id=order_id,
-                                            quantity=Decimal(qty), price=Decimal("10")))
+    return ZenithTransaction(Transaction.from_json(
+        {"ID": tx_id, "Account": "XS:0001", "OrderID": order_id, "Exchange": "XSX", "Code": "XS01",
+         "TotalQuantity": Decimal(qty), "AveragePrice": Decimal("10")}))
 
 
 # --- decisions: exactly once ----------------------------------------------------------------------
@@ -273,7 +280,7 @@ def test_exec_id_is_never_sent_twice_and_a_replayed_fill_changes_nothing() -> No
     assert h.book.orders[rid].cum_qty == Decimal(40)
     assert h.feed(tx("T1", "40")) == []  # the same transaction again (reconciliation replay)
     assert h.book.orders[rid].cum_qty == Decimal(40)
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Working"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Working"))))
     exec_ids = [dict(m.fields).get(17) for m in h.book.sent]
     assert len(exec_ids) == len(set(exec_ids)) == 2  # New, then the fill
 
@@ -286,7 +293,7 @@ def test_place_answer_is_handled_before_an_update_that_overtook_it() -> None:
     h.new("c1")
     call = h.last_call()
     # the Orders publish arrives first (same read as the answer): held, nothing reported yet
-    assert h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", call, "Cancelled")))) == []
+    assert h.feed(ZenithOrderUpdate(Order.from_json(order("P1", call, "Cancelled")))) == []
     h.ack(call)
     assert h.ers() == [("8", "0", "c1"), ("8", "4", "c1")]  # New (the answer) then Canceled (the update)
 
@@ -364,7 +371,7 @@ def test_cancel_success_waits_for_the_feed_then_reports_canceled_on_the_f_clordi
     n = len(h.book.sent)
     h.answer(h.last_call(), data={"Result": "Success"})
     assert len(h.book.sent) == n and h.book.orders[rid].pending_kind is PendingKind.CANCEL
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Cancelled"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Cancelled"))))
     assert h.ers()[-1] == ("8", "4", "x1") and h.book.orders[rid].pending_kind is None
 
 
@@ -396,7 +403,7 @@ def test_cancel_timeout_retry_stops_when_the_feed_settles_the_order() -> None:
     h.cancel("x1", "c1")
     cancel = h.last_call()
     h.answer(cancel, Answer.UNKNOWN)
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Cancelled"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Cancelled"))))
     calls = len(h.book.calls)
     h.feed(TimerFired(("retry", cancel.call_id)))
     assert len(h.book.calls) == calls and not h.core.busy
@@ -416,7 +423,7 @@ def test_pending_status_timer_reports_pending_once() -> None:
 def test_cancel_on_a_finished_order_is_too_late() -> None:
     h = Harness()
     _working(h)
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Expired"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Expired"))))
     h.cancel("x1", "c1")
     assert h.book.sent[-1].msg_type == "9" and dict(h.book.sent[-1].fields)[102] == "0"
 
@@ -427,7 +434,7 @@ def test_cancel_on_a_finished_order_is_too_late() -> None:
 def test_terminal_update_ahead_of_its_fills_is_held_until_they_arrive() -> None:
     h = Harness()
     rid = _working(h)
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Expired", executed="60"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Expired", executed="60"))))
     assert not is_terminal(h.book.orders[rid].state) and ("hold", rid) in h.book.timers
     h.feed(tx("T1", "20"))
     assert not is_terminal(h.book.orders[rid].state)
@@ -439,11 +446,12 @@ def test_terminal_update_ahead_of_its_fills_is_held_until_they_arrive() -> None:
 def test_held_update_is_released_after_fetching_fills_at_the_deadline() -> None:
     h = Harness()
     rid = _working(h)
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Cancelled", executed="30"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Cancelled", executed="30"))))
     h.feed(TimerFired(("hold", rid)))
     fetch = h.last_call()
     assert fetch.kind is CallKind.FILLS and fetch.request.data == {"Account": "XS:0001", "OrderID": "P1"}
-    rows = [{"ID": "T9", "Account": "XS:0001", "OrderID": "P1", "TotalQuantity": "30", "AveragePrice": "10"}]
+    rows = [{"ID": "T9", "Account": "XS:0001", "OrderID": "P1", "Exchange": "XSX", "Code": "XS01",
+             "TotalQuantity": "30", "AveragePrice": "10"}]
     h.answer(fetch, data=rows)
     assert [e[1] for e in h.ers()] == ["0", "F", "4"] and h.book.orders[rid].state is OrderState.CANCELED
 
