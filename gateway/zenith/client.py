@@ -2,7 +2,8 @@
 
 The edge owns the connection, time and tasks; the core owns every decision. Inbound frames run
 through the core *inline* from the socket callback (:mod:`gateway.zenith.transport`): results
-resolve futures, publishes call subscriber callbacks directly, no task or future per message.
+resolve futures (:meth:`ZenithClient.request`) or call back (:meth:`ZenithClient.send_request`, no
+task or future per call), publishes call subscriber callbacks directly, no task per message.
 Per connection one watcher task waits for the close and one keep-alive task pings every
 ``ping_interval`` and aborts the connection after ``dead_after`` seconds of silence (§1.11).
 A supervisor task reconnects with capped, jittered back-off whatever the close code (1000
