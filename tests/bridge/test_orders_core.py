@@ -6,10 +6,13 @@ core reads back through ``OrderReads``), and collects everything else the core a
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+import pytest
 
 from gateway.bridge.orders.core import (
     Action,
@@ -552,3 +555,27 @@ def test_amend_of_unknown_outcome_on_an_order_that_filled_meanwhile_gets_no_reje
     h.answer(h.last_call(), Answer.UNKNOWN)
     assert len(h.book.sent) == n and not h.core.busy  # not retried, and no 9 built from a non-answer
     assert h.book.orders[rid].state is OrderState.FILLED
+
+
+# --- the one payload model: what the core does with what the spec leaves out -----------------------
+
+
+def test_transaction_without_quantity_or_price_is_skipped_never_a_fill_of_zero(
+        caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness()
+    rid = _working(h)
+    row = {"ID": "T1", "Account": "XS:0001", "OrderID": "P1", "Exchange": "XSX", "Code": "XS01"}
+    with caplog.at_level(logging.ERROR):
+        assert h.feed(ZenithTransaction(Transaction.from_json({**row, "AveragePrice": "10"}))) == []
+        assert h.feed(ZenithTransaction(Transaction.from_json({**row, "TotalQuantity": "5"}))) == []
+    assert [e[1] for e in h.ers()] == ["0"] and h.book.orders[rid].cum_qty == 0
+    assert caplog.text.count("no TotalQuantity/AveragePrice") == 2
+
+
+def test_terminal_update_without_executed_quantity_is_not_held() -> None:
+    h = Harness()
+    rid = _working(h)
+    obj = order("P1", None, "Expired")
+    del obj["ExecutedQuantity"]  # unknown: there are no fills to wait for, not "0 executed"
+    h.feed(ZenithOrderUpdate(Order.from_json(obj)))
+    assert h.book.orders[rid].state is OrderState.EXPIRED and ("hold", rid) not in h.book.timers
