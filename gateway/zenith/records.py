@@ -64,14 +64,15 @@ __all__ = [
 
 
 
+def _is_object(value: Any) -> bool:
+    """A JSON object: a dict from the decoder (checked first: no ABC check), or any mapping."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _fees(value: Any) -> Mapping[str, Decimal]:
-    if not isinstance(value, Mapping):
+    if value is None or not _is_object(value):
         return EMPTY_MAPPING
     return {str(k): d for k, v in value.items() if (d := to_decimal(v)) is not None}
-
-
 
 
 # -- orders ----------------------------------------------------------------------------------
@@ -194,6 +195,9 @@ class Order:
     condition: Mapping[str, Any] | None = None
     executed_quantity: Decimal | None = None
     average_price: Decimal | None = None
+    # UpdatedDate exactly as sent: the gateway's ExecIDs of suspend/resume reports are built from
+    # it, and must come out the same after a restart or an upgrade (ARCHITECTURE §7).
+    updated_text: str = ""
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Order:
@@ -210,7 +214,7 @@ class Order:
             account=str(required(obj, "Account", what)),
             status=str(required(obj, "Status", what)),
             details=OrderDetails.from_json(required(obj, "Details", what)),
-            route=OrderRoute.from_json(route) if isinstance(route, Mapping) else None,
+            route=OrderRoute.from_json(route) if route is not None and _is_object(route) else None,
             currency=optional_str(obj.get("Currency")),
             external_id=optional_str(obj.get("ExternalID")),
             depth_order_id=optional_str(obj.get("DepthOrderID")),
@@ -224,9 +228,10 @@ class Order:
             created_date=parse_datetime(obj.get("CreatedDate")),
             updated_date=parse_datetime(obj.get("UpdatedDate")),
             children=str_tuple(obj.get("Children")),
-            condition=cond if isinstance(cond, Mapping) else None,
+            condition=cond if cond is not None and _is_object(cond) else None,
             executed_quantity=to_decimal(executed),
             average_price=to_decimal(average),
+            updated_text=str(obj.get("UpdatedDate") or ""),
         )
 
     @property
