@@ -43,10 +43,11 @@ def _tables(conn: psycopg.Connection) -> set[str]:
 def test_the_shipped_schema_applies_once_and_gives_every_state_table_an_instance_column(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         assert [m.filename for m in migrate(conn)] == [
-            "0001_initial.sql", "0002_outbound_seq_per_instance.sql", "0003_store_apply.sql"]
+            "0001_initial.sql", "0002_outbound_seq_per_instance.sql", "0003_store_apply.sql",
+            "0004_quickfix_store.sql"]
         assert migrate(conn) == []   # second start: nothing to do
         assert _tables(conn) == {"schema_migrations", "meta", "orders", "clordids", "execs", "outbound",
-                                 "decisions", "leases"}
+                                 "decisions", "leases", "sessions", "messages"}   # 0004: QuickFIX's
         rows = conn.execute(
             "SELECT c.table_name FROM information_schema.key_column_usage c "
             "JOIN information_schema.table_constraints t ON t.constraint_name = c.constraint_name "
@@ -57,7 +58,7 @@ def test_the_shipped_schema_applies_once_and_gives_every_state_table_an_instance
                             "WHERE table_name = 'outbound'").fetchall()
         assert "instance" in {c[0] for c in cols}
         version = applied_versions(conn)
-        assert list(version) == [1, 2, 3] and len(version[1][1]) == 64
+        assert list(version) == [1, 2, 3, 4] and len(version[1][1]) == 64
 
 
 def test_each_file_is_applied_once_in_order_and_a_new_file_alone_later(db_url: str, tmp_path: Path) -> None:
