@@ -1,0 +1,208 @@
+"""QuickFIX's sequence numbers and resend history in PostgreSQL (issue 14, item 2): with
+``gateway.store: postgresql://...`` every session's QuickFIX message store is QuickFIX's own
+PostgreSQLStore on that database, so a new gateway process on another state directory (another
+host) resumes the sessions where a killed one left them, and answers a ResendRequest for the
+killed process's messages from the database. The partner is a QuickFIX initiator with a file store;
+Plxtra is a simulator that outlives both gateways, as the real one would."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import quickfix as fix
+import yaml
+
+from gateway.app.testing import spawn_gateway_process, write_test_config
+from gateway.cli import main
+from gateway.config.errors import ConfigError
+from gateway.config.loader import load_config_text
+from gateway.fix.testing import FixTestClient, free_port
+from gateway.sim.config import load_sim_config
+from gateway.sim.testing import run_sim_in_thread
+
+ORDER = [(1, "0001"), (55, "XS03"), (207, "XSX"), (54, "1"), (38, "5"), (40, "2"), (44, "1.00"), (59, "0"),
+         (60, "<now>")]
+SECRET = "s3cret-not-in-settings"
+
+
+def _yaml(store: str | None, *, message_store: str | None = None, sender: str = "PLXTRA") -> str:
+    gateway: dict[str, Any] = {"listen_port": 19878}
+    if store is not None:
+        gateway["store"] = store
+    if message_store is not None:
+        gateway["message_store"] = message_store
+    session = {"name": "client1", "begin_string": "FIX.4.4", "sender_comp_id": sender,
+               "target_comp_id": "CLIENT1", "role": "acceptor", "accounts": ["0001"], "markets": ["XSX"]}
+    return yaml.safe_dump({"gateway": gateway, "zenith": {"url": "embedded"}, "sessions": [session]})
+
+
+def test_check_config_shows_the_postgresql_store_settings_and_never_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(_yaml(f"postgresql://plx:{SECRET}@db.example:5433/fixstate"), encoding="utf-8")
+    assert main(["check-config", str(path)]) == 0
+    summary = capsys.readouterr().out
+    assert "message store postgresql (QuickFIX's PostgreSQLStore in postgresql://plx:***@db.example" \
+        in summary
+    assert main(["check-config", "--settings-only", str(path)]) == 0
+    text = capsys.readouterr().out
+    for line in ("PostgreSQLStoreDatabase=fixstate", "PostgreSQLStoreUser=plx",
+                 "PostgreSQLStoreHost=db.example", "PostgreSQLStorePort=5433", "RefreshOnLogon=Y"):
+        assert line in text.splitlines(), (line, text)
+    assert "FileStorePath" not in text and "PostgreSQLStorePassword" not in text
+    assert SECRET not in summary + text
+
+
+def test_message_store_defaults_and_refusals() -> None:
+    assert load_config_text(_yaml(None)).gateway.message_store == "file"
+    url = "postgresql://plx:pw@db:5432/fixstate"
+    assert load_config_text(_yaml(url)).gateway.message_store == "postgresql"
+    file_cfg = load_config_text(_yaml(url, message_store="file"))   # the config may still say otherwise
+    assert file_cfg.gateway.message_store == "file"
+    with pytest.raises(ConfigError, match=r"postgresql needs gateway\.store"):
+        load_config_text(_yaml(None, message_store="postgresql"))
+    # QuickFIX's store writes CompIDs into its SQL unescaped: refused with that store only.
+    with pytest.raises(ConfigError, match=r"sender_comp_id.*may not contain"):
+        load_config_text(_yaml(url, sender="PLX'TRA"))
+    assert load_config_text(_yaml(url, message_store="file", sender="PLX'TRA")).sessions[0].sender_comp_id \
+        == "PLX'TRA"
+
+
+class FileStoreClient(FixTestClient):
+    """The test partner with a QuickFIX file store (its numbers are its own, as a real partner's)."""
+
+    def __init__(self, store_dir: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings_text = self.settings_text.replace(
+            "[DEFAULT]\n", f"[DEFAULT]\nFileStorePath={store_dir}\n", 1)
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._settings = fix.SessionSettings()
+        self._settings.setFromString(self.settings_text)
+        self._store = fix.FileStoreFactory(self._settings)   # type: ignore[assignment]
+        self._log = fix.FileLogFactory(self._settings)
+        self._initiator = fix.SocketInitiator(self._app, self._store, self._settings, self._log)
+        self._initiator.start()
+
+    def numbers(self) -> tuple[int, int]:
+        """(next MsgSeqNum to send, next expected from the gateway)."""
+        session = self._session()
+        assert session is not None
+        return int(session.getExpectedSenderNum()), int(session.getExpectedTargetNum())
+
+    def send_resend_request(self, begin: int) -> None:
+        msg = fix.Message()
+        msg.getHeader().setField(fix.BeginString(self.key.begin_string))
+        msg.getHeader().setField(fix.MsgType("2"))
+        msg.setField(fix.BeginSeqNo(begin))
+        msg.setField(fix.EndSeqNo(0))
+        assert fix.Session.sendToTarget(msg, fix.SessionID(self.key.begin_string, self.key.sender_comp_id,
+                                                          self.key.target_comp_id))
+
+    def incoming(self) -> list[dict[int, str]]:
+        """Every message QuickFIX received, from its message log: resent messages below the
+        expected number are logged there but never reach the application."""
+        path = self.log_dir / f"{self.key.begin_string}-{self.key.sender_comp_id}-{self.key.target_comp_id}" \
+                              ".messages.current.log"
+        found = []
+        for raw in re.findall(r"8=FIX[^\n]*", path.read_text(encoding="ascii", errors="replace")):
+            fields = dict(f.split("=", 1) for f in raw.split("\x01") if "=" in f)
+            found.append({int(k): v for k, v in fields.items() if k.isdigit()})
+        return found
+
+
+def _until(what: str, predicate: Callable[[], object], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.05)
+
+
+def test_new_process_on_an_empty_state_directory_resumes_the_sessions_from_postgresql(
+    tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = pg_server.create_database("qf_failover")
+    store = f"postgresql://{pg_server.user}:${{PGPASSWORD}}@{pg_server.host}:{pg_server.port}/qf_failover"
+    monkeypatch.setenv("PGPASSWORD", pg_server.password)
+    fix_port = free_port()
+    configs = []
+    with run_sim_in_thread(load_sim_config(None).with_overrides(activity=False, seed=5)) as sim:
+        for name in ("a", "b"):   # two hosts: the same config, each its own state directory
+            cfg = write_test_config(tmp_path / name, sim.url, fix_port, gateway={"store": store})
+            doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+            del doc["gateway"]["message_store"]   # the default with a PostgreSQL store
+            cfg.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+            configs.append(cfg)
+        first = spawn_gateway_process(configs[0], timeout=60)
+        second = None
+        client = FileStoreClient(tmp_path / "client-store", port=fix_port, tmp_path=tmp_path / "client",
+                                 reset_on_logon=False)
+        try:
+            with client:
+                client.wait_logged_on(timeout=15)
+                sent: dict[str, tuple[int, str]] = {}   # ClOrdID -> (MsgSeqNum of its ER New, OrderID)
+                for cl in ("r1", "r2", "r3"):
+                    client.send("D", [(11, cl), *ORDER])
+                    er = client.expect("8", timeout=10, where={11: cl, 150: "0"})
+                    sent[cl] = (int(er.get(34)), er.get(37))
+                first.kill()   # kill -9
+                client_next, client_expects = client.numbers()
+                with psycopg.connect(url) as conn:
+                    numbers = conn.execute(
+                        "SELECT incoming_seqnum, outgoing_seqnum FROM sessions WHERE sendercompid = 'PLXTRA' "
+                        "AND targetcompid = 'CLIENT1'").fetchone()
+                    stored = dict(conn.execute(
+                        "SELECT msgseqnum, message FROM messages WHERE sendercompid = 'PLXTRA' "
+                        "AND targetcompid = 'CLIENT1'").fetchall())
+                # What the killed process committed is exactly what the partner holds.
+                assert numbers == (client_next, client_expects)
+                for cl, (seq, _) in sent.items():
+                    assert f"\x0111={cl}\x01" in stored[seq]
+
+                second = spawn_gateway_process(configs[1], timeout=60)
+                _until("partner logged on to the new process",
+                       lambda: client.logons == 2 and client.logged_on, 20)
+                logon = [m for m in client.admin if m.msg_type == "A"][-1]
+                assert int(logon.get(34)) == client_expects   # the numbers continue: no reset
+                assert logon.get(141) in (None, "N")
+                assert not [m for m in client.admin if m.msg_type == "4" and m.get(123) != "Y"]
+
+                first_er = min(seq for seq, _ in sent.values())
+                client.send_resend_request(first_er)
+                resent: dict[str, dict[int, str]] = {}
+
+                def all_resent() -> bool:
+                    for m in client.incoming():
+                        if m.get(35) == "8" and m.get(43) == "Y" and m.get(11) in sent:
+                            resent[m[11]] = m
+                    return len(resent) == len(sent)
+
+                _until("ResendRequest answered with the stored ERs", all_resent, 15)
+                for cl, (seq, order_id) in sent.items():
+                    m = resent[cl]
+                    assert (int(m[34]), m[37], m[150], m.get(122) is not None) == (seq, order_id, "0", True)
+                gap_fills = [m for m in client.incoming() if m.get(35) == "4" and int(m[34]) >= first_er]
+                for m in gap_fills:   # gap fills cover admin messages only, never an ER
+                    assert not any(int(m[34]) <= seq < int(m[36]) for seq, _ in sent.values()), m
+
+                # The order state is in the database too: the new process answers a status request
+                # for an order the killed one placed.
+                client.send("H", [(11, "r1"), (55, "XS03"), (207, "XSX"), (54, "1")])
+                status = client.expect("8", timeout=10, where={11: "r1", 150: "I"})
+                assert (status.get(37), status.get(39)) == (sent["r1"][1], "0")
+            b_dir = tmp_path / "b"
+            assert not (b_dir / "fixstore").exists()        # no QuickFIX file store on the new host
+            assert not (b_dir / "gateway.sqlite").exists()  # nor a SQLite state
+        finally:
+            first.kill()
+            if second is not None:
+                assert second.terminate() == 0, second.output()
