@@ -178,22 +178,27 @@ def test_new_process_on_an_empty_state_directory_resumes_the_sessions_from_postg
 
                 first_er = min(seq for seq, _ in sent.values())
                 client.send_resend_request(first_er)
-                resent: dict[str, dict[int, str]] = {}
+                wanted = {seq: (cl, order_id) for cl, (seq, order_id) in sent.items()}
+                resent: dict[int, dict[int, str]] = {}
 
                 def all_resent() -> bool:
+                    # The answers under their first numbers; the new process may also repeat an answer
+                    # whose delivery the killed one had not confirmed yet (PossResend, a new number).
                     for m in client.incoming():
-                        if m.get(35) == "8" and m.get(43) == "Y" and m.get(11) in sent:
-                            resent[m[11]] = m
-                    return len(resent) == len(sent)
+                        if m.get(35) == "8" and m.get(43) == "Y" and int(m[34]) in wanted:
+                            resent[int(m[34])] = m
+                    return len(resent) == len(wanted)
 
                 _until("ResendRequest answered with the stored ERs", all_resent, 15)
-                for cl, (seq, order_id) in sent.items():
-                    m = resent[cl]
-                    assert (int(m[34]), m[37], m[150], m.get(122) is not None) == (seq, order_id, "0", True)
+                for seq, (cl, order_id) in wanted.items():
+                    m = resent[seq]
+                    assert (m[11], m[37], m[150], m.get(122) is not None) == (cl, order_id, "0", True), m
                 gap_fills = [m for m in client.incoming() if m.get(35) == "4" and int(m[34]) >= first_er]
                 for m in gap_fills:   # gap fills cover admin messages only, never an ER
                     assert not any(int(m[34]) <= seq < int(m[36]) for seq, _ in sent.values()), m
 
+                print("DEBUG", [(m.get(34), m.get(43), m.get(97), m.get(11), m.get(150), m.get(35))
+                                for m in client.incoming() if m.get(35) in ("8", "4", "2")])
                 # The order state is in the database too: the new process answers a status request
                 # for an order the killed one placed.
                 client.send("H", [(11, "r1"), (55, "XS03"), (207, "XSX"), (54, "1")])
