@@ -211,3 +211,51 @@ def test_new_process_on_an_empty_state_directory_resumes_the_sessions_from_postg
             first.kill()
             if second is not None:
                 assert second.terminate() == 0, second.output()
+
+
+def test_quickfix_store_writes_are_refused_once_the_instance_lease_moved_on(
+    pg_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trigger of pg_schema/0004: QuickFIX's own connections, named after the lease's term
+    (gateway/app/instance.py sets PGAPPNAME), cannot write once another owner took the lease or
+    the lease expired; other connections are not fenced."""
+    from gateway.store.pg_migrate import migrate
+
+    url = pg_server.create_database("qf_fence")
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate(conn)
+        conn.execute("INSERT INTO leases (name, owner, epoch, expires_at, acquired_at, renewed_at) "
+                     "VALUES ('a', 'host:1:x', 2, now() + interval '1 minute', now(), now())")
+    monkeypatch.setenv("PGPASSWORD", pg_server.password)
+    monkeypatch.setenv("PGAPPNAME", "plxtra:2:a")   # what the owner of epoch 2 runs with
+    settings = fix.SessionSettings()
+    settings.setFromString(
+        f"[DEFAULT]\nPostgreSQLStoreDatabase=qf_fence\nPostgreSQLStoreUser={pg_server.user}\n"
+        f"PostgreSQLStoreHost={pg_server.host}\nPostgreSQLStorePort={pg_server.port}\n"
+        "[SESSION]\nBeginString=FIX.4.4\nSenderCompID=PLXTRA\nTargetCompID=CLIENT1\nConnectionType=acceptor\n")
+    factory = fix.PostgreSQLStoreFactory(settings)
+    store = factory.create(fix.UtcTimeStamp.now(), fix.SessionID("FIX.4.4", "PLXTRA", "CLIENT1"))
+    store.set(1, "8=FIX.4.4\x0135=8\x01")
+    store.incrNextSenderMsgSeqNum()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE leases SET owner = 'host:2:y', epoch = 3")   # a standby took over
+    # QuickFIX reports the failed statement, not the server's reason (QuickFIX then sends nothing:
+    # Session::sendRaw persists before it sends).
+    with pytest.raises(Exception, match="Query failed"):
+        store.set(2, "8=FIX.4.4\x0135=0\x01")
+    with pytest.raises(Exception, match="Query failed"):
+        store.incrNextSenderMsgSeqNum()
+    with psycopg.connect(url, autocommit=True, application_name="plxtra:2:a") as conn, \
+            pytest.raises(psycopg.errors.SerializationFailure, match="lease a epoch 2 is no longer valid"):
+        conn.execute("UPDATE sessions SET outgoing_seqnum = 9")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE leases SET epoch = 2, expires_at = now() - interval '1 second'")   # expired
+    with pytest.raises(Exception, match="Query failed"):
+        store.set(2, "8=FIX.4.4\x0135=0\x01")
+    with psycopg.connect(url, autocommit=True, application_name="psql") as conn:   # not PGAPPNAME's
+        assert conn.execute("SELECT msgseqnum FROM messages").fetchall() == [(1,)]
+        assert conn.execute("SELECT outgoing_seqnum FROM sessions").fetchone() == (2,)
+        # A connection that names no term (an operator, a gateway without --instance) may write.
+        conn.execute("UPDATE sessions SET incoming_seqnum = 1")
+    del store
+    del factory

@@ -28,3 +28,33 @@ CREATE TABLE messages (
     message           TEXT        NOT NULL,
     PRIMARY KEY (beginstring, sendercompid, targetcompid, session_qualifier, msgseqnum)
 );
+
+-- Fencing of QuickFIX's writes. The store knows nothing of our leases, and a process that wakes
+-- from a stall longer than the ttl still has its connections and timers. An instance process names
+-- its connections "plxtra:<epoch>:<instance>" (PGAPPNAME, set once the lease is taken:
+-- gateway/app/instance.py); a write from such a connection is refused unless that epoch is still
+-- the instance's valid term, the check lease.fence() makes for our own commits. KEY SHARE on the
+-- lease row makes a takeover wait for a write in flight. Connections without that name (a gateway
+-- without --instance, the migrator, an operator) are not fenced.
+CREATE FUNCTION quickfix_store_fence() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    term TEXT[] := regexp_match(current_setting('application_name', true), '^plxtra:([0-9]+):(.+)$');
+BEGIN
+    IF term IS NOT NULL THEN
+        PERFORM 1 FROM leases
+         WHERE name = term[2] AND epoch = term[1]::BIGINT AND expires_at > now()
+           FOR KEY SHARE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'lease % epoch % is no longer valid: QuickFIX store write refused', term[2], term[1]
+                USING ERRCODE = '40001';
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER sessions_fence BEFORE INSERT OR UPDATE OR DELETE ON sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION quickfix_store_fence();
+CREATE TRIGGER messages_fence BEFORE INSERT OR UPDATE OR DELETE ON messages
+    FOR EACH STATEMENT EXECUTE FUNCTION quickfix_store_fence();
