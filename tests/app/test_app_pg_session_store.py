@@ -18,7 +18,7 @@ import pytest
 import quickfix as fix
 import yaml
 
-from gateway.app.testing import spawn_gateway_process, write_test_config
+from gateway.app.testing import GatewayProcess, spawn_gateway_process, write_test_config
 from gateway.cli import main
 from gateway.config.errors import ConfigError
 from gateway.config.loader import load_config_text
@@ -127,11 +127,16 @@ def _until(what: str, predicate: Callable[[], object], timeout: float) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("instance", [False, True], ids=["restart", "standby"])
 def test_new_process_on_an_empty_state_directory_resumes_the_sessions_from_postgresql(
-    tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch, instance: bool
 ) -> None:
-    url = pg_server.create_database("qf_failover")
-    store = f"postgresql://{pg_server.user}:${{PGPASSWORD}}@{pg_server.host}:{pg_server.port}/qf_failover"
+    """``restart``: a plain gateway started on host B after A died. ``standby``: ``--instance a``
+    on A, ``--instance a --standby`` waiting on B, which takes the lease when A stops renewing it
+    (its QuickFIX connections then fenced by the lease's term, pg_schema/0004)."""
+    db = f"qf_failover_{int(instance)}"
+    url = pg_server.create_database(db)
+    store = f"postgresql://{pg_server.user}:${{PGPASSWORD}}@{pg_server.host}:{pg_server.port}/{db}"
     monkeypatch.setenv("PGPASSWORD", pg_server.password)
     fix_port = free_port()
     configs = []
@@ -140,10 +145,16 @@ def test_new_process_on_an_empty_state_directory_resumes_the_sessions_from_postg
             cfg = write_test_config(tmp_path / name, sim.url, fix_port, gateway={"store": store})
             doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
             del doc["gateway"]["message_store"]   # the default with a PostgreSQL store
+            if instance:
+                doc["instances"] = {"a": {"sessions": [s["name"] for s in doc["sessions"]], "lease_ttl": 2}}
             cfg.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
             configs.append(cfg)
-        first = spawn_gateway_process(configs[0], timeout=60)
+        args = ["--instance", "a"] if instance else []
+        first = spawn_gateway_process(configs[0], extra_args=args, timeout=60)
         second = None
+        if instance:
+            second = GatewayProcess(configs[1], [*args, "--standby"])
+            _until("standby waiting", lambda: "waiting for the lease held by" in second.output(), 30)
         client = FileStoreClient(tmp_path / "client-store", port=fix_port, tmp_path=tmp_path / "client",
                                  reset_on_logon=False)
         try:
@@ -168,13 +179,22 @@ def test_new_process_on_an_empty_state_directory_resumes_the_sessions_from_postg
                 for cl, (seq, _) in sent.items():
                     assert f"\x0111={cl}\x01" in stored[seq]
 
-                second = spawn_gateway_process(configs[1], timeout=60)
+                if second is None:
+                    second = spawn_gateway_process(configs[1], timeout=60)
+                else:
+                    second.wait_ready(60)   # the lease lapses after ttl, then the standby starts
                 _until("partner logged on to the new process",
                        lambda: client.logons == 2 and client.logged_on, 20)
                 logon = [m for m in client.admin if m.msg_type == "A"][-1]
                 assert int(logon.get(34)) == client_expects   # the numbers continue: no reset
                 assert logon.get(141) in (None, "N")
                 assert not [m for m in client.admin if m.msg_type == "4" and m.get(123) != "Y"]
+                if instance:
+                    assert "took over the lease (epoch 2)" in second.output(), second.output()
+                    with psycopg.connect(url) as conn:   # QuickFIX's connections carry the new term
+                        named = conn.execute("SELECT count(*) FROM pg_stat_activity "
+                                             "WHERE application_name = 'plxtra:2:a'").fetchone()
+                    assert named is not None and named[0] >= 1
 
                 first_er = min(seq for seq, _ in sent.values())
                 client.send_resend_request(first_er)
@@ -197,8 +217,6 @@ def test_new_process_on_an_empty_state_directory_resumes_the_sessions_from_postg
                 for m in gap_fills:   # gap fills cover admin messages only, never an ER
                     assert not any(int(m[34]) <= seq < int(m[36]) for seq, _ in sent.values()), m
 
-                print("DEBUG", [(m.get(34), m.get(43), m.get(97), m.get(11), m.get(150), m.get(35))
-                                for m in client.incoming() if m.get(35) in ("8", "4", "2")])
                 # The order state is in the database too: the new process answers a status request
                 # for an order the killed one placed.
                 client.send("H", [(11, "r1"), (55, "XS03"), (207, "XSX"), (54, "1")])
