@@ -11,6 +11,10 @@ trip). ``--pg-url`` names a server; else a throw-away one is started with tests/
 (fsync and synchronous_commit off: the figure is round trips and CPU, not a disk's flush; with
 ``synchronous_commit=on`` add the server's WAL flush time to each of the three statements).
 Needs the quickfix of deploy/build-quickfix-ssl.sh (HAVE_POSTGRESQL).
+
+``--e2e``: also the whole gateway (bench/order_roundtrip.py's raw client and figures), its order
+state in PostgreSQL both times, with ``message_store: file`` and then ``postgresql``: what the
+QuickFIX store adds to an order's round trip and to the orders/s one process sustains.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import quickfix as fix
@@ -75,6 +80,11 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=2000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--pg-url", default="")
+    ap.add_argument("--e2e", action="store_true", help="also the gateway end to end, file vs postgresql")
+    ap.add_argument("--orders", type=int, default=3000, help="--e2e: orders at max rate")
+    ap.add_argument("--paced-orders", type=int, default=600, help="--e2e: orders at --rate")
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--window", type=int, default=100)
     args = ap.parse_args()
     server = None
     url = args.pg_url
@@ -101,9 +111,36 @@ def main() -> None:
         for kind in ("memory", "file", "postgresql"):
             wall, cpu = min(_run(kind, args.messages, pg) for _ in range(args.repeat))
             print(f"{kind:12} {wall:9.1f} {cpu:15.1f}")
+        if args.e2e:
+            _e2e(args, url, server)
     finally:
         if server is not None:
             server.stop()
+
+
+def _e2e(args: argparse.Namespace, url: str, server: Any) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from order_roundtrip import drive, report
+
+    from gateway.app.testing import spawn_gateway_process, write_test_config
+    from gateway.fix.testing import free_port
+
+    results = {}
+    for n, kind in enumerate(("file", "postgresql")):
+        db_url = url
+        if server is not None:   # a fresh database per run
+            db_url = server.create_database(f"bench_e2e_{n}")
+        with tempfile.TemporaryDirectory(prefix="bench-qfstore-") as tmp:
+            port = free_port()
+            cfg = write_test_config(Path(tmp), "embedded", port, message_store=kind,
+                                    gateway={"store": db_url})
+            with spawn_gateway_process(cfg, extra_args=["--log-level", "WARNING"], timeout=60) as proc:
+                results[kind] = drive(kind, port, args, "1.00", proc.pid)
+                proc.terminate()
+    print(f"\ngateway end to end, order state in PostgreSQL ({args.orders} orders at max rate, "
+          f"{args.paced_orders} at {args.rate:.0f}/s, window {args.window})")
+    for kind, (slow, fast) in results.items():
+        report(kind, slow, fast, args.rate)
 
 
 if __name__ == "__main__":
