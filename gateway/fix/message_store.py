@@ -19,7 +19,6 @@ from urllib.parse import unquote, urlsplit
 import quickfix as fix
 
 from gateway.config.model import GatewaySettings
-from gateway.fix.errors import FixEngineError
 
 __all__ = ["export_store_password", "message_store_factory", "postgresql_available"]
 
@@ -55,7 +54,7 @@ def message_store_factory(gw: GatewaySettings, settings: fix.SessionSettings) ->
         try:
             return fix.PostgreSQLStoreFactory(settings)
         except fix.ConfigError as exc:
-            raise FixEngineError(f"message_store postgresql needs quickfix built with PostgreSQL "
-                                 f"(HAVE_POSTGRESQL): run deploy/build-quickfix-ssl.sh or ./dev.sh ({exc})"
-                                 ) from exc
+            # A QuickFIX error, so that the engine's start cleans up as for any refused setting.
+            raise fix.ConfigError("message_store postgresql needs quickfix built with PostgreSQL "
+                                  "(HAVE_POSTGRESQL): run deploy/build-quickfix-ssl.sh or ./dev.sh") from exc
     return fix.MemoryStoreFactory()
