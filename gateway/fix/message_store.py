@@ -8,29 +8,41 @@ sequence numbers and the resend history there (docs/design/pg-message-store.md).
 
 The settings text carries no password (``check-config`` prints it): libpq takes an empty
 ``PostgreSQLStorePassword`` as "not given" and reads ``PGPASSWORD`` from the environment when each
-session's store connects, so the password of ``gateway.store`` is exported there first.
+session's store connects, so the password of ``gateway.store`` is exported there first. QuickFIX
+knows no other connection option: those of the URL's query that libpq also reads from the
+environment (``?sslmode=require`` ...) are exported the same way; any other reaches only our own
+store's connections.
 """
 
 from __future__ import annotations
 
 import os
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import quickfix as fix
 
 from gateway.config.model import GatewaySettings
 
-__all__ = ["export_store_password", "message_store_factory", "postgresql_available"]
+__all__ = ["export_store_environment", "message_store_factory", "postgresql_available"]
+
+# URL query options of gateway.store -> the libpq environment variable QuickFIX's connections read.
+_ENV_OPTIONS = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
+                "sslkey": "PGSSLKEY", "sslcrl": "PGSSLCRL", "connect_timeout": "PGCONNECT_TIMEOUT",
+                "options": "PGOPTIONS", "gssencmode": "PGGSSENCMODE", "channel_binding": "PGCHANNELBINDING"}
 
 
-def export_store_password(gw: GatewaySettings) -> None:
-    """``PGPASSWORD`` from ``gateway.store``'s URL, for QuickFIX's libpq connections. A URL
-    without a password leaves the environment alone (``~/.pgpass`` or a PGPASSWORD already set)."""
+def export_store_environment(gw: GatewaySettings) -> None:
+    """``PGPASSWORD`` (and the libpq options of the query) from ``gateway.store``'s URL, for
+    QuickFIX's connections. A URL without a password leaves ``PGPASSWORD`` alone (``~/.pgpass``
+    or a value already set)."""
     if gw.store is None:
         return
-    password = urlsplit(gw.store.url).password
-    if password is not None:
-        os.environ["PGPASSWORD"] = unquote(password)
+    parts = urlsplit(gw.store.url)
+    if parts.password is not None:
+        os.environ["PGPASSWORD"] = unquote(parts.password)
+    for key, value in parse_qsl(parts.query):
+        if key in _ENV_OPTIONS:
+            os.environ[_ENV_OPTIONS[key]] = value
 
 
 def postgresql_available() -> bool:
@@ -50,7 +62,7 @@ def message_store_factory(gw: GatewaySettings, settings: fix.SessionSettings) ->
     if gw.message_store == "file":
         return fix.FileStoreFactory(settings)
     if gw.message_store == "postgresql":
-        export_store_password(gw)
+        export_store_environment(gw)
         try:
             return fix.PostgreSQLStoreFactory(settings)
         except fix.ConfigError as exc:

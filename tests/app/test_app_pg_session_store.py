@@ -7,6 +7,7 @@ Plxtra is a simulator that outlives both gateways, as the real one would."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -277,3 +278,19 @@ def test_quickfix_store_writes_are_refused_once_the_instance_lease_moved_on(
         conn.execute("UPDATE sessions SET incoming_seqnum = 1")
     del store
     del factory
+
+
+def test_the_password_and_libpq_options_reach_quickfix_through_the_environment(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.fix.message_store import export_store_environment
+
+    for name in ("PGPASSWORD", "PGSSLMODE", "PGCONNECT_TIMEOUT"):
+        monkeypatch.setenv(name, "before")   # restored after the test
+    monkeypatch.setenv("SECRET_FROM_ENV", "p@ss:w/rd%")
+    url = "postgresql://plx:${SECRET_FROM_ENV}@db:5432/fixstate?sslmode=require&application_name=x"
+    config = load_config_text(_yaml(url))
+    export_store_environment(config.gateway)
+    assert os.environ["PGPASSWORD"] == "p@ss:w/rd%"
+    assert os.environ["PGSSLMODE"] == "require"
+    assert os.environ["PGCONNECT_TIMEOUT"] == "before"   # not in the URL: left alone
