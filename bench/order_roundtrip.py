@@ -330,6 +330,19 @@ def print_added(name: str, phase: str, before: Buckets, after: Buckets) -> None:
     print(f"  {name} {phase} gateway-added: " + ("; ".join(parts) or "no observations"))
 
 
+def start_profile(path: str, pid: int) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` (native frames too) until stopped; raw collapsed stacks to ``path``."""
+    import shutil
+
+    tool = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(tool).exists():
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    spy = subprocess.Popen([tool, "record", "-p", str(pid), "-r", "500", "--native", "-f", "raw",
+                            "-o", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)   # attached before the flood starts
+    return spy
+
+
 def drive(name: str, port: int, args: argparse.Namespace, price: str,
           pid: int | None = None, scrape: Callable[[], Buckets] | None = None,
           ) -> tuple[Result, Result, list[tuple[str, Buckets, Buckets]]]:
@@ -343,7 +356,11 @@ def drive(name: str, port: int, args: argparse.Namespace, price: str,
     slow = paced(client, f"{name}-paced", args.paced_orders, args.rate, price)
     middle = proc_counters(pid) if pid is not None else None
     added1 = scrape() if scrape is not None else {}
+    spy = start_profile(args.profile, pid) if args.profile and pid is not None and name == "gateway" else None
     fast = flood(client, f"{name}-max", args.orders, args.window, price)
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)   # py-spy writes its file on SIGINT
+        spy.wait(60)
     if pid is not None and before is not None and middle is not None:
         after = proc_counters(pid)
         phases = (("paced", (before, middle), slow.sent), ("max rate", (middle, after), fast.sent))
@@ -443,6 +460,8 @@ def main() -> int:
                         help="simulator in the gateway process (default) or in its own process")
     parser.add_argument("--costs", action="store_true",
                         help="only print the engine's per-message Python costs (no servers)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="py-spy --native the gateway during the max-rate phase (raw stacks to FILE)")
     parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
