@@ -132,3 +132,28 @@ def test_time_answers_marks_the_answer_of_each_call() -> None:
     asyncio.run(main())
     text = metrics.render().decode()
     assert 'plxtra_fix_gateway_added_seconds_count{stage="answer"} 1.0' in text
+
+
+def test_the_collector_exposes_what_a_prometheus_histogram_would() -> None:
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from gateway.ops.metrics_stages import ADDED_NAME, StageTimes
+
+    bounds = (0.0001, 0.0003, 0.001)
+    values = [0.00005, 0.0001, 0.0002, 0.0003, 0.0009, 0.5, 0.0]
+    ours_registry, reference_registry = CollectorRegistry(), CollectorRegistry()
+    ours = StageTimes(bounds)
+    ours_registry.register(ours)
+    reference = Histogram(ADDED_NAME, "reference", ["stage"], buckets=bounds, registry=reference_registry)
+    for value in values:
+        ours.observe("request", value)
+        reference.labels("request").observe(value)
+    ours.observe("answer", -1.0)   # not a duration: ignored
+
+    def samples(registry: CollectorRegistry) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
+        text = generate_latest(registry).decode()
+        return {(s.name, tuple(sorted(s.labels.items())), s.value)
+                for f in text_string_to_metric_families(text) for s in f.samples
+                if not s.name.endswith("_created")}
+
+    assert samples(ours_registry) == samples(reference_registry)
