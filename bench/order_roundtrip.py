@@ -15,6 +15,11 @@ For each: latency (send of D -> receipt of the first ExecutionReport for that Cl
 fixed rate (``--rate``, default 200/s), then throughput and latency at the maximum rate (up to
 ``--window`` orders in flight). Prints the figures, the gateway/bare throughput ratio, and
 how they compare with the targets (ratio >= 0.5, gateway p99 < 2 ms at 200/s, >= 5,000/s).
+
+Beside the raw D -> New (which includes the simulator's round trip and the client's own socket
+work) it prints the gateway-added part, read from the gateway's ``/metrics`` (admin API) before
+and after each phase: ``plxtra_fix_gateway_added_seconds`` per stage (``gateway.stages``), p50 and
+p99 interpolated within the histogram's buckets as ``histogram_quantile`` does.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,25 +265,114 @@ def proc_counters(pid: int) -> tuple[int, float]:
     return switches, cpu
 
 
+# -- the gateway-added latency, from the gateway's /metrics -------------------------------------------
+
+_ADMIN_TOKEN = "bench-admin-token-0123456789"
+_ADDED = "plxtra_fix_gateway_added_seconds"
+_STAGES = ("request", "answer", "request_answer", "update", "fix_answer")
+Buckets = dict[str, dict[float, float]]   # stage -> upper bound -> cumulative count
+
+
+def add_admin(config: Path, port: int) -> None:
+    """Serve the admin API (for /metrics) of the benchmarked gateway on 127.0.0.1:``port``."""
+    import yaml
+
+    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+    doc["admin"] = {"listen_host": "127.0.0.1", "listen_port": port, "token": _ADMIN_TOKEN}
+    config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
+
+def scrape_added(port: int) -> Buckets:
+    """The cumulative bucket counts of the gateway-added histogram, per stage."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                     headers={"Authorization": f"Bearer {_ADMIN_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        text = answer.read().decode()
+    out: Buckets = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == f"{_ADDED}_bucket":
+                out.setdefault(sample.labels["stage"], {})[float(sample.labels["le"])] = sample.value
+    return out
+
+
+def bucket_quantile(q: float, before: dict[float, float], after: dict[float, float]) -> tuple[float, int]:
+    """(q-quantile in seconds, observations) of what was observed between two scrapes; linear
+    inside the bucket (``histogram_quantile``); NaN without observations."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    if total <= 0:
+        return float("nan"), 0
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, cum in zip(bounds, counts, strict=True):
+        if cum >= rank:
+            if bound == float("inf"):
+                return lower, int(total)   # above the last finite bound: report that bound
+            inside = cum - below
+            return lower + (bound - lower) * ((rank - below) / inside if inside else 1.0), int(total)
+        lower, below = bound, cum
+    return lower, int(total)
+
+
+def print_added(name: str, phase: str, before: Buckets, after: Buckets) -> None:
+    parts = []
+    for stage in _STAGES:
+        if stage not in after:
+            continue
+        p50, n = bucket_quantile(0.5, before.get(stage, {}), after[stage])
+        p99, _ = bucket_quantile(0.99, before.get(stage, {}), after[stage])
+        if n:
+            parts.append(f"{stage} p50 {p50 * 1e6:.0f} us p99 {p99 * 1e6:.0f} us (n={n})")
+    print(f"  {name} {phase} gateway-added: " + ("; ".join(parts) or "no observations"))
+
+
+def start_profile(path: str, pid: int) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` (native frames too) until stopped; raw collapsed stacks to ``path``."""
+    import shutil
+
+    tool = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(tool).exists():
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    spy = subprocess.Popen([tool, "record", "-p", str(pid), "-r", "500", "--native", "-f", "raw",
+                            "-o", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)   # attached before the flood starts
+    return spy
+
+
 def drive(name: str, port: int, args: argparse.Namespace, price: str,
-          pid: int | None = None) -> tuple[Result, Result]:
+          pid: int | None = None, scrape: Callable[[], Buckets] | None = None,
+          ) -> tuple[Result, Result, list[tuple[str, Buckets, Buckets]]]:
     client = RawClient(port)
     client.logon()
     warm = paced(client, f"{name}-warm", 50, 100, price)
     if warm.answered < warm.sent:
         print(f"  {name}: warm-up answered {warm.answered}/{warm.sent}", file=sys.stderr)
     before = proc_counters(pid) if pid is not None else None
+    added0 = scrape() if scrape is not None else {}
     slow = paced(client, f"{name}-paced", args.paced_orders, args.rate, price)
     middle = proc_counters(pid) if pid is not None else None
+    added1 = scrape() if scrape is not None else {}
+    spy = start_profile(args.profile, pid) if args.profile and pid is not None and name == "gateway" else None
     fast = flood(client, f"{name}-max", args.orders, args.window, price)
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)   # py-spy writes its file on SIGINT
+        spy.wait(60)
     if pid is not None and before is not None and middle is not None:
         after = proc_counters(pid)
         phases = (("paced", (before, middle), slow.sent), ("max rate", (middle, after), fast.sent))
         for phase, (a, b), n in phases:
             print(f"  {name} {phase}: {(b[0] - a[0]) / n:.2f} context switches/order, "
                   f"{(b[1] - a[1]) / n * 1e6:.0f} us CPU/order (server process)", file=sys.stderr)
+    added: list[tuple[str, Buckets, Buckets]] = []
+    if scrape is not None:
+        added2 = scrape()
+        added = [(f"paced {args.rate:.0f}/s", added0, added1), ("max rate", added1, added2)]
     client.logout()
-    return slow, fast
+    return slow, fast, added
 
 
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -364,6 +460,8 @@ def main() -> int:
                         help="simulator in the gateway process (default) or in its own process")
     parser.add_argument("--costs", action="store_true",
                         help="only print the engine's per-message Python costs (no servers)")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="py-spy --native the gateway during the max-rate phase (raw stacks to FILE)")
     parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -376,6 +474,7 @@ def main() -> int:
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, PYTHONPATH=path)
     results: dict[str, tuple[Result, Result]] = {}
+    added: list[tuple[str, Buckets, Buckets]] = []
     with tempfile.TemporaryDirectory(prefix="bench-roundtrip-") as tmp:
         work = Path(tmp)
         if args.only in (None, "bare"):
@@ -384,7 +483,7 @@ def main() -> int:
                                     env=env, stdout=subprocess.DEVNULL)
             try:
                 wait_port(port, proc, 30)
-                results["bare"] = drive("bare", port, args, "1.00", proc.pid)
+                results["bare"] = drive("bare", port, args, "1.00", proc.pid)[:2]
             finally:
                 stop(proc)
         if args.only in (None, "gateway"):
@@ -400,9 +499,13 @@ def main() -> int:
                 wait_port(sim_port, sim, 30)
                 url = f"ws://127.0.0.1:{sim_port}/Zenith"
             cfg = write_test_config(work / "gw", url, port, message_store="file")
+            admin_port = free_port()
+            add_admin(cfg, admin_port)
             try:
                 with spawn_gateway_process(cfg, extra_args=["--log-level", "WARNING"], timeout=60) as proc:
-                    results["gateway"] = drive("gateway", port, args, "1.00", proc.pid)
+                    slow, fast, added = drive("gateway", port, args, "1.00", proc.pid,
+                                              lambda: scrape_added(admin_port))
+                    results["gateway"] = (slow, fast)
                     proc.terminate()
                     tail = proc.output().strip().splitlines()[-3:]
                     if any("Traceback" in line or "ERROR" in line for line in tail):
@@ -415,12 +518,22 @@ def main() -> int:
           f"{args.paced_orders} at {args.rate:.0f}/s, window {args.window}, simulator {args.sim})")
     for name, (slow, fast) in results.items():
         report(name, slow, fast, args.rate)
+        if name == "gateway":
+            for phase, before, after in added:
+                print_added(name, phase, before, after)
     if "bare" in results and "gateway" in results:
         ratio = results["gateway"][1].rate / results["bare"][1].rate
         g_slow, g_fast = results["gateway"]
         print(f"\nthroughput ratio gateway/bare: {ratio:.2f}  (target >= 0.5)")
         print(f"gateway p99 at {args.rate:.0f}/s: {g_slow.pct(99) / 1000:.3f} ms  (target < 2 ms)")
         print(f"gateway sustained: {g_fast.rate:,.0f} orders/s  (target >= 5,000)")
+    if added:
+        _, before, after = added[0]
+        stage = after.get("request_answer", {})
+        p50, n = bucket_quantile(0.5, before.get("request_answer", {}), stage)
+        p99, _ = bucket_quantile(0.99, before.get("request_answer", {}), stage)
+        print(f"gateway-added D->New at {args.rate:.0f}/s (request + answer, n={n}): p50 {p50 * 1e6:.0f} us "
+              f"(target <= 300), p99 {p99 * 1e6:.0f} us (target <= 1000)")
     return 0
 
 

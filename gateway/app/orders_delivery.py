@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
+from gateway import stages
 from gateway.bridge.orders.flow import Report
 from gateway.bridge.orders.lifecycle import is_terminal
 from gateway.bridge.orders.model import OrderRecord, record_to_data
@@ -127,20 +128,23 @@ class Delivery:
         if key is not None and (tracked or untracked):
             # Handed to the FIX side only once the rows are committed (group commit: end of turn).
             pairs = list(zip(seqs, tracked, strict=True))
-            store.after_commit(partial(self._send_batch, key, pairs, untracked))
+            store.after_commit(partial(self._send_batch, key, pairs, untracked, stages.delivery_stage()))
 
     def _send_batch(self, key: SessionKey, tracked: list[tuple[int, OutboundMessage]],
-                    untracked: list[OutboundMessage]) -> None:
+                    untracked: list[OutboundMessage],
+                    stage: tuple[stages.Origin, str] | None = None) -> None:
         for seq, msg in tracked:
             self._send_tracked(seq, _retarget(msg, key))
         for msg in untracked:
             self._outbox.send(_retarget(msg, key))
+        if stage is not None:
+            stages.handed(stage)
 
     def send(self, name: str, msg: OutboundMessage) -> None:
         """A message without ExecID bookkeeping: now, or held for the next logon."""
         key = self.logged_on.get(name)
         if key is not None:  # behind any report still waiting for its commit: order is kept
-            self._store.after_commit(partial(self._outbox.send, _retarget(msg, key)))
+            self._store.after_commit(partial(self._send_batch, key, [], [msg], stages.delivery_stage()))
         else:
             self._store.defer_message(name, msg.msg_type, msg.fields)
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway import stages
 from gateway.app.services import FixService, Outbox, ServiceRegistry
 from gateway.app.state_lock import StateLock, gateway_state_directories
 from gateway.config.model import GatewayConfig
@@ -157,6 +158,8 @@ class Gateway:
         from gateway.ops.runtime import Ops
 
         self.ops = Ops(cfg, reload_config=self._reload_config if cfg.path is not None else None)
+        # Before any socket exists: every callback and task of this gateway inherits the sink.
+        stages.SINK.set(self.ops.metrics.stages)
         if sim_cfg is not None:
             from gateway.sim.server import SimServer
 

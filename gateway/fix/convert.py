@@ -5,7 +5,10 @@ so the record is the split text minus BeginString(8), BodyLength(9) and CheckSum
 
 Outbound: the record becomes wire text, which QuickFIX parses with the session's data
 dictionaries. Parsing (rather than ``setField`` calls) is what makes repeating groups come
-out as groups, nested ones included, with the dictionary's field order inside each entry.
+out as groups, nested ones included, with the dictionary's field order inside each entry. A
+message without a group count tag (most ExecutionReports) needs no dictionary to be structured:
+it is parsed without one (a third of the cost); QuickFIX puts header and trailer fields in
+place and the body in tag order either way, so the wire is the same.
 
 Text validity: the SWIG binding decodes message text as UTF-8 with ``surrogateescape``, so
 bytes that are not UTF-8 reach Python as lone surrogates (U+DC80..U+DCFF). Such a string can
@@ -102,7 +105,7 @@ class MessageDictionaries:
     """The dictionaries of one session for outbound conversion, per message type, each loaded on
     its first message (see :meth:`DictionaryCache.message`)."""
 
-    __slots__ = ("_app", "_cache", "_made", "_session")
+    __slots__ = ("_app", "_cache", "_groups", "_made", "_session")
 
     def __init__(self, cache: DictionaryCache, session: str | os.PathLike[str],
                  app: str | os.PathLike[str] | None = None) -> None:
@@ -110,6 +113,22 @@ class MessageDictionaries:
         self._session = os.fspath(session)
         self._app = None if app is None else os.fspath(app)
         self._made: dict[str, Dictionaries] = {}
+        self._groups: dict[str, dict[int, bool]] = {}   # msg type -> tag -> starts a repeating group
+
+    def has_groups(self, msg_type: str, fields: tuple[tuple[int, object], ...]) -> bool:
+        """Whether any tag of ``fields`` is a group count (NumInGroup) of ``msg_type``; each tag is
+        asked of the dictionary once."""
+        known = self._groups.get(msg_type)
+        if known is None:
+            known = self._groups[msg_type] = {}
+        for tag, _ in fields:
+            group = known.get(tag)
+            if group is None:
+                made = self.for_msg_type(msg_type)
+                group = known[tag] = bool((made.app or made.session).isGroup(msg_type, tag))
+            if group:
+                return True
+        return False
 
     def for_msg_type(self, msg_type: str) -> Dictionaries:
         made = self._made.get(msg_type)
@@ -204,6 +223,8 @@ def to_quickfix(msg: OutboundMessage, dictionaries: Dictionaries | MessageDictio
     if dictionaries is None:
         return fix.Message(text, False)
     if isinstance(dictionaries, MessageDictionaries):
+        if not dictionaries.has_groups(msg.msg_type, msg.fields):
+            return fix.Message(text, False)
         dictionaries = dictionaries.for_msg_type(msg.msg_type)
     if dictionaries.app is not None:
         return fix.Message(text, dictionaries.session, dictionaries.app, False)

@@ -36,6 +36,7 @@ from typing import Protocol
 
 import quickfix as fix
 
+from gateway import stages
 from gateway.config.model import GatewayConfig, Role, SessionConfig
 from gateway.failpoints import crash_point
 from gateway.fix.convert import (
@@ -602,6 +603,7 @@ class GatewayApplication(fix.Application):
             log.exception("toApp clean-up failed")
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        origin = stages.open_origin(stages.Kind.FIX)   # gateway-added latency is timed from here
         try:
             text = message.toString()
             bad = invalid_text_tag(text)
@@ -628,6 +630,8 @@ class GatewayApplication(fix.Application):
             raise
         except Exception:
             self._failed("fromApp", message, sessionID, reply=True)
+        finally:
+            stages.close_origin(origin)
 
     # -- logon policy ----------------------------------------------------------------------
 

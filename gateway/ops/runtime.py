@@ -19,6 +19,7 @@ from gateway.ops.control import OrdersControl, SessionControl, key_of_session
 from gateway.ops.events import SessionWatch
 from gateway.ops.fixlog import GatewayLogFactory
 from gateway.ops.metrics import GatewayMetrics, LiveSources
+from gateway.ops.metrics_stages import time_answers
 from gateway.vocab.records import SessionKey
 
 __all__ = ["Ops"]
@@ -112,6 +113,7 @@ class Ops:
             s.zenith_reconnects = lambda: client.reconnects
             s.zenith_subscriptions = lambda: len(client._core.topics())
             _time_requests(client, self.metrics)
+            time_answers(client)
 
     def _logged_on(self, sessions: Iterable[Any]) -> Iterable[tuple[str, bool]]:
         import quickfix as fix

@@ -17,6 +17,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode, Frame, Opcode
 
+from gateway import stages
+
 __all__ = ["ZenithConnection"]
 
 log = logging.getLogger("gateway.zenith")
@@ -36,6 +38,14 @@ class ZenithConnection(ClientConnection):
         self.frames_received = 0
         self._fragments: list[bytes] | None = None
         self._flush_scheduled = False
+        self._request_origins: list[stages.Origin] = []   # gateway.stages: requests queued this turn
+
+    def data_received(self, data: bytes) -> None:
+        token = stages.open_origin(stages.Kind.ZENITH)   # what this read causes is timed from here
+        try:
+            super().data_received(data)
+        finally:
+            stages.close_origin(token)
 
     def process_event(self, event: Any) -> None:
         if type(event) is not Frame:  # the handshake response
@@ -79,9 +89,19 @@ class ZenithConnection(ClientConnection):
         should ``await drain()`` when ``paused`` (the transport's buffer is over its high-water mark).
         """
         self.protocol.send_text(text.encode("utf-8"))
+        origin = stages.request_origin()
+        if origin is not None:
+            self._request_origins.append(origin)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush)
+
+    def send_data(self) -> None:
+        # The library flushes what is queued itself after each read: requests may leave here.
+        super().send_data()
+        if self._request_origins:
+            origins, self._request_origins = self._request_origins, []
+            stages.request_written(origins)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -92,7 +112,11 @@ class ZenithConnection(ClientConnection):
             if all(chunks):
                 # The library writes frame by frame (one system call each); join them instead.
                 self.transport.write(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                if self._request_origins:
+                    origins, self._request_origins = self._request_origins, []
+                    stages.request_written(origins)
                 return
+            self._request_origins.clear()   # closing: not timed
             for data in chunks:  # an empty chunk means "half-close" (after a close frame)
                 if data:
                     self.transport.write(data)
