@@ -33,7 +33,7 @@ from contextvars import ContextVar, Token
 from typing import Protocol
 
 __all__ = ["ORIGIN", "SINK", "Kind", "Origin", "StageSink", "answer_read", "close_origin", "delivery_stage",
-           "handed", "open_origin", "request_origin", "request_written"]
+           "handed", "open_answer", "open_origin", "request_origin", "request_written"]
 
 _now = time.perf_counter_ns
 
@@ -128,6 +128,17 @@ def answer_read(schedule: Callable[[Callable[[], None]], object]) -> None:
     origin = Origin(Kind.ANSWER, sink.zenith_read_ns, sink, prior)
     ORIGIN.set(origin)
     schedule(origin.expire)
+
+
+def open_answer(asked: Origin | None) -> Token[Origin | None] | None:
+    """The callback of a Zenith call (``send_request``) handles its answer, just read: what it
+    causes answers that read. ``asked`` is the origin current when the call was made (its FIX
+    request, whose ``request`` stage then adds up with this one). Close with :func:`close_origin`."""
+    sink = SINK.get()
+    if sink is None:
+        return None
+    prior = asked.request_s if asked is not None and asked.kind is Kind.FIX else None
+    return ORIGIN.set(Origin(Kind.ANSWER, sink.zenith_read_ns, sink, prior))
 
 
 def delivery_stage() -> tuple[Origin, str] | None:

@@ -14,13 +14,14 @@ untouched).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from gateway import stages
 from gateway.ops.metrics_fast import LoopHistogram
+from gateway.zenith.errors import ZenithRequestError
 
 __all__ = ["ADDED_NAME", "StageTimes", "time_answers"]
 
@@ -54,3 +55,21 @@ def time_answers(client: Any) -> None:
             stages.answer_read(asyncio.get_running_loop().call_soon)
 
     client.request = request
+    inner_send = client.send_request
+
+    def send_request(controller: str, topic: str, data: Any, on_answer: Callable[[Any, Any], None],
+                     timeout: float | None = None) -> None:
+        asked = stages.ORIGIN.get()
+
+        def answered(result: Any, error: Any) -> None:
+            # Timeouts and connection losses are not a read the gateway reacts to: not timed.
+            timed = error is None or isinstance(error, ZenithRequestError)
+            token = stages.open_answer(asked) if timed else None
+            try:
+                on_answer(result, error)
+            finally:
+                stages.close_origin(token)
+
+        inner_send(controller, topic, data, answered, timeout)
+
+    client.send_request = send_request

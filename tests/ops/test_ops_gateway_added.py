@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway import stages
 from gateway.app.testing import run_gateway_in_thread
 from gateway.fix.testing import FixTestClient, free_port
+from gateway.zenith.errors import ZenithTimeout
 from tests.ops.opshelpers import api, buy, write_admin_config
 
 pytestmark = pytest.mark.timeout(120)
@@ -118,6 +120,12 @@ def test_time_answers_marks_the_answer_of_each_call() -> None:
         async def request(self, *args: object) -> str:
             return "data"
 
+        def send_request(self, controller: str, topic: str, data: object,
+                         on_answer: Callable[[object, object], None], timeout: float | None = None) -> None:
+            # answered later, from the loop, as the reader or the timer would
+            error = ZenithTimeout(controller, topic, 1.0) if data == "time out" else None
+            asyncio.get_running_loop().call_soon(on_answer, None if error else "data", error)
+
     async def main() -> None:
         stages.SINK.set(metrics.stages)
         client = Client()
@@ -129,9 +137,23 @@ def test_time_answers_marks_the_answer_of_each_call() -> None:
         await asyncio.sleep(0)   # the end of the loop callback ends the answer
         assert stages.delivery_stage() is None
 
+        seen: list[tuple[str, object]] = []
+
+        def on_answer(data: object, error: object) -> None:
+            stage = stages.delivery_stage()
+            seen.append((stage[1] if stage else "untimed", data))
+            if stage is not None:
+                stages.handed(stage)
+
+        client.send_request("Trading", "PlaceOrder", {}, on_answer)
+        client.send_request("Trading", "PlaceOrder", "time out", on_answer)
+        await asyncio.sleep(0.01)
+        assert seen == [("answer", "data"), ("untimed", None)]   # a timeout is no read to react to
+        assert stages.delivery_stage() is None   # the callback's origin ended with it
+
     asyncio.run(main())
     text = metrics.render().decode()
-    assert 'plxtra_fix_gateway_added_seconds_count{stage="answer"} 1.0' in text
+    assert 'plxtra_fix_gateway_added_seconds_count{stage="answer"} 2.0' in text
 
 
 def test_the_collector_exposes_what_a_prometheus_histogram_would() -> None:
