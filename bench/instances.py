@@ -56,7 +56,13 @@ LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
     "two": {"x": SESSIONS[:3], "y": SESSIONS[3:]},
 }
 PRICE = "1.00"   # a buy far below the simulator's market: it rests, no fills to deliver
-LEASE_TTL = 10
+# Long enough that no renewal falls inside a run. With a renewal every ttl/3 (10 s: every 3.3 s) a
+# gateway here hung for good in 3 of 5 two-instance runs: the lease keeper's renewal (async, on the
+# loop) holds the lease row FOR UPDATE across an await while the store's synchronous fence on the
+# same loop waits for that row in FOR KEY SHARE: neither can go on (pg_stat_activity: the fence
+# waits on a transactionid lock, the keeper's session is "idle in transaction"). A bug of
+# gateway/store/lease.py (renew's SELECT ... FOR UPDATE), reported; --lease-ttl 10 shows it.
+LEASE_TTL = 3600.0
 
 
 def _sender(session: str) -> str:
@@ -70,7 +76,7 @@ def _account(session: str) -> str:
 # -- configuration --------------------------------------------------------------------------------
 
 def write_config(work: Path, instance_layout: dict[str, tuple[str, ...]], fix_port: int, zenith_url: str,
-                 store_url: str) -> Path:
+                 store_url: str, lease_ttl: float = LEASE_TTL) -> Path:
     """One gateway's YAML: every session and every instance (the loader wants them all), its own port
     and files; ``--instance`` picks its sessions."""
     work.mkdir(parents=True, exist_ok=True)
@@ -81,7 +87,7 @@ def write_config(work: Path, instance_layout: dict[str, tuple[str, ...]], fix_po
         "zenith": {"url": zenith_url, "token": "demo"},
         # limits: {} opts out of the default 2,000 msg/s throttle, so only the engine limits the rate
         "sessions": [demo_session(s, "FIX.4.4", _sender(s), [_account(s)], limits={}) for s in SESSIONS],
-        "instances": {name: {"sessions": list(members), "lease_ttl": LEASE_TTL}
+        "instances": {name: {"sessions": list(members), "lease_ttl": lease_ttl}
                       for name, members in instance_layout.items()},
     }
     path = work / "gateway.yaml"
@@ -215,7 +221,8 @@ def run_once(mode: str, rep: int, pg: Any, args: argparse.Namespace, env: dict[s
         url = f"ws://127.0.0.1:{sim_port}/Zenith"
         ports = {name: free_port() for name in layout}
         for name in layout:
-            cfg = write_config(work / f"{mode}-{rep}-{name}", layout, ports[name], url, template)
+            cfg = write_config(work / f"{mode}-{rep}-{name}", layout, ports[name], url, template,
+                               args.lease_ttl)
             gateways[name] = GatewayProcess(cfg, ["--instance", name, "--log-level", args.log_level])
         for proc in gateways.values():
             proc.wait_ready(120)
@@ -248,6 +255,9 @@ def run_once(mode: str, rep: int, pg: Any, args: argparse.Namespace, env: dict[s
         with cond:
             orders = sum(load.answered.values())
             unanswered = sum(load.in_flight.values())
+        if unanswered:
+            diagnose(mode, pg, pids, load)
+        with cond:
             per_instance = {name: sum(load.answered[_sender(s)] for s in members)
                             for name, members in layout.items()}
             elapsed = max(load.last_answer - load.first_sent, 1e-9)
@@ -262,6 +272,26 @@ def run_once(mode: str, rep: int, pg: Any, args: argparse.Namespace, env: dict[s
             if any("Traceback" in line or "ERROR" in line or "CRITICAL" in line for line in tail):
                 print(f"  {mode} {name} output tail:", *tail, sep="\n    ", file=sys.stderr)
         stop(sim)
+
+
+def diagnose(mode: str, pg: Any, pids: dict[str, int], load: Load) -> None:
+    """Orders left unanswered after the drain: say where, what the database is doing, and where
+    each gateway's threads are (py-spy, when installed), so that a stall can be told from a slow run."""
+    print(f"  {mode}: unanswered after the drain: {dict(load.in_flight)}", file=sys.stderr)
+    with pg.connect(autocommit=True) as conn:
+        rows = conn.execute("SELECT pid, datname, state, wait_event_type, wait_event, left(query, 80) "
+                            "FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                            "AND pid <> pg_backend_pid()").fetchall()
+    for row in rows:
+        print(f"    pg backend {row}", file=sys.stderr)
+    spy = Path(sys.executable).with_name("py-spy")
+    for name, pid in pids.items():
+        if not spy.exists():
+            break
+        done = subprocess.run([str(spy), "dump", "--pid", str(pid)], capture_output=True, text=True,
+                              timeout=60, check=False)
+        print(f"    gateway {name} (pid {pid}) threads:\n{done.stdout[-3000:]}{done.stderr[-500:]}",
+              file=sys.stderr)
 
 
 # -- report ------------------------------------------------------------------------------------------
@@ -289,6 +319,8 @@ def main() -> int:
     parser.add_argument("--only", choices=sorted(LAYOUTS), default=None)
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
                         help="work in DIR and keep it (configs, FIX logs, gateway output), not a temp dir")
+    parser.add_argument("--lease-ttl", type=float, default=LEASE_TTL,
+                        help=f"instances' lease_ttl in s (default {LEASE_TTL:g}: no renewal during a run)")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING"],
                         help="the gateways' --log-level (their output is in the work directory)")
     args = parser.parse_args()
