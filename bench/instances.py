@@ -186,6 +186,7 @@ class Run:
     gateway_orders: dict[str, int]  # instance -> orders answered
     sim_cpu: float
     partners_cpu: float
+    postgres_cpu: float             # the server and its backends (the gateways' store calls wait on it)
     wall: float                     # s of the measured phase (CPU / wall = cores)
 
     @property
@@ -197,7 +198,22 @@ class Run:
 
     @property
     def cores(self) -> float:
-        return (sum(self.gateway_cpu.values()) + self.sim_cpu + self.partners_cpu) / self.wall
+        used = sum(self.gateway_cpu.values()) + self.sim_cpu + self.partners_cpu + self.postgres_cpu
+        return used / self.wall
+
+
+def _postgres_cpu(pg: Any) -> float:
+    """CPU seconds of the postmaster and every backend alive now (its children)."""
+    root = pg.process.pid
+    total = proc_counters(root)[1]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == root:
+                total += proc_counters(int(stat.parent.name))[1]
+        except (OSError, IndexError, ValueError):   # the process ended meanwhile
+            pass
+    return total
 
 
 def _self_cpu() -> float:
@@ -247,11 +263,12 @@ def run_once(mode: str, rep: int, pg: Any, args: argparse.Namespace, env: dict[s
             group.listener = load.on_message
         pids = {name: p.pid for name, p in gateways.items()}
         cpu0 = {name: proc_counters(pid)[1] for name, pid in pids.items()}
-        sim0, self0, wall0 = proc_counters(sim.pid)[1], _self_cpu(), time.monotonic()
+        sim0, self0, pg0, wall0 = proc_counters(sim.pid)[1], _self_cpu(), _postgres_cpu(pg), time.monotonic()
         flood(groups, senders, load, "run", args.seconds)
         wall = time.monotonic() - wall0
         cpu = {name: proc_counters(pid)[1] - cpu0[name] for name, pid in pids.items()}
         sim_cpu, self_cpu = proc_counters(sim.pid)[1] - sim0, _self_cpu() - self0
+        pg_cpu = _postgres_cpu(pg) - pg0
         with cond:
             orders = sum(load.answered.values())
             unanswered = sum(load.in_flight.values())
@@ -262,7 +279,7 @@ def run_once(mode: str, rep: int, pg: Any, args: argparse.Namespace, env: dict[s
                             for name, members in layout.items()}
             elapsed = max(load.last_answer - load.first_sent, 1e-9)
         return Run(mode, orders, elapsed, load.rejected, unanswered, cpu, per_instance, sim_cpu, self_cpu,
-                   wall)
+                   pg_cpu, wall)
     finally:
         for group in groups:
             group.stop()
@@ -305,7 +322,8 @@ def describe(run: Run) -> str:
             f"{f'  ({run.unanswered} UNANSWERED)' if run.unanswered else ''}\n"
             f"       CPU us/order: gateway {gw} (all gateways {run.us_per_order(total_gw, run.orders):.0f}), "
             f"simulator {run.us_per_order(run.sim_cpu, run.orders):.0f}, "
-            f"partners {run.us_per_order(run.partners_cpu, run.orders):.0f}; "
+            f"partners {run.us_per_order(run.partners_cpu, run.orders):.0f}, "
+            f"PostgreSQL {run.us_per_order(run.postgres_cpu, run.orders):.0f}; "
             f"cores busy {run.cores:.2f} of {os.cpu_count()}")
 
 
@@ -354,7 +372,9 @@ def main() -> int:
         means[mode] = statistics.mean(rates)
         gw = statistics.mean(r.us_per_order(sum(r.gateway_cpu.values()), r.orders) for r in got)
         print(f"  {mode}: {means[mode]:7,.0f} orders/s mean (runs {', '.join(f'{x:,.0f}' for x in rates)}); "
-              f"gateway CPU {gw:.0f} us/order; cores busy {statistics.mean(r.cores for r in got):.2f}")
+              f"gateway CPU {gw:.0f} us/order, PostgreSQL "
+              f"{statistics.mean(r.us_per_order(r.postgres_cpu, r.orders) for r in got):.0f} us/order; "
+              f"cores busy {statistics.mean(r.cores for r in got):.2f}")
     if "one" in means and "two" in means and means["one"]:
         pairs = [b.rate / a.rate for a, b in zip(runs["one"], runs["two"], strict=True) if a.rate]
         print(f"  ratio two/one: {means['two'] / means['one']:.2f} (per repeat: "
