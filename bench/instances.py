@@ -56,13 +56,11 @@ LAYOUTS: dict[str, dict[str, tuple[str, ...]]] = {
     "two": {"x": SESSIONS[:3], "y": SESSIONS[3:]},
 }
 PRICE = "1.00"   # a buy far below the simulator's market: it rests, no fills to deliver
-# Long enough that no renewal falls inside a run. With a renewal every ttl/3 (10 s: every 3.3 s) a
-# gateway here hung for good in 3 of 5 two-instance runs: the lease keeper's renewal (async, on the
-# loop) holds the lease row FOR UPDATE across an await while the store's synchronous fence on the
-# same loop waits for that row in FOR KEY SHARE: neither can go on (pg_stat_activity: the fence
-# waits on a transactionid lock, the keeper's session is "idle in transaction"). A bug of
-# gateway/store/lease.py (renew's SELECT ... FOR UPDATE), reported; --lease-ttl 10 shows it.
-LEASE_TTL = 3600.0
+# As config/gateway-instances-compose.yaml: renewals (every ttl/3) fall inside every run. Before the
+# renewal locked its row FOR NO KEY UPDATE (gateway/store/lease.py), this bench hung a gateway in 3
+# of 3 two-instance runs: a renewal suspended between its statements blocked the store's fence on
+# the same loop (diagnose() below showed it); --lease-ttl 3600 keeps renewals out of the runs.
+LEASE_TTL = 10.0
 
 
 def _sender(session: str) -> str:
@@ -338,7 +336,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
                         help="work in DIR and keep it (configs, FIX logs, gateway output), not a temp dir")
     parser.add_argument("--lease-ttl", type=float, default=LEASE_TTL,
-                        help=f"instances' lease_ttl in s (default {LEASE_TTL:g}: no renewal during a run)")
+                        help=f"instances' lease_ttl in s (default {LEASE_TTL:g}, as the compose config)")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING"],
                         help="the gateways' --log-level (their output is in the work directory)")
     args = parser.parse_args()
