@@ -15,6 +15,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import yaml
 from config_helpers import REPO
 
 from gateway.app.instance import restrict_to_instance
+from gateway.app.testing import GatewayProcess, free_port
 from gateway.config import load_config
 
 COMPOSE_FILE = REPO / "docker-compose.instances.yml"
@@ -240,3 +243,78 @@ def test_single_gateway_file_points_to_the_scale_out_form() -> None:
     single = (REPO / "docker-compose.yml").read_text(encoding="utf-8")
     assert "docker-compose.instances.yml" in single
     assert "POSTGRES_PASSWORD" not in single   # the single form needs no PostgreSQL secret
+
+
+# -- the config run as the containers run it (real PostgreSQL, one host) --------------------------------
+
+def _until(what: str, predicate: Callable[[], object], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.1)
+
+
+def _container_config(tmp_path: Path, pg_server: Any, data: Path, name: str) -> tuple[Path, int, int]:
+    """config/gateway-instances-compose.yaml as one container sees it, on this host: its /data volume
+    is ``data``, `postgres` is the test server, the simulator is embedded, and its ports are free
+    ones on 127.0.0.1 (the containers' own network namespaces let them all use 9878/9879)."""
+    fix_port, admin_port = free_port(), free_port()
+    text = _config_path("gateway-a").read_text(encoding="utf-8")
+    for old, new in (("/data/", f"{data}/"), ("ws://sim:4502/Zenith", "embedded"),
+                     ("@postgres:5432/plxtra", f"@{pg_server.host}:{pg_server.port}/compose_instances"),
+                     ("listen_host: 0.0.0.0", "listen_host: 127.0.0.1"),
+                     ("listen_port: 9878", f"listen_port: {fix_port}"),
+                     ("listen_port: 9879", f"listen_port: {admin_port}")):
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path, fix_port, admin_port
+
+
+def _healthcheck(service: str, config: Path, admin_port: int, env: dict[str, str]) -> int:
+    """The service's compose healthcheck, with this host's config path and admin port."""
+    test = COMPOSE["services"][service]["healthcheck"]["test"]
+    command = test[1] if test[0] == "CMD-SHELL" else " ".join(test[1:])
+    command = command.replace("/config/gateway-instances-compose.yaml", str(config))
+    command = command.replace("plxtra-fix ", f"{sys.executable} -m gateway ")
+    command = command.replace("python -c", f"{sys.executable} -c").replace("9879", str(admin_port))
+    return subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, timeout=60,
+                          check=False).returncode
+
+
+def test_gateway_a_serves_and_the_waiting_standby_is_healthy_then_takes_over(
+        tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gateway-a and gateway-a-standby as compose runs them (same instance, one shared /data), with
+    their healthchecks: the standby waits without an admin API and is healthy by the process check;
+    when gateway-a stops cleanly (lease released), it takes over and /readyz makes it healthy."""
+    pg_server.create_database("compose_instances")
+    data = tmp_path / "gateway-a-data"
+    active_cfg, active_fix, active_admin = _container_config(tmp_path, pg_server, data, "gateway-a")
+    standby_cfg, standby_fix, standby_admin = _container_config(tmp_path, pg_server, data, "standby")
+    # The containers' environment; GatewayProcess reads the config in this process too.
+    for key, value in (("PLXTRA_TOKEN", "demo"), ("PLXTRA_ADMIN_TOKEN", ENV["PLXTRA_ADMIN_TOKEN"]),
+                       ("PGPASSWORD", pg_server.password)):
+        monkeypatch.setenv(key, value)
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    active_argv = _argv("gateway-a")[_argv("gateway-a").index("--instance"):]
+    standby_argv = _argv("gateway-a-standby")[_argv("gateway-a-standby").index("--instance"):]
+    with GatewayProcess(active_cfg, active_argv, env=env) as active:
+        active.wait_ready(90)
+        _until("gateway-a healthy", lambda: _healthcheck("gateway-a", active_cfg, active_admin, env) == 0,
+               30)
+        with GatewayProcess(standby_cfg, standby_argv, env=env) as standby:
+            _until("standby waiting", lambda: "waiting for the lease held by" in standby.output(), 60)
+            plain = subprocess.run([sys.executable, "-m", "gateway", "admin", "--config",
+                                    str(standby_cfg), "health"],
+                                   env=env, capture_output=True, timeout=60, check=False)
+            assert plain.returncode != 0   # no admin API while waiting: readyz alone would fail it
+            assert _healthcheck("gateway-a-standby", standby_cfg, standby_admin, env) == 0
+            assert active.terminate(30) == 0   # clean stop: Logout, lease released
+            _until("standby serving", lambda: f"port {standby_fix}" in standby.output(), 60)
+            _until("standby healthy",
+                   lambda: _healthcheck("gateway-a-standby", standby_cfg, standby_admin, env) == 0, 30)
+            assert "took over the lease" in standby.output()
+    assert active_fix != standby_fix
