@@ -6,11 +6,11 @@
 # --- build: compile QuickFIX's C++ extension once, into wheels -------------------------------------
 FROM python:3.11-slim AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential libssl-dev \
+ && apt-get install -y --no-install-recommends build-essential libssl-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# quickfix with its SSL connectors (FIX over TLS): built once as quickfix-<v>+ssl.plx3, which pip prefers
-# to the plain release when resolving the project's dependencies below.
+# quickfix with its SSL connectors (FIX over TLS) and PostgreSQL message store: built once as
+# quickfix-<v>+ssl.plx4, which pip prefers to the plain release when resolving the dependencies below.
 COPY deploy/build-quickfix-ssl.sh deploy/patch-quickfix.py deploy/quickfix-loop-sockets.cpp ./deploy/
 RUN pip install --no-cache-dir setuptools wheel && deploy/build-quickfix-ssl.sh python /wheels
 COPY pyproject.toml README.md ./
@@ -20,6 +20,10 @@ RUN pip wheel --no-cache-dir --find-links /wheels --wheel-dir /wheels .
 
 # --- run: no compiler, no sources, an unprivileged user ------------------------------------------
 FROM python:3.11-slim
+# libpq5: quickfix's PostgreSQL message store links it (message_store: postgresql).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpq5 \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /wheels /wheels
 # quickfix's wheel installs its data dictionaries under /usr/local/share/quickfix, where
 # gateway.config.dictionaries looks for them.

@@ -10,7 +10,9 @@ set -euo pipefail
 REPO="$(cd "$(dirname "$0")" && pwd)"
 PY="${PYTHON:-python3}"
 VENV="$REPO/.venv"
-STAMP="$VENV/.installed-$(sha1sum "$REPO/pyproject.toml" | cut -c1-12)"
+# A change of the dependencies or of our quickfix build (a new LOCAL_TAG, a new patch) reinstalls.
+STAMP="$VENV/.installed-$(cat "$REPO/pyproject.toml" "$REPO"/deploy/build-quickfix-ssl.sh "$REPO"/deploy/patch-quickfix.py \
+    "$REPO"/deploy/quickfix-loop-sockets.cpp | sha1sum | cut -c1-12)"
 
 bootstrap() {
     if [ ! -x "$VENV/bin/python" ]; then
@@ -19,9 +21,9 @@ bootstrap() {
     if [ ! -f "$STAMP" ]; then
         "$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools wheel
         echo "installing plxtra-fix-gateway and its dependencies (first time: quickfix compiles, ~5 min)..." >&2
-        # quickfix WITH its SSL connectors (FIX over TLS), as a distinct local version so that a plain
-        # wheel cached by pip can never replace it; the script checks the result and installs
-        # libssl-dev when it is missing (apt, as root).
+        # quickfix WITH its SSL connectors (FIX over TLS) and its PostgreSQL message store, as a
+        # distinct local version so that a plain wheel cached by pip can never replace it; the script
+        # checks the result and installs libssl-dev and libpq-dev when missing (apt, as root).
         "$REPO/deploy/build-quickfix-ssl.sh" "$VENV/bin/python" "$REPO/.wheels"
         "$VENV/bin/python" -m pip install --quiet -e "$REPO[dev]"
         rm -f "$VENV"/.installed-*

@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,16 +34,13 @@ for path in (REPO, REPO / "bench"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+from _child_timing import best_child_run, child_result, copy_lines, time_gateway_command  # noqa: E402
 from replay import generate  # noqa: E402  (bench/replay.py: the same log as the reader benchmark)
 
 from gateway.harness.analysis.inputs import Inputs  # noqa: E402
 from gateway.harness.analysis.pipeline import analyse  # noqa: E402
 
 REPEAT = 3
-
-
-def _peak_rss_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
 def child(kind: str, path: str) -> dict[str, object]:
@@ -69,62 +63,7 @@ def child(kind: str, path: str) -> dict[str, object]:
                 "sessions": len(result.sessions.sessions),
                 "gaps": sum(len(h.gaps()) for h in result.sessions.sessions.values()),
             }
-    return {
-        "messages": count,
-        "seconds": time.perf_counter() - start,
-        "cpu_seconds": time.process_time() - cpu,
-        "rss_kib": _peak_rss_kib(),
-        **extra,
-    }
-
-
-def run_child(kind: str, path: Path, repeat: int) -> dict[str, object]:
-    """Best (least CPU time) of ``repeat`` runs: the machine is shared, the minimum is the signal."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    best: dict[str, object] | None = None
-    for _ in range(repeat):
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", kind, str(path)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"child {kind} failed:\n{done.stderr}")
-        result = json.loads(done.stdout)
-        if best is None or result["cpu_seconds"] < best["cpu_seconds"]:  # type: ignore[operator]
-            best = result
-    assert best is not None
-    return best
-
-
-def time_command(path: Path, *args: str) -> tuple[float, float]:
-    """(wall, CPU) seconds of a real ``plxtra-fix`` process writing to /dev/null."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    with open(os.devnull, "wb") as devnull:
-        done = subprocess.run(
-            [sys.executable, "-m", "gateway", *args, str(path)],
-            stdout=devnull,
-            stderr=subprocess.PIPE,
-            env=env,
-            check=False,
-        )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"{args} failed: {done.stderr.decode(errors='replace')}")
-    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-
-
-def copy_lines(src: Path, dst: Path, lines: int) -> None:
-    with open(src, "rb") as f, open(dst, "wb") as out:
-        for n, line in enumerate(f):
-            if n >= lines:
-                break
-            out.write(line)
+    return {**child_result(count, start, cpu), **extra}
 
 
 def main() -> int:
@@ -152,7 +91,7 @@ def main() -> int:
         rows = []
         rates = {}
         for kind in ("reader", "orders", "sessions"):
-            r = run_child(kind, log, args.repeat)
+            r = best_child_run(__file__, (kind, str(log)), args.repeat)
             rate = float(r["messages"]) / float(r["cpu_seconds"])  # type: ignore[arg-type]
             wall = float(r["messages"]) / float(r["seconds"])  # type: ignore[arg-type]
             rates[kind] = rate
@@ -160,7 +99,7 @@ def main() -> int:
                 f"{k} {v:,}" for k, v in r.items() if k in ("orders", "flagged", "sessions", "gaps")
             )
             rows.append((kind, rate, wall, notes))
-        wall, cpu = time_command(log, "sessions")
+        wall, cpu = time_gateway_command("sessions", str(log), ok_codes=(0, 1))
         rows.append(("plxtra-fix sessions > /dev/null", total / cpu, total / wall, "whole command, one run"))
         print(f"{'what':34} {'msg/s CPU':>11} {'msg/s wall':>11}  notes")
         for name, rate, wall_rate, notes in rows:
@@ -176,7 +115,7 @@ def main() -> int:
                 copy_lines(log, path, size)
             figures = []
             for kind in ("reader", "orders", "sessions"):
-                r = run_child(kind, path, 1)
+                r = best_child_run(__file__, (kind, str(path)), 1)
                 extra = f" ({r['orders']:,} orders)" if "orders" in r else ""
                 figures.append(f"{kind} {int(r['rss_kib']) / 1024:.0f} MiB{extra}")  # type: ignore[call-overload]
             print(f"  {size:>10,} messages: " + ", ".join(figures))

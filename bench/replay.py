@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from _child_timing import best_child_run, child_result, copy_lines, time_gateway_command  # noqa: E402
 
 from gateway.harness.codec import FixParser, encode  # noqa: E402
 from gateway.harness.readers import LogReader  # noqa: E402
@@ -143,10 +142,6 @@ def _fields(
 
 
 # -- children ---------------------------------------------------------------------------------------
-def _peak_rss_kib() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-
-
 def child_parser(path: str, split: bool) -> dict[str, object]:
     parser = FixParser()
     count = 0
@@ -159,7 +154,7 @@ def child_parser(path: str, split: bool) -> dict[str, object]:
                 if split:
                     _ = m.fields
                 count += 1
-    return _result(count, start, cpu)
+    return child_result(count, start, cpu)
 
 
 def child_simplefix(path: str, limit: int) -> dict[str, object]:
@@ -174,7 +169,7 @@ def child_simplefix(path: str, limit: int) -> dict[str, object]:
             parser.append_buffer(chunk)
             while count < limit and parser.get_message() is not None:
                 count += 1
-    return _result(count, start, cpu)
+    return child_result(count, start, cpu)
 
 
 def child_reader(path: str) -> dict[str, object]:
@@ -184,70 +179,13 @@ def child_reader(path: str) -> dict[str, object]:
     count = 0
     for _ in reader:
         count += 1
-    result = _result(count, start, cpu)
+    result = child_result(count, start, cpu)
     result["sessions"] = {str(k): v.messages for k, v in reader.sessions.items()}
     result["problems"] = reader.problem_count
     return result
 
 
-def _result(count: int, start: float, cpu: float) -> dict[str, object]:
-    # CPU seconds beside wall seconds: on a shared machine the wall clock also counts other
-    # people's work; we rate on CPU time, best of --repeat runs (as timeit takes the minimum)
-    return {
-        "messages": count,
-        "seconds": time.perf_counter() - start,
-        "cpu_seconds": time.process_time() - cpu,
-        "rss_kib": _peak_rss_kib(),
-    }
-
-
 REPEAT = 3
-
-
-def run_child(*args: str) -> dict[str, object]:
-    """Best (least CPU time) of REPEAT runs of a child measurement."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    best: dict[str, object] | None = None
-    for _ in range(REPEAT):
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env, check=False
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"child {args} failed:\n{done.stderr}")
-        result = json.loads(done.stdout)
-        if best is None or result["cpu_seconds"] < best["cpu_seconds"]:  # type: ignore[operator]
-            best = result
-    assert best is not None
-    return best
-
-
-def time_decode(path: Path, *options: str) -> tuple[float, float]:
-    """(wall, CPU) seconds of a real ``plxtra-fix decode`` process writing to /dev/null."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    with open(os.devnull, "wb") as devnull:
-        done = subprocess.run(
-            [sys.executable, "-m", "gateway", "decode", *options, str(path)],
-            stdout=devnull,
-            stderr=subprocess.PIPE,
-            env=env,
-            check=False,
-        )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"decode failed: {done.stderr.decode(errors='replace')}")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu
-
-
-def copy_lines(src: Path, dst: Path, lines: int) -> None:
-    with open(src, "rb") as f, open(dst, "wb") as out:
-        for n, line in enumerate(f):
-            if n >= lines:
-                break
-            out.write(line)
 
 
 # -- main -------------------------------------------------------------------------------------------
@@ -300,15 +238,15 @@ def main() -> int:
             rows.append((name, cpu_rate, count / float(result["seconds"]), notes))  # type: ignore[arg-type]
             return cpu_rate
 
-        cut = run_child("parser", str(raw), "cut")
+        cut = best_child_run(__file__, ("parser", str(raw), "cut"), REPEAT)
         cut_rate = add("codec FixParser, cut + checks (SOH stream)", cut, f"{cut['messages']:,} msgs")
-        split = run_child("parser", str(raw), "split")
+        split = best_child_run(__file__, ("parser", str(raw), "split"), REPEAT)
         add("codec FixParser, cut + every field split", split, f"{split['messages']:,} msgs")
         sample = min(args.simplefix_sample, total)
-        sf = run_child("simplefix", str(raw), str(sample))
+        sf = best_child_run(__file__, ("simplefix", str(raw), str(sample)), REPEAT)
         note = f"{sf['messages']:,}-msg sample" + (", extrapolated" if sample < total else "")
         sf_rate = add("simplefix FixParser (same SOH bytes)", sf, note)
-        rd = run_child("reader", str(log))
+        rd = best_child_run(__file__, ("reader", str(log)), REPEAT)
         sessions = rd["sessions"]
         assert isinstance(sessions, dict)
         reader_rate = add(
@@ -318,7 +256,7 @@ def main() -> int:
         )
         if not args.skip_decode:
             for options, name in (((), "text"), (("--compact",), "--compact"), (("--json",), "--json")):
-                wall, cpu = time_decode(log, *options)
+                wall, cpu = time_gateway_command("decode", *options, str(log))
                 result = {"messages": total, "seconds": wall, "cpu_seconds": cpu}
                 add(f"plxtra-fix decode {name} > /dev/null", result, f"{wall:.1f}s wall, one run")
 
@@ -337,7 +275,7 @@ def main() -> int:
             path = log if size == total else work / f"bench-{size}.messages.log"
             if path != log:
                 copy_lines(log, path, size)
-            result = run_child("reader", str(path))
+            result = best_child_run(__file__, ("reader", str(path)), REPEAT)
             rss_mib = int(result["rss_kib"]) / 1024  # type: ignore[call-overload]
             print(f"  {size:>10,} messages ({path.stat().st_size / 1e6:6.0f} MB): {rss_mib:6.1f} MiB")
         print()

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Installs QuickFIX's Python package WITH its SSL connectors (SSLSocketAcceptor/Initiator) into a venv.
+# Installs QuickFIX's Python package WITH its SSL connectors (SSLSocketAcceptor/Initiator) and its
+# PostgreSQL message store (PostgreSQLStoreFactory) into a venv.
 #   deploy/build-quickfix-ssl.sh VENV_PYTHON [WHEEL_DIR]
-# The PyPI source package is compiled without HAVE_SSL: its SSL classes are stubs that raise
-# "HAVE_SSL not enabled". We rebuild it from the same sdist with -DHAVE_SSL=1, linked to OpenSSL,
+# The PyPI source package is compiled without HAVE_SSL and HAVE_POSTGRESQL: those classes are stubs
+# that raise "HAVE_SSL not enabled" / "HAVE_POSTGRESQL not enabled". We rebuild it from the same sdist
+# with both macros, linked to OpenSSL and libpq,
 # under the local version "<version>+$LOCAL_TAG" so that pip can never satisfy it from a cached plain
-# wheel, and we refuse to finish unless the installed module really creates an SSL acceptor.
+# wheel, and we refuse to finish unless the installed module really creates an SSL acceptor and a
+# PostgreSQL store factory.
 set -euo pipefail
 PY="$1"
 WHEELS="$(mkdir -p "${2:-.wheels}" && cd "${2:-.wheels}" && pwd)"
 QF_VERSION="${QUICKFIX_VERSION:-1.16.0}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
-# The local version of our build: SSL on, the duplicate-logon event, the remote-address check before
-# the Logon on polled connections and the event-loop socket accessors (deploy/patch-quickfix.py). Bump it whenever the build changes, so every venv and image
-# rebuilds instead of keeping an older one.
-LOCAL_TAG="ssl.plx3"
+# The local version of our build: SSL and PostgreSQL on, the duplicate-logon event, the remote-address
+# check before the Logon on polled connections, the event-loop socket accessors and the PostgreSQLStore
+# fixes (deploy/patch-quickfix.py). Bump it whenever the build changes, so every venv and image rebuilds
+# instead of keeping an older one.
+LOCAL_TAG="ssl.plx4"
 
 # Exit status 0 only if quickfix is built with SSL: the stub constructor throws "HAVE_SSL not enabled".
 read -r -d '' CHECK <<'PYEOF' || true
@@ -49,6 +53,13 @@ try:
 except fix.ConfigError as exc:
     print(f"quickfix without SSL: {exc}", file=sys.stderr)
     sys.exit(1)
+# The PostgreSQL stub throws "HAVE_POSTGRESQL not enabled" in its constructor; the real factory
+# connects only when a session's store is created, so this needs no server.
+try:
+    fix.PostgreSQLStoreFactory(settings)
+except fix.ConfigError as exc:
+    print(f"quickfix without PostgreSQL: {exc}", file=sys.stderr)
+    sys.exit(1)
 # The event loop's socket accessors (gateway/fix/loop_driver.py) must be in the extension.
 import ctypes
 import _quickfix
@@ -74,11 +85,23 @@ if [ ! -f /usr/include/openssl/ssl.h ]; then
     fi
 fi
 
+# libpq's headers: `pg_config` comes with libpq-dev (Debian 12: /usr/include/postgresql).
+pg_include="$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)"
+if [ ! -f "$pg_include/libpq-fe.h" ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && apt-get install -y -qq libpq-dev >/dev/null
+        pg_include="$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)"
+    else
+        echo "libpq headers missing: install libpq-dev (Debian/Ubuntu) or libpq-devel" >&2
+        exit 1
+    fi
+fi
+
 wheel="$(ls "$WHEELS"/quickfix-"$QF_VERSION+$LOCAL_TAG"-*.whl 2>/dev/null | head -n1 || true)"
 if [ -z "$wheel" ]; then
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' EXIT
-    echo "building quickfix $QF_VERSION with SSL (once, ~5-10 minutes)..." >&2
+    echo "building quickfix $QF_VERSION with SSL and PostgreSQL (once, ~5-20 minutes)..." >&2
     "$PY" -m pip download --quiet --no-binary :all: --no-deps --no-cache-dir -d "$work" "quickfix==$QF_VERSION"
     tar -xzf "$work"/quickfix-"$QF_VERSION".tar.gz -C "$work"
     src="$work/quickfix-$QF_VERSION"
@@ -87,17 +110,18 @@ if [ -z "$wheel" ]; then
     # Our additions (deploy/patch-quickfix.py): the duplicate-logon event, and the socket
     # accessors the event loop needs to drive the polled connectors (deploy/quickfix-loop-sockets.cpp).
     "$PY" "$HERE/patch-quickfix.py" "$src" "$HERE/quickfix-loop-sockets.cpp"
-    # HAVE_SSL selects the real SSL connectors over the stubs; the extension must then link OpenSSL
-    # itself (LDFLAGS land before the objects and are dropped by --as-needed linkers).
+    # HAVE_SSL and HAVE_POSTGRESQL select the real SSL connectors and PostgreSQL store over the
+    # stubs; the extension must then link OpenSSL and libpq itself (LDFLAGS land before the objects
+    # and are dropped by --as-needed linkers).
     grep -q "extra_compile_args=\[" "$src/setup.py"
-    sed -i "s/extra_compile_args=\[/define_macros=[('HAVE_SSL', '1')], libraries=['ssl', 'crypto'], extra_compile_args=[/" \
-        "$src/setup.py"
+    sed -i "s|extra_compile_args=\[|define_macros=[('HAVE_SSL', '1'), ('HAVE_POSTGRESQL', '1')], \
+include_dirs=['$pg_include'], libraries=['ssl', 'crypto', 'pq'], extra_compile_args=[|" "$src/setup.py"
     "$PY" -m pip wheel --quiet --no-deps --no-build-isolation --no-cache-dir -w "$WHEELS" "$src"
     wheel="$(ls "$WHEELS"/quickfix-"$QF_VERSION+$LOCAL_TAG"-*.whl | head -n1)"
 fi
 "$PY" -m pip install --quiet --no-deps --force-reinstall "$wheel"
 if ! "$PY" -c "$CHECK"; then
-    echo "quickfix installed from $wheel has no SSL support" >&2
+    echo "quickfix installed from $wheel lacks SSL, PostgreSQL or the loop accessors" >&2
     exit 1
 fi
-echo "quickfix $QF_VERSION with SSL installed ($wheel)" >&2
+echo "quickfix $QF_VERSION with SSL and PostgreSQL installed ($wheel)" >&2

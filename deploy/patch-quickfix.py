@@ -10,6 +10,11 @@
 3. PlxLoopAccess (deploy/quickfix-loop-sockets.cpp): the polled connectors, their connections,
    their socket monitor and Session name it a friend, so the event loop can learn which sockets
    to watch and how much a session has queued.
+4. PostgreSQLStore (built with HAVE_POSTGRESQL, used when the gateway's store is PostgreSQL):
+   the port is an int, not a C short (a port above 32767 wrapped negative and libpq refused it),
+   and the message of the overwrite UPDATE is escaped like the INSERT's (a resent seqnum whose
+   message holds a quote failed). CompIDs are not escaped here: the config refuses ' and \\ in
+   them when this store is used (gateway/config/model.py).
 Every patch fails loudly if the text it replaces is not exactly where it was in 1.16.0.
 """
 
@@ -84,6 +89,35 @@ def main(src: Path, loop_sockets: Path) -> None:
     for name, head in heads.items():
         replace_once(cpp / name, head, head + "\n  friend struct PlxLoopAccess;")
     shutil.copy(loop_sockets, cpp / "PlxLoopSockets.cpp")
+    patch_postgresql_store(cpp)
+
+
+def patch_postgresql_store(cpp: Path) -> None:
+    # The port travels as a short from the settings to PQsetdbLogin: widen every hop of the
+    # settings path (the explicit-arguments constructors keep their short: the SWIG wrapper's).
+    ident = cpp / "DatabaseConnectionID.h"
+    replace_once(ident, "      const std::string &host,\n      short port)\n      : m_database(database),",
+                 "      const std::string &host,\n      int port)\n      : m_database(database),")
+    replace_once(ident, "  short getPort() const { return m_port; }",
+                 "  int getPort() const { return m_port; }")
+    replace_once(ident, "  std::string m_host;\n  short m_port;\n};",
+                 "  std::string m_host;\n  int m_port;\n};")
+    conn = cpp / "PostgreSQLConnection.h"
+    replace_once(conn, "      const std::string &host,\n      short port)\n      : m_connectionID(",
+                 "      const std::string &host,\n      int port)\n      : m_connectionID(")
+    replace_once(conn, "    short port = m_connectionID.getPort();",
+                 "    int port = m_connectionID.getPort();")
+    store = cpp / "PostgreSQLStore.cpp"
+    replace_once(store, "  std::string host = DEFAULT_HOST;\n  short port = DEFAULT_PORT;",
+                 "  std::string host = DEFAULT_HOST;\n  int port = DEFAULT_PORT;")
+    replace_once(store, "    port = (short)settings.getInt(POSTGRESQL_STORE_PORT);",
+                 "    port = settings.getInt(POSTGRESQL_STORE_PORT);")
+    # The overwrite UPDATE (a seqnum sent again after a crash) used the raw message.
+    replace_once(store, "              << \"'\" << msgCopy << \"')\";\n\n  delete[] msgCopy;\n",
+                 "              << \"'\" << msgCopy << \"')\";\n\n  const std::string plxEscaped(msgCopy);\n"
+                 "  delete[] msgCopy;\n")
+    replace_once(store, "queryString2 << \"UPDATE messages SET message='\" << msg << \"' WHERE \"",
+                 "queryString2 << \"UPDATE messages SET message='\" << plxEscaped << \"' WHERE \"")
 
 
 if __name__ == "__main__":

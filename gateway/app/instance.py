@@ -53,6 +53,14 @@ def restrict_to_instance(config: GatewayConfig, name: str) -> GatewayConfig:
     return dataclasses.replace(config, sessions=tuple(s for s in config.sessions if s.name in members))
 
 
+def _name_store_connections(lease: Any) -> None:
+    # QuickFIX's PostgreSQL message store knows nothing of the lease: its connections (made after
+    # this, when the engine starts) carry the term in application_name, and the trigger of
+    # pg_schema/0004 refuses their writes once that term is no longer the valid one. Epoch first:
+    # a name cut at PostgreSQL's 63 bytes then no longer matches the lease, and writes are refused.
+    os.environ["PGAPPNAME"] = f"plxtra:{lease.epoch}:{lease.name}"
+
+
 def _on_lost(name: str, reason: str) -> None:
     # No graceful stop: a Logout or a last report could reach a partner another owner already serves.
     log.critical("lease %s lost (%s): stopping at once, exit %d", name, reason, LEASE_LOST_EXIT)
@@ -110,6 +118,7 @@ class InstanceLease:
                                                  on_wait=waiting)
             log.warning("standby for instance %s took over the lease (epoch %d) after %.1f s: starting",
                         self.name, self._lease.epoch, time.monotonic() - started)
+            _name_store_connections(self._lease)
             return
         try:
             async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
@@ -125,6 +134,7 @@ class InstanceLease:
             raise GatewayError(f"lease of instance {self.name}: cannot reach {self._where}: "
                                f"{type(exc).__name__}") from None
         self._lease = got
+        _name_store_connections(got)
         log.info("instance %s: lease taken (epoch %d, ttl %gs)", self.name, got.epoch, self.ttl)
 
     def start_keeper(self) -> None:

@@ -11,14 +11,22 @@ in order:
   turn's writes durable at its end; the ExecutionReports an ``apply`` carries are handed to the
   outbox only after that commit (``Store.after_commit``), exactly once in the FIX sense.
 * ``SendFix`` -> :meth:`Delivery.send` (after the commit of what came before; held while logged out).
-* ``CallZenith`` -> a Zenith request sent once ``Store.durable()`` says the decision behind it is
-  committed; its completion (or failure) comes back as a ``ZenithAnswer`` event.
+* ``CallZenith`` -> a Zenith request sent once the decision behind it is committed
+  (``Store.after_commit``), through the client's callback API (``send_request``): no task or
+  future per call; the answer is parsed once and fed to the core as a ``ZenithAnswer`` event
+  straight from the client's dispatch of the frame (a timeout from the request's timer, a lost
+  connection from the client's loss handling).
 * ``SetTimer`` / ``CancelTimer`` -> ``loop.call_later`` feeding ``TimerFired`` back.
 * ``Logout`` -> the outbox's logout; ``Reconcile`` -> :meth:`OrdersService.reconcile`.
 
 Reconciliation (after start, a reconnect or a StreamReset) is edge code too: it asks Plxtra
 (QueryTransactions, QueryOrders) and feeds the rows to the core as the same events the feed brings,
 so missed fills are reported through the same exactly-once path.
+
+Every Zenith payload of the order path is parsed here, once, into the one payload model
+(:mod:`gateway.zenith.records`: ``Order``, ``Transaction``, ``OrderActionResponse``; strict where
+Zenith §5.2 / §5.17 say "Always"): a malformed object is logged and skipped, the others of its
+publish or query still count.
 """
 
 from __future__ import annotations
@@ -27,9 +35,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from gateway.app.orders_cache import OrderCache, OrderLookup
 from gateway.app.orders_delivery import Delivery
@@ -69,10 +78,7 @@ from gateway.bridge.orders.core import (
 from gateway.bridge.orders.hold import transactions_in
 from gateway.bridge.orders.model import (
     OrderRecord,
-    PlxOrder,
-    PlxTransaction,
     fix_version,
-    published,
     record_from_data,
     record_to_data,
 )
@@ -84,10 +90,57 @@ from gateway.store.inbound_journal import InboundJournal, journal_for, journal_p
 from gateway.store.orders_store import Decision
 from gateway.vocab import tags as t
 from gateway.vocab.records import InboundMessage, SessionKey
+from gateway.zenith.records import Order, OrderActionResponse, Transaction
 
 __all__ = ["CONNECTION_UNAVAILABLE", "OrdersService", "open_store", "request_key"]
 
 log = logging.getLogger("gateway.app.orders")
+
+_T = TypeVar("_T")
+# What a malformed Zenith object raises in a ``from_json`` (a missing "Always" field, a bad number
+# or date, an object where a list belongs...).
+_MALFORMED = (KeyError, ValueError, TypeError, AttributeError)
+_ORDER_ACTIONS = (CallKind.PLACE, CallKind.AMEND, CallKind.CANCEL)
+
+
+def _published(data: Any, field: str) -> list[Any]:
+    """The ``field`` objects (``Order`` / ``Transaction``) added or updated by a Zenith publish
+    (a list of ``{"O": "A"|"U"|..., field: {...}}`` changes, §5.11 / §5.17)."""
+    if not isinstance(data, list):
+        return []
+    return [c[field] for c in data if isinstance(c, dict) and c.get("O") in ("A", "U") and field in c]
+
+
+def _parse_each(rows: Iterable[Any], parse: Callable[[Mapping[str, Any]], _T], what: str) -> list[_T]:
+    """Each object parsed once; a malformed one is logged with the reason and skipped (never read
+    as zeros), so that it cannot hide the others."""
+    out: list[_T] = []
+    for row in rows:
+        try:
+            if not isinstance(row, Mapping):
+                raise ValueError("not a JSON object")
+            out.append(parse(row))
+        except _MALFORMED as exc:
+            log.error("malformed %s skipped: %s: %.300r", what, exc, row)
+    return out
+
+
+def _action_response(data: Any, topic: str) -> Any:
+    """An Order Action Response (§5.10) parsed once. Its ``Order`` is optional and "not
+    synchronised" with the feed (§5.3): a malformed one is dropped, logged, and the ``Result``
+    stands (the feed and reconciliation bring the order). Not an object: returned as it is (the
+    core refuses it as an unexpected answer)."""
+    if not isinstance(data, Mapping):
+        return data
+    try:
+        return OrderActionResponse.from_json(data)
+    except _MALFORMED as exc:
+        if data.get("Result") is not None and "Order" in data:
+            log.error("%s answer %s: malformed Order dropped: %s", topic, data.get("RequestID"), exc)
+            with contextlib.suppress(*_MALFORMED):
+                return OrderActionResponse.from_json({k: v for k, v in data.items() if k != "Order"})
+        log.error("%s: malformed answer: %s: %.300r", topic, exc, data)
+        return OrderActionResponse("Error", None, errors=(f"malformed {topic} answer: {exc}",))
 
 
 def _key_of(session: SessionConfig | SessionKey) -> SessionKey:
@@ -190,6 +243,9 @@ class OrdersService:
         )
         self._timers: dict[tuple[str, ...], asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Reconciliation waits for the calls it started: a future per call only then.
+        self._call_waiters: dict[str, asyncio.Future[None]] = {}
+        self._closed = False
         self._subs: list[Any] = []
         self._reconcile_lock = asyncio.Lock()
         self._reconcile_again = False
@@ -204,7 +260,7 @@ class OrdersService:
     def _now(self) -> Now:
         return Now(self._wall(), self._monotonic(), time.time_ns())
 
-    def _feed(self, event: Event) -> list[asyncio.Task[Any]]:
+    def _feed(self, event: Event) -> list[str]:
         """Hand ``event`` to the core and execute its actions; returns the Zenith calls started.
 
         A failure on a FIX request reaches the dispatcher (which answers it with a 35=j); on any
@@ -217,15 +273,17 @@ class OrdersService:
             log.error("cannot handle %r: %s", event, exc)
             return []
 
-    def _execute(self, actions: Iterable[Action]) -> list[asyncio.Task[Any]]:
-        calls: list[asyncio.Task[Any]] = []
+    def _execute(self, actions: Iterable[Action]) -> list[str]:
+        calls: list[str] = []
         for action in actions:
             if isinstance(action, Record):
                 self._record(action)
             elif isinstance(action, SendFix):
                 self._delivery.send(action.name, action.message)
             elif isinstance(action, CallZenith):
-                calls.append(self._spawn(self._call(action), f"orders-{action.call_id}"))
+                calls.append(action.call_id)
+                # Sent once this turn's writes are durable (now, if nothing is waiting).
+                self._store.after_commit(partial(self._send_call, action))
             elif isinstance(action, SetTimer):
                 self._set_timer(action)
             elif isinstance(action, CancelTimer):
@@ -275,31 +333,47 @@ class OrdersService:
         self._timers.pop(key, None)
         self._feed(TimerFired(key))
 
-    async def _call(self, action: CallZenith) -> None:
-        """One Zenith request, sent once the decision behind it is durable; its completion fed back."""
-        from gateway.zenith import ZenithConnectionError, ZenithError, ZenithRequestError, ZenithTimeout
+    def _send_call(self, action: CallZenith) -> None:
+        """One Zenith request; its answer comes back through :meth:`_answered`, no task."""
+        if self._closed:
+            return
+        request = action.request
+        self._client.send_request(request.controller, request.topic, dict(request.data),
+                                  partial(self._answered, action))
 
+    def _answered(self, action: CallZenith, data: Any, error: Exception | None) -> None:
+        """The completion of ``action``'s request (from the client's dispatch, timer or loss
+        handling): parsed once, fed to the core."""
+        from gateway.zenith import ZenithConnectionError, ZenithRequestError, ZenithTimeout
+
+        if self._closed:
+            return
         errors: tuple[str, ...] = ()
-        data: Any = None
-        try:
-            await self._store.durable()
-            data = await self._client.request(action.request.controller, action.request.topic,
-                                              dict(action.request.data))
+        if error is None:
             outcome = Answer.DATA
             if action.kind is CallKind.PLACE:
                 crash_point("place-answered")
-        except ZenithRequestError as exc:  # an Error container: nothing was done
-            outcome, errors = Answer.ERROR, tuple(f"{c} {s}".strip() for c, s in exc.errors)
-        except (ZenithConnectionError, ZenithTimeout) as exc:
-            outcome, errors = Answer.UNKNOWN, (str(exc),)
-        except ZenithError as exc:
+            if action.kind in _ORDER_ACTIONS:
+                data = _action_response(data, action.request.topic)
+            elif action.kind is CallKind.FILLS and isinstance(data, list):
+                data = tuple(_parse_each(data, Transaction.from_json, "QueryTransactions row"))
+        elif isinstance(error, ZenithRequestError):  # an Error container: nothing was done
+            outcome, errors = Answer.ERROR, tuple(f"{c} {s}".strip() for c, s in error.errors)
+        elif isinstance(error, (ZenithConnectionError, ZenithTimeout)):
+            outcome, errors = Answer.UNKNOWN, (str(error),)
+        else:
             # A query's failure carries no data; an order action's leaves its outcome unknown.
-            unknown = action.kind in (CallKind.PLACE, CallKind.AMEND, CallKind.CANCEL)
-            outcome, errors = (Answer.UNKNOWN if unknown else Answer.ERROR), (str(exc),)
+            outcome = Answer.UNKNOWN if action.kind in _ORDER_ACTIONS else Answer.ERROR
+            errors = (str(error),)
         if outcome is Answer.UNKNOWN and action.kind in (CallKind.AMEND, CallKind.CANCEL):
             log.warning("%s %s unanswered (%s)", action.request.topic, action.request.data.get("RequestID"),
                         " ".join(errors))
-        self._feed(ZenithAnswer(action.call_id, outcome, data, errors))
+        try:
+            self._feed(ZenithAnswer(action.call_id, outcome, data, errors))
+        finally:
+            waiter = self._call_waiters.pop(action.call_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -371,6 +445,11 @@ class OrdersService:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        self._closed = True  # answers of calls still with the client change nothing now
+        for waiter in self._call_waiters.values():
+            if not waiter.done():
+                waiter.set_result(None)
+        self._call_waiters.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -438,31 +517,28 @@ class OrdersService:
     # --- Zenith subscriptions ------------------------------------------------------------------
 
     def _on_orders_event(self, event: Any) -> None:
-        self._on_event(event, "Order", lambda obj: self.handle_order(PlxOrder.from_json(obj)))
+        self._on_event(event, "Order", Order.from_json, self.handle_order)
 
     def _on_tx_event(self, event: Any) -> None:
-        self._on_event(event, "Transaction",
-                       lambda obj: self.handle_transaction(PlxTransaction.from_json(obj)))
+        self._on_event(event, "Transaction", Transaction.from_json, self.handle_transaction)
 
-    def _on_event(self, event: Any, field: str, handle: Callable[[Any], None]) -> None:
+    def _on_event(self, event: Any, field: str, parse: Callable[[Mapping[str, Any]], _T],
+                  handle: Callable[[_T], None]) -> None:
         from gateway.zenith import StreamReset, SubscriptionClosed, SubscriptionData
 
         if isinstance(event, SubscriptionData):
-            for obj in published(event.data, field):
-                try:
-                    handle(obj)
-                except (KeyError, ValueError) as exc:  # a malformed object: the others still count
-                    log.error("cannot apply %r: %s", obj, exc)
+            for obj in _parse_each(_published(event.data, field), parse, f"{field} of a publish"):
+                handle(obj)
         elif isinstance(event, StreamReset):
             self._schedule_reconcile()  # a fresh snapshot follows; fills come from queries
         elif isinstance(event, SubscriptionClosed):
             log.error("Zenith closed %s: %s", event.topic, event.error)
 
-    def handle_order(self, order: PlxOrder) -> None:
+    def handle_order(self, order: Order) -> None:
         """An ``Orders`` change or a ``QueryOrders`` row."""
         self._feed(ZenithOrderUpdate(order))
 
-    def handle_transaction(self, tx: PlxTransaction) -> None:
+    def handle_transaction(self, tx: Transaction) -> None:
         """One execution (exactly once: the core skips a reported one)."""
         self._feed(ZenithTransaction(tx))
 
@@ -525,14 +601,11 @@ class OrdersService:
             orders = await self._query("QueryOrders", {"Account": account}) if txs is not None else None
             if txs is None or orders is None:
                 continue
-            for tx in transactions_in(txs):
+            for tx in transactions_in(_parse_each(txs, Transaction.from_json, "QueryTransactions row")):
                 self.handle_transaction(tx)
-            for obj in orders:
-                if isinstance(obj, dict):
-                    try:
-                        self.handle_order(PlxOrder.from_json(obj))
-                    except (KeyError, ValueError) as exc:
-                        log.error("cannot apply %r: %s", obj, exc)
+            for order in _parse_each(orders, Order.from_json, "QueryOrders row"):
+                self.handle_order(order)
+            # Raw IDs: an order Plxtra lists, even malformed, is not lost.
             known = {str(o.get("ID")) for o in orders if isinstance(o, dict)}
             for stored in working:
                 if stored.account == account and stored.order_id and stored.order_id not in known:
@@ -541,10 +614,25 @@ class OrdersService:
         self._feed(Reconciled(redrive=tuple(o.request_id for o in working)))
         await self._settled(self._feed(Reconciled(replace=tuple(unchecked))))
 
-    async def _settled(self, calls: list[asyncio.Task[Any]]) -> None:
+    async def _settled(self, calls: list[str]) -> None:
         """Wait (bounded by the client's request timeout) for the calls reconciliation started."""
-        if calls:
-            await asyncio.wait(calls)
+        if not calls or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        waiters = []
+        for call_id in calls:
+            waiter = self._call_waiters.get(call_id)
+            if waiter is None:
+                waiter = self._call_waiters[call_id] = loop.create_future()
+            waiters.append(waiter)
+        # An answer, a timeout or a lost connection settles each; the bound covers a send that
+        # never happened (a failed group commit drops what depended on it).
+        limit = float(getattr(self._client, "request_timeout", 10.0)) + 5.0
+        await asyncio.wait(waiters, timeout=limit)
+        for call_id in calls:
+            waiter = self._call_waiters.get(call_id)
+            if waiter is not None and waiter.done():
+                del self._call_waiters[call_id]
 
     async def _check_lost(self, request_id: str, account: str, order_id: str) -> None:
         """A working order missing from QueryOrders: ask for it by ID; if Plxtra has no such

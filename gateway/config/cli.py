@@ -132,7 +132,9 @@ def describe(config: GatewayConfig, file: str) -> str:
                  f"timeout {zn.request_timeout:g}s")
     lines.append(f"  store         {describe_store(config)}")
     lines.append(f"  logs          {gw.log_dir}")
-    store = f"file {gw.message_store_dir}" if gw.message_store == "file" else "memory"
+    store = f"file {gw.message_store_dir}" if gw.message_store == "file" else gw.message_store
+    if gw.message_store == "postgresql" and gw.store is not None:
+        store += f" (QuickFIX's PostgreSQLStore in {gw.store.redacted})"
     lines.append(f"  message store {store}")
     lines.append(f"  dictionaries  {gw.data_dictionary_dir or 'installed with quickfix'}")
     lines.append(f"  market data   conflation {'on' if gw.md_conflation else 'off'}, "

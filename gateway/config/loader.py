@@ -31,6 +31,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -69,7 +70,9 @@ GATEWAY_KEYS = (
 )
 ZENITH_KEYS = ("url", "token", "auth_method", "request_timeout", "sim_config", "ca", "at_start")
 DEFAULT_ACCOUNT_OWNER = "XS"
-MESSAGE_STORES = ("file", "memory")
+MESSAGE_STORES = ("file", "memory", "postgresql")
+# QuickFIX's PostgreSQLStore writes CompIDs into its SQL unescaped: with it, these are refused.
+_SQL_UNSAFE_COMP_ID = ("'", "\\")
 AUTH_METHODS = ("bearer", "authtoken")
 EMBEDDED = "embedded"
 STORE_APPLY = ("loop", "thread")
@@ -153,6 +156,7 @@ class _Loader:
             admin = read_admin(self.r, *got, self._host)   # type: ignore[assignment]
         if gateway is not None:
             self._check_tls(root, gateway, built)
+            self._check_sql_comp_ids(nodes, gateway, sessions)
         if gateway is None or zenith is None or admin is None or len(built) != len(sessions):
             return None
         if instances is None:
@@ -172,6 +176,19 @@ class _Loader:
             self.r.error(root, "gateway.tls_listen_port", f"missing: sessions {names} say transport: tls")
         elif gateway.tls_listen_port == gateway.listen_port:
             self.r.error(root, "gateway.tls_listen_port", "must differ from listen_port (plain sessions)")
+
+    def _check_sql_comp_ids(self, nodes: list[Node], gateway: GatewaySettings,
+                            sessions: list[SessionConfig | None]) -> None:
+        if gateway.message_store != "postgresql":
+            return
+        for i, (node, s) in enumerate(zip(nodes, sessions, strict=True)):
+            if s is None:
+                continue
+            for name, value in (("sender_comp_id", s.sender_comp_id), ("target_comp_id", s.target_comp_id)):
+                if any(c in value for c in _SQL_UNSAFE_COMP_ID):
+                    self.r.error(node, f"sessions[{i}].{name}",
+                                 f"{value!r}: with message_store postgresql a CompID may not contain ' or \\ "
+                                 "(QuickFIX's PostgreSQLStore puts it in its SQL unescaped)")
 
     # -- paths -----------------------------------------------------------------------------
     def _path(self, node: Node, key: str) -> Path | None:
@@ -214,8 +231,6 @@ class _Loader:
         for name in ("store_path", "log_dir", "message_store_dir"):
             if got := m.get(name):
                 put(name, self._path(*got))
-        if got := m.get("message_store"):
-            put("message_store", self.r.choice(*got, MESSAGE_STORES))
         if got := m.get("data_dictionary_dir"):
             node, key = got
             if self.r.text(node, key) is not None:   # null: locate the installed dictionaries
@@ -246,6 +261,7 @@ class _Loader:
             put("logs", read_logs(self.r, *got))
         if got := m.get("store"):
             put("store", read_store(self.r, *got))
+        self._message_store(m, values, put)
         owner: str | None = DEFAULT_ACCOUNT_OWNER
         if got := m.get("account_owner"):
             node, key = got
@@ -257,6 +273,21 @@ class _Loader:
         if not ok:
             return None, owner
         return GatewaySettings(**values), owner   # type: ignore[arg-type]
+
+    def _message_store(self, m: MapReader, values: dict[str, object], put: Any) -> None:
+        """``gateway.message_store``: what the config says, else ``postgresql`` when the state is
+        in PostgreSQL (a standby elsewhere must find QuickFIX's sequence numbers there too), else
+        ``file``. ``postgresql`` needs ``gateway.store``."""
+        got = m.get("message_store")
+        if got is None:
+            if values.get("store") is not None:
+                values["message_store"] = "postgresql"
+            return
+        kind = self.r.choice(*got, MESSAGE_STORES)
+        if kind == "postgresql" and values.get("store") is None and m.get("store") is None:
+            self.r.error(*got, "postgresql needs gateway.store: postgresql://... (the same database)")
+            kind = None
+        put("message_store", kind)
 
     def _host(self, node: Node, key: str) -> str | None:
         host = self.r.string(node, key)

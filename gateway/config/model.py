@@ -124,7 +124,9 @@ class GatewaySettings:
     store_path: Path = Path("var/gateway.sqlite")
     store: PostgresStore | None = None       # gateway.store: postgresql://... (None: SQLite at store_path)
     log_dir: Path = Path("var/log")
-    message_store: str = "file"              # "file" or "memory" (QuickFIX message store)
+    # QuickFIX message store: "file", "memory" or "postgresql" (QuickFIX's PostgreSQLStore in the
+    # gateway.store database; the loader makes it the default when gateway.store is set)
+    message_store: str = "file"
     message_store_dir: Path = Path("var/store")
     data_dictionary_dir: Path | None = None  # None: locate the dictionaries installed with quickfix
     cancel_on_disconnect: bool = False       # default for sessions that do not say

@@ -28,7 +28,10 @@ Key names are QuickFIX C++'s (``src/C++/SessionSettings.h``), and two of its lim
   be enforced outside QuickFIX (firewall, container network).
 
 Logon credentials are never written: QuickFIX does not check them (the application does, in
-``fromAdmin``), and this text is printed by ``check-config``.
+``fromAdmin``), and this text is printed by ``check-config``. Nor is the PostgreSQL password of
+``message_store: postgresql``: QuickFIX's PostgreSQLStore leaves an empty ``PostgreSQLStorePassword``
+to libpq, which reads ``PGPASSWORD`` from the environment (the engine exports it from
+``gateway.store``, :mod:`gateway.fix.message_store`).
 """
 
 from __future__ import annotations
@@ -128,11 +131,17 @@ def render_quickfix_settings(
         "[DEFAULT]",
         f"FileLogPath={gw.log_dir}",
     ]
+    defaults = dict(DEFAULT_SETTINGS)
     if gw.message_store == "file":
         lines.append(f"FileStorePath={gw.message_store_dir}")
+    elif gw.message_store == "postgresql" and gw.store is not None:
+        lines += _postgresql_store_lines(gw.store.host, gw.store.port, gw.store.database, gw.store.user)
+        # Another process (a standby taking over) may have moved the numbers since this store
+        # was created: reload them at each Logon.
+        defaults["RefreshOnLogon"] = "Y"
     else:
         lines.append("# message_store: memory (sequence numbers and resend buffer are lost on restart)")
-    lines += [f"{k}={v}" for k, v in DEFAULT_SETTINGS]
+    lines += [f"{k}={v}" for k, v in defaults.items()]
     for session in config.sessions:
         if session.role is role:
             lines.append("")
@@ -155,6 +164,18 @@ def render_connector_settings(
         dictionaries = locate_dictionaries(config.gateway.data_dictionary_dir, needed=required_files(config))
     return {role: render_quickfix_settings(config, role=role, dictionaries=dictionaries, today=today)
             for role in connector_roles(config)}
+
+
+def _postgresql_store_lines(host: str, port: int, database: str, user: str) -> list[str]:
+    return ["# message_store: postgresql (QuickFIX's PostgreSQLStore, tables sessions and messages of",
+            "# gateway.store; password from PGPASSWORD in the process environment, never here)",
+            f"PostgreSQLStoreDatabase={database}",
+            f"PostgreSQLStoreUser={user}",
+            f"PostgreSQLStoreHost={host}",
+            f"PostgreSQLStorePort={port}",
+            # All sessions of a process share one connection: they run on one thread (the loop)
+            # anyway, and a server's connections are a scarcer resource than its statements.
+            "PostgreSQLStoreUseConnectionPool=Y"]
 
 
 def _session_lines(config: GatewayConfig, s: SessionConfig, dictionaries: DictionaryPaths,

@@ -34,6 +34,7 @@ from gateway.config.model import GatewayConfig, Role, SessionConfig, Transport
 from gateway.fix.convert import DictionaryCache, MessageDictionaries, session_id_of
 from gateway.fix.errors import FixEngineError
 from gateway.fix.loop_driver import LoopDriver, loop_sockets_available
+from gateway.fix.message_store import message_store_factory
 from gateway.vocab.records import SessionKey
 
 _T = TypeVar("_T")
@@ -180,11 +181,9 @@ class FixEngine:
     def _factories_for(self, settings: fix.SessionSettings) -> tuple[object, object]:
         """(store factory, log factory) reading ``settings``: a factory looks each session up in
         the settings it was given, so every connector needs its own."""
-        store: object
-        if self.config.gateway.message_store == "file":
-            store = fix.FileStoreFactory(settings)
-        else:
-            store = fix.MemoryStoreFactory()
+        # With postgresql each session's store connects and reads its numbers when the connector
+        # creates it: the caller has the instance lease by then (gateway/app/cli_run.py).
+        store = message_store_factory(self.config.gateway, settings)
         log_factory = self._given_log_factory or fix.FileLogFactory(settings)
         self._factories += [store, log_factory]
         return store, log_factory
@@ -250,7 +249,7 @@ class FixEngine:
                 store, logs = self._factories_for(settings)
                 self._initiator = fix.SocketInitiator(self.application, store, settings, logs)
                 self._driver.add(self._initiator)   # its first poll starts the connects
-            for connector in build_tls_connectors(self.transports, self.application, gw.message_store,
+            for connector in build_tls_connectors(self.transports, self.application, gw,
                                                   self._given_log_factory):
                 self._tls.append(connector)
                 self._driver.add(connector)

@@ -32,8 +32,9 @@ from typing import Any
 
 import quickfix as fix
 
-from gateway.config.model import GatewayConfig, Role, SessionConfig, TlsSettings, Transport
+from gateway.config.model import GatewayConfig, GatewaySettings, Role, SessionConfig, TlsSettings, Transport
 from gateway.fix.errors import FixEngineError
+from gateway.fix.message_store import message_store_factory
 
 __all__ = ["TransportPlan", "build_tls_connectors", "plan_transports", "ssl_available", "tls_lines"]
 
@@ -108,7 +109,7 @@ class TransportPlan:
         self._keep.clear()
 
 
-def build_tls_connectors(plan: TransportPlan, application: fix.Application, message_store: str,
+def build_tls_connectors(plan: TransportPlan, application: fix.Application, gateway: GatewaySettings,
                          log_factory: Any) -> list[Any]:
     """The SSL acceptor/initiators of ``plan``, built but not started (the loop driver's first
     poll starts them)."""
@@ -122,7 +123,7 @@ def build_tls_connectors(plan: TransportPlan, application: fix.Application, mess
             (t, "initiator") for t in plan.tls_initiator_texts]:
         settings = fix.SessionSettings()
         settings.setFromString(text)
-        store = fix.FileStoreFactory(settings) if message_store == "file" else fix.MemoryStoreFactory()
+        store = message_store_factory(gateway, settings)
         logs = log_factory or fix.FileLogFactory(settings)
         cls = fix.SSLSocketAcceptor if kind == "acceptor" else fix.SSLSocketInitiator
         plan._keep += [settings, store, logs]   # QuickFIX keeps raw pointers to them

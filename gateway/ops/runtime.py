@@ -177,3 +177,19 @@ def _time_requests(client: Any, metrics: GatewayMetrics) -> None:
             histogram.labels(controller, outcome).observe(time.perf_counter() - started)
 
     client.request = request
+
+    # The order path calls through the callback API (no coroutine): timed from send to answer.
+    inner_send = client.send_request
+
+    def send_request(controller: str, topic: str, data: Any, on_answer: Callable[[Any, Any], None],
+                     *args: Any, **kwargs: Any) -> None:
+        started = time.perf_counter()
+
+        def answered(result: Any, error: Any) -> None:
+            outcome = "ok" if error is None else "error"
+            histogram.labels(controller, outcome).observe(time.perf_counter() - started)
+            on_answer(result, error)
+
+        inner_send(controller, topic, data, answered, *args, **kwargs)
+
+    client.send_request = send_request

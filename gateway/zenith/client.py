@@ -2,7 +2,8 @@
 
 The edge owns the connection, time and tasks; the core owns every decision. Inbound frames run
 through the core *inline* from the socket callback (:mod:`gateway.zenith.transport`): results
-resolve futures, publishes call subscriber callbacks directly, no task or future per message.
+resolve futures (:meth:`ZenithClient.request`) or call back (:meth:`ZenithClient.send_request`, no
+task or future per call), publishes call subscriber callbacks directly, no task per message.
 Per connection one watcher task waits for the close and one keep-alive task pings every
 ``ping_interval`` and aborts the connection after ``dead_after`` seconds of silence (§1.11).
 A supervisor task reconnects with capped, jittered back-off whatever the close code (1000
@@ -79,6 +80,40 @@ def versioned_url(url: str) -> str:
 def is_loopback(url: str) -> bool:
     host = (urlsplit(url).hostname or "").lower()
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+class _Answer:
+    """The waiter of one :meth:`ZenithClient.send_request`: the core settles it like a future
+    (``done`` / ``set_result`` / ``set_exception``), and it calls back at once, once."""
+
+    __slots__ = ("_fn", "timer")
+
+    def __init__(self, fn: Callable[[Any, ZenithError | None], None]) -> None:
+        self._fn: Callable[[Any, ZenithError | None], None] | None = fn
+        self.timer: asyncio.TimerHandle | None = None
+
+    def done(self) -> bool:
+        return self._fn is None
+
+    def set_result(self, data: Any) -> None:
+        self._settle(data, None)
+
+    def set_exception(self, error: BaseException) -> None:
+        if not isinstance(error, ZenithError):  # the core fails calls with ZenithErrors only
+            error = ZenithError(str(error))
+        self._settle(None, error)
+
+    def _settle(self, data: Any, error: ZenithError | None) -> None:
+        fn, self._fn = self._fn, None
+        if fn is None:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        try:
+            fn(data, error)
+        except Exception:  # the reader, a timer or the loss handling called us: keep them alive
+            log.exception("Zenith answer callback raised")
 
 
 class ZenithClient:
@@ -158,6 +193,7 @@ class ZenithClient:
         self.reconnects = 0
         self._last_close_code: int | None = None
         self.auth_refreshes = 0
+        self.requests_sent = 0      # send_request calls that went on the wire (tests, metrics)
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -230,6 +266,54 @@ class ZenithClient:
                 + (f" ({self.last_error})" if self.last_error else "")
             )
         return await self._call(controller, topic, data, timeout)
+
+    def send_request(
+        self,
+        controller: str,
+        topic: str,
+        data: Any,
+        on_answer: Callable[[Any, ZenithError | None], None],
+        timeout: float | None = None,
+    ) -> None:
+        """Call an action (§1.6) without a coroutine: ``on_answer(data, None)`` with the result
+        ``Data``, or ``on_answer(None, error)`` with the error :meth:`request` would raise.
+
+        ``on_answer`` runs exactly once, on the loop thread, never before this method returns: the
+        answer from the reader's dispatch of its frame (no task, no future), a timeout from the
+        request's one ``call_later`` timer (cancelled by the answer; a ``Cancel`` is sent, §1.5), a
+        connection loss from the loss handling, a failure to send (not connected, closing) on the
+        next loop turn. It must not raise (it is logged if it does).
+        """
+        loop = self._loop or asyncio.get_running_loop()
+        waiter = _Answer(on_answer)
+        ws = self._ws
+        error: ZenithError | None = None
+        if not self._connected or ws is None:
+            error = ZenithConnectionError(
+                f"not connected to Zenith: cannot call {controller}:{topic}"
+                + (f" ({self.last_error})" if self.last_error else "")
+            )
+        else:
+            try:
+                tid, text = self._core.start_call(controller, topic, data, waiter)
+            except ZenithError as exc:
+                error = exc
+            else:
+                try:
+                    ws.send_text_soon(text)
+                except (InvalidState, ProtocolError):
+                    self._core.abandon_call(tid, waiter)
+                    error = ZenithConnectionError(
+                        f"Zenith connection closing: cannot send {controller}:{topic}", ws.close_code
+                    )
+                else:
+                    limit = timeout if timeout is not None else self.request_timeout
+                    waiter.timer = loop.call_later(limit, self._timed_out, tid, waiter, controller, topic,
+                                                   limit)
+                    self.requests_sent += 1
+                    return
+        # Never inside the caller's own frame: it may be in the middle of acting on an event.
+        loop.call_soon(waiter.set_exception, error)
 
     def subscribe(
         self,
@@ -557,7 +641,7 @@ class ZenithClient:
             timer.cancel()
 
     def _timed_out(
-        self, tid: int, fut: asyncio.Future[Any], controller: str, topic: str, limit: float
+        self, tid: int, fut: asyncio.Future[Any] | _Answer, controller: str, topic: str, limit: float
     ) -> None:
         cancel = self._core.abandon_call(tid, fut)
         if cancel is None or fut.done():

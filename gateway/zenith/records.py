@@ -12,11 +12,12 @@ Security (§4.11) has its own module, :mod:`gateway.zenith.security`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.zenith.market_records import (
     DepthOrderChange,
@@ -64,14 +65,38 @@ __all__ = [
 
 
 
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+def _informational(parse: Callable[[Any], _T], obj: Mapping[str, Any], name: str, what: str) -> _T | None:
+    """``parse(obj[name])``, or None with a warning when the value is malformed.
+
+    For the fields the gateway only carries (fees, amounts, dates it does not report): a bad value
+    there must not drop the whole Order or Transaction, which would lose a fill the gateway can
+    read perfectly well. The fields the gateway acts on (IDs, status, quantities, prices) stay strict.
+    """
+    value = obj.get(name)
+    try:
+        return parse(value)
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        log.warning("%s: field %s ignored, malformed value %.100r (%s)", what, name, value, exc)
+        return None
+
+
+def _is_object(value: Any) -> bool:
+    """A JSON object: a dict from the decoder (checked first: no ABC check), or any mapping."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _fees(value: Any) -> Mapping[str, Decimal]:
-    if not isinstance(value, Mapping):
+    if value is None or not _is_object(value):
         return EMPTY_MAPPING
     return {str(k): d for k, v in value.items() if (d := to_decimal(v)) is not None}
 
 
+def _route(value: Any) -> OrderRoute | None:
+    return OrderRoute.from_json(value) if value is not None and _is_object(value) else None
 
 
 # -- orders ----------------------------------------------------------------------------------
@@ -194,12 +219,14 @@ class Order:
     condition: Mapping[str, Any] | None = None
     executed_quantity: Decimal | None = None
     average_price: Decimal | None = None
+    # UpdatedDate exactly as sent: the gateway's ExecIDs of suspend/resume reports are built from
+    # it, and must come out the same after a restart or an upgrade (ARCHITECTURE §7).
+    updated_text: str = ""
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Order:
         what = "Order"
         details = obj.get("Details")
-        route = obj.get("Route")
         cond = obj.get("Condition")
         # ExecutedQuantity/AveragePrice sit on the Order (§8.39); read Details too, as the page says.
         det = as_mapping(details)
@@ -210,23 +237,24 @@ class Order:
             account=str(required(obj, "Account", what)),
             status=str(required(obj, "Status", what)),
             details=OrderDetails.from_json(required(obj, "Details", what)),
-            route=OrderRoute.from_json(route) if isinstance(route, Mapping) else None,
+            route=_informational(_route, obj, "Route", what),
             currency=optional_str(obj.get("Currency")),
             external_id=optional_str(obj.get("ExternalID")),
             depth_order_id=optional_str(obj.get("DepthOrderID")),
             exchange=optional_str(obj.get("Exchange")),
             trading_market=optional_str(obj.get("TradingMarket")),
             style=normalize_class(obj.get("Style")) or "Market",
-            estimated_fees=_fees(obj.get("EstimatedFees")),
-            current_fees=_fees(obj.get("CurrentFees")),
-            estimated_value=to_decimal(obj.get("EstimatedValue")),
-            current_value=to_decimal(obj.get("CurrentValue")),
-            created_date=parse_datetime(obj.get("CreatedDate")),
-            updated_date=parse_datetime(obj.get("UpdatedDate")),
+            estimated_fees=_informational(_fees, obj, "EstimatedFees", what) or EMPTY_MAPPING,
+            current_fees=_informational(_fees, obj, "CurrentFees", what) or EMPTY_MAPPING,
+            estimated_value=_informational(to_decimal, obj, "EstimatedValue", what),
+            current_value=_informational(to_decimal, obj, "CurrentValue", what),
+            created_date=_informational(parse_datetime, obj, "CreatedDate", what),
+            updated_date=_informational(parse_datetime, obj, "UpdatedDate", what),
             children=str_tuple(obj.get("Children")),
-            condition=cond if isinstance(cond, Mapping) else None,
+            condition=cond if cond is not None and _is_object(cond) else None,
             executed_quantity=to_decimal(executed),
             average_price=to_decimal(average),
+            updated_text=str(obj.get("UpdatedDate") or ""),
         )
 
     @property
@@ -337,16 +365,16 @@ class Transaction:
             code=str(required(obj, "Code", what)),
             trading_market=optional_str(obj.get("TradingMarket")),
             style=normalize_class(obj.get("Style")) or "Market",
-            trade_date=parse_datetime(obj.get("TradeDate")),
-            settlement_date=parse_datetime(obj.get("SettlementDate")),
-            gross_amount=to_decimal(obj.get("GrossAmount")),
-            net_amount=to_decimal(obj.get("NetAmount")),
-            settlement_amount=to_decimal(obj.get("SettlementAmount")),
+            trade_date=_informational(parse_datetime, obj, "TradeDate", what),
+            settlement_date=_informational(parse_datetime, obj, "SettlementDate", what),
+            gross_amount=_informational(to_decimal, obj, "GrossAmount", what),
+            net_amount=_informational(to_decimal, obj, "NetAmount", what),
+            settlement_amount=_informational(to_decimal, obj, "SettlementAmount", what),
             currency=optional_str(obj.get("Currency")),
             total_quantity=to_decimal(obj.get("TotalQuantity")),
             average_price=to_decimal(obj.get("AveragePrice")),
-            total_units=to_decimal(obj.get("TotalUnits")),
-            unit_value=to_decimal(obj.get("UnitValue")),
+            total_units=_informational(to_decimal, obj, "TotalUnits", what),
+            unit_value=_informational(to_decimal, obj, "UnitValue", what),
         )
 
     @staticmethod

@@ -171,6 +171,9 @@ _DT = re.compile(
 )
 
 
+_fromisoformat = datetime.fromisoformat
+
+
 def _tz(text: str | None, default: tzinfo) -> tzinfo:
     if text is None:
         return default
@@ -191,6 +194,16 @@ def parse_datetime(text: Any, default_tz: tzinfo = UTC) -> datetime | None:
         return None
     if isinstance(text, datetime):
         return text if text.tzinfo else text.replace(tzinfo=default_tz)
+    if type(text) is str and len(text) > 16 and text[10] == "T" and text[4] == "-":
+        # The extended form with a time (what the simulator and motif-core send, §3.2) by the C
+        # parser, in a fraction of the regex's time (two date-times per Order, several Orders per
+        # order); only that form: it reads a date-only "20120603+10:00" as 10:00 UTC.
+        try:
+            parsed = _fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=default_tz)
     m = _DT.match(str(text).strip())
     if m is None:
         raise ValueError(f"not an ISO-8601 date-time: {text!r}")
@@ -287,6 +300,8 @@ def optional_str(value: Any) -> str | None:
 
 def as_mapping(value: Any) -> Mapping[str, Any]:
     """The value when it is a JSON object, else an empty mapping (tolerant of absent/odd shapes)."""
+    if type(value) is dict:  # what the JSON decoder makes: no ABC check
+        return value
     return value if isinstance(value, Mapping) else EMPTY_MAPPING
 
 

@@ -6,10 +6,13 @@ core reads back through ``OrderReads``), and collects everything else the core a
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+import pytest
 
 from gateway.bridge.orders.core import (
     Action,
@@ -37,9 +40,10 @@ from gateway.bridge.orders.core import (
     ZenithTransaction,
 )
 from gateway.bridge.orders.lifecycle import OrderState, PendingKind, is_terminal
-from gateway.bridge.orders.model import OrderRecord, PlxOrder, PlxTransaction
+from gateway.bridge.orders.model import OrderRecord
 from gateway.config.model import Limits, SessionConfig
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.zenith.records import Order, OrderActionResponse, Transaction
 
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
 NAME = str(KEY)
@@ -180,6 +184,11 @@ class Harness:
 
     def answer(self, call: CallZenith, outcome: Answer = Answer.DATA, data: Any = None,
                errors: tuple[str, ...] = ()) -> list[Action]:
+        # Parsed once, as the executor does where the answer arrives.
+        if call.kind in (CallKind.PLACE, CallKind.AMEND, CallKind.CANCEL) and isinstance(data, dict):
+            data = OrderActionResponse.from_json(data)
+        elif call.kind is CallKind.FILLS and isinstance(data, list):
+            data = tuple(Transaction.from_json(row) for row in data)
         return self.feed(ZenithAnswer(call.call_id, outcome, data, errors))
 
     def ack(self, call: CallZenith, order_id: str = "P1") -> list[Action]:
@@ -206,8 +215,9 @@ def order(order_id: str, call: CallZenith | None, status: str, executed: str = "
 
 
 def tx(tx_id: str, qty: str, order_id: str = "P1") -> ZenithTransaction:
-    return ZenithTransaction(PlxTransaction(id=tx_id, account="XS:0001", order_id=order_id,
-                                            quantity=Decimal(qty), price=Decimal("10")))
+    return ZenithTransaction(Transaction.from_json(
+        {"ID": tx_id, "Account": "XS:0001", "OrderID": order_id, "Exchange": "XSX", "Code": "XS01",
+         "TotalQuantity": Decimal(qty), "AveragePrice": Decimal("10")}))
 
 
 # --- decisions: exactly once ----------------------------------------------------------------------
@@ -273,7 +283,7 @@ def test_exec_id_is_never_sent_twice_and_a_replayed_fill_changes_nothing() -> No
     assert h.book.orders[rid].cum_qty == Decimal(40)
     assert h.feed(tx("T1", "40")) == []  # the same transaction again (reconciliation replay)
     assert h.book.orders[rid].cum_qty == Decimal(40)
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Working"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Working"))))
     exec_ids = [dict(m.fields).get(17) for m in h.book.sent]
     assert len(exec_ids) == len(set(exec_ids)) == 2  # New, then the fill
 
@@ -286,7 +296,7 @@ def test_place_answer_is_handled_before_an_update_that_overtook_it() -> None:
     h.new("c1")
     call = h.last_call()
     # the Orders publish arrives first (same read as the answer): held, nothing reported yet
-    assert h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", call, "Cancelled")))) == []
+    assert h.feed(ZenithOrderUpdate(Order.from_json(order("P1", call, "Cancelled")))) == []
     h.ack(call)
     assert h.ers() == [("8", "0", "c1"), ("8", "4", "c1")]  # New (the answer) then Canceled (the update)
 
@@ -364,7 +374,7 @@ def test_cancel_success_waits_for_the_feed_then_reports_canceled_on_the_f_clordi
     n = len(h.book.sent)
     h.answer(h.last_call(), data={"Result": "Success"})
     assert len(h.book.sent) == n and h.book.orders[rid].pending_kind is PendingKind.CANCEL
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Cancelled"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Cancelled"))))
     assert h.ers()[-1] == ("8", "4", "x1") and h.book.orders[rid].pending_kind is None
 
 
@@ -396,7 +406,7 @@ def test_cancel_timeout_retry_stops_when_the_feed_settles_the_order() -> None:
     h.cancel("x1", "c1")
     cancel = h.last_call()
     h.answer(cancel, Answer.UNKNOWN)
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Cancelled"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Cancelled"))))
     calls = len(h.book.calls)
     h.feed(TimerFired(("retry", cancel.call_id)))
     assert len(h.book.calls) == calls and not h.core.busy
@@ -416,7 +426,7 @@ def test_pending_status_timer_reports_pending_once() -> None:
 def test_cancel_on_a_finished_order_is_too_late() -> None:
     h = Harness()
     _working(h)
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Expired"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Expired"))))
     h.cancel("x1", "c1")
     assert h.book.sent[-1].msg_type == "9" and dict(h.book.sent[-1].fields)[102] == "0"
 
@@ -427,7 +437,7 @@ def test_cancel_on_a_finished_order_is_too_late() -> None:
 def test_terminal_update_ahead_of_its_fills_is_held_until_they_arrive() -> None:
     h = Harness()
     rid = _working(h)
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Expired", executed="60"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Expired", executed="60"))))
     assert not is_terminal(h.book.orders[rid].state) and ("hold", rid) in h.book.timers
     h.feed(tx("T1", "20"))
     assert not is_terminal(h.book.orders[rid].state)
@@ -439,11 +449,12 @@ def test_terminal_update_ahead_of_its_fills_is_held_until_they_arrive() -> None:
 def test_held_update_is_released_after_fetching_fills_at_the_deadline() -> None:
     h = Harness()
     rid = _working(h)
-    h.feed(ZenithOrderUpdate(PlxOrder.from_json(order("P1", None, "Cancelled", executed="30"))))
+    h.feed(ZenithOrderUpdate(Order.from_json(order("P1", None, "Cancelled", executed="30"))))
     h.feed(TimerFired(("hold", rid)))
     fetch = h.last_call()
     assert fetch.kind is CallKind.FILLS and fetch.request.data == {"Account": "XS:0001", "OrderID": "P1"}
-    rows = [{"ID": "T9", "Account": "XS:0001", "OrderID": "P1", "TotalQuantity": "30", "AveragePrice": "10"}]
+    rows = [{"ID": "T9", "Account": "XS:0001", "OrderID": "P1", "Exchange": "XSX", "Code": "XS01",
+             "TotalQuantity": "30", "AveragePrice": "10"}]
     h.answer(fetch, data=rows)
     assert [e[1] for e in h.ers()] == ["0", "F", "4"] and h.book.orders[rid].state is OrderState.CANCELED
 
@@ -544,3 +555,27 @@ def test_amend_of_unknown_outcome_on_an_order_that_filled_meanwhile_gets_no_reje
     h.answer(h.last_call(), Answer.UNKNOWN)
     assert len(h.book.sent) == n and not h.core.busy  # not retried, and no 9 built from a non-answer
     assert h.book.orders[rid].state is OrderState.FILLED
+
+
+# --- the one payload model: what the core does with what the spec leaves out -----------------------
+
+
+def test_transaction_without_quantity_or_price_is_skipped_never_a_fill_of_zero(
+        caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness()
+    rid = _working(h)
+    row = {"ID": "T1", "Account": "XS:0001", "OrderID": "P1", "Exchange": "XSX", "Code": "XS01"}
+    with caplog.at_level(logging.ERROR):
+        assert h.feed(ZenithTransaction(Transaction.from_json({**row, "AveragePrice": "10"}))) == []
+        assert h.feed(ZenithTransaction(Transaction.from_json({**row, "TotalQuantity": "5"}))) == []
+    assert [e[1] for e in h.ers()] == ["0"] and h.book.orders[rid].cum_qty == 0
+    assert caplog.text.count("no TotalQuantity/AveragePrice") == 2
+
+
+def test_terminal_update_without_executed_quantity_is_not_held() -> None:
+    h = Harness()
+    rid = _working(h)
+    obj = order("P1", None, "Expired")
+    del obj["ExecutedQuantity"]  # unknown: there are no fills to wait for, not "0 executed"
+    h.feed(ZenithOrderUpdate(Order.from_json(obj)))
+    assert h.book.orders[rid].state is OrderState.EXPIRED and ("hold", rid) not in h.book.timers

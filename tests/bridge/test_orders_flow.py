@@ -25,8 +25,6 @@ from gateway.bridge.orders.model import (
     FixVersion,
     OrderRecord,
     OrderTerms,
-    PlxOrder,
-    PlxTransaction,
     record_from_data,
     record_to_data,
 )
@@ -41,6 +39,7 @@ from gateway.config.dictionaries import locate_dictionaries
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.rejects import reject_inbound
 from gateway.vocab.tags import CxlRejResponseTo, OrdType, Side
+from gateway.zenith.records import Order, Transaction
 
 NOW = datetime(2025, 6, 3, 0, 15, 30, 123000, tzinfo=UTC)
 DICT_DIR = locate_dictionaries().directory
@@ -101,23 +100,22 @@ def record(version: FixVersion = FixVersion.FIX44, **over: object) -> OrderRecor
     return base.evolve(**over) if over else base
 
 
-def plx(status: str, **over: object) -> PlxOrder:
-    return PlxOrder(
-        **{
-            "id": "oid-1",
-            "account": "XS:0001",
-            "status": status,
-            "external_id": "gwx-0000001",
-            "updated_date": "2025-06-03T10:15:31.205+10:00",
-            **over,
-        }
-    )  # type: ignore[arg-type]
+def plx(status: str, updated: str = "2025-06-03T10:15:31.205+10:00", quantity: Decimal | None = None,
+        limit_price: Decimal | None = None) -> Order:
+    """A Zenith Order (§5.2) as the executor parses it from the feed."""
+    details: dict[str, object] = {"Exchange": "XSX", "Code": "XS01", "Side": "Bid", "Style": "Market",
+                                  "Type": "Limit", "Validity": "UntilDay"}
+    if quantity is not None:
+        details["Quantity"] = quantity
+    if limit_price is not None:
+        details["LimitPrice"] = limit_price
+    return Order.from_json({"ID": "oid-1", "Account": "XS:0001", "Status": status,
+                            "ExternalID": "gwx-0000001", "UpdatedDate": updated, "Details": details})
 
 
-def tx(tid: str, qty: str, px: str) -> PlxTransaction:
-    return PlxTransaction(
-        id=tid, account="XS:0001", order_id="oid-1", quantity=Decimal(qty), price=Decimal(px)
-    )
+def tx(tid: str, qty: str, px: str) -> Transaction:
+    return Transaction.from_json({"ID": tid, "Account": "XS:0001", "OrderID": "oid-1", "Exchange": "XSX",
+                                  "Code": "XS01", "TotalQuantity": qty, "AveragePrice": px})
 
 
 def accepted(version: FixVersion) -> OrderRecord:
@@ -261,11 +259,15 @@ def test_market_rejection_after_acceptance() -> None:
 
 def test_suspend_and_resume() -> None:
     key, v = KEYS[FixVersion.FIX44], FixVersion.FIX44
-    s = on_order_update(accepted(v), plx("Suspended", updated_date="T1"), key, v, NOW)
-    assert s.record.state is OrderState.SUSPENDED and validate(s.reports[0].message, v)[150] == "9"
-    r = on_order_update(s.record, plx("OnMarket", updated_date="T2"), key, v, NOW)
+    # The ExecIDs carry UpdatedDate exactly as Plxtra sent it (the same after a restart or upgrade).
+    s = on_order_update(accepted(v), plx("Suspended", updated="2025-06-03T10:15:31.205+10:00"), key, v, NOW)
+    f = validate(s.reports[0].message, v)
+    assert s.record.state is OrderState.SUSPENDED and (f[150], f[17]) == (
+        "9", "oid-1-9-2025-06-03T10:15:31.205+10:00")
+    r = on_order_update(s.record, plx("OnMarket", updated="20250603T101532Z"), key, v, NOW)
     f = validate(r.reports[0].message, v)
-    assert r.record.state is OrderState.NEW and (f[150], f[39], f[17]) == ("D", "0", "oid-1-D-T2")
+    assert r.record.state is OrderState.NEW
+    assert (f[150], f[39], f[17]) == ("D", "0", "oid-1-D-20250603T101532Z")
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -43,10 +43,11 @@ def _tables(conn: psycopg.Connection) -> set[str]:
 def test_the_shipped_schema_applies_once_and_gives_every_state_table_an_instance_column(db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         assert [m.filename for m in migrate(conn)] == [
-            "0001_initial.sql", "0002_outbound_seq_per_instance.sql", "0003_store_apply.sql"]
+            "0001_initial.sql", "0002_outbound_seq_per_instance.sql", "0003_store_apply.sql",
+            "0004_quickfix_store.sql"]
         assert migrate(conn) == []   # second start: nothing to do
         assert _tables(conn) == {"schema_migrations", "meta", "orders", "clordids", "execs", "outbound",
-                                 "decisions", "leases"}
+                                 "decisions", "leases", "sessions", "messages"}   # 0004: QuickFIX's
         rows = conn.execute(
             "SELECT c.table_name FROM information_schema.key_column_usage c "
             "JOIN information_schema.table_constraints t ON t.constraint_name = c.constraint_name "
@@ -57,7 +58,7 @@ def test_the_shipped_schema_applies_once_and_gives_every_state_table_an_instance
                             "WHERE table_name = 'outbound'").fetchall()
         assert "instance" in {c[0] for c in cols}
         version = applied_versions(conn)
-        assert list(version) == [1, 2, 3] and len(version[1][1]) == 64
+        assert list(version) == [1, 2, 3, 4] and len(version[1][1]) == 64
 
 
 def test_each_file_is_applied_once_in_order_and_a_new_file_alone_later(db_url: str, tmp_path: Path) -> None:
@@ -129,9 +130,9 @@ def test_a_second_migrator_waits_on_the_advisory_lock_then_finds_the_work_done(d
     holder.close()
     for t in threads:
         t.join(timeout=20)
-    assert sorted(map(str, results.values())) == ["[1, 2, 3]", "[]"]   # one applied all, the other nothing
+    assert sorted(map(str, results.values())) == ["[1, 2, 3, 4]", "[]"]   # one applied all, the other nothing
     with psycopg.connect(db_url) as conn:
-        assert list(applied_versions(conn)) == [1, 2, 3]
+        assert list(applied_versions(conn)) == [1, 2, 3, 4]
 
 
 def test_migration_files_must_be_numbered_without_gaps_or_twins(tmp_path: Path) -> None:

@@ -155,7 +155,11 @@ def test_the_bridges_parse_zenith_numbers_with_it() -> None:
     from gateway.bridge.orders import model
 
     assert model.to_decimal is to_decimal and book.to_decimal is to_decimal
-    with pytest.raises(ValueError):
-        model.PlxOrder.from_json({"ID": "o1", "ExecutedQuantity": "garbage"})
-    order = model.PlxOrder.from_json({"ID": "o1"})            # absent is not malformed: nothing executed
-    assert order.executed_quantity == Decimal(0)
+    # The one Zenith payload model: a malformed ExecutedQuantity is an error, never 0.
+    from gateway.zenith.records import Order
+
+    obj = {"ID": "o1", "Account": "XS:0001", "Status": "Filled",
+           "Details": {"Exchange": "XSX", "Code": "XS01", "Side": "Bid"}}
+    with pytest.raises(ValueError, match="garbage"):
+        Order.from_json({**obj, "ExecutedQuantity": "garbage"})
+    assert Order.from_json(obj).executed_quantity is None     # absent is not malformed: unknown, not 0

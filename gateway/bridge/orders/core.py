@@ -53,6 +53,7 @@ from gateway.bridge.orders.flow import (
     Report,
     clear_pending,
     errors_text,
+    fill_of,
     on_amend_accepted,
     on_order_lost,
     on_order_update,
@@ -83,8 +84,6 @@ from gateway.bridge.orders.model import (
     NewOrder,
     OrderRecord,
     OrderTerms,
-    PlxOrder,
-    PlxTransaction,
     ZenithRequest,
     fix_version,
 )
@@ -126,6 +125,7 @@ from gateway.vocab.tags import (
     OrdRejReason,
     OrdType,
 )
+from gateway.zenith.records import Order, OrderActionResponse, Transaction
 
 __all__ = [
     "ACTIONS",
@@ -225,7 +225,9 @@ class Answer(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ZenithAnswer:
-    """The completion of the :class:`CallZenith` named ``call_id``."""
+    """The completion of the :class:`CallZenith` named ``call_id``. ``data`` (outcome DATA) is
+    parsed once, where the answer arrives: an ``OrderActionResponse`` for PLACE, AMEND and CANCEL,
+    a tuple of ``Transaction`` for FILLS, the ``QuerySecurity`` object for REFERENCE."""
 
     call_id: str
     outcome: Answer
@@ -237,14 +239,14 @@ class ZenithAnswer:
 class ZenithOrderUpdate:
     """An ``Orders`` publish, or a ``QueryOrders`` row of reconciliation."""
 
-    order: PlxOrder
+    order: Order
 
 
 @dataclass(frozen=True, slots=True)
 class ZenithTransaction:
     """A ``Transactions`` publish, or a ``QueryTransactions`` row of reconciliation."""
 
-    tx: PlxTransaction
+    tx: Transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,7 +455,7 @@ class _Order:
 
     call: str | None = None
     queue: deque[_Work] = field(default_factory=deque)
-    early: list[PlxOrder] = field(default_factory=list)  # Orders updates ahead of the PlaceOrder answer
+    early: list[Order] = field(default_factory=list)  # Orders updates ahead of the PlaceOrder answer
     driving: set[str] = field(default_factory=set)  # F/G ClOrdIDs a call or queue entry is sending
 
 
@@ -496,7 +498,7 @@ class OrderCore:
         self._calls: dict[str, _Call] = {}
         # Transactions whose order ID no answered PlaceOrder has linked yet, by that ID (bounded:
         # reconciliation, requested for each, finds any that are dropped).
-        self._orphans: dict[str, list[PlxTransaction]] = {}
+        self._orphans: dict[str, list[Transaction]] = {}
         self._holds = FillHold() if hold_timeout is None else FillHold(hold_timeout)
         self._references = ReferenceCache()
         self._call_seq = 0
@@ -948,13 +950,13 @@ class OrderCore:
             self._next_work(call.order)
 
     @staticmethod
-    def _result(ev: ZenithAnswer) -> dict[str, Any]:
-        """The answer as an order-action result: ``Result`` and ``Errors``."""
+    def _response(ev: ZenithAnswer) -> OrderActionResponse:
+        """The answer as an Order Action Response (an Error container is a refusal)."""
         if ev.outcome is Answer.ERROR:
-            return {"Result": "Error", "Errors": list(ev.errors)}
-        if isinstance(ev.data, dict):
+            return OrderActionResponse("Error", None, errors=ev.errors)
+        if isinstance(ev.data, OrderActionResponse):
             return ev.data
-        return {"Result": "Error", "Errors": [f"unexpected answer {ev.data!r}"]}
+        return OrderActionResponse("Error", None, errors=(f"unexpected answer {ev.data!r}",))
 
     def _placed(self, call: _Call, ev: ZenithAnswer) -> None:
         request_id = call.order
@@ -965,24 +967,28 @@ class OrderCore:
             if self._reads.zenith_connected():
                 self._emit(Reconcile("place-unanswered"))
             return
-        data = self._result(ev)
-        if data.get("Result") == "Success":
-            try:
-                plx = PlxOrder.from_json(data["Order"]) if isinstance(data.get("Order"), dict) else None
-            except (KeyError, ValueError) as exc:
-                # Accepted all the same (Result is Success); the Orders feed and reconciliation
-                # bring the order's state, as for an answer without an Order.
-                log.error("PlaceOrder %s: malformed Order in a Success answer: %s", request_id, exc)
-                plx = None
+        response = self._response(ev)
+        if response.ok:
+            # Without an Order (absent, or dropped as malformed by the executor) the Orders feed
+            # and reconciliation link the order ID.
+            plx = response.order
             self._apply_to(request_id, lambda r, k, v, now: on_place_accepted(r, plx, k, v, now))
             return
-        errors = [str(e) for e in data.get("Errors") or []]
+        errors = list(response.errors)
         stored = self._load(request_id)
-        rej = reject_from_zenith(str(data.get("Result") or "Error"), errors, stored.terms if stored else None)
+        rej = reject_from_zenith(response.result or "Error", errors, stored.terms if stored else None)
         self._apply_to(request_id, lambda r, k, v, now: on_place_rejected(r, rej.reason, rej.text, k, v, now))
 
     def _referenced(self, call: _Call, ev: ZenithAnswer) -> None:
-        security = self._result(ev) if ev.outcome is not Answer.UNKNOWN else {"Result": "Error"}
+        security: Mapping[str, Any]
+        if ev.outcome is Answer.DATA and isinstance(ev.data, Mapping):
+            security = ev.data
+        elif ev.outcome is Answer.ERROR:
+            security = {"Result": "Error", "Errors": list(ev.errors)}
+        elif ev.outcome is Answer.DATA:
+            security = {"Result": "Error", "Errors": [f"unexpected answer {ev.data!r}"]}
+        else:
+            security = {"Result": "Error"}
         record = self._load(call.order)
         if record is None:
             return
@@ -1025,18 +1031,18 @@ class OrderCore:
         self._emit(CallZenith(call_id, call.kind, call.request))  # same RequestID
 
     def _amended(self, call: _Call, ev: ZenithAnswer) -> None:
-        data = self._result(ev)
-        if data.get("Result") == "Success":
+        response = self._response(ev)
+        if response.ok:
             self._apply_to(call.order, lambda r, k, v, now: on_amend_accepted(r, k, v, now))
             return
-        self._refused(call, PendingKind.REPLACE, data)
+        self._refused(call, PendingKind.REPLACE, response)
 
     def _canceled(self, call: _Call, ev: ZenithAnswer) -> None:
-        data = self._result(ev)
-        if data.get("Result") != "Success":  # success: the Orders publish reports the cancel
-            self._refused(call, PendingKind.CANCEL, data)
+        response = self._response(ev)
+        if not response.ok:  # success: the Orders publish reports the cancel
+            self._refused(call, PendingKind.CANCEL, response)
 
-    def _refused(self, call: _Call, kind: PendingKind, data: Mapping[str, Any]) -> None:
+    def _refused(self, call: _Call, kind: PendingKind, response: OrderActionResponse) -> None:
         """Amend/Cancel answered with Result != Success: clear the pending request, answer 9."""
         record = self._load(call.order)
         if record is None:
@@ -1047,8 +1053,8 @@ class OrderCore:
             record = clear_pending(record)
             self._save(record)
         if call.cl_ord_id is not None and record.cl_ord_id != call.cl_ord_id:
-            errors = [str(e) for e in data.get("Errors") or []]
-            rej = CancelRejected(cxl_reason_for_errors(errors), errors_text(str(data.get("Result")), errors))
+            errors = list(response.errors)
+            rej = CancelRejected(cxl_reason_for_errors(errors), errors_text(response.result, errors))
             self._cancel_reject(call.name, kind, call.cl_ord_id, call.orig, rej, record)
 
     # --- Zenith feed: Orders and Transactions ----------------------------------------------------
@@ -1065,7 +1071,7 @@ class OrderCore:
             return
         self._apply_order(record, order)
 
-    def _apply_order(self, record: OrderRecord, order: PlxOrder) -> None:
+    def _apply_order(self, record: OrderRecord, order: Order) -> None:
         rid = record.request_id
         if awaiting_fills(record, order):  # F1: fills first, then the terminal report
             step = self._holds.step(rid, HoldEvent.TERMINAL_AHEAD, order)
@@ -1092,6 +1098,10 @@ class OrderCore:
     def _on_transaction(self, ev: ZenithTransaction) -> None:
         """One execution; skipped before it is applied if its ExecID was already sent."""
         tx = ev.tx
+        if fill_of(tx) is None:
+            log.error("transaction %s of order %s skipped: no TotalQuantity/AveragePrice to report "
+                      "(Zenith §5.17)", tx.id, tx.order_id)
+            return
         record = self._for_plx(tx.order_id)
         if record is None:
             # Possibly ours before its order ID is known (it overtook the PlaceOrder answer): kept
@@ -1104,7 +1114,7 @@ class OrderCore:
             return
         self._apply_transaction(record, tx)
 
-    def _apply_transaction(self, record: OrderRecord, tx: PlxTransaction) -> None:
+    def _apply_transaction(self, record: OrderRecord, tx: Transaction) -> None:
         if not self._exec_sent(record.session, record.request_id, f"{tx.order_id}-F{tx.id}"):
             self._apply(record, lambda r, k, v, now: on_transaction(r, tx, k, v, now))
         if record.request_id in self._holds:
@@ -1139,7 +1149,7 @@ class OrderCore:
     def _fills_fetched(self, call: _Call, ev: ZenithAnswer) -> None:
         """The covering transactions did not come: apply the fetched ones (exactly once: already
         reported ones are skipped), then release the terminal update whatever came back."""
-        if ev.outcome is Answer.DATA and isinstance(ev.data, list):
+        if ev.outcome is Answer.DATA and isinstance(ev.data, tuple):
             record = self._load(call.order)
             for tx in transactions_in(ev.data, record.order_id if record is not None else None):
                 self._on_transaction(ZenithTransaction(tx))

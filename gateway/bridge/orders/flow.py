@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from gateway.bridge.orders.lifecycle import (
     ZENITH_STATUS_EVENTS,
@@ -36,16 +37,18 @@ from gateway.bridge.orders.lifecycle import (
     is_terminal,
     next_state,
 )
-from gateway.bridge.orders.model import FixVersion, OrderRecord, PlxOrder, PlxTransaction
+from gateway.bridge.orders.model import FixVersion, OrderRecord
 from gateway.bridge.orders.reports import exec_type_for_fill, execution_report
 from gateway.vocab.records import OutboundMessage, SessionKey
 from gateway.vocab.tags import ExecType, OrdStatus
+from gateway.zenith.records import Order, Transaction
 
 __all__ = [
     "Outcome",
     "Report",
     "clear_pending",
     "errors_text",
+    "fill_of",
     "on_amend_accepted",
     "on_order_lost",
     "on_order_update",
@@ -85,7 +88,7 @@ def _accept(record: OrderRecord, session: SessionKey, version: FixVersion, now: 
 
 
 def on_place_accepted(
-    record: OrderRecord, order: PlxOrder | None, session: SessionKey, version: FixVersion, now: datetime
+    record: OrderRecord, order: Order | None, session: SessionKey, version: FixVersion, now: datetime
 ) -> Outcome:
     """PlaceOrder answered ``Success``: link the Plxtra order ID and report New."""
     if order is not None and record.order_id is None:
@@ -114,16 +117,30 @@ def on_place_rejected(
     return Outcome(record, (Report(exec_id, er),))
 
 
+def fill_of(tx: Transaction) -> tuple[Decimal, Decimal] | None:
+    """(quantity, price) of one execution: ``TotalQuantity`` and ``AveragePrice``, both "Always"
+    for a Market-style transaction (Zenith §5.17). None when one is absent: nothing can be
+    reported for it (the core logs and skips it; never a fill of 0)."""
+    if tx.total_quantity is None or tx.average_price is None:
+        return None
+    return tx.total_quantity, tx.average_price
+
+
 def on_transaction(
-    record: OrderRecord, tx: PlxTransaction, session: SessionKey, version: FixVersion, now: datetime
+    record: OrderRecord, tx: Transaction, session: SessionKey, version: FixVersion, now: datetime
 ) -> Outcome:
-    """One execution (Zenith §5.17): a partial fill or the fill, keyed by transaction ID."""
+    """One execution (Zenith §5.17): a partial fill or the fill, keyed by transaction ID. A
+    transaction without quantity or price (:func:`fill_of`) changes nothing."""
+    fill = fill_of(tx)
+    if fill is None:
+        return Outcome(record)
+    qty, px = fill
     if record.order_id is None:
         record = record.evolve(order_id=tx.order_id)
     accepted = _accept(record, session, version, now)
     record = accepted.record
-    cum_qty = record.cum_qty + tx.quantity
-    cum_value = record.cum_value + tx.quantity * tx.price
+    cum_qty = record.cum_qty + qty
+    cum_value = record.cum_value + qty * px
     done = cum_qty >= record.terms.order_qty
     event = OrderEvent.FILL if done else OrderEvent.PARTIAL_FILL
     # A trade reported after a cancel/expiry still happened: report it, keep the final state.
@@ -138,8 +155,8 @@ def on_transaction(
         exec_id=exec_id,
         exec_type=exec_type_for_fill(version, state is OrderState.FILLED),
         now=now,
-        last_qty=tx.quantity,
-        last_px=tx.price,
+        last_qty=qty,
+        last_px=px,
     )
     return Outcome(record, (*accepted.reports, Report(exec_id, er)))
 
@@ -152,7 +169,7 @@ _EXEC_TYPES = {
 
 
 def on_order_update(
-    record: OrderRecord, order: PlxOrder, session: SessionKey, version: FixVersion, now: datetime
+    record: OrderRecord, order: Order, session: SessionKey, version: FixVersion, now: datetime
 ) -> Outcome:
     """An ``Orders`` publish or a ``QueryOrders`` row for this order (Zenith §5.11).
 
@@ -214,7 +231,7 @@ def on_order_update(
         reports.append(Report(exec_id, er))
     elif event is OrderEvent.SUSPENDED and record.state is not OrderState.SUSPENDED:
         record = record.evolve(state=next_state(_oid(record), record.state, event))
-        exec_id = f"{_oid(record)}-9-{order.updated_date}"
+        exec_id = f"{_oid(record)}-9-{order.updated_text}"
         reports.append(
             Report(
                 exec_id,
@@ -226,7 +243,7 @@ def on_order_update(
     elif event is None and record.state is OrderState.SUSPENDED:
         resume = OrderEvent.RESUMED_PARTIAL if record.cum_qty else OrderEvent.RESUMED
         record = record.evolve(state=next_state(_oid(record), record.state, resume))
-        exec_id = f"{_oid(record)}-D-{order.updated_date}"
+        exec_id = f"{_oid(record)}-D-{order.updated_text}"
         reports.append(
             Report(
                 exec_id,
@@ -255,15 +272,16 @@ def on_order_lost(record: OrderRecord, session: SessionKey, version: FixVersion,
     return Outcome(record, (Report(exec_id, er),))
 
 
-def _shows_pending_amend(record: OrderRecord, order: PlxOrder) -> bool:
+def _shows_pending_amend(record: OrderRecord, order: Order) -> bool:
     """True if ``order`` (an Orders publish) already carries the terms of our pending replace."""
     terms = record.pending_terms
-    if record.pending_kind is not PendingKind.REPLACE or terms is None or order.quantity is None:
+    quantity = order.details.quantity
+    if record.pending_kind is not PendingKind.REPLACE or terms is None or quantity is None:
         return False
     visible = terms.max_floor if terms.max_floor is not None else terms.order_qty
     return (
-        order.quantity == visible
-        and order.limit_price == terms.price
+        quantity == visible
+        and order.details.limit_price == terms.price
         and (
             record.terms.order_qty != terms.order_qty
             or record.terms.price != terms.price

@@ -8,6 +8,7 @@ traded. So a terminal ``Orders`` update whose ``ExecutedQuantity`` exceeds what 
 cover is *held* here; the service releases it when transactions make up the difference, or at the
 deadline after fetching the order's transactions with ``QueryTransactions`` (then releases it
 whatever came back: a fill is never dropped, a late one is still reported after the terminal).
+The updates and transactions are :mod:`gateway.zenith.records` objects, parsed where they arrived.
 
 Meanwhile the order is updated with a *working view* of the held update (same quantities and
 terms, status not terminal), so acceptance and a replace published with it are still reported.
@@ -15,11 +16,10 @@ terms, status not terminal), so acceptance and a replace published with it are s
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from gateway.bridge.orders.lifecycle import (
     HoldDo,
@@ -30,50 +30,45 @@ from gateway.bridge.orders.lifecycle import (
     is_terminal,
     zenith_status_ends_order,
 )
-from gateway.bridge.orders.model import OrderRecord, PlxOrder, PlxTransaction
+from gateway.bridge.orders.model import OrderRecord
+from gateway.zenith.records import Order, Transaction
 
 __all__ = [
     "HOLD_TIMEOUT", "FillHold", "awaiting_fills", "transactions_in", "working_view",
 ]
 
-log = logging.getLogger("gateway.bridge.orders.hold")
+_NO_DATE = datetime.min.replace(tzinfo=UTC)
 
 HOLD_TIMEOUT = 2.0
 """Seconds to wait for the covering transactions before asking QueryTransactions for them."""
 
-def awaiting_fills(record: OrderRecord, order: PlxOrder) -> bool:
-    """True if ``order`` would end ``record`` before the fills its ExecutedQuantity counts."""
+def awaiting_fills(record: OrderRecord, order: Order) -> bool:
+    """True if ``order`` would end ``record`` before the fills its ExecutedQuantity counts (an
+    update without ExecutedQuantity counts none)."""
     return (
         zenith_status_ends_order(order.status)
         and not is_terminal(record.state)
+        and order.executed_quantity is not None
         and order.executed_quantity > record.cum_qty
     )
 
 
-def working_view(record: OrderRecord, order: PlxOrder) -> PlxOrder:
+def working_view(record: OrderRecord, order: Order) -> Order:
     """``order`` with a non-terminal status (a suspended order stays suspended)."""
     status = "Suspended" if record.state is OrderState.SUSPENDED else "PartiallyFilled"
     return replace(order, status=status)
 
 
-def transactions_in(
-    rows: Iterable[Mapping[str, Any]] | None, order_id: str | None = None
-) -> list[PlxTransaction]:
-    """QueryTransactions rows (unordered, Zenith §5.17) as transactions sorted by trade time (ties
-    keep the server's order), only those of ``order_id`` when given."""
-    txs = []
-    for row in rows or ():
-        try:
-            txs.append(PlxTransaction.from_json(row))
-        except (KeyError, ValueError) as exc:  # one malformed row must not hide the other fills
-            log.error("QueryTransactions row skipped: %s: %r", exc, row)
+def transactions_in(txs: Iterable[Transaction], order_id: str | None = None) -> list[Transaction]:
+    """QueryTransactions rows (unordered, Zenith §5.17) sorted by trade time (ties, and rows
+    without one first, keep the server's order), only those of ``order_id`` when given."""
     mine = (x for x in txs if order_id is None or x.order_id == order_id)
-    return sorted(mine, key=lambda x: x.trade_date)
+    return sorted(mine, key=lambda x: x.trade_date or _NO_DATE)
 
 
 @dataclass(slots=True)
 class _Held:
-    order: PlxOrder
+    order: Order
     state: HoldState
 
 
@@ -95,8 +90,8 @@ class FillHold:
         held = self._held.get(request_id)
         return held.state if held is not None else HoldState.NONE
 
-    def step(self, request_id: str, event: HoldEvent, order: PlxOrder | None = None,
-             cum_qty: Decimal | None = None) -> tuple[HoldDo, PlxOrder | None] | None:
+    def step(self, request_id: str, event: HoldEvent, order: Order | None = None,
+             cum_qty: Decimal | None = None) -> tuple[HoldDo, Order | None] | None:
         """Apply ``event`` to the order's hold; what to do and, on RELEASE, the held update. None
         when the table has no such move, or (FILLS_COVER) the fills do not cover it yet.
         ``order`` is the terminal update of TERMINAL_AHEAD, ``cum_qty`` the reported fills of
@@ -114,7 +109,8 @@ class FillHold:
                 held.order = order  # a later update supersedes; the deadline stays
             return do, None
         assert held is not None
-        if event is HoldEvent.FILLS_COVER and (cum_qty is None or cum_qty < held.order.executed_quantity):
+        covered = held.order.executed_quantity or Decimal(0)
+        if event is HoldEvent.FILLS_COVER and (cum_qty is None or cum_qty < covered):
             return None
         if after is HoldState.NONE:
             del self._held[request_id]

@@ -1,9 +1,10 @@
-"""Plain records of the orders bridge: FIX requests in, Plxtra orders/transactions in, the stored
-view of an order, and Zenith requests out.
+"""Plain records of the orders bridge: FIX requests in, the stored view of an order, and Zenith
+requests out.
 
-Everything is a frozen slotted dataclass with Decimal quantities and prices. The Plxtra side is
-parsed here from the Zenith JSON (Zenith §5.2, §5.17) rather than borrowed from the client, so
-the bridge depends on the wire format only.
+Everything is a frozen slotted dataclass with Decimal quantities and prices. Plxtra's orders and
+transactions are the one Zenith payload model, :mod:`gateway.zenith.records` (``Order``,
+``Transaction``, ``OrderActionResponse``): parsed once, where a payload arrives (the executor in
+:mod:`gateway.app.orders_service`), never again here.
 """
 
 from __future__ import annotations
@@ -30,12 +31,9 @@ __all__ = [
     "NewOrder",
     "OrderRecord",
     "OrderTerms",
-    "PlxOrder",
-    "PlxTransaction",
     "StatusRequest",
     "ZenithRequest",
     "fix_version",
-    "published",
     "record_from_data",
     "record_to_data",
     "terms_from_data",
@@ -155,69 +153,6 @@ class ZenithRequest:
     controller: str
     topic: str
     data: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class PlxOrder:
-    """The fields of a Zenith Order object (§5.2) the bridge uses."""
-
-    id: str
-    account: str
-    status: str
-    external_id: str | None = None
-    executed_quantity: Decimal = Decimal(0)
-    average_price: Decimal | None = None
-    updated_date: str = ""
-    code: str | None = None
-    exchange: str | None = None
-    side: str | None = None
-    quantity: Decimal | None = None
-    limit_price: Decimal | None = None
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> PlxOrder:
-        details = obj.get("Details") or {}
-        return cls(
-            id=str(obj["ID"]),
-            account=str(obj.get("Account", "")),
-            status=str(obj.get("Status", "")),
-            external_id=obj.get("ExternalID"),
-            executed_quantity=to_decimal(obj.get("ExecutedQuantity")) or Decimal(0),
-            average_price=to_decimal(obj.get("AveragePrice")),
-            updated_date=str(obj.get("UpdatedDate", "")),
-            code=details.get("Code"),
-            exchange=details.get("Exchange"),
-            side=details.get("Side"),
-            quantity=to_decimal(details.get("Quantity")),
-            limit_price=to_decimal(details.get("LimitPrice")),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PlxTransaction:
-    """A Zenith Transaction Detail (§5.17): one execution of one order."""
-
-    id: str
-    account: str
-    order_id: str
-    quantity: Decimal
-    price: Decimal
-    trade_date: str = ""
-    code: str | None = None
-    trading_market: str | None = None
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> PlxTransaction:
-        return cls(
-            id=str(obj["ID"]),
-            account=str(obj.get("Account", "")),
-            order_id=str(obj.get("OrderID", "")),
-            quantity=to_decimal(obj.get("TotalQuantity")) or Decimal(0),
-            price=to_decimal(obj.get("AveragePrice")) or Decimal(0),
-            trade_date=str(obj.get("TradeDate", "")),
-            code=obj.get("Code"),
-            trading_market=obj.get("TradingMarket"),
-        )
 
 
 # --- the gateway's view of one order (one store row) ----------------------------------------
@@ -363,15 +298,3 @@ def record_from_data(d: Mapping[str, Any]) -> OrderRecord:
         fix_symbol=d.get("fix_symbol"),
         fix_exchange=d.get("fix_exchange"),
     )
-
-
-def published(data: Any, field: str) -> list[dict[str, Any]]:
-    """The ``field`` objects (``Order`` / ``Transaction``) added or updated by a Zenith publish
-    (a list of ``{"O": "A"|"U"|..., field: {...}}`` changes, §5.11 / §5.17)."""
-    if not isinstance(data, list):
-        return []
-    return [
-        c[field]
-        for c in data
-        if isinstance(c, dict) and c.get("O") in ("A", "U") and isinstance(c.get(field), dict)
-    ]
