@@ -164,6 +164,9 @@ def test_each_gateway_config_loads_and_check_config_passes() -> None:
                               capture_output=True, text=True, env=env, timeout=120, check=False)
         assert done.returncode == 0, done.stderr
         assert "PostgreSQL postgresql://plxtra:***@postgres:5432/plxtra" in done.stdout
+        # QuickFIX's sequence numbers in the same database: the standby continues them on any host.
+        assert "message store postgresql (QuickFIX's PostgreSQLStore in postgresql://plxtra:***@postgres" \
+            in done.stdout
         assert "compose-pg-password" not in done.stdout
         # Without the password the config does not load, naming the variable.
         del env["PGPASSWORD"]
