@@ -5,7 +5,8 @@
 Every run has its own processes and a fresh database, as a deployment would:
 
 * a real PostgreSQL server (``bench/_pg.py``: the tests' throw-away server, fsync off) holding the
-  gateways' state and the instances' leases (``gateway.store: postgresql://...``);
+  gateways' state, the instances' leases (``gateway.store: postgresql://...``) and QuickFIX's
+  sequence numbers and sent messages (``message_store: postgresql``; ``--message-store file``: files);
 * the Plxtra simulator in its own process (``plxtra-fix sim --activity off``);
 * (a) ``one``: ``plxtra-fix run --instance all`` serving CLIENT1..CLIENT6;
   (b) ``two``: ``--instance x`` (CLIENT1..3) and ``--instance y`` (CLIENT4..6), each on its own FIX
@@ -74,14 +75,16 @@ def _account(session: str) -> str:
 # -- configuration --------------------------------------------------------------------------------
 
 def write_config(work: Path, instance_layout: dict[str, tuple[str, ...]], fix_port: int, zenith_url: str,
-                 store_url: str, lease_ttl: float = LEASE_TTL) -> Path:
+                 store_url: str, lease_ttl: float = LEASE_TTL, message_store: str = "postgresql") -> Path:
     """One gateway's YAML: every session and every instance (the loader wants them all), its own port
     and files; ``--instance`` picks its sessions."""
     work.mkdir(parents=True, exist_ok=True)
     doc = {
         "gateway": {"listen_host": "127.0.0.1", "listen_port": fix_port, "store": store_url,
-                    "store_path": str(work / "unused.sqlite"), "log_dir": str(work / "fixlog"),
-                    "message_store": "file", "message_store_dir": str(work / "fixstore")},
+                    "store_path": str(work / "journal.sqlite"), "log_dir": str(work / "fixlog"),
+                    # postgresql (the default with gateway.store): sequence numbers and resend
+                    # history in the same database, as a deployment with standbys needs
+                    "message_store": message_store, "message_store_dir": str(work / "fixstore")},
         "zenith": {"url": zenith_url, "token": "demo"},
         # limits: {} opts out of the default 2,000 msg/s throttle, so only the engine limits the rate
         "sessions": [demo_session(s, "FIX.4.4", _sender(s), [_account(s)], limits={}) for s in SESSIONS],
@@ -236,7 +239,7 @@ def run_once(mode: str, rep: int, pg: Any, args: argparse.Namespace, env: dict[s
         ports = {name: free_port() for name in layout}
         for name in layout:
             cfg = write_config(work / f"{mode}-{rep}-{name}", layout, ports[name], url, template,
-                               args.lease_ttl)
+                               args.lease_ttl, args.message_store)
             gateways[name] = GatewayProcess(cfg, ["--instance", name, "--log-level", args.log_level])
         for proc in gateways.values():
             proc.wait_ready(120)
@@ -337,6 +340,8 @@ def main() -> int:
                         help="work in DIR and keep it (configs, FIX logs, gateway output), not a temp dir")
     parser.add_argument("--lease-ttl", type=float, default=LEASE_TTL,
                         help=f"instances' lease_ttl in s (default {LEASE_TTL:g}, as the compose config)")
+    parser.add_argument("--message-store", choices=["postgresql", "file"], default="postgresql",
+                        help="QuickFIX's store: postgresql (default, as with standbys) or file")
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING"],
                         help="the gateways' --log-level (their output is in the work directory)")
     args = parser.parse_args()
@@ -362,7 +367,8 @@ def main() -> int:
         pg.stop()
 
     print(f"\ninstances bench: 6 FIX.4.4 sessions, window {args.window} per partner, "
-          f"{args.seconds:g}s per run, state on PostgreSQL (fsync off), simulator in its own process, "
+          f"{args.seconds:g}s per run, state on PostgreSQL (fsync off), QuickFIX store {args.message_store}, "
+          f"simulator in its own process, "
           f"{os.cpu_count()} cores")
     means = {}
     for mode, got in runs.items():
