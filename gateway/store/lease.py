@@ -165,6 +165,11 @@ class Lease:
 # -- the statements --------------------------------------------------------------------------------
 
 _SELECT = ("SELECT name, owner, epoch, expires_at, now() FROM leases WHERE name = %s FOR UPDATE")
+# The holder's renewal: FOR NO KEY UPDATE still serializes with a takeover (FOR UPDATE) but not with
+# the holder's own fenced writes (FOR KEY SHARE). Under FOR UPDATE, a renewal suspended between its
+# two statements (an await on the loop) blocked the store's synchronous fence on that same loop, for
+# good (tests/store/test_pg_lease_renew_fence.py).
+_SELECT_OWN = _SELECT.replace(" FOR UPDATE", " FOR NO KEY UPDATE")
 
 
 def _row(values: tuple[Any, ...] | None) -> tuple[LeaseRow | None, datetime]:
@@ -190,7 +195,7 @@ def _acquire_steps(name: str, owner: str, ttl: float) -> Steps[tuple[int, dateti
 
 
 def _renew_steps(lease: Lease) -> Steps[datetime]:
-    row, db_now = _row((yield (_SELECT, (lease.name,))))
+    row, db_now = _row((yield (_SELECT_OWN, (lease.name,))))
     refusal = renew_refusal(row, lease.owner, lease.epoch, db_now)
     if refusal is not None:
         raise LeaseLost(lease.name, refusal)
