@@ -52,7 +52,15 @@ from gateway.bridge.marketdata.view import (
 from gateway.vocab import tags
 from gateway.vocab.records import Fields, OutboundMessage, SessionKey
 
-__all__ = ["InstrumentData", "MarketDataState", "Stream", "StreamKey", "Subscription", "Topic"]
+__all__ = [
+    "InstrumentData",
+    "MarketDataState",
+    "SharedBodyMessage",
+    "Stream",
+    "StreamKey",
+    "Subscription",
+    "Topic",
+]
 
 SECURITY, DEPTH, LEVELS, TRADES = "Security", "Depth", "Levels", "Trades"
 RequestId = tuple[SessionKey, str]  # (session, MDReqID)
@@ -68,6 +76,16 @@ class Topic:
     @property
     def name(self) -> str:
         return f"{self.kind}!{self.instrument.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class SharedBodyMessage(OutboundMessage):
+    """An outbound W or X whose ``fields`` are MDReqID(262) ``req_id`` then ``shared_body``, the
+    very body object every subscriber of the stream gets: the engine side may build the QuickFIX
+    message once per body and only change 262 per copy (``gateway.fix.md_send``)."""
+
+    shared_body: Fields = ()
+    req_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -494,11 +512,11 @@ class MarketDataState:
             if not sub.active or epoch != sub.epoch:
                 continue
             if msg_type:
-                if msg_type == "X" and items:
-                    fields = self._merge_following(items, sub, fields)
+                merged = self._merge_following(items, sub, fields) if msg_type == "X" and items else None
+                if merged is None:
+                    out.append(_shared(session, msg_type, sub.req_field, fields))
                 else:
-                    fields = (sub.req_field, *fields)
-                out.append(OutboundMessage(session, msg_type, fields))
+                    out.append(OutboundMessage(session, msg_type, merged))
                 continue
             # Marker: the subscription owes a W (snapshot) or a catch-up X.
             stream = sub.stream
@@ -515,16 +533,17 @@ class MarketDataState:
                     out.append(OutboundMessage(session, "X", with_req_id(req_id, body)))
                 sub.mode = "live"
                 continue
-            out.append(OutboundMessage(session, "W", with_req_id(req_id, self._snapshot(stream, now))))
+            out.append(_shared(session, "W", sub.req_field, self._snapshot(stream, now)))
             sub.mode = "live"
             entry = sub.request
             if entry.one_shot and all(s.mode == "live" for s in entry.subs):
                 released += self.remove_request(entry.session, entry.md_req_id)
         return out, released
 
-    def _merge_following(self, items: deque[Any], sub: Subscription, body: Fields) -> Fields:
+    def _merge_following(self, items: deque[Any], sub: Subscription, body: Fields) -> Fields | None:
         """The X ``body`` (shared, without MDReqID) for ``sub``, with the X bodies queued right
-        behind it for the same MDReqID folded in, and ``sub``'s MDReqID(262) in front.
+        behind it for the same MDReqID folded in, and ``sub``'s MDReqID(262) in front; None when
+        nothing follows that can be merged (the shared body goes out as it is).
 
         Only what is already queued is merged (the session is behind): entries stay in order and
         keep their own instrument and RptSeq, so the result means exactly the same to the client
@@ -544,7 +563,7 @@ class MarketDataState:
             parts.append(nbody)
             count += n
         if len(parts) == 1:
-            return (sub.req_field, *body)
+            return None
         self.merged += len(parts) - 1
         merged: list[tuple[int, str]] = [sub.req_field, (tags.NO_MD_ENTRIES, str(count))]
         for part in parts:
@@ -553,3 +572,9 @@ class MarketDataState:
 
     def sessions_pending(self) -> Iterable[SessionKey]:
         return [k for k, q in self.queues.items() if q.items]
+
+
+def _shared(
+    session: SessionKey, msg_type: str, req_field: tuple[int, str], body: Fields
+) -> SharedBodyMessage:
+    return SharedBodyMessage(session, msg_type, (req_field, *body), body, req_field[1])
