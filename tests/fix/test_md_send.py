@@ -118,7 +118,7 @@ def test_other_messages_and_other_bodies_are_converted_on_their_own(
     assert (convert.built, convert.reused) == (5, 1)
 
 
-def test_state_drain_marks_shared_bodies_and_leaves_merged_ones_plain() -> None:
+def test_state_drain_shares_bodies_merged_ones_included() -> None:
     state = MarketDataState(merge_max=50)
     a, b = SessionKey("FIX.4.4", "PLXTRA", "A"), SessionKey("FIX.4.4", "PLXTRA", "B")
     from tests.marketdata.test_md_fanout import _depth_snapshot, _request
@@ -135,7 +135,10 @@ def test_state_drain_marks_shared_bodies_and_leaves_merged_ones_plain() -> None:
         state.on_data(Topic("Depth", XS01), [{"O": "A", "Order": {
             "ID": oid, "Side": "Bid", "Price": D("10.01"), "Quantity": D("3"), "Position": 1}}], NOW)
     (xa,), _ = state.drain(a, 1, NOW)     # a fell behind: its two queued X merge into one
-    assert type(xa) is OutboundMessage and xa.fields[:2] == ((262, "ra"), (268, "2"))
+    (xb,), _ = state.drain(b, 1, NOW)     # so did b, with the same two: the same merged body
+    assert isinstance(xa, SharedBodyMessage) and xa.fields[:2] == ((262, "ra"), (268, "2"))
+    assert xb.shared_body is xa.shared_body and xb.fields[0] == (262, "rb")
+    assert state.merged == 2
     state.on_data(Topic("Depth", XS01), [{"O": "R", "Order": {"ID": "o7"}}], NOW)
     (xa,), _ = state.drain(a, 1, NOW)     # one X alone: the shared body again
     assert isinstance(xa, SharedBodyMessage) and xa.fields == ((262, "ra"), *xa.shared_body)

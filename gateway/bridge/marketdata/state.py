@@ -64,6 +64,7 @@ __all__ = [
 
 SECURITY, DEPTH, LEVELS, TRADES = "Security", "Depth", "Levels", "Trades"
 RequestId = tuple[SessionKey, str]  # (session, MDReqID)
+MERGES_KEPT = 256  # merged bodies kept for other sessions merging the same parts (recent ones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +223,8 @@ class MarketDataState:
         self.messages_built = 0
         self.merged = 0  # queued X folded into the one before them (sessions that fell behind)
         self.merge_max = merge_max
+        # Merged X bodies by the identities of their parts (see _merge_following).
+        self._merges: dict[tuple[int, ...], tuple[list[Fields], Fields]] = {}
 
     # -- registry --------------------------------------------------------------------------------
 
@@ -512,11 +515,9 @@ class MarketDataState:
             if not sub.active or epoch != sub.epoch:
                 continue
             if msg_type:
-                merged = self._merge_following(items, sub, fields) if msg_type == "X" and items else None
-                if merged is None:
-                    out.append(_shared(session, msg_type, sub.req_field, fields))
-                else:
-                    out.append(OutboundMessage(session, msg_type, merged))
+                if msg_type == "X" and items:
+                    fields = self._merge_following(items, sub, fields)
+                out.append(_shared(session, msg_type, sub.req_field, fields))
                 continue
             # Marker: the subscription owes a W (snapshot) or a catch-up X.
             stream = sub.stream
@@ -540,14 +541,15 @@ class MarketDataState:
                 released += self.remove_request(entry.session, entry.md_req_id)
         return out, released
 
-    def _merge_following(self, items: deque[Any], sub: Subscription, body: Fields) -> Fields | None:
+    def _merge_following(self, items: deque[Any], sub: Subscription, body: Fields) -> Fields:
         """The X ``body`` (shared, without MDReqID) for ``sub``, with the X bodies queued right
-        behind it for the same MDReqID folded in, and ``sub``'s MDReqID(262) in front; None when
-        nothing follows that can be merged (the shared body goes out as it is).
+        behind it for the same MDReqID folded in (``body`` itself when none can be).
 
         Only what is already queued is merged (the session is behind): entries stay in order and
         keep their own instrument and RptSeq, so the result means exactly the same to the client
         while costing the engine one message instead of several. Idle sessions are unaffected.
+        Sessions that fall behind together merge the same bodies: the merged body is built once
+        for them and shared like any other (``_merges``), so its QuickFIX message is built once too.
         """
         request = sub.request
         count = int(body[0][1])
@@ -563,12 +565,21 @@ class MarketDataState:
             parts.append(nbody)
             count += n
         if len(parts) == 1:
-            return None
+            return body
         self.merged += len(parts) - 1
-        merged: list[tuple[int, str]] = [sub.req_field, (tags.NO_MD_ENTRIES, str(count))]
+        key = tuple(map(id, parts))
+        kept = self._merges.get(key)
+        # The parts are kept with the merged body, so the ids in the key stay theirs.
+        if kept is not None and all(a is b for a, b in zip(kept[0], parts, strict=True)):
+            return kept[1]
+        merged: list[tuple[int, str]] = [(tags.NO_MD_ENTRIES, str(count))]
         for part in parts:
             merged.extend(part[1:])
-        return tuple(merged)
+        result = tuple(merged)
+        if len(self._merges) >= MERGES_KEPT:
+            del self._merges[next(iter(self._merges))]   # the oldest (insertion order)
+        self._merges[key] = (parts, result)
+        return result
 
     def sessions_pending(self) -> Iterable[SessionKey]:
         return [k for k, q in self.queues.items() if q.items]
