@@ -9,8 +9,8 @@ can log on before the gateway can answer. The engine's connectors are constructe
 simulator starts, on a worker thread (QuickFIX's data dictionary parse, most of start-up, runs
 meanwhile with the GIL released), and started (port bound, initiators connecting) only last.
 Stop runs the same list backwards: Logouts are sent and answered first, then services close,
-then the Zenith connection and the simulator. The embedded simulator keeps its state in a file next to the gateway store (see
-:func:`embedded_sim_config`), so a restart keeps its orders.
+then the Zenith connection and the simulator. The embedded simulator keeps its state in a file
+next to the gateway store (see :func:`embedded_sim_config`), so a restart keeps its orders.
 """
 
 from __future__ import annotations
