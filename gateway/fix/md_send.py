@@ -30,9 +30,9 @@ import quickfix as fix
 from gateway.fix.convert import Dictionaries, MessageDictionaries, to_quickfix
 from gateway.vocab.records import Fields, OutboundMessage
 
-__all__ = ["MD_REQ_ID", "SharedBodyConverter"]
+__all__ = ["SharedBodyConverter"]
 
-MD_REQ_ID = 262
+BEGIN_STRING, MSG_TYPE, MD_REQ_ID = 8, 35, 262
 Converter = Callable[[OutboundMessage, Dictionaries | MessageDictionaries | None], fix.Message]
 
 
@@ -68,6 +68,12 @@ class SharedBodyConverter:
         if kept is not None and kept[0] is body:
             message = kept[1]
             message.setField(MD_REQ_ID, msg.req_id)  # type: ignore[attr-defined]
+            # Whatever the last session's send put in the header goes: the header is as a fresh
+            # conversion leaves it, minus what Session::fill writes anyway (CompIDs).
+            header = message.getHeader()
+            header.clear()
+            header.setField(BEGIN_STRING, msg.session.begin_string)
+            header.setField(MSG_TYPE, msg.msg_type)
             self.reused += 1
             return message
         message = self._fallback(msg, dictionaries)
