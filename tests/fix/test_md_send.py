@@ -88,9 +88,6 @@ def test_reused_message_equals_a_fresh_conversion_of_each_copy(
         reused = _wire(message)
         fresh = _wire(to_quickfix(OutboundMessage(copy.session, msg_type, copy.fields), dictionaries))
         assert reused == fresh
-        # What one session's send adds to the header (here LastMsgSeqNumProcessed, an option a
-        # session may have) must not reach the next copy: the comparison above checks it.
-        message.getHeader().setField(369, "5")
         assert f"\x01262={copy.req_id}\x01" in reused
         assert reused.count("\x01262=") == 1
     assert (convert.built, convert.reused) == (1, 2)
@@ -146,3 +143,19 @@ def test_state_drain_shares_bodies_merged_ones_included() -> None:
     state.on_data(Topic("Depth", XS01), [{"O": "R", "Order": {"ID": "o7"}}], NOW)
     (xa,), _ = state.drain(a, 1, NOW)     # one X alone: the shared body again
     assert isinstance(xa, SharedBodyMessage) and xa.fields == ((262, "ra"), *xa.shared_body)
+
+
+def test_no_rendered_session_writes_a_header_field_of_its_own_on_every_send(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The reuse relies on Session::fill rewriting the whole header: EnableLastMsgSeqNumProcessed
+    would add 369 per session, so the renderer must never turn it on."""
+    from gateway.config.quickfix_settings import render_connector_settings
+
+    sessions = [{"name": f"s{i}", "begin_string": b, "sender_comp_id": "PLXTRA", "target_comp_id": f"T{i}",
+                 "trading": False, "markets": ["XSX"], **({"default_appl_ver_id": a} if a else {})}
+                for i, (b, a, _) in enumerate(VERSIONS)]
+    cfg = load_config(write_test_config(tmp_path_factory.mktemp("cfg"), zenith_url="ws://127.0.0.1:1/",
+                                        fix_port=1, sessions=sessions))
+    texts = "\n".join(render_connector_settings(cfg).values())
+    assert "[SESSION]" in texts and "EnableLastMsgSeqNumProcessed" not in texts
