@@ -14,12 +14,24 @@ What runs:
   depth, to the same symbols (one MarketDataRequest with NoRelatedSym = symbols). A client reads
   the stamp back from each New entry's MDEntrySize: event -> FIX latency on one system clock.
 
-Prints, per phase: MD messages/s and incremental entries/s received in total, latency
-p50/p99/max, the gateway's CPU seconds over the window and its RSS, the CPU of the bench's own
-processes, and how many Zenith Depth subscriptions the simulator saw. ``--profile FILE`` samples
-the gateway with py-spy during the N-session phase (raw stacks; MD_FANOUT_GIL=1: GIL holders only).
-The CPU ratio depends on how much the gateway merges, which depends on the machine's load: on a
-shared machine compare runs interleaved with the code before, several times.
+Each phase is a fixed number of source events (``--rate`` x ``--seconds``), not a fixed time: the
+gateway's CPU (utime + stime of its process only, from /proc) is divided by the events it got,
+so a source slowed down by the machine's load does not move the figure. The ratio compared with
+the target is CPU per event with N sessions over CPU per event with one.
+
+Prints, per phase: MD messages/s and incremental entries/s received in total (and entries per
+message), latency p50/p99/max, the gateway's CPU seconds and µs per event and its RSS, the CPU of
+the bench's own processes, and how many Zenith Depth subscriptions the simulator saw; then the
+median, min and max ratio over ``--repeats`` runs (a fresh gateway each). ``--compare ROOT`` runs
+the gateway of another checkout (e.g. ``git archive`` of the commit before) alternately with this
+one, each repeat, so both see the same load. ``--profile FILE`` samples the gateway with py-spy
+during the N-session phase (raw stacks; MD_FANOUT_GIL=1: GIL holders only).
+What still moves the ratio with the load: queued X of one MDReqID are merged when several wait
+for the same drain pass (fewer, fuller messages, less CPU per event), and how many wait depends on
+how busy the loop is: a gateway made faster per copy merges less and sends more messages, so its
+ratio can even rise. ``--merge-max 1`` turns merging off (one X per event per session): the
+ratio and the "per added session per event" figure then measure the per-copy cost itself (use a
+rate the gateway keeps up with, e.g. ``--rate 400``: every message delivered, entries/msg 1.00).
 Targets (brief): >= 20,000 MD msgs/s out in total, N sessions < 2x the CPU of one, p99 < 5 ms at
 1,000 events/s.
 """
@@ -32,6 +44,7 @@ import multiprocessing
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,13 +54,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from gateway.app.testing import free_port, spawn_gateway_process, write_test_config
-from gateway.sim.config import load_sim_config
-from gateway.sim.generator import MarketGenerator
-from gateway.sim.orders import OrderSpec
-from gateway.sim.testing import run_sim_in_thread
+from gateway.app.testing import free_port, spawn_gateway_process, write_test_config  # noqa: E402
+from gateway.sim.config import load_sim_config  # noqa: E402
+from gateway.sim.generator import MarketGenerator  # noqa: E402
+from gateway.sim.orders import OrderSpec  # noqa: E402
+from gateway.sim.testing import run_sim_in_thread  # noqa: E402
 
 SOH = b"\x01"
 STAMP_BASE = 10**9  # bench order quantity = STAMP_BASE + (monotonic µs mod 10**9)
@@ -312,7 +326,11 @@ def phase(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-    time.sleep(seconds)
+    # A fixed number of events, not a fixed time: on a loaded machine the source may fall behind
+    # its rate, and the gateway's CPU is compared per event (bounded: at most 3x the window).
+    target, deadline = ev0 + int(source.rate * seconds), t0 + 3 * seconds
+    while source.events < target and time.monotonic() < deadline:
+        time.sleep(0.005)
     if spy is not None:
         spy.wait(seconds + 30)
     cpu1, t1, ev1, own1 = proc_cpu(pid), time.monotonic(), source.events, sum(os.times()[:2])
@@ -332,7 +350,10 @@ def phase(
         "p99_ms": pct(0.99),
         "max_ms": pct(1.0),
         "samples": len(lat),
+        "events": ev1 - ev0,
         "gw_cpu_s": cpu1 - cpu0,
+        "gw_us/event": (cpu1 - cpu0) / max(1, ev1 - ev0) * 1e6,
+        "entries/msg": entries / msgs if msgs else float("nan"),
         "gw_rss_mb": proc_rss_mb(pid),
         "sim_cpu_s": own1 - own0,
         "cli_cpu_s": cl1 - cl0,
@@ -340,7 +361,9 @@ def phase(
     }
 
 
-def run(args: argparse.Namespace) -> int:
+def run_once(args: argparse.Namespace, root: Path | None = None) -> tuple[list[dict], int]:
+    """One gateway process (of checkout ``root``, default this one): the 1-session phase, then
+    the N-session phase. Returns the two rows and the Zenith Depth subscriptions per symbol."""
     symbols = [f"XS{i:02d}" for i in range(1, args.symbols + 1)]
     tmp = Path(tempfile.mkdtemp(prefix="md_fanout-"))
     ctx = multiprocessing.get_context("spawn")
@@ -374,9 +397,11 @@ def run(args: argparse.Namespace) -> int:
             fix_port=port,
             sessions=sessions,
             message_store="memory",
-            gateway={"md_queue_limit": args.queue_limit},
+            gateway={"md_queue_limit": args.queue_limit, "md_merge_max": args.merge_max},
         )
-        with spawn_gateway_process(cfg) as gw:
+        # The gateway's code from ``root``; PYTHONPATH replaces the default (this checkout first).
+        env = {"PYTHONPATH": str(root)} if root is not None else None
+        with spawn_gateway_process(cfg, env=env) as gw:
             proc = ctx.Process(
                 target=client_process, args=(child, port, args.sessions, symbols, args.measure)
             )
@@ -414,38 +439,64 @@ def run(args: argparse.Namespace) -> int:
                     proc.kill()
     finally:
         handle.stop()
-    print(
-        f"md_fanout: rate={args.rate:.0f} events/s over {len(symbols)} symbols, window {args.seconds:.0f} s, "
-        f"order-by-order full depth, FIX.4.4; latency sampled on {args.measure} client(s); "
-        f"persist_messages {args.persist}, log_messages {args.log_messages}"
-    )
-    cols = [
-        "phase",
-        "events/s",
-        "md_msgs/s",
-        "entries/s",
-        "p50_ms",
-        "p99_ms",
-        "max_ms",
-        "samples",
-        "gw_cpu_s",
-        "gw_rss_mb",
-        "sim_cpu_s",
-        "cli_cpu_s",
-        "rejects",
-    ]
-    print("  ".join(f"{c:>11}" for c in cols))
-    for r in rows:
-        print("  ".join(f"{r[c]:>11.2f}" if isinstance(r[c], float) else f"{r[c]!s:>11}" for c in cols))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return rows, depth_subs
+
+
+COLS = ["phase", "events/s", "md_msgs/s", "entries/s", "entries/msg", "p50_ms", "p99_ms", "max_ms", "samples",
+        "events", "gw_cpu_s", "gw_us/event", "gw_rss_mb", "sim_cpu_s", "cli_cpu_s", "rejects"]
+
+
+def ratio_of(rows: list[dict]) -> float:
+    """Gateway CPU per event with N sessions over CPU per event with one."""
     one, many = rows
-    ratio = many["gw_cpu_s"] / one["gw_cpu_s"] if one["gw_cpu_s"] else float("nan")
+    return many["gw_us/event"] / one["gw_us/event"] if one["gw_us/event"] else float("nan")
+
+
+def print_rows(rows: list[dict]) -> None:
+    print("  ".join(f"{c:>11}" for c in COLS))
+    for r in rows:
+        print("  ".join(f"{r[c]:>11.2f}" if isinstance(r[c], float) else f"{r[c]!s:>11}" for c in COLS))
+
+
+def run(args: argparse.Namespace) -> int:
+    roots: list[Path | None] = [None] if args.compare is None else [args.compare.resolve(), None]
+    ratios: dict[Path | None, list[float]] = {r: [] for r in roots}
+    per_event: dict[Path | None, list[tuple[float, float]]] = {r: [] for r in roots}
     print(
-        f"gateway CPU {args.sessions} sessions / 1 session: {ratio:.2f}x (target < 2x); "
-        f"MD out with {args.sessions}: {many['md_msgs/s']:.0f} msgs/s carrying {many['entries/s']:.0f} "
-        f"entries/s (target >= 20000 msgs/s; queued X for one MDReqID are merged when a session "
-        f"falls behind); "
-        f"p99 {many['p99_ms']:.2f} ms (target < 5 ms); Zenith Depth subscriptions per symbol: {depth_subs}"
+        f"md_fanout: rate={args.rate:.0f} events/s over {args.symbols} symbols, "
+        f"{args.rate * args.seconds:.0f} events per phase, order-by-order full depth, FIX.4.4; "
+        f"latency sampled on {args.measure} client(s); "
+        f"persist_messages {args.persist}, log_messages {args.log_messages}, md_merge_max {args.merge_max}"
     )
+    for rep in range(args.repeats):
+        for root in roots:  # interleaved: both checkouts see the same machine load
+            rows, depth_subs = run_once(args, root)
+            ratios[root].append(ratio_of(rows))
+            per_event[root].append((rows[0]["gw_us/event"], rows[1]["gw_us/event"]))
+            many = rows[1]
+            print(f"\n-- repeat {rep + 1}/{args.repeats}, gateway {root or ROOT}")
+            print_rows(rows)
+            print(
+                f"gateway CPU per event {args.sessions} sessions / 1 session: {ratio_of(rows):.2f}x "
+                f"(target < 2x); MD out with {args.sessions}: {many['md_msgs/s']:.0f} msgs/s carrying "
+                f"{many['entries/s']:.0f} entries/s ({many['entries/msg']:.2f} per message: queued X for one "
+                f"MDReqID merge when a session falls behind); p99 {many['p99_ms']:.2f} ms (target < 5 ms); "
+                f"Zenith Depth subscriptions per symbol: {depth_subs}"
+            )
+    print(f"\nsummary over {args.repeats} repeat(s): gateway CPU per event, {args.sessions} sessions / 1")
+    for root in roots:
+        values = sorted(ratios[root])
+        one = statistics.median(v[0] for v in per_event[root])
+        many = statistics.median(v[1] for v in per_event[root])
+        # What one more session costs per event (its copies), from each run's own two phases.
+        copies = sorted((n - o) / max(1, args.sessions - 1) for o, n in per_event[root])
+        print(
+            f"  {root or ROOT}: ratio median {statistics.median(values):.2f}x (min {values[0]:.2f}, max "
+            f"{values[-1]:.2f}; all {', '.join(f'{v:.2f}' for v in ratios[root])}); µs/event median: "
+            f"1 session {one:.0f}, {args.sessions} sessions {many:.0f}; per added session per event: "
+            f"median {statistics.median(copies):.1f} µs (min {copies[0]:.1f}, max {copies[-1]:.1f})"
+        )
     return 0
 
 
@@ -464,6 +515,15 @@ def main() -> int:
     parser.add_argument(
         "--log-messages", action=argparse.BooleanOptionalAction, default=False,
         help="sessions' log_messages (default off: no message lines in the QuickFIX message log)",
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="whole runs (each a fresh gateway)")
+    parser.add_argument(
+        "--compare", type=Path, default=None, metavar="ROOT",
+        help="also run the gateway of another checkout, alternating with this one's",
+    )
+    parser.add_argument(
+        "--merge-max", type=int, default=200,
+        help="gateway md_merge_max (1: one X per event per session whatever the load)",
     )
     parser.add_argument(
         "--profile", metavar="FILE", help="py-spy the gateway during the N-session phase (raw stacks to FILE)"

@@ -144,6 +144,9 @@ def return_freed_memory() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gateway.fix.quickfix_import import install
+
+    install()   # before anything imports quickfix: its field classes are made on first use (start-up time)
     from gateway.app.runtime import Gateway
     from gateway.config.errors import ConfigError
     from gateway.config.loader import load_config

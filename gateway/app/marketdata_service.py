@@ -48,6 +48,7 @@ from gateway.bridge.marketdata.request import (
 from gateway.bridge.marketdata.state import MarketDataState, Topic
 from gateway.bridge.marketdata.status import StatusRegistry
 from gateway.config.model import GatewayConfig, SessionConfig
+from gateway.fix.md_send import SharedBodyConverter
 from gateway.vocab import tags
 from gateway.vocab.records import Fields, InboundMessage, SessionKey
 from gateway.vocab.rejects import reject_inbound
@@ -104,6 +105,15 @@ class MarketDataService:
         self._drain_scheduled = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._backlog = getattr(outbox, "backlog", None)
+        self.converter: SharedBodyConverter | None = None
+        if hasattr(outbox, "convert"):
+            # QuickFIX's outbox: each shared W/X body is converted once, not once per subscriber
+            # (a service built again for the same outbox keeps the converter already there).
+            current = outbox.convert
+            if not isinstance(current, SharedBodyConverter):
+                current = SharedBodyConverter(current)
+            self.converter = current
+            outbox.convert = self.converter
         self.status = StatusRegistry()
         self._status_zsubs: dict[str, Any] = {}  # Zenith topic -> handle, for e/g subscriptions
         self.sent = 0  # messages handed to the Outbox (for benches)

@@ -5,10 +5,12 @@ directory, taken before any state is read or written, released last at stop), th
 embedded simulator (when ``zenith.url`` is ``embedded``: a real ``SimServer`` on a loopback
 port in this process, reached over a real WebSocket), the Zenith client, the store, the
 services (``OrdersService``, ``MarketDataService``), and last the FIX engine, so no partner
-can log on before the gateway can answer. Stop runs the same list backwards: Logouts are
-sent and answered first, then services close, then the Zenith connection and the simulator.
-The embedded simulator keeps its state in a file next to the gateway store (see
-:func:`embedded_sim_config`), so a restart keeps its orders.
+can log on before the gateway can answer. The engine's connectors are constructed before the
+simulator starts, on a worker thread (QuickFIX's data dictionary parse, most of start-up, runs
+meanwhile with the GIL released), and started (port bound, initiators connecting) only last.
+Stop runs the same list backwards: Logouts are sent and answered first, then services close,
+then the Zenith connection and the simulator. The embedded simulator keeps its state in a file
+next to the gateway store (see :func:`embedded_sim_config`), so a restart keeps its orders.
 """
 
 from __future__ import annotations
@@ -160,6 +162,35 @@ class Gateway:
         self.ops = Ops(cfg, reload_config=self._reload_config if cfg.path is not None else None)
         # Before any socket exists: every callback and task of this gateway inherits the sink.
         stages.SINK.set(self.ops.metrics.stages)
+
+        # The FIX side is put together first and its connectors are constructed on a worker thread
+        # (QuickFIX parsing the data dictionaries: the biggest part of start-up, with the GIL
+        # released) while this thread starts the simulator, Zenith and the services. Nothing is
+        # bound or connected before engine.start() below, after the services, as before.
+        dictionaries = load_dictionaries(cfg)
+        # Above md_queue_limit the market-data service stops feeding a session and conflates;
+        # the outbox bound leaves room on top of that for orders traffic.
+        limit = max(2 * cfg.gateway.md_queue_limit, 20_000)
+        self.outbox = QuickFixOutbox(dictionaries.get, loop, queue_limit=limit)
+        self.registry = ServiceRegistry(cfg, self.outbox)
+        # The store's directory exists (the state lock is in it); the orders service shares this journal.
+        journal = journal_for(journal_path(store_path_of(cfg)))
+        app = GatewayApplication(cfg, self.registry, loop, self.outbox, journal=journal,
+                                 journal_types=JOURNALED, logon_gate=self.ops.logon_refusal)
+        self.engine = FixEngine(cfg, app, log_factory=self.ops.log_factory)
+        self.engine.use_zone()
+        building = loop.run_in_executor(None, self.engine.build)
+        try:
+            await self._start_zenith_and_services(sim_cfg)
+        finally:
+            await asyncio.shield(building)   # never leave the thread inside QuickFIX (stop frees it)
+        self.engine.start()
+        self._log_acceptor_reach()
+        await self.ops.start(self)
+
+    async def _start_zenith_and_services(self, sim_cfg: Any) -> None:
+        cfg = self.config
+        assert self.outbox is not None and self.registry is not None
         if sim_cfg is not None:
             from gateway.sim.server import SimServer
 
@@ -185,25 +216,11 @@ class Gateway:
             if self.client.connected:
                 log.info("connected to Zenith at %s", self.zenith_url)
 
-        dictionaries = load_dictionaries(cfg)
-        # Above md_queue_limit the market-data service stops feeding a session and conflates;
-        # the outbox bound leaves room on top of that for orders traffic.
-        limit = max(2 * cfg.gateway.md_queue_limit, 20_000)
-        self.outbox = QuickFixOutbox(dictionaries.get, loop, queue_limit=limit)
         self.ctx = GatewayContext(cfg, self.client, self.outbox, instance=self.lease and self.lease.name,
                                   fence=self.lease and self.lease.fence)
-        self.registry = ServiceRegistry(cfg, self.outbox)
         for factory in self._factories:
             self.registry.register(factory(self.ctx))
         await self.registry.start()
-
-        journal = journal_for(journal_path(store_path_of(cfg)))
-        app = GatewayApplication(cfg, self.registry, loop, self.outbox, journal=journal,
-                                 journal_types=JOURNALED, logon_gate=self.ops.logon_refusal)
-        self.engine = FixEngine(cfg, app, log_factory=self.ops.log_factory)
-        self.engine.start()
-        self._log_acceptor_reach()
-        await self.ops.start(self)
 
     async def start_added_sessions(self, new: GatewayConfig, added: Sequence[str], *,
                                    bounce: bool = True) -> dict[str, list[str]]:

@@ -121,6 +121,10 @@ class QuickFixOutbox:
     def __init__(self, dictionaries: Callable[[SessionKey], Dictionaries | MessageDictionaries | None],
                  loop: asyncio.AbstractEventLoop | None = None, queue_limit: int = 50_000) -> None:
         self._dictionaries = dictionaries
+        # Record -> quickfix.Message; the market-data service may put a converter reusing shared
+        # bodies here (gateway.fix.md_send).
+        self.convert: Callable[[OutboundMessage, Dictionaries | MessageDictionaries | None],
+                               fix.Message] = to_quickfix
         self._loop: asyncio.AbstractEventLoop | None = None
         self._driver: LoopDriver | None = None
         self.queue_limit = queue_limit
@@ -337,7 +341,7 @@ class QuickFixOutbox:
                                 msg.session, self.queue_limit, msg.msg_type, self.refused)
                 return False
             else:
-                ok = bool(session.send(to_quickfix(msg, lane.dictionaries)))
+                ok = bool(session.send(self.convert(msg, lane.dictionaries)))
                 if not ok:   # not stored: a reset is pending on a logged-out session, or DoNotSend
                     log.info("%s on %s refused by QuickFIX", msg.msg_type, msg.session)
         except Exception:

@@ -69,6 +69,7 @@ __all__ = [
     "parse_counts",
     "release_compiled",
     "use_compiled_dictionaries",
+    "writable_cache_dir",
 ]
 
 log = logging.getLogger("gateway.vocab.dictionary")
@@ -725,6 +726,12 @@ def cache_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "plxtra-fix" / "dictionaries"
+
+
+def writable_cache_dir() -> Path | None:
+    """:func:`cache_dir`, or a private directory under the system's temporary one, created on
+    demand; None when neither is writable (callers then do without a cache)."""
+    return _writable_dir()
 
 
 def _writable_dir() -> Path | None:

@@ -155,3 +155,6 @@ def test_versions_and_views_on_one_symbol_each_get_their_own_w_and_x(
         built_x = after[0] - before[0]
         queued_x = (after[1] - before[1]) + (after[2] - before[2])
         assert 0 < built_x < queued_x < 2 * built_x
+        # The QuickFIX message of a shared body was built once and reused for the other session's
+        # copy (gateway.fix.md_send); the books above converged through it.
+        assert gw.call(lambda: service.converter.reused) > 0

@@ -52,10 +52,19 @@ from gateway.bridge.marketdata.view import (
 from gateway.vocab import tags
 from gateway.vocab.records import Fields, OutboundMessage, SessionKey
 
-__all__ = ["InstrumentData", "MarketDataState", "Stream", "StreamKey", "Subscription", "Topic"]
+__all__ = [
+    "InstrumentData",
+    "MarketDataState",
+    "SharedBodyMessage",
+    "Stream",
+    "StreamKey",
+    "Subscription",
+    "Topic",
+]
 
 SECURITY, DEPTH, LEVELS, TRADES = "Security", "Depth", "Levels", "Trades"
 RequestId = tuple[SessionKey, str]  # (session, MDReqID)
+MERGES_KEPT = 256  # merged bodies kept for other sessions merging the same parts (recent ones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,16 @@ class Topic:
     @property
     def name(self) -> str:
         return f"{self.kind}!{self.instrument.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class SharedBodyMessage(OutboundMessage):
+    """An outbound W or X whose ``fields`` are MDReqID(262) ``req_id`` then ``shared_body``, the
+    very body object every subscriber of the stream gets: the engine side may build the QuickFIX
+    message once per body and only change 262 per copy (``gateway.fix.md_send``)."""
+
+    shared_body: Fields = ()
+    req_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +223,8 @@ class MarketDataState:
         self.messages_built = 0
         self.merged = 0  # queued X folded into the one before them (sessions that fell behind)
         self.merge_max = merge_max
+        # Merged X bodies by the identities of their parts (see _merge_following).
+        self._merges: dict[tuple[int, ...], tuple[list[Fields], Fields]] = {}
 
     # -- registry --------------------------------------------------------------------------------
 
@@ -496,9 +517,7 @@ class MarketDataState:
             if msg_type:
                 if msg_type == "X" and items:
                     fields = self._merge_following(items, sub, fields)
-                else:
-                    fields = (sub.req_field, *fields)
-                out.append(OutboundMessage(session, msg_type, fields))
+                out.append(_shared(session, msg_type, sub.req_field, fields))
                 continue
             # Marker: the subscription owes a W (snapshot) or a catch-up X.
             stream = sub.stream
@@ -515,7 +534,7 @@ class MarketDataState:
                     out.append(OutboundMessage(session, "X", with_req_id(req_id, body)))
                 sub.mode = "live"
                 continue
-            out.append(OutboundMessage(session, "W", with_req_id(req_id, self._snapshot(stream, now))))
+            out.append(_shared(session, "W", sub.req_field, self._snapshot(stream, now)))
             sub.mode = "live"
             entry = sub.request
             if entry.one_shot and all(s.mode == "live" for s in entry.subs):
@@ -524,11 +543,13 @@ class MarketDataState:
 
     def _merge_following(self, items: deque[Any], sub: Subscription, body: Fields) -> Fields:
         """The X ``body`` (shared, without MDReqID) for ``sub``, with the X bodies queued right
-        behind it for the same MDReqID folded in, and ``sub``'s MDReqID(262) in front.
+        behind it for the same MDReqID folded in (``body`` itself when none can be).
 
         Only what is already queued is merged (the session is behind): entries stay in order and
         keep their own instrument and RptSeq, so the result means exactly the same to the client
         while costing the engine one message instead of several. Idle sessions are unaffected.
+        Sessions that fall behind together merge the same bodies: the merged body is built once
+        for them and shared like any other (``_merges``), so its QuickFIX message is built once too.
         """
         request = sub.request
         count = int(body[0][1])
@@ -544,12 +565,27 @@ class MarketDataState:
             parts.append(nbody)
             count += n
         if len(parts) == 1:
-            return (sub.req_field, *body)
+            return body
         self.merged += len(parts) - 1
-        merged: list[tuple[int, str]] = [sub.req_field, (tags.NO_MD_ENTRIES, str(count))]
+        key = tuple(map(id, parts))
+        kept = self._merges.get(key)
+        # The parts are kept with the merged body, so the ids in the key stay theirs.
+        if kept is not None and all(a is b for a, b in zip(kept[0], parts, strict=True)):
+            return kept[1]
+        merged: list[tuple[int, str]] = [(tags.NO_MD_ENTRIES, str(count))]
         for part in parts:
             merged.extend(part[1:])
-        return tuple(merged)
+        result = tuple(merged)
+        if len(self._merges) >= MERGES_KEPT:
+            del self._merges[next(iter(self._merges))]   # the oldest (insertion order)
+        self._merges[key] = (parts, result)
+        return result
 
     def sessions_pending(self) -> Iterable[SessionKey]:
         return [k for k, q in self.queues.items() if q.items]
+
+
+def _shared(
+    session: SessionKey, msg_type: str, req_field: tuple[int, str], body: Fields
+) -> SharedBodyMessage:
+    return SharedBodyMessage(session, msg_type, (req_field, *body), body, req_field[1])

@@ -1,0 +1,83 @@
+"""One ``quickfix.Message`` per shared market-data body, reused for every session it goes to.
+
+The market-data fan-out builds one body per (stream, event) and sends it to every subscriber
+with only MDReqID(262) differing (``gateway.bridge.marketdata``). Converting each copy with
+:func:`gateway.fix.convert.to_quickfix` re-renders the wire text and has QuickFIX parse it
+with the data dictionary (the groups need it), the biggest Python cost per copy. Here the
+first copy is converted that way and kept; later copies of the same body for sessions with the
+same dictionaries only set their MDReqID on the kept message before it is sent.
+
+Why reuse is safe: ``Session::send`` writes the whole standard header itself (BeginString,
+CompIDs, MsgSeqNum, SendingTime: ``Session::fill``), recomputes BodyLength and CheckSum when
+it serialises, and keeps only the serialised text (store, resend), never the object. The one
+QuickFIX option that adds a header field of a session's own on every send,
+EnableLastMsgSeqNumProcessed (369), is never rendered by the gateway (a test checks it): on for
+some sessions only, the others' copies could carry a 369 left by them. QuickFIX orders body
+fields by tag number (groups by the dictionary), so setting 262 on the kept message gives the
+same wire text as parsing the copy's own text. Everything runs on the loop thread, one
+send at a time, so no two sends share the object at once.
+
+A message qualifies by carrying ``shared_body`` (the shared tuple, without 262) and ``req_id``
+attributes: :class:`gateway.bridge.marketdata.state.SharedBodyMessage`, read here by duck
+typing because ``fix`` may not import the bridge. Anything else goes through the converter
+given (``to_quickfix``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import quickfix as fix
+
+from gateway.fix.convert import Dictionaries, MessageDictionaries, to_quickfix
+from gateway.vocab.records import Fields, OutboundMessage
+
+__all__ = ["SharedBodyConverter"]
+
+MD_REQ_ID = 262
+Converter = Callable[[OutboundMessage, Dictionaries | MessageDictionaries | None], fix.Message]
+
+
+class SharedBodyConverter:
+    """``(msg, dictionaries) -> quickfix.Message``: a drop-in for ``to_quickfix`` that reuses the
+    message built for a shared body.
+
+    ``limit`` bounds the bodies kept: a body is sent to all its subscribers within a few loop
+    turns of being built, so only the most recent ones are worth keeping. Each kept entry holds
+    a reference to its body, so the ``id`` it is keyed on cannot be reused while it is kept.
+    """
+
+    def __init__(self, fallback: Converter = to_quickfix, limit: int = 256) -> None:
+        self._fallback = fallback
+        self._limit = max(1, limit)
+        self._kept: dict[tuple[int, str, str, int, int], tuple[Fields, fix.Message]] = {}
+        self.built = 0  # messages built for a shared body (first copy)
+        self.reused = 0  # copies sent from a kept message
+
+    def __call__(
+        self, msg: OutboundMessage, dictionaries: Dictionaries | MessageDictionaries | None
+    ) -> fix.Message:
+        body: Fields | None = getattr(msg, "shared_body", None)
+        if body is None:
+            return self._fallback(msg, dictionaries)
+        if isinstance(dictionaries, MessageDictionaries):
+            dictionaries = dictionaries.for_msg_type(msg.msg_type)
+        # The dictionaries decide how the text parses into groups: same objects, same message.
+        dd_session: Any = dictionaries.session if dictionaries is not None else None
+        dd_app: Any = dictionaries.app if dictionaries is not None else None
+        key = (id(body), msg.msg_type, msg.session.begin_string, id(dd_session), id(dd_app))
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is body:
+            message = kept[1]
+            # The header is left as the last send wrote it: Session::fill writes every field of
+            # it again (see the module's docstring); clearing it would cost ~3.5 us per copy.
+            message.setField(MD_REQ_ID, msg.req_id)  # type: ignore[attr-defined]
+            self.reused += 1
+            return message
+        message = self._fallback(msg, dictionaries)
+        if len(self._kept) >= self._limit:
+            del self._kept[next(iter(self._kept))]  # the oldest: dicts keep insertion order
+        self._kept[key] = (body, message)
+        self.built += 1
+        return message
