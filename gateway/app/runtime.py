@@ -26,8 +26,7 @@ from gateway.app.state_lock import StateLock, gateway_state_directories
 from gateway.config.model import GatewayConfig
 from gateway.fix.engine import FixEngine, acceptor_reach, acceptor_warning, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
-from gateway.store import store_path_of
-from gateway.store.inbound_journal import JOURNALED, journal_for, journal_path
+from gateway.store.inbound_journal import JOURNALED, open_inbound_journal
 from gateway.vocab.records import SessionKey
 
 __all__ = ["EMBEDDED", "EMBEDDED_SIM_STATE", "Gateway", "GatewayContext", "ServiceFactory",
@@ -189,12 +188,15 @@ class Gateway:
         self.outbox = QuickFixOutbox(dictionaries.get, loop, queue_limit=limit)
         self.ctx = GatewayContext(cfg, self.client, self.outbox, instance=self.lease and self.lease.name,
                                   fence=self.lease and self.lease.fence)
+        # Before the services: the orders service finds this journal (the file, or the instance's
+        # table when the state is in PostgreSQL) by the store's path (gateway.store.inbound_journal).
+        journal = await asyncio.to_thread(open_inbound_journal, cfg, instance=self.lease and self.lease.name)
+        self.ctx.closers.append(journal.close)
         self.registry = ServiceRegistry(cfg, self.outbox)
         for factory in self._factories:
             self.registry.register(factory(self.ctx))
         await self.registry.start()
 
-        journal = journal_for(journal_path(store_path_of(cfg)))
         app = GatewayApplication(cfg, self.registry, loop, self.outbox, journal=journal,
                                  journal_types=JOURNALED, logon_gate=self.ops.logon_refusal)
         self.engine = FixEngine(cfg, app, log_factory=self.ops.log_factory)
