@@ -82,8 +82,8 @@ def test_an_order_journaled_but_undecided_when_the_host_died_is_decided_once_by_
                                       timeout=60)
         second: GatewayProcess | None = None
         if standby:
-            second = GatewayProcess(configs[1], [*args, "--standby"])
-            _until("standby waiting", lambda: "waiting for the lease held by" in second.output(), 30)
+            waiting = second = GatewayProcess(configs[1], [*args, "--standby"])
+            _until("standby waiting", lambda: "waiting for the lease held by" in waiting.output(), 30)
         client = FixTestClient(port=fix_port, tmp_path=tmp_path / "client", reset_on_logon=False)
         try:
             with client:
