@@ -51,6 +51,7 @@ loop (up to the connect timeout): with the server down, every message must not p
 _INSERT = "INSERT INTO inbound_journal (instance, run, received_ns, record) VALUES (%s, %s, %s, %s)"
 _SELECT = "SELECT id, run, record FROM inbound_journal WHERE instance = %s ORDER BY id"
 _DELETE = "DELETE FROM inbound_journal WHERE instance = %s AND id = ANY(%s)"
+_FORGET = "DELETE FROM inbound_journal WHERE instance = %s AND run = %s AND received_ns = ANY(%s)"
 
 
 def _fenced_name() -> str | None:
@@ -72,6 +73,10 @@ class PgInboundJournal:
         self._lock = threading.Lock()
         self._closed = False
         self._retry_at = 0.0
+        # received_ns of appends refused on a lost connection: their INSERT may have committed
+        # (the reply lost). Deleted at reconnection, so that a row the partner was refused for
+        # (35=j) is not replayed and placed at the next start.
+        self._unknown: list[int] = []
         self._conn: psycopg.Connection[Any] | None = self._connect()
         try:
             migrate(self._conn)   # the table may be needed before the store's first connection
@@ -108,8 +113,17 @@ class PgInboundJournal:
         if conn is not None:
             conn.close()
         self._conn = None
-        self._conn = self._connect()
-        return self._conn
+        fresh = self._connect()
+        if self._unknown:
+            try:
+                fresh.execute(_FORGET, (self.instance, self.run, self._unknown))
+            except psycopg.Error as exc:
+                fresh.close()
+                raise StoreError(f"inbound journal: cannot drop refused appends: {_reason(exc)}",
+                                 path=self.path) from None
+            self._unknown = []
+        self._conn = fresh
+        return fresh
 
     def append(self, msg: InboundMessage) -> None:
         """Insert one row for ``msg``, committed when this returns; :class:`StoreError` otherwise."""
@@ -121,8 +135,10 @@ class PgInboundJournal:
             try:
                 conn.execute(_INSERT, (self.instance, self.run, msg.received_ns, line))
             except psycopg.Error as exc:
-                # A lost connection leaves the outcome unknown; a refused statement (the fence:
-                # SQLSTATE 40001) committed nothing.
+                # A lost connection leaves the outcome unknown (undone at reconnection); a refused
+                # statement (the fence: SQLSTATE 40001) committed nothing.
+                if conn.broken:
+                    self._unknown.append(msg.received_ns)
                 raise StoreError(f"inbound journal append failed: {_reason(exc)}", path=self.path) from None
 
     def records(self) -> list[InboundMessage]:

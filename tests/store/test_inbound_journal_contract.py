@@ -28,6 +28,7 @@ from gateway.store.errors import StoreError
 from gateway.store.inbound_journal import (
     InboundJournal,
     Journal,
+    encode,
     journal_for,
     journal_path,
     open_inbound_journal,
@@ -224,8 +225,14 @@ def test_postgresql_a_lost_connection_fails_the_append_then_the_journal_reconnec
     journal.append(msg("before", 1))
     with psycopg.connect(db_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (journal._conn.info.backend_pid,))  # type: ignore[union-attr]
+    lost = msg("lost", 2, received_ns=12345)
     with pytest.raises(StoreError, match="append failed"):
-        journal.append(msg("lost", 2))
+        journal.append(lost)
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        # What a commit whose reply the broken connection lost would have left: the partner was
+        # refused (35=j), so the row must not be replayed at the next start.
+        admin.execute("INSERT INTO inbound_journal (instance, run, received_ns, record) VALUES "
+                      "(%s, %s, 12345, %s)", (journal.instance, journal.run, encode(lost).decode().strip()))
     deadline = time.monotonic() + 5
     while True:   # one reconnection try per RECONNECT_EVERY (1 s): bounded
         try:
