@@ -29,8 +29,7 @@ from gateway.app.state_lock import StateLock, gateway_state_directories
 from gateway.config.model import GatewayConfig
 from gateway.fix.engine import FixEngine, acceptor_reach, acceptor_warning, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
-from gateway.store import store_path_of
-from gateway.store.inbound_journal import JOURNALED, journal_for, journal_path
+from gateway.store.inbound_journal import JOURNALED, Journal, open_inbound_journal
 from gateway.vocab.records import SessionKey
 
 __all__ = ["EMBEDDED", "EMBEDDED_SIM_STATE", "Gateway", "GatewayContext", "ServiceFactory",
@@ -115,6 +114,7 @@ class Gateway:
         self.sim: Any = None
         self.client: Any = None
         self.ctx: GatewayContext | None = None
+        self._journal: Journal | None = None   # the inbound journal, closed after the services
         self.outbox: QuickFixOutbox | None = None
         self.registry: ServiceRegistry | None = None
         self.engine: FixEngine | None = None
@@ -173,8 +173,12 @@ class Gateway:
         limit = max(2 * cfg.gateway.md_queue_limit, 20_000)
         self.outbox = QuickFixOutbox(dictionaries.get, loop, queue_limit=limit)
         self.registry = ServiceRegistry(cfg, self.outbox)
-        # The store's directory exists (the state lock is in it); the orders service shares this journal.
-        journal = journal_for(journal_path(store_path_of(cfg)))
+        # Before the services and the FIX engine: the orders service finds this journal (the file, or
+        # the instance's table when the state is in PostgreSQL) by the store's path
+        # (gateway.store.inbound_journal); opening the table applies the schema migrations, which
+        # QuickFIX's PostgreSQL message store (created by the engine's build below) needs too.
+        journal = await asyncio.to_thread(open_inbound_journal, cfg, instance=self.lease and self.lease.name)
+        self._journal = journal
         app = GatewayApplication(cfg, self.registry, loop, self.outbox, journal=journal,
                                  journal_types=JOURNALED, logon_gate=self.ops.logon_refusal)
         self.engine = FixEngine(cfg, app, log_factory=self.ops.log_factory)
@@ -308,6 +312,9 @@ class Gateway:
                 if self.ctx.store is not None and hasattr(self.ctx.store, "close"):
                     with _logged("store close"):
                         self.ctx.store.close()
+            if self._journal is not None:
+                with _logged("inbound journal close"):
+                    self._journal.close()
             if self.client is not None:
                 with _logged("zenith close"):
                     await asyncio.wait_for(self.client.close(), 5.0)

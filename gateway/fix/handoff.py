@@ -623,11 +623,9 @@ class GatewayApplication(fix.Application):
                 # QuickFIX answers with 35=j BusinessRejectReason=3 (FIX 4.2+).
                 raise fix.UnsupportedMessageType()
             if self._journal is not None and record.msg_type in self._journal_types:
-                try:
-                    self._journal.append(record)
-                except Exception:   # a full disk must not stop trading: log and go on
-                    log.exception("inbound journal append failed for %s MsgSeqNum=%s",
-                                  record.session, record.msg_seq_num)
+                # Not journaled, not dispatched: refused below with a 35=j. Dispatched, a crash
+                # before its decision would lose it, QuickFIX having counted its MsgSeqNum.
+                self._journal.append(record)
                 crash_point("journal-appended")
             self._dispatch(record)
         except _FROM_APP_ALLOWED:

@@ -18,7 +18,13 @@ How the hand-off must call it (``gateway/fix/handoff.py``, ``fromApp`` path)::
 ``append`` is thread-safe, never touches the loop, and is one ``os.write`` of one line to a file
 opened ``O_APPEND``: the bytes are in the kernel when it returns, so they survive ``kill -9`` of
 the process (not a power loss: no fsync, by design, ~5 µs per message). It raises
-:class:`StoreError` if the write fails; the hand-off should log it and still dispatch.
+:class:`StoreError` if the write fails; the hand-off then refuses the message (a
+BusinessMessageReject, nothing dispatched): dispatched unjournaled, an order a crash caught
+before its decision would be lost, its MsgSeqNum consumed.
+
+With ``gateway.store: postgresql://...`` the journal is a table of that database instead
+(:mod:`gateway.store.pg_inbound_journal`, same interface): the sequence numbers live there, so
+must the only copy of a counted message. :func:`open_inbound_journal` is the one place choosing.
 
 File format: one JSON object per line, ``{"s": [begin, sender, target, qualifier], "t": MsgType,
 "n": MsgSeqNum, "r": received_ns, "f": [[tag, value], ...]}``. A torn last line (a write cut by a
@@ -35,18 +41,38 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import orjson
 
 from gateway.store.errors import StoreError
 from gateway.vocab.records import InboundMessage, SessionKey
 
-__all__ = ["JOURNALED", "InboundJournal", "journal_for", "journal_path", "replayable"]
+__all__ = ["JOURNALED", "InboundJournal", "Journal", "journal_for", "journal_path", "open_inbound_journal",
+           "replayable"]
 
 JOURNALED = frozenset({"D", "F", "G", "q"})
 """Message types worth journaling: those that create, change or cancel orders."""
 
-_registry: dict[Path, InboundJournal] = {}
+
+
+class Journal(Protocol):
+    """What the hand-off and the orders service use, whichever backend holds the journal: this
+    module's file, or :class:`gateway.store.pg_inbound_journal.PgInboundJournal`."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def append(self, msg: InboundMessage) -> None: ...
+
+    def records(self) -> list[InboundMessage]: ...
+
+    def compact(self, keep: Callable[[InboundMessage], bool]) -> int: ...
+
+    def close(self) -> None: ...
+
+
+_registry: dict[Path, Journal] = {}
 _registry_lock = threading.Lock()
 
 
@@ -55,13 +81,38 @@ def journal_path(store_path: Path) -> Path:
     return store_path.with_name(store_path.name + ".inbound")
 
 
-def journal_for(path: Path) -> InboundJournal:
-    """The one journal of ``path`` in this process (the hand-off and the service share it)."""
+def journal_for(path: Path) -> Journal:
+    """The one journal of ``path`` in this process (the hand-off and the service share it): the
+    file, unless :func:`open_inbound_journal` put the PostgreSQL journal in its place."""
     key = Path(os.path.abspath(path))
     with _registry_lock:
         journal = _registry.get(key)
         if journal is None or journal.closed:
             journal = _registry[key] = InboundJournal(key)
+        return journal
+
+
+def open_inbound_journal(config: Any, *, instance: str | None = None) -> Journal:
+    """The inbound journal ``config`` calls for, and the one place that chooses it: with
+    ``gateway.store`` set (PostgreSQL), the rows of ``instance`` (default ``default``, as the store's)
+    in that database, so that whoever takes the instance over on another host replays them;
+    otherwise the file beside the SQLite store. Either is then what :func:`journal_for` returns
+    for the store's path in this process, so the orders service (which asks for it by that path)
+    and the hand-off share one journal. Call it before the orders service is built."""
+    from gateway.store.orders_store import store_path_of  # the store imports much; only when called
+
+    key = Path(os.path.abspath(journal_path(store_path_of(config))))
+    pg = getattr(config.gateway, "store", None)
+    if pg is None:
+        return journal_for(key)
+    from gateway.config.instances import DEFAULT_INSTANCE
+    from gateway.store.pg_inbound_journal import PgInboundJournal  # psycopg only when used
+
+    name = instance or DEFAULT_INSTANCE
+    with _registry_lock:
+        journal = _registry.get(key)
+        if not (isinstance(journal, PgInboundJournal) and not journal.closed and journal.instance == name):
+            journal = _registry[key] = PgInboundJournal(pg.url, instance=name)
         return journal
 
 

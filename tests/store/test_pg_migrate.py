@@ -44,21 +44,23 @@ def test_the_shipped_schema_applies_once_and_gives_every_state_table_an_instance
     with psycopg.connect(db_url) as conn:
         assert [m.filename for m in migrate(conn)] == [
             "0001_initial.sql", "0002_outbound_seq_per_instance.sql", "0003_store_apply.sql",
-            "0004_quickfix_store.sql"]
+            "0004_quickfix_store.sql", "0005_inbound_journal.sql"]
         assert migrate(conn) == []   # second start: nothing to do
         assert _tables(conn) == {"schema_migrations", "meta", "orders", "clordids", "execs", "outbound",
-                                 "decisions", "leases", "sessions", "messages"}   # 0004: QuickFIX's
+                                 "decisions", "leases", "sessions", "messages",   # 0004: QuickFIX's
+                                 "inbound_journal"}
         rows = conn.execute(
             "SELECT c.table_name FROM information_schema.key_column_usage c "
             "JOIN information_schema.table_constraints t ON t.constraint_name = c.constraint_name "
             "WHERE t.constraint_type = 'PRIMARY KEY' AND c.column_name = 'instance'").fetchall()
         # 0002: outbound rows are numbered per instance too
-        assert {r[0] for r in rows} == {"meta", "orders", "clordids", "execs", "decisions", "outbound"}
+        assert {r[0] for r in rows} == {"meta", "orders", "clordids", "execs", "decisions", "outbound",
+                                        "inbound_journal"}
         cols = conn.execute("SELECT column_name FROM information_schema.columns "
                             "WHERE table_name = 'outbound'").fetchall()
         assert "instance" in {c[0] for c in cols}
         version = applied_versions(conn)
-        assert list(version) == [1, 2, 3, 4] and len(version[1][1]) == 64
+        assert list(version) == [1, 2, 3, 4, 5] and len(version[1][1]) == 64
 
 
 def test_each_file_is_applied_once_in_order_and_a_new_file_alone_later(db_url: str, tmp_path: Path) -> None:
@@ -130,9 +132,9 @@ def test_a_second_migrator_waits_on_the_advisory_lock_then_finds_the_work_done(d
     holder.close()
     for t in threads:
         t.join(timeout=20)
-    assert sorted(map(str, results.values())) == ["[1, 2, 3, 4]", "[]"]   # one applied all, the other nothing
+    assert sorted(map(str, results.values())) == ["[1, 2, 3, 4, 5]", "[]"]   # one applied all, the other none
     with psycopg.connect(db_url) as conn:
-        assert list(applied_versions(conn)) == [1, 2, 3, 4]
+        assert list(applied_versions(conn)) == [1, 2, 3, 4, 5]
 
 
 def test_migration_files_must_be_numbered_without_gaps_or_twins(tmp_path: Path) -> None:
