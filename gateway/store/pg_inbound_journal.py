@@ -129,7 +129,7 @@ class PgInboundJournal:
         """Insert one row for ``msg``, committed when this returns; :class:`StoreError` otherwise."""
         if not msg.received_ns:
             msg = _received_at(msg, time.time_ns())   # the row's column and its record agree
-        line = encode(msg).decode("ascii").rstrip("\n")
+        line = encode(msg).decode("utf-8").rstrip("\n")
         with self._lock:
             conn = self._usable()
             try:
@@ -175,7 +175,7 @@ class PgInboundJournal:
         out: list[tuple[int, Any]] = []
         for row_id, run, record in rows:
             try:
-                msg = decode(record.encode("ascii"))
+                msg = decode(record.encode("utf-8"))
             except (ValueError, KeyError, TypeError, IndexError, UnicodeError):
                 if with_unreadable:
                     out.append((int(row_id), None))
