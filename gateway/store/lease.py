@@ -165,6 +165,13 @@ class Lease:
 # -- the statements --------------------------------------------------------------------------------
 
 _SELECT = ("SELECT name, owner, epoch, expires_at, now() FROM leases WHERE name = %s FOR UPDATE")
+# A renewal only moves expires_at (no key column): FOR NO KEY UPDATE does not conflict with the
+# owner's own fenced writes (FOR KEY SHARE). With FOR UPDATE, the owner's store commit (blocking, on
+# the loop) waited for its keeper's renewal transaction, whose second statement needed that loop:
+# both stuck for good, and a standby's acquire queued behind them (seen in bench/fault_trials.py
+# --failover). An acquire keeps FOR UPDATE: a takeover must wait for a fenced write in flight.
+_SELECT_RENEW = ("SELECT name, owner, epoch, expires_at, now() FROM leases WHERE name = %s "
+                 "FOR NO KEY UPDATE")
 
 
 def _row(values: tuple[Any, ...] | None) -> tuple[LeaseRow | None, datetime]:
@@ -190,7 +197,7 @@ def _acquire_steps(name: str, owner: str, ttl: float) -> Steps[tuple[int, dateti
 
 
 def _renew_steps(lease: Lease) -> Steps[datetime]:
-    row, db_now = _row((yield (_SELECT, (lease.name,))))
+    row, db_now = _row((yield (_SELECT_RENEW, (lease.name,))))
     refusal = renew_refusal(row, lease.owner, lease.epoch, db_now)
     if refusal is not None:
         raise LeaseLost(lease.name, refusal)

@@ -215,6 +215,22 @@ def test_the_fence_refuses_a_write_after_a_takeover_and_a_takeover_waits_for_a_w
         assert rows == [(1,)]
 
 
+def test_a_renewal_does_not_wait_for_the_owners_own_fenced_write(db_url: str, name: str) -> None:
+    """The owner's store commit (fence: KEY SHARE) and its keeper's renewal run in one process; if
+    either waited for the other's open transaction, the two could block each other for good."""
+    with _conn(db_url) as a, _conn(db_url) as b:
+        lease = acquire(a, name, "A", 5.0)
+        assert lease is not None
+        renewed: list[Lease] = []
+        with a.transaction():
+            fence(a, lease)                                   # a fenced write in flight
+            thread = threading.Thread(target=lambda: renewed.append(renew(b, lease)), daemon=True)
+            thread.start()
+            thread.join(timeout=3)
+            assert renewed, "the renewal waited for the owner's open fenced write"
+        assert renewed[0].epoch == lease.epoch
+
+
 def test_the_keeper_renews_every_third_of_the_ttl_and_reports_a_takeover(db_url: str, name: str) -> None:
     async def scenario() -> tuple[int, str, bool, list[str]]:
         async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
