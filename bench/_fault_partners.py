@@ -81,7 +81,15 @@ class _App(fix.Application):
                 self.owner.partner_rejects.append((sessionID.getSenderCompID().getValue(), text))
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        pass
+        # A partner with a file store must never be asked to start its sequence numbers over: after
+        # a restart or a failover the gateway's Logon continues them (no ResetSeqNumFlag) and a gap
+        # is filled with GapFill, never with a SequenceReset-Reset.
+        fields = dict(_fields(message))
+        if (fields.get(35) == "A" and fields.get(141) == "Y") or (fields.get(35) == "4"
+                                                                   and fields.get(123) != "Y"):
+            text = "|".join(f"{t}={fields[t]}" for t in (35, 34, 36, 141, 123) if t in fields)
+            with self.owner.cond:
+                self.owner.seq_resets.append((sessionID.getSenderCompID().getValue(), text))
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         pass
@@ -106,6 +114,7 @@ class Partners:
         self.cond = threading.Condition()
         self.received: list[tuple[str, Fields]] = []
         self.partner_rejects: list[tuple[str, str]] = []
+        self.seq_resets: list[tuple[str, str]] = []   # (sender, what) per reset the gateway asked for
         self.logged_on: dict[str, bool] = {s.sender: False for s in self.specs}
         self.logons: dict[str, int] = {s.sender: 0 for s in self.specs}
         # called under ``cond`` for every application message, on the QuickFIX thread
