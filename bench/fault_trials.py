@@ -34,9 +34,9 @@ the three sessions, ``--lease-ttl`` seconds, default 5), one active, one ``--sta
 state folder (QuickFIX file stores) on this host. Not 2: the lease is renewed on the gateway's event
 loop, and starting three sessions (FIX 5.0SP2 dictionaries, QuickFIX sessions) holds that loop for
 1-2.5 s on this 2-core machine, past a 2 s lease's local deadline (ttl - ttl/3 - margin = 1.1 s of
-stall): the new owner then loses its lease (exit 3) right after starting. Then ``failover_kill9`` (kill -9 of the current owner;
-the standby takes over; the killed one is restarted as the new standby) replaces
-``gateway_kill9`` (which means the same in this mode), ``gateway_sigterm`` becomes a clean
+stall): the new owner then loses its lease (exit 3) right after starting. Then ``failover_kill9``
+(kill -9 of the current owner; the standby takes over; the killed one is restarted as the new
+standby) replaces ``gateway_kill9`` (which means the same in this mode), ``gateway_sigterm`` becomes a clean
 handover (the owner releases the lease on its way out), and ``limit_change`` restarts the standby
 with the new config and then hands over to it. The takeover time of each ``failover_kill9`` (kill
 -9 to the standby accepting on the FIX port) is reported (min/median/max); a takeover slower than
