@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/fault_trials.py [--trials 30] [--seed 1] [--duration-per-trial 8]
                                               [--rate 12] [--settle 30] [--faults K1,K2] [--json]
-                                              [--postgres [--failover [--lease-ttl 2]]]
+                                              [--postgres [--failover [--lease-ttl 5]]]
 
 What runs, all on 127.0.0.1:
 
