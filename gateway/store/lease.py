@@ -20,8 +20,8 @@ disagree still agree on expiry. The rules (the I/O-free functions below, tested 
   under ``FOR KEY SHARE``, so a takeover waits for the write to commit, and a write after a
   takeover fails (:class:`LeaseLost`). The deadline check avoids the work; the fence makes it safe.
   A writer stalled inside such a transaction would hold up the takeover until it wakes, so the
-  store's connections must set ``idle_in_transaction_session_timeout`` below the ttl (the server
-  then aborts the stalled transaction and frees the row).
+  fence sets ``idle_in_transaction_session_timeout`` to twice the ttl for its transaction (the
+  server then aborts the stalled transaction and frees the row).
 
 The SQL is a few statements in :func:`_acquire_steps` / :func:`_renew_steps` / :func:`_release_steps`,
 generators that yield ``(sql, params)`` and receive the first row back; :func:`_run_sync` and
@@ -214,8 +214,16 @@ def _release_steps(lease: Lease) -> Steps[bool]:
     return got is not None
 
 
-_FENCE = ("SELECT 1 FROM leases WHERE name = %s AND owner = %s AND epoch = %s AND expires_at > now() "
-          "FOR KEY SHARE")
+# The fence also bounds how long its transaction may sit idle (set_config(..., true): this transaction
+# only): an owner stopped or cut off inside a fenced write would otherwise hold the row in KEY SHARE,
+# and so hold up a takeover, until it woke or TCP gave up. Twice the ttl: far longer than a healthy
+# commit's gap between statements, and an owner stalled that long is past its local deadline.
+_FENCE = ("SELECT set_config('idle_in_transaction_session_timeout', %s, true) FROM leases "
+          "WHERE name = %s AND owner = %s AND epoch = %s AND expires_at > now() FOR KEY SHARE")
+
+
+def _fence_params(lease: Lease) -> tuple[str, str, str, int]:
+    return (str(max(1, round(2 * lease.ttl * 1000))), lease.name, lease.owner, lease.epoch)
 
 
 def _check_idle(conn: Any) -> None:
@@ -317,7 +325,7 @@ def fence(conn: psycopg.Connection, lease: Lease) -> None:
 
     Holding the row in KEY SHARE until the caller commits makes a takeover wait for this write.
     """
-    if conn.execute(_FENCE, (lease.name, lease.owner, lease.epoch)).fetchone() is None:
+    if conn.execute(_FENCE, _fence_params(lease)).fetchone() is None:
         raise LeaseLost(lease.name, f"fence: epoch {lease.epoch} is no longer the valid term")
 
 
@@ -346,7 +354,7 @@ async def release_async(conn: psycopg.AsyncConnection, lease: Lease) -> bool:
 
 
 async def fence_async(conn: psycopg.AsyncConnection, lease: Lease) -> None:
-    cur = await conn.execute(_FENCE, (lease.name, lease.owner, lease.epoch))
+    cur = await conn.execute(_FENCE, _fence_params(lease))
     if await cur.fetchone() is None:
         raise LeaseLost(lease.name, f"fence: epoch {lease.epoch} is no longer the valid term")
 
