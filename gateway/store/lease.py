@@ -181,7 +181,19 @@ def _row(values: tuple[Any, ...] | None) -> tuple[LeaseRow | None, datetime]:
     return LeaseRow(name, owner, int(epoch), expires_at), db_now
 
 
+def _idle_ms(ttl: float) -> str:
+    """How long (ms) a lease or fenced transaction may sit idle: twice the ttl (see _FENCE)."""
+    return str(max(1, round(2 * ttl * 1000)))
+
+
+def _idle_bound(ttl: float) -> Query:
+    """First statement of a lease transaction: a process stopped between its statements (they are
+    awaited on an event loop) must not keep the row locked for longer than twice the ttl."""
+    return ("SELECT set_config('idle_in_transaction_session_timeout', %s, true)", (_idle_ms(ttl),))
+
+
 def _acquire_steps(name: str, owner: str, ttl: float) -> Steps[tuple[int, datetime] | None]:
+    yield _idle_bound(ttl)
     # The row exists once and for all, so racing acquirers meet on its row lock (FOR UPDATE):
     # the second one sees the first one's term and backs off.
     yield ("INSERT INTO leases (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
@@ -197,6 +209,7 @@ def _acquire_steps(name: str, owner: str, ttl: float) -> Steps[tuple[int, dateti
 
 
 def _renew_steps(lease: Lease) -> Steps[datetime]:
+    yield _idle_bound(lease.ttl)
     row, db_now = _row((yield (_SELECT_RENEW, (lease.name,))))
     refusal = renew_refusal(row, lease.owner, lease.epoch, db_now)
     if refusal is not None:
@@ -223,7 +236,7 @@ _FENCE = ("SELECT set_config('idle_in_transaction_session_timeout', %s, true) FR
 
 
 def _fence_params(lease: Lease) -> tuple[str, str, str, int]:
-    return (str(max(1, round(2 * lease.ttl * 1000))), lease.name, lease.owner, lease.epoch)
+    return (_idle_ms(lease.ttl), lease.name, lease.owner, lease.epoch)
 
 
 def _check_idle(conn: Any) -> None:
