@@ -47,6 +47,7 @@ DEMO_PARTNERS = (
 )
 
 Fields = tuple[tuple[int, str], ...]
+_SESSION_TYPES = frozenset({"A", "4", "2", "5"})
 
 
 def _fields(msg: fix.Message) -> Fields:
@@ -75,13 +76,28 @@ class _App(fix.Application):
 
     def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         fields = _fields(message)
+        if (35, "A") in fields:
+            with self.owner.cond:
+                self.owner.logons_out.append((sessionID.getSenderCompID().getValue(), fields))
         if (35, "3") in fields:
             text = "|".join(f"{t}={v}" for t, v in fields if t in (45, 371, 372, 373, 58))
             with self.owner.cond:
                 self.owner.partner_rejects.append((sessionID.getSenderCompID().getValue(), text))
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        pass
+        # A partner with a file store must never be asked to start its sequence numbers over: after
+        # a restart or a failover the gateway's Logon continues them (no ResetSeqNumFlag) and a gap
+        # is filled with GapFill, never with a SequenceReset-Reset.
+        pairs = _fields(message)
+        fields = dict(pairs)
+        sender = sessionID.getSenderCompID().getValue()
+        with self.owner.cond:
+            if fields.get(35) in _SESSION_TYPES:
+                self.owner.admin_in.append((sender, len(self.owner.received), pairs))
+            if (fields.get(35) == "A" and fields.get(141) == "Y") or (fields.get(35) == "4"
+                                                                       and fields.get(123) != "Y"):
+                text = "|".join(f"{t}={fields[t]}" for t in (35, 34, 36, 141, 123) if t in fields)
+                self.owner.seq_resets.append((sender, text))
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         pass
@@ -106,6 +122,11 @@ class Partners:
         self.cond = threading.Condition()
         self.received: list[tuple[str, Fields]] = []
         self.partner_rejects: list[tuple[str, str]] = []
+        self.seq_resets: list[tuple[str, str]] = []   # (sender, what) per reset the gateway asked for
+        # Logon, SequenceReset, ResendRequest and Logout from the gateway: (sender, how many application
+        # messages had arrived before it, fields); and the partner's own Logons
+        self.admin_in: list[tuple[str, int, Fields]] = []
+        self.logons_out: list[tuple[str, Fields]] = []
         self.logged_on: dict[str, bool] = {s.sender: False for s in self.specs}
         self.logons: dict[str, int] = {s.sender: 0 for s in self.specs}
         # called under ``cond`` for every application message, on the QuickFIX thread

@@ -59,13 +59,17 @@ class ManagedProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout: float = 60.0) -> float:
-        """Start and wait until the port accepts; returns the seconds it took. Raises RuntimeError."""
+    def start(self, timeout: float = 60.0, ready_text: str | None = None) -> float:
+        """Start and wait until the port accepts, or with ``ready_text`` until this start's output
+        shows it (a standby never listens while it waits); returns the seconds it took. Raises
+        RuntimeError."""
         began = time.monotonic()
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         with self.log_path.open("ab") as log:
-            log.write(f"\n===== {self.name} start {self.starts + 1} =====\n".encode())
+            log.write(f"\n===== {self.name} start {self.starts + 1}: {' '.join(self.args)} =====\n"
+                      .encode())
             log.flush()
+            offset = log.tell()
             self.proc = subprocess.Popen([sys.executable, "-m", "gateway", *self.args], cwd=str(REPO),
                                          env=env,
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -76,11 +80,24 @@ class ManagedProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode} at start; "
                                    f"see {self.log_path}")
-            if port_open(self.port):
+            if ready_text is None and port_open(self.port):
+                return time.monotonic() - began
+            if ready_text is not None and ready_text in self.output_since(offset):
                 return time.monotonic() - began
             time.sleep(0.1)
         self.kill()
-        raise RuntimeError(f"{self.name} did not accept on port {self.port} within {timeout}s")
+        what = f"print {ready_text!r}" if ready_text else f"accept on port {self.port}"
+        raise RuntimeError(f"{self.name} did not {what} within {timeout}s")
+
+    def output_since(self, offset: int) -> str:
+        """The log from byte ``offset`` on (this process's output after a start)."""
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
 
     def kill(self) -> None:
         """kill -9 of the whole process group."""
@@ -105,9 +122,12 @@ class ManagedProcess:
 
 
 def gateway_yaml(workdir: Path, listen_port: int, zenith_port: int, max_order_qty: int,
-                 request_timeout: float) -> str:
+                 request_timeout: float, store_url: str | None = None,
+                 instance: tuple[str, float] | None = None) -> str:
     """The three demo sessions of config/gateway.yaml, every state path under ``workdir``, Zenith
-    reached through the probe's proxy."""
+    reached through the probe's proxy. ``store_url``: the order state in PostgreSQL
+    (``postgresql://user:${PGPASSWORD}@...``); ``instance`` (name, lease ttl): one instance owning
+    the three sessions, for an active + standby pair."""
     sessions = [("client1", "FIX.4.4", "CLIENT1", '["0001", "0002"]', "0001", ""),
                 ("client2", "FIX.4.2", "CLIENT2", '["0003"]', "0003", ""),
                 ("client3", "FIXT.1.1", "CLIENT3", '["0004"]', "0004",
@@ -120,6 +140,7 @@ def gateway_yaml(workdir: Path, listen_port: int, zenith_port: int, max_order_qt
         f"  log_dir: {workdir / 'log'}",
         "  message_store: file",
         f"  message_store_dir: {workdir / 'store'}",
+        *([f"  store: {store_url}"] if store_url else []),
         "zenith:",
         f"  url: ws://127.0.0.1:{zenith_port}/Zenith",
         "  token: demo",
@@ -135,4 +156,8 @@ def gateway_yaml(workdir: Path, listen_port: int, zenith_port: int, max_order_qt
                    "    symbology: {default_market: XSX, allow_suffix: true}\n"
                    f"    limits: {{max_order_qty: {max_order_qty}, max_notional: 50000000, "
                    "messages_per_second: 500, throttle_action: reject}")
+    if instance is not None:
+        name, ttl = instance
+        out.append(f"instances:\n  {name}: {{sessions: [{', '.join(s[0] for s in sessions)}], "
+                   f"lease_ttl: {ttl:g}}}")
     return "\n".join(out) + "\n"

@@ -20,8 +20,8 @@ disagree still agree on expiry. The rules (the I/O-free functions below, tested 
   under ``FOR KEY SHARE``, so a takeover waits for the write to commit, and a write after a
   takeover fails (:class:`LeaseLost`). The deadline check avoids the work; the fence makes it safe.
   A writer stalled inside such a transaction would hold up the takeover until it wakes, so the
-  store's connections must set ``idle_in_transaction_session_timeout`` below the ttl (the server
-  then aborts the stalled transaction and frees the row).
+  fence sets ``idle_in_transaction_session_timeout`` to twice the ttl for its transaction (the
+  server then aborts the stalled transaction and frees the row).
 
 The SQL is a few statements in :func:`_acquire_steps` / :func:`_renew_steps` / :func:`_release_steps`,
 generators that yield ``(sql, params)`` and receive the first row back; :func:`_run_sync` and
@@ -165,11 +165,14 @@ class Lease:
 # -- the statements --------------------------------------------------------------------------------
 
 _SELECT = ("SELECT name, owner, epoch, expires_at, now() FROM leases WHERE name = %s FOR UPDATE")
-# The holder's renewal: FOR NO KEY UPDATE still serializes with a takeover (FOR UPDATE) but not with
-# the holder's own fenced writes (FOR KEY SHARE). Under FOR UPDATE, a renewal suspended between its
-# two statements (an await on the loop) blocked the store's synchronous fence on that same loop, for
-# good (tests/store/test_pg_lease_renew_fence.py).
-_SELECT_OWN = _SELECT.replace(" FOR UPDATE", " FOR NO KEY UPDATE")
+# A renewal only moves expires_at (no key column): FOR NO KEY UPDATE does not conflict with the
+# owner's own fenced writes (FOR KEY SHARE). With FOR UPDATE, the owner's store commit (blocking, on
+# the loop) waited for its keeper's renewal transaction, whose second statement needed that loop:
+# both stuck for good, and a standby's acquire queued behind them (seen in bench/fault_trials.py
+# --failover and bench/instances.py; tests/store/test_pg_lease_renew_fence.py, test_pg_lease.py).
+# An acquire keeps FOR UPDATE: a takeover must wait for a fenced write in flight.
+_SELECT_RENEW = ("SELECT name, owner, epoch, expires_at, now() FROM leases WHERE name = %s "
+                 "FOR NO KEY UPDATE")
 
 
 def _row(values: tuple[Any, ...] | None) -> tuple[LeaseRow | None, datetime]:
@@ -179,7 +182,19 @@ def _row(values: tuple[Any, ...] | None) -> tuple[LeaseRow | None, datetime]:
     return LeaseRow(name, owner, int(epoch), expires_at), db_now
 
 
+def _idle_ms(ttl: float) -> str:
+    """How long (ms) a lease or fenced transaction may sit idle: twice the ttl (see _FENCE)."""
+    return str(max(1, round(2 * ttl * 1000)))
+
+
+def _idle_bound(ttl: float) -> Query:
+    """First statement of a lease transaction: a process stopped between its statements (they are
+    awaited on an event loop) must not keep the row locked for longer than twice the ttl."""
+    return ("SELECT set_config('idle_in_transaction_session_timeout', %s, true)", (_idle_ms(ttl),))
+
+
 def _acquire_steps(name: str, owner: str, ttl: float) -> Steps[tuple[int, datetime] | None]:
+    yield _idle_bound(ttl)
     # The row exists once and for all, so racing acquirers meet on its row lock (FOR UPDATE):
     # the second one sees the first one's term and backs off.
     yield ("INSERT INTO leases (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
@@ -195,7 +210,8 @@ def _acquire_steps(name: str, owner: str, ttl: float) -> Steps[tuple[int, dateti
 
 
 def _renew_steps(lease: Lease) -> Steps[datetime]:
-    row, db_now = _row((yield (_SELECT_OWN, (lease.name,))))
+    yield _idle_bound(lease.ttl)
+    row, db_now = _row((yield (_SELECT_RENEW, (lease.name,))))
     refusal = renew_refusal(row, lease.owner, lease.epoch, db_now)
     if refusal is not None:
         raise LeaseLost(lease.name, refusal)
@@ -212,8 +228,16 @@ def _release_steps(lease: Lease) -> Steps[bool]:
     return got is not None
 
 
-_FENCE = ("SELECT 1 FROM leases WHERE name = %s AND owner = %s AND epoch = %s AND expires_at > now() "
-          "FOR KEY SHARE")
+# The fence also bounds how long its transaction may sit idle (set_config(..., true): this transaction
+# only): an owner stopped or cut off inside a fenced write would otherwise hold the row in KEY SHARE,
+# and so hold up a takeover, until it woke or TCP gave up. Twice the ttl: far longer than a healthy
+# commit's gap between statements, and an owner stalled that long is past its local deadline.
+_FENCE = ("SELECT set_config('idle_in_transaction_session_timeout', %s, true) FROM leases "
+          "WHERE name = %s AND owner = %s AND epoch = %s AND expires_at > now() FOR KEY SHARE")
+
+
+def _fence_params(lease: Lease) -> tuple[str, str, str, int]:
+    return (_idle_ms(lease.ttl), lease.name, lease.owner, lease.epoch)
 
 
 def _check_idle(conn: Any) -> None:
@@ -315,7 +339,7 @@ def fence(conn: psycopg.Connection, lease: Lease) -> None:
 
     Holding the row in KEY SHARE until the caller commits makes a takeover wait for this write.
     """
-    if conn.execute(_FENCE, (lease.name, lease.owner, lease.epoch)).fetchone() is None:
+    if conn.execute(_FENCE, _fence_params(lease)).fetchone() is None:
         raise LeaseLost(lease.name, f"fence: epoch {lease.epoch} is no longer the valid term")
 
 
@@ -344,7 +368,7 @@ async def release_async(conn: psycopg.AsyncConnection, lease: Lease) -> bool:
 
 
 async def fence_async(conn: psycopg.AsyncConnection, lease: Lease) -> None:
-    cur = await conn.execute(_FENCE, (lease.name, lease.owner, lease.epoch))
+    cur = await conn.execute(_FENCE, _fence_params(lease))
     if await cur.fetchone() is None:
         raise LeaseLost(lease.name, f"fence: epoch {lease.epoch} is no longer the valid term")
 

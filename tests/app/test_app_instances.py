@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from instance_procs import listening_pids as _listening_pids
+from instance_procs import until as _until
 
 from gateway.app.testing import GatewayProcess, spawn_gateway_process, write_test_config
 from gateway.fix.testing import FixTestClient, free_port
@@ -37,36 +38,6 @@ def _config(tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch, db:
                 "  b: [client3]\n")
     monkeypatch.setenv("PGPASSWORD", pg_server.password)
     return cfg, fix_port
-
-
-def _listening_pids(port: int) -> set[int]:
-    """PIDs with a socket listening on ``port`` (127.0.0.1), from /proc."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table, encoding="ascii") as f:
-            for line in list(f)[1:]:
-                cols = line.split()
-                if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(f"socket:[{cols[9]}]")
-    pids: set[int] = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in inodes for fd in fds):
-                pids.add(int(pid))
-        except OSError:
-            continue
-    return pids
-
-
-def _until(what: str, predicate: Callable[[], object], timeout: float) -> float:
-    """Wait (bounded) until ``predicate()``; returns the seconds it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.05)
-    return time.monotonic() - start
 
 
 def _standby(cfg: Path) -> GatewayProcess:

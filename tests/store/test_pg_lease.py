@@ -215,6 +215,49 @@ def test_the_fence_refuses_a_write_after_a_takeover_and_a_takeover_waits_for_a_w
         assert rows == [(1,)]
 
 
+def test_a_renewal_does_not_wait_for_the_owners_own_fenced_write(db_url: str, name: str) -> None:
+    """The owner's store commit (fence: KEY SHARE) and its keeper's renewal run in one process; if
+    either waited for the other's open transaction, the two could block each other for good."""
+    with _conn(db_url) as a, _conn(db_url) as b:
+        lease = acquire(a, name, "A", 5.0)
+        assert lease is not None
+        renewed: list[Lease] = []
+        with a.transaction():
+            fence(a, lease)                                   # a fenced write in flight
+            thread = threading.Thread(target=lambda: renewed.append(renew(b, lease)), daemon=True)
+            thread.start()
+            thread.join(timeout=3)
+            assert renewed, "the renewal waited for the owner's open fenced write"
+        assert renewed[0].epoch == lease.epoch
+
+
+def test_an_owner_stalled_inside_a_fenced_write_holds_up_a_takeover_two_ttl_at_most(
+        db_url: str, name: str) -> None:
+    """A stopped or cut-off owner inside a fenced write keeps the row in KEY SHARE, which a takeover
+    waits for; the fence sets idle_in_transaction_session_timeout to twice the ttl, so the server ends
+    that transaction and the standby takes over then, instead of whenever the owner wakes."""
+    ttl, stall = 1.0, 8.0
+    taken: list[float] = []
+
+    def standby() -> None:
+        asyncio.run(wait_and_acquire(db_url, name, "B", ttl))
+        taken.append(time.monotonic())
+
+    with _conn(db_url) as a:
+        lease = acquire(a, name, "A", ttl)
+        assert lease is not None
+        thread = threading.Thread(target=standby, daemon=True)
+        with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout), a.transaction():
+            fence(a, lease)
+            began = time.monotonic()
+            thread.start()
+            time.sleep(stall)        # the owner stalls with its write open
+        thread.join(timeout=10)
+    assert taken, "the standby never took over"
+    # the server's idle timeout (2 ttl from the fence, past the expiry) + a poll (ttl/3) + slack
+    assert taken[0] - began < 2 * ttl + ttl / 3 + 2.5
+
+
 def test_the_keeper_renews_every_third_of_the_ttl_and_reports_a_takeover(db_url: str, name: str) -> None:
     async def scenario() -> tuple[int, str, bool, list[str]]:
         async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
