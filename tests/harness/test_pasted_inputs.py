@@ -7,6 +7,7 @@ it, BodyLength and CheckSum as placeholders (9=0, 10=0, one or two digits). Also
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -86,9 +87,13 @@ def test_dev_sh_keeps_the_callers_directory(tmp_path: Path) -> None:
     (repo / ".venv" / "bin").mkdir(parents=True)
     elsewhere.mkdir()
     shutil.copy(REPO / "dev.sh", repo / "dev.sh")
-    shutil.copy(REPO / "pyproject.toml", repo / "pyproject.toml")
-    digest = subprocess.run(["sha1sum", str(repo / "pyproject.toml")], capture_output=True, text=True,
-                            check=True).stdout[:12]
+    # dev.sh's install stamp covers what the venv is built from: pyproject and the QuickFIX build
+    stamped = ["pyproject.toml", "deploy/build-quickfix-ssl.sh", "deploy/patch-quickfix.py",
+               "deploy/quickfix-loop-sockets.cpp"]
+    (repo / "deploy").mkdir()
+    for name in stamped:
+        shutil.copy(REPO / name, repo / name)
+    digest = hashlib.sha1(b"".join((repo / name).read_bytes() for name in stamped)).hexdigest()[:12]
     (repo / ".venv" / f".installed-{digest}").touch()
     (repo / ".venv" / "bin" / "python").symlink_to(sys.executable)
     fake = repo / ".venv" / "bin" / "plxtra-fix"
