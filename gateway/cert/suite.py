@@ -131,7 +131,7 @@ class Expectation:
     heartbeats: float | None = None        # timeout in units of the partner's HeartBtInt
     search: bool = False
     ignore: tuple[str, ...] = ("0", "2", "4")
-    ignore_heartbeats: bool = True         # expect_none: periodic Heartbeats (no TestReqID) are fine
+    ignore_heartbeats: bool = True         # expect_none: periodic Heartbeats, partner TestRequests are fine
 
     def describe(self) -> str:
         if self.kind == "expect":
