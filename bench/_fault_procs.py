@@ -138,7 +138,9 @@ def gateway_yaml(workdir: Path, listen_port: int, zenith_port: int, max_order_qt
         f"  listen_port: {listen_port}",
         f"  store_path: {workdir / 'gateway.sqlite'}",
         f"  log_dir: {workdir / 'log'}",
-        "  message_store: file",
+        # With PostgreSQL state, QuickFIX's sequence numbers and resend history live there too (the
+        # deployment's default): a takeover continues the sessions from the database, not from files.
+        f"  message_store: {'postgresql' if store_url else 'file'}",
         f"  message_store_dir: {workdir / 'store'}",
         *([f"  store: {store_url}"] if store_url else []),
         "zenith:",
