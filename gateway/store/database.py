@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +50,12 @@ class Database(Protocol):
 
     def clordid(self, session: str, cl_ord_id: str) -> tuple[bool, str | None]:
         """(the session used ``cl_ord_id``, the RequestID it names or None)."""
+        ...
+
+    def clordid_count(self) -> int: ...
+
+    def clordid_keys(self) -> Iterator[tuple[str, str]]:
+        """Every (session, ClOrdID) used, streamed (read once, at open)."""
         ...
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
@@ -207,6 +213,12 @@ class SqliteDatabase:
         row = self.conn.execute("SELECT request_id FROM clordids WHERE session = ? AND cl_ord_id = ?",
                                 (session, cl_ord_id)).fetchone()
         return (False, None) if row is None else (True, row[0])
+
+    def clordid_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM clordids").fetchone()[0])
+
+    def clordid_keys(self) -> Iterator[tuple[str, str]]:
+        yield from self.conn.execute("SELECT session, cl_ord_id FROM clordids")
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
         row = self.conn.execute(

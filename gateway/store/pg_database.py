@@ -30,7 +30,7 @@ prepared statements; the lease module already uses it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -175,6 +175,14 @@ class PgDatabase:
         row = self._one("SELECT request_id FROM clordids "
                         "WHERE instance = %s AND session = %s AND cl_ord_id = %s", session, cl_ord_id)
         return (False, None) if row is None else (True, row[0])
+
+    def clordid_count(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM clordids WHERE instance = %s")
+        return 0 if row is None else int(row[0])
+
+    def clordid_keys(self) -> Iterator[tuple[str, str]]:
+        yield from self.conn.execute("SELECT session, cl_ord_id FROM clordids WHERE instance = %s",
+                                     (self.instance,))
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
         row = self._one("SELECT msg_type, cl_ord_id, outcome, request_id, answer FROM decisions "
