@@ -65,7 +65,7 @@ class InboundMessage:
         return iter(self.fields)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)  # frozen: market data's SharedBodyMessage derives from it
 class OutboundMessage:
     """An application message the gateway wants sent on ``session``.
 
@@ -81,14 +81,55 @@ class OutboundMessage:
     def build(cls, session: SessionKey, msg_type: str,
               pairs: Iterable[tuple[int, object]]) -> OutboundMessage:
         """Build from pairs, dropping ``None`` values; Decimals are written in plain notation."""
-        return cls(session, msg_type, tuple((t, _text(v)) for t, v in pairs if v is not None))
+        # One pass, the common types first: this runs for every ExecutionReport (19 pairs: 5.9 us
+        # as a generator calling _text per pair).
+        out: list[tuple[int, str]] = []
+        add = out.append
+        for t, v in pairs:
+            kind = type(v)
+            if kind is str:
+                add((t, v))  # type: ignore[arg-type]  # narrowed by the type check above
+            elif v is None:
+                continue
+            elif kind is Decimal:
+                add((t, _decimal_text(v)))  # type: ignore[arg-type]
+            elif isinstance(v, str):  # a StrEnum: str() is its wire value
+                add((t, str(v)))
+            else:
+                add((t, _text(v)))
+        return cls(session, msg_type, tuple(out))
 
 
 def _text(value: object) -> str:
     if isinstance(value, Decimal):
-        # FIX float fields forbid exponents: Decimal("1E+2") must go out as "100".
-        text = format(value, "f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
+        return _decimal_text(value)
     if isinstance(value, bool):
         return "Y" if value else "N"
     return str(value)
+
+
+_DECIMAL_TEXTS: dict[Decimal, str] = {}
+_DECIMAL_TEXTS_MAX = 4096
+
+
+def _decimal_text(value: Decimal) -> str:
+    # The same few quantities and prices recur on every report (the order's quantity and price):
+    # a lookup is 30 ns against 350 ns of formatting. Equal Decimals (10.5, 10.50, 1.05E+1) have
+    # one text, except zero's sign, which the key does not see: zero is never kept, nor a NaN.
+    try:
+        text = _DECIMAL_TEXTS.get(value)
+    except TypeError:  # a signalling NaN has no hash
+        return _plain(value)
+    if text is None:
+        text = _plain(value)
+        if value and value.is_finite():
+            if len(_DECIMAL_TEXTS) >= _DECIMAL_TEXTS_MAX:
+                _DECIMAL_TEXTS.clear()
+            _DECIMAL_TEXTS[value] = text
+    return text
+
+
+def _plain(value: Decimal) -> str:
+    # FIX float fields forbid exponents: Decimal("1E+2") must go out as "100".
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
