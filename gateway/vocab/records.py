@@ -50,13 +50,16 @@ class InboundMessage:
     msg_seq_num: int
     fields: Fields
     received_ns: int = 0
+    # tag -> its first value, built at the first get(): a D is read by about 18 gets, each a scan
+    # of the fields otherwise (parse_new_order: 9.4 us -> 7.4 us)
+    _first: dict[int, str] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def get(self, tag: int, default: str | None = None) -> str | None:
         """First value of ``tag`` anywhere in the message, or ``default``."""
-        for t, v in self.fields:
-            if t == tag:
-                return v
-        return default
+        first = self._first
+        if first is None:
+            first = self._first = dict(reversed(self.fields))  # reversed: the first value wins
+        return first.get(tag, default)
 
     def get_all(self, tag: int) -> list[str]:
         return [v for t, v in self.fields if t == tag]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from gateway.vocab.records import OutboundMessage, SessionKey
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.tags import OrdType, Side
 
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
@@ -45,3 +45,14 @@ def test_the_decimal_texts_kept_are_bounded() -> None:
         OutboundMessage.build(KEY, "8", [(44, Decimal(i + 1) / 8)])
     assert 0 < len(records._DECIMAL_TEXTS) <= records._DECIMAL_TEXTS_MAX
     assert OutboundMessage.build(KEY, "8", [(44, Decimal(9) / 8)]).fields == ((44, "1.125"),)
+
+
+def test_inbound_get_is_the_first_value_and_equality_ignores_what_was_read() -> None:
+    fields = ((35, "D"), (11, "c1"), (453, "2"), (448, "p1"), (448, "p2"), (58, ""))
+    read = InboundMessage(KEY, "D", 3, fields, received_ns=9)
+    unread = InboundMessage(KEY, "D", 3, fields, received_ns=9)
+    for _ in range(2):  # the first get builds the index, the second uses it
+        assert read.get(448) == "p1" and read.get(58) == "" and read.get(11) == "c1"
+        assert read.get(44) is None and read.get(44, "x") == "x"
+    assert read.get_all(448) == ["p1", "p2"] and list(read) == list(fields)
+    assert read == unread and hash(read) == hash(unread) and repr(read) == repr(unread)
