@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,8 +54,9 @@ class Database(Protocol):
 
     def clordid_count(self) -> int: ...
 
-    def clordid_keys(self) -> Iterator[tuple[str, str]]:
-        """Every (session, ClOrdID) used, streamed (read once, at open)."""
+    def clordid_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` (session, ClOrdID) used, in key order, after ``after`` (``("", "")``:
+        from the first): a page of the primary key index."""
         ...
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
@@ -217,8 +218,10 @@ class SqliteDatabase:
     def clordid_count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM clordids").fetchone()[0])
 
-    def clordid_keys(self) -> Iterator[tuple[str, str]]:
-        yield from self.conn.execute("SELECT session, cl_ord_id FROM clordids")
+    def clordid_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        return self.conn.execute(
+            "SELECT session, cl_ord_id FROM clordids WHERE (session, cl_ord_id) > (?, ?) "
+            "ORDER BY session, cl_ord_id LIMIT ?", (*after, limit)).fetchall()
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
         row = self.conn.execute(

@@ -30,7 +30,7 @@ prepared statements; the lease module already uses it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -180,9 +180,11 @@ class PgDatabase:
         row = self._one("SELECT COUNT(*) FROM clordids WHERE instance = %s")
         return 0 if row is None else int(row[0])
 
-    def clordid_keys(self) -> Iterator[tuple[str, str]]:
-        yield from self.conn.execute("SELECT session, cl_ord_id FROM clordids WHERE instance = %s",
-                                     (self.instance,))
+    def clordid_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT session, cl_ord_id FROM clordids WHERE instance = %s AND (session, cl_ord_id) > (%s, %s) "
+            "ORDER BY session, cl_ord_id LIMIT %s", (self.instance, *after, limit)).fetchall()
+        return [(str(a), str(b)) for a, b in rows]
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
         row = self._one("SELECT msg_type, cl_ord_id, outcome, request_id, answer FROM decisions "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -333,5 +334,43 @@ def test_clordids_of_earlier_runs_are_used_after_restart_and_trim(tmp_path: Path
         assert s.cl_ord_id_used(S1, "c20") and not s.cl_ord_id_used(S1, "c23")
         with pytest.raises(DuplicateClOrdID):
             s.record_clordid(S1, "c20", "r20", "G")
+    finally:
+        s.close()
+
+
+def test_a_big_clordid_table_fills_the_filter_on_the_loop_and_is_exact_meanwhile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.store import orders_store
+
+    path = tmp_path / "gw.sqlite"
+    s = Store(path, apply_in_thread=False)
+    for i in range(30):
+        _new(s, f"r{i}", f"c{i:02d}", session=S1 if i % 2 else S2)
+    s.close()
+    # 30 keys in the database, 7 read at open, the rest 4 per page on the loop
+    monkeypatch.setattr(orders_store, "SEEN_OPEN_KEYS", 7)
+    monkeypatch.setattr(orders_store, "SEEN_PAGE", 4)
+    s = Store(path, apply_in_thread=False)
+
+    def check() -> None:
+        assert all(s.cl_ord_id_used(S1 if i % 2 else S2, f"c{i:02d}") for i in range(30))
+        assert not any(s.cl_ord_id_used(S2 if i % 2 else S1, f"c{i:02d}") for i in range(30))
+
+    async def run() -> None:
+        s.group_commit(asyncio.get_running_loop())
+        assert s._seen_after is not None
+        check()  # not filled yet: the database answers
+        _new(s, "r30", "c30")  # written while filling: in the filter at once
+        for _ in range(200):
+            if s._seen_after is None:
+                break
+            await asyncio.sleep(0.01)
+        assert s._seen_after is None
+        check()
+        assert s.cl_ord_id_used(S1, "c30") and not s.cl_ord_id_used(S1, "c31")
+        s.group_commit(None)
+
+    try:
+        asyncio.run(run())
     finally:
         s.close()
