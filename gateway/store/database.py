@@ -52,6 +52,13 @@ class Database(Protocol):
         """(the session used ``cl_ord_id``, the RequestID it names or None)."""
         ...
 
+    def clordid_count(self) -> int: ...
+
+    def clordid_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` (session, ClOrdID) used, in key order, after ``after`` (``("", "")``:
+        from the first): a page of the primary key index."""
+        ...
+
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
         """(msg_type, cl_ord_id, outcome, request_id, answer decoded or None)."""
         ...
@@ -207,6 +214,14 @@ class SqliteDatabase:
         row = self.conn.execute("SELECT request_id FROM clordids WHERE session = ? AND cl_ord_id = ?",
                                 (session, cl_ord_id)).fetchone()
         return (False, None) if row is None else (True, row[0])
+
+    def clordid_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM clordids").fetchone()[0])
+
+    def clordid_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        return self.conn.execute(
+            "SELECT session, cl_ord_id FROM clordids WHERE (session, cl_ord_id) > (?, ?) "
+            "ORDER BY session, cl_ord_id LIMIT ?", (*after, limit)).fetchall()
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
         row = self.conn.execute(

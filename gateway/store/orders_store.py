@@ -106,8 +106,8 @@ from gateway.store.errors import DuplicateClOrdID, StoreError
 from gateway.store.journal import Journal, encode_frame, journal_file
 
 __all__ = [
-    "APPLY_EVERY", "KEEP_DONE", "Decision", "DeferredMessage", "OutboundRow", "Store", "StoredOrder",
-    "open_store", "store_path_of",
+    "APPLY_EVERY", "KEEP_DONE", "Decision", "DeferredMessage", "OutboundRow", "SeenFilter", "Store",
+    "StoredOrder", "open_store", "store_path_of",
 ]
 
 APPLY_EVERY = 0.1
@@ -126,6 +126,16 @@ ROTATE_BYTES = 4 << 20
 """Apply thread: a journal segment this big is rotated (the database lags it while the loop writes)."""
 
 _REQUEST_ID_BLOCK = 512
+
+SEEN_MIN = 1 << 16
+"""Keys the ClOrdID filter is first sized for (128 KB), whatever the database holds."""
+
+SEEN_OPEN_KEYS = 50_000
+"""ClOrdIDs of the database added to the filter at open (1.3 to 2.5 us a key: 65-125 ms)."""
+
+SEEN_PAGE = 1_000
+SEEN_FILL_EVERY = 0.01
+"""The rest: a page of SEEN_PAGE keys (1.3-2.5 ms of the loop) every SEEN_FILL_EVERY seconds."""
 
 log = logging.getLogger("gateway.store")
 
@@ -287,6 +297,15 @@ class Store:
         self._decisions = _Recent()     # (session, request_key) -> Decision
         self._decided_cl = _Recent()    # (session, cl_ord_id) of a decision -> True
         self._execs = _Recent()         # (session, exec_id) -> True
+        # Every ClOrdID the database holds plus those written since: once filled, a new ClOrdID is
+        # answered "unused" without a database read (a hit is confirmed by one). The database's
+        # keys are read in pages: at open up to SEEN_OPEN_KEYS (the whole table would slow the
+        # start by 1.3-2.5 s per 1M keys), the rest on the loop (group_commit), a page per
+        # SEEN_FILL_EVERY seconds; until the filter is full, every check reads the database.
+        self._seen_cl = SeenFilter(db.clordid_count())
+        self._seen_after: tuple[str, str] | None = ("", "")  # the last key read; None: filled
+        self._seen_handle: asyncio.TimerHandle | None = None
+        self._fill_seen(SEEN_OPEN_KEYS)
         self._outbound: dict[int, DeferredMessage] = {}
         for seq, s, m, f, e, h in db.outbound():
             self._outbound[seq] = DeferredMessage(seq, s, m, _fields(f), e, h)
@@ -296,7 +315,7 @@ class Store:
 
     def close(self) -> None:
         """Journal the open block, bring the database fully up to date and empty the journal."""
-        self.group_commit(None)
+        self.group_commit(None)  # also stops filling the ClOrdID filter
         with contextlib.suppress(*self._errors, StoreError, OSError):
             self.flush()
         if self._thread is not None:
@@ -334,6 +353,11 @@ class Store:
                 self._commit_group()
             self._catch_up()
         self._loop = loop
+        if self._seen_handle is not None:
+            self._seen_handle.cancel()
+            self._seen_handle = None
+        if loop is not None and self._seen_after is not None:
+            self._seen_handle = loop.call_later(SEEN_FILL_EVERY, self._fill_seen_later)
 
     def after_commit(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` once everything written so far is durable (now, if it already is)."""
@@ -571,7 +595,36 @@ class Store:
     # --- ClOrdIDs ---------------------------------------------------------------------------
 
     def cl_ord_id_used(self, session: str, cl_ord_id: str) -> bool:
-        return (session, cl_ord_id) in self._clordids.items or self._db.clordid(session, cl_ord_id)[0]
+        key = (session, cl_ord_id)
+        if key in self._clordids.items:
+            return True
+        if self._seen_after is None and key not in self._seen_cl:
+            return False  # never used (the common case, a new ClOrdID): no database read
+        return self._db.clordid(session, cl_ord_id)[0]
+
+    def _fill_seen(self, limit: int) -> None:
+        """Add up to ``limit`` of the database's ClOrdIDs to the filter, a page at a time."""
+        after = self._seen_after
+        while after is not None and limit > 0:
+            asked = min(limit, SEEN_PAGE)
+            page = self._db.clordid_keys(after, asked)
+            for key in page:
+                self._seen_cl.add(key)
+            limit -= asked
+            after = page[-1] if len(page) == asked else None  # a short page: the last one
+        self._seen_after = after
+
+    def _fill_seen_later(self) -> None:
+        self._seen_handle = None
+        if self._seen_after is None or self._loop is None:
+            return
+        try:
+            self._fill_seen(SEEN_PAGE)
+        except self._errors as exc:  # the checks keep reading the database, exact as before
+            log.warning("store: ClOrdID filter not filled (%s); each new ClOrdID reads the database", exc)
+            return
+        if self._seen_after is not None:
+            self._seen_handle = self._loop.call_later(SEEN_FILL_EVERY, self._fill_seen_later)
 
     def record_clordid(self, session: str, cl_ord_id: str, request_id: str | None, kind: str,
                        decision: Decision | None = None) -> None:
@@ -582,6 +635,7 @@ class Store:
         seq = self._write(["C", session, cl_ord_id, request_id, kind, self._decision_unit(decision)],
                           "record_clordid", decided=decision is not None)
         self._clordids.put((session, cl_ord_id), request_id, seq)
+        self._seen_cl.add((session, cl_ord_id))
         self._remember_decision(decision, seq)
 
     def record_clordid_chain(self, session: str, cl_ord_id: str, request_id: str, kind: str,
@@ -641,6 +695,7 @@ class Store:
         seq = self._write(["N", session, request_id, cl_ord_id, account, state, data, created,
                            self._decision_unit(decision)], "record_new_order", decided=decision is not None)
         self._clordids.put((session, cl_ord_id), request_id, seq)
+        self._seen_cl.add((session, cl_ord_id))
         self._remember_decision(decision, seq)
         order = StoredOrder(request_id, session, account, cl_ord_id, None, state, True, data, created)
         self._put_order(order, seq)
@@ -824,6 +879,64 @@ class _Recent:
             got = items.get(key)
             if got is not None and got[1] == seq:  # not written again since
                 del items[key]
+
+
+class SeenFilter:
+    """A Bloom filter of (session, ClOrdID) keys: "not in" is exact, "in" may be wrong (about 0.2%
+    of keys never added), so a hit is confirmed by the database. Why not a set: a set of the keys
+    costs about 160 bytes per ClOrdID (160 MB per 1M orders kept in the database); this costs 16
+    bits per key with up to 4x headroom (2 to 8 MB per 1M: sized for twice the keys at open,
+    rounded up to a power of two), and a lookup takes about 1 us against a 3.4 us SQLite read.
+
+    Sized for ``expected`` keys (at least :data:`SEEN_MIN`); when more are added a layer twice as
+    big is started (a lookup probes each layer), so the false-hit rate stays bounded.
+    """
+
+    __slots__ = ("_count", "_layers")
+
+    BITS_PER_KEY = 16
+    PROBES = 4
+
+    def __init__(self, expected: int = 0) -> None:
+        self._layers: list[tuple[bytearray, int, int]] = []  # (bits, mask, capacity)
+        self._count = 0
+        self._grow(max(SEEN_MIN, 2 * expected))
+
+    def _grow(self, capacity: int) -> None:
+        nbits = 1 << max(13, (capacity * self.BITS_PER_KEY - 1).bit_length())  # a power of two: mask
+        self._layers.append((bytearray(nbits >> 3), nbits - 1, capacity))
+        self._count = 0
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(bits) for bits, _, _ in self._layers)
+
+    def add(self, key: tuple[str, str]) -> None:
+        bits, mask, capacity = self._layers[-1]
+        if self._count >= capacity:
+            self._grow(2 * capacity)
+            bits, mask, _ = self._layers[-1]
+        self._count += 1
+        h = hash(key)
+        step = (h >> 32) | 1  # double hashing: probes h, h + step, h + 2 step, ...
+        for _ in range(self.PROBES):
+            p = h & mask
+            bits[p >> 3] |= 1 << (p & 7)
+            h += step
+
+    def __contains__(self, key: object) -> bool:
+        h0 = hash(key)
+        step = (h0 >> 32) | 1
+        for bits, mask, _ in self._layers:
+            h = h0
+            for _ in range(self.PROBES):
+                p = h & mask
+                if not bits[p >> 3] & (1 << (p & 7)):
+                    break
+                h += step
+            else:
+                return True
+        return False
 
 
 def _row(row: OrderRow) -> StoredOrder:

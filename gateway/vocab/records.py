@@ -4,6 +4,11 @@ A ``quickfix.Message`` dies with the callback that delivered it, so the engine s
 what it received into an :class:`InboundMessage` (tag/value pairs in wire order, repeating
 groups included) and the loop side answers with :class:`OutboundMessage` records, which the
 engine side turns back into ``quickfix.Message`` objects on send. Nothing here imports quickfix.
+
+:class:`InboundMessage` is built once per message received, so it is a plain slotted dataclass,
+never changed once built, rather than a frozen one: a frozen dataclass's ``__init__`` sets each
+field through ``object.__setattr__`` (Python 3.11: 2.35 us for 18 fields against 0.28 us). It
+stays hashable (``unsafe_hash``) as the frozen one was.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ class SessionKey:
         return f"{base}:{self.qualifier}" if self.qualifier else base
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: see the module doc
 class InboundMessage:
     """An application message received from a counterparty.
 
@@ -45,13 +50,16 @@ class InboundMessage:
     msg_seq_num: int
     fields: Fields
     received_ns: int = 0
+    # tag -> its first value, built at the first get(): a D is read by about 18 gets, each a scan
+    # of the fields otherwise (parse_new_order: 9.4 us -> 7.4 us)
+    _first: dict[int, str] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def get(self, tag: int, default: str | None = None) -> str | None:
         """First value of ``tag`` anywhere in the message, or ``default``."""
-        for t, v in self.fields:
-            if t == tag:
-                return v
-        return default
+        first = self._first
+        if first is None:
+            first = self._first = dict(reversed(self.fields))  # reversed: the first value wins
+        return first.get(tag, default)
 
     def get_all(self, tag: int) -> list[str]:
         return [v for t, v in self.fields if t == tag]
@@ -60,7 +68,7 @@ class InboundMessage:
         return iter(self.fields)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)  # frozen: market data's SharedBodyMessage derives from it
 class OutboundMessage:
     """An application message the gateway wants sent on ``session``.
 
@@ -76,14 +84,55 @@ class OutboundMessage:
     def build(cls, session: SessionKey, msg_type: str,
               pairs: Iterable[tuple[int, object]]) -> OutboundMessage:
         """Build from pairs, dropping ``None`` values; Decimals are written in plain notation."""
-        return cls(session, msg_type, tuple((t, _text(v)) for t, v in pairs if v is not None))
+        # One pass, the common types first: this runs for every ExecutionReport (19 pairs: 5.9 us
+        # as a generator calling _text per pair).
+        out: list[tuple[int, str]] = []
+        add = out.append
+        for t, v in pairs:
+            kind = type(v)
+            if kind is str:
+                add((t, v))  # type: ignore[arg-type]  # narrowed by the type check above
+            elif v is None:
+                continue
+            elif kind is Decimal:
+                add((t, _decimal_text(v)))  # type: ignore[arg-type]
+            elif isinstance(v, str):  # a StrEnum: str() is its wire value
+                add((t, str(v)))
+            else:
+                add((t, _text(v)))
+        return cls(session, msg_type, tuple(out))
 
 
 def _text(value: object) -> str:
     if isinstance(value, Decimal):
-        # FIX float fields forbid exponents: Decimal("1E+2") must go out as "100".
-        text = format(value, "f")
-        return text.rstrip("0").rstrip(".") if "." in text else text
+        return _decimal_text(value)
     if isinstance(value, bool):
         return "Y" if value else "N"
     return str(value)
+
+
+_DECIMAL_TEXTS: dict[Decimal, str] = {}
+_DECIMAL_TEXTS_MAX = 4096
+
+
+def _decimal_text(value: Decimal) -> str:
+    # The same few quantities and prices recur on every report (the order's quantity and price):
+    # a lookup is 30 ns against 350 ns of formatting. Equal Decimals (10.5, 10.50, 1.05E+1) have
+    # one text, except zero's sign, which the key does not see: zero is never kept, nor a NaN.
+    try:
+        text = _DECIMAL_TEXTS.get(value)
+    except TypeError:  # a signalling NaN has no hash
+        return _plain(value)
+    if text is None:
+        text = _plain(value)
+        if value and value.is_finite():
+            if len(_DECIMAL_TEXTS) >= _DECIMAL_TEXTS_MAX:
+                _DECIMAL_TEXTS.clear()
+            _DECIMAL_TEXTS[value] = text
+    return text
+
+
+def _plain(value: Decimal) -> str:
+    # FIX float fields forbid exponents: Decimal("1E+2") must go out as "100".
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

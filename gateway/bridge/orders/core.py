@@ -183,7 +183,7 @@ def request_key(msg: InboundMessage) -> str:
     return f"{msg.received_ns}:{msg.msg_seq_num}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Now:
     """The time of one event: ``wall`` for FIX timestamps, ``mono`` for timers (the executor's
     loop clock), ``ns`` (wall, ns since the epoch) for order creation times."""
@@ -196,7 +196,7 @@ class Now:
 # --- events ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class FixRequest:
     """A D, F, G, H, AF or q from session ``name`` (its key text), admitted by the throttle."""
 
@@ -204,7 +204,7 @@ class FixRequest:
     msg: InboundMessage
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Throttled:
     """A request over its session's message rate (finding F6): ``answer`` (built by the throttle,
     edge code) refuses it, its ExecID/answer ID ``answer_id`` stable across restarts; then a
@@ -223,7 +223,7 @@ class Answer(StrEnum):
     UNKNOWN = "unknown"  # timeout / connection lost / not connected: it may or may not have been done
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ZenithAnswer:
     """The completion of the :class:`CallZenith` named ``call_id``. ``data`` (outcome DATA) is
     parsed once, where the answer arrives: an ``OrderActionResponse`` for PLACE, AMEND and CANCEL,
@@ -235,21 +235,21 @@ class ZenithAnswer:
     errors: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ZenithOrderUpdate:
     """An ``Orders`` publish, or a ``QueryOrders`` row of reconciliation."""
 
     order: Order
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ZenithTransaction:
     """A ``Transactions`` publish, or a ``QueryTransactions`` row of reconciliation."""
 
     tx: Transaction
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TimerFired:
     """A :class:`SetTimer` came due: pending status (``pending``), Amend/Cancel retry (``retry``),
     fill-hold deadline (``hold``)."""
@@ -257,7 +257,7 @@ class TimerFired:
     key: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SessionLogon:
     """A FIX session logged on (reports are addressed to the key it logged on with)."""
 
@@ -265,21 +265,21 @@ class SessionLogon:
     key: SessionKey
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SessionLogout:
     """A FIX session logged out: cancel on disconnect when configured."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ZenithConnection:
     """The Zenith connection came up (reconcile) or went down."""
 
     up: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Reconciled:
     """Reconciliation's verdicts on working orders: ``replace`` are PlaceOrders never answered to
     send again (same RequestID), ``redrive`` orders whose accepted F/G nobody is sending (a
@@ -289,14 +289,14 @@ class Reconciled:
     redrive: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class OrderLost:
     """Plxtra answered QueryOrders by ID without the working order ``request_id`` (finding F2)."""
 
     request_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CancelAll:
     """Kill switch (admin API): cancel every working order of a session and/or account."""
 
@@ -314,7 +314,7 @@ Event = (FixRequest | Throttled | ZenithAnswer | ZenithOrderUpdate | ZenithTrans
 # --- actions -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class DecisionNote:
     """The decision on one D/F/G/q: accepted as ``request_id``, or rejected with ``answer``."""
 
@@ -333,7 +333,7 @@ class RecordOp(StrEnum):
     APPLY = "apply"  # an order's new state, its reports (ExecIDs + outbound rows), a decision
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Record:
     """A state change the store must make durable (``op`` names the store method), with the
     reports committed with it (sent by the executor after the commit, exactly once by ExecID)."""
@@ -348,7 +348,7 @@ class Record:
     kind: str = ""  # CLORDID: F, G or q
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SendFix:
     """A message without ExecID bookkeeping (status answers), after the commit of what came before."""
 
@@ -364,7 +364,7 @@ class CallKind(StrEnum):
     FILLS = "fills"  # QueryTransactions of one order whose terminal update is held
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CallZenith:
     """A Zenith request, sent once the store is durable; answered by a :class:`ZenithAnswer`."""
 
@@ -373,7 +373,7 @@ class CallZenith:
     request: ZenithRequest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SetTimer:
     """Feed :class:`TimerFired` with ``key`` at ``at`` (monotonic seconds); replaces a timer of that key."""
 
@@ -381,14 +381,14 @@ class SetTimer:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CancelTimer:
     """Forget the timer of ``key``, if still armed."""
 
     key: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Logout:
     """Log the FIX session out (throttle action ``logout``)."""
 
@@ -396,7 +396,7 @@ class Logout:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Reconcile:
     """Reconcile working orders with Plxtra (queries; their rows come back as events)."""
 
@@ -439,7 +439,7 @@ class _Call:
     delay: float = RETRY_FIRST
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class _Work:
     """An Amend/Cancel waiting for the order's previous Zenith call to finish."""
 

