@@ -79,6 +79,23 @@ class Inbox(Protocol):
     def logout(self, key: SessionKey) -> None: ...
 
 
+class _NoInbox:
+    """The inbox until the services exist (start-up builds the engine before importing them):
+    nothing is handled, so QuickFIX would refuse any message with a 35=j. No partner can be
+    connected then: the connectors are started only after ``use_inbox``."""
+
+    handled_types: frozenset[str] = frozenset()
+
+    def dispatch(self, msg: InboundMessage) -> None:
+        log.warning("%s on %s dropped: no services yet", msg.msg_type, msg.session)
+
+    def logon(self, key: SessionKey) -> None:
+        pass
+
+    def logout(self, key: SessionKey) -> None:
+        pass
+
+
 @dataclass(frozen=True, slots=True)
 class _Logout:
     text: str
@@ -460,16 +477,17 @@ class GatewayApplication(fix.Application):
 
     Its callbacks run on the loop thread inside a QuickFIX poll (``loop`` is that loop); a
     callback arriving on another thread is handed to the loop instead. ``outbox`` sends the
-    BusinessMessageRejects produced for failed callbacks (after the poll).
+    BusinessMessageRejects produced for failed callbacks (after the poll). ``inbox`` may be None
+    until :meth:`use_inbox` (before the connectors start).
     """
 
-    def __init__(self, config: GatewayConfig, inbox: Inbox, loop: asyncio.AbstractEventLoop,
+    def __init__(self, config: GatewayConfig, inbox: Inbox | None, loop: asyncio.AbstractEventLoop,
                  outbox: QuickFixOutbox, journal: InboundJournalLike | None = None,
                  journal_types: frozenset[str] = frozenset(),
                  logon_gate: Callable[[SessionKey], str | None] | None = None) -> None:
         super().__init__()
         self._config = config
-        self._inbox = inbox
+        self._inbox: Inbox = inbox if inbox is not None else _NoInbox()
         self._loop = loop
         self._outbox = outbox
         # Order-changing messages are journaled before fromApp returns, so a crash after QuickFIX
@@ -500,6 +518,10 @@ class GatewayApplication(fix.Application):
             with self._lock:
                 self._keys[text] = key
         return key
+
+    def use_inbox(self, inbox: Inbox) -> None:
+        """The services, once they exist (before the connectors start)."""
+        self._inbox = inbox
 
     def use_config(self, config: GatewayConfig) -> None:
         """After a reload: sessions added to ``config`` are known (before their connector starts)."""
