@@ -179,6 +179,9 @@ class QuickFixOutbox:
         self._completions: deque[tuple[Callable[[bool], object], bool]] = deque()
         self._completions_scheduled = False
         self.refused = 0     # never queued: queue full or outbox closed
+        # True while QuickFIX sends a market-data copy built from a shared body (md_send): toApp
+        # then skips its check, a SWIG call of ~1 us per copy, for a body the gateway built.
+        self.sending_md = False
         # Sessions with a logout() queued or in progress, re-enabled once they disconnect
         # (QuickFIX's Session::logout also disables the session: see _do_logout).
         self._logging_out: set[SessionKey] = set()
@@ -384,7 +387,12 @@ class QuickFixOutbox:
                                 msg.session, self.queue_limit, msg.msg_type, self.refused)
                 return False
             else:
-                ok = bool(session.send(self.convert(msg, lane.dictionaries)))
+                message = self.convert(msg, lane.dictionaries)
+                self.sending_md = getattr(msg, "shared_body", None) is not None
+                try:
+                    ok = bool(session.send(message))
+                finally:
+                    self.sending_md = False
                 if not ok:   # not stored: a reset is pending on a logged-out session, or DoNotSend
                     log.info("%s on %s refused by QuickFIX", msg.msg_type, msg.session)
         except Exception:
@@ -646,6 +654,8 @@ class GatewayApplication(fix.Application):
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         # Runs under the session mutex inside the outbox's send: nothing here may block.
+        if self._outbox.sending_md:
+            return   # a W/X body of ours (gateway.fix.md_send): no 1137, no SWIG call per copy
         try:
             # QuickFIX C++ (Session::generateBusinessReject) writes DefaultApplVerID(1137) into the
             # body of its own FIXT.1.1 35=j; 1137 belongs to Logon only, so a strict partner Rejects it.
