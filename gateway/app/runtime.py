@@ -8,6 +8,8 @@ services (``OrdersService``, ``MarketDataService``), and last the FIX engine, so
 can log on before the gateway can answer. The engine's connectors are constructed before the
 simulator starts, on a worker thread (QuickFIX's data dictionary parse, most of start-up, runs
 meanwhile with the GIL released), and started (port bound, initiators connecting) only last.
+What the build needs is imported before it (this module imports nothing of the services, the
+bridge or the Zenith client at module level); the services are imported while it runs.
 Stop runs the same list backwards: Logouts are sent and answered first, then services close,
 then the Zenith connection and the simulator. The embedded simulator keeps its state in a file
 next to the gateway store (see :func:`embedded_sim_config`), so a restart keeps its orders.
