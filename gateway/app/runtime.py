@@ -8,6 +8,8 @@ services (``OrdersService``, ``MarketDataService``), and last the FIX engine, so
 can log on before the gateway can answer. The engine's connectors are constructed before the
 simulator starts, on a worker thread (QuickFIX's data dictionary parse, most of start-up, runs
 meanwhile with the GIL released), and started (port bound, initiators connecting) only last.
+What the build needs is imported before it (this module imports nothing of the services, the
+bridge or the Zenith client at module level); the services are imported while it runs.
 Stop runs the same list backwards: Logouts are sent and answered first, then services close,
 then the Zenith connection and the simulator. The embedded simulator keeps its state in a file
 next to the gateway store (see :func:`embedded_sim_config`), so a restart keeps its orders.
@@ -21,16 +23,20 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway import stages
-from gateway.app.services import FixService, Outbox, ServiceRegistry
 from gateway.app.state_lock import StateLock, gateway_state_directories
 from gateway.config.model import GatewayConfig
 from gateway.fix.engine import FixEngine, acceptor_reach, acceptor_warning, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
 from gateway.store.inbound_journal import JOURNALED, Journal, open_inbound_journal
 from gateway.vocab.records import SessionKey
+
+if TYPE_CHECKING:
+    # Imported in _start once the engine's build runs: the services pull in the bridge, the
+    # Zenith client and websockets, start-up time that can overlap QuickFIX's dictionary parse.
+    from gateway.app.services import FixService, Outbox, ServiceRegistry
 
 __all__ = ["EMBEDDED", "EMBEDDED_SIM_STATE", "Gateway", "GatewayContext", "ServiceFactory",
            "default_service_factories", "embedded_sim_config"]
@@ -54,7 +60,7 @@ class GatewayContext:
     fence: Callable[[Any], None] | None = None
 
 
-ServiceFactory = Callable[[GatewayContext], FixService]
+ServiceFactory = Callable[[GatewayContext], "FixService"]
 
 
 def _orders_factory(ctx: GatewayContext) -> FixService:
@@ -172,19 +178,24 @@ class Gateway:
         # the outbox bound leaves room on top of that for orders traffic.
         limit = max(2 * cfg.gateway.md_queue_limit, 20_000)
         self.outbox = QuickFixOutbox(dictionaries.get, loop, queue_limit=limit)
-        self.registry = ServiceRegistry(cfg, self.outbox)
         # Before the services and the FIX engine: the orders service finds this journal (the file, or
         # the instance's table when the state is in PostgreSQL) by the store's path
         # (gateway.store.inbound_journal); opening the table applies the schema migrations, which
         # QuickFIX's PostgreSQL message store (created by the engine's build below) needs too.
         journal = await asyncio.to_thread(open_inbound_journal, cfg, instance=self.lease and self.lease.name)
         self._journal = journal
-        app = GatewayApplication(cfg, self.registry, loop, self.outbox, journal=journal,
+        # The services' registry is handed to the application below, before engine.start(): no
+        # partner can reach a callback that needs it before then.
+        app = GatewayApplication(cfg, None, loop, self.outbox, journal=journal,
                                  journal_types=JOURNALED, logon_gate=self.ops.logon_refusal)
         self.engine = FixEngine(cfg, app, log_factory=self.ops.log_factory)
         self.engine.use_zone()
         building = loop.run_in_executor(None, self.engine.build)
         try:
+            from gateway.app.services import ServiceRegistry
+
+            self.registry = ServiceRegistry(cfg, self.outbox)
+            app.use_inbox(self.registry)
             await self._start_zenith_and_services(sim_cfg)
         finally:
             await asyncio.shield(building)   # never leave the thread inside QuickFIX (stop frees it)

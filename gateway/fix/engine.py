@@ -34,6 +34,7 @@ import quickfix as fix
 from gateway.config.model import GatewayConfig, Role, SessionConfig, Transport
 from gateway.fix.convert import DictionaryCache, MessageDictionaries, session_id_of
 from gateway.fix.errors import FixEngineError
+from gateway.fix.handoff import forget_sessions
 from gateway.fix.loop_driver import LoopDriver, loop_sockets_available
 from gateway.fix.message_store import message_store_factory
 from gateway.vocab.records import SessionKey
@@ -475,6 +476,7 @@ def _destroy(connector: Any) -> None:
     if connector is None or not connector.thisown:
         return
     destroy = type(connector).__swig_destroy__
+    forget_sessions()   # the outbox keeps Session objects this deletes
     connector.thisown = False   # a proxy collected later must not free it a second time
     destroy(connector)
 

@@ -53,7 +53,7 @@ from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.rejects import BusinessRejectReason, business_reject, ref_id_of
 from gateway.vocab.wire import split_fields
 
-__all__ = ["GatewayApplication", "Inbox", "QuickFixOutbox"]
+__all__ = ["GatewayApplication", "Inbox", "QuickFixOutbox", "forget_sessions"]
 
 log = logging.getLogger("gateway.fix.handoff")
 
@@ -79,24 +79,67 @@ class Inbox(Protocol):
     def logout(self, key: SessionKey) -> None: ...
 
 
+class _NoInbox:
+    """The inbox until the services exist (start-up builds the engine before importing them):
+    nothing is handled, so QuickFIX would refuse any message with a 35=j. No partner can be
+    connected then: the connectors are started only after ``use_inbox``."""
+
+    handled_types: frozenset[str] = frozenset()
+
+    def dispatch(self, msg: InboundMessage) -> None:
+        log.warning("%s on %s dropped: no services yet", msg.msg_type, msg.session)
+
+    def logon(self, key: SessionKey) -> None:
+        pass
+
+    def logout(self, key: SessionKey) -> None:
+        pass
+
+
 @dataclass(frozen=True, slots=True)
 class _Logout:
     text: str
 
 
-class _Lane:
-    """One session's FIFO of messages (and logouts) not yet handed to QuickFIX, and its counters."""
+# QuickFIX's Session objects live as long as their connector: freeing one (gateway.fix.engine's
+# _destroy) deletes its sessions, so it calls forget_sessions() first and every lane's kept
+# Session is looked up again. A one-item list: read on every send, bumped rarely.
+_SESSIONS_EPOCH = [0]
 
-    __slots__ = ("dictionaries", "failed", "items", "key", "sent", "session_id", "unsent")
+
+def forget_sessions() -> None:
+    """QuickFIX sessions are about to be freed: no lane may use the one it kept."""
+    _SESSIONS_EPOCH[0] += 1
+
+
+class _Lane:
+    """One session's FIFO of messages (and logouts) not yet handed to QuickFIX, its counters, and
+    its ``quickfix.Session`` (kept: ``Session::lookupSession`` per send and per backlog look cost
+    ~7% of the loop's CPU with 20 market-data sessions, py-spy)."""
+
+    __slots__ = ("dictionaries", "epoch", "failed", "items", "key", "qf_session", "sent", "session_id",
+                 "unsent")
 
     def __init__(self, key: SessionKey, dictionaries: Dictionaries | MessageDictionaries | None) -> None:
         self.key = key
         self.session_id = session_id_of(key)
+        self.qf_session: fix.Session | None = None
+        self.epoch = -1
         self.dictionaries = dictionaries
         self.items: deque[tuple[OutboundMessage, Callable[[bool], object] | None] | _Logout] = deque()
         self.sent = 0     # accepted by QuickFIX
         self.failed = 0   # refused by QuickFIX or raised
         self.unsent = 0   # discarded at close
+
+    def session(self) -> fix.Session | None:
+        """QuickFIX's Session of this lane, kept until sessions are freed; None while it has none."""
+        if self.epoch == _SESSIONS_EPOCH[0]:
+            return self.qf_session
+        found = fix.Session.lookupSession(self.session_id)
+        # A session not created yet (engine still building) is looked up again next time.
+        if found is not None:
+            self.qf_session, self.epoch = found, _SESSIONS_EPOCH[0]
+        return found
 
 
 class QuickFixOutbox:
@@ -136,6 +179,9 @@ class QuickFixOutbox:
         self._completions: deque[tuple[Callable[[bool], object], bool]] = deque()
         self._completions_scheduled = False
         self.refused = 0     # never queued: queue full or outbox closed
+        # True while QuickFIX sends a market-data copy built from a shared body (md_send): toApp
+        # then skips its check, a SWIG call of ~1 us per copy, for a body the gateway built.
+        self.sending_md = False
         # Sessions with a logout() queued or in progress, re-enabled once they disconnect
         # (QuickFIX's Session::logout also disables the session: see _do_logout).
         self._logging_out: set[SessionKey] = set()
@@ -206,12 +252,12 @@ class QuickFixOutbox:
                 lane = self._lanes.get(session)
                 return len(lane.items) if lane is not None else 0
         lane = self._lanes.get(session)
-        waiting = len(lane.items) if lane is not None else 0
         if self._driver is None:
-            return waiting
-        session_id = lane.session_id if lane is not None else session_id_of(session)
-        qf_session = fix.Session.lookupSession(session_id)
-        return waiting + (session_queued(qf_session) if qf_session is not None else 0)
+            return len(lane.items) if lane is not None else 0
+        if lane is None:
+            lane = self._new_lane(session)
+        qf_session = lane.session()
+        return len(lane.items) + (session_queued(qf_session) if qf_session is not None else 0)
 
     def logout(self, session: SessionKey, text: str = "") -> None:
         """Log ``session`` out with Logout Text(58) ``text`` after what is already queued for it.
@@ -329,7 +375,7 @@ class QuickFixOutbox:
 
     def _deliver(self, lane: _Lane, msg: OutboundMessage) -> bool:
         try:
-            session = fix.Session.lookupSession(lane.session_id)
+            session = lane.session()
             if session is None:
                 log.warning("dropped %s for unknown session %s", msg.msg_type, msg.session)
                 ok = False
@@ -341,7 +387,12 @@ class QuickFixOutbox:
                                 msg.session, self.queue_limit, msg.msg_type, self.refused)
                 return False
             else:
-                ok = bool(session.send(self.convert(msg, lane.dictionaries)))
+                message = self.convert(msg, lane.dictionaries)
+                self.sending_md = getattr(msg, "shared_body", None) is not None
+                try:
+                    ok = bool(session.send(message))
+                finally:
+                    self.sending_md = False
                 if not ok:   # not stored: a reset is pending on a logged-out session, or DoNotSend
                     log.info("%s on %s refused by QuickFIX", msg.msg_type, msg.session)
         except Exception:
@@ -434,16 +485,17 @@ class GatewayApplication(fix.Application):
 
     Its callbacks run on the loop thread inside a QuickFIX poll (``loop`` is that loop); a
     callback arriving on another thread is handed to the loop instead. ``outbox`` sends the
-    BusinessMessageRejects produced for failed callbacks (after the poll).
+    BusinessMessageRejects produced for failed callbacks (after the poll). ``inbox`` may be None
+    until :meth:`use_inbox` (before the connectors start).
     """
 
-    def __init__(self, config: GatewayConfig, inbox: Inbox, loop: asyncio.AbstractEventLoop,
+    def __init__(self, config: GatewayConfig, inbox: Inbox | None, loop: asyncio.AbstractEventLoop,
                  outbox: QuickFixOutbox, journal: InboundJournalLike | None = None,
                  journal_types: frozenset[str] = frozenset(),
                  logon_gate: Callable[[SessionKey], str | None] | None = None) -> None:
         super().__init__()
         self._config = config
-        self._inbox = inbox
+        self._inbox: Inbox = inbox if inbox is not None else _NoInbox()
         self._loop = loop
         self._outbox = outbox
         # Order-changing messages are journaled before fromApp returns, so a crash after QuickFIX
@@ -474,6 +526,10 @@ class GatewayApplication(fix.Application):
             with self._lock:
                 self._keys[text] = key
         return key
+
+    def use_inbox(self, inbox: Inbox) -> None:
+        """The services, once they exist (before the connectors start)."""
+        self._inbox = inbox
 
     def use_config(self, config: GatewayConfig) -> None:
         """After a reload: sessions added to ``config`` are known (before their connector starts)."""
@@ -598,6 +654,8 @@ class GatewayApplication(fix.Application):
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         # Runs under the session mutex inside the outbox's send: nothing here may block.
+        if self._outbox.sending_md:
+            return   # a W/X body of ours (gateway.fix.md_send): no 1137, no SWIG call per copy
         try:
             # QuickFIX C++ (Session::generateBusinessReject) writes DefaultApplVerID(1137) into the
             # body of its own FIXT.1.1 35=j; 1137 belongs to Logon only, so a strict partner Rejects it.

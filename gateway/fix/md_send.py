@@ -17,6 +17,10 @@ fields by tag number (groups by the dictionary), so setting 262 on the kept mess
 same wire text as parsing the copy's own text. Everything runs on the loop thread, one
 send at a time, so no two sends share the object at once.
 
+While QuickFIX sends such a copy the outbox sets ``sending_md``, and the application's toApp
+skips its DefaultApplVerID(1137) clean-up (meant for QuickFIX's own 35=j; a SWIG call per copy):
+these bodies are the gateway's own W/X, built without 1137.
+
 A message qualifies by carrying ``shared_body`` (the shared tuple, without 262) and ``req_id``
 attributes: :class:`gateway.bridge.marketdata.state.SharedBodyMessage`, read here by duck
 typing because ``fix`` may not import the bridge. Anything else goes through the converter

@@ -9,6 +9,9 @@ module's attribute is asked for (PEP 562 module ``__getattr__``), so ``quickfix.
 very class the original would have made. A field class whose name is defined twice in the file
 (the SWIG proxies of BeginString, SenderCompID, TargetCompID come first) stays where it is, so
 the later definition still wins; none of the removed names is used by the rest of the module.
+The ~5,900 constants the module copies from SWIG's variable link (``BeginString_FIX44 =
+cvar.BeginString_FIX44``, field and message-type names) are made on first use the same way:
+each copy is a linear search of that link, ~150 ms of start-up for values the gateway never reads.
 
 The copy is compiled once per ``quickfix.py`` (size, mtime, Python's bytecode magic) into the
 dictionary cache directory (``gateway.vocab.dictionary.writable_cache_dir``) and read from there
@@ -36,7 +39,10 @@ __all__ = ["install", "lazy_source"]
 
 log = logging.getLogger("gateway.fix.quickfix_import")
 
-_VERSION = 1   # of the transformation below: a change writes new cache files
+_VERSION = 2   # of the transformation below: a change writes new cache files
+# One constant copied from SWIG's variable link (``Account_FIELD`` style names, BeginString values):
+# ~5,900 of them, and each ``cvar.X`` is a linear search of the link's list, ~150 ms in all.
+_CVAR = re.compile(r"^(\w+) = cvar\.\1\n", re.MULTILINE)
 # One field class exactly as SWIG's quickfix.py writes it (tab-indented).
 _FIELD_CLASS = re.compile(
     r"^class (\w+)\(quickfix\.(\w+Field)\):\n"
@@ -77,11 +83,21 @@ def lazy_source(source: str) -> tuple[str, int]:
         return ""
 
     core = _FIELD_CLASS.sub(take, source)
+    assigned = Counter(re.findall(r"^(\w+) = ", core, re.MULTILINE))
+
+    def take_constant(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if assigned[name] > 1 or defined[name] or name in lazy:
+            return match.group(0)
+        lazy[name] = match.group(0)
+        return ""
+
+    core = _CVAR.sub(take_constant, core)
     if not lazy or "import _quickfix" not in core or "__getattr__" in core:
         raise ValueError("not the quickfix.py this loader knows")
     words = set(re.findall(r"\b[A-Za-z_]\w*\b", core))
     if used := sorted(n for n in lazy if n in words):
-        raise ValueError(f"field classes used inside the module: {used[:5]}")
+        raise ValueError(f"field classes or constants used inside the module: {used[:5]}")
     return f"{core}\n_plx_lazy_fields = {lazy!r}\n{_TAIL}", len(lazy)
 
 

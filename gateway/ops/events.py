@@ -29,6 +29,9 @@ log = logging.getLogger("gateway.session")
 
 _PENDING_ORDERS_MAX = 100_000   # D awaiting a first answer, bounded against a silent partner storm
 _ANSWERS = {"8", "3", "j"}
+# Outbound market data: counted and stamped only (no answer or session event to look for). With 20
+# sessions the fan-out sends 20 of these per Zenith event, so they take a short path.
+_MD_OUT = frozenset(("W", "X"))
 _REJECT_REASONS = {
     "0": "invalid tag number", "1": "required tag missing", "2": "tag not defined for this message type",
     "3": "undefined tag", "4": "tag specified without a value", "5": "value is incorrect",
@@ -104,11 +107,17 @@ class SessionWatch:
         # (session, ClOrdID) and (session, "#MsgSeqNum") of each D -> (received, the twin key)
         self._pending_d: OrderedDict[tuple[str, str], tuple[float, tuple[str, str]]] = OrderedDict()
         self._counters: dict[tuple[object, ...], Any] = {}   # labelled children, looked up once
+        # (session text, "W"/"X") -> (name, message counter or None); last W/X out per name as
+        # (time.time(), MsgType), folded into last_out by info(): a datetime per copy cost more
+        # than the rest of the short path.
+        self._md_out: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._md_last: dict[str, tuple[float, str]] = {}
 
     def set_names(self, names: dict[str, str]) -> None:
         """After a reload: new sessions get an entry; removed ones keep theirs until restart."""
         with self._lock:
             self._names.update(names)
+            self._md_out.clear()
             for name in names.values():
                 self._info.setdefault(name, SessionInfo(name))
 
@@ -120,7 +129,11 @@ class SessionWatch:
     def info(self, name: str) -> SessionInfo:
         with self._lock:
             found = self._info.get(name) or SessionInfo(name)
-            return SessionInfo(**{k: getattr(found, k) for k in SessionInfo.__slots__})   # a copy
+            copy = SessionInfo(**{k: getattr(found, k) for k in SessionInfo.__slots__})
+        md = self._md_last.get(name)
+        if md is not None and (copy.last_out is None or md[0] >= copy.last_out.timestamp()):
+            copy.last_out, copy.last_out_type = datetime.fromtimestamp(md[0], UTC), md[1]
+        return copy
 
     # -- fed by the QuickFIX log (its callbacks) --------------------------------------------------
 
@@ -139,8 +152,14 @@ class SessionWatch:
         self._admin_in(name, msg_type, raw)
 
     def outgoing(self, session_text: str, raw: str) -> None:
-        name = self.name_of(session_text)
         msg_type = _msg_type(raw)
+        if msg_type in _MD_OUT:
+            fast = self._md_out.get((session_text, msg_type)) or self._md_entry(session_text, msg_type)
+            self._md_last[fast[0]] = (time.time(), msg_type)
+            if fast[1] is not None:
+                fast[1].inc()
+            return
+        name = self.name_of(session_text)
         now = datetime.now(UTC)
         with self._lock:
             info = self._info.setdefault(name, SessionInfo(name))
@@ -148,9 +167,18 @@ class SessionWatch:
         self._count(name, "out", msg_type)
         if msg_type in _ANSWERS:
             self._answer_sent(name, msg_type, raw)
-        if msg_type in ("0", "1", "8", "W", "X"):
+        if msg_type in ("0", "1", "8"):
             return
         self._admin_out(name, msg_type, raw)
+
+    def _md_entry(self, session_text: str, msg_type: str) -> tuple[str, Any]:
+        name = self.name_of(session_text)
+        with self._lock:
+            self._info.setdefault(name, SessionInfo(name))
+        counter = (self._child(self._metrics.messages, name, "out", msg_type)
+                   if self._metrics is not None else None)
+        entry = self._md_out[(session_text, msg_type)] = (name, counter)
+        return entry
 
     def _count(self, name: str, direction: str, msg_type: str) -> None:
         if self._metrics is not None:

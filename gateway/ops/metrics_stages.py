@@ -21,7 +21,6 @@ from prometheus_client import CollectorRegistry
 
 from gateway import stages
 from gateway.ops.metrics_fast import LoopHistogram
-from gateway.zenith.errors import ZenithRequestError
 
 __all__ = ["ADDED_NAME", "StageTimes", "time_answers"]
 
@@ -46,6 +45,10 @@ class StageTimes(LoopHistogram):
 
 def time_answers(client: Any) -> None:
     """After each ``client.request`` returns or raises, the task's next steps answer that read."""
+    # Here, not at module level: the Zenith package (websockets) is imported after the FIX
+    # engine's build has started (start-up time); a client exists by now, so it is loaded.
+    from gateway.zenith.errors import ZenithRequestError
+
     inner = client.request
 
     async def request(*args: Any, **kwargs: Any) -> Any:

@@ -28,7 +28,7 @@ if lazy:
     installed = install()
     again = install()
 import quickfix as fix
-before = "Account" in vars(fix)
+before = "Account" in vars(fix) or "BeginString_FIX44" in vars(fix)
 names = sorted(n for n in dir(fix) if not n.startswith("_"))
 acct = fix.Account("XS:0001")
 message = fix.Message()
@@ -36,8 +36,9 @@ message.setField(fix.Account("XS:0002"))
 message.getHeader().setField(fix.MsgType("D"))
 fields = {n: [getattr(fix, n)().getField(), [c.__name__ for c in getattr(fix, n).__mro__]]
           for n in ("Account", "ClOrdID", "Price", "OrderQty", "BeginString", "SenderCompID", "MDEntryType")}
-out = {"names": names, "fields": fields, "acct": acct.getValue(), "text": message.toString(),
-       "module": fix.Account.__module__, "qualname": fix.Account.__qualname__}
+constants = {n: getattr(fix, n) for n in ("BeginString_FIX44", "BeginString_FIXT11", "ODBC_LOG_PASSWORD")}
+out = {"constants": constants, "names": names, "fields": fields, "acct": acct.getValue(),
+       "text": message.toString(), "module": fix.Account.__module__, "qualname": fix.Account.__qualname__}
 if lazy:
     out.update(installed=installed, again=again, before=before)
 print(json.dumps(out))
@@ -59,9 +60,18 @@ def test_lazy_module_has_every_name_and_the_same_field_classes(tmp_path: Path) -
     for lazy in (first, again):
         assert lazy["installed"] is True and lazy["again"] is False
         assert lazy["before"] is False          # not made until asked for
-        for key in ("names", "fields", "acct", "text", "module", "qualname"):
+        for key in ("constants", "names", "fields", "acct", "text", "module", "qualname"):
             assert lazy[key] == usual[key], key
     assert usual["fields"]["Account"][0] == 1 and "StringField" in usual["fields"]["Account"][1]
+    assert usual["constants"]["BeginString_FIX44"] == "FIX.4.4"
+
+
+def test_the_constants_copied_from_swig_are_made_on_first_use_too() -> None:
+    source = (Path(__import__("quickfix").__file__)).read_text(encoding="utf-8")
+    text, lazy = lazy_source(source)
+    copied = source.count(" = cvar.")
+    assert "\nBeginString_FIX44 = cvar.BeginString_FIX44\n" not in text.split("_plx_lazy_fields = ")[0]
+    assert lazy > 6000 + 5000 and text.count(" = cvar.") <= copied
 
 
 def test_source_it_does_not_know_is_refused() -> None:
