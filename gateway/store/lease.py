@@ -512,9 +512,17 @@ class LeaseKeeper:
         if self._lost is not None:
             return False
         self._lost = "released"
-        try:
-            async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
+
+        async def release() -> bool:
+            async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True,
+                                                             connect_timeout=10) as conn:
                 return await release_async(conn, self._lease)
-        except psycopg.Error as exc:
-            log.warning("lease %s not released (it will expire): %s", self._lease.name, exc)
+
+        # Bounded: a stop must never hang on the database (a row lock held by a stalled process, a
+        # server that stopped answering); a lease not released lapses after its ttl anyway.
+        try:
+            return await asyncio.wait_for(release(), timeout=max(1.0, self._lease.ttl))
+        except (psycopg.Error, TimeoutError) as exc:
+            log.warning("lease %s not released (it will expire): %s", self._lease.name,
+                        exc or type(exc).__name__)
             return False

@@ -434,3 +434,27 @@ async def _child(url: str, name: str, ttl: float) -> int:
 
 if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "child":
     sys.exit(asyncio.run(_child(sys.argv[2], sys.argv[3], float(sys.argv[4]))))
+
+
+def test_a_clean_stop_never_hangs_on_a_locked_lease_row(db_url: str, name: str) -> None:
+    """A stalled process holding the lease row locked must not hang the holder's stop: release
+    gives up after the ttl (the lease then lapses on its own) and says so."""
+    ttl = 1.5
+
+    async def scenario() -> tuple[bool, float]:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            lease = await acquire_async(conn, name, "A", ttl)
+            assert lease is not None
+        keeper = LeaseKeeper(db_url, lease, on_lost=lambda reason: None)
+        with psycopg.connect(db_url, connect_timeout=10) as stalled:   # a transaction left open
+            stalled.execute("SELECT 1 FROM leases WHERE name = %s FOR UPDATE", (name,))
+            started = time.monotonic()
+            # (the outer bound only turns a regression into a failure instead of a hang)
+            released = await asyncio.wait_for(keeper.release(), timeout=ttl + 5.0)
+            took = time.monotonic() - started
+            stalled.rollback()
+        return released, took
+
+    released, took = asyncio.run(scenario())
+    assert not released
+    assert ttl - 0.1 <= took < ttl + 3.0   # gave up at the ttl instead of waiting for the lock
