@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from config_helpers import REPO
 from gateway.app.instance import restrict_to_instance
 from gateway.app.testing import GatewayProcess, free_port
 from gateway.config import load_config
+from tests.compose_support import NEWER_THAN_1_29, compose, config, without_required
 
 COMPOSE_FILE = REPO / "docker-compose.instances.yml"
 COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
@@ -34,35 +34,18 @@ COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
 ENV = {"PLXTRA_TOKEN": "demo", "PLXTRA_ADMIN_TOKEN": "compose-admin-token-0123",
        "POSTGRES_PASSWORD": "compose-pg-password"}
 GATEWAYS = ("gateway-a", "gateway-b", "gateway-a-standby")
-NEWER_THAN_1_29 = "depends_on contains unsupported option: 'required'"
 
 
 def _compose(file: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("docker-compose")
-    assert exe is not None, "docker-compose is missing: ./dev.sh test installs it (system_test_tools)"
-    clean = {k: v for k, v in os.environ.items() if k not in ENV and k != "PGPASSWORD"}
-    clean.update(ENV if env is None else env)
-    return subprocess.run([exe, "-f", str(file), "--project-directory", str(REPO), *args],
-                          capture_output=True, text=True, env=clean, timeout=60, check=False)
+    return compose(file, *args, env=ENV if env is None else env, unset=[*ENV, "PGPASSWORD"])
 
 
 def _without_required(tmp_path: Path) -> Path:
-    data = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
-    removed = [name for name, service in data["services"].items()
-               for condition in (service.get("depends_on") or {}).values()
-               if condition.pop("required", None) is not None]
-    assert sorted(removed) == ["gateway-a", "gateway-b"]   # their optional `sim`
-    out = tmp_path / "docker-compose.instances.yml"
-    out.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return out
+    return without_required(COMPOSE_FILE, tmp_path, ["gateway-a", "gateway-b"])   # their optional `sim`
 
 
 def _config(tmp_path: Path, *profiles: str) -> dict[str, Any]:
-    args = [a for p in profiles for a in ("--profile", p)]
-    result = _compose(_without_required(tmp_path), *args, "config")
-    assert result.returncode == 0, result.stderr
-    loaded: dict[str, Any] = yaml.safe_load(result.stdout)
-    return loaded
+    return config(_without_required(tmp_path), *profiles, env=ENV, unset=[*ENV, "PGPASSWORD"])
 
 
 def _argv(service: str) -> list[str]:

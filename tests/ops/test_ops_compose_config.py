@@ -10,51 +10,27 @@ ports, healthchecks, volumes) goes through the real parser.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.compose_support import NEWER_THAN_1_29, REPO, compose, config, without_required
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "docker-compose.yml"
+COMPOSE_FILE = REPO / "docker-compose.yml"
 TOKENS = {"PLXTRA_TOKEN": "demo", "PLXTRA_ADMIN_TOKEN": "compose-admin-token-0123"}
-NEWER_THAN_1_29 = "depends_on contains unsupported option: 'required'"
 
 
 def _compose(file: Path, *args: str,
              tokens: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("docker-compose")
-    assert exe is not None, "docker-compose is missing: ./dev.sh test installs it (system_test_tools)"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLXTRA_")}
-    env.update(TOKENS if tokens is None else tokens)
-    return subprocess.run([exe, "-f", str(file), "--project-directory", str(ROOT), *args],
-                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    return compose(file, *args, env=TOKENS if tokens is None else tokens, unset=TOKENS)
 
 
 def _without_required(tmp_path: Path) -> Path:
-    """The compose file minus ``depends_on.*.required`` (the one key Compose 1.29 lacks)."""
-    data = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
-    removed = 0
-    for service in data["services"].values():
-        depends = service.get("depends_on")
-        if isinstance(depends, dict):
-            for condition in depends.values():
-                removed += condition.pop("required", None) is not None
-    assert removed == 1   # only gateway -> sim
-    out = tmp_path / "docker-compose.yml"
-    out.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return out
+    return without_required(COMPOSE_FILE, tmp_path, ["gateway"])   # only gateway -> sim
 
 
 def _config(tmp_path: Path, *profiles: str) -> dict[str, Any]:
-    args = [a for p in profiles for a in ("--profile", p)]
-    result = _compose(_without_required(tmp_path), *args, "config")
-    assert result.returncode == 0, result.stderr
-    loaded: dict[str, Any] = yaml.safe_load(result.stdout)
-    return loaded
+    return config(_without_required(tmp_path), *profiles, env=TOKENS, unset=TOKENS)
 
 
 def test_compose_1_29_refuses_only_the_newer_required_key() -> None:
