@@ -197,8 +197,7 @@ class Probe:
         self.pg.create_database("fault_trials")
         # the config names ${PGPASSWORD}, as a deployment does; the gateways inherit it
         os.environ["PGPASSWORD"] = self.pg.password
-        self.store_url = (f"postgresql://{self.pg.user}:${{PGPASSWORD}}@{self.pg.host}:{self.pg.port}"
-                          "/fault_trials")
+        self.store_url = self.pg.config_url("fault_trials")
 
     def __enter__(self) -> Probe:
         try:

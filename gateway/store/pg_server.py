@@ -145,7 +145,11 @@ class PgServer:
     @property
     def url_template(self) -> str:
         """The config form: the password comes from the environment variable PGPASSWORD."""
-        return f"postgresql://{self.user}:${{PGPASSWORD}}@{self.host}:{self.port}/{self.database}"
+        return self.config_url(self.database)
+
+    def config_url(self, database: str) -> str:
+        """``gateway.store`` for ``database`` as a config names it, the password from ${PGPASSWORD}."""
+        return f"postgresql://{self.user}:${{PGPASSWORD}}@{self.host}:{self.port}/{database}"
 
     def connect(self, *, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
         import psycopg  # here, not at import: conftest loads this module for every test run

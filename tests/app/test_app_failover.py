@@ -49,7 +49,7 @@ FILL_TYPES = ("F", "1", "2")   # ExecType of a fill: 4.4 Trade; 4.2 Partial fill
 def _config(tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch,
             sim_port: int) -> tuple[Path, int]:
     pg_server.create_database("failover")
-    store = f"postgresql://{pg_server.user}:${{PGPASSWORD}}@{pg_server.host}:{pg_server.port}/failover"
+    store = pg_server.config_url("failover")
     fix_port = free_port()
     cfg = write_test_config(tmp_path, f"ws://127.0.0.1:{sim_port}/Zenith", fix_port,
                             sessions=DEMO_SESSIONS[:2], gateway={"store": store})

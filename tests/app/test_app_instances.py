@@ -27,7 +27,7 @@ ORDER = [(1, "0001"), (55, "XS03"), (207, "XSX"), (54, "1"), (38, "5"), (40, "2"
 
 def _config(tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch, db: str) -> tuple[Path, int]:
     pg_server.create_database(db)
-    store = f"postgresql://{pg_server.user}:${{PGPASSWORD}}@{pg_server.host}:{pg_server.port}/{db}"
+    store = pg_server.config_url(db)
     fix_port = free_port()
     sim_yaml = tmp_path / "sim.yaml"
     sim_yaml.write_text("seed: 3\nmarket:\n  activity: off\n", encoding="utf-8")

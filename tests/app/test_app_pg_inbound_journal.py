@@ -64,7 +64,7 @@ def test_an_order_journaled_but_undecided_when_the_host_died_is_decided_once_by_
 ) -> None:
     db = f"ij_{point.replace('-', '_')}_{int(standby)}"
     url = pg_server.create_database(db)
-    store = f"postgresql://{pg_server.user}:${{PGPASSWORD}}@{pg_server.host}:{pg_server.port}/{db}"
+    store = pg_server.config_url(db)
     monkeypatch.setenv("PGPASSWORD", pg_server.password)
     fix_port = free_port()
     configs = []

@@ -137,7 +137,7 @@ def test_new_process_on_an_empty_state_directory_resumes_the_sessions_from_postg
     (its QuickFIX connections then fenced by the lease's term, pg_schema/0004)."""
     db = f"qf_failover_{int(instance)}"
     url = pg_server.create_database(db)
-    store = f"postgresql://{pg_server.user}:${{PGPASSWORD}}@{pg_server.host}:{pg_server.port}/{db}"
+    store = pg_server.config_url(db)
     monkeypatch.setenv("PGPASSWORD", pg_server.password)
     fix_port = free_port()
     configs = []
