@@ -102,3 +102,24 @@ async def _view(url: str, accounts: Iterable[str]) -> PlxtraView:
 def plxtra_view(sim_port: int, accounts: Iterable[str]) -> PlxtraView:
     """Plxtra's orders and executions on ``accounts``, asked of the simulator directly."""
     return asyncio.run(_view(f"ws://127.0.0.1:{sim_port}/Zenith", list(accounts)))
+
+
+def two_host_configs(tmp_path: Path, zenith_url: str, fix_port: int, store: str, *,
+                     instance: bool) -> list[Path]:
+    """One gateway config for two hosts ``a`` and ``b``, each with its own (empty) state directory
+    under ``tmp_path``: the state in PostgreSQL at ``store``, QuickFIX's store its default there;
+    with ``instance``, every session owned by instance ``a`` (lease ttl 2 s)."""
+    import yaml
+
+    from gateway.app.testing import write_test_config
+
+    configs = []
+    for name in ("a", "b"):
+        cfg = write_test_config(tmp_path / name, zenith_url, fix_port, gateway={"store": store})
+        doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+        del doc["gateway"]["message_store"]   # the default with a PostgreSQL store: QuickFIX's there too
+        if instance:
+            doc["instances"] = {"a": {"sessions": [s["name"] for s in doc["sessions"]], "lease_ttl": 2}}
+        cfg.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        configs.append(cfg)
+    return configs

@@ -19,9 +19,9 @@ from typing import Any
 
 import psycopg
 import pytest
-import yaml
+from instance_procs import two_host_configs
 
-from gateway.app.testing import GatewayProcess, spawn_gateway_process, write_test_config
+from gateway.app.testing import GatewayProcess, spawn_gateway_process
 from gateway.fix.testing import FixTestClient, free_port
 from gateway.sim.config import load_sim_config
 from gateway.sim.testing import SimHandle, run_sim_in_thread
@@ -67,16 +67,8 @@ def test_an_order_journaled_but_undecided_when_the_host_died_is_decided_once_by_
     store = pg_server.config_url(db)
     monkeypatch.setenv("PGPASSWORD", pg_server.password)
     fix_port = free_port()
-    configs = []
     with run_sim_in_thread(load_sim_config(None).with_overrides(activity=False, seed=7)) as sim:
-        for name in ("a", "b"):   # two hosts: one config, each its own (empty) state directory
-            cfg = write_test_config(tmp_path / name, sim.url, fix_port, gateway={"store": store})
-            doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-            del doc["gateway"]["message_store"]   # the default with a PostgreSQL store: QuickFIX's there too
-            if standby:
-                doc["instances"] = {"a": {"sessions": [s["name"] for s in doc["sessions"]], "lease_ttl": 2}}
-            cfg.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-            configs.append(cfg)
+        configs = two_host_configs(tmp_path, sim.url, fix_port, store, instance=standby)
         args = ["--instance", "a"] if standby else []
         first = spawn_gateway_process(configs[0], extra_args=args, env={"PLXTRA_FIX_CRASH_AT": point},
                                       timeout=60)

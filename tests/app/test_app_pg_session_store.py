@@ -18,8 +18,9 @@ import psycopg
 import pytest
 import quickfix as fix
 import yaml
+from instance_procs import two_host_configs
 
-from gateway.app.testing import GatewayProcess, spawn_gateway_process, write_test_config
+from gateway.app.testing import GatewayProcess, spawn_gateway_process
 from gateway.cli import main
 from gateway.config.errors import ConfigError
 from gateway.config.loader import load_config_text
@@ -140,16 +141,8 @@ def test_new_process_on_an_empty_state_directory_resumes_the_sessions_from_postg
     store = pg_server.config_url(db)
     monkeypatch.setenv("PGPASSWORD", pg_server.password)
     fix_port = free_port()
-    configs = []
     with run_sim_in_thread(load_sim_config(None).with_overrides(activity=False, seed=5)) as sim:
-        for name in ("a", "b"):   # two hosts: the same config, each its own state directory
-            cfg = write_test_config(tmp_path / name, sim.url, fix_port, gateway={"store": store})
-            doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-            del doc["gateway"]["message_store"]   # the default with a PostgreSQL store
-            if instance:
-                doc["instances"] = {"a": {"sessions": [s["name"] for s in doc["sessions"]], "lease_ttl": 2}}
-            cfg.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-            configs.append(cfg)
+        configs = two_host_configs(tmp_path, sim.url, fix_port, store, instance=instance)
         args = ["--instance", "a"] if instance else []
         first = spawn_gateway_process(configs[0], extra_args=args, timeout=60)
         second = None
