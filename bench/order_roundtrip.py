@@ -112,6 +112,7 @@ class Result:
     answered: int
     elapsed: float
     latencies_us: list[float]
+    cpu_us: float | None = None   # the server process's CPU per order (user + system), when measured
 
     @property
     def rate(self) -> float:
@@ -367,6 +368,7 @@ def drive(name: str, port: int, args: argparse.Namespace, price: str,
         for phase, (a, b), n in phases:
             print(f"  {name} {phase}: {(b[0] - a[0]) / n:.2f} context switches/order, "
                   f"{(b[1] - a[1]) / n * 1e6:.0f} us CPU/order (server process)", file=sys.stderr)
+        fast.cpu_us = (after[1] - middle[1]) / fast.sent * 1e6 if fast.sent else None
     added: list[tuple[str, Buckets, Buckets]] = []
     if scrape is not None:
         added2 = scrape()
@@ -527,6 +529,8 @@ def main() -> int:
         print(f"\nthroughput ratio gateway/bare: {ratio:.2f}  (target >= 0.5)")
         print(f"gateway p99 at {args.rate:.0f}/s: {g_slow.pct(99) / 1000:.3f} ms  (target < 2 ms)")
         print(f"gateway sustained: {g_fast.rate:,.0f} orders/s  (target >= 5,000)")
+        if g_fast.cpu_us is not None:
+            print(f"gateway CPU per order at max rate: {g_fast.cpu_us:.0f} us  (target <= 300)")
     if added:
         _, before, after = added[0]
         stage = after.get("request_answer", {})
