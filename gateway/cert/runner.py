@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,8 @@ from gateway.harness.sessionproto import (
 from gateway.harness.templating import TemplateContext, render
 
 __all__ = ["AppBackend", "CertOptions", "CertRun", "StepFailure"]
+
+log = logging.getLogger("gateway.cert.runner")
 
 
 class AppBackend(Protocol):
@@ -332,7 +335,10 @@ class CertRun:
     # ------------------------------------------------------------------ events for viewers
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         for listener in list(self.listeners):
-            listener(kind, data)
+            try:
+                listener(kind, data)
+            except Exception:   # a viewer's fault must not end the certification or starve other viewers
+                log.exception("certification viewer failed on a %r event", kind)
 
     def snapshot(self) -> dict[str, Any]:
         current = next((s for s in self.states if s.status == "running"), None)
@@ -368,8 +374,13 @@ class CertRun:
             for s in self.states:
                 if s.status in ("waiting", "running"):
                     s.status, s.reason = "failed", f"run timeout of {self.options.run_timeout:g}s reached"
-        self.ended = datetime.now(UTC)
-        self._emit("end", {"passed": self.passed})
+        finally:
+            # Viewers learn the end however the run ended (a cancel too): none keeps showing a step running.
+            self.ended = datetime.now(UTC)
+            for s in self.states:
+                if s.status == "running":
+                    s.status, s.reason = "failed", "the run ended before this step was judged"
+            self._emit("end", {"passed": self.passed})
         return self.passed
 
     async def _run_all(self) -> None:
@@ -418,6 +429,12 @@ class CertRun:
             state.status, state.reason = "failed", str(exc)
         except HarnessError as exc:   # a template or session problem: the step cannot be judged
             state.status, state.reason = "failed", f"could not run the step: {exc}"
+        except (ConnectionError, OSError, ValueError, LookupError, TypeError, RuntimeError) as exc:
+            # A fault of ours or of the socket, not a verdict on the partner: the step fails with it
+            # named, the run goes on and the report says so (an escaped error left the step "running").
+            log.exception("certification step %s: unexpected error", state.key)
+            state.status = "failed"
+            state.reason = f"the harness failed in this step: {type(exc).__name__}: {exc}"
         state.ended = datetime.now(UTC)
         state.last_message = len(self.log.entries) - 1
         self._emit("step", state.to_json())
