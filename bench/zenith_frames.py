@@ -11,7 +11,7 @@ marking, a stage sink). Then, with the loop not running (the simulator never see
 * ``update``: an ``Orders`` publish (an A and a U change) through ``data_received`` to the orders
   service's parse of each Order (``Order.from_json``).
 
-Prints the best of several runs per frame in microseconds. Usage::
+Prints the best of several runs per frame in microseconds of process CPU time. Usage::
 
     PYTHONPATH=. python bench/zenith_frames.py [--n 5000] [--runs 7] [--price 9.95]
 """
@@ -30,8 +30,8 @@ from websockets.frames import Opcode
 
 from gateway import stages
 from gateway.app.orders_service import _action_response, _parse_each, _published
-from gateway.ops.metrics import GatewayMetrics
 from gateway.ops import runtime as ops_runtime
+from gateway.ops.metrics import GatewayMetrics
 from gateway.ops.metrics_stages import time_answers
 from gateway.sim.config import load_sim_config
 from gateway.sim.server import SimServer
@@ -42,7 +42,8 @@ PLACE = {"Account": "XS:0001",
          "Details": {"Exchange": "XSX", "Code": "XS01", "Side": "Bid", "Style": "Market", "Type": "Limit",
                      "LimitPrice": 1, "Quantity": 100, "Validity": "UntilDay"},
          "Route": {"Algorithm": "Market", "Market": "XSX::XSX"}}
-ORDER = ('{"ID":"61d0cb86-a6b6-41d2-a3ef-3bda4abbd1c3","Account":"XS:0001","ExternalID":"JzN4OTvf2zIEmxhZEKD7E8",'
+ORDER = ('{"ID":"61d0cb86-a6b6-41d2-a3ef-3bda4abbd1c3","Account":"XS:0001",'
+         '"ExternalID":"JzN4OTvf2zIEmxhZEKD7E8",'
          '%(extra)s"Status":"%(status)s",%(market)s"Currency":"AUD","EstimatedValue":%(value)s,"CurrentValue":0,'
          '"CreatedDate":"2026-12-06T13:53:56.846+00:00","UpdatedDate":"2026-12-06T13:53:56.846+00:00",'
          '"Style":"Market","Details":{"Exchange":"XSX","Code":"XS01","Side":"Bid","Style":"Market",'
@@ -78,13 +79,18 @@ async def _discard(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
     writer.close()
 
 
+# CPU time of this process: the machine is shared, and a preemption is no cost of the code.
+clock = time.process_time
+
+
 def best(runs: list[float]) -> float:
     return min(runs) * 1e6
 
 
 async def main(n: int, runs: int, price: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = load_sim_config(None).with_overrides(activity=False, seed=7, state_path=Path(tmp) / "sim.sqlite")
+        cfg = load_sim_config(None).with_overrides(activity=False, seed=7,
+                                                    state_path=Path(tmp) / "sim.sqlite")
         sim = SimServer(cfg, host="127.0.0.1", port=0)
         await sim.start()
         client = ZenithClient(sim.url, "demo", request_timeout=600.0)
@@ -129,23 +135,23 @@ async def main(n: int, runs: int, price: str) -> None:
             ans_t: list[float] = []
             upd_t: list[float] = []
             for _ in range(runs):
-                t0 = time.perf_counter()
+                t0 = clock()
                 for _ in range(n):
                     client.send_request("Trading", "PlaceOrder", place, on_answer)
                     ws._flush()
-                req_t.append((time.perf_counter() - t0) / n)
+                req_t.append((clock() - t0) / n)
                 frames = [wire(answer_tpl % tid) for tid in list(client._core._pending)]
                 parsed.clear()
-                t0 = time.perf_counter()
+                t0 = clock()
                 for data in frames:
                     ws.data_received(data)
-                ans_t.append((time.perf_counter() - t0) / len(frames))
+                ans_t.append((clock() - t0) / len(frames))
                 assert len(parsed) == len(frames) and parsed[-1].ok, parsed[-1:]
                 parsed.clear()
-                t0 = time.perf_counter()
+                t0 = clock()
                 for _ in range(n):
                     ws.data_received(update)
-                upd_t.append((time.perf_counter() - t0) / n)
+                upd_t.append((clock() - t0) / n)
                 assert len(parsed) == 2 * n, len(parsed)
                 await asyncio.sleep(0.05)   # the sink drains what was written
             print(f"zenith frames, price {price}, n={n}, best of {runs} (us per frame): "
