@@ -163,3 +163,28 @@ def test_the_bridges_parse_zenith_numbers_with_it() -> None:
     with pytest.raises(ValueError, match="garbage"):
         Order.from_json({**obj, "ExecutedQuantity": "garbage"})
     assert Order.from_json(obj).executed_quantity is None     # absent is not malformed: unknown, not 0
+
+
+@pytest.mark.parametrize("text", [
+    '{"Controller":"Trading","Data":{"LimitPrice":0.30000000000000004,"Quantity":123456789012345678901234567890}}',
+    '{"P":100.50,"Q":1E+2,"R":-0.0,"S":1e-7,"T":[0.1,0.2,9.950],"U":"9.95"}',
+    '  {"A": 1.10} ',          # whitespace around: the slow path, same result
+    '{"A":NaN,"B":-Infinity}',
+    '{"A":"\\ud800 lone"}',
+])
+def test_loads_is_json_loads_with_decimal_exactly(text: str) -> None:
+    import json
+
+    got, want = loads(text), json.loads(text, parse_float=Decimal)
+    assert repr(got) == repr(want)   # Decimal exponents and int sizes as written, NaN included
+
+
+@pytest.mark.parametrize("text", ['{"A":1} x', '{"A":1,}', " ", '{"A":1}{"B":2}', "[1,2"])
+def test_loads_fails_as_json_loads_does(text: str) -> None:
+    import json
+
+    with pytest.raises(json.JSONDecodeError) as ours:
+        loads(text)
+    with pytest.raises(json.JSONDecodeError) as theirs:
+        json.loads(text, parse_float=Decimal)
+    assert str(ours.value) == str(theirs.value)
