@@ -397,8 +397,10 @@ class OrderActionResponse:
         fees = _fees(obj.get("EstimatedFees"))
         if not fees:
             # Older servers (§8.38): EstimatedBrokerage / EstimatedTax instead of EstimatedFees.
-            legacy = {"Brokerage": obj.get("EstimatedBrokerage"), "Tax": obj.get("EstimatedTax")}
-            fees = _fees({k: v for k, v in legacy.items() if v is not None})
+            brokerage, tax = obj.get("EstimatedBrokerage"), obj.get("EstimatedTax")
+            if brokerage is not None or tax is not None:
+                legacy = {"Brokerage": brokerage, "Tax": tax}
+                fees = _fees({k: v for k, v in legacy.items() if v is not None})
         errors = obj.get("Errors")
         if isinstance(errors, str):
             errors = [errors]
