@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
 __all__ = [
     "as_mapping",
     "dumps",
@@ -122,11 +124,50 @@ def _encode(obj: Any, out: list[str]) -> None:
         raise TypeError(f"cannot encode {t.__name__} as Zenith JSON")
 
 
+def _plain(obj: Any) -> bool:
+    """Only types whose orjson text is exactly :func:`_encode`'s: dicts with str keys, lists,
+    tuples, str, int, Decimal, None, bools (a float, an enum or a date takes the slow path)."""
+    t = type(obj)
+    if t is dict:
+        for key, value in obj.items():
+            if type(key) is not str:
+                return False
+            t = type(value)
+            if t is str or t is Decimal or t is int or value is None or t is bool:
+                continue
+            if not _plain(value):
+                return False
+        return True
+    if t is list or t is tuple:
+        return all(_plain(value) for value in obj)
+    return t is str or t is Decimal or t is int or obj is None or t is bool
+
+
+def _fragment(value: Any) -> Any:
+    # orjson's hook for a type it does not know: a Decimal is spliced in as its number text.
+    if type(value) is Decimal:
+        return orjson.Fragment(format_decimal(value))
+    raise TypeError
+
+
 def dumps(obj: Any) -> str:
-    """Compact JSON with Decimals as plain numbers (``9.95``, ``100``) and dates as ISO-8601."""
-    out: list[str] = []
-    _encode(obj, out)
-    return "".join(out)
+    """Compact JSON with Decimals as plain numbers (``9.95``, ``100``) and dates as ISO-8601.
+
+    Every request body goes through here: a body of plain types (what the order path sends) is
+    written by orjson (Decimals as their :func:`format_decimal` text), ~3x faster than
+    :func:`_encode`; the same text, or :func:`_encode` decides (anything else, a non-ASCII
+    character or DEL, which ``_encode`` escapes, an integer beyond 64 bits, a NaN Decimal's error)."""
+    if _plain(obj):
+        try:
+            out = orjson.dumps(obj, default=_fragment)
+        except (orjson.JSONEncodeError, ValueError):
+            pass
+        else:
+            if out.isascii() and b"\x7f" not in out:   # _encode escapes DEL too
+                return out.decode("ascii")
+    parts: list[str] = []
+    _encode(obj, parts)
+    return "".join(parts)
 
 
 def to_decimal(value: Any) -> Decimal | None:

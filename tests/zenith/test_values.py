@@ -188,3 +188,44 @@ def test_loads_fails_as_json_loads_does(text: str) -> None:
     with pytest.raises(json.JSONDecodeError) as theirs:
         json.loads(text, parse_float=Decimal)
     assert str(ours.value) == str(theirs.value)
+
+
+class Color(str, Enum):  # noqa: UP042
+    RED = "red"
+
+
+class Number(IntEnum):
+    ONE = 1
+
+
+def _slow_dumps(obj: object) -> str:
+    from gateway.zenith.values import _encode
+
+    parts: list[str] = []
+    _encode(obj, parts)
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("body", [
+    {"Account": "XS:0001", "Details": {
+        "LimitPrice": Decimal("9.950"), "Quantity": Decimal("1E+2"), "Hidden": Decimal("-0.000"),
+        "Big": Decimal("123456789012345678901234567890.5"), "Tiny": Decimal("1E-9"), "Int": 10**18,
+        "Flags": (True, False, None)}},
+    {"Text": "".join(chr(i) for i in range(0x80)) + "\"\\/", "List": [[], {}, [1, [2, ["x"]]]]},
+    {"Unicode": "caf\u00e9 \u2028 \U0001F600", "Big": 2**70, "Neg": -(2**63) - 1},
+    {"Float": 100.0, "Exp": 1e16, "Small": 1e-7, "Half": 9.5},   # floats: the slow path's text
+    {1: "non-str key", "k": Color.RED, "n": Number.ONE},
+    [Decimal("0.1") + Decimal("0.2"), Decimal("3.000000000000000000001")],
+    "lone", None, Decimal("2.50"),
+])
+def test_dumps_writes_what_the_encoder_always_wrote(body: object) -> None:
+    assert dumps(body) == _slow_dumps(body)
+
+
+def test_dumps_refuses_what_the_encoder_refused() -> None:
+    for bad in ({"a": Decimal("NaN")}, {"a": Decimal("Infinity")}, {"a": {1, 2}}, {"a": object()}):
+        with pytest.raises((ValueError, TypeError)) as ours:
+            dumps(bad)
+        with pytest.raises((ValueError, TypeError)) as theirs:
+            _slow_dumps(bad)
+        assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
