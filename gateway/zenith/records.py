@@ -6,6 +6,11 @@ date-time form of §3.2, ``EstimatedBrokerage``/``EstimatedTax`` when ``Estimate
 missing, ``Alternate`` vs ``Alternates``, change wrappers around Holdings. A missing required
 field raises :class:`ValueError` naming it. ``*_to_json`` build request bodies.
 
+The records of the order path (Order, OrderDetails, OrderRoute, OrderActionResponse, Transaction)
+are parsed inline and built without their dataclass ``__init__`` (:func:`_builder`): every Orders
+change and every action answer builds one or more, and a frozen ``__init__`` cost more than the
+parse. The objects are the same (type, equality, repr, immutability).
+
 Market-data records live in :mod:`gateway.zenith.market_records` and are re-exported here;
 Security (§4.11) has its own module, :mod:`gateway.zenith.security`.
 """
