@@ -6,14 +6,15 @@ several times per order on the loop thread, so it is a :class:`gateway.ops.metri
 (no lock per observation).
 
 :func:`time_answers` marks the answer of every Zenith call as the origin of what its task does
-next; the Zenith client has no hook for it, so, as for the request timing of
-``gateway.ops.runtime``, the instance's bound ``request`` is wrapped (the zenith part stays
-untouched).
+next, and times the call's round trip (``plxtra_zenith_request_duration_seconds``); the Zenith
+client has no hook for it, so the instance's bound ``request`` and ``send_request`` are wrapped,
+once for both metrics (the zenith part stays untouched).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,18 +44,34 @@ class StageTimes(LoopHistogram):
             self.labels(stage).observe(seconds)
 
 
-def time_answers(client: Any) -> None:
-    """After each ``client.request`` returns or raises, the task's next steps answer that read."""
+def time_answers(client: Any, histogram: Any = None) -> None:
+    """Wrap ``client``'s calls once for both of their metrics: each answer (``request`` returning or
+    raising, ``send_request``'s callback) is marked as the origin of what the gateway does next
+    (:mod:`gateway.stages`), and, with ``histogram`` (``plxtra_zenith_request_duration_seconds``,
+    labels controller and outcome), each call's round trip is observed.
+
+    One wrapper, not one per metric: ``send_request`` is on the order path (a closure, a clock
+    read and a call less per request and per answer)."""
     # Here, not at module level: the Zenith package (websockets) is imported after the FIX
     # engine's build has started (start-up time); a client exists by now, so it is loaded.
     from gateway.zenith.errors import ZenithRequestError
 
     inner = client.request
+    clock = time.perf_counter
+    get_origin = stages.ORIGIN.get
+    open_answer = stages.open_answer
+    close_origin = stages.close_origin
 
-    async def request(*args: Any, **kwargs: Any) -> Any:
+    async def request(controller: str, topic: str, *args: Any, **kwargs: Any) -> Any:
+        started = clock()
+        outcome = "error"
         try:
-            return await inner(*args, **kwargs)
+            result = await inner(controller, topic, *args, **kwargs)
+            outcome = "ok"
+            return result
         finally:
+            if histogram is not None:
+                histogram.labels(controller, outcome).observe(clock() - started)
             stages.answer_read(asyncio.get_running_loop().call_soon)
 
     client.request = request
@@ -62,16 +79,21 @@ def time_answers(client: Any) -> None:
 
     def send_request(controller: str, topic: str, data: Any, on_answer: Callable[[Any, Any], None],
                      timeout: float | None = None) -> None:
-        asked = stages.ORIGIN.get()
+        asked = get_origin()
+        started = clock()
 
         def answered(result: Any, error: Any) -> None:
+            if histogram is not None:
+                histogram.labels(controller, "ok" if error is None else "error").observe(clock() - started)
             # Timeouts and connection losses are not a read the gateway reacts to: not timed.
-            timed = error is None or isinstance(error, ZenithRequestError)
-            token = stages.open_answer(asked) if timed else None
-            try:
+            if error is None or isinstance(error, ZenithRequestError):
+                token = open_answer(asked)
+                try:
+                    on_answer(result, error)
+                finally:
+                    close_origin(token)
+            else:
                 on_answer(result, error)
-            finally:
-                stages.close_origin(token)
 
         inner_send(controller, topic, data, answered, timeout)
 

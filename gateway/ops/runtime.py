@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -112,8 +111,8 @@ class Ops:
             s.zenith_connected = lambda: client.connected
             s.zenith_reconnects = lambda: client.reconnects
             s.zenith_subscriptions = lambda: len(client._core.topics())
-            _time_requests(client, self.metrics)
-            time_answers(client)
+            # One wrapper for the request timing and the stage marking of each answer.
+            time_answers(client, self.metrics.zenith_request)
 
     def _logged_on(self, sessions: Iterable[Any]) -> Iterable[tuple[str, bool]]:
         import quickfix as fix
@@ -160,38 +159,3 @@ def _md_counter(state: Any) -> Callable[[SessionKey], int]:
     def count(key: SessionKey) -> int:
         return sum(1 for session, _ in list(state.requests) if session == key)
     return count
-
-
-def _time_requests(client: Any, metrics: GatewayMetrics) -> None:
-    """Time every Zenith request of ``client`` (the client has no hook for it; wrapping the
-    instance's bound method keeps the zenith part untouched)."""
-    inner = client.request
-    histogram = metrics.zenith_request
-
-    async def request(controller: str, topic: str, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        outcome = "error"
-        try:
-            result = await inner(controller, topic, *args, **kwargs)
-            outcome = "ok"
-            return result
-        finally:
-            histogram.labels(controller, outcome).observe(time.perf_counter() - started)
-
-    client.request = request
-
-    # The order path calls through the callback API (no coroutine): timed from send to answer.
-    inner_send = client.send_request
-
-    def send_request(controller: str, topic: str, data: Any, on_answer: Callable[[Any, Any], None],
-                     *args: Any, **kwargs: Any) -> None:
-        started = time.perf_counter()
-
-        def answered(result: Any, error: Any) -> None:
-            outcome = "ok" if error is None else "error"
-            histogram.labels(controller, outcome).observe(time.perf_counter() - started)
-            on_answer(result, error)
-
-        inner_send(controller, topic, data, answered, *args, **kwargs)
-
-    client.send_request = send_request

@@ -420,7 +420,9 @@ class ZenithClient:
             await self._authenticate()
             deliveries, frames = self._core.resubscribe()
             for text in frames:
-                ws.send_text_soon(text)  # written at the next loop turn: no snapshot can precede...
+                # Written now or at the next loop turn, but any answer is read at a later turn,
+                # and no await comes before the deliveries below: no snapshot can precede...
+                ws.send_text_soon(text)
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), self._close_timeout + 1.0)

@@ -4,8 +4,12 @@
 message; Zenith sends one message per frame (§1.1) at high rates, so this subclass hands each
 complete text message straight to ``on_message`` from ``data_received`` (the sans-I/O core runs
 inline, no future or task per message). Ping, pong and close frames keep the library's handling.
-Outbound frames go through the library's sans-I/O protocol and are written once per loop
-iteration, so a burst of requests costs one ``send`` system call instead of one each.
+Outbound frames go through the library's sans-I/O protocol. A frame queued when nothing else is
+(a request at a paced rate) is written at once, in the caller's loop turn: no loop hop between the
+orders service's send (itself run after the turn's journal commit) and the socket. Frames queued
+after it in the same turn leave together at the next iteration, and while requests keep coming in
+bursts (the last turn that sent queued two or more) every frame waits for that one write, so a
+burst costs one ``send`` system call instead of one each.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class ZenithConnection(ClientConnection):
         self.frames_received = 0
         self._fragments: list[bytes] | None = None
         self._flush_scheduled = False
+        self._burst = False    # the last turn that sent queued 2+ frames: batch, don't write at once
+        self._turn_frames = 0  # frames queued since the last flush
         self._request_origins: list[stages.Origin] = []   # gateway.stages: requests queued this turn
 
     def data_received(self, data: bytes) -> None:
@@ -83,7 +89,8 @@ class ZenithConnection(ClientConnection):
             log.exception("Zenith message handler raised")
 
     def send_text_soon(self, text: str) -> None:
-        """Queue one text frame; frames queued in the same loop iteration leave in one write.
+        """Queue one text frame: written now when nothing else is queued (outside a burst), else with
+        the other frames of this loop iteration, in one write at the next.
 
         Raises ``websockets.exceptions.InvalidState`` when the connection is not open. The caller
         should ``await drain()`` when ``paused`` (the transport's buffer is over its high-water mark).
@@ -92,8 +99,11 @@ class ZenithConnection(ClientConnection):
         origin = stages.request_origin()
         if origin is not None:
             self._request_origins.append(origin)
+        self._turn_frames += 1
         if not self._flush_scheduled:
             self._flush_scheduled = True
+            if not self._burst:
+                self._write()   # nothing queued before it: wire order is kept
             self.loop.call_soon(self._flush)
 
     def send_data(self) -> None:
@@ -105,6 +115,12 @@ class ZenithConnection(ClientConnection):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self._burst = self._turn_frames > 1
+        self._turn_frames = 0
+        self._write()
+
+    def _write(self) -> None:
+        """Write what the protocol has queued, in one write."""
         chunks = self.protocol.data_to_send()
         if not chunks:
             return

@@ -179,3 +179,66 @@ def test_the_collector_exposes_what_a_prometheus_histogram_would() -> None:
                 if not s.name.endswith("_created")}
 
     assert samples(ours_registry) == samples(reference_registry)
+
+
+def test_one_wrapper_times_each_call_and_marks_each_answer_over_the_simulator(tmp_path: Path) -> None:
+    """``time_answers(client, histogram)`` is the gateway's one wrapper of the Zenith calls: a real
+    client on the real simulator (127.0.0.1); the round trips land in the request histogram by
+    controller and outcome, and only answers read (results, Error containers) are stage-timed."""
+    from gateway.ops.metrics import GatewayMetrics
+    from gateway.ops.metrics_stages import time_answers
+    from gateway.sim.config import load_sim_config
+    from gateway.sim.server import SimServer
+    from gateway.zenith import ZenithClient, ZenithRequestError
+
+    metrics = GatewayMetrics()
+    place = {"Account": "XS:0001", "Route": {"Algorithm": "Market", "Market": "XSX::XSX"},
+             "Details": {"Exchange": "XSX", "Code": "XS01", "Side": "Bid", "Style": "Market", "Type": "Limit",
+                         "LimitPrice": 9.5, "Quantity": 100, "Validity": "UntilDay"}}
+
+    async def main() -> None:
+        cfg = load_sim_config(None).with_overrides(activity=False, seed=7, state_path=tmp_path / "sim.sqlite")
+        sim = SimServer(cfg, host="127.0.0.1", port=0)
+        await sim.start()
+        client = ZenithClient(sim.url, "demo", request_timeout=5.0)
+        stages.SINK.set(metrics.stages)   # before the socket exists: its callbacks carry the sink
+        try:
+            await client.start()
+            time_answers(client, metrics.zenith_request)
+            seen: list[tuple[str, str]] = []
+            done = asyncio.Event()
+
+            def on_answer(data: object, error: object) -> None:
+                stage = stages.delivery_stage()
+                seen.append((stage[1] if stage else "untimed", type(error).__name__))
+                if stage is not None:
+                    stages.handed(stage)
+                done.set()
+
+            client.send_request("Trading", "PlaceOrder", place, on_answer)
+            client.send_request("Trading", "PlaceOrder", {**place, "Account": "XS:9999"}, on_answer)
+            for _ in range(500):   # both answered (bounded: 5 s)
+                if len(seen) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            done.clear()
+            sim.set_response_delay(0.3)
+            client.send_request("Market", "QueryMarkets", None, on_answer, timeout=0.05)
+            await asyncio.wait_for(done.wait(), 10)
+            sim.set_response_delay(0)
+            assert sorted(seen) == [("answer", "NoneType"), ("answer", "ZenithRequestError"),
+                                    ("untimed", "ZenithTimeout")], seen
+            with pytest.raises(ZenithRequestError):
+                await client.request("Trading", "PlaceOrder", {**place, "Account": "XS:9999"})
+            assert (await client.request("Trading", "PlaceOrder", place))["Result"] == "Success"
+        finally:
+            await client.close()
+            await sim.stop()
+
+    asyncio.run(main())
+    counts = {(s.labels["controller"], s.labels["outcome"]): s.value
+              for f in text_string_to_metric_families(metrics.render().decode())
+              for s in f.samples if s.name == "plxtra_zenith_request_duration_seconds_count"}
+    assert counts == {("Trading", "ok"): 2.0, ("Trading", "error"): 2.0, ("Market", "error"): 1.0}, counts
+    text = metrics.render().decode()
+    assert 'plxtra_fix_gateway_added_seconds_count{stage="answer"} 2.0' in text

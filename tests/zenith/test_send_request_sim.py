@@ -186,3 +186,53 @@ def test_a_raising_callback_costs_only_its_own_answer(tmp_path: Path) -> None:
         assert (await a.wait())[1] is None and client.connected
 
     run(tmp_path, body)
+
+
+def test_a_lone_request_is_written_in_the_callers_turn_a_burst_in_one_write(tmp_path: Path) -> None:
+    """The write side of the order path: a request with nothing queued before it reaches the socket
+    before ``send_request`` returns (no loop hop); requests queued after it in the same turn, and
+    every request while they keep coming in bursts, leave together in one write at the next turn."""
+    async def body(sim: SimServer, client: ZenithClient) -> None:
+        ws = client._ws
+        assert ws is not None and ws.transport is not None
+        transport = ws.transport
+        real_write = transport.write
+        writes: list[int] = []
+
+        def write(data: Any) -> None:   # the real transport, its writes counted
+            writes.append(len(data))
+            real_write(data)
+
+        transport.write = write  # type: ignore[method-assign]
+        answers = [Answers() for _ in range(8)]
+        await asyncio.sleep(0.05)   # whatever the start-up queued has left
+        writes.clear()
+
+        def send(i: int) -> None:
+            answers[i].send(client, "Trading", "PlaceOrder", {**PLACE, "RequestID": f"w-{i}"})
+
+        send(0)
+        assert len(writes) == 1 and not ws.protocol.writes          # written in this turn
+        for i in (1, 2, 3):
+            send(i)
+        assert len(writes) == 1 and len(ws.protocol.writes) == 3    # queued behind it
+        await asyncio.sleep(0)
+        assert len(writes) == 2                                     # the three in one write
+        send(4)                                                     # still a burst: waits
+        assert len(writes) == 2 and len(ws.protocol.writes) == 1
+        await asyncio.sleep(0)
+        assert len(writes) == 3                                     # a turn of one: burst over
+        await asyncio.sleep(0)
+        send(5)
+        assert len(writes) == 4 and not ws.protocol.writes          # paced again: at once
+        await asyncio.sleep(0.01)
+        send(6)
+        send(7)
+        await asyncio.sleep(0)
+        assert len(writes) == 6
+        for i, a in enumerate(answers):
+            data, error = await a.wait()
+            assert error is None and data["RequestID"] == f"w-{i}", (i, data, error)
+            assert not a.reentrant
+
+    run(tmp_path, body)

@@ -163,3 +163,69 @@ def test_the_bridges_parse_zenith_numbers_with_it() -> None:
     with pytest.raises(ValueError, match="garbage"):
         Order.from_json({**obj, "ExecutedQuantity": "garbage"})
     assert Order.from_json(obj).executed_quantity is None     # absent is not malformed: unknown, not 0
+
+
+@pytest.mark.parametrize("text", [
+    '{"Controller":"Trading","Data":{"LimitPrice":0.30000000000000004,"Quantity":123456789012345678901234567890}}',
+    '{"P":100.50,"Q":1E+2,"R":-0.0,"S":1e-7,"T":[0.1,0.2,9.950],"U":"9.95"}',
+    '  {"A": 1.10} ',          # whitespace around: the slow path, same result
+    '{"A":NaN,"B":-Infinity}',
+    '{"A":"\\ud800 lone"}',
+])
+def test_loads_is_json_loads_with_decimal_exactly(text: str) -> None:
+    import json
+
+    got, want = loads(text), json.loads(text, parse_float=Decimal)
+    assert repr(got) == repr(want)   # Decimal exponents and int sizes as written, NaN included
+
+
+@pytest.mark.parametrize("text", ['{"A":1} x', '{"A":1,}', " ", '{"A":1}{"B":2}', "[1,2"])
+def test_loads_fails_as_json_loads_does(text: str) -> None:
+    import json
+
+    with pytest.raises(json.JSONDecodeError) as ours:
+        loads(text)
+    with pytest.raises(json.JSONDecodeError) as theirs:
+        json.loads(text, parse_float=Decimal)
+    assert str(ours.value) == str(theirs.value)
+
+
+class Color(str, Enum):  # noqa: UP042
+    RED = "red"
+
+
+class Number(IntEnum):
+    ONE = 1
+
+
+def _slow_dumps(obj: object) -> str:
+    from gateway.zenith.values import _encode
+
+    parts: list[str] = []
+    _encode(obj, parts)
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("body", [
+    {"Account": "XS:0001", "Details": {
+        "LimitPrice": Decimal("9.950"), "Quantity": Decimal("1E+2"), "Hidden": Decimal("-0.000"),
+        "Big": Decimal("123456789012345678901234567890.5"), "Tiny": Decimal("1E-9"), "Int": 10**18,
+        "Flags": (True, False, None)}},
+    {"Text": "".join(chr(i) for i in range(0x80)) + "\"\\/", "List": [[], {}, [1, [2, ["x"]]]]},
+    {"Unicode": "caf\u00e9 \u2028 \U0001F600", "Big": 2**70, "Neg": -(2**63) - 1},
+    {"Float": 100.0, "Exp": 1e16, "Small": 1e-7, "Half": 9.5},   # floats: the slow path's text
+    {1: "non-str key", "k": Color.RED, "n": Number.ONE},
+    [Decimal("0.1") + Decimal("0.2"), Decimal("3.000000000000000000001")],
+    "lone", None, Decimal("2.50"),
+])
+def test_dumps_writes_what_the_encoder_always_wrote(body: object) -> None:
+    assert dumps(body) == _slow_dumps(body)
+
+
+def test_dumps_refuses_what_the_encoder_refused() -> None:
+    for bad in ({"a": Decimal("NaN")}, {"a": Decimal("Infinity")}, {"a": {1, 2}}, {"a": object()}):
+        with pytest.raises((ValueError, TypeError)) as ours:
+            dumps(bad)
+        with pytest.raises((ValueError, TypeError)) as theirs:
+            _slow_dumps(bad)
+        assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
