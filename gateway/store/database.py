@@ -63,6 +63,13 @@ class Database(Protocol):
         """(msg_type, cl_ord_id, outcome, request_id, answer decoded or None)."""
         ...
 
+    def decision_count(self) -> int: ...
+
+    def decision_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` (session, request_key) decided, in key order, after ``after``: a page of
+        the primary key index (as :meth:`clordid_keys`)."""
+        ...
+
     def has_decision(self, session: str, request_key: str) -> bool: ...
 
     def cl_ord_id_decided(self, session: str, cl_ord_id: str) -> bool: ...
@@ -222,6 +229,14 @@ class SqliteDatabase:
         return self.conn.execute(
             "SELECT session, cl_ord_id FROM clordids WHERE (session, cl_ord_id) > (?, ?) "
             "ORDER BY session, cl_ord_id LIMIT ?", (*after, limit)).fetchall()
+
+    def decision_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
+
+    def decision_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        return self.conn.execute(
+            "SELECT session, request_key FROM decisions WHERE (session, request_key) > (?, ?) "
+            "ORDER BY session, request_key LIMIT ?", (*after, limit)).fetchall()
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
         row = self.conn.execute(

@@ -186,6 +186,17 @@ class PgDatabase:
             "ORDER BY session, cl_ord_id LIMIT %s", (self.instance, *after, limit)).fetchall()
         return [(str(a), str(b)) for a, b in rows]
 
+    def decision_count(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM decisions WHERE instance = %s")
+        return 0 if row is None else int(row[0])
+
+    def decision_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT session, request_key FROM decisions WHERE instance = %s "
+            "AND (session, request_key) > (%s, %s) ORDER BY session, request_key LIMIT %s",
+            (self.instance, *after, limit)).fetchall()
+        return [(str(a), str(b)) for a, b in rows]
+
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
         row = self._one("SELECT msg_type, cl_ord_id, outcome, request_id, answer FROM decisions "
                         "WHERE instance = %s AND session = %s AND request_key = %s", session, request_key)
