@@ -38,6 +38,7 @@ class Database(Protocol):
 
     errors: tuple[type[Exception], ...]
     label: str                      # for messages: a file path, or a URL without its password
+    data_as_text: bool              # units may carry an order's data as JSON text (see sqlite_apply)
 
     def apply(self, frames: Frames) -> int:
         """Apply the units above the applied mark and record the new mark, in ONE transaction;
@@ -167,6 +168,7 @@ class SqliteDatabase:
     """The SQLite file (stdlib ``sqlite3``, WAL) behind the journal store."""
 
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    data_as_text = True
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -249,6 +249,7 @@ class Store:
             except (sqlite3.Error, OSError, ValueError) as exc:
                 raise StoreError(f"cannot open store: {exc}", path=self._where) from exc
         self._write_errors: tuple[type[Exception], ...] = (OSError, *self._errors)
+        self._data_as_text = self._db.data_as_text
         self._db.opened()
 
     @property
@@ -549,6 +550,16 @@ class Store:
     def _wrap(self, what: str, exc: Exception) -> StoreError:
         return StoreError(f"{what}: {exc}", path=self._where)
 
+    def _data_unit(self, data: dict[str, Any]) -> Any:
+        """An order's data as its unit carries it: JSON text for a database that stores the text as
+        it is (SQLite: encoded once here instead of decoded and encoded again by the apply)."""
+        if not self._data_as_text:
+            return data
+        try:
+            return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError as exc:
+            raise StoreError(f"cannot serialize order data: {exc}", path=self._where) from exc
+
     def _decision_unit(self, decision: Decision | None) -> list[Any] | None:
         if decision is None:
             return None
@@ -702,7 +713,8 @@ class Store:
             raise DuplicateClOrdID(session, cl_ord_id)
         if request_id in self._orders:
             raise StoreError(f"record_new_order: RequestID {request_id} exists", path=self._where)
-        seq = self._write(["N", session, request_id, cl_ord_id, account, state, data, created,
+        text = self._data_unit(data)
+        seq = self._write(["N", session, request_id, cl_ord_id, account, state, text, created,
                            self._decision_unit(decision)], "record_new_order", decided=decision is not None)
         self._clordids.put((session, cl_ord_id), request_id, seq)
         self._seen_cl.add((session, cl_ord_id))
@@ -748,7 +760,8 @@ class Store:
         first = self._next_out
         for i, row in enumerate(rows):
             row[0] = first + i
-        seq = self._write(["A", request_id, cl_ord_id, order_id, state, working, data, session,
+        text = self._data_unit(data)
+        seq = self._write(["A", request_id, cl_ord_id, order_id, state, working, text, session,
                            list(exec_ids), rows, self._decision_unit(decision)], "apply",
                           decided=decision is not None)
         self._next_out = first + len(rows)

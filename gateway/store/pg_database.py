@@ -80,6 +80,7 @@ class PgDatabase:
     # A fence that refuses (LeaseLost) fails the batch like a database error: nothing of it is
     # committed and nothing that waited for it runs.
     errors: tuple[type[Exception], ...] = (psycopg.Error, LeaseError, ConcurrentWriter)
+    data_as_text = False  # store_apply stores u->6 as jsonb: the data must be the object itself
 
     def __init__(self, url: str, *, instance: str = DEFAULT_INSTANCE,
                  fence: Callable[[psycopg.Connection[Any]], None] | None = None) -> None:

@@ -1,7 +1,9 @@
 """Bringing the SQLite tables up to date from journal records (one transaction per batch).
 
 A record's payload is one unit of the store (:mod:`gateway.store.orders_store` writes them):
-an orjson array whose first item names the operation. The store has already validated each unit
+an orjson array whose first item names the operation. An order's ``data`` ("N", "A") is the JSON
+text of the column (a string: the store encoded it once, so the apply stores it as it is) or, in
+journals of earlier versions, the object itself. The store has already validated each unit
 against its memory before journaling it, so every statement here tolerates a repeat
 (``OR IGNORE`` / ``OR REPLACE``): a batch can never fail on a constraint and stall the journal.
 
@@ -32,13 +34,20 @@ import orjson
 
 from gateway.failpoints import crash_point
 
-__all__ = ["APPLIED_KEY", "NetEffect", "applied_seq", "apply_frames", "apply_units_one_by_one", "dumps_text"]
+__all__ = ["APPLIED_KEY", "NetEffect", "applied_seq", "apply_frames", "apply_units_one_by_one", "data_text",
+           "dumps_text"]
 
 APPLIED_KEY = "applied_seq"
 
 
 def dumps_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def data_text(data: Any) -> str:
+    """An order's ``data`` column: the unit carries it as JSON text already (the store encodes it
+    once, at the write, for this backend), or as the decoded object (journals of earlier versions)."""
+    return data if type(data) is str else dumps_text(data)
 
 
 def applied_seq(db: sqlite3.Connection) -> int:
@@ -78,7 +87,7 @@ def _unit(db: sqlite3.Connection, u: list[Any]) -> None:
         _, rid, cl, oid, state, working, data, session, exec_ids, rows, decision = u
         if rid is not None:
             db.execute("UPDATE orders SET cl_ord_id = ?, order_id = ?, state = ?, working = ?, data = ? "
-                       "WHERE request_id = ?", (cl, oid, state, int(working), dumps_text(data), rid))
+                       "WHERE request_id = ?", (cl, oid, state, int(working), data_text(data), rid))
         if exec_ids:
             db.executemany("INSERT OR IGNORE INTO execs (session, exec_id) VALUES (?, ?)",
                            [(session, e) for e in exec_ids])
@@ -90,7 +99,7 @@ def _unit(db: sqlite3.Connection, u: list[Any]) -> None:
         _decision(db, decision)
         db.execute("INSERT OR IGNORE INTO orders (request_id, session, account, cl_ord_id, order_id, state, "
                    "working, data, created) VALUES (?, ?, ?, ?, NULL, ?, 1, ?, ?)",
-                   (rid, session, account, cl, state, dumps_text(data), created))
+                   (rid, session, account, cl, state, data_text(data), created))
     elif op == "L":
         db.execute("UPDATE orders SET order_id = ? WHERE request_id = ?", (u[2], u[1]))
     elif op == "E":
@@ -304,21 +313,21 @@ class NetEffect:
                 if b[0] is _KEEP:
                     oid.append((b[1], rid))
                 else:
-                    full.append((b[0], b[1], b[2], b[3], dumps_text(b[4]), rid))
+                    full.append((b[0], b[1], b[2], b[3], data_text(b[4]), rid))
             if o.new is None:  # then there is no "after" either
                 continue
             n, a = o.new, o.after
             rid, session, account, created = n[0], n[1], n[2], n[8]
             if a is None:
                 upserts[_UPSERT_NONE].append(
-                    (rid, session, account, n[3], n[4], n[5], n[6], dumps_text(n[7]), created))
+                    (rid, session, account, n[3], n[4], n[5], n[6], data_text(n[7]), created))
             elif a[0] is _KEEP:
                 # Inserted (if absent) with the order ID of the "L", or only the order ID updated.
                 upserts[_UPSERT_OID].append(
-                    (rid, session, account, n[3], a[1], n[5], n[6], dumps_text(n[7]), created))
+                    (rid, session, account, n[3], a[1], n[5], n[6], data_text(n[7]), created))
             else:
                 upserts[_UPSERT_FULL].append(
-                    (rid, session, account, a[0], a[1], a[2], a[3], dumps_text(a[4]), created))
+                    (rid, session, account, a[0], a[1], a[2], a[3], data_text(a[4]), created))
         if full:
             db.executemany(_UPDATE_FULL, full)
         if oid:

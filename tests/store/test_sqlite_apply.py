@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from gateway.store.database import SqliteDatabase
-from gateway.store.sqlite_apply import applied_seq, apply_frames, apply_units_one_by_one
+from gateway.store.sqlite_apply import applied_seq, apply_frames, apply_units_one_by_one, dumps_text
 
 SESSIONS = ("S1", "S2")
 TABLES = {
@@ -47,7 +47,9 @@ def _rows(r: random.Random) -> list[list[Any]]:
 def _unit(r: random.Random) -> list[Any]:
     op = r.choice("AAANNLLECDOHXR")
     rid = f"r{r.randrange(5)}"
-    data = {"state": r.choice("0124"), "cum": str(r.randrange(100)), "terms": {"px": "4.00"}}
+    data: Any = {"state": r.choice("0124"), "cum": str(r.randrange(100)), "terms": {"px": "4.00"}}
+    if r.random() < 0.5:  # as the store writes it for SQLite: the JSON text (else a journal of before)
+        data = dumps_text(data)
     if op == "A":
         return ["A", r.choice((rid, rid, None)), f"c{r.randrange(6)}", r.choice((None, f"o{r.randrange(4)}")),
                 r.choice("0124"), r.random() < 0.5, data, r.choice(SESSIONS),
