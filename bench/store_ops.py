@@ -23,6 +23,11 @@ Two runs per store:
   callback (what a send waits for), p50 / p99 / max: a batch applied on the loop shows up here.
 
 The "before" store is read from git (``--before``, default the commit before the journal store).
+
+``--apply``: only the apply (gateway.store.sqlite_apply): the journal records of ``--orders``
+orders (``--window`` in flight) applied to a fresh SQLite file in batches of ``--slice`` records
+(default the loop's APPLY_SLICE), CPU per order and per record; ``--apply-ref REF`` also times
+the sqlite_apply.py of a git ref on the same records.
 """
 
 from __future__ import annotations
