@@ -23,6 +23,11 @@ Two runs per store:
   callback (what a send waits for), p50 / p99 / max: a batch applied on the loop shows up here.
 
 The "before" store is read from git (``--before``, default the commit before the journal store).
+
+``--apply``: only the apply (gateway.store.sqlite_apply): the journal records of ``--orders``
+orders (``--window`` in flight) applied to a fresh SQLite file in batches of ``--slice`` records
+(default the loop's APPLY_SLICE), CPU per order and per record; ``--apply-ref REF`` also times
+the sqlite_apply.py of a git ref on the same records.
 """
 
 from __future__ import annotations
@@ -202,7 +207,15 @@ def main() -> None:
     ap.add_argument("--only", default="", help="run only the stores whose name contains this")
     ap.add_argument("--pg-url", default="", help="PostgreSQL for the postgresql store (default: a "
                                                  "throw-away server)")
+    ap.add_argument("--apply", action="store_true", help="only the apply micro-benchmark: the journal "
+                                                         "records of --orders orders applied to SQLite")
+    ap.add_argument("--apply-ref", default="", help="with --apply: also time sqlite_apply.py of this git ref")
+    ap.add_argument("--window", type=int, default=50, help="with --apply: orders in flight")
+    ap.add_argument("--slice", type=int, default=0, help="with --apply: records per batch (0: APPLY_SLICE)")
     args = ap.parse_args()
+    if args.apply:
+        _apply_micro(args.orders, args.repeat, args.apply_ref, args.window, args.slice)
+        return
     before = _old_store_module(args.before)
     kinds = ["no store (bench overhead)", "sqlite (before)", "memory + commit per turn",
              "journal + apply on loop", "journal + apply thread", "postgresql commit per turn"]
@@ -268,6 +281,69 @@ def _serializers(n: int = 20_000) -> None:
             loads(payload)
         t2 = time.perf_counter()
         print(f"{name:12} encode {(t1 - t0) / n * 1e6:5.2f}  decode {(t2 - t1) / n * 1e6:5.2f}")
+
+
+def _journal_records(n: int, window: int) -> list[tuple[int, bytes]]:
+    """The journal records of ``n`` orders (Steps: 4 loop turns each), ``window`` of them in
+    flight at a time (the order_roundtrip driver's window is 50), as the store wrote them."""
+    from gateway.store import Store
+    from gateway.store.orders_store import Decision
+
+    async def run(path: Path) -> list[tuple[int, bytes]]:
+        store = Store(path, apply_every=1e6)  # nothing applied: the records stay in memory
+        store.group_commit(asyncio.get_running_loop())
+        steps = Steps(store, Decision, None)
+        slots = asyncio.Semaphore(window)
+
+        async def one(i: int) -> None:
+            async with slots:
+                await steps.order(i)
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        frames = list(store._unapplied)
+        store._unapplied = []
+        store.group_commit(None)
+        store.close()
+        return frames
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return asyncio.run(run(Path(tmp) / "gw.sqlite"))
+
+
+def _apply_micro(n: int, repeat: int, ref: str, window: int, slice_: int) -> None:
+    """CPU of bringing SQLite up to date from the journal, per order and per record: the records of
+    ``n`` orders applied in batches of ``slice_`` records (0: the loop's APPLY_SLICE, as
+    ``_apply_tick`` does), on a fresh file each run; best of ``repeat``. ``ref``: also the apply of
+    that git ref."""
+    from gateway.store import sqlite_apply
+    from gateway.store.database import SqliteDatabase
+    from gateway.store.orders_store import APPLY_SLICE
+
+    frames = _journal_records(n, window)
+    size = slice_ or APPLY_SLICE
+    impls: list[tuple[str, Any]] = [("this tree", sqlite_apply.apply_frames)]
+    if ref:
+        src = subprocess.check_output(["git", "-C", str(ROOT), "show",
+                                       f"{ref}:gateway/store/sqlite_apply.py"])
+        mod = types.ModuleType("bench_apply_before")
+        exec(compile(src, f"{ref}:gateway/store/sqlite_apply.py", "exec"), mod.__dict__)
+        impls.insert(0, (ref, mod.apply_frames))
+    print(f"apply of {len(frames)} journal records ({n} orders, {window} in flight) in slices of {size}; "
+          f"best of {repeat}")
+    print(f"{'apply':12} {'CPU us/order':>13} {'CPU us/record':>14} {'wall ms':>9}")
+    for name, fn in impls:
+        best = (float("inf"), 0.0)
+        for _ in range(repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                db = SqliteDatabase(Path(tmp) / "gw.sqlite")
+                c0, w0 = time.process_time(), time.perf_counter()
+                for i in range(0, len(frames), size):
+                    fn(db.conn, frames[i:i + size])
+                c1, w1 = time.process_time(), time.perf_counter()
+                db.close()
+            best = min(best, (c1 - c0, w1 - w0))
+        cpu, wall = best
+        print(f"{name:12} {cpu / n * 1e6:13.1f} {cpu / len(frames) * 1e6:14.2f} {wall * 1e3:9.1f}")
 
 
 if __name__ == "__main__":

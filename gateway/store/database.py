@@ -38,6 +38,7 @@ class Database(Protocol):
 
     errors: tuple[type[Exception], ...]
     label: str                      # for messages: a file path, or a URL without its password
+    data_as_text: bool              # units may carry an order's data as JSON text (see sqlite_apply)
 
     def apply(self, frames: Frames) -> int:
         """Apply the units above the applied mark and record the new mark, in ONE transaction;
@@ -61,6 +62,13 @@ class Database(Protocol):
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
         """(msg_type, cl_ord_id, outcome, request_id, answer decoded or None)."""
+        ...
+
+    def decision_count(self) -> int: ...
+
+    def decision_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` (session, request_key) decided, in key order, after ``after``: a page of
+        the primary key index (as :meth:`clordid_keys`)."""
         ...
 
     def has_decision(self, session: str, request_key: str) -> bool: ...
@@ -160,6 +168,7 @@ class SqliteDatabase:
     """The SQLite file (stdlib ``sqlite3``, WAL) behind the journal store."""
 
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    data_as_text = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -222,6 +231,14 @@ class SqliteDatabase:
         return self.conn.execute(
             "SELECT session, cl_ord_id FROM clordids WHERE (session, cl_ord_id) > (?, ?) "
             "ORDER BY session, cl_ord_id LIMIT ?", (*after, limit)).fetchall()
+
+    def decision_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
+
+    def decision_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        return self.conn.execute(
+            "SELECT session, request_key FROM decisions WHERE (session, request_key) > (?, ?) "
+            "ORDER BY session, request_key LIMIT ?", (*after, limit)).fetchall()
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:
         row = self.conn.execute(

@@ -45,15 +45,23 @@ How a write becomes durable (one loop thread, :meth:`Store.group_commit`):
    orders/s the step latency p99 was lower with the thread in 3 runs of 4. End to end
    (bench/order_roundtrip.py, before QuickFIX runs on the loop) the thread gave the better p99
    and throughput, the loop the better p50 (by about 0.4 ms: one more thread asking for the
-   GIL); to be measured again once QuickFIX runs on the loop. The journal is truncated once the
-   database holds all of it, and rotated (``.old`` segment) while the thread lags behind.
+   GIL). Measured again with QuickFIX on the loop and the apply by net effect (the gateway with
+   the simulator, /work/briefs/tools/drive.py, two interleaved rounds, shared machine): at max
+   rate the thread costs more, 756 / 691 us of process CPU per order against 581 / 543 on the
+   loop, with a worse p50 (222 / 175 ms of queueing against 152 / 131); at 200/s CPU 1,280 /
+   1,690 against 1,515 / 1,440 us and p50 2.5 / 2.4 ms against 2.5 / 2.1: no gain, so the
+   loop stays the default. The journal is truncated once the database holds all of it, and
+   rotated (``.old`` segment) while the thread lags behind.
 4. Opening the store applies the journal records above ``applied_seq`` (a torn last record is
    not read), empties the journal and loads memory: working orders and outbound rows. Memory
    then holds what this process wrote; done orders beyond the :attr:`Store.keep_done` most
    recent, and index entries (ClOrdIDs, order IDs, decisions, ExecIDs) beyond
    :attr:`Store.keep_recent` per index, leave it once the database holds them. A read that
-   misses memory is an indexed point query on SQLite (a new ClOrdID's check is one, ~5 us),
-   which is exact because memory holds everything the database may not have yet.
+   misses memory is an indexed point query on SQLite (~5 us), which is exact because memory
+   holds everything the database may not have yet. The two misses every new request would pay
+   (its ClOrdID unused? its request key undecided?) are answered by Bloom filters of the
+   database's keys (:class:`SeenFilter`, exact on "not seen"; 1.1 us against 4.8-6.9 us for
+   ``decision()`` of a new key, 20k decisions in the file), a hit confirmed by SQLite.
 
 Durability: a journal write is in the kernel when ``write()`` returns, so it survives a process
 crash (kill -9) but not a power loss; ``fsync=True`` adds an fsync per block for that (FIX
@@ -119,8 +127,11 @@ KEEP_DONE = 10_000
 KEEP_RECENT = 50_000
 """Entries kept in memory per index (ClOrdIDs, order IDs, decisions, ExecIDs) once applied."""
 
-APPLY_SLICE = 300
-"""Apply on the loop: records per transaction (about 20 orders' worth, 2 to 3 ms of the loop)."""
+APPLY_SLICE = 600
+"""Apply on the loop: records per transaction (about 150 orders' worth at 50 in flight, 4-5 ms of
+the loop, what 300 records cost before the apply by net effect). A batch coalesces more the more
+of an order's life it holds: 300 -> 600 records took the apply from 33.4 to 29.4 us per order
+(/tmp script in the commit, best of 7; 1000: 29.6 with a 21 ms longest slice)."""
 
 ROTATE_BYTES = 4 << 20
 """Apply thread: a journal segment this big is rotated (the database lags it while the loop writes)."""
@@ -246,6 +257,7 @@ class Store:
             except (sqlite3.Error, OSError, ValueError) as exc:
                 raise StoreError(f"cannot open store: {exc}", path=self._where) from exc
         self._write_errors: tuple[type[Exception], ...] = (OSError, *self._errors)
+        self._data_as_text = self._db.data_as_text
         self._db.opened()
 
     @property
@@ -297,13 +309,14 @@ class Store:
         self._decisions = _Recent()     # (session, request_key) -> Decision
         self._decided_cl = _Recent()    # (session, cl_ord_id) of a decision -> True
         self._execs = _Recent()         # (session, exec_id) -> True
-        # Every ClOrdID the database holds plus those written since: once filled, a new ClOrdID is
-        # answered "unused" without a database read (a hit is confirmed by one). The database's
-        # keys are read in pages: at open up to SEEN_OPEN_KEYS (the whole table would slow the
-        # start by 1.3-2.5 s per 1M keys), the rest on the loop (group_commit), a page per
-        # SEEN_FILL_EVERY seconds; until the filter is full, every check reads the database.
-        self._seen_cl = SeenFilter(db.clordid_count())
-        self._seen_after: tuple[str, str] | None = ("", "")  # the last key read; None: filled
+        # Every ClOrdID (and every decision's request key) the database holds plus those written
+        # since: once filled, a new ClOrdID is answered "unused" and a new request "undecided"
+        # without a database read (a hit is confirmed by one). The database's keys are read in
+        # pages: at open up to SEEN_OPEN_KEYS per table (the whole table would slow the start by
+        # 1.3-2.5 s per 1M keys), the rest on the loop (group_commit), a page per SEEN_FILL_EVERY
+        # seconds; until a filter is full, its checks read the database.
+        self._seen_cl = _KeyFilter(db.clordid_count(), db.clordid_keys)
+        self._seen_dec = _KeyFilter(db.decision_count(), db.decision_keys)
         self._seen_handle: asyncio.TimerHandle | None = None
         self._fill_seen(SEEN_OPEN_KEYS)
         self._outbound: dict[int, DeferredMessage] = {}
@@ -356,7 +369,7 @@ class Store:
         if self._seen_handle is not None:
             self._seen_handle.cancel()
             self._seen_handle = None
-        if loop is not None and self._seen_after is not None:
+        if loop is not None and not self._filters_filled:
             self._seen_handle = loop.call_later(SEEN_FILL_EVERY, self._fill_seen_later)
 
     def after_commit(self, fn: Callable[[], object]) -> None:
@@ -545,6 +558,16 @@ class Store:
     def _wrap(self, what: str, exc: Exception) -> StoreError:
         return StoreError(f"{what}: {exc}", path=self._where)
 
+    def _data_unit(self, data: dict[str, Any]) -> Any:
+        """An order's data as its unit carries it: JSON text for a database that stores the text as
+        it is (SQLite: encoded once here instead of decoded and encoded again by the apply)."""
+        if not self._data_as_text:
+            return data
+        try:
+            return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError as exc:
+            raise StoreError(f"cannot serialize order data: {exc}", path=self._where) from exc
+
     def _decision_unit(self, decision: Decision | None) -> list[Any] | None:
         if decision is None:
             return None
@@ -559,7 +582,9 @@ class Store:
             return  # decided once: a second write (a bug, or a replay) never overwrites the first
         if decision.answer is not None:
             decision = replace(decision, answer=_answer(decision.answer))
-        self._decisions.put((decision.session, decision.request_key), decision, seq)
+        key = (decision.session, decision.request_key)
+        self._decisions.put(key, decision, seq)
+        self._seen_dec.add(key)
         self._decided_cl.put((decision.session, decision.cl_ord_id), True, seq)
 
     def _put_order(self, order: StoredOrder, seq: int) -> None:
@@ -598,32 +623,30 @@ class Store:
         key = (session, cl_ord_id)
         if key in self._clordids.items:
             return True
-        if self._seen_after is None and key not in self._seen_cl:
+        if self._seen_cl.surely_new(key):
             return False  # never used (the common case, a new ClOrdID): no database read
         return self._db.clordid(session, cl_ord_id)[0]
 
+    @property
+    def _filters_filled(self) -> bool:
+        return self._seen_cl.filled and self._seen_dec.filled
+
     def _fill_seen(self, limit: int) -> None:
-        """Add up to ``limit`` of the database's ClOrdIDs to the filter, a page at a time."""
-        after = self._seen_after
-        while after is not None and limit > 0:
-            asked = min(limit, SEEN_PAGE)
-            page = self._db.clordid_keys(after, asked)
-            for key in page:
-                self._seen_cl.add(key)
-            limit -= asked
-            after = page[-1] if len(page) == asked else None  # a short page: the last one
-        self._seen_after = after
+        """Add up to ``limit`` of the database's keys of each table to its filter."""
+        self._seen_cl.fill(limit)
+        self._seen_dec.fill(limit)
 
     def _fill_seen_later(self) -> None:
         self._seen_handle = None
-        if self._seen_after is None or self._loop is None:
+        if self._filters_filled or self._loop is None:
             return
         try:
             self._fill_seen(SEEN_PAGE)
         except self._errors as exc:  # the checks keep reading the database, exact as before
-            log.warning("store: ClOrdID filter not filled (%s); each new ClOrdID reads the database", exc)
+            log.warning("store: key filters not filled (%s); each new ClOrdID / request reads the database",
+                        exc)
             return
-        if self._seen_after is not None:
+        if not self._filters_filled:
             self._seen_handle = self._loop.call_later(SEEN_FILL_EVERY, self._fill_seen_later)
 
     def record_clordid(self, session: str, cl_ord_id: str, request_id: str | None, kind: str,
@@ -651,9 +674,12 @@ class Store:
         self._remember_decision(decision, seq)
 
     def decision(self, session: str, request_key: str) -> Decision | None:
-        got = self._decisions.items.get((session, request_key))
+        key = (session, request_key)
+        got = self._decisions.items.get(key)
         if got is not None:
             return got[0]
+        if self._seen_dec.surely_new(key):
+            return None  # a new request (every D, F, G, q on arrival): no database read
         row = self._db.decision(session, request_key)
         if row is None:
             return None
@@ -661,7 +687,10 @@ class Store:
         return Decision(session, request_key, row[0], row[1], row[2], row[3], answer)
 
     def is_decided(self, session: str, request_key: str) -> bool:
-        return (session, request_key) in self._decisions.items or self._db.has_decision(session, request_key)
+        key = (session, request_key)
+        if key in self._decisions.items:
+            return True
+        return not self._seen_dec.surely_new(key) and self._db.has_decision(session, request_key)
 
     def cl_ord_id_decided(self, session: str, cl_ord_id: str) -> bool:
         """True if a request carrying ``cl_ord_id`` was already decided on ``session`` (accepted:
@@ -692,7 +721,8 @@ class Store:
             raise DuplicateClOrdID(session, cl_ord_id)
         if request_id in self._orders:
             raise StoreError(f"record_new_order: RequestID {request_id} exists", path=self._where)
-        seq = self._write(["N", session, request_id, cl_ord_id, account, state, data, created,
+        text = self._data_unit(data)
+        seq = self._write(["N", session, request_id, cl_ord_id, account, state, text, created,
                            self._decision_unit(decision)], "record_new_order", decided=decision is not None)
         self._clordids.put((session, cl_ord_id), request_id, seq)
         self._seen_cl.add((session, cl_ord_id))
@@ -738,7 +768,8 @@ class Store:
         first = self._next_out
         for i, row in enumerate(rows):
             row[0] = first + i
-        seq = self._write(["A", request_id, cl_ord_id, order_id, state, working, data, session,
+        text = self._data_unit(data)
+        seq = self._write(["A", request_id, cl_ord_id, order_id, state, working, text, session,
                            list(exec_ids), rows, self._decision_unit(decision)], "apply",
                           decided=decision is not None)
         self._next_out = first + len(rows)
@@ -879,6 +910,40 @@ class _Recent:
             got = items.get(key)
             if got is not None and got[1] == seq:  # not written again since
                 del items[key]
+
+
+class _KeyFilter:
+    """A :class:`SeenFilter` of one table's keys, filled from the database a page at a time while
+    the store adds the keys it writes: once :attr:`filled`, "not in" is exact."""
+
+    __slots__ = ("_keys", "after", "filter")
+
+    def __init__(self, count: int, keys: Callable[[tuple[str, str], int], list[tuple[str, str]]]) -> None:
+        self.filter = SeenFilter(count)
+        self.after: tuple[str, str] | None = ("", "")  # the last key read; None: filled
+        self._keys = keys
+
+    @property
+    def filled(self) -> bool:
+        return self.after is None
+
+    def add(self, key: tuple[str, str]) -> None:
+        self.filter.add(key)
+
+    def surely_new(self, key: tuple[str, str]) -> bool:
+        return self.after is None and key not in self.filter
+
+    def fill(self, limit: int) -> None:
+        """Add up to ``limit`` of the database's keys, a page at a time."""
+        after = self.after
+        while after is not None and limit > 0:
+            asked = min(limit, SEEN_PAGE)
+            page = self._keys(after, asked)
+            for key in page:
+                self.filter.add(key)
+            limit -= asked
+            after = page[-1] if len(page) == asked else None  # a short page: the last one
+        self.after = after
 
 
 class SeenFilter:

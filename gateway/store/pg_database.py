@@ -80,6 +80,7 @@ class PgDatabase:
     # A fence that refuses (LeaseLost) fails the batch like a database error: nothing of it is
     # committed and nothing that waited for it runs.
     errors: tuple[type[Exception], ...] = (psycopg.Error, LeaseError, ConcurrentWriter)
+    data_as_text = False  # store_apply stores u->6 as jsonb: the data must be the object itself
 
     def __init__(self, url: str, *, instance: str = DEFAULT_INSTANCE,
                  fence: Callable[[psycopg.Connection[Any]], None] | None = None) -> None:
@@ -184,6 +185,17 @@ class PgDatabase:
         rows = self.conn.execute(
             "SELECT session, cl_ord_id FROM clordids WHERE instance = %s AND (session, cl_ord_id) > (%s, %s) "
             "ORDER BY session, cl_ord_id LIMIT %s", (self.instance, *after, limit)).fetchall()
+        return [(str(a), str(b)) for a, b in rows]
+
+    def decision_count(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM decisions WHERE instance = %s")
+        return 0 if row is None else int(row[0])
+
+    def decision_keys(self, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT session, request_key FROM decisions WHERE instance = %s "
+            "AND (session, request_key) > (%s, %s) ORDER BY session, request_key LIMIT %s",
+            (self.instance, *after, limit)).fetchall()
         return [(str(a), str(b)) for a, b in rows]
 
     def decision(self, session: str, request_key: str) -> tuple[str, str, str, str | None, Any] | None:

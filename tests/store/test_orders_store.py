@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store import DuplicateClOrdID, Store, StoreError
-from gateway.store.orders_store import SEEN_MIN, SeenFilter
+from gateway.store.orders_store import SEEN_MIN, Decision, SeenFilter
 
 S1 = "FIX.4.4:PLXTRA->CLIENT1"
 S2 = "FIX.4.2:PLXTRA->CLIENT2"
@@ -358,17 +358,77 @@ def test_a_big_clordid_table_fills_the_filter_on_the_loop_and_is_exact_meanwhile
 
     async def run() -> None:
         s.group_commit(asyncio.get_running_loop())
-        assert s._seen_after is not None
+        assert not s._seen_cl.filled
         check()  # not filled yet: the database answers
         _new(s, "r30", "c30")  # written while filling: in the filter at once
         for _ in range(200):
-            if s._seen_after is None:
+            if s._seen_cl.filled:
                 break
             await asyncio.sleep(0.01)
-        assert s._seen_after is None
+        assert s._seen_cl.filled
         check()
         assert s.cl_ord_id_used(S1, "c30") and not s.cl_ord_id_used(S1, "c31")
         s.group_commit(None)
+
+    try:
+        asyncio.run(run())
+    finally:
+        s.close()
+
+
+def test_new_requests_are_undecided_without_a_database_read_and_old_decisions_are_found(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decision filter (as the ClOrdID one): a request key never decided is answered from
+    memory; one decided by an earlier run, or that left memory, is read from the database; while
+    the filter fills (on the loop, a page at a time) every miss reads the database."""
+    from gateway.store import orders_store
+
+    path = tmp_path / "gw.sqlite"
+    s = Store(path, keep_recent=2, apply_in_thread=False)
+    for i in range(30):
+        rid = f"r{i}"
+        decision = Decision(S1, f"k{i:02d}", "D", f"c{i}", "accepted", rid)
+        s.record_new_order(session=S1, request_id=rid, cl_ord_id=f"c{i}", account="XS:0001", state="A",
+                           data={}, created=i, decision=decision)
+    s.decide(Decision(S2, "k99", "D", "x1", "rejected", None, ("8", [(58, "no")])))
+    s.close()
+    monkeypatch.setattr(orders_store, "SEEN_OPEN_KEYS", 7)
+    monkeypatch.setattr(orders_store, "SEEN_PAGE", 4)
+    s = Store(path, keep_recent=2, apply_in_thread=False)
+    reads: list[str] = []
+    s._db.conn.set_trace_callback(  # type: ignore[attr-defined]
+        lambda sql: reads.append(sql) if "FROM decisions WHERE session" in sql else None)
+
+    def check() -> None:
+        assert all(s.is_decided(S1, f"k{i:02d}") for i in range(30)) and s.is_decided(S2, "k99")
+        got = s.decision(S2, "k99")
+        assert got is not None and got.answer == ("8", ((58, "no"),)) and got.outcome == "rejected"
+        assert s.decision(S1, "k07") == Decision(S1, "k07", "D", "c7", "accepted", "r7")
+        assert not s.is_decided(S2, "k00") and s.decision(S1, "k30") is None
+
+    async def run() -> None:
+        s.group_commit(asyncio.get_running_loop())
+        assert not s._seen_dec.filled
+        reads.clear()
+        check()
+        assert any("k30" in r for r in reads)  # not filled: a new key is read from the database
+        for _ in range(200):
+            if s._seen_dec.filled:
+                break
+            await asyncio.sleep(0.01)
+        assert s._seen_dec.filled
+        check()
+        reads.clear()
+        for i in range(30, 60):  # new requests, decided now: not one database read
+            assert s.decision(S1, f"k{i}") is None and not s.is_decided(S1, f"k{i}")
+            s.record_new_order(session=S1, request_id=f"r{i}", cl_ord_id=f"c{i}", account="XS:0001",
+                               state="A", data={}, created=i,
+                               decision=Decision(S1, f"k{i}", "D", f"c{i}", "accepted", f"r{i}"))
+            assert s.is_decided(S1, f"k{i}")
+        assert reads == []
+        s.group_commit(None)
+        assert s.is_decided(S1, "k30") and s.decision(S1, "k31") is not None  # left memory: read back
+        assert reads
 
     try:
         asyncio.run(run())
