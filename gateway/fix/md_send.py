@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import _quickfix  # type: ignore[import-not-found]
 import quickfix as fix
 
 from gateway.fix.convert import Dictionaries, MessageDictionaries, to_quickfix
@@ -40,6 +41,8 @@ from gateway.vocab.records import Fields, OutboundMessage
 __all__ = ["SharedBodyConverter"]
 
 MD_REQ_ID = 262
+# FieldMap.setField without quickfix.py's Python wrapper frame (one per copy).
+_set_field = _quickfix.FieldMap_setField
 Converter = Callable[[OutboundMessage, Dictionaries | MessageDictionaries | None], fix.Message]
 
 
@@ -55,7 +58,8 @@ class SharedBodyConverter:
     def __init__(self, fallback: Converter = to_quickfix, limit: int = 256) -> None:
         self._fallback = fallback
         self._limit = max(1, limit)
-        self._kept: dict[tuple[int, str, str, int, int], tuple[Fields, fix.Message]] = {}
+        # key -> [body, message, the MDReqID it carries now]
+        self._kept: dict[tuple[int, str, str, int, int], list[Any]] = {}
         self.built = 0  # messages built for a shared body (first copy)
         self.reused = 0  # copies sent from a kept message
 
@@ -76,12 +80,15 @@ class SharedBodyConverter:
             message = kept[1]
             # The header is left as the last send wrote it: Session::fill writes every field of
             # it again (see the module's docstring); clearing it would cost ~3.5 us per copy.
-            message.setField(MD_REQ_ID, msg.req_id)  # type: ignore[attr-defined]
+            req_id: str = msg.req_id  # type: ignore[attr-defined]
+            if req_id != kept[2]:   # sessions whose partners chose the same MDReqID share it as is
+                _set_field(message, MD_REQ_ID, req_id)
+                kept[2] = req_id
             self.reused += 1
             return message
         message = self._fallback(msg, dictionaries)
         if len(self._kept) >= self._limit:
             del self._kept[next(iter(self._kept))]  # the oldest: dicts keep insertion order
-        self._kept[key] = (body, message)
+        self._kept[key] = [body, message, getattr(msg, "req_id", None)]
         self.built += 1
         return message

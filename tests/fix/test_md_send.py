@@ -159,3 +159,21 @@ def test_no_rendered_session_writes_a_header_field_of_its_own_on_every_send(
                                         fix_port=1, sessions=sessions))
     texts = "\n".join(render_connector_settings(cfg).values())
     assert "[SESSION]" in texts and "EnableLastMsgSeqNumProcessed" not in texts
+
+
+def test_copies_with_the_same_mdreqid_and_then_another_carry_each_their_own(
+    tmp_path_factory: pytest.TempPathFactory, cache: DictionaryCache,
+) -> None:
+    # Partners often pick the same MDReqID: the kept message then goes out as it is, and the next
+    # copy with another MDReqID still gets its own.
+    dictionaries = _dictionaries(tmp_path_factory, cache, "FIX.4.4", None)
+    body = incremental_body("4.4", XS01, ENTRIES, rpt_seq=4)
+    ids = ["same", "same", "same", "other", "same"]
+    copies = [SharedBodyMessage(SessionKey("FIX.4.4", "PLXTRA", f"MD{i}"), "X", ((262, r), *body), body, r)
+              for i, r in enumerate(ids)]
+    convert = SharedBodyConverter()
+    for copy in copies:
+        reused = _wire(convert(copy, dictionaries))
+        assert reused == _wire(to_quickfix(OutboundMessage(copy.session, "X", copy.fields), dictionaries))
+        assert reused.count("\x01262=") == 1 and f"\x01262={copy.req_id}\x01" in reused
+    assert (convert.built, convert.reused) == (1, 4)
