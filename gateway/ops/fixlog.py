@@ -248,6 +248,10 @@ class _FileLog(fix.Log):
     def onEvent(self, text: str) -> None:
         try:
             self._write(self._events, self._pending_events, mask_fix(text) if self._mask else text)
+            if _get_running_loop() is None:
+                # A worker thread (engine build, connector start/stop): at once, even if a turn's
+                # flush is still due on a loop that may never run it (one that is stopping).
+                self.flush()
             if self._event_watch is not None:
                 self._event_watch.event(self._session, text)
         except Exception:
@@ -295,14 +299,13 @@ class _TurnFlush:
 
     def add(self, log_obj: _FileLog) -> None:
         self._logs.append(log_obj)
-        if self._scheduled:
-            return
         loop = _get_running_loop()
         if loop is None:
             self.flush()
             return
-        self._scheduled = True
-        loop.call_soon(self.flush)
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self.flush)
 
     def flush(self) -> None:
         self._scheduled = False

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,4 +119,24 @@ def test_a_turn_across_midnight_keeps_each_line_in_its_days_file(tmp_path: Path)
     asyncio.run(run())
     assert _texts(tmp_path / f"FIX.4.4-PLXTRA-CLIENT1.messages.{today}.log") == [_raw("0", 5)]
     assert _texts(current) == [_raw("0", 6)]
+    factory.close()
+
+
+def test_a_worker_threads_event_is_written_at_once_while_the_loops_turn_is_open(tmp_path: Path) -> None:
+    factory, _ = _factory(tmp_path)
+    log1 = factory.create(fix.SessionID("FIX.4.4", "PLXTRA", "CLIENT1"))
+    events = tmp_path / "FIX.4.4-PLXTRA-CLIENT1.event.current.log"
+    seen: list[list[str]] = []
+
+    async def run() -> None:
+        log1.onEvent("Received logon")   # on the loop: waits for the turn's end
+        seen.append(_texts(events))
+        # e.g. a connector stopped by a reload in a worker thread
+        worker = threading.Thread(target=log1.onEvent, args=("Disconnecting",))
+        worker.start()
+        worker.join(5)
+        seen.append(_texts(events))
+
+    asyncio.run(run())
+    assert seen == [[], ["Received logon", "Disconnecting"]]
     factory.close()
