@@ -5,7 +5,8 @@ with only MDReqID(262) differing (``gateway.bridge.marketdata``). Converting eac
 :func:`gateway.fix.convert.to_quickfix` re-renders the wire text and has QuickFIX parse it
 with the data dictionary (the groups need it), the biggest Python cost per copy. Here the
 first copy is converted that way and kept; later copies of the same body for sessions with the
-same dictionaries only set their MDReqID on the kept message before it is sent.
+same dictionaries only set their MDReqID on the kept message before it is sent (nothing at all
+when the previous copy had the same MDReqID).
 
 Why reuse is safe: ``Session::send`` writes the whole standard header itself (BeginString,
 CompIDs, MsgSeqNum, SendingTime: ``Session::fill``), recomputes BodyLength and CheckSum when
