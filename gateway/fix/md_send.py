@@ -59,8 +59,15 @@ class SharedBodyConverter:
     def __init__(self, fallback: Converter = to_quickfix, limit: int = 256) -> None:
         self._fallback = fallback
         self._limit = max(1, limit)
-        # key -> [body, message, the MDReqID it carries now]
-        self._kept: dict[tuple[int, str, str, int, int], list[Any]] = {}
+        # (id(body), share token) -> [body, message, the MDReqID it carries now]
+        self._kept: dict[tuple[int, int], list[Any]] = {}
+        # A lane's dictionaries -> MsgType -> (BeginString, share token). The token numbers what
+        # decides how the text parses (MsgType, BeginString and the dictionary objects): copies
+        # with the same token can share a message. Found once per lane and type, not per copy
+        # (per copy it cost a for_msg_type call and a five-item key). Keyed by the object itself,
+        # so it stays alive and its id cannot be reused by another one.
+        self._shares: dict[object, dict[str, tuple[str, int]]] = {}
+        self._tokens: dict[tuple[str, str, int, int], int] = {}
         self.built = 0  # messages built for a shared body (first copy)
         self.reused = 0  # copies sent from a kept message
 
@@ -70,12 +77,13 @@ class SharedBodyConverter:
         body: Fields | None = getattr(msg, "shared_body", None)
         if body is None:
             return self._fallback(msg, dictionaries)
-        if isinstance(dictionaries, MessageDictionaries):
-            dictionaries = dictionaries.for_msg_type(msg.msg_type)
-        # The dictionaries decide how the text parses into groups: same objects, same message.
-        dd_session: Any = dictionaries.session if dictionaries is not None else None
-        dd_app: Any = dictionaries.app if dictionaries is not None else None
-        key = (id(body), msg.msg_type, msg.session.begin_string, id(dd_session), id(dd_app))
+        msg_type = msg.msg_type
+        begin = msg.session.begin_string
+        per = self._shares.get(dictionaries)
+        share = per.get(msg_type) if per is not None else None
+        if share is None or share[0] != begin:
+            share = self._share(dictionaries, msg_type, begin)
+        key = (id(body), share[1])
         kept = self._kept.get(key)
         if kept is not None and kept[0] is body:
             message = kept[1]
@@ -87,9 +95,26 @@ class SharedBodyConverter:
                 kept[2] = req_id
             self.reused += 1
             return message
+        if isinstance(dictionaries, MessageDictionaries):
+            dictionaries = dictionaries.for_msg_type(msg_type)
         message = self._fallback(msg, dictionaries)
         if len(self._kept) >= self._limit:
             del self._kept[next(iter(self._kept))]  # the oldest: dicts keep insertion order
         self._kept[key] = [body, message, getattr(msg, "req_id", None)]
         self.built += 1
         return message
+
+    def _share(self, dictionaries: Dictionaries | MessageDictionaries | None, msg_type: str,
+               begin: str) -> tuple[str, int]:
+        resolved = (dictionaries.for_msg_type(msg_type) if isinstance(dictionaries, MessageDictionaries)
+                    else dictionaries)
+        # The dictionaries decide how the text parses into groups: same objects, same message.
+        dd_session: Any = resolved.session if resolved is not None else None
+        dd_app: Any = resolved.app if resolved is not None else None
+        ident = (msg_type, begin, id(dd_session), id(dd_app))
+        token = self._tokens.get(ident)
+        if token is None:
+            token = self._tokens[ident] = len(self._tokens)
+        share = (begin, token)
+        self._shares.setdefault(dictionaries, {})[msg_type] = share
+        return share
