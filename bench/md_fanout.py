@@ -24,8 +24,11 @@ message), latency p50/p99/max, the gateway's CPU seconds and µs per event and i
 the bench's own processes, and how many Zenith Depth subscriptions the simulator saw; then the
 median, min and max ratio over ``--repeats`` runs (a fresh gateway each). ``--compare ROOT`` runs
 the gateway of another checkout (e.g. ``git archive`` of the commit before) alternately with this
-one, each repeat, so both see the same load. ``--profile FILE`` samples the gateway with py-spy
-during the N-session phase (raw stacks; MD_FANOUT_GIL=1: GIL holders only).
+one, each repeat, so both see the same load; the order flips every repeat (use an even number),
+because the second run of a pair measures dearer: an A/A run (the same code twice, --merge-max 1
+--rate 200) gave the second one 12-13% more CPU per event with 20 sessions, both repeats.
+``--profile FILE`` samples the gateway with py-spy during the N-session phase (raw stacks;
+MD_FANOUT_GIL=1: GIL holders only).
 What still moves the ratio with the load: queued X of one MDReqID are merged when several wait
 for the same drain pass (fewer, fuller messages, less CPU per event), and how many wait depends on
 how busy the loop is: a gateway made faster per copy merges less and sends more messages, so its
@@ -463,6 +466,7 @@ def run(args: argparse.Namespace) -> int:
     roots: list[Path | None] = [None] if args.compare is None else [args.compare.resolve(), None]
     ratios: dict[Path | None, list[float]] = {r: [] for r in roots}
     per_event: dict[Path | None, list[tuple[float, float]]] = {r: [] for r in roots}
+    per_msg: dict[Path | None, list[float]] = {r: [] for r in roots}
     print(
         f"md_fanout: rate={args.rate:.0f} events/s over {args.symbols} symbols, "
         f"{args.rate * args.seconds:.0f} events per phase, order-by-order full depth, FIX.4.4; "
@@ -470,11 +474,16 @@ def run(args: argparse.Namespace) -> int:
         f"persist_messages {args.persist}, log_messages {args.log_messages}, md_merge_max {args.merge_max}"
     )
     for rep in range(args.repeats):
-        for root in roots:  # interleaved: both checkouts see the same machine load
+        # Interleaved, so both checkouts see the same machine load; the order flips each repeat
+        # (the second of a pair measures dearer, see the module's docstring).
+        for root in roots if rep % 2 == 0 else roots[::-1]:
             rows, depth_subs = run_once(args, root)
             ratios[root].append(ratio_of(rows))
             per_event[root].append((rows[0]["gw_us/event"], rows[1]["gw_us/event"]))
             many = rows[1]
+            # CPU per MD message sent with N sessions: what merging (fewer, fuller messages when
+            # the gateway falls behind) does not move the way it moves CPU per event.
+            per_msg[root].append(many["gw_us/event"] * many["events/s"] / max(1.0, many["md_msgs/s"]))
             print(f"\n-- repeat {rep + 1}/{args.repeats}, gateway {root or ROOT}")
             print_rows(rows)
             print(
@@ -482,7 +491,8 @@ def run(args: argparse.Namespace) -> int:
                 f"(target < 2x); MD out with {args.sessions}: {many['md_msgs/s']:.0f} msgs/s carrying "
                 f"{many['entries/s']:.0f} entries/s ({many['entries/msg']:.2f} per message: queued X for one "
                 f"MDReqID merge when a session falls behind); p99 {many['p99_ms']:.2f} ms (target < 5 ms); "
-                f"Zenith Depth subscriptions per symbol: {depth_subs}"
+                f"Zenith Depth subscriptions per symbol: {depth_subs}; gateway CPU per MD message sent: "
+                f"{per_msg[root][-1]:.1f} µs"
             )
     print(f"\nsummary over {args.repeats} repeat(s): gateway CPU per event, {args.sessions} sessions / 1")
     for root in roots:
@@ -495,7 +505,8 @@ def run(args: argparse.Namespace) -> int:
             f"  {root or ROOT}: ratio median {statistics.median(values):.2f}x (min {values[0]:.2f}, max "
             f"{values[-1]:.2f}; all {', '.join(f'{v:.2f}' for v in ratios[root])}); µs/event median: "
             f"1 session {one:.0f}, {args.sessions} sessions {many:.0f}; per added session per event: "
-            f"median {statistics.median(copies):.1f} µs (min {copies[0]:.1f}, max {copies[-1]:.1f})"
+            f"median {statistics.median(copies):.1f} µs (min {copies[0]:.1f}, max {copies[-1]:.1f}); "
+            f"per MD message sent with {args.sessions}: median {statistics.median(per_msg[root]):.1f} µs"
         )
     return 0
 

@@ -48,7 +48,7 @@ from gateway.fix.convert import (
     session_id_of,
     to_quickfix,
 )
-from gateway.fix.loop_driver import LoopDriver, loop_sockets_available, session_queued
+from gateway.fix.loop_driver import LoopDriver, loop_sockets_available, queued_counter
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.rejects import BusinessRejectReason, business_reject, ref_id_of
 from gateway.vocab.wire import split_fields
@@ -117,13 +117,14 @@ class _Lane:
     its ``quickfix.Session`` (kept: ``Session::lookupSession`` per send and per backlog look cost
     ~7% of the loop's CPU with 20 market-data sessions, py-spy)."""
 
-    __slots__ = ("dictionaries", "epoch", "failed", "items", "key", "qf_session", "sent", "session_id",
-                 "unsent")
+    __slots__ = ("dictionaries", "epoch", "failed", "items", "key", "pointer", "qf_session", "sent",
+                 "session_id", "unsent")
 
     def __init__(self, key: SessionKey, dictionaries: Dictionaries | MessageDictionaries | None) -> None:
         self.key = key
         self.session_id = session_id_of(key)
         self.qf_session: fix.Session | None = None
+        self.pointer = 0   # the C++ address of qf_session (loop_driver.queued_counter)
         self.epoch = -1
         self.dictionaries = dictionaries
         self.items: deque[tuple[OutboundMessage, Callable[[bool], object] | None] | _Logout] = deque()
@@ -139,6 +140,7 @@ class _Lane:
         # A session not created yet (engine still building) is looked up again next time.
         if found is not None:
             self.qf_session, self.epoch = found, _SESSIONS_EPOCH[0]
+            self.pointer = int(found.this)
         return found
 
 
@@ -170,6 +172,7 @@ class QuickFixOutbox:
                                fix.Message] = to_quickfix
         self._loop: asyncio.AbstractEventLoop | None = None
         self._driver: LoopDriver | None = None
+        self._queued: Callable[[int], int] | None = None   # with a driver: queued_counter()
         self.queue_limit = queue_limit
         self._lanes: dict[SessionKey, _Lane] = {}
         self._waiting: set[_Lane] = set()   # lanes with items, flushed after the current poll
@@ -199,6 +202,7 @@ class QuickFixOutbox:
         if loop_sockets_available():
             self._driver = LoopDriver.for_loop(loop)
             self._driver.after_poll(self.flush)
+            self._queued = queued_counter()
 
     # -- caller side (the loop thread; other threads are handed over) -------------------------------
 
@@ -257,7 +261,8 @@ class QuickFixOutbox:
         if lane is None:
             lane = self._new_lane(session)
         qf_session = lane.session()
-        return len(lane.items) + (session_queued(qf_session) if qf_session is not None else 0)
+        return len(lane.items) + (max(0, self._queued(lane.pointer))   # type: ignore[misc]
+                                  if qf_session is not None else 0)
 
     def logout(self, session: SessionKey, text: str = "") -> None:
         """Log ``session`` out with Logout Text(58) ``text`` after what is already queued for it.
@@ -379,7 +384,7 @@ class QuickFixOutbox:
             if session is None:
                 log.warning("dropped %s for unknown session %s", msg.msg_type, msg.session)
                 ok = False
-            elif self._driver is not None and session_queued(session) >= self.queue_limit:
+            elif self._queued is not None and self._queued(lane.pointer) >= self.queue_limit:
                 # The partner has not read this much: its connection's queue is bounded here.
                 self.refused += 1
                 if self.refused == 1 or self.refused % 1000 == 0:

@@ -36,7 +36,8 @@ from typing import Any
 import _quickfix  # type: ignore[import-not-found]
 import quickfix as fix
 
-__all__ = ["TICK", "ConnectorKind", "LoopDriver", "loop_sockets_available", "session_queued"]
+__all__ = ["TICK", "ConnectorKind", "LoopDriver", "loop_sockets_available", "queued_counter",
+           "session_queued"]
 
 log = logging.getLogger("gateway.fix.loop_driver")
 
@@ -115,6 +116,13 @@ def session_queued(session: fix.Session) -> int:
     """Messages waiting in ``session``'s polled connection (its partner's window was full); 0
     when it has no connection."""
     return max(0, _lib().queued(int(session.this)))
+
+
+def queued_counter() -> Callable[[int], int]:
+    """:func:`session_queued` by the session's C++ pointer (``int(session.this)``, kept by the
+    caller while the session lives): the outbox asks it before every send, and converting the
+    SWIG pointer each time cost as much as the call (negative: no connection)."""
+    return _lib().queued
 
 
 class _Connector:

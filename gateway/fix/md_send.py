@@ -5,7 +5,8 @@ with only MDReqID(262) differing (``gateway.bridge.marketdata``). Converting eac
 :func:`gateway.fix.convert.to_quickfix` re-renders the wire text and has QuickFIX parse it
 with the data dictionary (the groups need it), the biggest Python cost per copy. Here the
 first copy is converted that way and kept; later copies of the same body for sessions with the
-same dictionaries only set their MDReqID on the kept message before it is sent.
+same dictionaries only set their MDReqID on the kept message before it is sent (nothing at all
+when the previous copy had the same MDReqID).
 
 Why reuse is safe: ``Session::send`` writes the whole standard header itself (BeginString,
 CompIDs, MsgSeqNum, SendingTime: ``Session::fill``), recomputes BodyLength and CheckSum when
@@ -32,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import _quickfix  # type: ignore[import-not-found]
 import quickfix as fix
 
 from gateway.fix.convert import Dictionaries, MessageDictionaries, to_quickfix
@@ -40,6 +42,8 @@ from gateway.vocab.records import Fields, OutboundMessage
 __all__ = ["SharedBodyConverter"]
 
 MD_REQ_ID = 262
+# FieldMap.setField without quickfix.py's Python wrapper frame (one per copy).
+_set_field = _quickfix.FieldMap_setField
 Converter = Callable[[OutboundMessage, Dictionaries | MessageDictionaries | None], fix.Message]
 
 
@@ -55,7 +59,15 @@ class SharedBodyConverter:
     def __init__(self, fallback: Converter = to_quickfix, limit: int = 256) -> None:
         self._fallback = fallback
         self._limit = max(1, limit)
-        self._kept: dict[tuple[int, str, str, int, int], tuple[Fields, fix.Message]] = {}
+        # (id(body), share token) -> [body, message, the MDReqID it carries now]
+        self._kept: dict[tuple[int, int], list[Any]] = {}
+        # A lane's dictionaries -> MsgType -> (BeginString, share token). The token numbers what
+        # decides how the text parses (MsgType, BeginString and the dictionary objects): copies
+        # with the same token can share a message. Found once per lane and type, not per copy
+        # (per copy it cost a for_msg_type call and a five-item key). Keyed by the object itself,
+        # so it stays alive and its id cannot be reused by another one.
+        self._shares: dict[object, dict[str, tuple[str, int]]] = {}
+        self._tokens: dict[tuple[str, str, int, int], int] = {}
         self.built = 0  # messages built for a shared body (first copy)
         self.reused = 0  # copies sent from a kept message
 
@@ -65,23 +77,44 @@ class SharedBodyConverter:
         body: Fields | None = getattr(msg, "shared_body", None)
         if body is None:
             return self._fallback(msg, dictionaries)
-        if isinstance(dictionaries, MessageDictionaries):
-            dictionaries = dictionaries.for_msg_type(msg.msg_type)
-        # The dictionaries decide how the text parses into groups: same objects, same message.
-        dd_session: Any = dictionaries.session if dictionaries is not None else None
-        dd_app: Any = dictionaries.app if dictionaries is not None else None
-        key = (id(body), msg.msg_type, msg.session.begin_string, id(dd_session), id(dd_app))
+        msg_type = msg.msg_type
+        begin = msg.session.begin_string
+        per = self._shares.get(dictionaries)
+        share = per.get(msg_type) if per is not None else None
+        if share is None or share[0] != begin:
+            share = self._share(dictionaries, msg_type, begin)
+        key = (id(body), share[1])
         kept = self._kept.get(key)
         if kept is not None and kept[0] is body:
             message = kept[1]
             # The header is left as the last send wrote it: Session::fill writes every field of
             # it again (see the module's docstring); clearing it would cost ~3.5 us per copy.
-            message.setField(MD_REQ_ID, msg.req_id)  # type: ignore[attr-defined]
+            req_id: str = msg.req_id  # type: ignore[attr-defined]
+            if req_id != kept[2]:   # sessions whose partners chose the same MDReqID share it as is
+                _set_field(message, MD_REQ_ID, req_id)
+                kept[2] = req_id
             self.reused += 1
             return message
+        if isinstance(dictionaries, MessageDictionaries):
+            dictionaries = dictionaries.for_msg_type(msg_type)
         message = self._fallback(msg, dictionaries)
         if len(self._kept) >= self._limit:
             del self._kept[next(iter(self._kept))]  # the oldest: dicts keep insertion order
-        self._kept[key] = (body, message)
+        self._kept[key] = [body, message, getattr(msg, "req_id", None)]
         self.built += 1
         return message
+
+    def _share(self, dictionaries: Dictionaries | MessageDictionaries | None, msg_type: str,
+               begin: str) -> tuple[str, int]:
+        resolved = (dictionaries.for_msg_type(msg_type) if isinstance(dictionaries, MessageDictionaries)
+                    else dictionaries)
+        # The dictionaries decide how the text parses into groups: same objects, same message.
+        dd_session: Any = resolved.session if resolved is not None else None
+        dd_app: Any = resolved.app if resolved is not None else None
+        ident = (msg_type, begin, id(dd_session), id(dd_app))
+        token = self._tokens.get(ident)
+        if token is None:
+            token = self._tokens[ident] = len(self._tokens)
+        share = (begin, token)
+        self._shares.setdefault(dictionaries, {})[msg_type] = share
+        return share

@@ -5,9 +5,16 @@ every QuickFIX event text, per session. It writes one line per session event to 
 own log (logger ``gateway.session``): logon, logout with its reason, refused logon and why,
 Reject sent/received (RefSeqNum, reason, Text), ResendRequest, SequenceReset, heartbeat timeout;
 counts messages for :mod:`gateway.ops.metrics`; and remembers per session what the admin API
-shows (remote address, last message in/out). Its state is guarded by one lock because
-QuickFIX calls in from one thread per connection; nothing here blocks or does I/O besides
-logging. Secrets never reach the log: messages are masked before anything is quoted.
+shows (remote address, last message in/out). Nothing here blocks or does I/O besides logging.
+Secrets never reach the log: messages are masked before anything is quoted.
+
+Threads: messages in and out only pass through QuickFIX's polls, which run on the asyncio loop's
+thread (``gateway.fix.loop_driver``), so :meth:`SessionWatch.incoming` and
+:meth:`SessionWatch.outgoing` take no lock: what they keep per message (last in/out, pending
+orders, counters) is touched on that thread only. QuickFIX *events* may still come from a worker
+thread while the engine is built, an initiator started or an acceptor stopped at a reload
+(``gateway.app.runtime``); they update :class:`SessionInfo` fields under the lock, and each of
+those updates is one assignment, which the loop thread's readers see whole.
 """
 
 from __future__ import annotations
@@ -28,10 +35,13 @@ __all__ = ["SessionInfo", "SessionWatch", "fields_of"]
 log = logging.getLogger("gateway.session")
 
 _PENDING_ORDERS_MAX = 100_000   # D awaiting a first answer, bounded against a silent partner storm
-_ANSWERS = {"8", "3", "j"}
-# Outbound market data: counted and stamped only (no answer or session event to look for). With 20
-# sessions the fan-out sends 20 of these per Zenith event, so they take a short path.
-_MD_OUT = frozenset(("W", "X"))
+_ANSWERS = frozenset(("8", "3", "j"))
+# Counted and stamped only, nothing else to look for: heartbeats, TestRequests and market data
+# (with 20 sessions the fan-out sends 20 W/X per Zenith event), either way.
+_PLAIN_IN = frozenset(("0", "1", "W", "X", "V", "8"))
+_PLAIN_OUT = frozenset(("0", "1", "W", "X"))
+_CL_ORD_ID, _POSS_DUP, _SEQ, _EXEC_TYPE, _REF_SEQ, _REF_MSG_TYPE = (
+    "\x0111=", "\x0143=", "\x0134=", "\x01150=", "\x0145=", "\x01372=")
 _REJECT_REASONS = {
     "0": "invalid tag number", "1": "required tag missing", "2": "tag not defined for this message type",
     "3": "undefined tag", "4": "tag specified without a value", "5": "value is incorrect",
@@ -59,9 +69,9 @@ def fields_of(raw: str) -> dict[int, str]:
     return out
 
 
-def _get(raw: str, tag: int) -> str | None:
-    """The first value of ``tag`` in a raw SOH message, without splitting the whole message."""
-    needle = f"\x01{tag}="
+def _get(raw: str, needle: str) -> str | None:
+    """The first value of the tag of ``needle`` (``"\\x0111="``) in a raw SOH message, without
+    splitting the whole message."""
     start = raw.find(needle)
     if start < 0:
         return None
@@ -95,8 +105,22 @@ class SessionInfo:
     sent_logon: bool = False      # our Logon went out on the current connection
 
 
+class _Last:
+    """When and which message last went in and out of one session (``time.time()``): a float per
+    message; the admin API's datetimes are made when it asks (:meth:`SessionWatch.info`)."""
+
+    __slots__ = ("in_at", "in_type", "out_at", "out_type")
+
+    def __init__(self) -> None:
+        self.in_at = 0.0
+        self.in_type: str | None = None
+        self.out_at = 0.0
+        self.out_type: str | None = None
+
+
 class SessionWatch:
-    """Per-session observer of QuickFIX traffic; thread-safe, never raises into QuickFIX."""
+    """Per-session observer of QuickFIX traffic; never raises into QuickFIX (threads: see the
+    module's docstring)."""
 
     def __init__(self, names: dict[str, str], metrics: GatewayMetrics | None = None) -> None:
         """``names``: QuickFIX SessionID text (``FIX.4.4:PLXTRA->CLIENT1``) -> configured name."""
@@ -104,20 +128,21 @@ class SessionWatch:
         self._metrics = metrics
         self._lock = threading.Lock()
         self._info: dict[str, SessionInfo] = {n: SessionInfo(n) for n in self._names.values()}
+        self._last: dict[str, _Last] = {}
         # (session, ClOrdID) and (session, "#MsgSeqNum") of each D -> (received, the twin key)
         self._pending_d: OrderedDict[tuple[str, str], tuple[float, tuple[str, str]]] = OrderedDict()
         self._counters: dict[tuple[object, ...], Any] = {}   # labelled children, looked up once
-        # (session text, "W"/"X") -> (name, message counter or None); last W/X out per name as
-        # (time.time(), MsgType), folded into last_out by info(): a datetime per copy cost more
-        # than the rest of the short path.
-        self._md_out: dict[tuple[str, str], tuple[str, Any]] = {}
-        self._md_last: dict[str, tuple[float, str]] = {}
+        # (session text, MsgType) -> (name, its _Last, its message counter or None), per direction:
+        # one dict look-up per message instead of a name look-up, a labels() key and a lock.
+        self._seen_in: dict[tuple[str, str], tuple[str, _Last, Any]] = {}
+        self._seen_out: dict[tuple[str, str], tuple[str, _Last, Any]] = {}
 
     def set_names(self, names: dict[str, str]) -> None:
         """After a reload: new sessions get an entry; removed ones keep theirs until restart."""
         with self._lock:
             self._names.update(names)
-            self._md_out.clear()
+            self._seen_in.clear()
+            self._seen_out.clear()
             for name in names.values():
                 self._info.setdefault(name, SessionInfo(name))
 
@@ -130,59 +155,60 @@ class SessionWatch:
         with self._lock:
             found = self._info.get(name) or SessionInfo(name)
             copy = SessionInfo(**{k: getattr(found, k) for k in SessionInfo.__slots__})
-        md = self._md_last.get(name)
-        if md is not None and (copy.last_out is None or md[0] >= copy.last_out.timestamp()):
-            copy.last_out, copy.last_out_type = datetime.fromtimestamp(md[0], UTC), md[1]
+        last = self._last.get(name)
+        if last is not None:
+            if last.in_type is not None:
+                copy.last_in, copy.last_in_type = datetime.fromtimestamp(last.in_at, UTC), last.in_type
+            if last.out_type is not None:
+                copy.last_out, copy.last_out_type = datetime.fromtimestamp(last.out_at, UTC), last.out_type
         return copy
 
     # -- fed by the QuickFIX log (its callbacks) --------------------------------------------------
 
     def incoming(self, session_text: str, raw: str) -> None:
-        name = self.name_of(session_text)
         msg_type = _msg_type(raw)
-        now = datetime.now(UTC)
-        with self._lock:
-            info = self._info.setdefault(name, SessionInfo(name))
-            info.last_in, info.last_in_type = now, msg_type
-        self._count(name, "in", msg_type)
-        if msg_type in ("0", "1", "D", "8", "W", "X", "V"):   # the common ones need nothing else
-            if msg_type == "D":
-                self._order_received(name, raw)
+        seen = self._seen_in.get((session_text, msg_type)) or self._seen(session_text, "in", msg_type)
+        name, last, counter = seen
+        last.in_at = time.time()
+        last.in_type = msg_type
+        if counter is not None:
+            counter.inc()
+        if msg_type in _PLAIN_IN:
+            return
+        if msg_type == "D":
+            self._order_received(name, raw)
             return
         self._admin_in(name, msg_type, raw)
 
     def outgoing(self, session_text: str, raw: str) -> None:
         msg_type = _msg_type(raw)
-        if msg_type in _MD_OUT:
-            fast = self._md_out.get((session_text, msg_type)) or self._md_entry(session_text, msg_type)
-            self._md_last[fast[0]] = (time.time(), msg_type)
-            if fast[1] is not None:
-                fast[1].inc()
+        seen = self._seen_out.get((session_text, msg_type)) or self._seen(session_text, "out", msg_type)
+        name, last, counter = seen
+        last.out_at = time.time()
+        last.out_type = msg_type
+        if counter is not None:
+            counter.inc()
+        if msg_type in _PLAIN_OUT:
             return
-        name = self.name_of(session_text)
-        now = datetime.now(UTC)
-        with self._lock:
-            info = self._info.setdefault(name, SessionInfo(name))
-            info.last_out, info.last_out_type = now, msg_type
-        self._count(name, "out", msg_type)
         if msg_type in _ANSWERS:
             self._answer_sent(name, msg_type, raw)
-        if msg_type in ("0", "1", "8"):
-            return
+            if msg_type == "8":
+                return
         self._admin_out(name, msg_type, raw)
 
-    def _md_entry(self, session_text: str, msg_type: str) -> tuple[str, Any]:
+    def _seen(self, session_text: str, direction: str, msg_type: str) -> tuple[str, _Last, Any]:
+        """The cached entry of :meth:`incoming` / :meth:`outgoing`, made on first use."""
         name = self.name_of(session_text)
         with self._lock:
             self._info.setdefault(name, SessionInfo(name))
-        counter = (self._child(self._metrics.messages, name, "out", msg_type)
+        last = self._last.get(name)
+        if last is None:
+            last = self._last[name] = _Last()
+        counter = (self._child(self._metrics.messages, name, direction, msg_type)
                    if self._metrics is not None else None)
-        entry = self._md_out[(session_text, msg_type)] = (name, counter)
+        entry = (name, last, counter)
+        (self._seen_in if direction == "in" else self._seen_out)[(session_text, msg_type)] = entry
         return entry
-
-    def _count(self, name: str, direction: str, msg_type: str) -> None:
-        if self._metrics is not None:
-            self._child(self._metrics.messages, name, direction, msg_type).inc()
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, looked up once: labels() costs more than the increment."""
@@ -321,36 +347,35 @@ class SessionWatch:
                      fields.get(123, "N"))
 
     def _order_received(self, name: str, raw: str) -> None:
-        cl_ord_id = _get(raw, 11)
-        if cl_ord_id is None or _get(raw, 43) == "Y":   # a PossDup repeat is not a new order
+        cl_ord_id = _get(raw, _CL_ORD_ID)
+        if cl_ord_id is None or _get(raw, _POSS_DUP) == "Y":   # a PossDup repeat is not a new order
             return
         now = time.monotonic()
-        by_id, by_seq = (name, cl_ord_id), (name, "#" + (_get(raw, 34) or ""))
-        with self._lock:
-            self._pending_d[by_id] = (now, by_seq)
-            self._pending_d[by_seq] = (now, by_id)
-            while len(self._pending_d) > _PENDING_ORDERS_MAX:
-                self._pending_d.popitem(last=False)
+        by_id, by_seq = (name, cl_ord_id), (name, "#" + (_get(raw, _SEQ) or ""))
+        pending = self._pending_d   # loop thread only (module docstring): no lock
+        pending[by_id] = (now, by_seq)
+        pending[by_seq] = (now, by_id)
+        while len(pending) > _PENDING_ORDERS_MAX:
+            pending.popitem(last=False)
 
     def _answer_sent(self, name: str, msg_type: str, raw: str) -> None:
         m = self._metrics
         if msg_type == "8":
-            exec_type = _get(raw, 150) or "?"
+            exec_type = _get(raw, _EXEC_TYPE) or "?"
             if m is not None:
                 self._child(m.execution_reports, name, exec_type).inc()
-            key = (name, _get(raw, 11) or "")
+            key = (name, _get(raw, _CL_ORD_ID) or "")
             outcome = "rejected" if exec_type == "8" else "accepted"
         else:   # 3 or j answering a D: matched by RefSeqNum
-            if _get(raw, 372) not in (None, "D"):
+            if _get(raw, _REF_MSG_TYPE) not in (None, "D"):
                 return
-            key = (name, "#" + (_get(raw, 45) or ""))
+            key = (name, "#" + (_get(raw, _REF_SEQ) or ""))
             outcome = "session_rejected" if msg_type == "3" else "business_rejected"
-        with self._lock:
-            entry = self._pending_d.pop(key, None)
-            if entry is None:
-                return
-            started, twin = entry
-            self._pending_d.pop(twin, None)
+        entry = self._pending_d.pop(key, None)
+        if entry is None:
+            return
+        started, twin = entry
+        self._pending_d.pop(twin, None)
         if m is not None:
             self._child(m.orders, name, outcome).inc()
             self._child(m.order_first_answer, name).observe(time.monotonic() - started)

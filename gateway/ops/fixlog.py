@@ -12,12 +12,14 @@ log readers keep working, plus what FileLog cannot do:
   events into lines of the gateway's own log and into metrics.
 
 QuickFIX calls a session's Log under that session's mutex, from the thread polling it: the
-asyncio loop's (``gateway.fix.loop_driver``), so every line costs the loop. Called on a thread
-running an event loop, lines are buffered and written with one ``write`` per file at the end of
-the loop turn (a ``call_soon``), not one per line; anywhere else (a threaded connector) each line
-is written at once. Each :class:`_FileLog` has its own lock and never blocks on anything else.
-Every callback is guarded: an exception escaping a SWIG director would end the process (see
-``gateway/fix/handoff.py``).
+asyncio loop's (``gateway.fix.loop_driver``), so every line costs the loop. A line there is
+formatted and appended to a list, nothing more: the lines of all logs are written at the end of
+the loop turn (one ``call_soon`` per turn for the whole factory), one ``write`` per file. A
+crash (kill -9) loses the lines of the turn it hits, at most: those of the poll that was
+running and of what the turn sent after it; QuickFIX's store and the gateway's journal, not
+this log, are what state recovers from. Called off a running loop (a worker thread building the
+engine or starting a connector), a line is written at once. Every callback is guarded: an
+exception escaping a SWIG director would end the process (see ``gateway/fix/handoff.py``).
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ class RotatingFile:
         self._file: IO[str] | None = None
         self._day = ""
         self._next_day = 0.0   # epoch of the next UTC midnight: one comparison per write
+        # when a line at time t must rotate first (_FileLog checks it per line): next midnight
+        # with daily rotation, never otherwise
+        self.rotate_at = float("inf")
         self._size = 0
         self._open()
 
@@ -95,6 +100,8 @@ class RotatingFile:
         self._size = self._file.tell()
         self._day = self._today()
         self._next_day = (int(self._clock()) // 86_400 + 1) * 86_400
+        if self.settings.rotate == "daily":
+            self.rotate_at = float(self._next_day)
 
     def _today(self) -> str:
         return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y%m%d")
@@ -130,6 +137,25 @@ class RotatingFile:
         self._file.write(line)
         self._size += len(line)
 
+    def write_lines(self, lines: list[str]) -> None:
+        """``lines`` (each ending with a newline) in one write, then flushed. By size, a batch
+        that would not fit goes line by line (each file stays within ``max_bytes``); the daily
+        rotation is the caller's, before a line of the new day (:attr:`rotate_at`)."""
+        text = "".join(lines)
+        settings = self.settings
+        if settings.rotate == "size" and self._size + len(text) > settings.max_bytes:
+            for line in lines:
+                self.write(line)
+        else:
+            assert self._file is not None
+            self._file.write(text)
+            self._size += len(text)
+        self.flush()
+
+    def rotate_day(self) -> None:
+        """Start the file of the new UTC day (the caller saw a line at or after :attr:`rotate_at`)."""
+        self._rotate(self._day)
+
     def flush(self) -> None:
         if self._file is not None:
             self._file.flush()
@@ -154,71 +180,88 @@ class _FileLog(fix.Log):
     """The Log of one session (or the acceptor's GLOBAL one)."""
 
     def __init__(self, directory: Path, session_text: str | None, settings: LogSettings,
-                 watch: SessionWatch | None, messages: bool = True) -> None:
+                 watch: SessionWatch | None, messages: bool = True,
+                 turn: _TurnFlush | None = None) -> None:
         super().__init__()
         self._log_messages = messages   # False: log_messages: false (market-data-only session)
         prefix = session_prefix(session_text)
         self._session = session_text
         self._mask = settings.mask_secrets
-        self._watch = watch
-        self._lock = threading.Lock()
-        # Buffered: flushed once per loop turn (or per line off a loop), see _write.
+        self._watch = watch if session_text is not None else None   # messages: sessions only
+        self._event_watch = watch
+        self._turn = turn if turn is not None else _TurnFlush()
+        self._lock = threading.Lock()   # file operations: a worker thread may log too
         self._messages = RotatingFile(directory, prefix, "messages", settings, buffered=True)
         self._events = RotatingFile(directory, prefix, "event", settings, buffered=True)
-        self._flush_scheduled = False
+        # Lines not written yet, per file; appended to without a lock (list.append is atomic
+        # and flush takes only what it saw, see _flush_file).
+        self._pending_messages: list[str] = []
+        self._pending_events: list[str] = []
+        self._queued = False   # in the turn's list of logs to flush
 
-    def _write(self, target: RotatingFile, text: str) -> None:
-        line = f"{_stamp(time.time())} : {text}\n"
-        loop = _get_running_loop()
-        with self._lock:
-            target.write(line)
-            if loop is None:
-                target.flush()
-                return
-            if self._flush_scheduled:
-                return
-            self._flush_scheduled = True
-        loop.call_soon(self.flush)
+    def _write(self, target: RotatingFile, pending: list[str], text: str) -> None:
+        now = time.time()
+        if now >= target.rotate_at:
+            # The previous day's lines into the previous day's file, then the new file.
+            with self._lock:
+                self._flush_file(target, pending)
+                target.rotate_day()
+        pending.append(f"{_stamp(now)} : {text}\n")
+        if not self._queued:
+            self._queued = True
+            self._turn.add(self)
+
+    def _flush_file(self, target: RotatingFile, pending: list[str]) -> None:
+        if pending:
+            lines = pending[:]
+            del pending[:len(lines)]   # a line appended meanwhile (another thread) stays pending
+            target.write_lines(lines)
 
     def flush(self) -> None:
         """Write what this turn buffered (a crash loses at most the lines of one loop turn)."""
+        self._queued = False
         try:
             with self._lock:
-                self._flush_scheduled = False
-                self._messages.flush()
-                self._events.flush()
+                self._flush_file(self._messages, self._pending_messages)
+                self._flush_file(self._events, self._pending_events)
         except Exception:
             log.exception("QuickFIX log flush failed for %s", self._session)
 
     def onIncoming(self, text: str) -> None:
         try:
             if self._log_messages:
-                self._write(self._messages, mask_fix(text) if self._mask else text)
-            if self._watch is not None and self._session is not None:
-                self._watch.incoming(self._session, text)
+                self._write(self._messages, self._pending_messages, mask_fix(text) if self._mask else text)
+            if self._watch is not None:
+                self._watch.incoming(self._session, text)   # type: ignore[arg-type]
         except Exception:
             log.exception("QuickFIX log (incoming) failed for %s", self._session)
 
     def onOutgoing(self, text: str) -> None:
         try:
             if self._log_messages:
-                self._write(self._messages, mask_fix(text) if self._mask else text)
-            if self._watch is not None and self._session is not None:
-                self._watch.outgoing(self._session, text)
+                self._write(self._messages, self._pending_messages, mask_fix(text) if self._mask else text)
+            if self._watch is not None:
+                self._watch.outgoing(self._session, text)   # type: ignore[arg-type]
         except Exception:
             log.exception("QuickFIX log (outgoing) failed for %s", self._session)
 
     def onEvent(self, text: str) -> None:
         try:
-            self._write(self._events, mask_fix(text) if self._mask else text)
-            if self._watch is not None:
-                self._watch.event(self._session, text)
+            self._write(self._events, self._pending_events, mask_fix(text) if self._mask else text)
+            if _get_running_loop() is None:
+                # A worker thread (engine build, connector start/stop): at once, even if a turn's
+                # flush is still due on a loop that may never run it (one that is stopping).
+                self.flush()
+            if self._event_watch is not None:
+                self._event_watch.event(self._session, text)
         except Exception:
             log.exception("QuickFIX log (event) failed for %s", self._session)
 
     def clear(self) -> None:
         try:
             with self._lock:
+                self._pending_messages.clear()
+                self._pending_events.clear()
                 self._messages.truncate()
                 self._events.truncate()
         except Exception:
@@ -228,6 +271,8 @@ class _FileLog(fix.Log):
         try:
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             with self._lock:
+                self._flush_file(self._messages, self._pending_messages)
+                self._flush_file(self._events, self._pending_events)
                 self._messages._rotate(stamp)
                 self._events._rotate(stamp)
         except Exception:
@@ -235,9 +280,38 @@ class _FileLog(fix.Log):
 
     def close(self) -> None:
         with self._lock:
-            self._flush_scheduled = False
+            try:
+                self._flush_file(self._messages, self._pending_messages)
+                self._flush_file(self._events, self._pending_events)
+            except Exception:
+                log.exception("QuickFIX log flush at close failed for %s", self._session)
             self._messages.close()
             self._events.close()
+
+
+class _TurnFlush:
+    """The logs of one factory with lines waiting: flushed together at the end of the loop turn
+    (one ``call_soon`` per turn, however many sessions logged), or at once off a running loop."""
+
+    def __init__(self) -> None:
+        self._logs: list[_FileLog] = []
+        self._scheduled = False
+
+    def add(self, log_obj: _FileLog) -> None:
+        self._logs.append(log_obj)
+        loop = _get_running_loop()
+        if loop is None:
+            self.flush()
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        logs, self._logs = self._logs, []
+        for log_obj in logs:
+            log_obj.flush()
 
 
 class _NullLog(fix.Log):
@@ -275,12 +349,13 @@ class GatewayLogFactory(fix.LogFactory):
         self.watch = watch
         self._logs: dict[int, _FileLog | _NullLog] = {}
         self._lock = threading.Lock()
+        self._turn = _TurnFlush()
 
     def create(self, session_id: fix.SessionID | None = None) -> fix.Log:
         try:
             text = session_id.toString() if session_id is not None else None
             created = _FileLog(self.directory, text, self.settings, self.watch,
-                               messages=text not in self.quiet)
+                               messages=text not in self.quiet, turn=self._turn)
         except Exception:
             log.exception("could not create the QuickFIX log; this session logs nothing")
             created = _NullLog()

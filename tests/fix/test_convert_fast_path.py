@@ -63,3 +63,13 @@ def test_a_group_count_still_gets_its_groups_structured(tmp_path: Path) -> None:
     group = fix.Group(453, 448)
     built.getGroup(1, group)   # raises when 453 was parsed as a plain field
     assert group.getField(448) == "XS:0001" and group.getField(452) == "24"
+
+
+def test_a_value_that_is_not_a_str_is_written_as_its_text() -> None:
+    # Records from OutboundMessage.build hold str values only; one built by hand may not, and
+    # to_quickfix must still build it (it never fails on a value's content).
+    key = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
+    as_text = OutboundMessage(key, "8", ((37, "O-1"), (11, "C-1"), (38, "100"), (14, "0")))
+    mixed = OutboundMessage(key, "8", ((37, "O-1"), (11, "C-1"), (38, 100), (14, 0)))   # type: ignore[arg-type]
+    assert to_quickfix(mixed, None).toString() == to_quickfix(as_text, None).toString()
+    assert "\x0138=100\x01" in to_quickfix(mixed, None).toString()

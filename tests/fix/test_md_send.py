@@ -159,3 +159,43 @@ def test_no_rendered_session_writes_a_header_field_of_its_own_on_every_send(
                                         fix_port=1, sessions=sessions))
     texts = "\n".join(render_connector_settings(cfg).values())
     assert "[SESSION]" in texts and "EnableLastMsgSeqNumProcessed" not in texts
+
+
+def test_copies_with_the_same_mdreqid_and_then_another_carry_each_their_own(
+    tmp_path_factory: pytest.TempPathFactory, cache: DictionaryCache,
+) -> None:
+    # Partners often pick the same MDReqID: the kept message then goes out as it is, and the next
+    # copy with another MDReqID still gets its own.
+    dictionaries = _dictionaries(tmp_path_factory, cache, "FIX.4.4", None)
+    body = incremental_body("4.4", XS01, ENTRIES, rpt_seq=4)
+    ids = ["same", "same", "same", "other", "same"]
+    copies = [SharedBodyMessage(SessionKey("FIX.4.4", "PLXTRA", f"MD{i}"), "X", ((262, r), *body), body, r)
+              for i, r in enumerate(ids)]
+    convert = SharedBodyConverter()
+    for copy in copies:
+        reused = _wire(convert(copy, dictionaries))
+        assert reused == _wire(to_quickfix(OutboundMessage(copy.session, "X", copy.fields), dictionaries))
+        assert reused.count("\x01262=") == 1 and f"\x01262={copy.req_id}\x01" in reused
+    assert (convert.built, convert.reused) == (1, 4)
+
+
+def test_lanes_with_their_own_dictionaries_objects_share_a_body_only_where_the_parse_is_the_same(
+    tmp_path_factory: pytest.TempPathFactory, cache: DictionaryCache,
+) -> None:
+    # Each session has its own MessageDictionaries (engine.session_dictionaries): sessions on the
+    # same files share the kept message, another version gets its own, each copy right on the wire.
+    fix44_a = _dictionaries(tmp_path_factory, cache, "FIX.4.4", None)
+    fix44_b = _dictionaries(tmp_path_factory, cache, "FIX.4.4", None)
+    fix42 = _dictionaries(tmp_path_factory, cache, "FIX.4.2", None)
+    body44 = incremental_body("4.4", XS01, ENTRIES, rpt_seq=4)
+    body42 = incremental_body("4.2", XS01, ENTRIES, rpt_seq=4)
+    lanes = [("FIX.4.4", fix44_a, body44), ("FIX.4.4", fix44_b, body44), ("FIX.4.2", fix42, body42),
+             ("FIX.4.4", fix44_a, body44), ("FIX.4.2", fix42, body42)]
+    convert = SharedBodyConverter()
+    for i, (begin, dictionaries, body) in enumerate(lanes):
+        copy = SharedBodyMessage(SessionKey(begin, "PLXTRA", f"MD{i}"), "X", ((262, f"r{i}"), *body), body,
+                                 f"r{i}")
+        reused = _wire(convert(copy, dictionaries))
+        assert reused == _wire(to_quickfix(OutboundMessage(copy.session, "X", copy.fields), dictionaries))
+        assert reused.startswith(f"8={begin}\x01")
+    assert (convert.built, convert.reused) == (2, 3)
