@@ -16,7 +16,8 @@ in order:
   future per call; the answer is parsed once and fed to the core as a ``ZenithAnswer`` event
   straight from the client's dispatch of the frame (a timeout from the request's timer, a lost
   connection from the client's loss handling).
-* ``SetTimer`` / ``CancelTimer`` -> ``loop.call_later`` feeding ``TimerFired`` back.
+* ``SetTimer`` / ``CancelTimer`` -> :class:`gateway.app.timer_queue.TimerQueue` (one loop timer for
+  all of them) feeding ``TimerFired`` back.
 * ``Logout`` -> the outbox's logout; ``Reconcile`` -> :meth:`OrdersService.reconcile`.
 
 Reconciliation (after start, a reconnect or a StreamReset) is edge code too: it asks Plxtra
@@ -43,6 +44,7 @@ from typing import Any, TypeVar
 from gateway.app.orders_cache import OrderCache, OrderLookup
 from gateway.app.orders_delivery import Delivery
 from gateway.app.throttle import throttle_answer
+from gateway.app.timer_queue import TimerQueue
 from gateway.bridge.errors import InvalidTransition
 from gateway.bridge.orders.core import (
     CONNECTION_UNAVAILABLE,
@@ -241,7 +243,7 @@ class OrdersService:
                                   else config.gateway.pending_status_after),
             cancel_on_disconnect=config.gateway.cancel_on_disconnect,
         )
-        self._timers: dict[tuple[str, ...], asyncio.TimerHandle] = {}
+        self._timers = TimerQueue(self._timer_fired, monotonic)
         self._tasks: set[asyncio.Task[Any]] = set()
         # Reconciliation waits for the calls it started: a future per call only then.
         self._call_waiters: dict[str, asyncio.Future[None]] = {}
@@ -285,11 +287,9 @@ class OrdersService:
                 # Sent once this turn's writes are durable (now, if nothing is waiting).
                 self._store.after_commit(partial(self._send_call, action))
             elif isinstance(action, SetTimer):
-                self._set_timer(action)
+                self._timers.set(action.key, action.at)
             elif isinstance(action, CancelTimer):
-                timer = self._timers.pop(action.key, None)
-                if timer is not None:
-                    timer.cancel()
+                self._timers.cancel(action.key)
             elif isinstance(action, Logout):
                 key = self._logged_on.get(action.name)
                 if key is not None and hasattr(self._outbox, "logout"):
@@ -322,15 +322,7 @@ class OrdersService:
                 # after the commit call: a failed write leaves the cache as the store
                 self._cache.put(action.record)
 
-    def _set_timer(self, action: SetTimer) -> None:
-        old = self._timers.pop(action.key, None)
-        if old is not None:
-            old.cancel()
-        delay = max(0.0, action.at - self._monotonic())
-        self._timers[action.key] = asyncio.get_running_loop().call_later(delay, self._timer_fired, action.key)
-
-    def _timer_fired(self, key: tuple[str, ...]) -> None:
-        self._timers.pop(key, None)
+    def _timer_fired(self, key: Any) -> None:
         self._feed(TimerFired(key))
 
     def _send_call(self, action: CallZenith) -> None:
@@ -442,9 +434,7 @@ class OrdersService:
             with contextlib.suppress(Exception):
                 sub.close()
         self._subs.clear()
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._timers.close()
         self._closed = True  # answers of calls still with the client change nothing now
         for waiter in self._call_waiters.values():
             if not waiter.done():

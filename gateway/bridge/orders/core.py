@@ -729,6 +729,14 @@ class OrderCore:
         if self._pending_status_after > 0:
             self._set_timer(("pending", request_id, cl_ord_id, kind), self._pending_status_after)
 
+    def _unwatch_pending(self, request_id: str, kind: str) -> None:
+        """The answer came: the timer of :meth:`_watch_pending` goes (it would find nothing to do,
+        at the cost of an event per order)."""
+        if self._pending_status_after > 0:
+            record = self._load(request_id)
+            if record is not None:
+                self._emit(CancelTimer(("pending", request_id, record.cl_ord_id, kind)))
+
     def _pending_status_due(self, request_id: str, cl_ord_id: str, kind: str) -> None:
         record = self._load(request_id)
         if record is None:
@@ -967,6 +975,7 @@ class OrderCore:
             if self._reads.zenith_connected():
                 self._emit(Reconcile("place-unanswered"))
             return
+        self._unwatch_pending(request_id, "D")  # answered: no Pending New will be due
         response = self._response(ev)
         if response.ok:
             # Without an Order (absent, or dropped as malformed by the executor) the Orders feed
