@@ -545,21 +545,30 @@ class OrderCore:
 
     def handle(self, event: Event, now: Now) -> list[Action]:
         """Apply one event; the actions the executor must take, in order."""
-        self._now, self._out, self._written, self._execs_now = now, [], {}, set()
-        handler = self._HANDLERS[type(event)]
-        handler(self, event)
-        out, self._out, self._written, self._execs_now = self._out, [], {}, set()
+        # Three events per order: the per-event scratch (written records, ExecIDs) is emptied only
+        # when the event used it, not rebuilt for each.
+        self._now = now
+        out = self._out = []
+        try:
+            self._HANDLERS[type(event)](self, event)
+        finally:
+            self._out = []
+            if self._written:
+                self._written.clear()
+            if self._execs_now:
+                self._execs_now.clear()
         return out
 
-    def _emit(self, *actions: Action) -> None:
-        for action in actions:
-            if isinstance(action, Record):
-                # The executor runs these after handle() returns: later steps of this same event
-                # must see them already (the order's new state, the ExecIDs now generated).
-                if action.record is not None:
-                    self._written[action.record.request_id] = action.record
-                self._execs_now.update((action.name, r.exec_id) for r in action.reports if r.exec_id)
-        self._out.extend(actions)
+    def _emit(self, action: Action) -> None:
+        if type(action) is Record:
+            # The executor runs these after handle() returns: later steps of this same event
+            # must see them already (the order's new state, the ExecIDs now generated).
+            if action.record is not None:
+                self._written[action.record.request_id] = action.record
+            for r in action.reports:
+                if r.exec_id:
+                    self._execs_now.add((action.name, r.exec_id))
+        self._out.append(action)
 
     def _load(self, request_id: str) -> OrderRecord | None:
         return self._written.get(request_id) or self._reads.order(request_id)
@@ -634,7 +643,8 @@ class OrderCore:
         except InvalidTransition as exc:
             log.error("cannot apply to order %s: %s", record.request_id, exc)
             return record
-        if outcome.reports or outcome.record != record:  # else nothing the FIX side can see changed
+        # else nothing the FIX side can see changed (the same object: no field-by-field compare)
+        if outcome.reports or (outcome.record is not record and outcome.record != record):
             self._deliver(name, outcome)
         return outcome.record
 

@@ -76,6 +76,9 @@ class OrderTerms:
     expire_date: date | None = None
     min_qty: Decimal | None = None
     max_floor: Decimal | None = None
+    # terms_to_data of these terms, built once: the terms of an order are shared by every copy of
+    # its record (evolve), and each stored state of the order carries them. Not a field of the terms.
+    _data: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -235,6 +238,15 @@ def _undec(v: str | None) -> Decimal | None:
 
 
 def terms_to_data(terms: OrderTerms) -> dict[str, Any]:
+    """The terms as JSON-able values; the same dict for the same terms object (never change it:
+    the store keeps what it is given)."""
+    data = terms._data
+    if data is None:
+        data = terms._data = _terms_data(terms)
+    return data
+
+
+def _terms_data(terms: OrderTerms) -> dict[str, Any]:
     return {
         "code": terms.code,
         "market": terms.market,
