@@ -486,6 +486,7 @@ class OrderCore:
     ) -> None:
         self._reads = reads
         self._sessions: dict[str, tuple[SessionKey, SessionConfig]] = {}
+        self._versions: dict[str, FixVersion] = {}
         self.add_sessions(sessions)
         # The simulator accepts an order Condition but does not honour it, so a stop order would
         # trade at once. Stops are refused unless the venue is known to implement StopLoss.
@@ -511,7 +512,9 @@ class OrderCore:
 
     def add_sessions(self, sessions: Iterable[SessionConfig]) -> None:
         for s in sessions:
-            self._sessions[str(_key_of(s))] = (_key_of(s), s)
+            name = str(_key_of(s))
+            self._sessions[name] = (_key_of(s), s)
+            self._versions[name] = fix_version(s)  # read for every report
 
     def session_name(self, session: SessionConfig | SessionKey) -> str | None:
         name = str(_key_of(session))
@@ -595,7 +598,7 @@ class OrderCore:
         return self._logged_on.get(name) or self._sessions[name][0]
 
     def _version(self, name: str) -> FixVersion:
-        return fix_version(self._sessions[name][1])
+        return self._versions[name]
 
     def _order(self, request_id: str) -> _Order:
         o = self._orders.get(request_id)

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 AVG_PX_QUANTUM = Decimal("0.00000001")
+_ZERO = Decimal(0)  # Decimals are immutable: one zero serves every report
 
 
 def fix_version(session: SessionConfig) -> FixVersion:
@@ -205,13 +206,14 @@ class OrderRecord:
     def leaves_qty(self) -> Decimal:
         """Open quantity: zero once the order is done (FIX: LeavesQty=0 when not working)."""
         if is_terminal(self.state):
-            return Decimal(0)
-        return max(self.terms.order_qty - self.cum_qty, Decimal(0))
+            return _ZERO
+        left = self.terms.order_qty - self.cum_qty
+        return left if left >= _ZERO else _ZERO  # what max(left, 0) gives, without building a 0
 
     @property
     def avg_px(self) -> Decimal:
         if not self.cum_qty:
-            return Decimal(0)
+            return _ZERO
         return (self.cum_value / self.cum_qty).quantize(AVG_PX_QUANTUM).normalize()
 
     def evolve(self, **changes: Any) -> OrderRecord:
