@@ -11,6 +11,12 @@ executor's reads served from dicts. ``timers``: arming and cancelling one pendin
 order (``pending_status_after``, 2 s by default; 0.05 s here, so that they fire within the run),
 minus the same run without. Times are CPU time of the loop thread (not the store's apply thread,
 not idle waits). Prints the best of ``--runs`` runs, in microseconds per order.
+
+On a shared machine these times swing by +-20 us; instruction counts do not. Per order, as
+measured for the figures of issue 13: run ``core_bench(N)`` / ``service_bench(N)`` under
+``PYTHONHASHSEED=0 valgrind --tool=callgrind`` for two N and divide the difference of the
+``Collected`` counts by the difference of the N. ``GATEWAY_ROOT=<checkout>`` measures another
+checkout's code with this script.
 """
 
 from __future__ import annotations

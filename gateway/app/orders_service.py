@@ -237,7 +237,7 @@ class OrdersService:
         self._outbox = outbox
         self._config = config
         self._store = store
-        self._wall = clock or (lambda: datetime.now(UTC))
+        self._wall = clock or partial(datetime.now, UTC)  # no Python frame per event
         self._monotonic = monotonic
         self._delivery = Delivery(store, outbox)
         self._logged_on = self._delivery.logged_on  # the same dict: name -> logged-on key
