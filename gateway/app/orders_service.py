@@ -288,7 +288,7 @@ class OrdersService:
             except (InvalidTransition, StoreError, KeyError, ValueError) as exc:
                 log.error("cannot handle %r: %s", event, exc)
                 return []
-        if self._wrote and not self._committed_in_turn:
+        if self._wrote and not self._committed_in_turn and self._store.journaling:
             self._commit_first()
         return calls
 
@@ -299,7 +299,8 @@ class OrdersService:
         decision is written; waiting for the end of the turn is for batching. The first event's
         PlaceOrder or ExecutionReport then leaves a loop turn earlier (at 200 orders/s every order
         is alone in its turn); the events after it in the same turn (a burst) are still committed
-        together at the end of the turn: at most one more journal write per turn."""
+        together at the end of the turn: at most one more journal write per turn. Not when a
+        commit is a database transaction (PostgreSQL): a burst would then cost two per turn."""
         self._committed_in_turn = True
         with contextlib.suppress(RuntimeError):  # no running loop: nothing batches anyway
             asyncio.get_running_loop().call_soon(self._next_turn)
