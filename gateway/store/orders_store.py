@@ -277,6 +277,12 @@ class Store:
         """Bytes in the journal's current segment (what the database may not hold yet)."""
         return 0 if self._journal is None else self._journal.size
 
+    @property
+    def journaling(self) -> bool:
+        """True when a group commit is one journal ``write()``; False when it is a database
+        transaction (PostgreSQL), which callers should not multiply."""
+        return self._journal_on
+
     # --- recovery and loading -----------------------------------------------------------------
 
     def _recover(self) -> int:

@@ -423,6 +423,26 @@ def test_pending_status_timer_reports_pending_once() -> None:
     assert [e for e in h.ers() if e[1] == "6"] == [("8", "6", "x1")]
 
 
+def test_pending_new_timer_goes_with_a_definite_placeorder_answer_and_stays_without_one() -> None:
+    """An answered D needs no Pending New: its timer is cancelled with the answer (a timer firing
+    for nothing costs an event per order). An unknown outcome keeps it: Pending New then follows."""
+    h = Harness(pending_status_after=2.0)
+    h.new("c1")
+    call = h.last_call()
+    key = ("pending", call.request.data["RequestID"], "c1", "D")
+    assert h.book.timers == {key: h.mono + 2.0}
+    h.ack(call)
+    assert key not in h.book.timers and h.ers() == [("8", "0", "c1")]
+
+    h.new("c2")
+    call = h.last_call()
+    key = ("pending", call.request.data["RequestID"], "c2", "D")
+    h.answer(call, Answer.UNKNOWN, errors=("timeout",))
+    assert key in h.book.timers
+    h.feed(TimerFired(key))
+    assert h.ers()[-1] == ("8", "A", "c2")
+
+
 def test_cancel_on_a_finished_order_is_too_late() -> None:
     h = Harness()
     _working(h)

@@ -6,6 +6,7 @@ Every report built here is also validated against the QuickFIX data dictionary o
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -272,13 +273,7 @@ def test_suspend_and_resume() -> None:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_replace(version: FixVersion) -> None:
-    new_terms = TERMS.__class__(
-        **{
-            **{s: getattr(TERMS, s) for s in TERMS.__slots__},
-            "order_qty": Decimal(150),
-            "price": Decimal("10.10"),
-        }
-    )
+    new_terms = dataclasses.replace(TERMS, order_qty=Decimal(150), price=Decimal("10.10"))
     rec = on_transaction(accepted(version), tx("5", "30", "10"), KEYS[version], version, NOW).record
     rec = rec.evolve(
         pending_kind=_K.REPLACE, pending_cl_ord_id="c2", pending_request_id="gwx-9", pending_terms=new_terms

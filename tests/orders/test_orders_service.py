@@ -276,6 +276,36 @@ def test_new_partial_fill_and_fill(tmp_path: Path, begin: str) -> None:
     run(main)
 
 
+def test_first_request_of_a_loop_turn_leaves_in_that_turn_after_its_journal_write(tmp_path: Path) -> None:
+    """The write-ahead rule, without waiting for the end of the turn: the first D of a loop turn
+    has its decision journaled and its PlaceOrder handed to the Zenith client before the dispatch
+    returns; a second D of the same turn goes with the turn's group commit (one write for the rest)."""
+
+    async def main() -> None:
+        async with harness(tmp_path) as h:
+            handed: list[tuple[str, str, int]] = []
+            send_request = h.client.send_request
+
+            def watch(controller: str, topic: str, data: Any, on_answer: Any, timeout: Any = None) -> None:
+                handed.append((topic, data.get("RequestID"), h.store.journal_bytes))
+                send_request(controller, topic, data, on_answer, timeout)
+
+            h.client.send_request = watch  # type: ignore[method-assign]
+            await asyncio.sleep(0)  # a fresh loop turn
+            before = h.store.journal_bytes
+            h.order(V44, "t1", "1", 10, "1.00")
+            assert [(topic, size > before) for topic, _, size in handed] == [("PlaceOrder", True)]
+            first = h.store.journal_bytes
+            h.order(V44, "t2", "1", 10, "1.00")
+            assert len(handed) == 1 and h.store.journal_bytes == first  # waits for the turn's commit
+            await asyncio.sleep(0)
+            assert len(handed) == 2 and handed[1][2] > first
+            await h.expect("8", {11: "t1", 150: "0"})
+            await h.expect("8", {11: "t2", 150: "0"})
+
+    run(main)
+
+
 def test_amend_priority_and_cancel(tmp_path: Path) -> None:
     async def main() -> None:
         async with harness(tmp_path) as h:

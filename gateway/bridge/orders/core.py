@@ -486,6 +486,7 @@ class OrderCore:
     ) -> None:
         self._reads = reads
         self._sessions: dict[str, tuple[SessionKey, SessionConfig]] = {}
+        self._versions: dict[str, FixVersion] = {}
         self.add_sessions(sessions)
         # The simulator accepts an order Condition but does not honour it, so a stop order would
         # trade at once. Stops are refused unless the venue is known to implement StopLoss.
@@ -511,7 +512,9 @@ class OrderCore:
 
     def add_sessions(self, sessions: Iterable[SessionConfig]) -> None:
         for s in sessions:
-            self._sessions[str(_key_of(s))] = (_key_of(s), s)
+            name = str(_key_of(s))
+            self._sessions[name] = (_key_of(s), s)
+            self._versions[name] = fix_version(s)  # read for every report
 
     def session_name(self, session: SessionConfig | SessionKey) -> str | None:
         name = str(_key_of(session))
@@ -545,21 +548,30 @@ class OrderCore:
 
     def handle(self, event: Event, now: Now) -> list[Action]:
         """Apply one event; the actions the executor must take, in order."""
-        self._now, self._out, self._written, self._execs_now = now, [], {}, set()
-        handler = self._HANDLERS[type(event)]
-        handler(self, event)
-        out, self._out, self._written, self._execs_now = self._out, [], {}, set()
+        # Three events per order: the per-event scratch (written records, ExecIDs) is emptied only
+        # when the event used it, not rebuilt for each.
+        self._now = now
+        out = self._out = []
+        try:
+            self._HANDLERS[type(event)](self, event)
+        finally:
+            self._out = []
+            if self._written:
+                self._written.clear()
+            if self._execs_now:
+                self._execs_now.clear()
         return out
 
-    def _emit(self, *actions: Action) -> None:
-        for action in actions:
-            if isinstance(action, Record):
-                # The executor runs these after handle() returns: later steps of this same event
-                # must see them already (the order's new state, the ExecIDs now generated).
-                if action.record is not None:
-                    self._written[action.record.request_id] = action.record
-                self._execs_now.update((action.name, r.exec_id) for r in action.reports if r.exec_id)
-        self._out.extend(actions)
+    def _emit(self, action: Action) -> None:
+        if type(action) is Record:
+            # The executor runs these after handle() returns: later steps of this same event
+            # must see them already (the order's new state, the ExecIDs now generated).
+            if action.record is not None:
+                self._written[action.record.request_id] = action.record
+            for r in action.reports:
+                if r.exec_id:
+                    self._execs_now.add((action.name, r.exec_id))
+        self._out.append(action)
 
     def _load(self, request_id: str) -> OrderRecord | None:
         return self._written.get(request_id) or self._reads.order(request_id)
@@ -586,7 +598,7 @@ class OrderCore:
         return self._logged_on.get(name) or self._sessions[name][0]
 
     def _version(self, name: str) -> FixVersion:
-        return fix_version(self._sessions[name][1])
+        return self._versions[name]
 
     def _order(self, request_id: str) -> _Order:
         o = self._orders.get(request_id)
@@ -634,7 +646,8 @@ class OrderCore:
         except InvalidTransition as exc:
             log.error("cannot apply to order %s: %s", record.request_id, exc)
             return record
-        if outcome.reports or outcome.record != record:  # else nothing the FIX side can see changed
+        # else nothing the FIX side can see changed (the same object: no field-by-field compare)
+        if outcome.reports or (outcome.record is not record and outcome.record != record):
             self._deliver(name, outcome)
         return outcome.record
 
@@ -728,6 +741,14 @@ class OrderCore:
         within ``pending_status_after``: ER Pending New / Pending Cancel / Pending Replace."""
         if self._pending_status_after > 0:
             self._set_timer(("pending", request_id, cl_ord_id, kind), self._pending_status_after)
+
+    def _unwatch_pending(self, request_id: str, kind: str) -> None:
+        """The answer came: the timer of :meth:`_watch_pending` goes (it would find nothing to do,
+        at the cost of an event per order)."""
+        if self._pending_status_after > 0:
+            record = self._load(request_id)
+            if record is not None:
+                self._emit(CancelTimer(("pending", request_id, record.cl_ord_id, kind)))
 
     def _pending_status_due(self, request_id: str, cl_ord_id: str, kind: str) -> None:
         record = self._load(request_id)
@@ -967,6 +988,7 @@ class OrderCore:
             if self._reads.zenith_connected():
                 self._emit(Reconcile("place-unanswered"))
             return
+        self._unwatch_pending(request_id, "D")  # answered: no Pending New will be due
         response = self._response(ev)
         if response.ok:
             # Without an Order (absent, or dropped as malformed by the executor) the Orders feed

@@ -51,6 +51,13 @@ SUPPORTED_TIF = frozenset(
 )
 
 
+# Wire value -> member: ``Side("1")`` goes through EnumType.__call__ (1.7-4 us on the bench
+# machine, three per order), a dict lookup does not; a value not listed is refused as before.
+_SIDES: dict[str, Side] = {m.value: m for m in Side}
+_ORD_TYPES: dict[str, OrdType] = {m.value: m for m in OrdType}
+_TIFS: dict[str, TimeInForce] = {m.value: m for m in TimeInForce}
+
+
 # --- small readers ---------------------------------------------------------------------------
 
 
@@ -147,23 +154,21 @@ def _terms(
     msg: InboundMessage, session: SessionConfig, cl_ord_id: str, reject: type[BridgeRejection] = OrderRejected
 ) -> OrderTerms:
     code, market = resolve_instrument(msg, session, cl_ord_id, reject)
-    try:
-        side = Side(msg.get(t.SIDE) or "")
-    except ValueError:
+    side = _SIDES.get(msg.get(t.SIDE) or "")
+    if side is None:
         raise reject(
             OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
             f"Side(54)={msg.get(t.SIDE)!r} not supported",
             cl_ord_id=cl_ord_id,
-        ) from None
-    try:
-        raw_type = msg.get(t.ORD_TYPE)
-        ord_type = OrdType(OrdType.LIMIT if raw_type is None else raw_type)
-    except ValueError:
+        )
+    raw_type = msg.get(t.ORD_TYPE)
+    ord_type = _ORD_TYPES.get(OrdType.LIMIT.value if raw_type is None else raw_type)
+    if ord_type is None:
         raise reject(
             OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
             f"OrdType(40)={msg.get(t.ORD_TYPE)!r} not supported",
             cl_ord_id=cl_ord_id,
-        ) from None
+        )
     qty = _decimal(msg, t.ORDER_QTY, reject=reject, cl_ord_id=cl_ord_id)
     if qty is None or qty <= 0:
         raise reject(OrdRejReason.INCORRECT_QUANTITY, "OrderQty(38) must be positive", cl_ord_id=cl_ord_id)
@@ -178,10 +183,7 @@ def _terms(
         price = None  # a market order's price is meaningless
     if ord_type in (OrdType.STOP, OrdType.STOP_LIMIT) and (stop_px is None or stop_px <= 0):
         raise reject(OrdRejReason.OTHER, "StopPx(99) must be positive for a stop order", cl_ord_id=cl_ord_id)
-    try:
-        tif = TimeInForce(msg.get(t.TIME_IN_FORCE) or TimeInForce.DAY)
-    except ValueError:
-        tif = None
+    tif = _TIFS.get(msg.get(t.TIME_IN_FORCE) or TimeInForce.DAY.value)
     if tif not in SUPPORTED_TIF:
         raise reject(
             OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 AVG_PX_QUANTUM = Decimal("0.00000001")
+_ZERO = Decimal(0)  # Decimals are immutable: one zero serves every report
 
 
 def fix_version(session: SessionConfig) -> FixVersion:
@@ -76,6 +77,9 @@ class OrderTerms:
     expire_date: date | None = None
     min_qty: Decimal | None = None
     max_floor: Decimal | None = None
+    # terms_to_data of these terms, built once: the terms of an order are shared by every copy of
+    # its record (evolve), and each stored state of the order carries them. Not a field of the terms.
+    _data: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -202,13 +206,14 @@ class OrderRecord:
     def leaves_qty(self) -> Decimal:
         """Open quantity: zero once the order is done (FIX: LeavesQty=0 when not working)."""
         if is_terminal(self.state):
-            return Decimal(0)
-        return max(self.terms.order_qty - self.cum_qty, Decimal(0))
+            return _ZERO
+        left = self.terms.order_qty - self.cum_qty
+        return left if left >= _ZERO else _ZERO  # what max(left, 0) gives, without building a 0
 
     @property
     def avg_px(self) -> Decimal:
         if not self.cum_qty:
-            return Decimal(0)
+            return _ZERO
         return (self.cum_value / self.cum_qty).quantize(AVG_PX_QUANTUM).normalize()
 
     def evolve(self, **changes: Any) -> OrderRecord:
@@ -235,6 +240,15 @@ def _undec(v: str | None) -> Decimal | None:
 
 
 def terms_to_data(terms: OrderTerms) -> dict[str, Any]:
+    """The terms as JSON-able values; the same dict for the same terms object (never change it:
+    the store keeps what it is given)."""
+    data = terms._data
+    if data is None:
+        data = terms._data = _terms_data(terms)
+    return data
+
+
+def _terms_data(terms: OrderTerms) -> dict[str, Any]:
     return {
         "code": terms.code,
         "market": terms.market,

@@ -8,6 +8,7 @@ the RequestID comes in from the store. ``reject_from_zenith`` turns a Zenith ``E
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from gateway.bridge.errors import CancelRejected, OrderRejected
@@ -35,6 +36,7 @@ _TIF_TO_VALIDITY = {
 }
 
 
+@lru_cache(maxsize=1024)  # a handful of markets, one PlaceOrder each
 def trading_market(market: str) -> str:
     """Trading market code for a data market: ``XSX`` -> ``XSX::XSX`` (XOSP board = route, §3.5).
 
