@@ -989,23 +989,33 @@ class SeenFilter:
             bits, mask, _ = self._layers[-1]
         self._count += 1
         h = hash(key)
-        step = (h >> 32) | 1  # double hashing: probes h, h + step, h + 2 step, ...
-        for _ in range(self.PROBES):
-            p = h & mask
-            bits[p >> 3] |= 1 << (p & 7)
-            h += step
+        step = (h >> 32) | 1  # double hashing: probes h, h + step, h + 2 step, h + 3 step
+        # The PROBES (4) probes written out: a Python loop costs about a third more.
+        p = h & mask
+        bits[p >> 3] |= 1 << (p & 7)
+        p = (h + step) & mask
+        bits[p >> 3] |= 1 << (p & 7)
+        p = (h + 2 * step) & mask
+        bits[p >> 3] |= 1 << (p & 7)
+        p = (h + 3 * step) & mask
+        bits[p >> 3] |= 1 << (p & 7)
 
     def __contains__(self, key: object) -> bool:
-        h0 = hash(key)
-        step = (h0 >> 32) | 1
+        h = hash(key)
+        step = (h >> 32) | 1
         for bits, mask, _ in self._layers:
-            h = h0
-            for _ in range(self.PROBES):
-                p = h & mask
-                if not bits[p >> 3] & (1 << (p & 7)):
-                    break
-                h += step
-            else:
+            # Most keys asked are new: the first probe usually answers.
+            p = h & mask
+            if not bits[p >> 3] & (1 << (p & 7)):
+                continue
+            p = (h + step) & mask
+            if not bits[p >> 3] & (1 << (p & 7)):
+                continue
+            p = (h + 2 * step) & mask
+            if not bits[p >> 3] & (1 << (p & 7)):
+                continue
+            p = (h + 3 * step) & mask
+            if bits[p >> 3] & (1 << (p & 7)):
                 return True
         return False
 
