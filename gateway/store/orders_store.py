@@ -111,7 +111,7 @@ from gateway.failpoints import crash_point
 from gateway.store.apply_thread import ApplyThread
 from gateway.store.database import Database, OrderRow, SqliteDatabase
 from gateway.store.errors import DuplicateClOrdID, StoreError
-from gateway.store.journal import Journal, encode_frame, journal_file
+from gateway.store.journal import Journal, encode_block, journal_file
 
 __all__ = [
     "APPLY_EVERY", "KEEP_DONE", "Decision", "DeferredMessage", "OutboundRow", "SeenFilter", "Store",
@@ -409,7 +409,7 @@ class Store:
             return
         try:
             if self._journal is not None and self._journal_on:
-                self._journal.write(b"".join([encode_frame(seq, payload) for seq, payload in block]))
+                self._journal.write(encode_block(block))
             else:
                 self._on_applied(self._db.apply(block))
         except self._write_errors as exc:

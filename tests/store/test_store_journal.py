@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from gateway.store import DuplicateClOrdID, Store
-from gateway.store.journal import Journal, encode_frame, journal_file, read_frames
+from gateway.store.journal import Journal, encode_block, encode_frame, journal_file, read_frames
 from gateway.store.orders_store import Decision, StoredOrder
 
 S1 = "FIX.4.4:PLXTRA->CLIENT1"
@@ -400,3 +400,13 @@ def test_journal_frames_and_segments(tmp_path: Path) -> None:
     assert list(j.records()) == [] and j.size == 0
     j.close()
     assert read_frames(b"\x01\x00") == ([], 0)  # a header cut short
+
+
+def test_a_block_is_its_frames_encoded_one_by_one() -> None:
+    """encode_block (the store's write of a loop turn) is exactly the frames of encode_frame joined,
+    whatever the frames carry after the payload (the store's unit objects)."""
+    frames = [(7, b'["E","S1","e1"]', ("E", "S1", "e1")), (8, b"", None), (2**40, b"x" * 70_000)]
+    block = encode_block(frames)
+    assert block == b"".join(encode_frame(f[0], f[1]) for f in frames)
+    assert read_frames(block) == ([(f[0], f[1]) for f in frames], len(block))
+    assert encode_block([]) == b""
