@@ -5,6 +5,16 @@ loop (SQLite's automatic checkpoint) it costs milliseconds every few hundred com
 thread with its own connection runs ``wal_checkpoint(PASSIVE)`` every
 :data:`CHECKPOINT_EVERY` seconds; PASSIVE never blocks the writer, and the next commit after a
 complete checkpoint starts the WAL again from its beginning, so it stays small.
+
+Is its 0.5 s worth it? Measured (/tmp script of S16b: 8,000 orders' journal records applied as
+the loop does at the flood rate, 640 records per 0.1 s, for 5 s; two rounds each, shared machine,
++-4 us noise): the thread's own CPU is 2-3 us per order (process minus loop-thread CPU), nearly
+all of it inside SQLite with the GIL released (its Python part is one ``execute`` per wake-up, 2
+a second: py-spy's share of this file counts the thread while it runs SQLite's C code). The
+loop's apply is not cheaper with a longer interval or none (loop-thread CPU per order: 0.25 s
+37.2/45.9, 0.5 s 38.9/41.8/43.4/44.4, 1 s 40.1/40.1, 2 s 45.8/42.7, 5 s 46.9/47.2, no checkpoint
+45.0/44.6), while the WAL grows (largest 1.8, 3.7-5.5, 7.2, 14.4, 17.9 MB): every read of a page
+then searches a bigger WAL index. So the interval stays.
 """
 
 from __future__ import annotations
