@@ -116,6 +116,11 @@ def _builder(cls: type[_T]) -> Callable[..., _T]:
     return build
 
 
+def _style(style: Any) -> str:
+    """Style (§5.2) of an order or transaction: "Market" unless another known class is named."""
+    return "Market" if style is None or style == "Market" else (normalize_class(style) or "Market")
+
+
 def _is_object(value: Any) -> bool:
     """A JSON object: a dict from the decoder (checked first: no ABC check), or any mapping."""
     return type(value) is dict or isinstance(value, Mapping)
@@ -177,7 +182,7 @@ class OrderDetails:
             str(exchange),
             str(code),
             normalize_side(side) or "",
-            "Market" if style is None or style == "Market" else (normalize_class(style) or "Market"),
+            _style(style),
             None if kind is None else str(kind),
             to_decimal(get("LimitPrice")),
             to_decimal(get("Quantity")),
@@ -323,7 +328,7 @@ class Order:
             None if depth_order_id is None else str(depth_order_id),
             None if exchange is None else str(exchange),
             None if trading_market is None else str(trading_market),
-            "Market" if style is None or style == "Market" else (normalize_class(style) or "Market"),
+            _style(style),
             estimated_fees,
             current_fees,
             estimated_value,
@@ -477,7 +482,7 @@ class Transaction:
             str(exchange),
             str(code),
             None if trading_market is None else str(trading_market),
-            "Market" if style is None or style == "Market" else (normalize_class(style) or "Market"),
+            _style(style),
             trade_date,
             settlement_date,
             gross_amount,
