@@ -1,0 +1,269 @@
+"""The floor of a FIX -> Zenith order bridge in this stack, against the gateway and the bare echo.
+
+    PYTHONPATH=. python3 bench/bridge_floor.py [--orders 10000] [--paced-orders 1000] [--rate 200]
+
+Issue 13 asks for the gateway's CPU per order (target 300 us) and its throughput (target half of a
+bare QuickFIX echo's). This bench says how much of the gap any Python bridge on QuickFIX's binding
+and ``websockets`` must pay, whatever its design. Three servers, each in its own process, take the
+same NewOrderSingles from the same raw-socket FIX 4.4 client (``order_roundtrip.RawClient``):
+
+* ``echo``: order_roundtrip's bare QuickFIX acceptor (a ThreadedSocketAcceptor answering each D
+  with an ExecutionReport New at once): FIX only.
+* ``floor``: the least a bridge can do and still be one. The same QuickFIX build, its polled
+  acceptor driven on the asyncio loop (``gateway.fix.loop_driver``, the gateway's FIX edge), a
+  Zenith connection to the simulator (``gateway.zenith.transport.ZenithConnection``: websockets'
+  sans-I/O core, frames handed over inline), subscribed to the account's ``Orders`` feed. Per D:
+  five fields read, a PlaceOrder written as JSON; per answer frame: the JSON decoded exactly
+  (``parse_float=Decimal``, as any bridge must: prices), an ExecutionReport New (or Rejected) built
+  like the echo's and sent; per Orders publish: decoded and walked. Nothing else: no validation,
+  no entitlements, no throttle, no order state, no journal or database, no ClOrdID or duplicate
+  checks, no metrics, no message log of our own, no timers.
+* ``gateway``: ``plxtra-fix run`` on the same simulator (file message store, SQLite store).
+
+The simulator runs in its own process (``plxtra-fix sim --activity off``), one fresh per server.
+For each server: CPU per order (user + system of the server's process only, from /proc) and
+orders/s at the maximum rate (``--window`` orders in flight), then p50/p99 of D -> first
+ExecutionReport at ``--rate`` orders/s. The floor's figures bound what design work can reach:
+the gateway's CPU per order minus the floor's is the most that cutting our own code can save.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from order_roundtrip import RawClient, Result, flood, paced, proc_counters, stop, wait_port  # noqa: E402
+
+from gateway.fix.testing import free_port  # noqa: E402
+
+ACCOUNT = "XS:0001"   # the simulator's demo account; the D's Account (1) "0001" maps to it
+EXCHANGE = "XSX"
+_SIDES = {"1": "Bid", "2": "Ask"}
+
+
+# -- the floor bridge (child process: `bridge_floor.py --serve-floor PORT SIM_URL DIR`) -------------
+
+def serve_floor(port: int, sim_url: str, work: Path) -> None:
+    asyncio.run(_floor_main(port, sim_url, work))
+
+
+async def _floor_main(port: int, sim_url: str, work: Path) -> None:
+    import quickfix as fix
+    from websockets.asyncio.client import connect
+
+    from gateway.config.dictionaries import locate_dictionaries
+    from gateway.fix.loop_driver import LoopDriver
+    from gateway.zenith.client import SUBPROTOCOL
+    from gateway.zenith.transport import ZenithConnection
+    from gateway.zenith.values import dumps, loads
+
+    loop = asyncio.get_running_loop()
+    pending: dict[int, tuple[str, str, str, str, Any]] = {}   # TransactionID -> the D's fields
+    counters = {"tid": 0, "er": 0}
+    sessions: dict[str, Any] = {}
+
+    def send_er(cl: str, sym: str, side: str, qty: str, sid: Any, order_id: str, accepted: bool) -> None:
+        counters["er"] += 1
+        er = fix.Message()
+        er.getHeader().setField(35, "8")
+        status = "0" if accepted else "8"
+        for tag, value in ((37, order_id), (11, cl), (17, f"F{counters['er']}"), (150, status),
+                           (39, status), (55, sym), (54, side), (38, qty), (151, qty if accepted else "0"),
+                           (14, "0"), (6, "0")):
+            er.setField(tag, value)
+        fix.Session.sendToTarget(er, sid)
+
+    def on_frame(text: str) -> None:
+        frame = loads(text)
+        tid = frame.get("TransactionID")
+        data = frame.get("Data")
+        if tid is not None:
+            d = pending.pop(tid, None)
+            if d is None:
+                return
+            cl, sym, side, qty, sid = d
+            ok = isinstance(data, dict) and data.get("Result") == "Success"
+            order = data.get("Order") if ok else None
+            order_id = order.get("ID", "NONE") if isinstance(order, dict) else "NONE"
+            send_er(cl, sym, side, qty, sid, order_id, ok)
+        elif isinstance(data, list):
+            # An Orders publish: what any bridge must at least look at (fills come this way).
+            for change in data:
+                if isinstance(change, dict):
+                    change.get("O")
+                    order = change.get("Order")
+                    if isinstance(order, dict):
+                        order.get("Status"), order.get("ExecutedQuantity")
+
+    ws = await connect(sim_url, subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                       additional_headers={"Authorization": "Bearer demo"}, ping_interval=None,
+                       ping_timeout=None, proxy=None,
+                       create_connection=partial(ZenithConnection, on_message=on_frame))  # type: ignore[arg-type]
+    assert isinstance(ws, ZenithConnection)
+    ws.send_text_soon(json.dumps({"Controller": "Trading", "Topic": f"Orders!{ACCOUNT}", "Action": "Sub"}))
+
+    class Floor(fix.Application):
+        def onCreate(self, sid): pass
+        def onLogon(self, sid):
+            # fromApp's SessionID is valid only during the call: keep an own copy per session.
+            sessions[sid.toString()] = fix.SessionID(sid.getBeginString().getValue(),
+                                                     sid.getSenderCompID().getValue(),
+                                                     sid.getTargetCompID().getValue())
+
+        def onLogout(self, sid): pass
+        def toAdmin(self, msg, sid): pass
+        def fromAdmin(self, msg, sid): pass
+        def toApp(self, msg, sid): pass
+
+        def fromApp(self, msg, sid):
+            try:
+                cl, sym, side, qty, price = (msg.getField(11), msg.getField(55), msg.getField(54),
+                                             msg.getField(38), msg.getField(44))
+                counters["tid"] += 1
+                tid = counters["tid"]
+                pending[tid] = (cl, sym, side, qty, sessions[sid.toString()])
+                ws.send_text_soon(dumps({
+                    "Controller": "Trading", "Topic": "PlaceOrder", "TransactionID": tid,
+                    "Data": {"Account": ACCOUNT,
+                             "Details": {"Exchange": EXCHANGE, "Code": sym, "Side": _SIDES.get(side, "Bid"),
+                                         "Style": "Market", "Type": "Limit", "LimitPrice": Decimal(price),
+                                         "Quantity": int(qty), "Validity": "UntilDay"},
+                             "Route": {"Algorithm": "Market", "Market": f"{EXCHANGE}::{EXCHANGE}"}}}))
+            except Exception as exc:   # never let a Python exception reach QuickFIX
+                print("floor error:", exc, file=sys.stderr)
+
+    dd = locate_dictionaries(None, needed=("FIX44.xml",)).path("FIX44.xml")
+    settings = fix.SessionSettings()
+    settings.setFromString("\n".join([
+        "[DEFAULT]", "ConnectionType=acceptor", f"FileStorePath={work / 'store'}",
+        f"FileLogPath={work / 'log'}", "UseDataDictionary=Y", f"DataDictionary={dd}",
+        "SocketNodelay=Y", "SocketReuseAddress=Y", "NonStopSession=Y", f"SocketAcceptPort={port}",
+        "", "[SESSION]", "BeginString=FIX.4.4", "SenderCompID=PLXTRA", "TargetCompID=CLIENT1",
+        "HeartBtInt=30", "",
+    ]))
+    app = Floor()
+    acceptor = fix.SocketAcceptor(app, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
+    driver = LoopDriver.for_loop(loop)
+    driver.add(acceptor)
+    stopped = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stopped.set)
+    await stopped.wait()
+    driver.remove(acceptor)
+    acceptor.stop(True)
+    await ws.close()
+
+
+# -- the driver ------------------------------------------------------------------------------------
+
+def start_sim(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    sim = subprocess.Popen([sys.executable, "-m", "gateway", "sim", "--port", str(port), "--activity", "off"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, sim, 30)
+    return sim, f"ws://127.0.0.1:{port}/Zenith"
+
+
+def start_server(name: str, work: Path, sim_url: str,
+                 env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    here = str(Path(__file__).resolve())
+    if name == "echo":
+        bare = str(ROOT / "bench" / "order_roundtrip.py")
+        cmd = [sys.executable, bare, "--serve-bare", str(port), str(work)]
+    elif name == "floor":
+        cmd = [sys.executable, here, "--serve-floor", str(port), sim_url, str(work)]
+    else:
+        from gateway.app.testing import write_test_config
+
+        cfg = write_test_config(work / "gw", sim_url, port, message_store="file")
+        cmd = [sys.executable, "-m", "gateway", "run", "--config", str(cfg), "--log-level", "WARNING"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc, 60)
+    return proc, port
+
+
+def measure(name: str, args: argparse.Namespace) -> tuple[Result, Result]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with tempfile.TemporaryDirectory(prefix=f"floor-{name}-") as tmp:
+        sim, url = start_sim(env)
+        try:
+            proc, port = start_server(name, Path(tmp), url, env)
+            try:
+                client = RawClient(port)
+                client.logon()
+                paced(client, "warm", 100, 200.0, "1.00")   # connections, caches, first allocations
+                _, cpu0 = proc_counters(proc.pid)
+                fast = flood(client, "f", args.orders, args.window, "1.00")
+                _, cpu1 = proc_counters(proc.pid)
+                fast.cpu_us = (cpu1 - cpu0) / max(fast.sent, 1) * 1e6
+                slow = paced(client, "p", args.paced_orders, args.rate, "1.00")
+                _, cpu2 = proc_counters(proc.pid)
+                slow.cpu_us = (cpu2 - cpu1) / max(slow.sent, 1) * 1e6
+                client.logout()
+                return fast, slow
+            finally:
+                stop(proc)
+        finally:
+            stop(sim)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=10_000, help="orders at max rate (default 10000)")
+    parser.add_argument("--paced-orders", type=int, default=1000, help="orders at the fixed rate")
+    parser.add_argument("--rate", type=float, default=200.0, help="fixed rate, orders/s (default 200)")
+    parser.add_argument("--window", type=int, default=200, help="max orders in flight at max rate")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of the three servers")
+    parser.add_argument("--only", choices=["echo", "floor", "gateway"], action="append")
+    parser.add_argument("--serve-floor", nargs=3, metavar=("PORT", "SIM_URL", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_floor:
+        port, url, work = args.serve_floor
+        serve_floor(int(port), url, Path(work))
+        return 0
+    names = args.only or ["echo", "floor", "gateway"]
+    rows: dict[str, list[tuple[Result, Result]]] = {n: [] for n in names}
+    for _ in range(args.repeats):
+        for name in names:
+            rows[name].append(measure(name, args))
+            fast, slow = rows[name][-1]
+            print(f"{name:8} max rate: {fast.rate:8.0f} orders/s ({fast.answered}/{fast.sent} answered), "
+                  f"CPU {fast.cpu_us:6.0f} us/order | {args.rate:.0f}/s: D->ER p50 {slow.pct(50):7.0f} us "
+                  f"p99 {slow.pct(99):7.0f} us, CPU {slow.cpu_us:6.0f} us/order", flush=True)
+    print(f"\nsummary (median over {args.repeats} round(s); uptime load {os.getloadavg()[0]:.2f}):")
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[len(ordered) // 2]
+
+    med = {n: (median([f.cpu_us or 0.0 for f, _ in r]), median([f.rate for f, _ in r]),
+               median([s.pct(50) for _, s in r]), median([s.pct(99) for _, s in r])) for n, r in rows.items()}
+    for name, (cpu, rate, p50, p99) in med.items():
+        print(f"  {name:8} CPU/order at max rate {cpu:6.0f} us, {rate:7.0f} orders/s, "
+              f"paced D->ER p50 {p50:6.0f} us p99 {p99:6.0f} us")
+    if "echo" in med:
+        for name in ("floor", "gateway"):
+            if name in med:
+                print(f"  {name} / echo throughput: {med[name][1] / med['echo'][1]:.2f}")
+    if "floor" in med and "gateway" in med:
+        print(f"  gateway CPU/order above the floor: {med['gateway'][0] - med['floor'][0]:.0f} us "
+              f"(the most cutting our own code can save); the floor alone is {med['floor'][0]:.0f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
