@@ -255,7 +255,6 @@ class OrdersService:
         self._timers = TimerQueue(self._timer_fired, monotonic)
         self._names: dict[int, tuple[SessionConfig, str]] = {}
         self._wrote = False  # an event wrote to the store or queued a send behind its commit
-        self._committed_in_turn = False  # the first such event of this loop turn was committed
         self._tasks: set[asyncio.Task[Any]] = set()
         # Reconciliation waits for the calls it started: a future per call only then.
         self._call_waiters: dict[str, asyncio.Future[None]] = {}
@@ -288,26 +287,12 @@ class OrdersService:
             except (InvalidTransition, StoreError, KeyError, ValueError) as exc:
                 log.error("cannot handle %r: %s", event, exc)
                 return []
-        if self._wrote and not self._committed_in_turn and self._store.journaling:
-            self._commit_first()
+        if self._wrote and self._store.journaling:
+            # The first event of a loop turn is committed at once, its PlaceOrder or report sent
+            # now; the rest of a burst at the end of the turn (Store.commit_first). Not when a
+            # commit is a database transaction (PostgreSQL): a burst would then cost two per turn.
+            self._store.commit_first()
         return calls
-
-    def _commit_first(self) -> None:
-        """Commit the first event of a loop turn at once, not at the end of the turn.
-
-        The write-ahead rule only asks that nothing leaves before the journal block holding its
-        decision is written; waiting for the end of the turn is for batching. The first event's
-        PlaceOrder or ExecutionReport then leaves a loop turn earlier (at 200 orders/s every order
-        is alone in its turn); the events after it in the same turn (a burst) are still committed
-        together at the end of the turn: at most one more journal write per turn. Not when a
-        commit is a database transaction (PostgreSQL): a burst would then cost two per turn."""
-        self._committed_in_turn = True
-        with contextlib.suppress(RuntimeError):  # no running loop: nothing batches anyway
-            asyncio.get_running_loop().call_soon(self._next_turn)
-        self._store.flush()
-
-    def _next_turn(self) -> None:
-        self._committed_in_turn = False
 
     def _execute(self, actions: Iterable[Action]) -> list[str]:
         calls: list[str] = []

@@ -83,17 +83,22 @@ def time_answers(client: Any, histogram: Any = None) -> None:
         started = clock()
 
         def answered(result: Any, error: Any) -> None:
-            if histogram is not None:
-                histogram.labels(controller, "ok" if error is None else "error").observe(clock() - started)
-            # Timeouts and connection losses are not a read the gateway reacts to: not timed.
-            if error is None or isinstance(error, ZenithRequestError):
-                token = open_answer(asked)
-                try:
+            took = clock() - started
+            try:
+                # Timeouts and connection losses are not a read the gateway reacts to: not timed.
+                if error is None or isinstance(error, ZenithRequestError):
+                    token = open_answer(asked)
+                    try:
+                        on_answer(result, error)
+                    finally:
+                        close_origin(token)
+                else:
                     on_answer(result, error)
-                finally:
-                    close_origin(token)
-            else:
-                on_answer(result, error)
+            finally:
+                # After the answer's handling, whose ExecutionReport has left by now: the metric is
+                # bookkeeping, off the D -> New path (its duration was read on arrival).
+                if histogram is not None:
+                    histogram.labels(controller, "ok" if error is None else "error").observe(took)
 
         inner_send(controller, topic, data, answered, timeout)
 
