@@ -20,6 +20,19 @@ Beside the raw D -> New (which includes the simulator's round trip and the clien
 work) it prints the gateway-added part, read from the gateway's ``/metrics`` (admin API) before
 and after each phase: ``plxtra_fix_gateway_added_seconds`` per stage (``gateway.stages``), p50 and
 p99 interpolated within the histogram's buckets as ``histogram_quantile`` does.
+
+``--stamps FILE`` also stamps the gateway's order path (``PLXTRA_STAMPS``, see
+``gateway.ops.metrics_stages.Stamps``) and prints, per paced order, where the request leg (the
+loop's wake-up for the D -> PlaceOrder written) and the answer leg (wake-up for the Zenith answer ->
+ExecutionReport handed to QuickFIX) spend their time; ``--read-stamps FILE`` reads a dump again
+(also one written under /work/briefs/tools/drive.py with PLXTRA_STAMPS set).
+
+Two knobs of the measuring side (environment, default off): ``PLXTRA_BENCH_PACER=sleep`` paces
+the D's by sleeping only (the default spins the last 2 ms before each send, holding one of the
+machine's two cores); ``PLXTRA_BENCH_BATCH_PEERS=1`` runs the simulator and the client's reader
+as SCHED_BATCH, so that their wake-up by the gateway's loopback send does not preempt the gateway
+inside that send (the stamps show it: the slowest 3% of request legs spend +0.7 to 0.9 ms inside
+the Zenith socket write, the peer's handling timed as the gateway's).
 """
 
 from __future__ import annotations
@@ -126,6 +139,17 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+BATCH_PEERS = os.environ.get("PLXTRA_BENCH_BATCH_PEERS") == "1"
+
+
+def batch_scheduling() -> None:
+    """This thread (and what it starts) as SCHED_BATCH: its wake-ups do not preempt the task that
+    woke it. On a 2-core machine a peer woken by the gateway's send (loopback TCP wakes the reader
+    on the sender's core) otherwise often runs at once in the gateway's place, and its whole
+    handling of the message is timed as the gateway's send (PLXTRA_BENCH_BATCH_PEERS=1)."""
+    os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+
+
 class RawClient:
     """FIX 4.4 initiator on a plain socket: a reader thread timestamps ExecutionReports."""
 
@@ -166,6 +190,8 @@ class RawClient:
         self._send("D", new_order_body(cl_ord_id, price))
 
     def _read(self) -> None:
+        if BATCH_PEERS:
+            batch_scheduling()
         buf = b""
         while True:
             try:
@@ -223,15 +249,20 @@ class RawClient:
         return Result(len(keys), len(done), (last - started) / 1e9, lat)
 
 
+SPIN = 0.002   # s before each paced send the pacer spins instead of sleeping (PACER)
+PACER = os.environ.get("PLXTRA_BENCH_PACER", "spin")
+
+
 def paced(client: RawClient, prefix: str, count: int, rate: float, price: str) -> Result:
     ids = [f"{prefix}-{i}" for i in range(count)]
     interval = 1.0 / rate
+    spin = SPIN if PACER == "spin" else 0.0
     started_ns = time.perf_counter_ns()
     start = time.perf_counter()
     for i, cl in enumerate(ids):
         target = start + i * interval
         while (delay := target - time.perf_counter()) > 0:
-            time.sleep(delay if delay > 0.002 else 0)
+            time.sleep(delay if delay > spin else 0)
         client.order(cl, price)
     client.wait_answers(ids, timeout=30)
     return client.result(ids, started_ns)
@@ -560,7 +591,9 @@ def print_critical_path(path: Path, top: int = 25) -> None:
         keys = {key for row in rows for key in row}
         med = {key: statistics.median(row.get(key, 0.0) for row in rows) for key in keys}
         mean = {key: statistics.fmean(row.get(key, 0.0) for row in rows) for key in keys}
-        print(f"  {leg}: total p50 {med['total']:.0f} us, mean {mean['total']:.0f} us")
+        totals = sorted(row["total"] for row in rows)
+        p99 = totals[min(len(totals) - 1, int(0.99 * len(totals)))]
+        print(f"  {leg}: total p50 {med['total']:.0f} us, p99 {p99:.0f} us, mean {mean['total']:.0f} us")
         for key in sorted(keys - {"total"}, key=lambda x: -mean[x])[:top]:
             print(f"    {mean[key]:7.1f} mean {med[key]:7.1f} p50  {key}")
 
@@ -579,8 +612,9 @@ def main() -> int:
                         help="only print the engine's per-message Python costs (no servers)")
     parser.add_argument("--profile", metavar="FILE",
                         help="py-spy --native the gateway during the max-rate phase (raw stacks to FILE)")
-    parser.add_argument("--stamps", action="store_true",
-                        help="stamp the gateway's calls (PLXTRA_STAMPS) and print the D -> New critical path")
+    parser.add_argument("--stamps", metavar="FILE",
+                        help="stamp the gateway's calls (PLXTRA_STAMPS, dumped to FILE) and print the "
+                             "D -> New critical path (with few --orders: the max-rate phase is stamped too)")
     parser.add_argument("--read-stamps", metavar="FILE", help="only print the critical path of a stamps dump")
     parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -618,14 +652,15 @@ def main() -> int:
             if args.sim == "process":
                 sim_port = free_port()
                 sim = subprocess.Popen([sys.executable, "-m", "gateway", "sim", "--port", str(sim_port),
-                                        "--activity", "off"], env=env, stdout=subprocess.DEVNULL)
+                                        "--activity", "off"], env=env, stdout=subprocess.DEVNULL,
+                                       preexec_fn=batch_scheduling if BATCH_PEERS else None)
                 wait_port(sim_port, sim, 30)
                 url = f"ws://127.0.0.1:{sim_port}/Zenith"
             cfg = write_test_config(work / "gw", url, port, message_store="file")
             admin_port = free_port()
             add_admin(cfg, admin_port)
             try:
-                stamps = work / "stamps.txt" if args.stamps else None
+                stamps = Path(args.stamps).resolve() if args.stamps else None
                 with spawn_gateway_process(cfg, extra_args=["--log-level", "WARNING"], timeout=60,
                                            env={"PLXTRA_STAMPS": str(stamps)} if stamps else None) as proc:
                     slow, fast, added = drive("gateway", port, args, "1.00", proc.pid,

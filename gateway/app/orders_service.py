@@ -255,6 +255,7 @@ class OrdersService:
         self._timers = TimerQueue(self._timer_fired, monotonic)
         self._names: dict[int, tuple[SessionConfig, str]] = {}
         self._wrote = False  # an event wrote to the store or queued a send behind its commit
+        self._asked = 0   # Zenith calls sent and not answered yet (the store's apply waits for them)
         self._tasks: set[asyncio.Task[Any]] = set()
         # Reconciliation waits for the calls it started: a future per call only then.
         self._call_waiters: dict[str, asyncio.Future[None]] = {}
@@ -344,6 +345,9 @@ class OrdersService:
                 # after the commit call: a failed write leaves the cache as the store
                 self._cache.put(action.record)
 
+    def _answer_due(self) -> bool:
+        return self._asked > 0
+
     def _timer_fired(self, key: Any) -> None:
         self._feed(TimerFired(key))
 
@@ -354,10 +358,12 @@ class OrdersService:
         request = action.request
         self._client.send_request(request.controller, request.topic, dict(request.data),
                                   partial(self._answered, action))
+        self._asked += 1
 
     def _answered(self, action: CallZenith, data: Any, error: Exception | None) -> None:
         """The completion of ``action``'s request (from the client's dispatch, timer or loss
         handling): parsed once, fed to the core."""
+        self._asked -= 1
         if self._closed:
             return
         errors: tuple[str, ...] = ()
@@ -416,6 +422,9 @@ class OrdersService:
             return
         self._started = True
         self._store.group_commit(asyncio.get_running_loop())  # one commit per loop turn
+        # The database's catching up (about 1 ms per batch on the loop) waits while an answer is
+        # due: at a paced rate it then runs after an order's ExecutionReport, not in front of it.
+        self._store.apply_when_idle(self._answer_due)
         self._cache.load(record_from_data(o.data) for o in self._store.working_orders())
         for account in self.accounts():
             self._subscribe(account)
@@ -455,6 +464,7 @@ class OrdersService:
                 sub.close()
         self._subs.clear()
         self._timers.close()
+        self._store.apply_when_idle(None)
         self._closed = True  # answers of calls still with the client change nothing now
         for waiter in self._call_waiters.values():
             if not waiter.done():

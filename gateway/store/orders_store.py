@@ -121,6 +121,13 @@ __all__ = [
 APPLY_EVERY = 0.1
 """Seconds between two batches applied to SQLite (what the journal holds beyond the database)."""
 
+APPLY_WAIT = 0.001
+APPLY_WAIT_MAX = 10
+"""While an answer is expected (:meth:`Store.apply_when_idle`) the apply on the loop waits
+:data:`APPLY_WAIT` s, at most :data:`APPLY_WAIT_MAX` times in a row (then it runs anyway): at 200
+orders/s a batch (about 1 ms of the loop) then runs between an order's ExecutionReport and the
+next order instead of in front of a PlaceOrder answer that arrives meanwhile."""
+
 KEEP_DONE = 10_000
 """Done orders kept in memory (most recently written first); older ones are read from SQLite."""
 
@@ -233,6 +240,8 @@ class Store:
         self._decided_in_group = False  # the open block holds a decision (crash point)
         self._unapplied: list[tuple[int, bytes]] = []  # journaled, not yet handed to the database
         self._apply_handle: asyncio.Handle | None = None
+        self._busy: Callable[[], bool] | None = None   # apply_when_idle
+        self._waited = 0   # apply ticks put off in a row (APPLY_WAIT_MAX)
         self._thread: ApplyThread | None = None
         self._journal: Journal | None = None
         self._errors: tuple[type[Exception], ...]
@@ -327,7 +336,9 @@ class Store:
         self._seen_dec = _KeyFilter(db.decision_count(), db.decision_keys)
         self._seen_handle: asyncio.TimerHandle | None = None
         self._fill_seen(SEEN_OPEN_KEYS)
-        self._outbound: dict[int, DeferredMessage] = {}
+        # seq -> row; a row written by apply() stays the list its unit holds until it is read
+        # (deferred_for, mark_handed: a logon), since most are confirmed and dropped unread.
+        self._outbound: dict[int, DeferredMessage | list[Any]] = {}
         for seq, s, m, f, e, h in db.outbound():
             self._outbound[seq] = DeferredMessage(seq, s, m, _fields(f), e, h)
         self._next_out = max([0, *self._outbound, db.outbound_top()]) + 1
@@ -460,8 +471,19 @@ class Store:
 
     # --- bringing the database up to date -----------------------------------------------------
 
+    def apply_when_idle(self, busy: Callable[[], bool] | None) -> None:
+        """Put the apply on the loop off while ``busy()`` (an answer the order path waits for is
+        due), by :data:`APPLY_WAIT` s at a time, at most :data:`APPLY_WAIT_MAX` times in a row."""
+        self._busy = busy
+
     def _apply_tick(self) -> None:
         """Timer: hand the journaled records to the database (on the loop, or to the thread)."""
+        if (self._busy is not None and not self._apply_in_thread and self._waited < APPLY_WAIT_MAX
+                and self._loop is not None and self._unapplied and self._busy()):
+            self._waited += 1
+            self._apply_handle = self._loop.call_later(APPLY_WAIT, self._apply_tick)
+            return
+        self._waited = 0
         if self._confirmed and not self._open:
             # Delivery confirmations no later commit carried (confirm_sent): journaled now, so a
             # crash repeats at most this tick's worth of reports (PossResend). The handle is still
@@ -819,8 +841,10 @@ class Store:
             for e in exec_ids:
                 self._execs.put((session, e), True, seq)
         self._remember_decision(decision, seq)
-        for s_, s, e, h, m, f in rows:
-            self._outbound[s_] = DeferredMessage(s_, s, m, _fields(f), e, h)
+        outbound_rows = self._outbound
+        for row in rows:
+            # Built into a DeferredMessage only if read: not in front of the report's send.
+            outbound_rows[row[0]] = row
         return list(range(first + len(rows) - len(outbound), first + len(rows)))
 
     def order(self, request_id: str) -> StoredOrder | None:
@@ -896,7 +920,17 @@ class Store:
 
     def deferred_for(self, session: str) -> list[DeferredMessage]:
         """Every outbound row of ``session`` not yet confirmed, oldest first."""
-        return [m for m in self._outbound.values() if m.session == session]
+        found: list[DeferredMessage] = []
+        rows = self._outbound
+        for seq, m in rows.items():
+            if type(m) is list:
+                if m[1] != session:
+                    continue
+                m = rows[seq] = _deferred(m)   # same key: the dict's size and order stay
+            elif m.session != session:   # type: ignore[union-attr]
+                continue
+            found.append(m)   # type: ignore[arg-type]
+        return found
 
     def mark_handed(self, seqs: Iterable[int]) -> None:
         """Held rows given to the FIX engine: from now on a re-send carries PossResend=Y."""
@@ -905,7 +939,8 @@ class Store:
         for s in seqs:
             row = self._outbound.get(s)
             if row is not None:
-                self._outbound[s] = replace(row, handed=True)
+                self._outbound[s] = replace(_deferred(row) if type(row) is list else row,  # type: ignore[type-var]
+                                            handed=True)
 
     def confirm_sent(self, seq: int) -> None:
         """QuickFIX accepted outbound row ``seq``; forgotten durably with the next write (or
@@ -1061,6 +1096,12 @@ def _row(row: OrderRow) -> StoredOrder:
 
 def _fields(fields: Iterable[Sequence[Any]]) -> tuple[tuple[int, str], ...]:
     return tuple((int(a), str(b)) for a, b in fields)
+
+
+def _deferred(row: list[Any]) -> DeferredMessage:
+    """An outbound row as apply() writes it (``[seq, session, exec_id, handed, msg_type, fields]``)."""
+    seq, session, exec_id, handed, msg_type, fields = row
+    return DeferredMessage(seq, session, msg_type, _fields(fields), exec_id, bool(handed))
 
 
 def _answer(answer: Sequence[Any]) -> tuple[str, tuple[tuple[int, str], ...]]:

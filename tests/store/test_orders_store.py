@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -522,6 +523,46 @@ def test_confirmations_on_the_loop_ride_the_next_commit_or_the_apply_tick(tmp_pa
                 break
             await asyncio.sleep(0.01)
         assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM outbound").fetchone()[0] == 0
+        s.close()
+
+    asyncio.run(main())
+
+
+def test_apply_on_the_loop_waits_while_an_answer_is_due_but_not_for_ever(tmp_path: Path) -> None:
+    """Store.apply_when_idle: the database's catching up is put off while busy() (a PlaceOrder
+    answer is due), by APPLY_WAIT at a time, and runs anyway after APPLY_WAIT_MAX waits."""
+    from gateway.store import orders_store
+
+    path = tmp_path / "gw.sqlite"
+
+    def applied() -> int:
+        return sqlite3.connect(path).execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+
+    async def wait_for(cond: Callable[[], bool], limit: float) -> float:
+        t0 = asyncio.get_running_loop().time()
+        for _ in range(int(limit / 0.005)):
+            if cond():
+                break
+            await asyncio.sleep(0.005)
+        return asyncio.get_running_loop().time() - t0
+
+    async def main() -> None:
+        s = Store(path, apply_in_thread=False, apply_every=0.02)
+        s.group_commit(asyncio.get_running_loop())
+        busy = [True]
+        s.apply_when_idle(lambda: busy[0])
+        _new(s, "r1", "c1")
+        s.commit_first()
+        await asyncio.sleep(0.02 + 3 * orders_store.APPLY_WAIT)
+        assert applied() == 0   # due, but an answer is expected
+        busy[0] = False
+        assert await wait_for(lambda: applied() == 1, 1.0) < 0.5   # idle: applied at the next try
+        busy[0] = True   # busy for ever: applied after at most APPLY_WAIT_MAX waits
+        _new(s, "r2", "c2")
+        s.commit_first()
+        await wait_for(lambda: applied() == 2, 2.0)
+        assert applied() == 2
+        s.apply_when_idle(None)
         s.close()
 
     asyncio.run(main())
