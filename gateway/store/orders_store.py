@@ -85,8 +85,9 @@ and 0.21-0.25 ms). Two of the four turns also read the database on a miss (a new
 decision's key): one round trip each.
 
 RequestIDs are reserved in blocks (unused IDs of a block are skipped after a restart, never
-reused); delivery confirmations are buffered and journaled with the next block (losing them only
-causes a PossResend copy); WAL checkpoints run on a background thread
+reused); delivery confirmations are buffered and journaled with the next block, or by the apply
+tick when none comes (losing them only causes a PossResend copy); on the loop the apply waits while
+the order path expects an answer (:meth:`Store.apply_when_idle`); WAL checkpoints run on a background thread
 (:mod:`gateway.store.checkpoint`). The module imports nothing of the gateway but the store's own
 modules, its error root and crash points: rows are plain values.
 """
