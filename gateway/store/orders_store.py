@@ -125,7 +125,8 @@ APPLY_EVERY = 0.1
 APPLY_WAIT = 0.001
 APPLY_WAIT_MAX = 10
 """While an answer is expected (:meth:`Store.apply_when_idle`) the apply on the loop waits
-:data:`APPLY_WAIT` s, at most :data:`APPLY_WAIT_MAX` times in a row (then it runs anyway): at 200
+:data:`APPLY_WAIT` s, at most :data:`APPLY_WAIT_MAX` times in a row (then it runs anyway), unless
+more than :data:`APPLY_SLICE` records wait (it is behind: catching up comes first): at 200
 orders/s a batch (about 1 ms of the loop) then runs between an order's ExecutionReport and the
 next order instead of in front of a PlaceOrder answer that arrives meanwhile."""
 
@@ -479,8 +480,9 @@ class Store:
 
     def _apply_tick(self) -> None:
         """Timer: hand the journaled records to the database (on the loop, or to the thread)."""
+        # Not behind (more than a slice waiting: catching up comes first) and not for ever.
         if (self._busy is not None and not self._apply_in_thread and self._waited < APPLY_WAIT_MAX
-                and self._loop is not None and self._unapplied and self._busy()):
+                and self._loop is not None and 0 < len(self._unapplied) <= APPLY_SLICE and self._busy()):
             self._waited += 1
             self._apply_handle = self._loop.call_later(APPLY_WAIT, self._apply_tick)
             return
