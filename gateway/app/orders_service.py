@@ -280,22 +280,32 @@ class OrdersService:
         A failure on a FIX request reaches the dispatcher (which answers it with a 35=j); on any
         other event it is logged and costs that event only."""
         self._wrote = False
-        if isinstance(event, FixRequest):
-            calls = self._execute(self._core.handle(event, self._now()))
-        else:
-            try:
-                calls = self._execute(self._core.handle(event, self._now()))
-            except (InvalidTransition, StoreError, KeyError, ValueError) as exc:
-                log.error("cannot handle %r: %s", event, exc)
-                return []
-        if self._wrote and self._store.journaling:
-            # The first event of a loop turn is committed at once, its PlaceOrder or report sent
-            # now; the rest of a burst at the end of the turn (Store.commit_first). Not when a
-            # commit is a database transaction (PostgreSQL): a burst would then cost two per turn.
-            self._store.commit_first()
-        return calls
+        timers: list[SetTimer | CancelTimer] = []
+        try:
+            if isinstance(event, FixRequest):
+                calls = self._execute(self._core.handle(event, self._now()), timers)
+            else:
+                try:
+                    calls = self._execute(self._core.handle(event, self._now()), timers)
+                except (InvalidTransition, StoreError, KeyError, ValueError) as exc:
+                    log.error("cannot handle %r: %s", event, exc)
+                    return []
+            if self._wrote and self._store.journaling:
+                # The first event of a loop turn is committed at once, its PlaceOrder or report sent
+                # now; the rest of a burst at the end of the turn (Store.commit_first). Not when a
+                # commit is a database transaction (PostgreSQL): a burst would then cost two per turn.
+                self._store.commit_first()
+            return calls
+        finally:
+            # Timers (a pending-status deadline seconds away, a fill hold) are set after the event's
+            # sends: bookkeeping no send waits for; still within the event, in the core's order.
+            for op in timers:
+                if isinstance(op, SetTimer):
+                    self._timers.set(op.key, op.at)
+                else:
+                    self._timers.cancel(op.key)
 
-    def _execute(self, actions: Iterable[Action]) -> list[str]:
+    def _execute(self, actions: Iterable[Action], timers: list[SetTimer | CancelTimer]) -> list[str]:
         calls: list[str] = []
         for action in actions:
             if isinstance(action, Record):
@@ -309,10 +319,8 @@ class OrdersService:
                 calls.append(action.call_id)
                 # Sent once this turn's writes are durable (now, if nothing is waiting).
                 self._store.after_commit(partial(self._send_call, action))
-            elif isinstance(action, SetTimer):
-                self._timers.set(action.key, action.at)
-            elif isinstance(action, CancelTimer):
-                self._timers.cancel(action.key)
+            elif isinstance(action, (SetTimer, CancelTimer)):
+                timers.append(action)   # executed after the sends (_feed)
             elif isinstance(action, Logout):
                 key = self._logged_on.get(action.name)
                 if key is not None and hasattr(self._outbox, "logout"):
