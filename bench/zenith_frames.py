@@ -191,6 +191,9 @@ async def main(n: int, runs: int, price: str) -> None:
             print(f"zenith frames, price {price}, n={n}, best of {runs} (us per frame): "
                   f"request {best(req_t):.1f}  answer {best(ans_t):.1f}  update {best(upd_t):.1f}  "
                   f"sum {best(req_t) + best(ans_t) + best(upd_t):.1f}")
+            fast = getattr(ws, "fast_frames", None)   # gateway.zenith.transport's fast path, when it has one
+            if fast is not None:
+                print(f"frames cut by the transport's fast path: {fast} of {ws.frames_received}")
             ws.transport = real_transport
             sink_transport.close()
             sink.close()
