@@ -70,6 +70,11 @@ class ZenithConnection(ClientConnection):
         self._fast = False              # data_received cuts frames itself (module doc)
         self._partial = b""             # the start of a frame the fast path waits to complete
         self.fast_frames = 0            # frames the fast path dispatched (tests)
+        # The library's size limit for an unfragmented message: max_size (max_message_size and
+        # max_fragment_size in recent versions), the smaller of the two when both are set.
+        limits = [getattr(self.protocol, "max_message_size", getattr(self.protocol, "max_size", None)),
+                  getattr(self.protocol, "max_fragment_size", None)]
+        self._max_message: int | None = min((x for x in limits if x is not None), default=None)
 
     def data_received(self, data: bytes) -> None:
         token = stages.open_origin(stages.Kind.ZENITH)   # what this read causes is timed from here
@@ -110,7 +115,7 @@ class ZenithConnection(ClientConnection):
             self._partial = b""
             super().data_received(data)
             return
-        limit = protocol.max_message_size
+        limit = self._max_message
         payloads: list[bytes] = []
         end = len(data)
         pos = 0
