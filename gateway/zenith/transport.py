@@ -10,14 +10,15 @@ frame, 15% of an order's Zenith frames in bench/zenith_frames.py). While the con
 no extension is in use and the library's parser stands between two frames with nothing buffered,
 ``data_received`` cuts the frames itself: each unfragmented data frame (FIN, no RSV bit, not
 masked, within ``max_size``) goes straight to ``_dispatch``, and a partial one waits in
-``_partial`` for the rest of its bytes. Any other frame (ping, pong, close, a fragment, a
-compressed or masked one, one too big) and every byte after it go to the library, whole, as
-before, and the fast path resumes at the next read that finds the library's parser between
-frames again. What the library did for those data frames is kept: the protocol's queued writes
-leave first, then the frames are dispatched in wire order, all of them even when one fails the
-connection (not UTF-8). One difference is left: after such a failure, the frames of that read
-behind a frame the fast path leaves to the library are discarded (the library would have parsed
-them before the failure, delivered the data frames and answered a ping).
+``_partial`` (a bytearray the next reads are appended to) for the rest of its bytes. Any other
+frame (ping, pong, close, a fragment, a compressed or masked one, one too big) and every byte
+after it go to the library, whole, as before, and the fast path resumes at the next read that
+finds the library's parser between frames again. What the library did for those data frames is
+kept: the protocol's queued writes leave first, then the frames are dispatched in wire order,
+all of them even when one fails the connection (not UTF-8). One difference is left: after such
+a failure, the frames of that read behind a frame the fast path leaves to the library are
+discarded (the library would have parsed them before the failure, delivered the data frames and
+answered a ping).
 Outbound frames go through the library's sans-I/O protocol. A frame queued when nothing else is
 (a request at a paced rate) is written at once, in the caller's loop turn: no loop hop between the
 orders service's send (itself run after the turn's journal commit) and the socket. Frames queued
@@ -68,7 +69,9 @@ class ZenithConnection(ClientConnection):
         self._turn_frames = 0  # frames queued since the last flush
         self._request_origins: list[stages.Origin] = []   # gateway.stages: requests queued this turn
         self._fast = False              # data_received cuts frames itself (module doc)
-        self._partial = b""             # the start of a frame the fast path waits to complete
+        # The start of a frame the fast path waits to complete: a bytearray, so that a big frame
+        # trickling in over many reads is appended to, not copied again at every read.
+        self._partial: bytearray | None = None
         self.fast_frames = 0            # frames the fast path dispatched (tests)
         # The library's size limit for an unfragmented message: max_size (max_message_size and
         # max_fragment_size in recent versions), the smaller of the two when both are set.
@@ -79,16 +82,20 @@ class ZenithConnection(ClientConnection):
     def data_received(self, data: bytes) -> None:
         token = stages.open_origin(stages.Kind.ZENITH)   # what this read causes is timed from here
         try:
-            if self._fast or self._fast_ready():
-                self._receive_fast(self._partial + data if self._partial else data)
+            partial = self._partial
+            if partial is not None:
+                partial += data
+                self._receive_fast(partial)
+            elif self._fast or self._fast_ready():
+                self._receive_fast(data)
             else:
                 super().data_received(data)
         finally:
             stages.close_origin(token)
 
     def eof_received(self) -> None:
-        if self._partial:   # the library sees the truncated frame, as without the fast path
-            data, self._partial = self._partial, b""
+        if self._partial is not None:   # the library sees the truncated frame, as without the fast path
+            data, self._partial = bytes(self._partial), None
             self._fast = False
             super().data_received(data)
         super().eof_received()
@@ -106,20 +113,21 @@ class ZenithConnection(ClientConnection):
         self._fast = gen.gi_code is _AT_EOF
         return self._fast
 
-    def _receive_fast(self, data: bytes) -> None:
-        """Dispatch the complete data frames at the start of ``data``; keep a partial one; hand
-        everything from the first other frame on to the library."""
+    def _receive_fast(self, data: bytes | bytearray) -> None:
+        """Dispatch the complete data frames at the start of ``data`` (a read, or ``_partial`` with
+        the read appended); keep a partial one; hand everything from the first other frame on to
+        the library."""
         protocol = self.protocol
         if protocol.state is not _OPEN:   # closing (we sent Close): the library's rules from here
             self._fast = False
-            self._partial = b""
-            super().data_received(data)
+            self._partial = None
+            super().data_received(bytes(data))
             return
         limit = self._max_message
-        payloads: list[bytes] = []
+        payloads: list[bytes | bytearray] = []
         end = len(data)
         pos = 0
-        rest = b""
+        rest: bytes | bytearray = b""
         while pos < end:
             if end - pos < 2:
                 break
@@ -147,10 +155,12 @@ class ZenithConnection(ClientConnection):
                 break
             payloads.append(data[start:stop])
             pos = stop
-        if rest:
-            self._partial = b""
+        if rest or pos == end:
+            self._partial = None
+        elif data is self._partial:
+            del data[:pos]
         else:
-            self._partial = data[pos:] if pos < end else b""
+            self._partial = bytearray(data[pos:])
         if payloads:
             self.last_frame = self.loop.time()
             self.fast_frames += len(payloads)
@@ -164,11 +174,11 @@ class ZenithConnection(ClientConnection):
                 self._dispatch(payload)
             if protocol.state is not _OPEN:   # failed: what is left goes to the library (discarded)
                 self._fast = False
-                if self._partial:
-                    rest, self._partial = self._partial, b""
+                if self._partial is not None:
+                    rest, self._partial = bytes(self._partial), None
         if rest:
             self._fast = False
-            super().data_received(rest)
+            super().data_received(bytes(rest))
 
     def process_event(self, event: Any) -> None:
         if type(event) is not Frame:  # the handshake response
@@ -192,7 +202,7 @@ class ZenithConnection(ClientConnection):
         else:
             super().process_event(event)  # ping (auto-pong), pong (ping waiters), close
 
-    def _dispatch(self, data: bytes) -> None:
+    def _dispatch(self, data: bytes | bytearray) -> None:
         self.frames_received += 1
         try:
             text = data.decode("utf-8")
