@@ -502,10 +502,17 @@ class MarketDataState:
     ) -> tuple[list[OutboundMessage], list[Topic]]:
         """Up to ``budget`` messages for ``session``, plus topics released by finished snapshots."""
         q = self.queues.get(session)
+        if q is None:
+            return [], []
+        return self.drain_queue(q, budget, now)
+
+    def drain_queue(
+        self, q: SessionQueue, budget: int, now: datetime
+    ) -> tuple[list[OutboundMessage], list[Topic]]:
+        """:meth:`drain` of a queue from :meth:`pending_queues` (no look-up by session)."""
+        session = q.key
         out: list[OutboundMessage] = []
         released: list[Topic] = []
-        if q is None:
-            return out, released
         items = q.items
         while items and len(out) < budget:
             sub, epoch, msg_type, fields, _before = items.popleft()
@@ -584,8 +591,29 @@ class MarketDataState:
     def sessions_pending(self) -> Iterable[SessionKey]:
         return [k for k, q in self.queues.items() if q.items]
 
+    def pending_queues(self) -> list[SessionQueue]:
+        """The queues with something to drain (:meth:`drain_queue`), in session order."""
+        return [q for q in self.queues.values() if q.items]
+
+
+# A copy per subscriber per message: the frozen dataclass __init__ (five object.__setattr__ calls
+# in a Python frame) cost twice as much as setting the slots directly (1.7 us -> 0.9 us).
+_new = object.__new__
+_set_session = vars(OutboundMessage)["session"].__set__   # the slots' member descriptors
+_set_msg_type = vars(OutboundMessage)["msg_type"].__set__
+_set_fields = vars(OutboundMessage)["fields"].__set__
+_set_shared_body = vars(SharedBodyMessage)["shared_body"].__set__
+_set_req_id = vars(SharedBodyMessage)["req_id"].__set__
+
 
 def _shared(
     session: SessionKey, msg_type: str, req_field: tuple[int, str], body: Fields
 ) -> SharedBodyMessage:
-    return SharedBodyMessage(session, msg_type, (req_field, *body), body, req_field[1])
+    """``SharedBodyMessage(session, msg_type, (req_field, *body), body, req_field[1])``."""
+    msg = _new(SharedBodyMessage)
+    _set_session(msg, session)
+    _set_msg_type(msg, msg_type)
+    _set_fields(msg, (req_field, *body))
+    _set_shared_body(msg, body)
+    _set_req_id(msg, req_field[1])
+    return msg
