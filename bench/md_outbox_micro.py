@@ -168,7 +168,7 @@ def main() -> int:
                         copies += 1
             else:
                 for key, msg in zip(keys, msgs, strict=True):
-                    taken = outbox.send_window(key, 4, 512, lambda room, m=msg: [m])
+                    taken = outbox.send_window(outbox.lane(key), 4, 512, lambda room, m=msg: [m])
                     copies += max(0, taken)
             spent += time.thread_time_ns() - t0
             await asyncio.sleep(0.001)

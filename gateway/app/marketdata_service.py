@@ -241,6 +241,7 @@ class MarketDataService:
         state = self.state
         send_window = self._send_window
         assert send_window is not None
+        lane_of = self._outbox.lane
         more = behind = False
         released: list[Topic] = []
         for q in state.pending_queues():
@@ -250,7 +251,10 @@ class MarketDataService:
                     released.extend(gone)
                 return messages
 
-            taken = send_window(q.key, OUTBOX_WINDOW, DRAIN_BUDGET, take)
+            lane = q.edge
+            if lane is None:
+                lane = q.edge = lane_of(q.key)   # once per session queue: no look-up per pass
+            taken = send_window(lane, OUTBOX_WINDOW, DRAIN_BUDGET, take)
             if taken < 0:
                 behind = True  # the engine is behind on this session: its queue merges, then conflates
                 continue

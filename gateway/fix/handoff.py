@@ -267,19 +267,24 @@ class QuickFixOutbox:
         return len(lane.items) + (max(0, self._queued(lane.pointer))   # type: ignore[misc]
                                   if qf_session is not None else 0)
 
-    def send_window(self, session: SessionKey, window: int, budget: int,
+    def lane(self, session: SessionKey) -> _Lane:
+        """The handle of ``session`` for :meth:`send_window` (kept by the caller: it lives as
+        long as this outbox)."""
+        return self._lanes.get(session) or self._new_lane(session)
+
+    def send_window(self, lane: _Lane, window: int, budget: int,
                     take: Callable[[int], list[OutboundMessage]]) -> int:
-        """Market data: send what ``take(room)`` returns for ``session`` (at most ``room``
-        messages, its producer's queue keeps the rest), with room = ``window`` - :meth:`backlog`
-        capped at ``budget``. Returns the number of messages taken, or -1 when the session has
-        no room (``take`` is not called: its partner is behind, its updates wait and merge).
+        """Market data: send what ``take(room)`` returns for the session of ``lane`` (at most
+        ``room`` messages, its producer's queue keeps the rest), with room = ``window`` -
+        :meth:`backlog` capped at ``budget``. Returns the number of messages taken, or -1 when
+        the session has no room (``take`` is not called: its partner is behind, its updates
+        wait and merge).
 
         The same as :meth:`backlog` then :meth:`send` per message, with the per-message work
         done once per call: one look at the loop, the lane, QuickFIX's state and the session's
         connection (one ctypes call). Room is also capped by what ``queue_limit`` leaves, so no
         message taken is refused for it.
         """
-        lane = self._lanes.get(session) or self._new_lane(session)
         queued = 0
         qf_session = None
         if self._driver is not None and self._on_loop() and not self._closed:

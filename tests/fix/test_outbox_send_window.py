@@ -30,6 +30,7 @@ def test_send_window_serves_the_room_left_and_never_asks_a_blocked_session(
         _flood(gw)
         blocked = _stuck(gw)
         asked: list[tuple[str, int]] = []
+        slow, healthy = gw.run_on_loop(lambda: (outbox.lane(SLOW), outbox.lane(HEALTHY)))
 
         def take_for(name: str, texts: list[str]):   # type: ignore[no-untyped-def]
             key = SLOW if name == "slow" else HEALTHY
@@ -40,7 +41,7 @@ def test_send_window_serves_the_room_left_and_never_asks_a_blocked_session(
             return take
 
         # The blocked partner: no room, its producer is not called, nothing moves.
-        assert gw.run_on_loop(lambda: outbox.send_window(SLOW, 4, 512, take_for("slow", ["s1"]))) == -1
+        assert gw.run_on_loop(lambda: outbox.send_window(slow, 4, 512, take_for("slow", ["s1"]))) == -1
         assert asked == []
         assert gw.run_on_loop(lambda: outbox.backlog(SLOW)) == blocked
 
@@ -49,11 +50,11 @@ def test_send_window_serves_the_room_left_and_never_asks_a_blocked_session(
             lane_sent = gw.run_on_loop(lambda: outbox._lanes[HEALTHY].sent if HEALTHY in outbox._lanes else 0)
             texts = [f"md-{i}" for i in range(6)]
             # Room is the window (4) less what the partner has not been given: at most 4 of 6.
-            taken = gw.run_on_loop(lambda: outbox.send_window(HEALTHY, 4, 512, take_for("healthy", texts)))
+            taken = gw.run_on_loop(lambda: outbox.send_window(healthy, 4, 512, take_for("healthy", texts)))
             assert asked and asked[0][0] == "healthy" and 1 <= asked[0][1] <= 4
             assert taken == asked[0][1]
             # The budget caps the room too.
-            assert gw.run_on_loop(lambda: outbox.send_window(HEALTHY, 50, 1, take_for("healthy", ["b"]))) == 1
+            assert gw.run_on_loop(lambda: outbox.send_window(healthy, 50, 1, take_for("healthy", ["b"]))) == 1
             assert asked[-1] == ("healthy", 1)
             want = [*texts[:taken], "b"]
             assert _wait(lambda: [m.get(148) for m in c.received if m.msg_type == "B"] == want, 10)
@@ -64,7 +65,7 @@ def test_send_window_serves_the_room_left_and_never_asks_a_blocked_session(
             def while_held() -> int:
                 outbox._flushing = True
                 try:
-                    return outbox.send_window(HEALTHY, 4, 512, take_for("healthy", ["h1", "h2"]))
+                    return outbox.send_window(healthy, 4, 512, take_for("healthy", ["h1", "h2"]))
                 finally:
                     outbox._flushing = False
             assert gw.run_on_loop(while_held) == 2

@@ -167,6 +167,9 @@ class RequestEntry:
     md_req_id: str
     one_shot: bool
     subs: list[Subscription] = field(default_factory=list)
+    # The session's queue (the fan-out appends to it per subscriber: no look-up by session);
+    # a session's queue outlives its requests (remove_session drops the requests first).
+    queue: SessionQueue | None = None
 
     def all_ready(self) -> bool:
         return all(s.stream.ready for s in self.subs)
@@ -190,11 +193,12 @@ class Subscription:
 
 
 class SessionQueue:
-    __slots__ = ("conflations", "items", "key", "profile", "waiting")
+    __slots__ = ("conflations", "edge", "items", "key", "profile", "waiting")
 
     def __init__(self, key: SessionKey, profile: str) -> None:
         self.key = key
         self.profile = profile
+        self.edge: Any = None   # the caller's handle of the session (the service: its outbox lane)
         # (sub or None, epoch, msg_type, fields, view_before). sub None: a plain message, fields
         # complete; otherwise fields is the stream's shared body, without the sub's MDReqID(262).
         self.items: deque[tuple[Subscription | None, int, str, Fields, MDView | None]] = deque()
@@ -241,7 +245,7 @@ class MarketDataState:
                 DUPLICATE_MD_REQ_ID, f"MDReqID {request.md_req_id} already active", req_id=request.md_req_id
             )
         q = self.queue(session, profile)
-        entry = RequestEntry(session, request.md_req_id, request.subscription_type == "0")
+        entry = RequestEntry(session, request.md_req_id, request.subscription_type == "0", queue=q)
         self.requests[(session, request.md_req_id)] = entry
         book = None
         if request.wants_book:
@@ -435,11 +439,10 @@ class MarketDataState:
         # The hot loop of the fan-out: every subscriber queues the very same body object; its
         # MDReqID goes in front when the message is drained (once per message actually sent).
         limit = self.queue_limit
-        queues = self.queues
         for sub in stream.subs:
             if sub.mode != "live":
                 continue
-            q = queues.get(sub.request.session)
+            q = sub.request.queue
             if q is None:
                 continue
             items = q.items
