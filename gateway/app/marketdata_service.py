@@ -13,7 +13,9 @@ The loop-side edge around the pure :class:`~gateway.bridge.marketdata.state.Mark
   engine: beyond that the session is not drained that pass, its queued X of one MDReqID merge
   into one message when it is, and past ``md_queue_limit`` conflation takes over. So the more
   sessions share the engine, the fuller (and fewer) each session's messages, instead of a deep
-  engine FIFO that only adds latency.
+  engine FIFO that only adds latency. With QuickFIX's outbox the pass is one ``send_window``
+  call per session (backlog look, drain of the room left, sends), on the outbox lane its queue
+  keeps: per copy of an update only the drain of one queue item and ``Session::send`` remain.
 * A Zenith ``StreamReset`` voids the topic's state; once the new snapshot is in, every affected
   subscription gets an unsolicited W for its MDReqID (RptSeq restarts at 1): the signal to drop
   the book and start again.

@@ -161,7 +161,9 @@ class QuickFixOutbox:
 
     ``backlog(session)`` counts what the session's partner has not been given yet: messages
     waiting here plus those queued in its QuickFIX connection because its TCP window is full
-    (the market-data service conflates on it). ``dictionaries`` gives the data dictionaries of
+    (the market-data service conflates on it). :meth:`send_window` is the market-data service's
+    pass over a session (backlog look and sends in one call, on a handle from :meth:`lane`): the
+    same rules, the per-message checks made once per call. ``dictionaries`` gives the data dictionaries of
     a session (for repeating groups). There is no thread: :meth:`drain` and :meth:`close` are
     kept for the shutdown sequence (``close`` reports what is still queued as unsent).
     """
