@@ -517,15 +517,16 @@ class MarketDataState:
         out: list[OutboundMessage] = []
         released: list[Topic] = []
         items = q.items
+        merging = self.merge_max > 1   # 1: one X per update, nothing to fold
         while items and len(out) < budget:
             sub, epoch, msg_type, fields, _before = items.popleft()
             if sub is None:
                 out.append(OutboundMessage(session, msg_type, fields))
                 continue
-            if not sub.active or epoch != sub.epoch:
+            if epoch != sub.epoch or sub.mode == "closed":   # stale, or the request ended
                 continue
             if msg_type:
-                if msg_type == "X" and items:
+                if msg_type == "X" and items and merging:
                     fields = self._merge_following(items, sub, fields)
                 out.append(_shared(session, msg_type, sub.req_field, fields))
                 continue
