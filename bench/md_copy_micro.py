@@ -49,11 +49,11 @@ def _time_parts(service: Any, parts: dict[str, list[int]]) -> None:
     outbox.send = wrap("outbox.send", outbox.send)
     if service._backlog is not None:
         service._backlog = wrap("backlog", service._backlog)
+    if getattr(service, "_send_window", None) is not None:
+        service._send_window = wrap("send_window", service._send_window)
     service.state.drain = wrap("state.drain", service.state.drain)
     outbox.convert = wrap("convert", outbox.convert)
     fix.Session.send = wrap("Session.send", fix.Session.send)
-    app_cls = type(outbox)
-    del app_cls
 
 
 def main() -> int:
