@@ -35,6 +35,9 @@ how busy the loop is: a gateway made faster per copy merges less and sends more 
 ratio can even rise. ``--merge-max 1`` turns merging off (one X per event per session): the
 ratio and the "per added session per event" figure then measure the per-copy cost itself (use a
 rate the gateway keeps up with, e.g. ``--rate 400``: every message delivered, entries/msg 1.00).
+In-process micro-benchmarks of the per-copy path, steadier than this bench on a shared machine:
+``bench/md_outbox_micro.py`` (one copy through the outbox, QuickFIX and its log, nothing else)
+and ``bench/md_copy_micro.py`` (the state's fan-out and the service's drain, loop-thread CPU).
 Targets (brief): >= 20,000 MD msgs/s out in total, N sessions < 2x the CPU of one, p99 < 5 ms at
 1,000 events/s.
 """

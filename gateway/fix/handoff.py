@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import _quickfix  # type: ignore[import-not-found]
 import quickfix as fix
 
 from gateway import stages
@@ -65,6 +66,8 @@ _TO_APP_ALLOWED = (fix.DoNotSend,)
 
 _USERNAME, _PASSWORD, _RESET_SEQ_NUM_FLAG, _HEART_BT_INT = 553, 554, 141, 108
 _COMPLETION_BATCH = 256   # on_sent callbacks run per loop callback before yielding
+# Session::send without quickfix.py's Python wrapper frame (send_window: one per copy).
+_session_send = _quickfix.Session_send
 
 
 class Inbox(Protocol):
@@ -158,7 +161,9 @@ class QuickFixOutbox:
 
     ``backlog(session)`` counts what the session's partner has not been given yet: messages
     waiting here plus those queued in its QuickFIX connection because its TCP window is full
-    (the market-data service conflates on it). ``dictionaries`` gives the data dictionaries of
+    (the market-data service conflates on it). :meth:`send_window` is the market-data service's
+    pass over a session (backlog look and sends in one call, on a handle from :meth:`lane`): the
+    same rules, the per-message checks made once per call. ``dictionaries`` gives the data dictionaries of
     a session (for repeating groups). There is no thread: :meth:`drain` and :meth:`close` are
     kept for the shutdown sequence (``close`` reports what is still queued as unsent).
     """
@@ -263,6 +268,64 @@ class QuickFixOutbox:
         qf_session = lane.session()
         return len(lane.items) + (max(0, self._queued(lane.pointer))   # type: ignore[misc]
                                   if qf_session is not None else 0)
+
+    def lane(self, session: SessionKey) -> _Lane:
+        """The handle of ``session`` for :meth:`send_window` (kept by the caller: it lives as
+        long as this outbox)."""
+        return self._lanes.get(session) or self._new_lane(session)
+
+    def send_window(self, lane: _Lane, window: int, budget: int,
+                    take: Callable[[int], list[OutboundMessage]]) -> int:
+        """Market data: send what ``take(room)`` returns for the session of ``lane`` (at most
+        ``room`` messages, its producer's queue keeps the rest), with room = ``window`` -
+        :meth:`backlog` capped at ``budget``. Returns the number of messages taken, or -1 when
+        the session has no room (``take`` is not called: its partner is behind, its updates
+        wait and merge).
+
+        The same as :meth:`backlog` then :meth:`send` per message, with the per-message work
+        done once per call: one look at the loop, the lane, QuickFIX's state and the session's
+        connection (one ctypes call). Room is also capped by what ``queue_limit`` leaves, so no
+        message taken is refused for it.
+        """
+        queued = 0
+        qf_session = None
+        if self._driver is not None and self._on_loop() and not self._closed:
+            qf_session = lane.session()
+            if qf_session is not None:
+                queued = max(0, self._queued(lane.pointer))   # type: ignore[misc]
+        room = min(budget, window - len(lane.items) - queued, self.queue_limit - queued)
+        if room <= 0:
+            return -1
+        messages = take(room)
+        if qf_session is None or lane.items or self._held():
+            # Off the fast path (no loop driver, another thread, QuickFIX inside a poll, earlier
+            # messages of the session waiting): one by one, with send's ordering and hand-offs.
+            for msg in messages:
+                self.send(msg)
+            return len(messages)
+        convert = self.convert
+        dictionaries = lane.dictionaries
+        sent = failed = 0
+        for msg in messages:
+            try:
+                message = convert(msg, dictionaries)
+                self.sending_md = getattr(msg, "shared_body", None) is not None
+                try:
+                    ok = _session_send(qf_session, message)
+                finally:
+                    self.sending_md = False
+                if not ok:
+                    log.info("%s on %s refused by QuickFIX", msg.msg_type, msg.session)
+            except Exception:
+                log.exception("could not send %s on %s", msg.msg_type, msg.session)
+                ok = False
+            if ok:
+                sent += 1
+            else:
+                failed += 1
+        lane.sent += sent
+        lane.failed += failed
+        return len(messages)
 
     def logout(self, session: SessionKey, text: str = "") -> None:
         """Log ``session`` out with Logout Text(58) ``text`` after what is already queued for it.

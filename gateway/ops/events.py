@@ -24,6 +24,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -136,6 +137,8 @@ class SessionWatch:
         # one dict look-up per message instead of a name look-up, a labels() key and a lock.
         self._seen_in: dict[tuple[str, str], tuple[str, _Last, Any]] = {}
         self._seen_out: dict[tuple[str, str], tuple[str, _Last, Any]] = {}
+        # Session text -> MsgType -> (_Last, counter): the short path of outgoing_for (W, X, 0, 1).
+        self._fast_out: dict[str, dict[str, tuple[_Last, Any]]] = {}
 
     def set_names(self, names: dict[str, str]) -> None:
         """After a reload: new sessions get an entry; removed ones keep theirs until restart."""
@@ -143,6 +146,8 @@ class SessionWatch:
             self._names.update(names)
             self._seen_in.clear()
             self._seen_out.clear()
+            for seen in self._fast_out.values():
+                seen.clear()   # in place: the functions of outgoing_for hold these dicts
             for name in names.values():
                 self._info.setdefault(name, SessionInfo(name))
 
@@ -195,6 +200,38 @@ class SessionWatch:
             if msg_type == "8":
                 return
         self._admin_out(name, msg_type, raw)
+
+    def outgoing_for(self, session_text: str) -> Callable[[str], None]:
+        """:meth:`outgoing` for one session, as one function that never raises: what a quiet
+        session's QuickFIX log calls straight from C++ (``gateway.ops.fixlog``), one Python frame
+        per message sent instead of three. Heartbeats and market data (W/X, one per subscriber
+        per update) are counted and stamped here; anything else goes to :meth:`outgoing`, so
+        the figures are the same either way."""
+        seen = self._fast_out.setdefault(session_text, {})   # MsgType -> (its _Last, counter)
+        clock = time.time
+        outgoing = self.outgoing
+
+        def out(raw: str) -> None:
+            try:
+                start = raw.find("\x0135=") + 4
+                msg_type = raw[start:raw.find("\x01", start)] if start >= 4 else "?"
+                entry = seen.get(msg_type)
+                if entry is None:
+                    outgoing(session_text, raw)
+                    if msg_type in _PLAIN_OUT:
+                        cached = self._seen_out.get((session_text, msg_type))
+                        if cached is not None:
+                            seen[msg_type] = (cached[1], cached[2])
+                    return
+                last, counter = entry
+                last.out_at = clock()
+                last.out_type = msg_type
+                if counter is not None:
+                    counter.inc()
+            except Exception:   # called by QuickFIX's C++: nothing may escape (Py_Exit)
+                log.exception("session watch (outgoing) failed for %s", session_text)
+
+        return out
 
     def _seen(self, session_text: str, direction: str, msg_type: str) -> tuple[str, _Last, Any]:
         """The cached entry of :meth:`incoming` / :meth:`outgoing`, made on first use."""

@@ -198,6 +198,12 @@ class _FileLog(fix.Log):
         self._pending_messages: list[str] = []
         self._pending_events: list[str] = []
         self._queued = False   # in the turn's list of logs to flush
+        if not messages and self._watch is not None and session_text is not None:
+            # A quiet session (market data: a message per subscriber per update) writes no
+            # message lines: QuickFIX's director then calls the watch's own function straight
+            # (it looks the method up on this object once, at its first call), guarded as
+            # onOutgoing is.
+            self.onOutgoing = self._watch.outgoing_for(session_text)   # type: ignore[method-assign,assignment]
 
     def _write(self, target: RotatingFile, pending: list[str], text: str) -> None:
         now = time.time()

@@ -21,6 +21,7 @@ from gateway.bridge.marketdata.request import MDInstrument
 from gateway.bridge.marketdata.state import MarketDataState, SharedBodyMessage, Topic
 from gateway.bridge.marketdata.view import MDEntry
 from gateway.config.loader import load_config
+from gateway.fix import md_send
 from gateway.fix.convert import DictionaryCache, MessageDictionaries, to_quickfix
 from gateway.fix.engine import dictionary_paths
 from gateway.fix.md_send import SharedBodyConverter
@@ -199,3 +200,22 @@ def test_lanes_with_their_own_dictionaries_objects_share_a_body_only_where_the_p
         assert reused == _wire(to_quickfix(OutboundMessage(copy.session, "X", copy.fields), dictionaries))
         assert reused.startswith(f"8={begin}\x01")
     assert (convert.built, convert.reused) == (2, 3)
+
+
+def test_mdreqid_field_objects_kept_and_renewed_give_each_copy_its_own(
+    tmp_path_factory: pytest.TempPathFactory, cache: DictionaryCache, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 262 is set from a field object kept per MDReqID; the few kept are let go and made again
+    # as subscriptions come and go, and every copy still carries its own MDReqID, once.
+    monkeypatch.setattr(md_send, "REQ_FIELDS_KEPT", 2)
+    dictionaries = _dictionaries(tmp_path_factory, cache, "FIX.4.4", None)
+    body = incremental_body("4.4", XS01, ENTRIES, rpt_seq=4)
+    ids = ["a", "b", "c", "a", "d", "b", "a"]
+    convert = SharedBodyConverter()
+    for i, r in enumerate(ids):
+        copy = SharedBodyMessage(SessionKey("FIX.4.4", "PLXTRA", f"MD{i}"), "X", ((262, r), *body), body, r)
+        reused = _wire(convert(copy, dictionaries))
+        assert reused == _wire(to_quickfix(OutboundMessage(copy.session, "X", copy.fields), dictionaries))
+        assert reused.count("\x01262=") == 1 and f"\x01262={r}\x01" in reused
+    assert (convert.built, convert.reused) == (1, 6)
+    assert len(convert._req_fields) <= 2

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.bridge.marketdata.request import MarketDataRequest, MDInstrument
-from gateway.bridge.marketdata.state import MarketDataState, Topic
+from gateway.bridge.marketdata.state import MarketDataState, SharedBodyMessage, Topic
 from gateway.fix.testing import FixTestClient
 from gateway.vocab.records import SessionKey
 from tests.marketdata.fixbook import entries_of, expected_depth, expected_levels
@@ -75,6 +75,31 @@ def test_update_is_built_once_per_version_and_view_and_shared_by_identity() -> N
     # Top of book only: the old best bid leaves the view as the new one enters.
     _, entries_d = entries_of(out[d][0].fields, "X")
     assert [(e[279], e.get(278), e[290]) for e in entries_d] == [("2", "o1", "1"), ("0", "o4", "1")]
+
+
+def test_the_per_copy_record_is_the_shared_body_message_it_stands_for() -> None:
+    # The drain builds each copy's SharedBodyMessage by setting its slots (no dataclass __init__)
+    # and reaches the queues without a look-up per session: same records as the plain way.
+    state = MarketDataState()
+    a, b = SessionKey("FIX.4.4", "PLXTRA", "A"), SessionKey("FIX.4.4", "PLXTRA", "B")
+    state.add_request(a, "4.4", _request("ra"))
+    state.add_request(b, "4.4", _request("rb"))
+    state.on_data(Topic("Security", XS01), {"Code": "XS01", "Market": "XSX"}, NOW)
+    state.on_data(Topic("Depth", XS01), _depth_snapshot(), NOW)
+    assert [q.key for q in state.pending_queues()] == [a, b]
+    snapshots = {q.key: state.drain_queue(q, 100, NOW)[0] for q in state.pending_queues()}
+    assert state.pending_queues() == []
+    new_best = {"Order": {"ID": "o4", "Side": "Bid", "Price": D("10.05"), "Quantity": D("7"),
+                          "Position": 4}}
+    state.on_data(Topic("Depth", XS01), [{"O": "A", **new_best}], NOW)
+    for key, req in ((a, "ra"), (b, "rb")):
+        (w,) = snapshots[key]
+        (x,) = state.drain(key, 100, NOW)[0]
+        for got, msg_type in ((w, "W"), (x, "X")):
+            plain = SharedBodyMessage(key, msg_type, ((262, req), *got.shared_body), got.shared_body, req)
+            assert type(got) is SharedBodyMessage
+            assert got == plain and hash(got) == hash(plain) and repr(got) == repr(plain)
+            assert got.fields[1:] == got.shared_body and got.req_id == req
 
 
 def _md_session(name: str, begin: str, target: str, appl_ver: str | None = None) -> dict[str, Any]:

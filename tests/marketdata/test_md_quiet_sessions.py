@@ -158,3 +158,48 @@ def test_log_messages_false_writes_no_message_lines_but_keeps_the_session_events
     quiet = _log_text(logs, "QUOTES", "messages")
     assert "35=" not in quiet, quiet   # neither the Logon nor the W
     assert _log_text(logs, "QUOTES", "event").strip()   # QuickFIX's session events are still written
+
+
+def _out_counts(metrics: Any, session: str) -> dict[str, float]:
+    """The messages-out metric of ``session`` by MsgType, as the admin API's scrape shows it."""
+    from prometheus_client import generate_latest
+
+    found: dict[str, float] = {}
+    for line in generate_latest(metrics.registry).decode().splitlines():
+        if line.startswith("plxtra_fix_messages_total{") and 'direction="out"' in line \
+                and f'session="{session}"' in line:
+            msg_type = line.split('msg_type="', 1)[1].split('"', 1)[0]
+            found[msg_type] = float(line.rsplit(" ", 1)[1])
+    return found
+
+
+def test_a_quiet_sessions_messages_out_are_counted_like_a_logged_ones(
+    market: Market, gateway_factory: Any
+) -> None:
+    # The quiet session's QuickFIX log hands each sent message straight to the watch's function
+    # (SessionWatch.outgoing_for, called by the SWIG director); the other one through
+    # onOutgoing and SessionWatch.outgoing. Same traffic, same figures.
+    base = {"begin_string": "FIX.4.4", "sender_comp_id": "PLXTRA", "trading": False, "markets": ["XSX"]}
+    gw = gateway_factory(sessions=[
+        {**base, "name": "quotes", "target_comp_id": "QUOTES", "log_messages": False},
+        {**base, "name": "kept", "target_comp_id": "KEPT"},
+    ])
+    for target in ("QUOTES", "KEPT"):
+        with RawFix(gw.port, "FIX.4.4", target, "PLXTRA") as c:
+            c.logon()
+            c.send("V", _v("r"))
+            c.expect("W", timeout=10, where={262: "r"})
+            c.send("V", _v("r"))   # a duplicate MDReqID: refused with a Y
+            c.expect("Y", timeout=10, where={262: "r"})
+            c.send("1", [(112, "probe")])   # answered with a Heartbeat
+            c.expect("0", timeout=10, where={112: "probe"})
+    ops = gw.gateway.ops
+    wait_until(lambda: _out_counts(ops.metrics, "kept").get("0") == 1.0, 10, "KEPT's heartbeat counted")
+    quiet, kept = _out_counts(ops.metrics, "quotes"), _out_counts(ops.metrics, "kept")
+    assert quiet == kept
+    assert quiet["A"] == 1.0 and quiet["W"] >= 1.0 and quiet["Y"] == 1.0 and quiet["0"] == 1.0
+    # The quiet session's counts did come through the short path (its per-MsgType cache).
+    assert {"W", "0"} <= set(ops.watch._fast_out["FIX.4.4:PLXTRA->QUOTES"])
+    assert "FIX.4.4:PLXTRA->KEPT" not in ops.watch._fast_out
+    info = ops.watch.info("quotes")
+    assert info.logons == 1 and info.last_out is not None and info.last_out_type is not None

@@ -57,3 +57,46 @@ def test_a_session_named_by_a_reload_gets_its_own_md_counts() -> None:
     watch.outgoing(SESSION, _raw("X", 3))
     assert _count(metrics, "X") == 1.0
     assert watch.info("md1").last_out_type == "X"
+
+
+def _all_counts(metrics: GatewayMetrics, name: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in generate_latest(metrics.registry).decode().splitlines():
+        if line.startswith("plxtra_fix_") and f'session="{name}"' in line and "_created{" not in line:
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def test_outgoing_for_gives_the_figures_of_outgoing() -> None:
+    # A quiet session's log calls outgoing_for's function; a logged one outgoing: the same
+    # messages must give the same metrics and the same admin API view, session events included.
+    traffic = [_raw("A", 1, "98=0\x01108=30\x01"), _raw("W", 2, "262=r1\x01268=0\x01"),
+               *[_raw("X", s, "262=r1\x01268=1\x01279=0\x01") for s in range(3, 7)],
+               _raw("0", 7), _raw("3", 8, "45=3\x01373=5\x0158=bad\x01"),
+               _raw("j", 9, "45=4\x01372=V\x01380=3\x01"), _raw("X", 10, "262=r1\x01"),
+               "no MsgType at all", _raw("5", 11, "58=bye\x01")]
+    slow_metrics, fast_metrics = GatewayMetrics(), GatewayMetrics()
+    slow = SessionWatch({SESSION: "md1"}, slow_metrics)
+    fast = SessionWatch({SESSION: "md1"}, fast_metrics)
+    out = fast.outgoing_for(SESSION)
+    for raw in traffic:
+        slow.outgoing(SESSION, raw)
+        out(raw)
+    assert _all_counts(fast_metrics, "md1") == _all_counts(slow_metrics, "md1")
+    assert _count(fast_metrics, "X") == 5.0 and _count(fast_metrics, "W") == 1.0
+    a, b = fast.info("md1"), slow.info("md1")
+    assert (a.last_out_type, a.logons, a.last_logout_text) == (b.last_out_type, b.logons, b.last_logout_text)
+    assert a.last_out_type == "5" and a.logons == 1 and a.last_logout_text == "bye"
+
+
+def test_outgoing_for_follows_a_reload_and_never_raises() -> None:
+    metrics = GatewayMetrics()
+    watch = SessionWatch({}, metrics)
+    out = watch.outgoing_for(SESSION)
+    out(_raw("X", 2))   # unknown yet: counted under its SessionID text
+    watch.set_names({SESSION: "md1"})
+    out(_raw("X", 3))   # the function made before the reload counts under the new name
+    assert _count(metrics, "X") == 1.0 and watch.info("md1").last_out_type == "X"
+    out(None)   # type: ignore[arg-type]   # whatever C++ hands it, nothing escapes (Py_Exit)
+    assert _count(metrics, "X") == 1.0

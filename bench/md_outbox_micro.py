@@ -1,0 +1,197 @@
+"""Micro-benchmark of one market-data copy through the outbox and QuickFIX, nothing else.
+
+    PYTHONPATH=. python3 bench/md_outbox_micro.py [--root /work/main] [--sessions 20] [--passes 3000]
+
+A real QuickFIX acceptor (polled on an asyncio loop thread of this process, the gateway's
+QuickFIX log and SessionWatch on quiet sessions, memory store, persist_messages false), N raw
+FIX 4.4 clients in a child process that log on and read. Every millisecond the loop thread
+builds one incremental X body (as the market-data state does) and sends one copy per session,
+each with its own MDReqID; the loop thread's CPU (``time.thread_time_ns``) over the sends of
+a pass, divided by the copies, is the figure: conversion (reuse of the kept message), the
+outbox, ``Session::send`` with its toApp and onOutgoing callbacks, and the socket write.
+
+``--path each`` is the service's generic pass (``backlog`` then ``send`` per copy),
+``--path window`` its QuickFIX pass (``send_window``, when the checkout has it). No simulator
+and no Zenith: nothing else holds the GIL in this process while the loop sends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+SOH = b"\x01"
+
+
+def _encode(fields: list[tuple[int, str]]) -> bytes:
+    body = SOH.join(f"{t}={v}".encode() for t, v in fields) + SOH
+    head = f"8=FIX.4.4\x019={len(body)}\x01".encode()
+    msg = head + body
+    return msg + f"10={sum(msg) % 256:03d}\x01".encode()
+
+
+def clients(port: int, sessions: int, ready: Any, stop: Any) -> None:
+    """Raw partners: log on, then read and drop everything until ``stop`` is set."""
+    socks = []
+    for i in range(1, sessions + 1):
+        s = socket.create_connection(("127.0.0.1", port))
+        stamp = time.strftime("%Y%m%d-%H:%M:%S.000", time.gmtime())
+        s.sendall(_encode([(35, "A"), (49, f"MD{i:02d}"), (56, "PLXTRA"), (34, "1"), (52, stamp),
+                           (98, "0"), (108, "30"), (141, "Y")]))
+        s.settimeout(10)
+        got = b""
+        while b"\x0135=A\x01" not in got:
+            got += s.recv(4096)
+        s.setblocking(False)
+        socks.append(s)
+    ready.set()
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    while not stop.is_set():
+        for key, _ in sel.select(0.1):
+            try:
+                key.fileobj.recv(1 << 17)   # type: ignore[union-attr]
+            except BlockingIOError:
+                pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--passes", type=int, default=3000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--path", choices=["each", "window", "both"], default="both")
+    parser.add_argument("--stub", action="store_true",
+                        help="Session::send replaced by a no-op: the Python around it only")
+    args = parser.parse_args()
+    root = args.root.resolve()
+    sys.path.insert(0, str(root))
+    from gateway.app.testing import free_port, write_test_config
+    from gateway.bridge.marketdata.messages import incremental_body
+    from gateway.bridge.marketdata.request import MDInstrument
+    from gateway.bridge.marketdata.state import SharedBodyMessage
+    from gateway.bridge.marketdata.view import MDEntry
+    from gateway.config.loader import load_config
+    from gateway.fix.engine import FixEngine, load_dictionaries
+    from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
+    from gateway.fix.md_send import SharedBodyConverter
+    from gateway.ops.events import SessionWatch
+    from gateway.ops.fixlog import GatewayLogFactory
+    from gateway.ops.metrics import GatewayMetrics, LiveSources
+    from gateway.vocab.records import SessionKey
+
+    tmp = Path(tempfile.mkdtemp(prefix="md_outbox_micro-"))
+    port = free_port()
+    sessions = [{"name": f"md{i:02d}", "begin_string": "FIX.4.4", "sender_comp_id": "PLXTRA",
+                 "target_comp_id": f"MD{i:02d}", "heartbeat_interval": 30,
+                 "accept_reset_seq_num_flag": True, "markets": ["XSX"], "trading": False,
+                 "persist_messages": False, "log_messages": False}
+                for i in range(1, args.sessions + 1)]
+    config = load_config(write_test_config(tmp, zenith_url="ws://127.0.0.1:9/Zenith", fix_port=port,
+                                           sessions=sessions, message_store="memory"))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="loop", daemon=True)
+    thread.start()
+    outbox = QuickFixOutbox(load_dictionaries(config).get, loop)
+    outbox.convert = SharedBodyConverter(outbox.convert)
+
+    class Nothing:
+        handled_types: frozenset[str] = frozenset()
+
+        def dispatch(self, msg: Any) -> None:
+            pass
+
+        def logon(self, key: Any) -> None:
+            pass
+
+        def logout(self, key: Any) -> None:
+            pass
+
+    names = {f"FIX.4.4:PLXTRA->MD{i:02d}": f"md{i:02d}" for i in range(1, args.sessions + 1)}
+    watch = SessionWatch(names, GatewayMetrics(LiveSources()))
+    if os.environ.get("MICRO_NOWATCH"):   # what the watch costs per copy (an experiment)
+        watch.outgoing = lambda session_text, raw: None   # type: ignore[method-assign]
+    factory = GatewayLogFactory(tmp / "log", config.gateway.logs, watch, frozenset(names))
+    app = GatewayApplication(config, Nothing(), loop, outbox)   # type: ignore[arg-type]
+    engine = FixEngine(config, app, log_factory=factory)
+    engine.start()
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=clients, args=(port, args.sessions, ready, stop))
+    proc.start()
+    if not ready.wait(30):
+        raise SystemExit("clients did not log on")
+    time.sleep(0.5)
+    keys = [SessionKey("FIX.4.4", "PLXTRA", f"MD{i:02d}") for i in range(1, args.sessions + 1)]
+    req = [(262, f"md-MD{i:02d}") for i in range(1, args.sessions + 1)]
+    inst = MDInstrument("XS01", "XSX")
+    has_window = hasattr(outbox, "send_window")
+    paths = (["each", "window"] if args.path == "both" else [args.path])
+    paths = [p for p in paths if p != "window" or has_window]
+
+    if args.stub:
+        import quickfix as fix
+
+        from gateway.fix import handoff
+
+        def no_send(*_: Any) -> bool:
+            return True
+        fix.Session.send = no_send   # type: ignore[method-assign,assignment]
+        handoff._session_send = no_send   # type: ignore[attr-defined]
+
+    async def run(path: str) -> float:
+        spent = copies = 0
+        for n in range(args.passes):
+            entry = MDEntry("0", price=Decimal("10.00") + n % 50, size=Decimal(100 + n), entry_id=f"o{n}",
+                            order_id=f"o{n}", action="0", position=1)
+            body = incremental_body("4.4", inst, [entry], rpt_seq=n + 1)
+            msgs = [SharedBodyMessage(k, "X", (r, *body), body, r[1]) for k, r in zip(keys, req, strict=True)]
+            t0 = time.thread_time_ns()
+            if path == "each":
+                for key, msg in zip(keys, msgs, strict=True):
+                    if 4 - outbox.backlog(key) > 0:
+                        outbox.send(msg)
+                        copies += 1
+            else:
+                for key, msg in zip(keys, msgs, strict=True):
+                    taken = outbox.send_window(outbox.lane(key), 4, 512, lambda room, m=msg: [m])
+                    copies += max(0, taken)
+            spent += time.thread_time_ns() - t0
+            await asyncio.sleep(0.001)
+        return spent / max(1, copies) / 1e3
+
+    try:
+        results: dict[str, list[float]] = {p: [] for p in paths}
+        for _ in range(args.repeats):
+            for path in paths:
+                results[path].append(asyncio.run_coroutine_threadsafe(run(path), loop).result(600))
+        for path, xs in results.items():
+            print(f"root {root} load {os.getloadavg()[0]:.2f} path {path}: us per copy, best "
+                  f"{min(xs):.2f} (all {', '.join(f'{x:.2f}' for x in xs)}), {args.sessions} sessions")
+    finally:
+        stop.set()
+        proc.join(10)
+        engine.stop(timeout=5.0)
+        engine.release()
+        factory.close()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
