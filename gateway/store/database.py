@@ -128,7 +128,7 @@ CREATE TABLE IF NOT EXISTS clordids (
     request_id TEXT,
     kind       TEXT NOT NULL,
     PRIMARY KEY (session, cl_ord_id)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS execs (
     session TEXT NOT NULL,
     exec_id TEXT NOT NULL,
@@ -159,7 +159,7 @@ CREATE TABLE IF NOT EXISTS decisions (
     answer      TEXT,
     decided     INTEGER NOT NULL,
     PRIMARY KEY (session, request_key)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS decisions_by_cl_ord_id ON decisions (session, cl_ord_id);
 """
 

@@ -112,6 +112,7 @@ from gateway.store.apply_thread import ApplyThread
 from gateway.store.database import Database, OrderRow, SqliteDatabase
 from gateway.store.errors import DuplicateClOrdID, StoreError
 from gateway.store.journal import Journal, encode_block, journal_file
+from gateway.store.sqlite_apply import encode_unit
 
 __all__ = [
     "APPLY_EVERY", "KEEP_DONE", "Decision", "DeferredMessage", "OutboundRow", "SeenFilter", "Store",
@@ -521,19 +522,21 @@ class Store:
 
     # --- writing a unit ---------------------------------------------------------------------
 
-    def _frame(self, unit: list[Any]) -> tuple[int, bytes]:
+    def _frame(self, unit: list[Any], pieces: Sequence[bytes] = ()) -> tuple[int, bytes]:
         try:
-            payload = orjson.dumps(unit, option=orjson.OPT_NON_STR_KEYS)
+            payload = encode_unit(unit, pieces)
         except TypeError as exc:
             raise StoreError(f"cannot serialize {unit[0]!r} record: {exc}", path=self._where) from exc
         self._seq += 1
         return self._seq, payload
 
-    def _write(self, unit: list[Any], what: str, *, decided: bool = False) -> int:
+    def _write(self, unit: list[Any], what: str, *, decided: bool = False,
+               pieces: Sequence[bytes] = ()) -> int:
         """Journal ``unit`` with this turn's block, or (no loop) commit it to SQLite now. Raises
         StoreError before anything is written; the caller updates memory after it returns.
-        ``decided``: the unit holds a decision (crash point once it is durable)."""
-        frame = self._frame(unit)
+        ``decided``: the unit holds a decision (crash point once it is durable). ``pieces``: the
+        JSON columns the unit carries outside its head (:func:`~gateway.store.sqlite_apply.encode_unit`)."""
+        frame = self._frame(unit, pieces)
         if self._loop is not None:
             self._decided_in_group = self._decided_in_group or decided
             self._block.append(frame)
@@ -564,15 +567,13 @@ class Store:
     def _wrap(self, what: str, exc: Exception) -> StoreError:
         return StoreError(f"{what}: {exc}", path=self._where)
 
-    def _data_unit(self, data: dict[str, Any]) -> Any:
-        """An order's data as its unit carries it: JSON text for a database that stores the text as
-        it is (SQLite: encoded once here instead of decoded and encoded again by the apply)."""
-        if not self._data_as_text:
-            return data
+    def _piece(self, value: Any, what: str) -> bytes:
+        """A JSON column as a piece of its unit (for a database that stores the text as it is:
+        encoded once here, never escaped into the head, never parsed by the apply)."""
         try:
-            return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
         except TypeError as exc:
-            raise StoreError(f"cannot serialize order data: {exc}", path=self._where) from exc
+            raise StoreError(f"cannot serialize {what}: {exc}", path=self._where) from exc
 
     def _decision_unit(self, decision: Decision | None) -> list[Any] | None:
         if decision is None:
@@ -727,9 +728,12 @@ class Store:
             raise DuplicateClOrdID(session, cl_ord_id)
         if request_id in self._orders:
             raise StoreError(f"record_new_order: RequestID {request_id} exists", path=self._where)
-        text = self._data_unit(data)
-        seq = self._write(["N", session, request_id, cl_ord_id, account, state, text, created,
-                           self._decision_unit(decision)], "record_new_order", decided=decision is not None)
+        unit = ["N", session, request_id, cl_ord_id, account, state, data, created,
+                self._decision_unit(decision)]
+        pieces: tuple[bytes, ...] = ()
+        if self._data_as_text:
+            unit[6], pieces = None, (self._piece(data, "order data"),)
+        seq = self._write(unit, "record_new_order", decided=decision is not None, pieces=pieces)
         self._clordids.put((session, cl_ord_id), request_id, seq)
         self._seen_cl.add((session, cl_ord_id))
         self._remember_decision(decision, seq)
@@ -774,10 +778,16 @@ class Store:
         first = self._next_out
         for i, row in enumerate(rows):
             row[0] = first + i
-        text = self._data_unit(data)
-        seq = self._write(["A", request_id, cl_ord_id, order_id, state, working, text, session,
-                           list(exec_ids), rows, self._decision_unit(decision)], "apply",
-                          decided=decision is not None)
+        unit = ["A", request_id, cl_ord_id, order_id, state, working, data, session, list(exec_ids), rows,
+                self._decision_unit(decision)]
+        pieces: list[bytes] = []
+        if self._data_as_text:
+            pieces.append(self._piece(data, "order data"))
+            for row in rows:
+                pieces.append(self._piece(row[5], "message fields"))
+            unit[6] = None
+            unit[9] = [[q, s, e, h, m, None] for q, s, e, h, m, _ in rows]
+        seq = self._write(unit, "apply", decided=decision is not None, pieces=pieces)
         self._next_out = first + len(rows)
         if request_id is not None:
             old = self.order(request_id)
