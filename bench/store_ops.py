@@ -297,12 +297,13 @@ def _flood_data(i: int) -> dict[str, Any]:
     return d
 
 
-def _er_fields(i: int) -> list[tuple[int, str]]:
-    """An ExecutionReport New's body as the delivery journals it (about 20 fields)."""
-    return [(37, f"00000000-0000-0000-0000-{i:012d}"), (11, f"c{i}"), (17, f"e{i}-0"), (150, "0"),
+def _er_fields(i: int) -> tuple[tuple[int, str], ...]:
+    """An ExecutionReport New's body as the delivery journals it (OutboundMessage.fields: about 20
+    (int, str) pairs)."""
+    return ((37, f"00000000-0000-0000-0000-{i:012d}"), (11, f"c{i}"), (17, f"e{i}-0"), (150, "0"),
             (39, "0"), (1, "XS:0001"), (55, "XS04"), (207, "XSX"), (54, "1"), (38, "100"), (40, "2"),
             (44, "4.00"), (59, "0"), (151, "100"), (14, "0"), (6, "0"), (60, "20261206-16:00:00.000000"),
-            (15, "AUD"), (528, "A"), (581, "1")]
+            (15, "AUD"), (528, "A"), (581, "1"))
 
 
 def _flood_order(store: Any, decision_cls: Any, i: int) -> Any:

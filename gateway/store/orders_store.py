@@ -799,7 +799,7 @@ class Store:
                 self._execs.put((session, e), True, seq)
         self._remember_decision(decision, seq)
         for s_, s, e, h, m, f in rows:
-            self._outbound[s_] = DeferredMessage(s_, s, m, _fields(f), e, h)
+            self._outbound[s_] = DeferredMessage(s_, s, m, _kept_fields(f), e, h)
         return list(range(first + len(rows) - len(outbound), first + len(rows)))
 
     def order(self, request_id: str) -> StoredOrder | None:
@@ -871,7 +871,7 @@ class Store:
         seq = self._next_out
         self._write(["O", [[seq, session, None, False, msg_type, fields]]], "defer_message")
         self._next_out += 1
-        self._outbound[seq] = DeferredMessage(seq, session, msg_type, _fields(fields))
+        self._outbound[seq] = DeferredMessage(seq, session, msg_type, _kept_fields(fields))
 
     def deferred_for(self, session: str) -> list[DeferredMessage]:
         """Every outbound row of ``session`` not yet confirmed, oldest first."""
@@ -1036,6 +1036,15 @@ def _row(row: OrderRow) -> StoredOrder:
 
 def _fields(fields: Iterable[Sequence[Any]]) -> tuple[tuple[int, str], ...]:
     return tuple((int(a), str(b)) for a, b in fields)
+
+
+def _kept_fields(fields: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
+    """A caller's fields as memory keeps them: a tuple (OutboundMessage.fields, built as (int, str)
+    pairs) is kept as it is; 3 us per ExecutionReport of copying tags and values that already
+    are what _fields makes of them (a list, e.g. decoded JSON, is still converted)."""
+    if type(fields) is tuple and (not fields or type(fields[0]) is tuple):
+        return fields
+    return _fields(fields)
 
 
 def _answer(answer: Sequence[Any]) -> tuple[str, tuple[tuple[int, str], ...]]:

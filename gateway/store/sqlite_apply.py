@@ -57,8 +57,8 @@ def data_text(data: Any) -> str:
     version) or the decoded value (older journals, and the one-by-one definition's inputs)."""
     t = type(data)
     if t is bytes:
-        return data.decode()  # type: ignore[no-any-return]
-    return data if t is str else dumps_text(data)  # type: ignore[no-any-return]
+        return data.decode()
+    return data if t is str else dumps_text(data)
 
 
 _SEP = b"\n"
