@@ -212,12 +212,14 @@ def main() -> None:
     ap.add_argument("--apply-ref", default="", help="with --apply: also time sqlite_apply.py of this git ref")
     ap.add_argument("--window", type=int, default=50, help="with --apply: orders in flight")
     ap.add_argument("--slice", type=int, default=0, help="with --apply: records per batch (0: APPLY_SLICE)")
+    ap.add_argument("--lag", type=int, default=0, help="with --flood: loop turns between an order's N and A")
     ap.add_argument("--flood", action="store_true",
                     help="with --apply: the records of drive.py's flood (each order rests: N, A with "
                          "the New, its confirmation)")
     args = ap.parse_args()
     if args.apply:
-        _apply_micro(args.orders, args.repeat, args.apply_ref, args.window, args.slice, args.flood)
+        _apply_micro(args.orders, args.repeat, args.apply_ref, args.window, args.slice, args.flood,
+                     args.lag)
         return
     before = _old_store_module(args.before)
     kinds = ["no store (bench overhead)", "sqlite (before)", "memory + commit per turn",
@@ -317,10 +319,11 @@ def _flood_order(store: Any, decision_cls: Any, i: int) -> Any:
     return rid, data
 
 
-def _journal_records(n: int, window: int, flood: bool = False) -> list[tuple[int, bytes]]:
+def _journal_records(n: int, window: int, flood: bool = False, lag: int = 0) -> list[tuple[int, bytes]]:
     """The journal records of ``n`` orders (Steps: 4 loop turns each), ``window`` of them in
     flight at a time (the order_roundtrip driver's window is 50), as the store wrote them.
-    ``flood``: drive.py's flood instead (orders rest: N, then A with the New, then its confirmation)."""
+    ``flood``: drive.py's flood instead (orders rest: N, then A with the New, then its confirmation),
+    the A ``lag`` loop turns after the N (the simulator's answer; at max rate it waits in a queue)."""
     from gateway.store import Store
     from gateway.store.orders_store import Decision
 
@@ -337,6 +340,8 @@ def _journal_records(n: int, window: int, flood: bool = False) -> list[tuple[int
                     return
                 rid, data = _flood_order(store, Decision, i)
                 await steps._commit(0.0)
+                for _ in range(lag):
+                    await asyncio.sleep(0)
                 (seq,) = store.apply(request_id=rid, cl_ord_id=f"c{i}", order_id=data["order_id"], state="0",
                                      working=True, data=data, session=S1, exec_ids=[f"e{i}-0"],
                                      outbound=[(S1, f"e{i}-0", True, "8", _er_fields(i))])
@@ -354,17 +359,28 @@ def _journal_records(n: int, window: int, flood: bool = False) -> list[tuple[int
         return asyncio.run(run(Path(tmp) / "gw.sqlite"))
 
 
-def _apply_micro(n: int, repeat: int, ref: str, window: int, slice_: int, flood: bool = False) -> None:
+def _apply_micro(n: int, repeat: int, ref: str, window: int, slice_: int, flood: bool = False,
+                 lag: int = 0) -> None:
     """CPU of bringing SQLite up to date from the journal, per order and per record: the records of
     ``n`` orders applied in batches of ``slice_`` records (0: the loop's APPLY_SLICE, as
     ``_apply_tick`` does), on a fresh file each run; best of ``repeat``. ``ref``: also the apply of
     that git ref."""
+    import orjson
+
     from gateway.store import sqlite_apply
     from gateway.store.database import SqliteDatabase
     from gateway.store.orders_store import APPLY_SLICE
 
-    frames = _journal_records(n, window, flood)
+    frames = _journal_records(n, window, flood, lag)
     size = slice_ or APPLY_SLICE
+    # Orders whose "N" and "A" fall in different batches: the row is inserted, then updated.
+    batch_of: dict[str, set[int]] = {}
+    decode = getattr(sqlite_apply, "decode_unit", orjson.loads)  # a tree of before: plain JSON units
+    for k, (_, payload) in enumerate(frames):
+        if payload[:5] in (b'["N",', b'["A",'):
+            rid = decode(payload)[2 if payload[2:3] == b"N" else 1]
+            batch_of.setdefault(rid, set()).add(k // size)
+    split = sum(len(b) > 1 for b in batch_of.values()) / max(1, len(batch_of))
     impls: list[tuple[str, Any]] = [("this tree", sqlite_apply.apply_frames)]
     if ref:
         src = subprocess.check_output(["git", "-C", str(ROOT), "show",
@@ -375,7 +391,8 @@ def _apply_micro(n: int, repeat: int, ref: str, window: int, slice_: int, flood:
     what = " resting (flood)" if flood else ""
     per_order = sum(len(p) for _, p in frames) / n
     print(f"apply of {len(frames)} journal records ({n} orders{what}, {window} in flight, {per_order:.0f} "
-          f"bytes per order) in slices of {size}; best of {repeat}")
+          f"bytes per order) in slices of {size}, {split:.0%} of the orders' N and A in different slices; "
+          f"best of {repeat}")
     print(f"{'apply':12} {'CPU us/order':>13} {'CPU us/record':>14} {'wall ms':>9}")
     for name, fn in impls:
         best = (float("inf"), 0.0)
