@@ -196,7 +196,7 @@ def start_server(name: str, work: Path, sim_url: str,
     return proc, port
 
 
-def measure(name: str, args: argparse.Namespace) -> tuple[Result, Result]:
+def measure(name: str, args: argparse.Namespace) -> tuple[Result, Result, tuple[float, float]]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     with tempfile.TemporaryDirectory(prefix=f"floor-{name}-") as tmp:
         sim, url = start_sim(env)
@@ -207,14 +207,21 @@ def measure(name: str, args: argparse.Namespace) -> tuple[Result, Result]:
                 client.logon()
                 paced(client, "warm", 100, 200.0, "1.00")   # connections, caches, first allocations
                 _, cpu0 = proc_counters(proc.pid)
+                _, sim0 = proc_counters(sim.pid)
+                own0 = sum(os.times()[:2])
                 fast = flood(client, "f", args.orders, args.window, "1.00")
                 _, cpu1 = proc_counters(proc.pid)
+                _, sim1 = proc_counters(sim.pid)
+                own1 = sum(os.times()[:2])
                 fast.cpu_us = (cpu1 - cpu0) / max(fast.sent, 1) * 1e6
+                # The simulator and this driver share the machine's other core: their CPU per order
+                # says how fast any server could be fed here.
+                feeders = ((sim1 - sim0) / max(fast.sent, 1) * 1e6, (own1 - own0) / max(fast.sent, 1) * 1e6)
                 slow = paced(client, "p", args.paced_orders, args.rate, "1.00")
                 _, cpu2 = proc_counters(proc.pid)
                 slow.cpu_us = (cpu2 - cpu1) / max(slow.sent, 1) * 1e6
                 client.logout()
-                return fast, slow
+                return fast, slow, feeders
             finally:
                 stop(proc)
         finally:
@@ -239,11 +246,13 @@ def main() -> int:
     rows: dict[str, list[tuple[Result, Result]]] = {n: [] for n in names}
     for _ in range(args.repeats):
         for name in names:
-            rows[name].append(measure(name, args))
-            fast, slow = rows[name][-1]
+            fast, slow, (sim_us, driver_us) = measure(name, args)
+            rows[name].append((fast, slow))
             print(f"{name:8} max rate: {fast.rate:8.0f} orders/s ({fast.answered}/{fast.sent} answered), "
                   f"CPU {fast.cpu_us:6.0f} us/order | {args.rate:.0f}/s: D->ER p50 {slow.pct(50):7.0f} us "
-                  f"p99 {slow.pct(99):7.0f} us, CPU {slow.cpu_us:6.0f} us/order", flush=True)
+                  f"p99 {slow.pct(99):7.0f} us, CPU {slow.cpu_us:6.0f} us/order | at max rate the "
+                  f"simulator used {sim_us:4.0f} us/order, this driver {driver_us:4.0f}",
+                  flush=True)
     print(f"\nsummary (median over {args.repeats} round(s); uptime load {os.getloadavg()[0]:.2f}):")
 
     def median(values: list[float]) -> float:

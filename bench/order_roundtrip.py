@@ -20,6 +20,19 @@ Beside the raw D -> New (which includes the simulator's round trip and the clien
 work) it prints the gateway-added part, read from the gateway's ``/metrics`` (admin API) before
 and after each phase: ``plxtra_fix_gateway_added_seconds`` per stage (``gateway.stages``), p50 and
 p99 interpolated within the histogram's buckets as ``histogram_quantile`` does.
+
+``--stamps FILE`` also stamps the gateway's order path (``PLXTRA_STAMPS``, see
+``gateway.ops.metrics_stages.Stamps``) and prints, per paced order, where the request leg (the
+loop's wake-up for the D -> PlaceOrder written) and the answer leg (wake-up for the Zenith answer ->
+ExecutionReport handed to QuickFIX) spend their time; ``--read-stamps FILE`` reads a dump again
+(also one written under /work/briefs/tools/drive.py with PLXTRA_STAMPS set).
+
+Two knobs of the measuring side (environment, default off): ``PLXTRA_BENCH_PACER=sleep`` paces
+the D's by sleeping only (the default spins the last 2 ms before each send, holding one of the
+machine's two cores); ``PLXTRA_BENCH_BATCH_PEERS=1`` runs the simulator and the client's reader
+as SCHED_BATCH, so that their wake-up by the gateway's loopback send does not preempt the gateway
+inside that send (the stamps show it: the slowest 3% of request legs spend +0.7 to 0.9 ms inside
+the Zenith socket write, the peer's handling timed as the gateway's).
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,6 +139,17 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+BATCH_PEERS = os.environ.get("PLXTRA_BENCH_BATCH_PEERS") == "1"
+
+
+def batch_scheduling() -> None:
+    """This thread (and what it starts) as SCHED_BATCH: its wake-ups do not preempt the task that
+    woke it. On a 2-core machine a peer woken by the gateway's send (loopback TCP wakes the reader
+    on the sender's core) otherwise often runs at once in the gateway's place, and its whole
+    handling of the message is timed as the gateway's send (PLXTRA_BENCH_BATCH_PEERS=1)."""
+    os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+
+
 class RawClient:
     """FIX 4.4 initiator on a plain socket: a reader thread timestamps ExecutionReports."""
 
@@ -165,6 +190,8 @@ class RawClient:
         self._send("D", new_order_body(cl_ord_id, price))
 
     def _read(self) -> None:
+        if BATCH_PEERS:
+            batch_scheduling()
         buf = b""
         while True:
             try:
@@ -222,15 +249,20 @@ class RawClient:
         return Result(len(keys), len(done), (last - started) / 1e9, lat)
 
 
+SPIN = 0.002   # s before each paced send the pacer spins instead of sleeping (PACER)
+PACER = os.environ.get("PLXTRA_BENCH_PACER", "spin")
+
+
 def paced(client: RawClient, prefix: str, count: int, rate: float, price: str) -> Result:
     ids = [f"{prefix}-{i}" for i in range(count)]
     interval = 1.0 / rate
+    spin = SPIN if PACER == "spin" else 0.0
     started_ns = time.perf_counter_ns()
     start = time.perf_counter()
     for i, cl in enumerate(ids):
         target = start + i * interval
         while (delay := target - time.perf_counter()) > 0:
-            time.sleep(delay if delay > 0.002 else 0)
+            time.sleep(delay if delay > spin else 0)
         client.order(cl, price)
     client.wait_answers(ids, timeout=30)
     return client.result(ids, started_ns)
@@ -450,6 +482,122 @@ def per_message_costs(n: int = 20_000) -> None:
         print(f"  {name:30} {best / n * 1e6:6.2f} us")
 
 
+# -- the D -> New critical path, from the gateway's per-call stamps (PLXTRA_STAMPS) ------------------
+
+_SELECT = "EpollSelector.select"
+_FROM_APP = "GatewayApplication.fromApp"
+_ZENITH_WRITE = "ZenithConnection._write"
+_ZENITH_READ = "ZenithConnection.data_received"
+_FIX_SEND = "QuickFixOutbox.send"
+
+
+def read_stamps(path: Path) -> tuple[list[str], list[tuple[int, int]]]:
+    """(function names, [(id, perf_counter_ns)]) of a dump (gateway.ops.metrics_stages.Stamps)."""
+    with path.open(encoding="utf-8") as f:
+        count = int(f.readline())
+        names = [f.readline().rstrip("\n") for _ in range(count)]
+        events = [(int(a), int(b)) for a, b in (line.split() for line in f)]
+    return names, events
+
+
+def _segments(names: list[str], events: list[tuple[int, int]]) -> tuple[list[int], list[str]]:
+    """The time line cut at every stamp: segment i runs from ``starts[i]`` to ``starts[i + 1]``
+    and belongs to the innermost wrapped function running then (``<loop>`` outside all)."""
+    starts: list[int] = []
+    owners: list[str] = []
+    stack: list[str] = []
+    for ident, ns in events:
+        name = names[ident // 2]
+        if ident % 2 == 0:
+            stack.append(name)
+        elif stack and stack[-1] == name:
+            stack.pop()
+        elif name in stack:   # an exit whose inner exits were lost (the dump filled up)
+            del stack[len(stack) - 1 - stack[::-1].index(name):]
+        starts.append(ns)
+        owners.append(stack[-1] if stack else "<loop>")
+    return starts, owners
+
+
+def critical_path(names: list[str], events: list[tuple[int, int]]) -> dict[str, list[dict[str, float]]]:
+    """Per paced order, the time (us) of each owner on the two legs of D -> New and after them:
+
+    * ``request``: the loop's wake-up for the D (end of the select) -> the PlaceOrder written;
+    * ``answer``: the wake-up for the Zenith read that answers it -> the ER handed to QuickFIX
+      (the exit of the outbox's ``send``);
+    * ``request_tail`` / ``answer_tail``: from there to the loop's next select (work done after
+      the send in the same wake-up: off the order's latency, not off its CPU)."""
+    starts, owners = _segments(names, events)
+    kinds = [(names[i // 2], i % 2) for i, _ in events]
+    out: dict[str, list[dict[str, float]]] = {"request": [], "answer": [], "request_tail": [],
+                                              "answer_tail": []}
+
+    def first(name: str, exit_: int, after: int) -> int | None:
+        for k in range(after, len(kinds)):
+            if kinds[k] == (name, exit_):
+                return k
+        return None
+
+    def last(name: str, exit_: int, before: int) -> int | None:
+        for k in range(before, -1, -1):
+            if kinds[k] == (name, exit_):
+                return k
+        return None
+
+    def split(a: int, b: int) -> dict[str, float]:
+        parts: dict[str, float] = {}
+        for k in range(a, b):
+            parts[owners[k]] = parts.get(owners[k], 0.0) + (starts[k + 1] - starts[k]) / 1000
+        parts["total"] = (starts[b] - starts[a]) / 1000
+        return parts
+
+    k = 0
+    from_apps = [i for i, kd in enumerate(kinds) if kd == (_FROM_APP, 0)]
+    for n, fa in enumerate(from_apps):
+        if fa < k:
+            continue
+        wake = last(_SELECT, 1, fa)
+        written = first(_ZENITH_WRITE, 1, fa)
+        nxt = from_apps[n + 1] if n + 1 < len(from_apps) else len(kinds)
+        if wake is None or written is None or written > nxt:
+            continue
+        sel = first(_SELECT, 0, written)
+        read = first(_ZENITH_READ, 0, written)
+        if sel is None or read is None or read > nxt:
+            continue
+        wake2 = last(_SELECT, 1, read)
+        sent = first(_FIX_SEND, 1, read)
+        if wake2 is None or sent is None or sent > nxt:
+            continue
+        sel2 = first(_SELECT, 0, sent)
+        if sel2 is None:
+            continue
+        out["request"].append(split(wake, written))
+        out["request_tail"].append(split(written, sel))
+        out["answer"].append(split(wake2, sent))
+        out["answer_tail"].append(split(sent, sel2))
+        k = sel2
+    return out
+
+
+def print_critical_path(path: Path, top: int = 25) -> None:
+    names, events = read_stamps(path)
+    legs = critical_path(names, events)
+    print(f"\nD -> New critical path from {path} ({len(events)} stamps, {len(legs['request'])} orders),"
+          " median us per order (owner: innermost stamped function)")
+    for leg, rows in legs.items():
+        if not rows:
+            continue
+        keys = {key for row in rows for key in row}
+        med = {key: statistics.median(row.get(key, 0.0) for row in rows) for key in keys}
+        mean = {key: statistics.fmean(row.get(key, 0.0) for row in rows) for key in keys}
+        totals = sorted(row["total"] for row in rows)
+        p99 = totals[min(len(totals) - 1, int(0.99 * len(totals)))]
+        print(f"  {leg}: total p50 {med['total']:.0f} us, p99 {p99:.0f} us, mean {mean['total']:.0f} us")
+        for key in sorted(keys - {"total"}, key=lambda x: -mean[x])[:top]:
+            print(f"    {mean[key]:7.1f} mean {med[key]:7.1f} p50  {key}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -464,6 +612,10 @@ def main() -> int:
                         help="only print the engine's per-message Python costs (no servers)")
     parser.add_argument("--profile", metavar="FILE",
                         help="py-spy --native the gateway during the max-rate phase (raw stacks to FILE)")
+    parser.add_argument("--stamps", metavar="FILE",
+                        help="stamp the gateway's calls (PLXTRA_STAMPS, dumped to FILE) and print the "
+                             "D -> New critical path (with few --orders: the max-rate phase is stamped too)")
+    parser.add_argument("--read-stamps", metavar="FILE", help="only print the critical path of a stamps dump")
     parser.add_argument("--serve-bare", nargs=2, metavar=("PORT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -471,6 +623,9 @@ def main() -> int:
         return 0
     if args.costs:
         per_message_costs()
+        return 0
+    if args.read_stamps:
+        print_critical_path(Path(args.read_stamps))
         return 0
 
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -497,18 +652,23 @@ def main() -> int:
             if args.sim == "process":
                 sim_port = free_port()
                 sim = subprocess.Popen([sys.executable, "-m", "gateway", "sim", "--port", str(sim_port),
-                                        "--activity", "off"], env=env, stdout=subprocess.DEVNULL)
+                                        "--activity", "off"], env=env, stdout=subprocess.DEVNULL,
+                                       preexec_fn=batch_scheduling if BATCH_PEERS else None)
                 wait_port(sim_port, sim, 30)
                 url = f"ws://127.0.0.1:{sim_port}/Zenith"
             cfg = write_test_config(work / "gw", url, port, message_store="file")
             admin_port = free_port()
             add_admin(cfg, admin_port)
             try:
-                with spawn_gateway_process(cfg, extra_args=["--log-level", "WARNING"], timeout=60) as proc:
+                stamps = Path(args.stamps).resolve() if args.stamps else None
+                with spawn_gateway_process(cfg, extra_args=["--log-level", "WARNING"], timeout=60,
+                                           env={"PLXTRA_STAMPS": str(stamps)} if stamps else None) as proc:
                     slow, fast, added = drive("gateway", port, args, "1.00", proc.pid,
                                               lambda: scrape_added(admin_port))
                     results["gateway"] = (slow, fast)
                     proc.terminate()
+                    if stamps is not None and stamps.exists():
+                        print_critical_path(stamps)
                     tail = proc.output().strip().splitlines()[-3:]
                     if any("Traceback" in line or "ERROR" in line for line in tail):
                         print("gateway output tail:", *tail, sep="\n  ", file=sys.stderr)

@@ -26,6 +26,7 @@ import asyncio
 import dataclasses
 import gc
 import logging
+import os
 import sys
 import threading
 import time
@@ -159,6 +160,11 @@ def _run(args: argparse.Namespace) -> int:
     from gateway.fix.quickfix_import import install
 
     install()   # before anything imports quickfix: its field classes are made on first use (start-up time)
+    stamps = os.environ.get("PLXTRA_STAMPS")
+    if stamps:   # bench only (bench/order_roundtrip.py --stamps): before the gateway's objects exist
+        from gateway.ops.metrics_stages import install_stamps
+
+        install_stamps(stamps)
     from gateway.app.runtime import Gateway
     from gateway.config.errors import ConfigError
     from gateway.config.loader import load_config

@@ -7,7 +7,8 @@ given the store and the outbox. The rules, in order of a report's life:
    ``handed`` = the session is logged on) in the same transaction as the order's new state,
    before it is handed to the outbox. Its ExecID is then "generated": never generated twice.
 2. ``on_sent(True)`` (QuickFIX accepted it: it has a MsgSeqNum and is in QuickFIX's store)
-   deletes the row (buffered, committed with the next transaction).
+   deletes the row (buffered: journaled with the next commit of the store, or by its apply tick
+   at the latest; no journal write of its own).
 3. A row still there at the next logon is sent again: with PossResend(97)=Y when it was handed
    before (a kill -9 between steps 1 and 2, or a refused send), since the partner may have it
    and de-duplicates by ExecID; as a plain message when it was held (session logged out).
@@ -67,7 +68,7 @@ class Delivery:
         self._outbox = outbox
         self._confirms = accepts_on_sent(outbox)
         self._inflight: set[int] = set()  # outbound seqs handed in this process, not yet answered
-        self._flush_handle: asyncio.Handle | None = None
+        self._flush_handle: asyncio.Handle | None = None   # PostgreSQL: confirmations' commit
         self.logged_on: dict[str, SessionKey] = {}
         # ExecIDs of orders created by this process: all of them are here, so "already sent?" needs
         # no store read (a read releases the GIL to every other thread of the process).
@@ -195,12 +196,16 @@ class Delivery:
             # Kept (handed): the next logon sends it again with PossResend=Y.
             log.info("outbound #%d refused by the FIX engine; kept for the next logon", seq)
             return
+        # With a journal: buffered, journaled with the store's next commit (the next order's) or
+        # by its apply tick (APPLY_EVERY) when none comes; not a journal write of its own per
+        # report (one per order at a paced rate). A kill -9 leaves at most that long's worth of
+        # harmless PossResend copies, which the partner de-duplicates by ExecID.
         self._store.confirm_sent(seq)
-        if self._flush_handle is None:
+        if self._flush_handle is None and not self._store.journaling:
             with contextlib.suppress(RuntimeError):  # no running loop: the next commit carries it
                 loop = asyncio.get_running_loop()
-                # End of this loop turn: every confirmation of the turn in one commit, so a kill -9
-                # leaves at most one turn's worth of (harmless) PossResend copies.
+                # A commit is a database transaction (PostgreSQL): every confirmation of the turn
+                # in one, at the end of the turn (at most one turn's worth of PossResend copies).
                 self._flush_handle = loop.call_soon(self._flush)
 
     def _flush(self) -> None:

@@ -255,7 +255,7 @@ class OrdersService:
         self._timers = TimerQueue(self._timer_fired, monotonic)
         self._names: dict[int, tuple[SessionConfig, str]] = {}
         self._wrote = False  # an event wrote to the store or queued a send behind its commit
-        self._committed_in_turn = False  # the first such event of this loop turn was committed
+        self._asked = 0   # Zenith calls sent and not answered yet (the store's apply waits for them)
         self._tasks: set[asyncio.Task[Any]] = set()
         # Reconciliation waits for the calls it started: a future per call only then.
         self._call_waiters: dict[str, asyncio.Future[None]] = {}
@@ -280,36 +280,32 @@ class OrdersService:
         A failure on a FIX request reaches the dispatcher (which answers it with a 35=j); on any
         other event it is logged and costs that event only."""
         self._wrote = False
-        if isinstance(event, FixRequest):
-            calls = self._execute(self._core.handle(event, self._now()))
-        else:
-            try:
-                calls = self._execute(self._core.handle(event, self._now()))
-            except (InvalidTransition, StoreError, KeyError, ValueError) as exc:
-                log.error("cannot handle %r: %s", event, exc)
-                return []
-        if self._wrote and not self._committed_in_turn and self._store.journaling:
-            self._commit_first()
-        return calls
+        timers: list[SetTimer | CancelTimer] = []
+        try:
+            if isinstance(event, FixRequest):
+                calls = self._execute(self._core.handle(event, self._now()), timers)
+            else:
+                try:
+                    calls = self._execute(self._core.handle(event, self._now()), timers)
+                except (InvalidTransition, StoreError, KeyError, ValueError) as exc:
+                    log.error("cannot handle %r: %s", event, exc)
+                    return []
+            if self._wrote and self._store.journaling:
+                # The first event of a loop turn is committed at once, its PlaceOrder or report sent
+                # now; the rest of a burst at the end of the turn (Store.commit_first). Not when a
+                # commit is a database transaction (PostgreSQL): a burst would then cost two per turn.
+                self._store.commit_first()
+            return calls
+        finally:
+            # Timers (a pending-status deadline seconds away, a fill hold) are set after the event's
+            # sends: bookkeeping no send waits for; still within the event, in the core's order.
+            for op in timers:
+                if isinstance(op, SetTimer):
+                    self._timers.set(op.key, op.at)
+                else:
+                    self._timers.cancel(op.key)
 
-    def _commit_first(self) -> None:
-        """Commit the first event of a loop turn at once, not at the end of the turn.
-
-        The write-ahead rule only asks that nothing leaves before the journal block holding its
-        decision is written; waiting for the end of the turn is for batching. The first event's
-        PlaceOrder or ExecutionReport then leaves a loop turn earlier (at 200 orders/s every order
-        is alone in its turn); the events after it in the same turn (a burst) are still committed
-        together at the end of the turn: at most one more journal write per turn. Not when a
-        commit is a database transaction (PostgreSQL): a burst would then cost two per turn."""
-        self._committed_in_turn = True
-        with contextlib.suppress(RuntimeError):  # no running loop: nothing batches anyway
-            asyncio.get_running_loop().call_soon(self._next_turn)
-        self._store.flush()
-
-    def _next_turn(self) -> None:
-        self._committed_in_turn = False
-
-    def _execute(self, actions: Iterable[Action]) -> list[str]:
+    def _execute(self, actions: Iterable[Action], timers: list[SetTimer | CancelTimer]) -> list[str]:
         calls: list[str] = []
         for action in actions:
             if isinstance(action, Record):
@@ -323,10 +319,8 @@ class OrdersService:
                 calls.append(action.call_id)
                 # Sent once this turn's writes are durable (now, if nothing is waiting).
                 self._store.after_commit(partial(self._send_call, action))
-            elif isinstance(action, SetTimer):
-                self._timers.set(action.key, action.at)
-            elif isinstance(action, CancelTimer):
-                self._timers.cancel(action.key)
+            elif isinstance(action, (SetTimer, CancelTimer)):
+                timers.append(action)   # executed after the sends (_feed)
             elif isinstance(action, Logout):
                 key = self._logged_on.get(action.name)
                 if key is not None and hasattr(self._outbox, "logout"):
@@ -359,6 +353,9 @@ class OrdersService:
                 # after the commit call: a failed write leaves the cache as the store
                 self._cache.put(action.record)
 
+    def _answer_due(self) -> bool:
+        return self._asked > 0
+
     def _timer_fired(self, key: Any) -> None:
         self._feed(TimerFired(key))
 
@@ -369,10 +366,12 @@ class OrdersService:
         request = action.request
         self._client.send_request(request.controller, request.topic, dict(request.data),
                                   partial(self._answered, action))
+        self._asked += 1
 
     def _answered(self, action: CallZenith, data: Any, error: Exception | None) -> None:
         """The completion of ``action``'s request (from the client's dispatch, timer or loss
         handling): parsed once, fed to the core."""
+        self._asked -= 1
         if self._closed:
             return
         errors: tuple[str, ...] = ()
@@ -431,6 +430,9 @@ class OrdersService:
             return
         self._started = True
         self._store.group_commit(asyncio.get_running_loop())  # one commit per loop turn
+        # The database's catching up (about 1 ms per batch on the loop) waits while an answer is
+        # due: at a paced rate it then runs after an order's ExecutionReport, not in front of it.
+        self._store.apply_when_idle(self._answer_due)
         self._cache.load(record_from_data(o.data) for o in self._store.working_orders())
         for account in self.accounts():
             self._subscribe(account)
@@ -470,6 +472,7 @@ class OrdersService:
                 sub.close()
         self._subs.clear()
         self._timers.close()
+        self._store.apply_when_idle(None)
         self._closed = True  # answers of calls still with the client change nothing now
         for waiter in self._call_waiters.values():
             if not waiter.done():

@@ -83,18 +83,196 @@ def time_answers(client: Any, histogram: Any = None) -> None:
         started = clock()
 
         def answered(result: Any, error: Any) -> None:
-            if histogram is not None:
-                histogram.labels(controller, "ok" if error is None else "error").observe(clock() - started)
-            # Timeouts and connection losses are not a read the gateway reacts to: not timed.
-            if error is None or isinstance(error, ZenithRequestError):
-                token = open_answer(asked)
-                try:
+            took = clock() - started
+            try:
+                # Timeouts and connection losses are not a read the gateway reacts to: not timed.
+                if error is None or isinstance(error, ZenithRequestError):
+                    token = open_answer(asked)
+                    try:
+                        on_answer(result, error)
+                    finally:
+                        close_origin(token)
+                else:
                     on_answer(result, error)
-                finally:
-                    close_origin(token)
-            else:
-                on_answer(result, error)
+            finally:
+                # After the answer's handling, whose ExecutionReport has left by now: the metric is
+                # bookkeeping, off the D -> New path (its duration was read on arrival).
+                if histogram is not None:
+                    histogram.labels(controller, "ok" if error is None else "error").observe(took)
 
         inner_send(controller, topic, data, answered, timeout)
 
     client.send_request = send_request
+
+
+# -- per-call stamps (bench only) -------------------------------------------------------------------
+#
+# ``PLXTRA_STAMPS=FILE`` (read by ``plxtra-fix run``): the functions of :data:`STAMPED` record a
+# ``perf_counter_ns`` stamp on entry and on exit into preallocated arrays, dumped to FILE when the
+# process ends; ``bench/order_roundtrip.py --stamps`` reads the dump and splits the D -> New
+# critical path into what runs on it. Off (the default) nothing is wrapped: it costs nothing.
+
+STAMPS_ENV = "PLXTRA_STAMPS"
+STAMPED = (
+    "selectors:EpollSelector.select",
+    "asyncio.events:Handle._run",
+    "gateway.fix.loop_driver:LoopDriver._poll",
+    "gateway.fix.loop_driver:LoopDriver._sync",
+    "gateway.fix.loop_driver:LoopDriver._run_after",
+    "gateway.fix.loop_driver:LoopDriver._timeout",
+    "gateway.ops.fixlog:_FileLog.onIncoming",
+    "gateway.ops.fixlog:_FileLog.onOutgoing",
+    "gateway.ops.fixlog:_FileLog.onEvent",
+    "gateway.ops.fixlog:_TurnFlush.flush",
+    "gateway.ops.events:SessionWatch.incoming",
+    "gateway.ops.events:SessionWatch.outgoing",
+    "gateway.fix.handoff:GatewayApplication.fromApp",
+    "gateway.fix.handoff:GatewayApplication.toApp",
+    "gateway.fix.handoff:GatewayApplication.fromAdmin",
+    "gateway.fix.handoff:GatewayApplication.toAdmin",
+    "gateway.fix.handoff:GatewayApplication._dispatch",
+    "gateway.fix.handoff:QuickFixOutbox.send",
+    "gateway.fix.handoff:QuickFixOutbox.flush",
+    "gateway.fix.handoff:QuickFixOutbox._run_completions",
+    "gateway.fix.handoff:to_quickfix",
+    "gateway.fix.handoff:record_from_text",
+    "gateway.store.inbound_journal:InboundJournal.append",
+    "gateway.app.throttle:ThrottleGate.admit",
+    "gateway.app.orders_service:OrdersService.on_message",
+    "gateway.app.orders_service:OrdersService._feed",
+    "gateway.app.orders_service:OrdersService._execute",
+    "gateway.app.orders_service:OrdersService._record",
+    "gateway.app.orders_service:OrdersService._send_call",
+    "gateway.app.orders_service:OrdersService._answered",
+    "gateway.app.orders_service:OrdersService._on_orders_event",
+    "gateway.app.orders_service:OrdersService._on_tx_event",
+    "gateway.app.orders_service:OrdersService._next_turn",
+    "gateway.app.orders_service:_action_response",
+    "gateway.app.orders_delivery:Delivery.deliver",
+    "gateway.app.orders_delivery:Delivery._send_batch",
+    "gateway.app.orders_delivery:Delivery._on_sent",
+    "gateway.app.orders_delivery:Delivery._flush",
+    "gateway.app.timer_queue:TimerQueue._run",
+    "gateway.bridge.orders.core:OrderCore.handle",
+    "gateway.store.orders_store:Store.record_new_order",
+    "gateway.store.orders_store:Store.apply",
+    "gateway.store.orders_store:Store.flush",
+    "gateway.store.orders_store:Store._commit_group",
+    "gateway.store.orders_store:Store._end_turn",
+    "gateway.store.orders_store:Store.commit_first",
+    "gateway.store.orders_store:Store._apply_tick",
+    "gateway.store.journal:Journal.write",
+    "gateway.store.orders_store:encode_block",
+    "gateway.zenith.client:ZenithClient.send_request",
+    "gateway.zenith.client:ZenithClient._on_frame",
+    "gateway.zenith.client:ZenithClient._deliver",
+    "gateway.zenith.protocol:ZenithProtocol.receive",
+    "gateway.zenith.protocol:ZenithProtocol.start_call",
+    "gateway.zenith.transport:ZenithConnection.data_received",
+    "gateway.zenith.transport:ZenithConnection.send_text_soon",
+    "gateway.zenith.transport:ZenithConnection._write",
+    "gateway.zenith.transport:ZenithConnection._flush",
+    "gateway.zenith.transport:ZenithConnection.send_data",
+    "gateway.zenith.records:OrderActionResponse.from_json",
+    "gateway.zenith.records:Order.from_json",
+    "gateway.ops.metrics_stages:StageTimes.observe",
+    "gateway.stages:handed",
+)
+
+
+class Stamps:
+    """Entry/exit stamps of wrapped functions: ``ids[i]`` is ``2 * function index`` (+1 on exit),
+    ``times[i]`` its ``perf_counter_ns``. Recording stops when the arrays are full."""
+
+    def __init__(self, capacity: int = 4_000_000) -> None:
+        from array import array
+
+        self.names: list[str] = []
+        self.times = array("q", bytes(8 * capacity))
+        self.ids = array("i", bytes(4 * capacity))
+        self.count = 0
+        self.capacity = capacity
+
+    def wrap(self, target: str) -> bool:
+        """Wrap ``module:Class.function`` or ``module:function`` (a function is wrapped in the module
+        named, so name the module that calls it); False if it does not exist."""
+        import functools
+        import importlib
+
+        module_name, _, path = target.partition(":")
+        try:
+            owner: Any = importlib.import_module(module_name)
+        except ImportError:
+            return False
+        *outer, name = path.split(".")
+        for part in outer:
+            owner = getattr(owner, part, None)
+            if owner is None:
+                return False
+        fn = owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None)
+        if fn is None or isinstance(fn, (staticmethod, classmethod, property)):
+            return False
+        enter = 2 * len(self.names)
+        self.names.append(path)
+        times, ids, limit, now = self.times, self.ids, self.capacity - 1, time.perf_counter_ns
+
+        @functools.wraps(fn)
+        def stamped(*args: Any, **kwargs: Any) -> Any:
+            i = self.count
+            if i < limit:
+                ids[i] = enter
+                times[i] = now()
+                self.count = i + 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                j = self.count
+                if j < limit:
+                    ids[j] = enter + 1
+                    times[j] = now()
+                    self.count = j + 1
+
+        setattr(owner, name, stamped)
+        return True
+
+    def stamp_gc(self) -> None:
+        """Stamp the cyclic garbage collector's runs too (``gc.collect``): they run inside whatever
+        allocated last, often on the order path."""
+        import gc
+
+        enter = 2 * len(self.names)
+        self.names.append("gc.collect")
+        times, ids, limit, now = self.times, self.ids, self.capacity - 1, time.perf_counter_ns
+
+        def stamped(phase: str, info: dict[str, int]) -> None:
+            i = self.count
+            if i < limit:
+                ids[i] = enter if phase == "start" else enter + 1
+                times[i] = now()
+                self.count = i + 1
+
+        gc.callbacks.append(stamped)
+
+    def dump(self, path: str) -> None:
+        """Names, one a line, then ``id time`` pairs."""
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(f"{len(self.names)}\n")
+            out.writelines(f"{n}\n" for n in self.names)
+            ids, times = self.ids, self.times
+            out.writelines(f"{ids[i]} {times[i]}\n" for i in range(self.count))
+
+
+def install_stamps(path: str, targets: Sequence[str] = STAMPED) -> Stamps:
+    """Wrap ``targets`` and dump their stamps to ``path`` at exit (bench only: ``PLXTRA_STAMPS``).
+    Must run before the gateway is built, so that the objects it makes call the wrappers."""
+    import atexit
+
+    stamps = Stamps()
+    stamps.stamp_gc()
+    missing = [t for t in targets if not stamps.wrap(t)]
+    if missing:
+        import logging
+
+        logging.getLogger("gateway.ops.metrics").warning("stamps: not found: %s", ", ".join(missing))
+    atexit.register(stamps.dump, path)
+    return stamps

@@ -85,8 +85,9 @@ and 0.21-0.25 ms). Two of the four turns also read the database on a miss (a new
 decision's key): one round trip each.
 
 RequestIDs are reserved in blocks (unused IDs of a block are skipped after a restart, never
-reused); delivery confirmations are buffered and journaled with the next block (losing them only
-causes a PossResend copy); WAL checkpoints run on a background thread
+reused); delivery confirmations are buffered and journaled with the next block, or by the apply
+tick when none comes (losing them only causes a PossResend copy); on the loop the apply waits while
+the order path expects an answer (:meth:`Store.apply_when_idle`); WAL checkpoints run on a background thread
 (:mod:`gateway.store.checkpoint`). The module imports nothing of the gateway but the store's own
 modules, its error root and crash points: rows are plain values.
 """
@@ -121,6 +122,14 @@ __all__ = [
 
 APPLY_EVERY = 0.1
 """Seconds between two batches applied to SQLite (what the journal holds beyond the database)."""
+
+APPLY_WAIT = 0.001
+APPLY_WAIT_MAX = 10
+"""While an answer is expected (:meth:`Store.apply_when_idle`) the apply on the loop waits
+:data:`APPLY_WAIT` s, at most :data:`APPLY_WAIT_MAX` times in a row (then it runs anyway), unless
+more than :data:`APPLY_SLICE` records wait (it is behind: catching up comes first): at 200
+orders/s a batch (about 1 ms of the loop) then runs between an order's ExecutionReport and the
+next order instead of in front of a PlaceOrder answer that arrives meanwhile."""
 
 KEEP_DONE = 10_000
 """Done orders kept in memory (most recently written first); older ones are read from SQLite."""
@@ -225,6 +234,8 @@ class Store:
         self._journal_on = journal and database is None
         self._loop: asyncio.AbstractEventLoop | None = None  # set: group commit per loop turn
         self._open = False  # a block of this turn's records is waiting for its journal write
+        self._turn_pending = False  # the end of this loop turn is scheduled (_end_turn)
+        self._committed_early = False  # commit_first() committed in this loop turn
         self._block: list[tuple[int, bytes]] = []
         self._after: list[Callable[[], object]] = []
         self._durable: asyncio.Future[None] | None = None
@@ -232,6 +243,8 @@ class Store:
         self._decided_in_group = False  # the open block holds a decision (crash point)
         self._unapplied: list[tuple[int, bytes]] = []  # journaled, not yet handed to the database
         self._apply_handle: asyncio.Handle | None = None
+        self._busy: Callable[[], bool] | None = None   # apply_when_idle
+        self._waited = 0   # apply ticks put off in a row (APPLY_WAIT_MAX)
         self._thread: ApplyThread | None = None
         self._journal: Journal | None = None
         self._errors: tuple[type[Exception], ...]
@@ -326,7 +339,9 @@ class Store:
         self._seen_dec = _KeyFilter(db.decision_count(), db.decision_keys)
         self._seen_handle: asyncio.TimerHandle | None = None
         self._fill_seen(SEEN_OPEN_KEYS)
-        self._outbound: dict[int, DeferredMessage] = {}
+        # seq -> row; a row written by apply() stays the list its unit holds until it is read
+        # (deferred_for, mark_handed: a logon), since most are confirmed and dropped unread.
+        self._outbound: dict[int, DeferredMessage | list[Any]] = {}
         for seq, s, m, f, e, h in db.outbound():
             self._outbound[seq] = DeferredMessage(seq, s, m, _fields(f), e, h)
         self._next_out = max([0, *self._outbound, db.outbound_top()]) + 1
@@ -373,6 +388,8 @@ class Store:
                 self._commit_group()
             self._catch_up()
         self._loop = loop
+        # A turn's end scheduled on a loop left behind finds nothing open; this loop schedules its own.
+        self._turn_pending = self._committed_early = False
         if self._seen_handle is not None:
             self._seen_handle.cancel()
             self._seen_handle = None
@@ -393,7 +410,26 @@ class Store:
                 self._durable = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._durable)
 
-    def _commit_open_group(self) -> None:
+    def commit_first(self) -> None:
+        """Commit now if nothing was committed early in this loop turn yet, else leave the turn's
+        writes to its end. The write-ahead rule only asks that nothing leaves before the journal
+        block holding its decision is written; waiting for the end of the turn is for batching.
+        The first event of a turn (at 200 orders/s every order is alone in its turn) then sends
+        its PlaceOrder or ExecutionReport a loop turn earlier, and a burst costs at most one more
+        journal write per turn. One flag and the turn's one end callback (scheduled by the
+        turn's first write) do the bookkeeping: no loop look-up or callback of its own per event."""
+        if self._committed_early:
+            return
+        if self._loop is not None:
+            self._committed_early = True
+            if not self._turn_pending:   # nothing written this turn (confirmations only)
+                self._turn_pending = True
+                self._loop.call_soon(self._end_turn)
+        self.flush()
+
+    def _end_turn(self) -> None:
+        self._turn_pending = False
+        self._committed_early = False
         if self._open:
             self._commit_group()
 
@@ -438,8 +474,26 @@ class Store:
 
     # --- bringing the database up to date -----------------------------------------------------
 
+    def apply_when_idle(self, busy: Callable[[], bool] | None) -> None:
+        """Put the apply on the loop off while ``busy()`` (an answer the order path waits for is
+        due), by :data:`APPLY_WAIT` s at a time, at most :data:`APPLY_WAIT_MAX` times in a row."""
+        self._busy = busy
+
     def _apply_tick(self) -> None:
         """Timer: hand the journaled records to the database (on the loop, or to the thread)."""
+        # Not behind (more than a slice waiting: catching up comes first) and not for ever.
+        if (self._busy is not None and not self._apply_in_thread and self._waited < APPLY_WAIT_MAX
+                and self._loop is not None and 0 < len(self._unapplied) <= APPLY_SLICE and self._busy()):
+            self._waited += 1
+            self._apply_handle = self._loop.call_later(APPLY_WAIT, self._apply_tick)
+            return
+        self._waited = 0
+        if self._confirmed and not self._open:
+            # Delivery confirmations no later commit carried (confirm_sent): journaled now, so a
+            # crash repeats at most this tick's worth of reports (PossResend). The handle is still
+            # set: the commit does not schedule another tick.
+            with contextlib.suppress(*self._write_errors):
+                self.flush()
         self._apply_handle = None
         frames, self._unapplied = self._unapplied, []
         assert self._journal is not None  # only the journal mode applies later
@@ -542,7 +596,9 @@ class Store:
             self._block.append(frame)
             if not self._open:
                 self._open = True
-                self._loop.call_soon(self._commit_open_group)
+                if not self._turn_pending:
+                    self._turn_pending = True
+                    self._loop.call_soon(self._end_turn)
         else:
             frames = [frame]
             if self._confirmed:
@@ -798,8 +854,10 @@ class Store:
             for e in exec_ids:
                 self._execs.put((session, e), True, seq)
         self._remember_decision(decision, seq)
-        for s_, s, e, h, m, f in rows:
-            self._outbound[s_] = DeferredMessage(s_, s, m, _kept_fields(f), e, h)
+        outbound_rows = self._outbound
+        for row in rows:
+            # Built into a DeferredMessage only if read: not in front of the report's send.
+            outbound_rows[row[0]] = row
         return list(range(first + len(rows) - len(outbound), first + len(rows)))
 
     def order(self, request_id: str) -> StoredOrder | None:
@@ -871,11 +929,21 @@ class Store:
         seq = self._next_out
         self._write(["O", [[seq, session, None, False, msg_type, fields]]], "defer_message")
         self._next_out += 1
-        self._outbound[seq] = DeferredMessage(seq, session, msg_type, _kept_fields(fields))
+        self._outbound[seq] = DeferredMessage(seq, session, msg_type, _fields(fields))
 
     def deferred_for(self, session: str) -> list[DeferredMessage]:
         """Every outbound row of ``session`` not yet confirmed, oldest first."""
-        return [m for m in self._outbound.values() if m.session == session]
+        found: list[DeferredMessage] = []
+        rows = self._outbound
+        for seq, m in rows.items():
+            if type(m) is list:
+                if m[1] != session:
+                    continue
+                m = rows[seq] = _deferred(m)   # same key: the dict's size and order stay
+            elif m.session != session:   # type: ignore[union-attr]
+                continue
+            found.append(m)   # type: ignore[arg-type]
+        return found
 
     def mark_handed(self, seqs: Iterable[int]) -> None:
         """Held rows given to the FIX engine: from now on a re-send carries PossResend=Y."""
@@ -884,13 +952,18 @@ class Store:
         for s in seqs:
             row = self._outbound.get(s)
             if row is not None:
-                self._outbound[s] = replace(row, handed=True)
+                self._outbound[s] = replace(_deferred(row) if type(row) is list else row,  # type: ignore[type-var]
+                                            handed=True)
 
     def confirm_sent(self, seq: int) -> None:
         """QuickFIX accepted outbound row ``seq``; forgotten durably with the next write (or
-        :meth:`flush`): losing the confirmation in a crash only causes a PossResend copy."""
+        :meth:`flush`), with a loop by the apply tick at the latest (:data:`APPLY_EVERY`): losing
+        the confirmation in a crash only causes a PossResend copy."""
         self._confirmed.append(seq)
         self._outbound.pop(seq, None)
+        if self._apply_handle is None and self._journal_on and self._loop is not None:
+            # Journaled by the next commit or, if none comes first, by the apply tick.
+            self._apply_handle = self._loop.call_later(self._apply_every, self._apply_tick)
 
     def drop_deferred(self, seqs: Iterable[int]) -> None:
         seqs = list(seqs)
@@ -1038,13 +1111,10 @@ def _fields(fields: Iterable[Sequence[Any]]) -> tuple[tuple[int, str], ...]:
     return tuple((int(a), str(b)) for a, b in fields)
 
 
-def _kept_fields(fields: Sequence[tuple[int, str]]) -> tuple[tuple[int, str], ...]:
-    """A caller's fields as memory keeps them: a tuple (OutboundMessage.fields, built as (int, str)
-    pairs) is kept as it is; 3 us per ExecutionReport of copying tags and values that already
-    are what _fields makes of them (a list, e.g. decoded JSON, is still converted)."""
-    if type(fields) is tuple and (not fields or type(fields[0]) is tuple):
-        return fields
-    return _fields(fields)
+def _deferred(row: list[Any]) -> DeferredMessage:
+    """An outbound row as apply() writes it (``[seq, session, exec_id, handed, msg_type, fields]``)."""
+    seq, session, exec_id, handed, msg_type, fields = row
+    return DeferredMessage(seq, session, msg_type, _fields(fields), exec_id, bool(handed))
 
 
 def _answer(answer: Sequence[Any]) -> tuple[str, tuple[tuple[int, str], ...]]:

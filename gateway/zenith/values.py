@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import msgspec
 import orjson
 
 __all__ = [
@@ -40,17 +41,40 @@ _decoder = json.JSONDecoder(parse_float=Decimal)
 _decode = _decoder.decode
 _scan_once: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
+# msgspec hands every non-integer number to the hook as its text: Decimal(text), as parse_float.
+_fast_decode: Callable[[str | bytes], Any] = msgspec.json.Decoder(float_hook=Decimal).decode
 
 
 def loads(text: str) -> Any:
-    """``json.loads`` with ``parse_float=Decimal`` (the decoder built once): every frame's parse.
+    """``json.loads`` with ``parse_float=Decimal``: every frame's parse, same result or same error.
 
-    A compact document (what every Zenith frame is) goes straight to the C scanner, skipping the
-    Python layers of ``decode``/``raw_decode`` (~0.6 us a frame); anything else (leading or
-    trailing whitespace, extra data, a syntax error) goes through ``decode``, for the same result
-    or error. orjson was measured here and not taken: it is 2.5x faster on an order frame but
-    reads every non-integer as a float, and proving a frame exact (a walk of the tree for floats,
-    their number text matched) cost more than it saved (bench/zenith_frames.py, issue 13)."""
+    msgspec decodes first (2.3x the stdlib C scanner on an order frame, bench/zenith_frames.py,
+    issue 13): non-integers reach its ``float_hook`` as their number text, so they are the
+    Decimals ``parse_float`` makes (``1E+2``, ``-0.0``, 40 digits, ``1e400`` alike), integers of
+    any size are ints, the last of duplicate keys wins, and whitespace around the document is
+    allowed, as in the stdlib. Everything msgspec refuses (a ``ValueError``: ``NaN``/``Infinity``
+    literals, an escaped lone surrogate such as ``"\\ud800"``, a str holding a raw surrogate,
+    an integer past 4,300 digits, trailing data, a syntax error) and a nesting too deep for it is
+    decoded again by the stdlib, which gives its result or raises its ``json.JSONDecodeError``:
+    what msgspec accepts it reads as the stdlib does (tests/zenith/test_values_decoder.py
+    compares both on generated documents and every recorded frame). The transport hands text,
+    not the frame's bytes: msgspec reads both at the same speed, the UTF-8 decode costs 0.1-0.2 us
+    a frame, and invalid UTF-8 stays the transport's to refuse (close 1007). orjson was measured
+    here and not taken: it reads every non-integer as a float, and proving a frame exact (a walk
+    of the tree for floats, their number text matched) cost more than it saved."""
+    try:
+        return _fast_decode(text)
+    except (ValueError, RecursionError):
+        pass
+    return _stdlib_loads(text)
+
+
+def _stdlib_loads(text: str) -> Any:
+    """The stdlib's decode with ``parse_float=Decimal``: the reference :func:`loads` keeps to.
+
+    A compact document goes straight to the C scanner, skipping the Python layers of
+    ``decode``/``raw_decode``; anything else (leading or trailing whitespace, extra data, a
+    syntax error) goes through ``decode``, for the same result or error."""
     try:
         obj, end = _scan_once(text, 0)
     except StopIteration:

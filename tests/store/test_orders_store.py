@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -434,3 +435,134 @@ def test_new_requests_are_undecided_without_a_database_read_and_old_decisions_ar
         asyncio.run(run())
     finally:
         s.close()
+
+
+def test_commit_first_commits_the_turns_first_event_at_once_and_the_rest_at_its_end(tmp_path: Path) -> None:
+    """Store.commit_first: the first event of a loop turn is durable (and its sends leave) at
+    once; the events after it in the same turn share one journal write at the turn's end; the
+    next turn starts over. One end-of-turn callback per turn, none per event."""
+    path = tmp_path / "gw.sqlite"
+
+    async def main() -> None:
+        s = Store(path)
+        s.group_commit(asyncio.get_running_loop())
+        assert s._journal is not None
+        writes: list[int] = []
+        write = s._journal.write
+        s._journal.write = lambda block: (writes.append(len(block)), write(block))[1]  # type: ignore[method-assign]
+        sent: list[str] = []
+        _new(s, "r1", "c1")
+        s.after_commit(lambda: sent.append("r1"))
+        s.commit_first()
+        assert sent == ["r1"] and len(writes) == 1   # first event: journaled and sent now
+        for n in (2, 3):   # a burst in the same turn
+            _new(s, f"r{n}", f"c{n}")
+            s.after_commit(lambda n=n: sent.append(f"r{n}"))
+            s.commit_first()
+        assert sent == ["r1"] and len(writes) == 1   # waiting for the end of the turn
+        await asyncio.sleep(0)
+        assert sent == ["r1", "r2", "r3"] and len(writes) == 2   # one write for both
+        _new(s, "r4", "c4")   # the next turn: its first event is committed at once again
+        s.after_commit(lambda: sent.append("r4"))
+        s.commit_first()
+        assert sent[-1] == "r4" and len(writes) == 3
+        await asyncio.sleep(0)
+        s.commit_first()   # a turn without writes: nothing to write, nothing scheduled for ever
+        await asyncio.sleep(0)
+        _new(s, "r5", "c5")
+        s.after_commit(lambda: sent.append("r5"))
+        s.commit_first()
+        assert sent[-1] == "r5" and len(writes) == 4
+        s.group_commit(None)   # leaving the loop in the middle of a turn...
+        s.group_commit(asyncio.get_running_loop())   # ...and coming back: no stale turn state
+        _new(s, "r6", "c6")
+        s.after_commit(lambda: sent.append("r6"))
+        s.commit_first()
+        assert sent[-1] == "r6"
+        s.close()
+        assert _committed_orders(path) == 6
+
+    asyncio.run(main())
+
+
+def test_confirmations_on_the_loop_ride_the_next_commit_or_the_apply_tick(tmp_path: Path) -> None:
+    """A delivery confirmation costs no journal write of its own: the next order's commit carries
+    it, and when none comes the apply tick journals it (a crash repeats at most that much)."""
+    path = tmp_path / "gw.sqlite"
+
+    async def main() -> None:
+        s = Store(path, apply_in_thread=False, apply_every=0.05)
+        s.group_commit(asyncio.get_running_loop())
+        assert s._journal is not None
+        blocks: list[bytes] = []
+        write = s._journal.write
+        s._journal.write = lambda block: (blocks.append(block), write(block))[1]  # type: ignore[method-assign]
+        (seq,) = s.apply(request_id=None, session=S1, exec_ids=["e1"],
+                         outbound=[(S1, "e1", True, "8", [(17, "e1")])])
+        s.commit_first()
+        assert len(blocks) == 1
+        s.confirm_sent(seq)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert len(blocks) == 1   # no write of its own at the end of the turn
+        _new(s, "r1", "c1")
+        s.commit_first()
+        assert len(blocks) == 2 and b'["X",[' in blocks[1]   # carried by the next commit
+        (seq2,) = s.apply(request_id=None, session=S1, exec_ids=["e2"],
+                          outbound=[(S1, "e2", True, "8", [(17, "e2")])])
+        await asyncio.sleep(0)   # the turn's end commits it
+        s.confirm_sent(seq2)
+        assert len(blocks) == 3
+        for _ in range(100):   # bounded: the tick is 0.05 s away
+            if len(blocks) == 4:
+                break
+            await asyncio.sleep(0.01)
+        assert len(blocks) == 4 and b'["X",[' in blocks[3]   # journaled by the apply tick
+        for _ in range(100):
+            if sqlite3.connect(path).execute("SELECT COUNT(*) FROM outbound").fetchone()[0] == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM outbound").fetchone()[0] == 0
+        s.close()
+
+    asyncio.run(main())
+
+
+def test_apply_on_the_loop_waits_while_an_answer_is_due_but_not_for_ever(tmp_path: Path) -> None:
+    """Store.apply_when_idle: the database's catching up is put off while busy() (a PlaceOrder
+    answer is due), by APPLY_WAIT at a time, and runs anyway after APPLY_WAIT_MAX waits."""
+    from gateway.store import orders_store
+
+    path = tmp_path / "gw.sqlite"
+
+    def applied() -> int:
+        return sqlite3.connect(path).execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+
+    async def wait_for(cond: Callable[[], bool], limit: float) -> float:
+        t0 = asyncio.get_running_loop().time()
+        for _ in range(int(limit / 0.005)):
+            if cond():
+                break
+            await asyncio.sleep(0.005)
+        return asyncio.get_running_loop().time() - t0
+
+    async def main() -> None:
+        s = Store(path, apply_in_thread=False, apply_every=0.02)
+        s.group_commit(asyncio.get_running_loop())
+        busy = [True]
+        s.apply_when_idle(lambda: busy[0])
+        _new(s, "r1", "c1")
+        s.commit_first()
+        await asyncio.sleep(0.02 + 3 * orders_store.APPLY_WAIT)
+        assert applied() == 0   # due, but an answer is expected
+        busy[0] = False
+        assert await wait_for(lambda: applied() == 1, 1.0) < 0.5   # idle: applied at the next try
+        busy[0] = True   # busy for ever: applied after at most APPLY_WAIT_MAX waits
+        _new(s, "r2", "c2")
+        s.commit_first()
+        await wait_for(lambda: applied() == 2, 2.0)
+        assert applied() == 2
+        s.apply_when_idle(None)
+        s.close()
+
+    asyncio.run(main())
