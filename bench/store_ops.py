@@ -27,7 +27,17 @@ The "before" store is read from git (``--before``, default the commit before the
 ``--apply``: only the apply (gateway.store.sqlite_apply): the journal records of ``--orders``
 orders (``--window`` in flight) applied to a fresh SQLite file in batches of ``--slice`` records
 (default the loop's APPLY_SLICE), CPU per order and per record; ``--apply-ref REF`` also times
-the sqlite_apply.py of a git ref on the same records.
+the sqlite_apply.py of a git ref on the same records (a ref whose units it reads). ``--flood``:
+the records of /work/briefs/tools/drive.py's flood instead (each order rests: its "N" with the
+decision, its "A" with the New's ExecID and outbound row, that row's confirmation; the bridge's
+~650-byte order record, a 20-field ExecutionReport), with the share of orders whose "N" and "A"
+fall in different slices (inserted, then updated: ``--window 300 --slice 300`` puts 99% there, as
+a flood's ~0.1 s between the two does). Run the copy of this file from another tree's ``bench/``
+to time that tree's store on the same workload.
+
+Figures (shared 2-core machine, best of 5, two rounds, main 0429775 against wip-s17):
+``--apply --flood``: 24.6 / 26.6 -> 23.5 / 20.5 us per order (8% split), ``--window 300 --slice
+300``: 36.3 / 35.2 -> 30.5 / 32.3 (99% split); 2,080 -> 1,885 journal bytes per order.
 """
 
 from __future__ import annotations
@@ -212,14 +222,12 @@ def main() -> None:
     ap.add_argument("--apply-ref", default="", help="with --apply: also time sqlite_apply.py of this git ref")
     ap.add_argument("--window", type=int, default=50, help="with --apply: orders in flight")
     ap.add_argument("--slice", type=int, default=0, help="with --apply: records per batch (0: APPLY_SLICE)")
-    ap.add_argument("--lag", type=int, default=0, help="with --flood: loop turns between an order's N and A")
     ap.add_argument("--flood", action="store_true",
                     help="with --apply: the records of drive.py's flood (each order rests: N, A with "
                          "the New, its confirmation)")
     args = ap.parse_args()
     if args.apply:
-        _apply_micro(args.orders, args.repeat, args.apply_ref, args.window, args.slice, args.flood,
-                     args.lag)
+        _apply_micro(args.orders, args.repeat, args.apply_ref, args.window, args.slice, args.flood)
         return
     before = _old_store_module(args.before)
     kinds = ["no store (bench overhead)", "sqlite (before)", "memory + commit per turn",
@@ -319,11 +327,10 @@ def _flood_order(store: Any, decision_cls: Any, i: int) -> Any:
     return rid, data
 
 
-def _journal_records(n: int, window: int, flood: bool = False, lag: int = 0) -> list[tuple[int, bytes]]:
+def _journal_records(n: int, window: int, flood: bool = False) -> list[tuple[int, bytes]]:
     """The journal records of ``n`` orders (Steps: 4 loop turns each), ``window`` of them in
     flight at a time (the order_roundtrip driver's window is 50), as the store wrote them.
-    ``flood``: drive.py's flood instead (orders rest: N, then A with the New, then its confirmation),
-    the A ``lag`` loop turns after the N (the simulator's answer; at max rate it waits in a queue)."""
+    ``flood``: drive.py's flood instead (orders rest: N, then A with the New, then its confirmation)."""
     from gateway.store import Store
     from gateway.store.orders_store import Decision
 
@@ -340,8 +347,6 @@ def _journal_records(n: int, window: int, flood: bool = False, lag: int = 0) -> 
                     return
                 rid, data = _flood_order(store, Decision, i)
                 await steps._commit(0.0)
-                for _ in range(lag):
-                    await asyncio.sleep(0)
                 (seq,) = store.apply(request_id=rid, cl_ord_id=f"c{i}", order_id=data["order_id"], state="0",
                                      working=True, data=data, session=S1, exec_ids=[f"e{i}-0"],
                                      outbound=[(S1, f"e{i}-0", True, "8", _er_fields(i))])
@@ -359,8 +364,7 @@ def _journal_records(n: int, window: int, flood: bool = False, lag: int = 0) -> 
         return asyncio.run(run(Path(tmp) / "gw.sqlite"))
 
 
-def _apply_micro(n: int, repeat: int, ref: str, window: int, slice_: int, flood: bool = False,
-                 lag: int = 0) -> None:
+def _apply_micro(n: int, repeat: int, ref: str, window: int, slice_: int, flood: bool = False) -> None:
     """CPU of bringing SQLite up to date from the journal, per order and per record: the records of
     ``n`` orders applied in batches of ``slice_`` records (0: the loop's APPLY_SLICE, as
     ``_apply_tick`` does), on a fresh file each run; best of ``repeat``. ``ref``: also the apply of
@@ -371,7 +375,7 @@ def _apply_micro(n: int, repeat: int, ref: str, window: int, slice_: int, flood:
     from gateway.store.database import SqliteDatabase
     from gateway.store.orders_store import APPLY_SLICE
 
-    frames = _journal_records(n, window, flood, lag)
+    frames = _journal_records(n, window, flood)
     size = slice_ or APPLY_SLICE
     # Orders whose "N" and "A" fall in different batches: the row is inserted, then updated.
     batch_of: dict[str, set[int]] = {}

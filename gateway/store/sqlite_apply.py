@@ -10,7 +10,11 @@ confirmed within their batch and never written): the pieces are never parsed, an
 as a string inside the head. orjson never writes a raw newline, so a payload without one is a
 unit of an earlier version: its ``data`` is the column's JSON text as a string (the store encoded
 it once) or, older still, the object itself, and its ``fields`` the decoded list; both are read as
-they always were (:func:`decode_unit`). The store has already validated each unit
+they always were (:func:`decode_unit`). Measured on a flood's records (bench/store_ops.py
+``--apply --flood``, in-process timing of the fold): decoding and folding 8.6 -> 5.5 us per order
+(an "A" head parses in 2.6 us, with its data as an escaped string in 4.2); the store's write of an
+"A" 1.8 -> 0.7 us for the head plus one ``orjson.dumps`` per piece; 2,080 -> 1,885 journal bytes
+per order. The store has already validated each unit
 against its memory before journaling it, so every statement here tolerates a repeat
 (``OR IGNORE`` / ``OR REPLACE``): a batch can never fail on a constraint and stall the journal.
 
