@@ -829,22 +829,30 @@ class Store:
         if exec_ids and session is None:
             raise StoreError("apply: exec_ids need a session", path=self._where)
         data = data or {}
-        rows: list[list[Any]] = [[0, s, None, False, m, f] for s, m, f in deferred]
-        rows += [[0, s, e, bool(h), m, f] for s, e, h, m, f in outbound]
-        first = self._next_out
-        for i, row in enumerate(rows):
-            row[0] = first + i
-        unit = ["A", request_id, cl_ord_id, order_id, state, working, data, session, list(exec_ids), rows,
-                self._decision_unit(decision)]
-        pieces: list[bytes] = []
+        first = out_seq = self._next_out
+        rows: list[list[Any]] = []
+        for s, m, f in deferred:
+            rows.append([out_seq, s, None, False, m, f])
+            out_seq += 1
+        for s, e, h, m, f in outbound:
+            rows.append([out_seq, s, e, bool(h), m, f])
+            out_seq += 1
         if self._data_as_text:
-            pieces.append(self._piece(data, "order data"))
+            # The JSON columns as pieces after the head (sqlite_apply.encode_unit); memory keeps
+            # the rows with their fields.
+            pieces = [self._piece(data, "order data")]
+            head_rows: list[list[Any]] = []
             for row in rows:
                 pieces.append(self._piece(row[5], "message fields"))
-            unit[6] = None
-            unit[9] = [[q, s, e, h, m, None] for q, s, e, h, m, _ in rows]
+                head_rows.append([row[0], row[1], row[2], row[3], row[4], None])
+            unit: list[Any] = ["A", request_id, cl_ord_id, order_id, state, working, None, session,
+                               list(exec_ids), head_rows, self._decision_unit(decision)]
+        else:
+            pieces = []
+            unit = ["A", request_id, cl_ord_id, order_id, state, working, data, session, list(exec_ids), rows,
+                    self._decision_unit(decision)]
         seq = self._write(unit, "apply", decided=decision is not None, pieces=pieces)
-        self._next_out = first + len(rows)
+        self._next_out = out_seq
         if request_id is not None:
             old = self.order(request_id)
             if old is not None:
