@@ -27,7 +27,9 @@ Why each table exists (the database keeps the schema of earlier versions, unchan
 How a write becomes durable (one loop thread, :meth:`Store.group_commit`):
 
 1. A public write method validates against memory (e.g. :class:`DuplicateClOrdID`), encodes one
-   *unit* (orjson), gives it the next journal sequence number and updates memory. Every read is
+   *unit* (orjson; for SQLite an order's data and each outbound row's fields as JSON pieces after
+   the unit's head, :func:`~gateway.store.sqlite_apply.encode_unit`: the apply stores them without
+   parsing them), gives it the next journal sequence number and updates memory. Every read is
    answered from memory (a done order that left memory is read back from SQLite).
 2. At the end of the loop turn (``call_soon``) the turn's units are appended to the journal
    (``<store>.journal``, :mod:`gateway.store.journal`) with ONE ``write()``; then the crash point
