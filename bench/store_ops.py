@@ -27,7 +27,17 @@ The "before" store is read from git (``--before``, default the commit before the
 ``--apply``: only the apply (gateway.store.sqlite_apply): the journal records of ``--orders``
 orders (``--window`` in flight) applied to a fresh SQLite file in batches of ``--slice`` records
 (default the loop's APPLY_SLICE), CPU per order and per record; ``--apply-ref REF`` also times
-the sqlite_apply.py of a git ref on the same records.
+the sqlite_apply.py of a git ref on the same records (a ref whose units it reads). ``--flood``:
+the records of /work/briefs/tools/drive.py's flood instead (each order rests: its "N" with the
+decision, its "A" with the New's ExecID and outbound row, that row's confirmation; the bridge's
+~650-byte order record, a 20-field ExecutionReport), with the share of orders whose "N" and "A"
+fall in different slices (inserted, then updated: ``--window 300 --slice 300`` puts 99% there, as
+a flood's ~0.1 s between the two does). Run the copy of this file from another tree's ``bench/``
+to time that tree's store on the same workload.
+
+Figures (shared 2-core machine, best of 5, two rounds, main 0429775 against wip-s17):
+``--apply --flood``: 24.6 / 26.6 -> 23.5 / 20.5 us per order (8% split), ``--window 300 --slice
+300``: 36.3 / 35.2 -> 30.5 / 32.3 (99% split); 2,080 -> 1,885 journal bytes per order.
 """
 
 from __future__ import annotations
@@ -212,9 +222,12 @@ def main() -> None:
     ap.add_argument("--apply-ref", default="", help="with --apply: also time sqlite_apply.py of this git ref")
     ap.add_argument("--window", type=int, default=50, help="with --apply: orders in flight")
     ap.add_argument("--slice", type=int, default=0, help="with --apply: records per batch (0: APPLY_SLICE)")
+    ap.add_argument("--flood", action="store_true",
+                    help="with --apply: the records of drive.py's flood (each order rests: N, A with "
+                         "the New, its confirmation)")
     args = ap.parse_args()
     if args.apply:
-        _apply_micro(args.orders, args.repeat, args.apply_ref, args.window, args.slice)
+        _apply_micro(args.orders, args.repeat, args.apply_ref, args.window, args.slice, args.flood)
         return
     before = _old_store_module(args.before)
     kinds = ["no store (bench overhead)", "sqlite (before)", "memory + commit per turn",
@@ -283,9 +296,41 @@ def _serializers(n: int = 20_000) -> None:
         print(f"{name:12} encode {(t1 - t0) / n * 1e6:5.2f}  decode {(t2 - t1) / n * 1e6:5.2f}")
 
 
-def _journal_records(n: int, window: int) -> list[tuple[int, bytes]]:
+def _flood_data(i: int) -> dict[str, Any]:
+    """The bridge's order record of a resting limit order at the size drive.py's floods write
+    (record_to_data: ~650 bytes of JSON)."""
+    d = _data(i, "0", "0")
+    d["terms"].update(expire=None, stop_px=None, display_qty=None, min_qty=None, text=None, handling=None,
+                      exec_inst=None, currency="AUD")
+    d.update(order_id=f"00000000-0000-0000-0000-{i:012d}", pending_request_id=None, pending_terms=None,
+             fix_symbol="XS04", fix_exchange="XSX", created_ns=1_700_000_000_000_000_000 + i)
+    return d
+
+
+def _er_fields(i: int) -> tuple[tuple[int, str], ...]:
+    """An ExecutionReport New's body as the delivery journals it (OutboundMessage.fields: about 20
+    (int, str) pairs)."""
+    return ((37, f"00000000-0000-0000-0000-{i:012d}"), (11, f"c{i}"), (17, f"e{i}-0"), (150, "0"),
+            (39, "0"), (1, "XS:0001"), (55, "XS04"), (207, "XSX"), (54, "1"), (38, "100"), (40, "2"),
+            (44, "4.00"), (59, "0"), (151, "100"), (14, "0"), (6, "0"), (60, "20261206-16:00:00.000000"),
+            (15, "AUD"), (528, "A"), (581, "1"))
+
+
+def _flood_order(store: Any, decision_cls: Any, i: int) -> Any:
+    """drive.py's flood per order (a D that rests): the new order with its decision, then in a
+    later turn the New (order state, ExecID, one outbound row), then its delivery confirmed."""
+    rid = store.allocate_request_id()
+    data = _flood_data(i)
+    store.record_new_order(session=S1, request_id=rid, cl_ord_id=f"c{i}", account="XS:0001", state="A",
+                           data={**data, "state": "A", "order_id": None}, created=i,
+                           decision=decision_cls(S1, f"1700000000{i:09d}:{i}", "D", f"c{i}", "accepted", rid))
+    return rid, data
+
+
+def _journal_records(n: int, window: int, flood: bool = False) -> list[tuple[int, bytes]]:
     """The journal records of ``n`` orders (Steps: 4 loop turns each), ``window`` of them in
-    flight at a time (the order_roundtrip driver's window is 50), as the store wrote them."""
+    flight at a time (the order_roundtrip driver's window is 50), as the store wrote them.
+    ``flood``: drive.py's flood instead (orders rest: N, then A with the New, then its confirmation)."""
     from gateway.store import Store
     from gateway.store.orders_store import Decision
 
@@ -297,7 +342,16 @@ def _journal_records(n: int, window: int) -> list[tuple[int, bytes]]:
 
         async def one(i: int) -> None:
             async with slots:
-                await steps.order(i)
+                if not flood:
+                    await steps.order(i)
+                    return
+                rid, data = _flood_order(store, Decision, i)
+                await steps._commit(0.0)
+                (seq,) = store.apply(request_id=rid, cl_ord_id=f"c{i}", order_id=data["order_id"], state="0",
+                                     working=True, data=data, session=S1, exec_ids=[f"e{i}-0"],
+                                     outbound=[(S1, f"e{i}-0", True, "8", _er_fields(i))])
+                await steps._commit(0.0)
+                store.confirm_sent(seq)
 
         await asyncio.gather(*(one(i) for i in range(n)))
         frames = list(store._unapplied)
@@ -310,17 +364,27 @@ def _journal_records(n: int, window: int) -> list[tuple[int, bytes]]:
         return asyncio.run(run(Path(tmp) / "gw.sqlite"))
 
 
-def _apply_micro(n: int, repeat: int, ref: str, window: int, slice_: int) -> None:
+def _apply_micro(n: int, repeat: int, ref: str, window: int, slice_: int, flood: bool = False) -> None:
     """CPU of bringing SQLite up to date from the journal, per order and per record: the records of
     ``n`` orders applied in batches of ``slice_`` records (0: the loop's APPLY_SLICE, as
     ``_apply_tick`` does), on a fresh file each run; best of ``repeat``. ``ref``: also the apply of
     that git ref."""
+    import orjson
+
     from gateway.store import sqlite_apply
     from gateway.store.database import SqliteDatabase
     from gateway.store.orders_store import APPLY_SLICE
 
-    frames = _journal_records(n, window)
+    frames = _journal_records(n, window, flood)
     size = slice_ or APPLY_SLICE
+    # Orders whose "N" and "A" fall in different batches: the row is inserted, then updated.
+    batch_of: dict[str, set[int]] = {}
+    decode = getattr(sqlite_apply, "decode_unit", orjson.loads)  # a tree of before: plain JSON units
+    for k, (_, payload) in enumerate(frames):
+        if payload[:5] in (b'["N",', b'["A",'):
+            rid = decode(payload)[2 if payload[2:3] == b"N" else 1]
+            batch_of.setdefault(rid, set()).add(k // size)
+    split = sum(len(b) > 1 for b in batch_of.values()) / max(1, len(batch_of))
     impls: list[tuple[str, Any]] = [("this tree", sqlite_apply.apply_frames)]
     if ref:
         src = subprocess.check_output(["git", "-C", str(ROOT), "show",
@@ -328,7 +392,10 @@ def _apply_micro(n: int, repeat: int, ref: str, window: int, slice_: int) -> Non
         mod = types.ModuleType("bench_apply_before")
         exec(compile(src, f"{ref}:gateway/store/sqlite_apply.py", "exec"), mod.__dict__)
         impls.insert(0, (ref, mod.apply_frames))
-    print(f"apply of {len(frames)} journal records ({n} orders, {window} in flight) in slices of {size}; "
+    what = " resting (flood)" if flood else ""
+    per_order = sum(len(p) for _, p in frames) / n
+    print(f"apply of {len(frames)} journal records ({n} orders{what}, {window} in flight, {per_order:.0f} "
+          f"bytes per order) in slices of {size}, {split:.0%} of the orders' N and A in different slices; "
           f"best of {repeat}")
     print(f"{'apply':12} {'CPU us/order':>13} {'CPU us/record':>14} {'wall ms':>9}")
     for name, fn in impls:

@@ -165,13 +165,17 @@ class InboundJournal:
 
     def append(self, msg: InboundMessage) -> None:
         """Write one line for ``msg`` (thread-safe; one write call, no fsync)."""
-        data = memoryview(encode(msg))
+        line = encode(msg)
         with self._lock:
-            if self._fd is None:
+            fd = self._fd
+            if fd is None:
                 raise StoreError("inbound journal is closed", path=str(self.path))
             try:
-                while data:  # a regular file takes it all at once; loop for the letter of POSIX
-                    data = data[os.write(self._fd, data):]
+                done = os.write(fd, line)
+                if done != len(line):  # a regular file takes it all at once; loop for the letter of POSIX
+                    data = memoryview(line)[done:]
+                    while data:
+                        data = data[os.write(fd, data):]
             except OSError as exc:
                 raise StoreError(f"inbound journal write failed: {exc.strerror}",
                                  path=str(self.path)) from exc

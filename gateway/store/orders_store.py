@@ -27,7 +27,9 @@ Why each table exists (the database keeps the schema of earlier versions, unchan
 How a write becomes durable (one loop thread, :meth:`Store.group_commit`):
 
 1. A public write method validates against memory (e.g. :class:`DuplicateClOrdID`), encodes one
-   *unit* (orjson), gives it the next journal sequence number and updates memory. Every read is
+   *unit* (orjson; for SQLite an order's data and each outbound row's fields as JSON pieces after
+   the unit's head, :func:`~gateway.store.sqlite_apply.encode_unit`: the apply stores them without
+   parsing them), gives it the next journal sequence number and updates memory. Every read is
    answered from memory (a done order that left memory is read back from SQLite).
 2. At the end of the loop turn (``call_soon``) the turn's units are appended to the journal
    (``<store>.journal``, :mod:`gateway.store.journal`) with ONE ``write()``; then the crash point
@@ -113,6 +115,7 @@ from gateway.store.apply_thread import ApplyThread
 from gateway.store.database import Database, OrderRow, SqliteDatabase
 from gateway.store.errors import DuplicateClOrdID, StoreError
 from gateway.store.journal import Journal, encode_block, journal_file
+from gateway.store.sqlite_apply import encode_unit
 
 __all__ = [
     "APPLY_EVERY", "KEEP_DONE", "Decision", "DeferredMessage", "OutboundRow", "SeenFilter", "Store",
@@ -575,19 +578,21 @@ class Store:
 
     # --- writing a unit ---------------------------------------------------------------------
 
-    def _frame(self, unit: list[Any]) -> tuple[int, bytes]:
+    def _frame(self, unit: list[Any], pieces: Sequence[bytes] = ()) -> tuple[int, bytes]:
         try:
-            payload = orjson.dumps(unit, option=orjson.OPT_NON_STR_KEYS)
+            payload = encode_unit(unit, pieces)
         except TypeError as exc:
             raise StoreError(f"cannot serialize {unit[0]!r} record: {exc}", path=self._where) from exc
         self._seq += 1
         return self._seq, payload
 
-    def _write(self, unit: list[Any], what: str, *, decided: bool = False) -> int:
+    def _write(self, unit: list[Any], what: str, *, decided: bool = False,
+               pieces: Sequence[bytes] = ()) -> int:
         """Journal ``unit`` with this turn's block, or (no loop) commit it to SQLite now. Raises
         StoreError before anything is written; the caller updates memory after it returns.
-        ``decided``: the unit holds a decision (crash point once it is durable)."""
-        frame = self._frame(unit)
+        ``decided``: the unit holds a decision (crash point once it is durable). ``pieces``: the
+        JSON columns the unit carries outside its head (:func:`~gateway.store.sqlite_apply.encode_unit`)."""
+        frame = self._frame(unit, pieces)
         if self._loop is not None:
             self._decided_in_group = self._decided_in_group or decided
             self._block.append(frame)
@@ -620,15 +625,13 @@ class Store:
     def _wrap(self, what: str, exc: Exception) -> StoreError:
         return StoreError(f"{what}: {exc}", path=self._where)
 
-    def _data_unit(self, data: dict[str, Any]) -> Any:
-        """An order's data as its unit carries it: JSON text for a database that stores the text as
-        it is (SQLite: encoded once here instead of decoded and encoded again by the apply)."""
-        if not self._data_as_text:
-            return data
+    def _piece(self, value: Any, what: str) -> bytes:
+        """A JSON column as a piece of its unit (for a database that stores the text as it is:
+        encoded once here, never escaped into the head, never parsed by the apply)."""
         try:
-            return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS).decode()
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
         except TypeError as exc:
-            raise StoreError(f"cannot serialize order data: {exc}", path=self._where) from exc
+            raise StoreError(f"cannot serialize {what}: {exc}", path=self._where) from exc
 
     def _decision_unit(self, decision: Decision | None) -> list[Any] | None:
         if decision is None:
@@ -783,9 +786,12 @@ class Store:
             raise DuplicateClOrdID(session, cl_ord_id)
         if request_id in self._orders:
             raise StoreError(f"record_new_order: RequestID {request_id} exists", path=self._where)
-        text = self._data_unit(data)
-        seq = self._write(["N", session, request_id, cl_ord_id, account, state, text, created,
-                           self._decision_unit(decision)], "record_new_order", decided=decision is not None)
+        unit = ["N", session, request_id, cl_ord_id, account, state, data, created,
+                self._decision_unit(decision)]
+        pieces: tuple[bytes, ...] = ()
+        if self._data_as_text:
+            unit[6], pieces = None, (self._piece(data, "order data"),)
+        seq = self._write(unit, "record_new_order", decided=decision is not None, pieces=pieces)
         self._clordids.put((session, cl_ord_id), request_id, seq)
         self._seen_cl.add((session, cl_ord_id))
         self._remember_decision(decision, seq)
@@ -825,16 +831,30 @@ class Store:
         if exec_ids and session is None:
             raise StoreError("apply: exec_ids need a session", path=self._where)
         data = data or {}
-        rows: list[list[Any]] = [[0, s, None, False, m, f] for s, m, f in deferred]
-        rows += [[0, s, e, bool(h), m, f] for s, e, h, m, f in outbound]
-        first = self._next_out
-        for i, row in enumerate(rows):
-            row[0] = first + i
-        text = self._data_unit(data)
-        seq = self._write(["A", request_id, cl_ord_id, order_id, state, working, text, session,
-                           list(exec_ids), rows, self._decision_unit(decision)], "apply",
-                          decided=decision is not None)
-        self._next_out = first + len(rows)
+        first = out_seq = self._next_out
+        rows: list[list[Any]] = []
+        for s, m, f in deferred:
+            rows.append([out_seq, s, None, False, m, f])
+            out_seq += 1
+        for s, e, h, m, f in outbound:
+            rows.append([out_seq, s, e, bool(h), m, f])
+            out_seq += 1
+        if self._data_as_text:
+            # The JSON columns as pieces after the head (sqlite_apply.encode_unit); memory keeps
+            # the rows with their fields.
+            pieces = [self._piece(data, "order data")]
+            head_rows: list[list[Any]] = []
+            for row in rows:
+                pieces.append(self._piece(row[5], "message fields"))
+                head_rows.append([row[0], row[1], row[2], row[3], row[4], None])
+            unit: list[Any] = ["A", request_id, cl_ord_id, order_id, state, working, None, session,
+                               list(exec_ids), head_rows, self._decision_unit(decision)]
+        else:
+            pieces = []
+            unit = ["A", request_id, cl_ord_id, order_id, state, working, data, session, list(exec_ids), rows,
+                    self._decision_unit(decision)]
+        seq = self._write(unit, "apply", decided=decision is not None, pieces=pieces)
+        self._next_out = out_seq
         if request_id is not None:
             old = self.order(request_id)
             if old is not None:

@@ -410,3 +410,42 @@ def test_a_block_is_its_frames_encoded_one_by_one() -> None:
     assert block == b"".join(encode_frame(f[0], f[1]) for f in frames)
     assert read_frames(block) == ([(f[0], f[1]) for f in frames], len(block))
     assert encode_block([]) == b""
+
+
+def test_a_journal_of_the_previous_version_is_recovered(tmp_path: Path) -> None:
+    """Units as the store wrote them before the pieces (an order's data as a JSON string inside the
+    unit, an outbound row's fields inline), left in the journal by a kill -9, are applied at open:
+    the reopened store answers with their state, and writes its own units after them."""
+    path = tmp_path / "gw.sqlite"
+    Store(path).close()  # the file and its schema, mark 0
+    data_n = json.dumps({"i": 0, "state": "A"}, separators=(",", ":"))
+    data_a = json.dumps({"i": 0, "state": "0"}, separators=(",", ":"))
+    units = [
+        ["N", S1, "r1", "c1", "XS:0001", "A", data_n, 1000, [S1, "k1", "D", "c1", "accepted", "r1", None, 1]],
+        ["A", "r1", "c1", "o1", "0", True, data_a, S1, ["o1-0"], [[1, S1, "o1-0", True, "8", [[17, "o1-0"]]]],
+         None],
+    ]
+    journal = Journal(journal_file(path))
+    journal.write(encode_block([(i + 1, json.dumps(u).encode()) for i, u in enumerate(units)]))
+    journal.close()
+    s = Store(path)
+    try:
+        want = StoredOrder("r1", S1, "XS:0001", "c1", "o1", "0", True, {"i": 0, "state": "0"}, 1000)
+        assert s.order("r1") == want
+        assert s.exec_already_sent(S1, "o1-0") and s.is_decided(S1, "k1")
+        assert [(m.seq, m.fields, m.handed) for m in s.deferred_for(S1)] == [(1, ((17, "o1-0"),), True)]
+        assert journal_file(path).stat().st_size == 0
+        s.record_new_order(session=S1, request_id="r2", cl_ord_id="c2", account="XS:0001", state="A",
+                           data={"i": 1}, created=1001)
+        s.apply(request_id="r2", cl_ord_id="c2", order_id="o2", state="0", working=True,
+                data={"i": 1, "n": 2}, session=S1, exec_ids=["o2-0"],
+                outbound=[(S1, "o2-0", True, "8", ((17, "o2-0"),))])
+    finally:
+        s.close()
+    s = Store(path)
+    try:
+        assert s.order("r2") == StoredOrder("r2", S1, "XS:0001", "c2", "o2", "0", True, {"i": 1, "n": 2},
+                                            1001)
+        assert [m.fields for m in s.deferred_for(S1)] == [((17, "o1-0"),), ((17, "o2-0"),)]
+    finally:
+        s.close()
