@@ -36,7 +36,6 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.protocol import State
-from websockets.streams import StreamReader
 
 from gateway import stages
 
@@ -51,8 +50,14 @@ _OPEN = State.OPEN
 # The first header byte of an unfragmented text or binary frame: FIN set, no RSV bit.
 _FIN_TEXT = 0x80 | Opcode.TEXT.value
 _FIN_BINARY = 0x80 | Opcode.BINARY.value
-# The library's parser waits for the next frame inside StreamReader.at_eof (Protocol.parse).
-_AT_EOF = StreamReader.at_eof.__code__
+# The library's parser waits for the next frame inside StreamReader.at_eof (Protocol.parse). A
+# version without it leaves every frame to its own parser (the fast path never starts).
+try:
+    from websockets.streams import StreamReader
+
+    _AT_EOF: Any = StreamReader.at_eof.__code__
+except (ImportError, AttributeError):   # pragma: no cover - depends on the installed websockets
+    _AT_EOF = None
 
 
 class ZenithConnection(ClientConnection):
@@ -104,13 +109,18 @@ class ZenithConnection(ClientConnection):
         """The library's parser stands between two frames with nothing buffered, on an open
         connection without extensions, and does not log frames: the fast path may take over."""
         protocol = self.protocol
-        if (protocol.state is not _OPEN or protocol.extensions or protocol.current_size is not None
-                or protocol.reader.buffer or protocol.debug):
-            return False
-        gen: Any = protocol.parser
-        while gen.gi_yieldfrom is not None:
-            gen = gen.gi_yieldfrom
-        self._fast = gen.gi_code is _AT_EOF
+        try:
+            if (protocol.state is not _OPEN or protocol.extensions or protocol.current_size is not None
+                    or protocol.reader.buffer or protocol.debug):
+                return False
+            gen: Any = protocol.parser
+            while gen.gi_yieldfrom is not None:
+                gen = gen.gi_yieldfrom
+            self._fast = gen.gi_code is _AT_EOF
+        except AttributeError:
+            # These are the library's internals: a version that names them otherwise gets its own
+            # parser for every frame (slower, never wrong).
+            self._fast = False
         return self._fast
 
     def _receive_fast(self, data: bytes | bytearray) -> None:
