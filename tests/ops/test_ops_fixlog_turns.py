@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -111,8 +112,11 @@ def test_a_turn_across_midnight_keeps_each_line_in_its_days_file(tmp_path: Path)
 
     async def run() -> None:
         log1.onIncoming(_raw("0", 5))
-        # midnight passes within the turn: the next line belongs to the next day's file
-        log1._messages.rotate_at = 0.0   # type: ignore[attr-defined]
+        # midnight passes within the turn, between the two hand-overs: the line is put in its day's
+        # file by the time QuickFIX handed it over, not by the time of the turn's flush
+        time.sleep(0.002)
+        log1._messages.rotate_at = time.time()   # type: ignore[attr-defined]
+        time.sleep(0.002)
         log1.onIncoming(_raw("0", 6))
         await asyncio.sleep(0)
 
