@@ -93,8 +93,8 @@ def test_to_app_cleans_1137_only_inside_a_poll_where_quickfix_makes_its_own_mess
             outbox.send(SharedBodyMessage(FIXT_KEY, "X", ((262, "r1"), *body), body, "r1"))
             assert outbox._lanes[FIXT_KEY].sent == 2 and outbox.sending_md is False
             # Inside a poll, as Session::generateBusinessReject sends its j: cleaned.
-            own = to_quickfix(OutboundMessage(FIXT_KEY, "j", ((1137, "9"), (45, "4"), (372, "R"), (380, "3"))),
-                              load_dictionaries(config).get(FIXT_KEY))
+            j = OutboundMessage(FIXT_KEY, "j", ((1137, "9"), (45, "4"), (372, "R"), (380, "3")))
+            own = to_quickfix(j, load_dictionaries(config).get(FIXT_KEY))
             driver._enter()
             try:
                 assert fix.Session.sendToTarget(own, fix.SessionID("FIXT.1.1", "PLXTRA", "MDFIXT"))
