@@ -214,13 +214,13 @@ class _FileLog(fix.Log):
         if not messages and self._watch is None:
             self.onIncoming = _ignore   # type: ignore[method-assign]
             self.onOutgoing = _ignore   # type: ignore[method-assign]
-        elif not messages and session_text is not None:
+        elif not messages and self._watch is not None and session_text is not None:
             # A quiet session (market data: a message per subscriber per update) writes no
             # message lines: QuickFIX's director then calls the watch's own function straight
             # (it looks the method up on this object once, at its first call), which counts and
             # stamps W/X and heartbeats at once and hands anything else back to this log, so
             # the watch still sees it in order with the session's events.
-            self.onOutgoing = self._watch.outgoing_for(   # type: ignore[union-attr,method-assign]
+            self.onOutgoing = self._watch.outgoing_for(   # type: ignore[method-assign,assignment]
                 session_text, later=self._outgoing_later)
 
     def onIncoming(self, text: str) -> None:
