@@ -8,13 +8,22 @@ counts messages for :mod:`gateway.ops.metrics`; and remembers per session what t
 shows (remote address, last message in/out). Nothing here blocks or does I/O besides logging.
 Secrets never reach the log: messages are masked before anything is quoted.
 
+When: the QuickFIX log keeps each message and event with the time QuickFIX handed it over and
+feeds them here at the end of the loop turn, in QuickFIX's order (``gateway.ops.fixlog``: off
+the order's critical path), so :meth:`SessionWatch.incoming` and :meth:`SessionWatch.outgoing`
+take that time (``at``) rather than reading the clock: last in/out and the D -> first answer
+histogram are what they were when each message passed. :meth:`SessionWatch.info` first settles
+the current turn (when asked on the loop), so the admin API sees it too.
+
 Threads: messages in and out only pass through QuickFIX's polls, which run on the asyncio loop's
-thread (``gateway.fix.loop_driver``), so :meth:`SessionWatch.incoming` and
-:meth:`SessionWatch.outgoing` take no lock: what they keep per message (last in/out, pending
-orders, counters) is touched on that thread only. QuickFIX *events* may still come from a worker
-thread while the engine is built, an initiator started or an acceptor stopped at a reload
-(``gateway.app.runtime``); they update :class:`SessionInfo` fields under the lock, and each of
-those updates is one assignment, which the loop thread's readers see whole.
+thread (``gateway.fix.loop_driver``), and are fed here from that thread's turn flush, so
+:meth:`SessionWatch.incoming` and :meth:`SessionWatch.outgoing` take no lock: what they keep per
+message (last in/out, pending orders, counters) is touched on that thread only (a worker's event
+handled at once also hands over what its log still held: at a reload, rarely any). QuickFIX
+*events* may still come from a worker thread while the engine is built, an initiator started or
+an acceptor stopped at a reload (``gateway.app.runtime``); they update :class:`SessionInfo`
+fields under the lock, and each of those updates is one assignment, which the loop thread's
+readers see whole.
 """
 
 from __future__ import annotations
