@@ -15,7 +15,9 @@ Printed per message (us, best of ``--runs``, ``time.perf_counter_ns``): ``in`` =
 the turn's sends. Calls are made from Python, so the SWIG director's own cost (a few us per
 call, the same before and after) is not in the figures. Also ``toApp``'s 1137 check is timed
 on a real ``fix.Message`` (the ER): what ``GatewayApplication.toApp`` costs per application
-message sent by the outbox outside a QuickFIX poll.
+message sent by the outbox outside a QuickFIX poll, called from Python, and ``outbox.send`` of an
+ER through a real QuickFIX session (built, not logged on: toApp through the SWIG director and
+the memory store, no socket, no onOutgoing).
 """
 
 from __future__ import annotations
@@ -110,6 +112,38 @@ def to_app_once(orders: int) -> float:
     return took / orders / 1000
 
 
+def send_once(orders: int, directory: Path) -> float:
+    """The outbox's send of an ER through QuickFIX (``Session::send``: fill, toApp through the
+    SWIG director, store), the session built but not logged on, so nothing is written to a
+    socket and onOutgoing is not called: what toApp costs with its director, per send."""
+    from gateway.app.testing import write_test_config
+    from gateway.config.loader import load_config
+    from gateway.fix.engine import FixEngine, load_dictionaries
+    from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
+    from gateway.vocab.records import OutboundMessage, SessionKey
+
+    sessions = [{"name": "client1", "begin_string": "FIX.4.4", "sender_comp_id": "PLXTRA",
+                 "target_comp_id": "CLIENT1", "accounts": ["ACC1"]}]
+    config = load_config(write_test_config(directory, "ws://127.0.0.1:9/Zenith", sessions=sessions,
+                                           message_store="memory"))
+    loop = asyncio.new_event_loop()   # not running: sends are made on this thread, as on the loop's
+    outbox = QuickFixOutbox(load_dictionaries(config).get, loop)
+    engine = FixEngine(config, GatewayApplication(config, None, loop, outbox))
+    engine.build()
+    key = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
+    ers = [OutboundMessage(key, "8", ((37, f"O{i}"), (11, f"C{i}"), (17, f"E{i}"), (150, "0"), (39, "0"),
+                                      (1, "ACC1"), (55, "XS01"), (54, "1"), (38, "100"), (151, "100"),
+                                      (14, "0"), (6, "0"))) for i in range(orders)]
+    clock = time.perf_counter_ns
+    t0 = clock()
+    for er in ers:
+        outbox.send(er)
+    took = clock() - t0
+    engine.release()
+    loop.close()
+    return took / orders / 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1])
@@ -118,10 +152,12 @@ def main() -> None:
     args = parser.parse_args()
     root = args.root.resolve()
     sys.path.insert(0, str(root))
-    best = [float("inf")] * 4
+    best = [float("inf")] * 5
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as tmp:
             figures = (*run_once(args.orders, Path(tmp)), to_app_once(args.orders))
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = (*figures, send_once(args.orders, Path(tmp)))
         best = [min(b, f) for b, f in zip(best, figures, strict=True)]
     print(f"root {root} load {os.getloadavg()[0]:.2f} orders {args.orders} runs {args.runs}: us per message, "
           f"best of runs")
@@ -129,6 +165,7 @@ def main() -> None:
           f"{best[0] + best[1]:.2f}")
     print(f"  turn flush per message {best[2]:.2f}  (after the turn's sends)")
     print(f"  toApp (outbox send, outside a poll) {best[3]:.2f}")
+    print(f"  outbox.send of an ER through Session::send (toApp and its director, no socket) {best[4]:.2f}")
 
 
 if __name__ == "__main__":
