@@ -721,12 +721,18 @@ class GatewayApplication(fix.Application):
                 raise fix.RejectLogon("Logon could not be processed") from None
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        # Runs under the session mutex inside the outbox's send: nothing here may block.
-        if self._outbox.sending_md:
-            return   # a W/X body of ours (gateway.fix.md_send): no 1137, no SWIG call per copy
+        # Runs under the session mutex inside Session::send: nothing here may block.
+        # QuickFIX C++ (Session::generateBusinessReject) writes DefaultApplVerID(1137) into the
+        # body of its own FIXT.1.1 35=j; 1137 belongs to Logon only, so a strict partner Rejects
+        # it. QuickFIX makes such a j only inside a poll (answering a message it read); every
+        # message of the gateway's own (built without 1137) goes out through the outbox, which
+        # never calls QuickFIX inside a poll (it waits for the poll's end). So outside a poll
+        # there is nothing to clean and no SWIG call is made: the order path's common case.
+        outbox = self._outbox
+        driver = outbox._driver
+        if (driver is not None and not driver.busy) or outbox.sending_md:
+            return   # no driver (threaded QuickFIX): W/X bodies of ours only (gateway.fix.md_send)
         try:
-            # QuickFIX C++ (Session::generateBusinessReject) writes DefaultApplVerID(1137) into the
-            # body of its own FIXT.1.1 35=j; 1137 belongs to Logon only, so a strict partner Rejects it.
             if message.isSetField(1137) and message.getHeader().getField(35) != "A":
                 message.removeField(1137)
         except Exception:   # never let an exception reach the engine (Py_Exit)

@@ -8,13 +8,22 @@ counts messages for :mod:`gateway.ops.metrics`; and remembers per session what t
 shows (remote address, last message in/out). Nothing here blocks or does I/O besides logging.
 Secrets never reach the log: messages are masked before anything is quoted.
 
+When: the QuickFIX log keeps each message and event with the time QuickFIX handed it over and
+feeds them here at the end of the loop turn, in QuickFIX's order (``gateway.ops.fixlog``: off
+the order's critical path), so :meth:`SessionWatch.incoming` and :meth:`SessionWatch.outgoing`
+take that time (``at``) rather than reading the clock: last in/out and the D -> first answer
+histogram are what they were when each message passed. :meth:`SessionWatch.info` first settles
+the current turn (when asked on the loop), so the admin API sees it too.
+
 Threads: messages in and out only pass through QuickFIX's polls, which run on the asyncio loop's
-thread (``gateway.fix.loop_driver``), so :meth:`SessionWatch.incoming` and
-:meth:`SessionWatch.outgoing` take no lock: what they keep per message (last in/out, pending
-orders, counters) is touched on that thread only. QuickFIX *events* may still come from a worker
-thread while the engine is built, an initiator started or an acceptor stopped at a reload
-(``gateway.app.runtime``); they update :class:`SessionInfo` fields under the lock, and each of
-those updates is one assignment, which the loop thread's readers see whole.
+thread (``gateway.fix.loop_driver``), and are fed here from that thread's turn flush, so
+:meth:`SessionWatch.incoming` and :meth:`SessionWatch.outgoing` take no lock: what they keep per
+message (last in/out, pending orders, counters) is touched on that thread only (a worker's event
+handled at once also hands over what its log still held: at a reload, rarely any). QuickFIX
+*events* may still come from a worker thread while the engine is built, an initiator started or
+an acceptor stopped at a reload (``gateway.app.runtime``); they update :class:`SessionInfo`
+fields under the lock, and each of those updates is one assignment, which the loop thread's
+readers see whole.
 """
 
 from __future__ import annotations
@@ -139,6 +148,14 @@ class SessionWatch:
         self._seen_out: dict[tuple[str, str], tuple[str, _Last, Any]] = {}
         # Session text -> MsgType -> (_Last, counter): the short path of outgoing_for (W, X, 0, 1).
         self._fast_out: dict[str, dict[str, tuple[_Last, Any]]] = {}
+        # What feeds this watch later than QuickFIX hands the text over (the QuickFIX log's turn
+        # flush): run before a reader looks, so it sees the current turn (see info()).
+        self._settle: list[Callable[[], None]] = []
+
+    def add_settle(self, settle: Callable[[], None]) -> None:
+        """``settle()`` hands over what its feeder holds (on the loop thread; elsewhere it does
+        nothing): :meth:`info` calls it first."""
+        self._settle.append(settle)
 
     def set_names(self, names: dict[str, str]) -> None:
         """After a reload: new sessions get an entry; removed ones keep theirs until restart."""
@@ -157,6 +174,11 @@ class SessionWatch:
         return self._names.get(session_text, session_text)
 
     def info(self, name: str) -> SessionInfo:
+        for settle in self._settle:
+            try:
+                settle()
+            except Exception:   # a reader gets what is there; the turn's flush comes anyway
+                log.exception("session watch: settle before a read failed")
         with self._lock:
             found = self._info.get(name) or SessionInfo(name)
             copy = SessionInfo(**{k: getattr(found, k) for k in SessionInfo.__slots__})
@@ -170,43 +192,53 @@ class SessionWatch:
 
     # -- fed by the QuickFIX log (its callbacks) --------------------------------------------------
 
-    def incoming(self, session_text: str, raw: str) -> None:
+    def incoming(self, session_text: str, raw: str, at: float | None = None) -> None:
+        """A message QuickFIX received, handed over at ``at`` (``time.time()``; now if None)."""
+        if at is None:
+            at = time.time()
         msg_type = _msg_type(raw)
         seen = self._seen_in.get((session_text, msg_type)) or self._seen(session_text, "in", msg_type)
         name, last, counter = seen
-        last.in_at = time.time()
-        last.in_type = msg_type
+        if at >= last.in_at:
+            last.in_at = at
+            last.in_type = msg_type
         if counter is not None:
             counter.inc()
         if msg_type in _PLAIN_IN:
             return
         if msg_type == "D":
-            self._order_received(name, raw)
+            self._order_received(name, raw, at)
             return
         self._admin_in(name, msg_type, raw)
 
-    def outgoing(self, session_text: str, raw: str) -> None:
+    def outgoing(self, session_text: str, raw: str, at: float | None = None) -> None:
+        """A message QuickFIX sent, handed over at ``at`` (``time.time()``; now if None)."""
+        if at is None:
+            at = time.time()
         msg_type = _msg_type(raw)
         seen = self._seen_out.get((session_text, msg_type)) or self._seen(session_text, "out", msg_type)
         name, last, counter = seen
-        last.out_at = time.time()
-        last.out_type = msg_type
+        if at >= last.out_at:   # a quiet session stamps its W/X at once, the rest at the flush
+            last.out_at = at
+            last.out_type = msg_type
         if counter is not None:
             counter.inc()
         if msg_type in _PLAIN_OUT:
             return
         if msg_type in _ANSWERS:
-            self._answer_sent(name, msg_type, raw)
+            self._answer_sent(name, msg_type, raw, at)
             if msg_type == "8":
                 return
         self._admin_out(name, msg_type, raw)
 
-    def outgoing_for(self, session_text: str) -> Callable[[str], None]:
+    def outgoing_for(self, session_text: str,
+                     later: Callable[[str], None] | None = None) -> Callable[[str], None]:
         """:meth:`outgoing` for one session, as one function that never raises: what a quiet
         session's QuickFIX log calls straight from C++ (``gateway.ops.fixlog``), one Python frame
         per message sent instead of three. Heartbeats and market data (W/X, one per subscriber
-        per update) are counted and stamped here; anything else goes to :meth:`outgoing`, so
-        the figures are the same either way."""
+        per update) are counted and stamped here; anything else goes to ``later`` (the log,
+        which hands it to :meth:`outgoing` at its flush, in order with the session's events),
+        or to :meth:`outgoing` at once without one, so the figures are the same either way."""
         seen = self._fast_out.setdefault(session_text, {})   # MsgType -> (its _Last, counter)
         clock = time.time
         outgoing = self.outgoing
@@ -217,6 +249,9 @@ class SessionWatch:
                 msg_type = raw[start:raw.find("\x01", start)] if start >= 4 else "?"
                 entry = seen.get(msg_type)
                 if entry is None:
+                    if later is not None and msg_type not in _PLAIN_OUT:
+                        later(raw)
+                        return
                     outgoing(session_text, raw)
                     if msg_type in _PLAIN_OUT:
                         cached = self._seen_out.get((session_text, msg_type))
@@ -383,11 +418,10 @@ class SessionWatch:
             log.info("session %s: SequenceReset %s NewSeqNo=%s GapFill=%s", name, verb, fields.get(36),
                      fields.get(123, "N"))
 
-    def _order_received(self, name: str, raw: str) -> None:
+    def _order_received(self, name: str, raw: str, now: float) -> None:
         cl_ord_id = _get(raw, _CL_ORD_ID)
         if cl_ord_id is None or _get(raw, _POSS_DUP) == "Y":   # a PossDup repeat is not a new order
             return
-        now = time.monotonic()
         by_id, by_seq = (name, cl_ord_id), (name, "#" + (_get(raw, _SEQ) or ""))
         pending = self._pending_d   # loop thread only (module docstring): no lock
         pending[by_id] = (now, by_seq)
@@ -395,7 +429,7 @@ class SessionWatch:
         while len(pending) > _PENDING_ORDERS_MAX:
             pending.popitem(last=False)
 
-    def _answer_sent(self, name: str, msg_type: str, raw: str) -> None:
+    def _answer_sent(self, name: str, msg_type: str, raw: str, now: float) -> None:
         m = self._metrics
         if msg_type == "8":
             exec_type = _get(raw, _EXEC_TYPE) or "?"
@@ -415,7 +449,10 @@ class SessionWatch:
         self._pending_d.pop(twin, None)
         if m is not None:
             self._child(m.orders, name, outcome).inc()
-            self._child(m.order_first_answer, name).observe(time.monotonic() - started)
+            # Both times taken when QuickFIX handed the text over (time.time(): one clock read
+            # per message serves the log line and this); a clock stepped back between them
+            # counts as no time rather than a negative one.
+            self._child(m.order_first_answer, name).observe(max(0.0, now - started))
 
 
 def _describe_reject(fields: dict[int, str]) -> str:

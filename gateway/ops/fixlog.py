@@ -12,14 +12,23 @@ log readers keep working, plus what FileLog cannot do:
   events into lines of the gateway's own log and into metrics.
 
 QuickFIX calls a session's Log under that session's mutex, from the thread polling it: the
-asyncio loop's (``gateway.fix.loop_driver``), so every line costs the loop. A line there is
-formatted and appended to a list, nothing more: the lines of all logs are written at the end of
-the loop turn (one ``call_soon`` per turn for the whole factory), one ``write`` per file. A
-crash (kill -9) loses the lines of the turn it hits, at most: those of the poll that was
-running and of what the turn sent after it; QuickFIX's store and the gateway's journal, not
-this log, are what state recovers from. Called off a running loop (a worker thread building the
-engine or starting a connector), a line is written at once. Every callback is guarded: an
-exception escaping a SWIG director would end the process (see ``gateway/fix/handoff.py``).
+asyncio loop's (``gateway.fix.loop_driver``), and on the order's critical path: onIncoming
+before fromApp, onOutgoing inside ``Session::send`` before the socket write. So a callback keeps
+``(kind, time.time(), text)`` in a list and nothing more (issue 13: about 1.5 us per message
+instead of 10 to 20); everything else happens at the end of the loop turn, after the turn's
+sends (one ``call_soon`` per turn for the whole factory, :class:`_TurnFlush`): masking, the
+lines (stamped with the hand-over times, in QuickFIX's order, one ``write`` per file), and
+the watch, fed every message and event of the turn in QuickFIX's order with their hand-over
+times, so its figures are those it would have had at once. A reader of the watch on the loop
+(the admin API's session view) settles the current turn first (:meth:`SessionWatch.info`);
+metrics may lag by one turn. A quiet session's W/X and heartbeats go to the watch at once
+(:meth:`SessionWatch.outgoing_for`, no list at all); its other outgoing messages wait like the
+rest. A crash (kill -9) loses the lines of the turn it hits, at most: those of the poll that
+was running and of what the turn sent after it; QuickFIX's store and the gateway's journal,
+not this log, are what state recovers from. Called off a running loop (a worker thread
+building the engine or starting a connector), a callback is handled at once, with what the
+log still held before it. Every callback is guarded: an exception escaping a SWIG director
+would end the process (see ``gateway/fix/handoff.py``).
 """
 
 from __future__ import annotations
@@ -56,16 +65,19 @@ def session_prefix(session_text: str | None) -> str:
     return "-".join(p for p in (begin, sender, target, qualifier) if p)
 
 
-_stamp_cache: list[object] = [-1, ""]   # (whole second, its "YYYYMMDD-HH:MM:SS." text)
+# (whole second, its "YYYYMMDD-HH:MM:SS." text): rebound whole, so a worker thread's flush and
+# the loop's never see one second with another's text.
+_stamp_cache: tuple[int, str] = (-1, "")
 
 
 def _stamp(now: float) -> str:
     """QuickFIX's log time stamp (nanosecond digits); the per-second prefix is formatted once."""
+    global _stamp_cache
     second = int(now)
-    if _stamp_cache[0] != second:
-        _stamp_cache[1] = utc_timestamp_from_epoch(second, 0) + "."
-        _stamp_cache[0] = second
-    return f"{_stamp_cache[1]}{int((now - second) * 1_000_000):06d}000"
+    cached = _stamp_cache
+    if cached[0] != second:
+        cached = _stamp_cache = (second, utc_timestamp_from_epoch(second, 0) + ".")
+    return f"{cached[1]}{int((now - second) * 1_000_000):06d}000"
 
 
 class RotatingFile:
@@ -176,8 +188,19 @@ class RotatingFile:
             self._file = None
 
 
+# What a log keeps per callback until the turn's flush: (kind, hand-over time, QuickFIX's text).
+_IN, _OUT, _EVENT = 0, 1, 2
+
+
 class _FileLog(fix.Log):
-    """The Log of one session (or the acceptor's GLOBAL one)."""
+    """The Log of one session (or the acceptor's GLOBAL one).
+
+    A callback only appends ``(kind, time.time(), text)`` to :attr:`_pending`, in the order
+    QuickFIX called: that is all that runs before the message is handled (onIncoming, before
+    fromApp) or its bytes move (onOutgoing, inside Session::send). :meth:`flush`, at the
+    turn's end, masks and formats the lines, stamped with their hand-over times, and feeds the
+    watch in that same order (an event such as "Disconnecting" after the Logout sent before it).
+    """
 
     def __init__(self, directory: Path, session_text: str | None, settings: LogSettings,
                  watch: SessionWatch | None, messages: bool = True,
@@ -193,81 +216,120 @@ class _FileLog(fix.Log):
         self._lock = threading.Lock()   # file operations: a worker thread may log too
         self._messages = RotatingFile(directory, prefix, "messages", settings, buffered=True)
         self._events = RotatingFile(directory, prefix, "event", settings, buffered=True)
-        # Lines not written yet, per file; appended to without a lock (list.append is atomic
-        # and flush takes only what it saw, see _flush_file).
-        self._pending_messages: list[str] = []
-        self._pending_events: list[str] = []
+        # Callbacks not handled yet, in QuickFIX's order; appended to without a lock (list.append
+        # is atomic and a flush takes only what it saw, see _drain). Same list object for life.
+        self._pending: list[tuple[int, float, str]] = []
         self._queued = False   # in the turn's list of logs to flush
-        if not messages and self._watch is not None and session_text is not None:
+        if not messages and self._watch is None:
+            self.onIncoming = _ignore   # type: ignore[method-assign]
+            self.onOutgoing = _ignore   # type: ignore[method-assign]
+        elif not messages and self._watch is not None and session_text is not None:
             # A quiet session (market data: a message per subscriber per update) writes no
             # message lines: QuickFIX's director then calls the watch's own function straight
-            # (it looks the method up on this object once, at its first call), guarded as
-            # onOutgoing is.
-            self.onOutgoing = self._watch.outgoing_for(session_text)   # type: ignore[method-assign,assignment]
-
-    def _write(self, target: RotatingFile, pending: list[str], text: str) -> None:
-        now = time.time()
-        if now >= target.rotate_at:
-            # The previous day's lines into the previous day's file, then the new file.
-            with self._lock:
-                self._flush_file(target, pending)
-                target.rotate_day()
-        pending.append(f"{_stamp(now)} : {text}\n")
-        if not self._queued:
-            self._queued = True
-            self._turn.add(self)
-
-    def _flush_file(self, target: RotatingFile, pending: list[str]) -> None:
-        if pending:
-            lines = pending[:]
-            del pending[:len(lines)]   # a line appended meanwhile (another thread) stays pending
-            target.write_lines(lines)
-
-    def flush(self) -> None:
-        """Write what this turn buffered (a crash loses at most the lines of one loop turn)."""
-        self._queued = False
-        try:
-            with self._lock:
-                self._flush_file(self._messages, self._pending_messages)
-                self._flush_file(self._events, self._pending_events)
-        except Exception:
-            log.exception("QuickFIX log flush failed for %s", self._session)
+            # (it looks the method up on this object once, at its first call), which counts and
+            # stamps W/X and heartbeats at once and hands anything else back to this log, so
+            # the watch still sees it in order with the session's events.
+            self.onOutgoing = self._watch.outgoing_for(   # type: ignore[method-assign,assignment]
+                session_text, later=self._outgoing_later)
 
     def onIncoming(self, text: str) -> None:
         try:
-            if self._log_messages:
-                self._write(self._messages, self._pending_messages, mask_fix(text) if self._mask else text)
-            if self._watch is not None:
-                self._watch.incoming(self._session, text)   # type: ignore[arg-type]
+            self._pending.append((_IN, time.time(), text))
+            if not self._queued:
+                self._queued = True
+                self._turn.add(self)
         except Exception:
             log.exception("QuickFIX log (incoming) failed for %s", self._session)
 
     def onOutgoing(self, text: str) -> None:
         try:
-            if self._log_messages:
-                self._write(self._messages, self._pending_messages, mask_fix(text) if self._mask else text)
-            if self._watch is not None:
-                self._watch.outgoing(self._session, text)   # type: ignore[arg-type]
+            self._pending.append((_OUT, time.time(), text))
+            if not self._queued:
+                self._queued = True
+                self._turn.add(self)
         except Exception:
             log.exception("QuickFIX log (outgoing) failed for %s", self._session)
 
+    def _outgoing_later(self, text: str) -> None:
+        """A quiet session's outgoing admin message (Logon, Logout, Reject...): at the flush."""
+        self._pending.append((_OUT, time.time(), text))
+        if not self._queued:
+            self._queued = True
+            self._turn.add(self)
+
     def onEvent(self, text: str) -> None:
         try:
-            self._write(self._events, self._pending_events, mask_fix(text) if self._mask else text)
+            self._pending.append((_EVENT, time.time(), text))
             if _get_running_loop() is None:
                 # A worker thread (engine build, connector start/stop): at once, even if a turn's
                 # flush is still due on a loop that may never run it (one that is stopping).
                 self.flush()
-            if self._event_watch is not None:
-                self._event_watch.event(self._session, text)
+            elif not self._queued:
+                self._queued = True
+                self._turn.add(self)
         except Exception:
             log.exception("QuickFIX log (event) failed for %s", self._session)
+
+    def flush(self) -> None:
+        """Write and hand to the watch what this turn kept (a crash loses at most the lines of
+        one loop turn)."""
+        self._queued = False   # before the snapshot: a callback after it queues the log again
+        try:
+            with self._lock:
+                self._drain(True)
+        except Exception:
+            log.exception("QuickFIX log flush failed for %s", self._session)
+
+    def _drain(self, write: bool) -> None:
+        """Handle what is pending, under :attr:`_lock`: lines into their files (``write``) and
+        every message and event to the watch, in QuickFIX's order."""
+        pending = self._pending
+        if not pending:
+            return
+        items = pending[:]
+        del pending[:len(items)]   # a callback appended meanwhile (another thread) stays pending
+        session = self._session
+        watch = self._watch
+        event_watch = self._event_watch
+        mask = self._mask
+        log_messages = self._log_messages and write
+        msg_file, event_file = self._messages, self._events
+        msg_lines: list[str] = []
+        event_lines: list[str] = []
+        for kind, at, text in items:
+            if kind == _EVENT:
+                if write:
+                    if at >= event_file.rotate_at:
+                        # The previous day's lines into the previous day's file, then the new file.
+                        event_lines = _write_then_rotate(event_file, event_lines)
+                    event_lines.append(f"{_stamp(at)} : {mask_fix(text) if mask else text}\n")
+                if event_watch is not None:
+                    try:
+                        event_watch.event(session, text)
+                    except Exception:
+                        log.exception("session watch (event) failed for %s", session)
+                continue
+            if log_messages:
+                if at >= msg_file.rotate_at:
+                    msg_lines = _write_then_rotate(msg_file, msg_lines)
+                msg_lines.append(f"{_stamp(at)} : {mask_fix(text) if mask else text}\n")
+            if watch is not None:
+                try:
+                    if kind == _IN:
+                        watch.incoming(session, text, at)   # type: ignore[arg-type]
+                    else:
+                        watch.outgoing(session, text, at)   # type: ignore[arg-type]
+                except Exception:
+                    log.exception("session watch failed for %s", session)
+        if msg_lines:
+            msg_file.write_lines(msg_lines)
+        if event_lines:
+            event_file.write_lines(event_lines)
 
     def clear(self) -> None:
         try:
             with self._lock:
-                self._pending_messages.clear()
-                self._pending_events.clear()
+                self._drain(False)   # the lines go with the files; the watch still sees them
                 self._messages.truncate()
                 self._events.truncate()
         except Exception:
@@ -277,8 +339,7 @@ class _FileLog(fix.Log):
         try:
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             with self._lock:
-                self._flush_file(self._messages, self._pending_messages)
-                self._flush_file(self._events, self._pending_events)
+                self._drain(True)
                 self._messages._rotate(stamp)
                 self._events._rotate(stamp)
         except Exception:
@@ -287,30 +348,44 @@ class _FileLog(fix.Log):
     def close(self) -> None:
         with self._lock:
             try:
-                self._flush_file(self._messages, self._pending_messages)
-                self._flush_file(self._events, self._pending_events)
+                self._drain(True)
             except Exception:
                 log.exception("QuickFIX log flush at close failed for %s", self._session)
             self._messages.close()
             self._events.close()
 
 
+def _ignore(text: str) -> None:
+    """A quiet session's message callbacks when there is no watch: nothing to keep."""
+
+
+def _write_then_rotate(target: RotatingFile, lines: list[str]) -> list[str]:
+    """Write ``lines`` (the day that ended) and start the new day's file; the new day's list."""
+    if lines:
+        target.write_lines(lines)
+    target.rotate_day()
+    return []
+
+
 class _TurnFlush:
-    """The logs of one factory with lines waiting: flushed together at the end of the loop turn
-    (one ``call_soon`` per turn, however many sessions logged), or at once off a running loop."""
+    """The logs of one factory with callbacks waiting: flushed together at the end of the loop
+    turn (one ``call_soon`` per turn, however many sessions logged), or at once off a running
+    loop. :meth:`settle` lets a reader of the watch on the loop see the current turn too."""
 
     def __init__(self) -> None:
         self._logs: list[_FileLog] = []
         self._scheduled = False
+        self._loop: object | None = None   # the loop of the last scheduled flush
 
     def add(self, log_obj: _FileLog) -> None:
-        self._logs.append(log_obj)
         loop = _get_running_loop()
         if loop is None:
-            self.flush()
+            log_obj.flush()   # off a loop (a worker thread, a test): this log, at once
             return
+        self._logs.append(log_obj)
         if not self._scheduled:
             self._scheduled = True
+            self._loop = loop
             loop.call_soon(self.flush)
 
     def flush(self) -> None:
@@ -318,6 +393,13 @@ class _TurnFlush:
         logs, self._logs = self._logs, []
         for log_obj in logs:
             log_obj.flush()
+
+    def settle(self) -> None:
+        """Flush now what the running turn kept, when called on the loop that owes the flush
+        (the admin API's session view); elsewhere (another thread) nothing: the loop's flush
+        comes within the turn."""
+        if self._logs and self._loop is not None and _get_running_loop() is self._loop:
+            self.flush()
 
 
 class _NullLog(fix.Log):
@@ -356,6 +438,8 @@ class GatewayLogFactory(fix.LogFactory):
         self._logs: dict[int, _FileLog | _NullLog] = {}
         self._lock = threading.Lock()
         self._turn = _TurnFlush()
+        if watch is not None:
+            watch.add_settle(self._turn.settle)   # its readers see the current turn too
 
     def create(self, session_id: fix.SessionID | None = None) -> fix.Log:
         try:

@@ -109,6 +109,19 @@ def test_unsupported_msg_type_yields_business_reject_reason_3(engine_gateway: En
         assert all(m.msg_type != "R" for m in engine_gateway.service.messages)   # never reached a service
 
 
+def test_quickfix_own_business_reject_on_fixt_carries_no_default_appl_ver_id(
+        engine_gateway: EngineGateway, tmp_path: Path) -> None:
+    """QuickFIX C++ puts DefaultApplVerID(1137) in the body of the 35=j it makes itself (here for a
+    message type the gateway does not handle); the gateway's toApp takes it out inside the poll
+    that makes it, so a strict FIXT.1.1 partner gets a j it does not Reject."""
+    with client(engine_gateway, tmp_path, "FIXT.1.1", "CLIENT3") as c:
+        c.wait_logged_on(timeout=10)
+        c.send("R", [(131, "quote-req-fixt"), (146, 1), (55, "XS01")])
+        j = c.expect("j", timeout=5)
+        assert j.get(380) == "3" and j.get(372) == "R"
+        assert j.get(1137) is None
+
+
 def test_outbound_groups_round_trip(engine_gateway: EngineGateway, tmp_path: Path) -> None:
     with client(engine_gateway, tmp_path, "FIXT.1.1", "CLIENT3") as c:
         c.wait_logged_on(timeout=10)

@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import quickfix as fix
+
 from gateway.app.testing import write_test_config
 from gateway.bridge.marketdata.state import SharedBodyMessage
 from gateway.config.loader import load_config
 from gateway.config.model import GatewayConfig
+from gateway.fix.convert import to_quickfix
 from gateway.fix.engine import FixEngine, load_dictionaries
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
 from gateway.vocab.records import OutboundMessage, SessionKey
@@ -72,20 +75,31 @@ FIXT_SESSIONS = [{"name": "mdfixt", "begin_string": "FIXT.1.1", "sender_comp_id"
                   "markets": ["XSX"]}]
 
 
-def test_to_app_cleans_1137_except_on_the_market_data_short_path(tmp_path: Path) -> None:
-    """toApp removes DefaultApplVerID(1137) from a body (QuickFIX's own 35=j carries one) with a
-    SWIG call per message; a W/X copy of a shared body (gateway.fix.md_send) skips it, so a
-    1137 put in such a body on purpose reaches the store: proof the check did not run for it."""
+def test_to_app_cleans_1137_only_inside_a_poll_where_quickfix_makes_its_own_messages(tmp_path: Path) -> None:
+    """toApp removes DefaultApplVerID(1137) from a body (QuickFIX's own 35=j carries one), which
+    QuickFIX builds only inside a poll; outside one (the outbox's sends: every message of the
+    gateway's, W/X copies included) it makes no SWIG call, so a 1137 put in such a body on
+    purpose reaches the store: proof the check did not run for it."""
     config = load_config(write_test_config(tmp_path, "ws://127.0.0.1:9/Zenith", sessions=FIXT_SESSIONS))
     loop = asyncio.new_event_loop()
     try:
         outbox = QuickFixOutbox(load_dictionaries(config).get, loop)
         engine = _built_engine(config, outbox, loop)   # file store: what was sent is on disk
+        driver = outbox._driver
+        assert driver is not None   # our QuickFIX build: connectors polled on the loop
         try:
             outbox.send(OutboundMessage(FIXT_KEY, "j", ((1137, "9"), (45, "3"), (372, "D"), (380, "3"))))
             body = ((1137, "9"), (268, "1"), (279, "0"), (269, "0"), (270, "10"), (271, "5"))
             outbox.send(SharedBodyMessage(FIXT_KEY, "X", ((262, "r1"), *body), body, "r1"))
             assert outbox._lanes[FIXT_KEY].sent == 2 and outbox.sending_md is False
+            # Inside a poll, as Session::generateBusinessReject sends its j: cleaned.
+            j = OutboundMessage(FIXT_KEY, "j", ((1137, "9"), (45, "4"), (372, "R"), (380, "3")))
+            own = to_quickfix(j, load_dictionaries(config).get(FIXT_KEY))
+            driver._enter()
+            try:
+                assert fix.Session.sendToTarget(own, fix.SessionID("FIXT.1.1", "PLXTRA", "MDFIXT"))
+            finally:
+                driver._leave()
         finally:
             engine.release()   # closes the store files
     finally:
@@ -94,7 +108,8 @@ def test_to_app_cleans_1137_except_on_the_market_data_short_path(tmp_path: Path)
     for path in Path(config.gateway.message_store_dir).glob("*MDFIXT*.body"):
         for raw in path.read_text().split("8=FIXT.1.1\x01")[1:]:
             fields = dict(part.split("=", 1) for part in raw.split("\x01") if "=" in part)
-            stored[fields["35"]] = fields
-    assert set(stored) == {"j", "X"}
-    assert "1137" not in stored["j"]
+            stored[fields["45"] if fields["35"] == "j" else fields["35"]] = fields
+    assert set(stored) == {"3", "X", "4"}
+    assert stored["3"]["1137"] == "9"   # ours, outside a poll: no check
     assert stored["X"]["1137"] == "9" and stored["X"]["262"] == "r1"
+    assert "1137" not in stored["4"]   # inside a poll: cleaned
