@@ -46,7 +46,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from order_roundtrip import RawClient, Result, flood, paced, proc_counters, stop, wait_port  # noqa: E402
+from order_roundtrip import (  # noqa: E402
+    RawClient,
+    Result,
+    acceptor_settings_text,
+    flood,
+    paced,
+    proc_counters,
+    stop,
+    wait_port,
+)
 
 from gateway.fix.testing import free_port  # noqa: E402
 
@@ -65,7 +74,6 @@ async def _floor_main(port: int, sim_url: str, work: Path) -> None:
     import quickfix as fix
     from websockets.asyncio.client import connect
 
-    from gateway.config.dictionaries import locate_dictionaries
     from gateway.fix.loop_driver import LoopDriver
     from gateway.zenith.client import SUBPROTOCOL
     from gateway.zenith.transport import ZenithConnection
@@ -146,15 +154,8 @@ async def _floor_main(port: int, sim_url: str, work: Path) -> None:
             except Exception as exc:   # never let a Python exception reach QuickFIX
                 print("floor error:", exc, file=sys.stderr)
 
-    dd = locate_dictionaries(None, needed=("FIX44.xml",)).path("FIX44.xml")
     settings = fix.SessionSettings()
-    settings.setFromString("\n".join([
-        "[DEFAULT]", "ConnectionType=acceptor", f"FileStorePath={work / 'store'}",
-        f"FileLogPath={work / 'log'}", "UseDataDictionary=Y", f"DataDictionary={dd}",
-        "SocketNodelay=Y", "SocketReuseAddress=Y", "NonStopSession=Y", f"SocketAcceptPort={port}",
-        "", "[SESSION]", "BeginString=FIX.4.4", "SenderCompID=PLXTRA", "TargetCompID=CLIENT1",
-        "HeartBtInt=30", "",
-    ]))
+    settings.setFromString(acceptor_settings_text(port, work))
     app = Floor()
     acceptor = fix.SocketAcceptor(app, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings))
     driver = LoopDriver.for_loop(loop)

@@ -67,19 +67,25 @@ _TEST_REQ_ID = re.compile(rb"\x01112=([^\x01]*)\x01")
 
 # -- the bare acceptor (runs in a child process: `order_roundtrip.py --serve-bare PORT DIR`) --------
 
-def serve_bare(port: int, work: Path) -> None:
-    import quickfix as fix
-
+def acceptor_settings_text(port: int, work: Path) -> str:
+    """QuickFIX settings of a bench acceptor: one FIX 4.4 session PLXTRA <- CLIENT1, file store and
+    log under ``work``, the 4.4 dictionary (also bench/bridge_floor.py's floor bridge)."""
     from gateway.config.dictionaries import locate_dictionaries
 
     dd = locate_dictionaries(None, needed=("FIX44.xml",)).path("FIX44.xml")
-    settings_text = "\n".join([
+    return "\n".join([
         "[DEFAULT]", "ConnectionType=acceptor", f"FileStorePath={work / 'store'}",
         f"FileLogPath={work / 'log'}", "UseDataDictionary=Y", f"DataDictionary={dd}",
         "SocketNodelay=Y", "SocketReuseAddress=Y", "NonStopSession=Y", f"SocketAcceptPort={port}",
         "", "[SESSION]", "BeginString=FIX.4.4", "SenderCompID=PLXTRA", "TargetCompID=CLIENT1",
         "HeartBtInt=30", "",
     ])
+
+
+def serve_bare(port: int, work: Path) -> None:
+    import quickfix as fix
+
+    settings_text = acceptor_settings_text(port, work)
 
     class Echo(fix.Application):
         def __init__(self) -> None:
