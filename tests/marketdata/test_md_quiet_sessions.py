@@ -139,14 +139,20 @@ def _log_text(directory: Path, target: str, kind: str) -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
-def test_log_messages_false_writes_no_message_lines_but_keeps_the_session_events(
-    market: Market, gateway_factory: Any, tmp_path: Path
-) -> None:
+def _quiet_and_kept(gateway_factory: Any) -> Any:
+    """A gateway with two market-data sessions alike but for ``log_messages``: QUOTES (false),
+    KEPT (default)."""
     base = {"begin_string": "FIX.4.4", "sender_comp_id": "PLXTRA", "trading": False, "markets": ["XSX"]}
-    gw = gateway_factory(sessions=[
+    return gateway_factory(sessions=[
         {**base, "name": "quotes", "target_comp_id": "QUOTES", "log_messages": False},
         {**base, "name": "kept", "target_comp_id": "KEPT"},
     ])
+
+
+def test_log_messages_false_writes_no_message_lines_but_keeps_the_session_events(
+    market: Market, gateway_factory: Any, tmp_path: Path
+) -> None:
+    gw = _quiet_and_kept(gateway_factory)
     for target in ("QUOTES", "KEPT"):
         with RawFix(gw.port, "FIX.4.4", target, "PLXTRA") as c:
             c.logon()
@@ -179,11 +185,7 @@ def test_a_quiet_sessions_messages_out_are_counted_like_a_logged_ones(
     # The quiet session's QuickFIX log hands each sent message straight to the watch's function
     # (SessionWatch.outgoing_for, called by the SWIG director); the other one through
     # onOutgoing and SessionWatch.outgoing. Same traffic, same figures.
-    base = {"begin_string": "FIX.4.4", "sender_comp_id": "PLXTRA", "trading": False, "markets": ["XSX"]}
-    gw = gateway_factory(sessions=[
-        {**base, "name": "quotes", "target_comp_id": "QUOTES", "log_messages": False},
-        {**base, "name": "kept", "target_comp_id": "KEPT"},
-    ])
+    gw = _quiet_and_kept(gateway_factory)
     for target in ("QUOTES", "KEPT"):
         with RawFix(gw.port, "FIX.4.4", target, "PLXTRA") as c:
             c.logon()
