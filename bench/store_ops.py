@@ -35,7 +35,12 @@ fall in different slices (inserted, then updated: ``--window 300 --slice 300`` p
 a flood's ~0.1 s between the two does). Run the copy of this file from another tree's ``bench/``
 to time that tree's store on the same workload.
 
-``--calls``: only the store's calls of the D -> New path, each alone (:func:`_calls_micro`).
+``--calls``: only the store's calls of the D -> New path, each alone (:func:`_calls_micro`). Figures
+(best of 9, 3000 orders, two interleaved rounds, load 1.5, main 7fa6d60 -> wip-s19): record_new_order
+10.2 / 11.1 -> 7.7 / 7.3 us, apply (New) 7.5 / 8.0 -> 7.4 / 6.7, journal write of one record 2.0 /
+2.2 -> 2.0 / 1.8, InboundJournal.append 1.7 / 1.8 (unchanged). ``--only "journal + apply on loop"``
+(4 turns per order, the apply included, best of 3, two rounds): loop CPU 116.0 / 113.4 -> 94.8 /
+103.2 us per order.
 
 Figures (shared 2-core machine, best of 5, two rounds, main 0429775 against wip-s17):
 ``--apply --flood``: 24.6 / 26.6 -> 23.5 / 20.5 us per order (8% split), ``--window 300 --slice

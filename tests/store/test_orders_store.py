@@ -622,3 +622,21 @@ def test_keys_written_join_the_filters_when_they_leave_memory_and_stay_exact(tmp
         assert not s.cl_ord_id_used(S1, "c10") and not s.is_decided(S1, "k10")
     finally:
         s.close()
+
+
+def test_store_records_compare_and_hash_by_value() -> None:
+    """StoredOrder, Decision and DeferredMessage are no longer frozen (a frozen __init__ costs a
+    setattr per field on every order write): still equal and hashable by value, and ``replace``
+    makes the changed copy without touching the original."""
+    from dataclasses import replace
+
+    from gateway.store.orders_store import DeferredMessage, StoredOrder
+
+    d1 = Decision(S1, "k1", "D", "c1", "rejected", None, ("8", ((58, "no"),)))
+    d2 = Decision(S1, "k1", "D", "c1", "rejected", None, ("8", ((58, "no"),)))
+    o1 = StoredOrder("r1", S1, "XS:0001", "c1", None, "A", True, {"i": 1}, 5)
+    m1 = DeferredMessage(1, S1, "8", ((17, "e1"),), "e1", True)
+    assert d1 == d2 and hash(d1) == hash(d2) and len({d1, d2}) == 1
+    assert hash(m1) == hash(DeferredMessage(1, S1, "8", ((17, "e1"),), "e1", True))
+    o2 = replace(o1, state="0", order_id="o1")
+    assert (o1.state, o1.order_id, o2.state, o2.order_id) == ("A", None, "0", "o1") and o1 != o2
