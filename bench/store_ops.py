@@ -35,6 +35,13 @@ fall in different slices (inserted, then updated: ``--window 300 --slice 300`` p
 a flood's ~0.1 s between the two does). Run the copy of this file from another tree's ``bench/``
 to time that tree's store on the same workload.
 
+``--calls``: only the store's calls of the D -> New path, each alone (:func:`_calls_micro`). Figures
+(best of 9, 3000 orders, two interleaved rounds, load 1.5, main 7fa6d60 -> wip-s19): record_new_order
+10.2 / 11.1 -> 7.7 / 7.3 us, apply (New) 7.5 / 8.0 -> 7.4 / 6.7, journal write of one record 2.0 /
+2.2 -> 2.0 / 1.8, InboundJournal.append 1.7 / 1.8 (unchanged). ``--only "journal + apply on loop"``
+(4 turns per order, the apply included, best of 3, two rounds): loop CPU 116.0 / 113.4 -> 94.8 /
+103.2 us per order.
+
 Figures (shared 2-core machine, best of 5, two rounds, main 0429775 against wip-s17):
 ``--apply --flood``: 24.6 / 26.6 -> 23.5 / 20.5 us per order (8% split), ``--window 300 --slice
 300``: 36.3 / 35.2 -> 30.5 / 32.3 (99% split); 2,080 -> 1,885 journal bytes per order.
@@ -225,7 +232,12 @@ def main() -> None:
     ap.add_argument("--flood", action="store_true",
                     help="with --apply: the records of drive.py's flood (each order rests: N, A with "
                          "the New, its confirmation)")
+    ap.add_argument("--calls", action="store_true",
+                    help="only the per-call micro-benchmark of the order path's store calls (hot, CPU time)")
     args = ap.parse_args()
+    if args.calls:
+        _calls_micro(args.orders, args.repeat)
+        return
     if args.apply:
         _apply_micro(args.orders, args.repeat, args.apply_ref, args.window, args.slice, args.flood)
         return
@@ -270,6 +282,92 @@ def _run(args: argparse.Namespace, before: types.ModuleType, kinds: list[str]) -
         p99 = lat[int(len(lat) * 0.99)]
         print(f"{kind:26} {statistics.median(lat) * 1e6:8.0f} {p99 * 1e6:8.0f} {lat[-1] * 1e6:9.0f}")
     _serializers()
+
+
+def _calls_micro(n: int, repeat: int) -> None:
+    """The store's calls on the D -> New path, each timed alone over ``n`` orders (thread CPU time,
+    best of ``repeat``, hot caches: at 200 orders/s the gateway runs them cold, about 2x): the new
+    order (record_new_order with its decision and the bridge's ~650-byte record), the New's write
+    (Store.apply: order state, ExecID, a 20-field ExecutionReport row), the commit's journal write
+    of one record (a paced order is alone in its loop turn) and the inbound journal's append of a D.
+    ``GATEWAY_ROOT``-free: run the copy of this file from another tree's ``bench/`` to time that
+    tree's store."""
+    from gateway.store import Store
+    from gateway.store.inbound_journal import InboundJournal
+    from gateway.store.journal import Journal, encode_block
+    from gateway.store.orders_store import Decision
+    from gateway.vocab.records import InboundMessage, SessionKey
+
+    clock = time.thread_time
+    results: dict[str, float] = {}
+
+    def best(label: str, fn: Any) -> None:
+        results[label] = min(fn() for _ in range(repeat)) / n * 1e6
+
+    with tempfile.TemporaryDirectory() as tmp:
+        blocks: list[Any] = []
+
+        async def store_calls(k: int) -> tuple[float, float]:
+            store = Store(Path(tmp) / f"calls{k}.sqlite", apply_every=1e6)  # nothing applied meanwhile
+            store.group_commit(asyncio.get_running_loop())
+            orders = []
+            for i in range(n):
+                rid = store.allocate_request_id()
+                decision = Decision(S1, f"17{i:09d}:{i}", "D", f"c{i}", "accepted", rid)
+                orders.append((rid, _flood_data(i), decision, [(S1, f"e{i}-0", True, "8", _er_fields(i))]))
+            t0 = clock()
+            for i, (rid, data, decision, _) in enumerate(orders):
+                store.record_new_order(session=S1, request_id=rid, cl_ord_id=f"c{i}", account="XS:0001",
+                                       state="A", data={**data, "state": "A", "order_id": None}, created=i,
+                                       decision=decision)
+            t1 = clock()
+            for i, (rid, data, _, rows) in enumerate(orders):
+                store.apply(request_id=rid, cl_ord_id=f"c{i}", order_id=data["order_id"], state="0",
+                            working=True, data=data, session=S1, exec_ids=[f"e{i}-0"], outbound=rows)
+            t2 = clock()
+            blocks[:] = store._block
+            store._block, store._open, store._unapplied = [], False, []
+            store.close()
+            return t1 - t0, t2 - t1
+
+        runs = [asyncio.run(store_calls(k)) for k in range(repeat)]
+        results["Store.record_new_order (D, decision)"] = min(r[0] for r in runs) / n * 1e6
+        results["Store.apply (New: state, ExecID, ER row)"] = min(r[1] for r in runs) / n * 1e6
+        frames = blocks[:n]  # N and A records, one per commit
+        journal = Journal(Path(tmp) / "calls.journal")
+        write_frames = getattr(journal, "write_frames", None)
+
+        def commit_write() -> float:
+            journal.truncate()
+            t0 = clock()
+            if write_frames is not None:
+                for f in frames:
+                    write_frames([f])
+            else:
+                for f in frames:
+                    journal.write(encode_block([f]))
+            return clock() - t0
+
+        best("journal write of one record (encode + write)", commit_write)
+        key = SessionKey("FIX.4.4", "CLIENT1", "PLXTRA")
+        fields = ((35, "D"), (49, "CLIENT1"), (56, "PLXTRA"), (34, "12"), (52, "20261206-18:00:00.123456"),
+                  (11, "c1234567"), (1, "XS:0001"), (55, "XS04"), (207, "XSX"), (54, "1"), (38, "100"),
+                  (40, "2"), (44, "4.00"), (59, "0"), (60, "20261206-18:00:00.123"), (21, "1"), (15, "AUD"))
+        msgs = [InboundMessage(key, "D", i, fields, 1_700_000_000_000_000_000 + i) for i in range(n)]
+        inbound = InboundJournal(Path(tmp) / "calls.inbound")
+
+        def append() -> float:
+            t0 = clock()
+            for m in msgs:
+                inbound.append(m)
+            return clock() - t0
+
+        best("InboundJournal.append (a D)", append)
+        inbound.close()
+        journal.close()
+    print(f"store calls of the D -> New path, us per call (hot, thread CPU, best of {repeat}, {n} orders)")
+    for label, us in results.items():
+        print(f"  {label:44} {us:7.2f}")
 
 
 def _serializers(n: int = 20_000) -> None:

@@ -162,7 +162,7 @@ STAMPED = (
     "gateway.store.orders_store:Store.commit_first",
     "gateway.store.orders_store:Store._apply_tick",
     "gateway.store.journal:Journal.write",
-    "gateway.store.orders_store:encode_block",
+    "gateway.store.journal:Journal.write_frames",
     "gateway.zenith.client:ZenithClient.send_request",
     "gateway.zenith.client:ZenithClient._on_frame",
     "gateway.zenith.client:ZenithClient._deliver",

@@ -63,7 +63,9 @@ How a write becomes durable (one loop thread, :meth:`Store.group_commit`):
    holds everything the database may not have yet. The two misses every new request would pay
    (its ClOrdID unused? its request key undecided?) are answered by Bloom filters of the
    database's keys (:class:`SeenFilter`, exact on "not seen"; 1.1 us against 4.8-6.9 us for
-   ``decision()`` of a new key, 20k decisions in the file), a hit confirmed by SQLite.
+   ``decision()`` of a new key, 20k decisions in the file), a hit confirmed by SQLite. A key
+   this process writes joins its filter when it leaves memory, not on its write: memory is asked
+   first, and a new order's write then pays no filter update.
 
 Durability: a journal write is in the kernel when ``write()`` returns, so it survives a process
 crash (kill -9) but not a power loss; ``fsync=True`` adds an fsync per block for that (FIX
@@ -114,7 +116,7 @@ from gateway.failpoints import crash_point
 from gateway.store.apply_thread import ApplyThread
 from gateway.store.database import Database, OrderRow, SqliteDatabase
 from gateway.store.errors import DuplicateClOrdID, StoreError
-from gateway.store.journal import Journal, encode_block, journal_file
+from gateway.store.journal import Journal, journal_file
 from gateway.store.sqlite_apply import encode_unit
 
 __all__ = [
@@ -162,11 +164,18 @@ SEEN_FILL_EVERY = 0.01
 
 log = logging.getLogger("gateway.store")
 
+_dumps = orjson.dumps
+_NON_STR_KEYS = orjson.OPT_NON_STR_KEYS
+
 # (session, exec_id or None, handed, msg_type, fields)
 OutboundRow = tuple[str, str | None, bool, str, Sequence[tuple[int, str]]]
 
 
-@dataclass(frozen=True, slots=True)
+# Not ``frozen`` (never changed once built all the same; ``replace`` makes the changed copy): a
+# frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, and a StoredOrder is
+# built on every order write, a Decision on every decision (bench/store_ops.py ``--calls``).
+# ``unsafe_hash`` keeps them hashable as the frozen ones were.
+@dataclass(slots=True, unsafe_hash=True)
 class StoredOrder:
     request_id: str
     session: str
@@ -179,7 +188,7 @@ class StoredOrder:
     created: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Decision:
     """The decision on one order-changing request: ``outcome`` ``accepted`` (``request_id`` is the
     Plxtra request it became, None for a mass cancel) or ``rejected`` (``answer`` the reject sent:
@@ -197,7 +206,7 @@ class Decision:
     REJECTED = "rejected"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class DeferredMessage:
     """An ``outbound`` row: ``handed`` True means it may already have reached the partner."""
 
@@ -326,9 +335,11 @@ class Store:
             self._orders[order.request_id] = order
         # Index entries this process wrote; older ones, and those that left memory once the
         # database held them, are looked up in the database (an indexed point query).
+        self._seen_cl = _KeyFilter(db.clordid_count(), db.clordid_keys)
+        self._seen_dec = _KeyFilter(db.decision_count(), db.decision_keys)
         self._by_order_id = _Recent()   # order_id -> request_id
-        self._clordids = _Recent()      # (session, cl_ord_id) -> request_id or None
-        self._decisions = _Recent()     # (session, request_key) -> Decision
+        self._clordids = _Recent(self._seen_cl)      # (session, cl_ord_id) -> request_id or None
+        self._decisions = _Recent(self._seen_dec)    # (session, request_key) -> Decision
         self._decided_cl = _Recent()    # (session, cl_ord_id) of a decision -> True
         self._execs = _Recent()         # (session, exec_id) -> True
         # Every ClOrdID (and every decision's request key) the database holds plus those written
@@ -336,9 +347,8 @@ class Store:
         # without a database read (a hit is confirmed by one). The database's keys are read in
         # pages: at open up to SEEN_OPEN_KEYS per table (the whole table would slow the start by
         # 1.3-2.5 s per 1M keys), the rest on the loop (group_commit), a page per SEEN_FILL_EVERY
-        # seconds; until a filter is full, its checks read the database.
-        self._seen_cl = _KeyFilter(db.clordid_count(), db.clordid_keys)
-        self._seen_dec = _KeyFilter(db.decision_count(), db.decision_keys)
+        # seconds; until a filter is full, its checks read the database. A key this process writes
+        # joins its filter when it leaves memory (_Recent.trim): until then memory answers for it.
         self._seen_handle: asyncio.TimerHandle | None = None
         self._fill_seen(SEEN_OPEN_KEYS)
         # seq -> row; a row written by apply() stays the list its unit holds until it is read
@@ -448,7 +458,7 @@ class Store:
             return
         try:
             if self._journal is not None and self._journal_on:
-                self._journal.write(encode_block(block))
+                self._journal.write_frames(block)
             else:
                 self._on_applied(self._db.apply(block))
         except self._write_errors as exc:
@@ -649,7 +659,6 @@ class Store:
             decision = replace(decision, answer=_answer(decision.answer))
         key = (decision.session, decision.request_key)
         self._decisions.put(key, decision, seq)
-        self._seen_dec.add(key)
         self._decided_cl.put((decision.session, decision.cl_ord_id), True, seq)
 
     def _put_order(self, order: StoredOrder, seq: int) -> None:
@@ -723,7 +732,6 @@ class Store:
         seq = self._write(["C", session, cl_ord_id, request_id, kind, self._decision_unit(decision)],
                           "record_clordid", decided=decision is not None)
         self._clordids.put((session, cl_ord_id), request_id, seq)
-        self._seen_cl.add((session, cl_ord_id))
         self._remember_decision(decision, seq)
 
     def record_clordid_chain(self, session: str, cl_ord_id: str, request_id: str, kind: str,
@@ -793,7 +801,6 @@ class Store:
             unit[6], pieces = None, (self._piece(data, "order data"),)
         seq = self._write(unit, "record_new_order", decided=decision is not None, pieces=pieces)
         self._clordids.put((session, cl_ord_id), request_id, seq)
-        self._seen_cl.add((session, cl_ord_id))
         self._remember_decision(decision, seq)
         order = StoredOrder(request_id, session, account, cl_ord_id, None, state, True, data, created)
         self._put_order(order, seq)
@@ -841,14 +848,17 @@ class Store:
             out_seq += 1
         if self._data_as_text:
             # The JSON columns as pieces after the head (sqlite_apply.encode_unit); memory keeps
-            # the rows with their fields.
-            pieces = [self._piece(data, "order data")]
-            head_rows: list[list[Any]] = []
-            for row in rows:
-                pieces.append(self._piece(row[5], "message fields"))
-                head_rows.append([row[0], row[1], row[2], row[3], row[4], None])
+            # the rows with their fields. One try for every piece: an ER's unit is on the answer's
+            # critical path (no method call per piece).
+            try:
+                pieces = [_dumps(data, option=_NON_STR_KEYS)]
+                pieces += [_dumps(row[5], option=_NON_STR_KEYS) for row in rows]
+            except TypeError as exc:
+                raise StoreError(f"cannot serialize order data or message fields: {exc}",
+                                 path=self._where) from exc
             unit: list[Any] = ["A", request_id, cl_ord_id, order_id, state, working, None, session,
-                               list(exec_ids), head_rows, self._decision_unit(decision)]
+                               list(exec_ids), [[r[0], r[1], r[2], r[3], r[4], None] for r in rows],
+                               self._decision_unit(decision)]
         else:
             pieces = []
             unit = ["A", request_id, cl_ord_id, order_id, state, working, data, session, list(exec_ids), rows,
@@ -856,14 +866,15 @@ class Store:
         seq = self._write(unit, "apply", decided=decision is not None, pieces=pieces)
         self._next_out = out_seq
         if request_id is not None:
-            old = self.order(request_id)
+            old = self._orders.get(request_id) or self.order(request_id)
             if old is not None:
                 self._put_order(StoredOrder(request_id, old.session, old.account, cl_ord_id, order_id,
                                             state, working, data, old.created), seq)
         if exec_ids:
             for e in exec_ids:
                 self._execs.put((session, e), True, seq)
-        self._remember_decision(decision, seq)
+        if decision is not None:
+            self._remember_decision(decision, seq)
         outbound_rows = self._outbound
         for row in rows:
             # Built into a DeferredMessage only if read: not in front of the report's send.
@@ -984,13 +995,19 @@ class Store:
 
 class _Recent:
     """Index entries written by this process, oldest first. :meth:`trim` lets the oldest go once
-    the database holds them (their write's seq is applied) and there are more than ``bound``."""
+    the database holds them (their write's seq is applied) and there are more than ``bound``.
 
-    __slots__ = ("_order", "items")
+    ``seen``: the key filter of the index's table (a :class:`_KeyFilter`), told of a key when it
+    leaves memory, not when it is written: a read asks memory first, so the filter only has to
+    know the keys memory no longer answers for, and a new order's write pays no filter update
+    (two Bloom additions of about 1.5 us each, hot, per new order)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_order", "items", "seen")
+
+    def __init__(self, seen: _KeyFilter | None = None) -> None:
         self.items: dict[Any, tuple[Any, int]] = {}  # key -> (value, seq of the write)
         self._order: deque[tuple[int, Any]] = deque()
+        self.seen = seen
 
     def __len__(self) -> int:
         return len(self.items)
@@ -1008,6 +1025,8 @@ class _Recent:
             order.popleft()
             got = items.get(key)
             if got is not None and got[1] == seq:  # not written again since
+                if self.seen is not None:
+                    self.seen.add(key)  # before it leaves: "not in memory, not in the filter" stays exact
                 del items[key]
 
 

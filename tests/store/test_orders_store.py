@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store import DuplicateClOrdID, Store, StoreError
+from gateway.store.journal import encode_block
 from gateway.store.orders_store import SEEN_MIN, Decision, SeenFilter
 
 S1 = "FIX.4.4:PLXTRA->CLIENT1"
@@ -361,7 +362,7 @@ def test_a_big_clordid_table_fills_the_filter_on_the_loop_and_is_exact_meanwhile
         s.group_commit(asyncio.get_running_loop())
         assert not s._seen_cl.filled
         check()  # not filled yet: the database answers
-        _new(s, "r30", "c30")  # written while filling: in the filter at once
+        _new(s, "r30", "c30")  # written while filling: memory answers for it (the filter once it leaves)
         for _ in range(200):
             if s._seen_cl.filled:
                 break
@@ -448,8 +449,9 @@ def test_commit_first_commits_the_turns_first_event_at_once_and_the_rest_at_its_
         s.group_commit(asyncio.get_running_loop())
         assert s._journal is not None
         writes: list[int] = []
-        write = s._journal.write
-        s._journal.write = lambda block: (writes.append(len(block)), write(block))[1]  # type: ignore[method-assign]
+        write = s._journal.write_frames   # the store's one write per commit
+        s._journal.write_frames = (  # type: ignore[method-assign]
+            lambda frames: (writes.append(len(encode_block(frames))), write(frames))[1])
         sent: list[str] = []
         _new(s, "r1", "c1")
         s.after_commit(lambda: sent.append("r1"))
@@ -495,8 +497,9 @@ def test_confirmations_on_the_loop_ride_the_next_commit_or_the_apply_tick(tmp_pa
         s.group_commit(asyncio.get_running_loop())
         assert s._journal is not None
         blocks: list[bytes] = []
-        write = s._journal.write
-        s._journal.write = lambda block: (blocks.append(block), write(block))[1]  # type: ignore[method-assign]
+        write = s._journal.write_frames   # the store's one write per commit
+        s._journal.write_frames = (  # type: ignore[method-assign]
+            lambda frames: (blocks.append(encode_block(frames)), write(frames))[1])
         (seq,) = s.apply(request_id=None, session=S1, exec_ids=["e1"],
                          outbound=[(S1, "e1", True, "8", [(17, "e1")])])
         s.commit_first()
@@ -566,3 +569,74 @@ def test_apply_on_the_loop_waits_while_an_answer_is_due_but_not_for_ever(tmp_pat
         s.close()
 
     asyncio.run(main())
+
+
+def test_keys_written_join_the_filters_when_they_leave_memory_and_stay_exact(tmp_path: Path) -> None:
+    """A new order's write adds nothing to the ClOrdID and decision filters (memory answers for
+    its keys); a key joins its filter when it leaves memory (the database holds it, more than
+    ``keep_recent`` entries): from then on the filter lets it through to a database read, so no
+    written key is ever answered "new", on the loop or after a restart."""
+    path = tmp_path / "gw.sqlite"
+    s = Store(path, keep_recent=3, apply_in_thread=False)
+    reads: list[str] = []
+    s._db.conn.set_trace_callback(reads.append)  # type: ignore[attr-defined]
+
+    def order(i: int) -> None:
+        s.record_new_order(session=S1, request_id=f"r{i}", cl_ord_id=f"c{i}", account="XS:0001", state="A",
+                           data={"i": i}, created=i,
+                           decision=Decision(S1, f"k{i}", "D", f"c{i}", "accepted", f"r{i}"))
+
+    async def run() -> None:
+        s.group_commit(asyncio.get_running_loop())
+        for i in range(10):
+            order(i)
+        # Written, not applied: in memory only, not (yet) in the filters.
+        assert all(s._seen_cl.surely_new((S1, f"c{i}")) for i in range(10))
+        assert all(s._seen_dec.surely_new((S1, f"k{i}")) for i in range(10))
+        reads.clear()
+        assert all(s.cl_ord_id_used(S1, f"c{i}") and s.is_decided(S1, f"k{i}") for i in range(10))
+        assert not s.cl_ord_id_used(S1, "c10") and s.decision(S1, "k10") is None
+        assert not [r for r in reads if "clordids" in r or "decisions" in r]  # memory and filters
+        with pytest.raises(DuplicateClOrdID):
+            order(3)
+        s.group_commit(None)  # the database catches up: all but the 3 newest leave memory
+        left = [i for i in range(10) if (S1, f"c{i}") not in s._clordids.items]
+        assert left == list(range(7))
+        assert not any(s._seen_cl.surely_new((S1, f"c{i}")) for i in left)
+        assert not any(s._seen_dec.surely_new((S1, f"k{i}")) for i in left)
+        reads.clear()
+        assert all(s.cl_ord_id_used(S1, f"c{i}") and s.is_decided(S1, f"k{i}") for i in range(10))
+        assert reads  # the keys that left memory: confirmed by the database
+        got = s.decision(S1, "k0")
+        assert got is not None and got.request_id == "r0"
+        with pytest.raises(DuplicateClOrdID):
+            order(0)
+
+    try:
+        asyncio.run(run())
+    finally:
+        s.close()
+    s = Store(path, keep_recent=3, apply_in_thread=False)
+    try:
+        assert all(s.cl_ord_id_used(S1, f"c{i}") and s.is_decided(S1, f"k{i}") for i in range(10))
+        assert not s.cl_ord_id_used(S1, "c10") and not s.is_decided(S1, "k10")
+    finally:
+        s.close()
+
+
+def test_store_records_compare_and_hash_by_value() -> None:
+    """StoredOrder, Decision and DeferredMessage are no longer frozen (a frozen __init__ costs a
+    setattr per field on every order write): still equal and hashable by value, and ``replace``
+    makes the changed copy without touching the original."""
+    from dataclasses import replace
+
+    from gateway.store.orders_store import DeferredMessage, StoredOrder
+
+    d1 = Decision(S1, "k1", "D", "c1", "rejected", None, ("8", ((58, "no"),)))
+    d2 = Decision(S1, "k1", "D", "c1", "rejected", None, ("8", ((58, "no"),)))
+    o1 = StoredOrder("r1", S1, "XS:0001", "c1", None, "A", True, {"i": 1}, 5)
+    m1 = DeferredMessage(1, S1, "8", ((17, "e1"),), "e1", True)
+    assert d1 == d2 and hash(d1) == hash(d2) and len({d1, d2}) == 1
+    assert hash(m1) == hash(DeferredMessage(1, S1, "8", ((17, "e1"),), "e1", True))
+    o2 = replace(o1, state="0", order_id="o1")
+    assert (o1.state, o1.order_id, o2.state, o2.order_id) == ("A", None, "0", "o1") and o1 != o2

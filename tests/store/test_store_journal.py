@@ -412,6 +412,29 @@ def test_a_block_is_its_frames_encoded_one_by_one() -> None:
     assert encode_block([]) == b""
 
 
+def test_write_frames_appends_exactly_the_block_of_its_frames(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's write of a loop turn (headers and payloads handed to writev unjoined) leaves the
+    bytes encode_block gives, and so the records read_frames reads: for one record, for more
+    parts than one writev takes, and when the kernel takes only part of the writev."""
+    from gateway.store import journal as journal_mod
+
+    path = tmp_path / "j.journal"
+    j = Journal(path)
+    one = [(1, b'["N","S1"]\n{"a":1}')]
+    many = [(i, f'["E","S1","e{i}"]'.encode()) for i in range(2, 2 + journal_mod._IOV_MAX)]  # 2x parts
+    j.write_frames(one)
+    j.write_frames(many)
+    # A short writev: the kernel took 13 bytes (part of the first header); the rest follows.
+    monkeypatch.setattr(journal_mod.os, "writev", lambda fd, parts: os.write(fd, b"".join(parts)[:13]))
+    last = [(10_000, b"x" * 5000), (10_001, b"y")]
+    j.write_frames(last)
+    j.close()
+    want = encode_block(one) + encode_block(many) + encode_block(last)
+    assert path.read_bytes() == want and j.size == len(want)
+    assert read_frames(want)[0] == [(f[0], f[1]) for f in one + many + last]
+
+
 def test_a_journal_of_the_previous_version_is_recovered(tmp_path: Path) -> None:
     """Units as the store wrote them before the pieces (an order's data as a JSON string inside the
     unit, an outbound row's fields inline), left in the journal by a kill -9, are applied at open:
