@@ -7,9 +7,10 @@ marking, a stage sink). Then, with the loop not running (the simulator never see
 * ``request``: ``send_request`` of a PlaceOrder and the connection's flush (the frame's bytes
   written to the socket);
 * ``answer``: the PlaceOrder answer frame (bytes as read) through ``ZenithConnection.data_received``
-  to the orders service's parse of it (``OrderActionResponse.from_json``);
+  to the orders service's parse of it (the typed decode, ``records_typed.decode_action_answer``,
+  as the orders service asks for it; ``OrderActionResponse.from_json`` on a tree without it);
 * ``update``: an ``Orders`` publish (an A and a U change) through ``data_received`` to the orders
-  service's parse of each Order (``Order.from_json``).
+  service's parse of each Order (``decode_orders_publish``, or ``Order.from_json``).
 
 The cyclic GC is set as the gateway sets it once started (``gateway.app.cli_run``: start-up
 objects frozen, young collections every 20,000 allocations): with the default threshold (700) a
@@ -43,6 +44,13 @@ from gateway.sim.config import load_sim_config
 from gateway.sim.server import SimServer
 from gateway.zenith import SubscriptionData, ZenithClient
 from gateway.zenith.records import Order
+
+try:   # the typed decoders the orders service gives the client (issue 13, round 19)
+    from gateway.zenith.records_typed import decode_action_answer, decode_orders_publish
+    TYPED: dict[str, Any] = {"decode": decode_action_answer}
+    TYPED_SUB: dict[str, Any] = {"decode": decode_orders_publish}
+except ImportError:   # an older tree: the generic decode only
+    TYPED = TYPED_SUB = {}
 
 PLACE = {"Account": "XS:0001",
          "Details": {"Exchange": "XSX", "Code": "XS01", "Side": "Bid", "Style": "Market", "Type": "Limit",
@@ -117,9 +125,12 @@ async def main(n: int, runs: int, price: str) -> None:
             def on_orders(event: Any) -> None:
                 if type(event) is not SubscriptionData:
                     return
+                if type(event.data) is tuple:   # typed by the client, as OrdersService takes it
+                    parsed.extend(event.data)
+                    return
                 parsed.extend(_parse_each(_published(event.data, "Order"), Order.from_json, "Order"))
 
-            client.subscribe("Trading", "Orders!XS:0001", on_orders)
+            client.subscribe("Trading", "Orders!XS:0001", on_orders, **TYPED_SUB)
             await asyncio.sleep(0.3)
             ws = client._ws
             assert ws is not None
@@ -143,7 +154,7 @@ async def main(n: int, runs: int, price: str) -> None:
             for _ in range(runs):
                 t0 = clock()
                 for _ in range(n):
-                    client.send_request("Trading", "PlaceOrder", place, on_answer)
+                    client.send_request("Trading", "PlaceOrder", place, on_answer, **TYPED)
                     ws._flush()
                 req_t.append((clock() - t0) / n)
                 frames = [wire(answer_tpl % tid) for tid in list(client._core._pending)]
@@ -175,7 +186,7 @@ async def main(n: int, runs: int, price: str) -> None:
             for _ in range(min(n, 1000)):
                 written.clear()
                 t0 = time.perf_counter()
-                client.send_request("Trading", "PlaceOrder", place, on_answer)
+                client.send_request("Trading", "PlaceOrder", place, on_answer, **TYPED)
                 for _hop in range(10):
                     if written:
                         break

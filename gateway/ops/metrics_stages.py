@@ -78,7 +78,7 @@ def time_answers(client: Any, histogram: Any = None) -> None:
     inner_send = client.send_request
 
     def send_request(controller: str, topic: str, data: Any, on_answer: Callable[[Any, Any], None],
-                     timeout: float | None = None) -> None:
+                     timeout: float | None = None, decode: Any = None) -> None:
         asked = get_origin()
         started = clock()
 
@@ -100,7 +100,10 @@ def time_answers(client: Any, histogram: Any = None) -> None:
                 if histogram is not None:
                     histogram.labels(controller, "ok" if error is None else "error").observe(took)
 
-        inner_send(controller, topic, data, answered, timeout)
+        if decode is None:
+            inner_send(controller, topic, data, answered, timeout)
+        else:
+            inner_send(controller, topic, data, answered, timeout, decode=decode)
 
     client.send_request = send_request
 
