@@ -38,9 +38,8 @@ from gateway.zenith.protocol import (
     ZenithProtocol,
     _frame_decode,
 )
-from gateway.zenith.records import Order, OrderActionResponse, OrderDetails
+from gateway.zenith.records import Order, OrderActionResponse
 from gateway.zenith.records_typed import decode_action_answer, decode_orders_publish
-from gateway.zenith.trading import TradingApi
 from gateway.zenith.values import loads
 from tests.zenith.test_values_decoder import _number, _string, _value, _ws, same
 
@@ -221,20 +220,24 @@ def test_typed_answer_keeps_decimal_digits_and_types() -> None:
     assert got.order.updated_text == "2026-12-06T13:53:56.846+00:00"
 
 
+def change(op: str, order_text: str | None = None, extra: str = "") -> str:
+    return '{"O":"' + op + '"' + ("" if order_text is None else ',"Order":' + order_text) + extra + "}"
+
+
 ACCEPTED_PUBLISHES = [
     "[]",
-    '[{"O":"A","Order":%s},{"O":"U","Order":%s}]' % (order(), order("9.96", "OnMarket")),
-    '[{"O":"C","Account":"XS:0001"},{"O":"A","Order":%s}]' % order(),
-    '[{"O":"R","Order":%s}]' % order(),           # a full Order on an R: skipped as before
+    "[" + change("A", order()) + "," + change("U", order("9.96", "OnMarket")) + "]",
+    '[{"O":"C","Account":"XS:0001"},' + change("A", order()) + "]",
+    "[" + change("R", order()) + "]",            # a full Order on an R: skipped as before
     '[{"O":"A"},{"O":"U","Account":"XS:0001"}]',   # an A/U without "Order": skipped
-    '[{"O":"A","Order":%s,"O":"X"}]' % order(),    # duplicate O: the last wins, skipped
+    "[" + change("A", order(), ',"O":"X"') + "]",  # duplicate O: the last wins, skipped
 ]
 
 REFUSED_PUBLISHES = [
     '[{"O":"R","Order":{"ID":"x","Account":"XS:0001"}}]',  # R with ID + Account only
     '[{"O":"A","Order":null}]',
-    '[{"O":"A","Order":%s},{"O":"U","Order":%s}]' % (order('"ten"'), order()),
-    '[1,{"O":"A","Order":%s}]' % order(),
+    "[" + change("A", order('"ten"')) + "," + change("U", order()) + "]",
+    "[1," + change("A", order()) + "]",
     '{"O":"A"}',
     "null",
 ]
@@ -272,23 +275,27 @@ _TYPICAL = {
 }
 
 
-def _field(rng: random.Random, name: str, depth: int) -> str | None:
-    """A value for ``name``: mostly a typical one, else null, absent, or anything at all."""
-    roll = rng.random()
-    if roll < 0.06:
+_NOISE = [0.0, 0.0, 0.01, 0.03, 0.1, 0.3]   # per document: the share of fields given odd values
+
+
+def _field(rng: random.Random, name: str, depth: int, noise: float) -> str | None:
+    """A value for ``name``: mostly a typical one, else (at the rate ``noise``) null, absent, or
+    anything at all."""
+    roll = rng.random() / noise if noise else 1.0
+    if roll < 0.2:
         return None                      # absent
-    if roll < 0.12:
+    if roll < 0.4:
         return "null"
-    if roll < 0.22:
+    if roll < 0.7:
         return _value(rng, 2)
-    if roll < 0.28:
+    if roll < 0.85:
         return _number(rng)
-    if roll < 0.32:
+    if roll < 1.0:
         return _string(rng)
     if name == "Details":
-        return _object(rng, _DETAIL_FIELDS, depth)
+        return _object(rng, _DETAIL_FIELDS, depth, noise)
     if name == "Order":
-        return _object(rng, _ORDER_FIELDS, depth)
+        return _object(rng, _ORDER_FIELDS, depth, noise)
     if name in _TYPICAL:
         return rng.choice(_TYPICAL[name])
     if name in ("EstimatedValue", "CurrentValue", "ExecutedQuantity", "AveragePrice", "HiddenQuantity",
@@ -297,15 +304,16 @@ def _field(rng: random.Random, name: str, depth: int) -> str | None:
     return '"' + rng.choice(["XSX", "XS01", "XS:0001", "Limit", "UntilDay", "id-1", ""]) + '"'
 
 
-def _object(rng: random.Random, names: list[str], depth: int) -> str:
+def _object(rng: random.Random, names: list[str], depth: int, noise: float) -> str:
     items = []
     for name in names:
-        value = _field(rng, name, depth - 1)
+        value = _field(rng, name, depth - 1, noise)
         if value is not None:
             items.append(f'{_ws(rng)}"{name}":{_ws(rng)}{value}')
-        if rng.random() < 0.03:          # a duplicate key now and then: the last wins
-            items.append(f'"{name}":{_field(rng, name, depth - 1) or "null"}')
-    rng.shuffle(items) if rng.random() < 0.2 else None
+        if rng.random() < noise / 5:     # a duplicate key now and then: the last wins
+            items.append(f'"{name}":{_field(rng, name, depth - 1, noise) or "null"}')
+    if rng.random() < 0.2:
+        rng.shuffle(items)
     return "{" + ",".join(items) + "}"
 
 
@@ -313,10 +321,10 @@ def test_generated_answers_typed_equal_lenient() -> None:
     rng = random.Random(20261219)
     accepted = 0
     for _ in range(1500):
-        if check_answer(_object(rng, _ANSWER_FIELDS, 3)):
+        if check_answer(_object(rng, _ANSWER_FIELDS, 3, rng.choice(_NOISE))):
             accepted += 1
     # Both ways really ran: a share typed, the rest left to the lenient path.
-    assert 100 < accepted < 1400, accepted
+    assert 300 < accepted < 1200, accepted
 
 
 def test_generated_publishes_typed_equal_lenient() -> None:
@@ -326,7 +334,8 @@ def test_generated_publishes_typed_equal_lenient() -> None:
         changes = []
         for _ in range(rng.randrange(0, 4)):
             op = rng.choice(['"A"', '"U"', '"U"', '"R"', '"C"', "null", "1"])
-            body = _object(rng, _ORDER_FIELDS, 2) if rng.random() < 0.9 else _value(rng, 1)
+            noise = rng.choice(_NOISE)
+            body = _object(rng, _ORDER_FIELDS, 2, noise) if rng.random() < 0.95 else _value(rng, 1)
             parts = [f'"O":{op}'] + ([f'"Order":{body}'] if rng.random() < 0.95 else [])
             changes.append("{" + ",".join(parts) + "}")
         if check_publish("[" + ",".join(changes) + "]"):
@@ -365,7 +374,7 @@ def _core(raw_frames: bool) -> ZenithProtocol:
     core.resubscribe()
     for topic in ("Orders!XS:0001", "Depth!XS01.XSX"):
         core.subscribe("Trading", topic, lambda event: None)
-        core.receive('{"Controller":"Trading","Topic":"%s","Action":"Sub","Confirm":true}' % topic)
+        core.receive('{"Controller":"Trading","Topic":"' + topic + '","Action":"Sub","Confirm":true}')
     for _ in range(3):
         core.start_call("Trading", "QueryOrders", None, object())
     core._typed = raw_frames    # the container read with its Data raw, no decoder anywhere
@@ -400,7 +409,8 @@ def test_raw_container_reads_every_frame_as_the_whole_decode() -> None:
             text = text[:at] + rng.choice(["", "\ud800", "NaN", ",", "]"]) + text[at + 1:]
         whole, raw = _core(False), _core(True)
         a, b = _outcome(whole, text), _outcome(raw, text)
-        assert same(list(a) if isinstance(a, tuple) else a, list(b) if isinstance(b, tuple) else b), (text, a, b)
+        assert same(list(a) if isinstance(a, tuple) else a,
+                    list(b) if isinstance(b, tuple) else b), (text, a, b)
         assert whole.pending_count == raw.pending_count
         try:
             _frame_decode(text)
@@ -428,7 +438,7 @@ def test_protocol_hands_typed_data_only_to_the_call_and_topic_that_asked() -> No
     tid, _ = core.start_call("Trading", "PlaceOrder", {}, "typed", decode_action_answer)
     bad = core.receive(frame % (tid, answer(order('"ten"'))))
     assert type(bad) is CallResult and type(bad.data) is dict
-    publish = '{"Controller":"Trading","Topic":"Orders!XS:0001","Data":[{"O":"A","Order":%s}]}' % order()
+    publish = '{"Controller":"Trading","Topic":"Orders!XS:0001","Data":[' + change("A", order()) + "]}"
     out = core.receive(publish)
     assert type(out) is Deliver and type(out.event) is SubscriptionData and type(out.event.data) is tuple
     # A second subscriber without the decoder: both get the generic data from then on.
@@ -488,10 +498,11 @@ def test_every_frame_of_a_simulator_session_typed_equals_lenient(tmp_path: Path)
                         done.set_result(None)
                 client.send_request("Trading", topic, body, on_answer, decode=decode_action_answer)
 
-            call("PlaceOrder", {"Account": "XS:0001", "Details": limit("Bid", "9.95", 100), "RequestID": "t-1",
-                                "Route": {"Algorithm": "Market", "Market": "XSX::XSX"}})
-            call("PlaceOrder", {"Account": "XS:0001", "Details": limit("Ask", "9.90", 40), "RequestID": "t-2",
-                                "Route": {"Algorithm": "Market", "Market": "XSX::XSX"}})
+            route = {"Algorithm": "Market", "Market": "XSX::XSX"}
+            call("PlaceOrder", {"Account": "XS:0001", "Details": limit("Bid", "9.95", 100),
+                                "RequestID": "t-1", "Route": route})
+            call("PlaceOrder", {"Account": "XS:0001", "Details": limit("Ask", "9.90", 40),
+                                "RequestID": "t-2", "Route": route})
             await asyncio.sleep(0.3)
             placed = next(a for a in answers if isinstance(a, OrderActionResponse) and a.order is not None)
             call("AmendOrder", {"Account": "XS:0001", "ID": placed.order.id,  # type: ignore[union-attr]
