@@ -17,9 +17,10 @@ objects frozen, young collections every 20,000 allocations): with the default th
 young collection landed every frame or two and its cost was charged to whatever line allocated
 (a py-spy profile put 10% on ``OrderRoute.from_json``'s one dict), which the gateway never pays.
 
-Prints the best of several runs per frame in microseconds of process CPU time. Usage::
+Prints the best of several runs per frame in microseconds of process CPU time; with ``--cold``
+also the median wall time of each frame with cold caches (``cold_frames``). Usage::
 
-    PYTHONPATH=. python bench/zenith_frames.py [--n 5000] [--runs 7] [--price 9.95]
+    PYTHONPATH=. python bench/zenith_frames.py [--n 5000] [--runs 7] [--price 9.95] [--cold 4]
 """
 
 from __future__ import annotations
@@ -101,7 +102,45 @@ def best(runs: list[float]) -> float:
     return min(runs) * 1e6
 
 
-async def main(n: int, runs: int, price: str) -> None:
+def cold_frames(client: Any, ws: Any, place: Any, on_answer: Any, answer_tpl: str, update: bytes,
+                parsed: list[Any], n: int, mb: int) -> None:
+    """Each frame with cold caches, as at 200 orders/s (other work runs between two orders): a
+    copy of ``mb`` MB evicts the caches before each; wall time of the frame alone, median of ``n``."""
+    zeros = bytes(mb << 20)
+    thrash = bytearray(len(zeros))
+    ns = time.perf_counter_ns
+
+    def median(xs: list[int]) -> float:
+        xs.sort()
+        return xs[len(xs) // 2] / 1000
+
+    req: list[int] = []
+    for _ in range(n):
+        thrash[:] = zeros
+        t0 = ns()
+        client.send_request("Trading", "PlaceOrder", place, on_answer, **TYPED)
+        ws._flush()
+        req.append(ns() - t0)
+    frames = [wire(answer_tpl % tid) for tid in list(client._core._pending)]
+    ans: list[int] = []
+    parsed.clear()
+    for data in frames:
+        thrash[:] = zeros
+        t0 = ns()
+        ws.data_received(data)
+        ans.append(ns() - t0)
+    assert len(parsed) == len(frames) and parsed[-1].ok, parsed[-1:]
+    upd: list[int] = []
+    for _ in range(n):
+        thrash[:] = zeros
+        t0 = ns()
+        ws.data_received(update)
+        upd.append(ns() - t0)
+    print(f"cold caches ({mb} MB copied before each), median of {n} (us per frame): "
+          f"request {median(req):.1f}  answer {median(ans):.1f}  update {median(upd):.1f}")
+
+
+async def main(n: int, runs: int, price: str, cold: int = 0) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_sim_config(None).with_overrides(activity=False, seed=7,
                                                     state_path=Path(tmp) / "sim.sqlite")
@@ -171,6 +210,9 @@ async def main(n: int, runs: int, price: str) -> None:
                 upd_t.append((clock() - t0) / n)
                 assert len(parsed) == 2 * n, len(parsed)
                 await asyncio.sleep(0.05)   # the sink drains what was written
+            if cold:
+                cold_frames(client, ws, place, on_answer, answer_tpl, update, parsed, min(n, 400), cold)
+                await asyncio.sleep(0.05)
             # Paced: one request per loop turn, as at 200 orders/s. Wall time from send_request to
             # the transport's write of its frame (the loop hops between), median over n.
             real_write = sink_transport.write
@@ -218,8 +260,10 @@ if __name__ == "__main__":
     p.add_argument("--n", type=int, default=3000)
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--price", default="1")
+    p.add_argument("--cold", type=int, default=0, metavar="MB",
+                   help="also each frame after a copy of MB megabytes (cold caches, cold_frames)")
     a = p.parse_args()
     gc.freeze()
     gc.set_threshold(20_000, 50, 50)   # as gateway.app.cli_run's settle()
-    asyncio.run(main(a.n, a.runs, a.price))
+    asyncio.run(main(a.n, a.runs, a.price, a.cold))
     sys.exit(0)

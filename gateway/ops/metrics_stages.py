@@ -151,6 +151,9 @@ STAMPED = (
     "gateway.app.orders_service:OrdersService._on_tx_event",
     "gateway.app.orders_service:OrdersService._next_turn",
     "gateway.app.orders_service:_action_response",
+    # The typed decoders the orders service hands the Zenith client (called from its receive).
+    "gateway.app.orders_service:decode_action_answer",
+    "gateway.app.orders_service:decode_orders_publish",
     "gateway.app.orders_delivery:Delivery.deliver",
     "gateway.app.orders_delivery:Delivery._send_batch",
     "gateway.app.orders_delivery:Delivery._on_sent",
