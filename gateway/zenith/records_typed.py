@@ -42,8 +42,8 @@ from gateway.zenith.records import (
     _style,
 )
 from gateway.zenith.values import (
+    _SIDES,
     EMPTY_MAPPING,
-    normalize_side,
     parse_date,
     parse_datetime,
     str_tuple,
@@ -56,40 +56,40 @@ _UNSET: Any = msgspec.UNSET
 
 
 class _Details(msgspec.Struct):
-    Exchange: Any
-    Code: Any
-    Side: Any
-    Style: Any = None
-    Type: Any = None
+    Exchange: str
+    Code: str
+    Side: str
+    Style: str | None = None
+    Type: str | None = None
     LimitPrice: Any = None
     Quantity: Any = None
     HiddenQuantity: Any = None
     MinimumQuantity: Any = None
-    Validity: Any = None
+    Validity: str | None = None
     ExpiryDate: Any = None
-    ShortType: Any = None
-    BrokerageSchedule: Any = None
+    ShortType: str | None = None
+    BrokerageSchedule: str | None = None
     Instructions: Any = None
-    UnitType: Any = None
+    UnitType: str | None = None
     UnitAmount: Any = None
-    Currency: Any = None
+    Currency: str | None = None
     PhysicalDelivery: Any = None
     ExecutedQuantity: Any = None
     AveragePrice: Any = None
 
 
 class _Order(msgspec.Struct):
-    ID: Any
-    Account: Any
-    Status: Any
+    ID: str
+    Account: str
+    Status: str
     Details: _Details
     Route: Any = None
-    Currency: Any = None
-    ExternalID: Any = None
-    DepthOrderID: Any = None
-    Exchange: Any = None
-    TradingMarket: Any = None
-    Style: Any = None
+    Currency: str | None = None
+    ExternalID: str | None = None
+    DepthOrderID: str | None = None
+    Exchange: str | None = None
+    TradingMarket: str | None = None
+    Style: str | None = None
     EstimatedFees: Any = None
     CurrentFees: Any = None
     EstimatedValue: Any = None
@@ -104,8 +104,8 @@ class _Order(msgspec.Struct):
 
 
 class _Answer(msgspec.Struct):
-    Result: Any
-    RequestID: Any = None
+    Result: str
+    RequestID: str | None = None
     Order: _Order | None = None
     Errors: Any = None
     EstimatedFees: Any = None
@@ -119,42 +119,44 @@ class _Change(msgspec.Struct):
     Order: _Order | msgspec.UnsetType = _UNSET
 
 
+# The conversions below are from_json's expressions with two shortcuts that give the same values:
+# a field typed ``str`` / ``str | None`` above is already what ``str(x)`` / ``None if x is None
+# else str(x)`` makes of it (any other JSON type is refused by msgspec, and the lenient path
+# decides); a number that is None or a Decimal (the float_hook's, always finite: JSON number
+# text) is what ``to_decimal`` returns for it, so ``to_decimal`` is called only for the rest
+# (ints, strings, anything else, with its checks and errors).
+
+
 def _details(d: _Details) -> OrderDetails:
-    # OrderDetails.from_json's expressions, field by field.
-    exchange, code, side = d.Exchange, d.Code, d.Side
-    if exchange is None or code is None or side is None:
-        raise ValueError("required Details field null")
-    kind, validity, expiry = d.Type, d.Validity, d.ExpiryDate
-    instructions, pd = d.Instructions, d.PhysicalDelivery
-    short_type, schedule, unit_type, currency = d.ShortType, d.BrokerageSchedule, d.UnitType, d.Currency
+    side = d.Side
+    price, quantity, hidden, minimum = d.LimitPrice, d.Quantity, d.HiddenQuantity, d.MinimumQuantity
+    amount = d.UnitAmount
+    expiry, instructions, pd = d.ExpiryDate, d.Instructions, d.PhysicalDelivery
     return _build_details(
-        str(exchange),
-        str(code),
-        normalize_side(side) or "",
+        d.Exchange,
+        d.Code,
+        _SIDES.get(side, side) or "",
         _style(d.Style),
-        None if kind is None else str(kind),
-        to_decimal(d.LimitPrice),
-        to_decimal(d.Quantity),
-        to_decimal(d.HiddenQuantity),
-        to_decimal(d.MinimumQuantity),
-        None if validity is None else str(validity),
+        d.Type,
+        price if price is None or type(price) is Decimal else to_decimal(price),
+        quantity if quantity is None or type(quantity) is Decimal else to_decimal(quantity),
+        hidden if hidden is None or type(hidden) is Decimal else to_decimal(hidden),
+        minimum if minimum is None or type(minimum) is Decimal else to_decimal(minimum),
+        d.Validity,
         None if expiry is None else parse_date(expiry),
-        None if short_type is None else str(short_type),
-        None if schedule is None else str(schedule),
+        d.ShortType,
+        d.BrokerageSchedule,
         () if instructions is None else str_tuple(instructions),
-        None if unit_type is None else str(unit_type),
-        to_decimal(d.UnitAmount),
-        None if currency is None else str(currency),
+        d.UnitType,
+        amount if amount is None or type(amount) is Decimal else to_decimal(amount),
+        d.Currency,
         None if pd is None else bool(pd),
     )
 
 
 def _order(o: _Order) -> Order:
-    # Order.from_json's expressions; where it would fall back to _informational (a warning and
-    # None) this raises instead, and the lenient path decides.
-    oid, account, status = o.ID, o.Account, o.Status
-    if oid is None or account is None or status is None:
-        raise ValueError("required Order field null")
+    # Where Order.from_json would fall back to _informational (a warning and None), this raises
+    # instead, and the lenient path decides.
     det = o.Details
     details = _details(det)
     updated = o.UpdatedDate
@@ -163,38 +165,39 @@ def _order(o: _Order) -> Order:
         executed = det.ExecutedQuantity
     if average is _UNSET:
         average = det.AveragePrice
-    currency, external_id, depth_order_id, exchange, trading_market, children, cond = (
-        o.Currency, o.ExternalID, o.DepthOrderID, o.Exchange, o.TradingMarket, o.Children, o.Condition)
+    estimated, current, children, cond = o.EstimatedValue, o.CurrentValue, o.Children, o.Condition
+    estimated_fees, current_fees = o.EstimatedFees, o.CurrentFees
     return _build_order(
-        str(oid),
-        str(account),
-        str(status),
+        o.ID,
+        o.Account,
+        o.Status,
         details,
         _route(o.Route),
-        None if currency is None else str(currency),
-        None if external_id is None else str(external_id),
-        None if depth_order_id is None else str(depth_order_id),
-        None if exchange is None else str(exchange),
-        None if trading_market is None else str(trading_market),
+        o.Currency,
+        o.ExternalID,
+        o.DepthOrderID,
+        o.Exchange,
+        o.TradingMarket,
         _style(o.Style),
-        _fees(o.EstimatedFees) or EMPTY_MAPPING,
-        _fees(o.CurrentFees) or EMPTY_MAPPING,
-        to_decimal(o.EstimatedValue),
-        to_decimal(o.CurrentValue),
+        EMPTY_MAPPING if estimated_fees is None else (_fees(estimated_fees) or EMPTY_MAPPING),
+        EMPTY_MAPPING if current_fees is None else (_fees(current_fees) or EMPTY_MAPPING),
+        estimated if estimated is None or type(estimated) is Decimal else to_decimal(estimated),
+        current if current is None or type(current) is Decimal else to_decimal(current),
         parse_datetime(o.CreatedDate),
         parse_datetime(updated),
         () if children is None else str_tuple(children),
         cond if cond is not None and _is_object(cond) else None,
-        to_decimal(executed),
-        to_decimal(average),
+        executed if executed is None or type(executed) is Decimal else to_decimal(executed),
+        average if average is None or type(average) is Decimal else to_decimal(average),
         str(updated or ""),
     )
 
 
 def _response(r: _Answer) -> OrderActionResponse:
-    # OrderActionResponse.from_json's expressions.
-    fees = _fees(r.EstimatedFees)
+    fees = r.EstimatedFees
+    fees = EMPTY_MAPPING if fees is None else _fees(fees)
     if not fees:
+        # Older servers (§8.38): EstimatedBrokerage / EstimatedTax instead of EstimatedFees.
         brokerage, tax = r.EstimatedBrokerage, r.EstimatedTax
         if brokerage is not None or tax is not None:
             legacy = {"Brokerage": brokerage, "Tax": tax}
@@ -202,16 +205,14 @@ def _response(r: _Answer) -> OrderActionResponse:
     errors = r.Errors
     if isinstance(errors, str):
         errors = [errors]
-    result, request_id, order = r.Result, r.RequestID, r.Order
-    if result is None:
-        raise ValueError("Result null")
+    order, value = r.Order, r.EstimatedValue
     return _build_response(
-        str(result),
-        None if request_id is None else str(request_id),
+        r.Result,
+        r.RequestID,
         None if order is None else _order(order),
         tuple(str(e) for e in errors) if isinstance(errors, list) else (),
         fees,
-        to_decimal(r.EstimatedValue),
+        value if value is None or type(value) is Decimal else to_decimal(value),
     )
 
 

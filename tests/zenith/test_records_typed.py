@@ -182,7 +182,6 @@ ACCEPTED_ANSWERS = [
     answer(order(dx=',"PhysicalDelivery":0,"Instructions":"x","ExpiryDate":"2026-12-31"')),
     answer(order(ox=',"ExecutedQuantity":null', dx=',"ExecutedQuantity":40')),  # null on the Order wins
     answer(order().replace(',"ExecutedQuantity":0', ""), ',"X":1'),  # from Details (absent there: None)
-    answer(order(ox=',"ID":12345')),             # a number where text belongs: str() as before
 ]
 
 REFUSED_ANSWERS = [
@@ -194,6 +193,8 @@ REFUSED_ANSWERS = [
     answer(order().replace('"Details":{', '"Details":"x","D":{')),
     answer(None, ',"Order":"a string"'),
     answer(None, ',"Order":{"ID":"x"}'),         # not a full Order: dropped and logged
+    answer(order(ox=',"ID":12345')),             # a number where text belongs: the lenient str()
+    answer(None, ',"RequestID":7'),
     '{"RequestID":"Jz8"}',                       # no Result
     '{"Result":null}',
     '[1,2]',
