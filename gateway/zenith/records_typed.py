@@ -36,6 +36,7 @@ from gateway.zenith.records import (
     _build_details,
     _build_order,
     _build_response,
+    _build_route,
     _fees,
     _is_object,
     _route,
@@ -123,14 +124,25 @@ class _Change(msgspec.Struct):
 # a field typed ``str`` / ``str | None`` above is already what ``str(x)`` / ``None if x is None
 # else str(x)`` makes of it (any other JSON type is refused by msgspec, and the lenient path
 # decides); a number that is None or a Decimal (the float_hook's, always finite: JSON number
-# text) is what ``to_decimal`` returns for it, so ``to_decimal`` is called only for the rest
-# (ints, strings, anything else, with its checks and errors).
+# text) is what ``to_decimal`` returns for it, an int becomes ``Decimal(int)`` as in
+# ``to_decimal``, and ``to_decimal`` is called for the rest (strings, anything else, with its
+# checks and errors). The Route is OrderRoute.from_json's copy, inline.
 
 
 def _details(d: _Details) -> OrderDetails:
     side = d.Side
     price, quantity, hidden, minimum = d.LimitPrice, d.Quantity, d.HiddenQuantity, d.MinimumQuantity
     amount = d.UnitAmount
+    if price is not None and type(price) is not Decimal:
+        price = Decimal(price) if type(price) is int else to_decimal(price)
+    if quantity is not None and type(quantity) is not Decimal:
+        quantity = Decimal(quantity) if type(quantity) is int else to_decimal(quantity)
+    if hidden is not None:
+        hidden = to_decimal(hidden)
+    if minimum is not None:
+        minimum = to_decimal(minimum)
+    if amount is not None:
+        amount = to_decimal(amount)
     expiry, instructions, pd = d.ExpiryDate, d.Instructions, d.PhysicalDelivery
     return _build_details(
         d.Exchange,
@@ -138,17 +150,17 @@ def _details(d: _Details) -> OrderDetails:
         _SIDES.get(side, side) or "",
         _style(d.Style),
         d.Type,
-        price if price is None or type(price) is Decimal else to_decimal(price),
-        quantity if quantity is None or type(quantity) is Decimal else to_decimal(quantity),
-        hidden if hidden is None or type(hidden) is Decimal else to_decimal(hidden),
-        minimum if minimum is None or type(minimum) is Decimal else to_decimal(minimum),
+        price,
+        quantity,
+        hidden,
+        minimum,
         d.Validity,
         None if expiry is None else parse_date(expiry),
         d.ShortType,
         d.BrokerageSchedule,
         () if instructions is None else str_tuple(instructions),
         d.UnitType,
-        amount if amount is None or type(amount) is Decimal else to_decimal(amount),
+        amount,
         d.Currency,
         None if pd is None else bool(pd),
     )
@@ -166,13 +178,31 @@ def _order(o: _Order) -> Order:
     if average is _UNSET:
         average = det.AveragePrice
     estimated, current, children, cond = o.EstimatedValue, o.CurrentValue, o.Children, o.Condition
+    if estimated is not None and type(estimated) is not Decimal:
+        estimated = Decimal(estimated) if type(estimated) is int else to_decimal(estimated)
+    if current is not None and type(current) is not Decimal:
+        current = Decimal(current) if type(current) is int else to_decimal(current)
+    if executed is not None and type(executed) is not Decimal:
+        executed = Decimal(executed) if type(executed) is int else to_decimal(executed)
+    if average is not None and type(average) is not Decimal:
+        average = Decimal(average) if type(average) is int else to_decimal(average)
     estimated_fees, current_fees = o.EstimatedFees, o.CurrentFees
+    route = o.Route
+    if type(route) is dict:
+        # OrderRoute.from_json inlined: a copy less the two named keys.
+        extra = dict(route)
+        algorithm, market = extra.pop("Algorithm", None), extra.pop("Market", None)
+        if algorithm is None:
+            raise ValueError("Route without Algorithm")
+        route = _build_route(str(algorithm), None if market is None else str(market), extra)
+    else:
+        route = _route(route)
     return _build_order(
         o.ID,
         o.Account,
         o.Status,
         details,
-        _route(o.Route),
+        route,
         o.Currency,
         o.ExternalID,
         o.DepthOrderID,
@@ -181,14 +211,14 @@ def _order(o: _Order) -> Order:
         _style(o.Style),
         EMPTY_MAPPING if estimated_fees is None else (_fees(estimated_fees) or EMPTY_MAPPING),
         EMPTY_MAPPING if current_fees is None else (_fees(current_fees) or EMPTY_MAPPING),
-        estimated if estimated is None or type(estimated) is Decimal else to_decimal(estimated),
-        current if current is None or type(current) is Decimal else to_decimal(current),
+        estimated,
+        current,
         parse_datetime(o.CreatedDate),
         parse_datetime(updated),
         () if children is None else str_tuple(children),
         cond if cond is not None and _is_object(cond) else None,
-        executed if executed is None or type(executed) is Decimal else to_decimal(executed),
-        average if average is None or type(average) is Decimal else to_decimal(average),
+        executed,
+        average,
         str(updated or ""),
     )
 
