@@ -82,7 +82,8 @@ _encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
 Key = tuple[str, str]
 
 #: A typed decoder of a ``Data`` (see :meth:`ZenithProtocol.start_call`): the JSON text in, the
-#: typed value out, or one of :data:`DECODE_REFUSED` raised for the generic decode to take over.
+#: typed value out, or one of :data:`DECODE_REFUSED` raised for the generic decode to take over
+#: (any other exception is taken as a refusal too: a decoder's fault never loses a frame).
 DataDecoder = Callable[[Any], Any]
 DECODE_REFUSED = (ValueError, TypeError, ArithmeticError, KeyError, AttributeError, RecursionError)
 
@@ -674,7 +675,7 @@ def _value(raw: msgspec.Raw, doc: str, decode: DataDecoder | None) -> Any:
     if decode is not None:
         try:
             return decode(raw)
-        except DECODE_REFUSED:
+        except Exception:  # refused (DECODE_REFUSED), or failed: never the loss of the frame
             pass
     try:
         return _fast_decode(raw)

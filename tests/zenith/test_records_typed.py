@@ -452,6 +452,19 @@ def test_protocol_hands_typed_data_only_to_the_call_and_topic_that_asked() -> No
     sub.close()
 
 
+def test_a_failing_decoder_costs_nothing_but_its_own_shortcut() -> None:
+    core = ZenithProtocol()
+    core.connection_made()
+
+    def broken(raw: Any) -> Any:
+        raise RuntimeError("a fault in a decoder")
+
+    tid, _ = core.start_call("Trading", "PlaceOrder", {}, "waiter", broken)
+    out = core.receive(f'{{"Controller":"Trading","Topic":"PlaceOrder","TransactionID":{tid},'
+                       f'"Data":{answer(order())}}}')
+    assert type(out) is CallResult and out.data == loads(answer(order())) and core.pending_count == 0
+
+
 # -- a real session's frames -------------------------------------------------------------------------
 
 
