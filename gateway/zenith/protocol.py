@@ -80,6 +80,9 @@ MAX_SUB_DROPS = 3
 
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
 Key = tuple[str, str]
+# A call's frame text up to its TransactionID, per (controller, topic) found to be valid text:
+# the text start_call wrote each time (two escapes and two validity checks per call before).
+_call_heads: dict[Key, str] = {}
 
 #: A typed decoder of a ``Data`` (see :meth:`ZenithProtocol.start_call`): the JSON text in, the
 #: typed value out, or one of :data:`DECODE_REFUSED` raised for the generic decode to take over
@@ -311,22 +314,24 @@ class ZenithProtocol:
         if not self.connected:
             raise ZenithConnectionError(f"not connected: cannot call {controller}:{topic}")
         body = "null" if data is None else dumps(data)
+        head = _call_heads.get((controller, topic))
+        if head is None:
+            if not is_valid_text(controller) or not is_valid_text(topic):
+                raise ZenithInvalidText(controller, topic, "a topic or value is not valid text; not sent")
+            head = f'{{"Controller":{_encode_str(controller)},"Topic":{_encode_str(topic)},"TransactionID":'
+            if len(_call_heads) < 256:   # a few actions; a topic made of data must not grow it
+                _call_heads[(controller, topic)] = head
         # dumps escapes every non-ASCII character, so any surrogate shows as "\ud...": only then
         # is the (rare) full check paid for; a valid astral character is an escaped pair.
-        if not is_valid_text(controller) or not is_valid_text(topic) or (
-            "\\ud" in body and not _encodable(body)
-        ):
+        if "\\ud" in body and not _encodable(body):
             raise ZenithInvalidText(controller, topic, "a topic or value is not valid text; not sent")
         tid = self._next_tid
         self._next_tid = tid + 1
         self._pending[tid] = _Call(controller, topic, waiter, decode)
         if decode is not None:
             self._typed = True
-        text = (
-            f'{{"Controller":{_encode_str(controller)},"Topic":{_encode_str(topic)},'
-            f'"TransactionID":{tid},"Data":{body}}}'
-        )
-        return tid, text
+        return tid, f'{head}{tid},"Data":{body}}}'
+
 
     def abandon_call(self, tid: int, waiter: Any) -> str | None:
         """Forget call ``tid`` (its caller timed out or gave up). Returns the ``Cancel`` frame to send
