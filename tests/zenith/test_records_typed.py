@@ -38,6 +38,7 @@ from gateway.zenith.protocol import (
     ZenithProtocol,
     _frame_decode,
 )
+from gateway.zenith.protocol import _value as data_value
 from gateway.zenith.records import Order, OrderActionResponse
 from gateway.zenith.records_typed import decode_action_answer, decode_orders_publish
 from gateway.zenith.values import loads
@@ -474,6 +475,7 @@ def test_every_frame_of_a_simulator_session_typed_equals_lenient(tmp_path: Path)
     frames: list[str] = []
     answers: list[Any] = []
     publishes: list[Any] = []
+    others: list[Any] = []   # market data and transactions: the generic decode, through the raw container
 
     async def main() -> None:
         cfg = load_sim_config(None).with_overrides(activity=True, seed=11, state_path=tmp_path / "sim.sqlite")
@@ -496,7 +498,14 @@ def test_every_frame_of_a_simulator_session_typed_equals_lenient(tmp_path: Path)
                 if type(event) is SubscriptionData:
                     publishes.append(event.data)
 
+            def on_other(event: Any) -> None:
+                if type(event) is SubscriptionData:
+                    others.append(event.data)
+
             client.subscribe("Trading", "Orders!XS:0001", on_orders, decode=decode_orders_publish)
+            for controller, topic in (("Trading", "Transactions!XS:0001"), ("Market", "Trades!XS02.XSX"),
+                                      ("Market", "Depth!XS02.XSX"), ("Market", "Security!XS02.XSX")):
+                client.subscribe(controller, topic, on_other)
             await asyncio.sleep(0.2)
 
             def limit(side: str, price: str, qty: int) -> dict[str, Any]:
@@ -534,7 +543,12 @@ def test_every_frame_of_a_simulator_session_typed_equals_lenient(tmp_path: Path)
     for text in frames:
         msg = loads(text)
         topic, data = msg.get("Topic", ""), msg.get("Data")
-        raw = bytes(_frame_decode(text).Data).decode()
+        frame = _frame_decode(text)
+        # The container read with its Data raw: the same fields and Data as the whole decode.
+        assert [frame.Controller, frame.Topic, frame.Action, frame.TransactionID, frame.Confirm] == [
+            msg.get(k) for k in ("Controller", "Topic", "Action", "TransactionID", "Confirm")]
+        assert same(data_value(frame.Data, text, None), data), text
+        raw = bytes(frame.Data).decode()
         if topic in ("PlaceOrder", "AmendOrder", "CancelOrder") and "TransactionID" in msg:
             typed_answers += check_answer(raw)
             checked += 1
@@ -547,3 +561,4 @@ def test_every_frame_of_a_simulator_session_typed_equals_lenient(tmp_path: Path)
     assert publishes and typed_publishes >= 3, (typed_publishes, len(publishes))
     assert sum(type(p) is tuple for p in publishes) == typed_publishes
     assert checked >= 7, checked
+    assert others and all(type(d) in (list, dict) for d in others)
