@@ -179,6 +179,7 @@ ACCEPTED_ANSWERS = [
     answer(order(updated="2026-12-06T13:53:56.1234567")),  # no offset: UTC
     answer(order(dx=',"ExecutedQuantity":40,"AveragePrice":9.9')),
     answer(order(ox=',"Status":"OnMarket","ID":"second"')),  # duplicate keys: the last wins
+    answer(order(ox=',"\\u0049D":"escaped"')),  # the same key written with an escape: the last wins
     answer(order().replace('"Side":"Bid"', '"Side":"B"').replace('"Style":"Market"', '"Style":"Equity"')),
     answer(order(dx=',"PhysicalDelivery":0,"Instructions":"x","ExpiryDate":"2026-12-31"')),
     answer(order(ox=',"ExecutedQuantity":null', dx=',"ExecutedQuantity":40')),  # null on the Order wins
