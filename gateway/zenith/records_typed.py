@@ -6,17 +6,20 @@ field) and turned into the :mod:`gateway.zenith.records` objects (``OrderActionR
 ``Order``) in the same step. The rule: a typed decode either gives exactly what the lenient
 path (the generic decode, then ``OrderActionResponse.from_json`` / ``Order.from_json`` through
 the orders service's helpers) gives for the same document, with nothing logged on either side,
-or it refuses (raises one of ``protocol.DECODE_REFUSED``: msgspec's errors are ValueErrors, the
-conversions raise what ``from_json`` would) and the caller takes the lenient path, which decides (results,
-warnings, errors). It refuses every document the lenient path would log about or read in
+or it refuses (raises one of ``protocol.DECODE_REFUSED``: msgspec's errors are ValueErrors,
+the conversions raise what ``from_json`` would) and the caller takes the lenient path, which
+decides (results, warnings, errors). It refuses every document the lenient path would log about or read in
 another way: a missing required field, a null where one is required, a malformed number or
 date, a non-object where an object belongs, a change that is not an A/U with a full Order.
 
-How the equality holds: every field is typed ``Any`` (the same values the generic decode makes:
-``float_hook=Decimal``, last of duplicate keys wins, unknown keys ignored) except the nested
-objects, and each is converted by the same expressions and helpers as ``from_json``; only the
-source differs (a Struct attribute instead of ``dict.get``; an absent key is the Struct's
-default ``None``, as ``get`` returns). A required field with no default is refused when absent.
+How the equality holds: the text fields the model keeps as they come are typed ``str`` /
+``str | None`` (msgspec checks them; any other JSON type is refused), the nested objects are
+Structs, and every other field is ``Any``: the same values the generic decode makes
+(``float_hook=Decimal``, last of duplicate keys wins, escaped keys unescaped, unknown keys
+ignored), converted by the same expressions and helpers as ``from_json`` (a few inlined, see
+below); only the source differs (a Struct attribute instead of ``dict.get``; an absent key is
+the Struct's default ``None``, as ``get`` returns). A required field with no default is refused
+when absent.
 tests/zenith/test_records_typed.py compares both paths on named cases, seeded generated
 documents and every frame of a simulator session. Nothing here does I/O.
 """
