@@ -8,9 +8,10 @@ path (the generic decode, then ``OrderActionResponse.from_json`` / ``Order.from_
 the orders service's helpers) gives for the same document, with nothing logged on either side,
 or it refuses (raises one of ``protocol.DECODE_REFUSED``: msgspec's errors are ValueErrors,
 the conversions raise what ``from_json`` would) and the caller takes the lenient path, which
-decides (results, warnings, errors). It refuses every document the lenient path would log about or read in
-another way: a missing required field, a null where one is required, a malformed number or
-date, a non-object where an object belongs, a change that is not an A/U with a full Order.
+decides (results, warnings, errors). It refuses every document the lenient path would log
+about or read in another way: a missing required field, a null where one is required, a
+malformed number or date, a non-object where an object belongs, a change whose ``Order`` is
+partial (an R's ID and Account) or null, a number where text belongs.
 
 How the equality holds: the text fields the model keeps as they come are typed ``str`` /
 ``str | None`` (msgspec checks them; any other JSON type is refused), the nested objects are
