@@ -7,18 +7,20 @@ marking, a stage sink). Then, with the loop not running (the simulator never see
 * ``request``: ``send_request`` of a PlaceOrder and the connection's flush (the frame's bytes
   written to the socket);
 * ``answer``: the PlaceOrder answer frame (bytes as read) through ``ZenithConnection.data_received``
-  to the orders service's parse of it (``OrderActionResponse.from_json``);
+  to the orders service's parse of it (the typed decode, ``records_typed.decode_action_answer``,
+  as the orders service asks for it; ``OrderActionResponse.from_json`` on a tree without it);
 * ``update``: an ``Orders`` publish (an A and a U change) through ``data_received`` to the orders
-  service's parse of each Order (``Order.from_json``).
+  service's parse of each Order (``decode_orders_publish``, or ``Order.from_json``).
 
 The cyclic GC is set as the gateway sets it once started (``gateway.app.cli_run``: start-up
 objects frozen, young collections every 20,000 allocations): with the default threshold (700) a
 young collection landed every frame or two and its cost was charged to whatever line allocated
 (a py-spy profile put 10% on ``OrderRoute.from_json``'s one dict), which the gateway never pays.
 
-Prints the best of several runs per frame in microseconds of process CPU time. Usage::
+Prints the best of several runs per frame in microseconds of process CPU time; with ``--cold``
+also the median wall time of each frame with cold caches (``cold_frames``). Usage::
 
-    PYTHONPATH=. python bench/zenith_frames.py [--n 5000] [--runs 7] [--price 9.95]
+    PYTHONPATH=. python bench/zenith_frames.py [--n 5000] [--runs 7] [--price 9.95] [--cold 4]
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ from gateway.sim.config import load_sim_config
 from gateway.sim.server import SimServer
 from gateway.zenith import SubscriptionData, ZenithClient
 from gateway.zenith.records import Order
+
+try:   # the typed decoders the orders service gives the client (issue 13, round 19)
+    from gateway.zenith.records_typed import decode_action_answer, decode_orders_publish
+    TYPED: dict[str, Any] = {"decode": decode_action_answer}
+    TYPED_SUB: dict[str, Any] = {"decode": decode_orders_publish}
+except ImportError:   # an older tree: the generic decode only
+    TYPED = TYPED_SUB = {}
 
 PLACE = {"Account": "XS:0001",
          "Details": {"Exchange": "XSX", "Code": "XS01", "Side": "Bid", "Style": "Market", "Type": "Limit",
@@ -93,7 +102,46 @@ def best(runs: list[float]) -> float:
     return min(runs) * 1e6
 
 
-async def main(n: int, runs: int, price: str) -> None:
+def cold_frames(client: Any, ws: Any, place: Any, on_answer: Any, answer_tpl: str, update: bytes,
+                parsed: list[Any], n: int, mb: int) -> None:
+    """Each frame with cold caches, as at 200 orders/s (other work runs between two orders): a
+    copy of ``mb`` MB evicts the caches before each; CPU time of the thread for the frame alone
+    (a preemption on the shared machine is not counted), median of ``n``."""
+    zeros = bytes(mb << 20)
+    thrash = bytearray(len(zeros))
+    ns = time.thread_time_ns
+
+    def median(xs: list[int]) -> float:
+        xs.sort()
+        return xs[len(xs) // 2] / 1000
+
+    req: list[int] = []
+    for _ in range(n):
+        thrash[:] = zeros
+        t0 = ns()
+        client.send_request("Trading", "PlaceOrder", place, on_answer, **TYPED)
+        ws._flush()
+        req.append(ns() - t0)
+    frames = [wire(answer_tpl % tid) for tid in list(client._core._pending)]
+    ans: list[int] = []
+    parsed.clear()
+    for data in frames:
+        thrash[:] = zeros
+        t0 = ns()
+        ws.data_received(data)
+        ans.append(ns() - t0)
+    assert len(parsed) == len(frames) and parsed[-1].ok, parsed[-1:]
+    upd: list[int] = []
+    for _ in range(n):
+        thrash[:] = zeros
+        t0 = ns()
+        ws.data_received(update)
+        upd.append(ns() - t0)
+    print(f"cold caches ({mb} MB copied before each), median of {n} (us per frame): "
+          f"request {median(req):.1f}  answer {median(ans):.1f}  update {median(upd):.1f}")
+
+
+async def main(n: int, runs: int, price: str, cold: int = 0) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_sim_config(None).with_overrides(activity=False, seed=7,
                                                     state_path=Path(tmp) / "sim.sqlite")
@@ -117,9 +165,12 @@ async def main(n: int, runs: int, price: str) -> None:
             def on_orders(event: Any) -> None:
                 if type(event) is not SubscriptionData:
                     return
+                if type(event.data) is tuple:   # typed by the client, as OrdersService takes it
+                    parsed.extend(event.data)
+                    return
                 parsed.extend(_parse_each(_published(event.data, "Order"), Order.from_json, "Order"))
 
-            client.subscribe("Trading", "Orders!XS:0001", on_orders)
+            client.subscribe("Trading", "Orders!XS:0001", on_orders, **TYPED_SUB)
             await asyncio.sleep(0.3)
             ws = client._ws
             assert ws is not None
@@ -143,7 +194,7 @@ async def main(n: int, runs: int, price: str) -> None:
             for _ in range(runs):
                 t0 = clock()
                 for _ in range(n):
-                    client.send_request("Trading", "PlaceOrder", place, on_answer)
+                    client.send_request("Trading", "PlaceOrder", place, on_answer, **TYPED)
                     ws._flush()
                 req_t.append((clock() - t0) / n)
                 frames = [wire(answer_tpl % tid) for tid in list(client._core._pending)]
@@ -160,6 +211,9 @@ async def main(n: int, runs: int, price: str) -> None:
                 upd_t.append((clock() - t0) / n)
                 assert len(parsed) == 2 * n, len(parsed)
                 await asyncio.sleep(0.05)   # the sink drains what was written
+            if cold:
+                cold_frames(client, ws, place, on_answer, answer_tpl, update, parsed, min(n, 400), cold)
+                await asyncio.sleep(0.05)
             # Paced: one request per loop turn, as at 200 orders/s. Wall time from send_request to
             # the transport's write of its frame (the loop hops between), median over n.
             real_write = sink_transport.write
@@ -175,7 +229,7 @@ async def main(n: int, runs: int, price: str) -> None:
             for _ in range(min(n, 1000)):
                 written.clear()
                 t0 = time.perf_counter()
-                client.send_request("Trading", "PlaceOrder", place, on_answer)
+                client.send_request("Trading", "PlaceOrder", place, on_answer, **TYPED)
                 for _hop in range(10):
                     if written:
                         break
@@ -207,8 +261,10 @@ if __name__ == "__main__":
     p.add_argument("--n", type=int, default=3000)
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--price", default="1")
+    p.add_argument("--cold", type=int, default=0, metavar="MB",
+                   help="also each frame after a copy of MB megabytes (cold caches, cold_frames)")
     a = p.parse_args()
     gc.freeze()
     gc.set_threshold(20_000, 50, 50)   # as gateway.app.cli_run's settle()
-    asyncio.run(main(a.n, a.runs, a.price))
+    asyncio.run(main(a.n, a.runs, a.price, a.cold))
     sys.exit(0)

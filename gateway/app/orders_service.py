@@ -102,6 +102,7 @@ from gateway.zenith import (
     ZenithTimeout,
 )
 from gateway.zenith.records import Order, OrderActionResponse, Transaction
+from gateway.zenith.records_typed import decode_action_answer, decode_orders_publish
 
 __all__ = ["CONNECTION_UNAVAILABLE", "OrdersService", "open_store", "request_key"]
 
@@ -140,7 +141,10 @@ def _action_response(data: Any, topic: str) -> Any:
     """An Order Action Response (§5.10) parsed once. Its ``Order`` is optional and "not
     synchronised" with the feed (§5.3): a malformed one is dropped, logged, and the ``Result``
     stands (the feed and reconciliation bring the order). Not an object: returned as it is (the
-    core refuses it as an unexpected answer)."""
+    core refuses it as an unexpected answer). Already an OrderActionResponse: the client's typed
+    decode (``decode_action_answer``), which gives one only where this parse would give the same."""
+    if type(data) is OrderActionResponse:
+        return data
     if not isinstance(data, Mapping):
         return data
     try:
@@ -365,7 +369,8 @@ class OrdersService:
             return
         request = action.request
         self._client.send_request(request.controller, request.topic, dict(request.data),
-                                  partial(self._answered, action))
+                                  partial(self._answered, action),
+                                  decode=decode_action_answer if action.kind in _ORDER_ACTIONS else None)
         self._asked += 1
 
     def _answered(self, action: CallZenith, data: Any, error: Exception | None) -> None:
@@ -421,7 +426,8 @@ class OrdersService:
         return new
 
     def _subscribe(self, account: str) -> None:
-        self._subs.append(self._client.subscribe("Trading", f"Orders!{account}", self._on_orders_event))
+        self._subs.append(self._client.subscribe("Trading", f"Orders!{account}", self._on_orders_event,
+                                                 decode=decode_orders_publish))
         self._subs.append(self._client.subscribe("Trading", f"Transactions!{account}", self._on_tx_event))
 
     async def start(self) -> None:
@@ -555,6 +561,11 @@ class OrdersService:
     # --- Zenith subscriptions ------------------------------------------------------------------
 
     def _on_orders_event(self, event: Any) -> None:
+        if type(event) is SubscriptionData and type(event.data) is tuple:
+            # Typed by the client (decode_orders_publish): the Orders _parse_each would make.
+            for order in event.data:
+                self.handle_order(order)
+            return
         self._on_event(event, "Order", Order.from_json, self.handle_order)
 
     def _on_tx_event(self, event: Any) -> None:

@@ -78,7 +78,7 @@ def time_answers(client: Any, histogram: Any = None) -> None:
     inner_send = client.send_request
 
     def send_request(controller: str, topic: str, data: Any, on_answer: Callable[[Any, Any], None],
-                     timeout: float | None = None) -> None:
+                     timeout: float | None = None, decode: Any = None) -> None:
         asked = get_origin()
         started = clock()
 
@@ -100,7 +100,10 @@ def time_answers(client: Any, histogram: Any = None) -> None:
                 if histogram is not None:
                     histogram.labels(controller, "ok" if error is None else "error").observe(took)
 
-        inner_send(controller, topic, data, answered, timeout)
+        if decode is None:
+            inner_send(controller, topic, data, answered, timeout)
+        else:
+            inner_send(controller, topic, data, answered, timeout, decode=decode)
 
     client.send_request = send_request
 
@@ -148,6 +151,9 @@ STAMPED = (
     "gateway.app.orders_service:OrdersService._on_tx_event",
     "gateway.app.orders_service:OrdersService._next_turn",
     "gateway.app.orders_service:_action_response",
+    # The typed decoders the orders service hands the Zenith client (called from its receive).
+    "gateway.app.orders_service:decode_action_answer",
+    "gateway.app.orders_service:decode_orders_publish",
     "gateway.app.orders_delivery:Delivery.deliver",
     "gateway.app.orders_delivery:Delivery._send_batch",
     "gateway.app.orders_delivery:Delivery._on_sent",

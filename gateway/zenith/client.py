@@ -49,6 +49,7 @@ from gateway.zenith.protocol import (
     CallFailed,
     CallResult,
     ControllerError,
+    DataDecoder,
     Deliver,
     ErrorHeld,
     Subscription,
@@ -274,6 +275,7 @@ class ZenithClient:
         data: Any,
         on_answer: Callable[[Any, ZenithError | None], None],
         timeout: float | None = None,
+        decode: DataDecoder | None = None,
     ) -> None:
         """Call an action (§1.6) without a coroutine: ``on_answer(data, None)`` with the result
         ``Data``, or ``on_answer(None, error)`` with the error :meth:`request` would raise.
@@ -282,7 +284,8 @@ class ZenithClient:
         answer from the reader's dispatch of its frame (no task, no future), a timeout from the
         request's one ``call_later`` timer (cancelled by the answer; a ``Cancel`` is sent, §1.5), a
         connection loss from the loss handling, a failure to send (not connected, closing) on the
-        next loop turn. It must not raise (it is logged if it does).
+        next loop turn. It must not raise (it is logged if it does). ``decode``: the answer's
+        ``Data`` typed by it when it accepts it (:meth:`ZenithProtocol.start_call`).
         """
         loop = self._loop or asyncio.get_running_loop()
         waiter = _Answer(on_answer)
@@ -295,7 +298,7 @@ class ZenithClient:
             )
         else:
             try:
-                tid, text = self._core.start_call(controller, topic, data, waiter)
+                tid, text = self._core.start_call(controller, topic, data, waiter, decode)
             except ZenithError as exc:
                 error = exc
             else:
@@ -322,18 +325,20 @@ class ZenithClient:
         callback: Callable[[SubscriptionEvent], None],
         *,
         resync: bool = True,
+        decode: DataDecoder | None = None,
     ) -> Subscription:
         """Subscribe to (controller, topic); one ``Sub`` on the wire however many subscribers.
 
         ``callback(event)`` runs on the loop thread in wire order. May be called before
         :meth:`start` or while reconnecting: the ``Sub`` goes out once connected. A subscriber
         joining a topic whose snapshot has already passed makes the client subscribe again on the
-        wire (``resync``) so it gets one; the others see :class:`StreamReset` first.
+        wire (``resync``) so it gets one; the others see :class:`StreamReset` first. ``decode``:
+        the publishes' ``Data`` typed by it (:meth:`ZenithProtocol.subscribe`).
         """
         if self._closing:
             raise ZenithConnectionError("the Zenith client is closed")
         sub, frames, delivery = self._core.subscribe(
-            controller, topic, callback, self._release, resync=resync
+            controller, topic, callback, self._release, resync=resync, decode=decode
         )
         if delivery is not None:
             if type(delivery.event) is SubscriptionClosed:

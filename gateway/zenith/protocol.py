@@ -36,7 +36,10 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
+
+import msgspec
 
 from gateway.zenith.errors import (
     ZenithConnectionError,
@@ -46,7 +49,7 @@ from gateway.zenith.errors import (
     ZenithSubscriptionLost,
 )
 from gateway.zenith.events import StreamReset, SubscriptionClosed, SubscriptionData, SubscriptionEvent
-from gateway.zenith.values import dumps, loads, split_code
+from gateway.zenith.values import _fast_decode, _stdlib_loads, dumps, loads, split_code
 
 __all__ = [
     "ERROR_HOLD",
@@ -77,6 +80,31 @@ MAX_SUB_DROPS = 3
 
 _encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
 Key = tuple[str, str]
+# A call's frame text up to its TransactionID, per (controller, topic) found to be valid text:
+# the text start_call wrote each time (two escapes and two validity checks per call before).
+_call_heads: dict[Key, str] = {}
+
+#: A typed decoder of a ``Data`` (see :meth:`ZenithProtocol.start_call`): the JSON text in, the
+#: typed value out, or one of :data:`DECODE_REFUSED` raised for the generic decode to take over
+#: (any other exception is taken as a refusal too: a decoder's fault never loses a frame).
+DataDecoder = Callable[[Any], Any]
+DECODE_REFUSED = (ValueError, TypeError, ArithmeticError, KeyError, AttributeError, RecursionError)
+
+
+class _Frame(msgspec.Struct):
+    """The container (§1.4) with its ``Data`` left as JSON text (``msgspec.Raw``, validated but
+    not decoded): decoded afterwards, typed when its call or topic has a decoder. Every field is
+    what ``msg.get(name)`` gives on the generic decode (an absent ``Data`` reads as ``null``)."""
+
+    Controller: Any = None
+    Topic: Any = None
+    Action: Any = None
+    TransactionID: Any = None
+    Confirm: Any = None
+    Data: msgspec.Raw = msgspec.Raw(b"null")
+
+
+_frame_decode: Callable[[str], _Frame] = msgspec.json.Decoder(_Frame, float_hook=Decimal).decode
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,7 +171,7 @@ Outcome = CallResult | CallFailed | ErrorHeld | Deliver | ControllerError | None
 class Subscription:
     """One subscriber's reference to (controller, topic). ``close()`` drops it (idempotent)."""
 
-    __slots__ = ("_release", "active", "callback", "controller", "topic")
+    __slots__ = ("_release", "active", "callback", "controller", "decode", "topic")
 
     def __init__(
         self,
@@ -151,12 +179,14 @@ class Subscription:
         topic: str,
         callback: Callable[[SubscriptionEvent], None],
         release: Callable[[Subscription], None] | None = None,
+        decode: DataDecoder | None = None,
     ) -> None:
         self.controller = controller
         self.topic = topic
         self.callback = callback
         self.active = True
         self._release = release
+        self.decode = decode
 
     def close(self) -> None:
         """Drop this reference; the last one sends ``Unsub`` on the wire."""
@@ -171,7 +201,7 @@ class Subscription:
 
 
 class _Topic:
-    __slots__ = ("confirmed", "drops", "has_data", "key", "last_error", "on_wire", "sent", "subs")
+    __slots__ = ("confirmed", "decode", "drops", "has_data", "key", "last_error", "on_wire", "sent", "subs")
 
     def __init__(self, key: Key) -> None:
         self.key = key
@@ -182,15 +212,23 @@ class _Topic:
         self.last_error: ZenithRequestError | None = None
         self.sent = 0              # order of its last Sub among the client's Subs (wire order)
         self.drops = 0             # consecutive drops with this Sub first unanswered (MAX_SUB_DROPS)
+        self.decode: DataDecoder | None = None   # the subscribers' one decoder, if they agree
+
+    def agree(self) -> None:
+        # Typed data only when every subscriber asked for the same decoder: each one gets
+        # exactly the data form it asked for.
+        decoders = {sub.decode for sub in self.subs}
+        self.decode = decoders.pop() if len(decoders) == 1 else None
 
 
 class _Call:
-    __slots__ = ("controller", "errors", "topic", "waiter")
+    __slots__ = ("controller", "decode", "errors", "topic", "waiter")
 
-    def __init__(self, controller: str, topic: str, waiter: Any) -> None:
+    def __init__(self, controller: str, topic: str, waiter: Any, decode: DataDecoder | None = None) -> None:
         self.controller = controller
         self.topic = topic
         self.waiter = waiter
+        self.decode = decode
         self.errors: list[ZenithRequestError] | None = None
 
 
@@ -241,6 +279,8 @@ class ZenithProtocol:
         self._careful = False
         self._queue: deque[_Topic] = deque()
         self._awaiting: _Topic | None = None
+        # A decoder was registered once: frames are read with their Data left raw (_Frame).
+        self._typed = False
         #: Frames the core wants sent that no call returned (the next paced ``Sub``): the edge
         #: sends and clears them after each :meth:`receive`.
         self.outbox: list[str] = []
@@ -262,25 +302,36 @@ class ZenithProtocol:
 
     # -- calls ---------------------------------------------------------------------------------
 
-    def start_call(self, controller: str, topic: str, data: Any, waiter: Any) -> tuple[int, str]:
-        """Register a call; returns its TransactionID and the frame text to send."""
+    def start_call(
+        self, controller: str, topic: str, data: Any, waiter: Any, decode: DataDecoder | None = None
+    ) -> tuple[int, str]:
+        """Register a call; returns its TransactionID and the frame text to send.
+
+        With ``decode``, the answer's ``Data`` is ``decode(its JSON text)`` when the decoder
+        accepts it (it raises one of :data:`DECODE_REFUSED` otherwise), else the generic decode:
+        the caller must take both forms, and the typed one must equal what it would make of the
+        generic one."""
         if not self.connected:
             raise ZenithConnectionError(f"not connected: cannot call {controller}:{topic}")
         body = "null" if data is None else dumps(data)
+        head = _call_heads.get((controller, topic))
+        if head is None:
+            if not is_valid_text(controller) or not is_valid_text(topic):
+                raise ZenithInvalidText(controller, topic, "a topic or value is not valid text; not sent")
+            head = f'{{"Controller":{_encode_str(controller)},"Topic":{_encode_str(topic)},"TransactionID":'
+            if len(_call_heads) < 256:   # a few actions; a topic made of data must not grow it
+                _call_heads[(controller, topic)] = head
         # dumps escapes every non-ASCII character, so any surrogate shows as "\ud...": only then
         # is the (rare) full check paid for; a valid astral character is an escaped pair.
-        if not is_valid_text(controller) or not is_valid_text(topic) or (
-            "\\ud" in body and not _encodable(body)
-        ):
+        if "\\ud" in body and not _encodable(body):
             raise ZenithInvalidText(controller, topic, "a topic or value is not valid text; not sent")
         tid = self._next_tid
         self._next_tid = tid + 1
-        self._pending[tid] = _Call(controller, topic, waiter)
-        text = (
-            f'{{"Controller":{_encode_str(controller)},"Topic":{_encode_str(topic)},'
-            f'"TransactionID":{tid},"Data":{body}}}'
-        )
-        return tid, text
+        self._pending[tid] = _Call(controller, topic, waiter, decode)
+        if decode is not None:
+            self._typed = True
+        return tid, f'{head}{tid},"Data":{body}}}'
+
 
     def abandon_call(self, tid: int, waiter: Any) -> str | None:
         """Forget call ``tid`` (its caller timed out or gave up). Returns the ``Cancel`` frame to send
@@ -312,6 +363,7 @@ class ZenithProtocol:
         release: Callable[[Subscription], None] | None = None,
         *,
         resync: bool = True,
+        decode: DataDecoder | None = None,
     ) -> tuple[Subscription, list[str], Deliver | None]:
         """Add a subscriber. Returns (subscription, frames to send, delivery to make first).
 
@@ -319,6 +371,9 @@ class ZenithProtocol:
         has passed would never see one (the server does not resend it, §8.10); with ``resync`` the
         topic is subscribed again on the wire (``Unsub`` + ``Sub``) and the existing subscribers
         get :class:`StreamReset` before the fresh snapshot.
+
+        ``decode``: as for :meth:`start_call`, for the publishes' ``Data``; used only while every
+        subscriber of the topic has given the same decoder.
         """
         key = (controller, topic)
         if not is_valid_text(controller) or not is_valid_text(topic):
@@ -326,13 +381,16 @@ class ZenithProtocol:
             dead = Subscription(controller, topic, callback)
             error = ZenithInvalidText(controller, topic, "the topic is not valid text; not subscribed")
             return dead, [], Deliver((dead,), SubscriptionClosed(controller, topic, error))
-        sub = Subscription(controller, topic, callback, release)
+        sub = Subscription(controller, topic, callback, release, decode)
+        if decode is not None:
+            self._typed = True
         st = self._topics.get(key)
         frames: list[str] = []
         delivery: Deliver | None = None
         if st is None:
             st = self._topics[key] = _Topic(key)
             st.subs = (sub,)
+            st.agree()
             if self.ready:
                 if self._careful:
                     self._queue.append(st)
@@ -343,6 +401,7 @@ class ZenithProtocol:
             return sub, frames, delivery
         existing = st.subs
         st.subs = (*existing, sub)
+        st.agree()
         if resync and self.ready and st.on_wire and st.has_data:
             frames.append(self._unsub_frame(key))
             frames.append(self._sub_frame(st))
@@ -357,6 +416,7 @@ class ZenithProtocol:
             return []
         st.subs = tuple(s for s in st.subs if s is not sub)
         if st.subs:
+            st.agree()
             return []
         del self._topics[key]
         if self.ready and st.on_wire:
@@ -481,32 +541,61 @@ class ZenithProtocol:
         """Classify one inbound frame (§1.13) and return what the edge must do, or ``None``.
 
         Raises :class:`ValueError` for a frame that is not a JSON object (the edge logs it).
+
+        Once a decoder was given (:meth:`start_call`, :meth:`subscribe`), the container is read
+        first with its ``Data`` as raw JSON (:class:`_Frame`), and the ``Data`` decoded once its
+        call or topic is known: typed by its decoder, else generic (``values.loads``' rule:
+        msgspec, then the stdlib on the whole frame). A frame msgspec refuses goes the generic way
+        whole, as before, and no decoder sees it.
         """
-        msg = loads(text if isinstance(text, str) else text.decode("utf-8"))
+        doc = text if isinstance(text, str) else text.decode("utf-8")
+        if self._typed:
+            try:
+                frame = _frame_decode(doc)
+            except (ValueError, RecursionError):
+                pass
+            else:
+                return self._classify(frame.Controller, frame.Topic, frame.Action, frame.TransactionID,
+                                      frame.Confirm, None, frame.Data, doc)
+        msg = loads(doc)
         if type(msg) is not dict:
             raise ValueError(f"Zenith frame is not a JSON object: {str(text)[:200]!r}")
-        controller = msg.get("Controller") or "Zenith"
-        topic = msg.get("Topic") or ""
-        action = msg.get("Action") or "Publish"
-        tid = msg.get("TransactionID")
+        get = msg.get
+        return self._classify(get("Controller"), get("Topic"), get("Action"), get("TransactionID"),
+                              get("Confirm"), get("Data"), None, doc)
+
+    def _classify(self, controller: Any, topic: Any, action: Any, tid: Any, confirm: Any, data: Any,
+                  raw: msgspec.Raw | None, doc: str) -> Outcome:
+        # ``data`` is the decoded Data, or, when ``raw`` is given, still to be decoded by
+        # _value; every decode comes before any change of state, as when the whole frame was
+        # decoded first.
+        controller = controller or "Zenith"
+        topic = topic or ""
+        action = action or "Publish"
         if tid is not None and type(tid) is not int:
             tid = _as_tid(tid)
 
         if action == "Publish":
             if tid is not None:
-                call = self._pending.pop(tid, None)
+                call = self._pending.get(tid)
                 if call is None:
                     return None  # late answer to an abandoned or failed call
+                if raw is not None:
+                    data = _value(raw, doc, call.decode)
+                del self._pending[tid]
                 warnings = tuple(call.errors) if call.errors else ()
-                return CallResult(call.waiter, msg.get("Data"), warnings)
-            return self._data(controller, topic, msg.get("Data"))
+                return CallResult(call.waiter, data, warnings)
+            return self._data(controller, topic, data, raw, doc)
+
+        if raw is not None:
+            data = _value(raw, doc, None)
 
         if action == "Error":
-            return self._error(controller, topic, tid, msg.get("Data"))
+            return self._error(controller, topic, tid, data)
 
         if action == "Sub":
             key = (controller, topic)
-            if msg.get("Confirm") is True:
+            if confirm is True:
                 st = self._topics.get(key)
                 if st is not None and st.on_wire:
                     st.confirmed = True
@@ -514,17 +603,16 @@ class ZenithProtocol:
                     if self._careful:
                         self._answered(st)
                 return None
-            data = msg.get("Data")
             if _is_error_shaped(data):
                 if key in self._failure_echo:
                     self._failure_echo.discard(key)
                     return None
                 return self._fail_topic(key, error_from_data(controller, topic, data))
-            return self._data(controller, topic, data)
+            return self._data(controller, topic, data, None, doc)
 
         if action == "Unsub":
             key = (controller, topic)
-            if msg.get("Confirm") is True:
+            if confirm is True:
                 # Server-initiated (§1.7.4): one per reference held; we hold one.
                 st = self._topics.pop(key, None)
                 if st is None:
@@ -541,11 +629,14 @@ class ZenithProtocol:
 
         return None  # Cancel or an unknown action from the server: nothing to do
 
-    def _data(self, controller: str, topic: str, data: Any) -> Deliver | None:
+    def _data(self, controller: str, topic: str, data: Any, raw: msgspec.Raw | None = None,
+              doc: str = "") -> Deliver | None:
         key = (controller, topic)
         st = self._topics.get(key)
         if st is None or not st.on_wire or key in self._draining:
             return None
+        if raw is not None:
+            data = _value(raw, doc, st.decode)
         if not st.has_data:
             st.has_data = True
             st.drops = 0
@@ -581,6 +672,23 @@ class ZenithProtocol:
         if self._careful:
             self._answered(st)
         return Deliver(st.subs, SubscriptionClosed(key[0], key[1], error))
+
+
+def _value(raw: msgspec.Raw, doc: str, decode: DataDecoder | None) -> Any:
+    """The ``Data`` whose JSON text is ``raw`` (taken from the frame ``doc``): ``decode``'s value
+    when it accepts it, else what ``values.loads(doc)["Data"]`` is, or the error it raises."""
+    if decode is not None:
+        try:
+            return decode(raw)
+        except Exception:  # refused (DECODE_REFUSED), or failed: never the loss of the frame
+            pass
+    try:
+        return _fast_decode(raw)
+    except (ValueError, RecursionError):
+        pass
+    # msgspec read the container but not its Data: the stdlib decides on the whole frame, as
+    # values.loads would have.
+    return _stdlib_loads(doc).get("Data")
 
 
 def _as_tid(value: Any) -> int | None:

@@ -9,7 +9,11 @@ field raises :class:`ValueError` naming it. ``*_to_json`` build request bodies.
 The records of the order path (Order, OrderDetails, OrderRoute, OrderActionResponse, Transaction)
 are parsed inline and built without their dataclass ``__init__`` (:func:`_builder`): every Orders
 change and every action answer builds one or more, and a frozen ``__init__`` cost more than the
-parse. The objects are the same (type, equality, repr, immutability).
+parse. The objects are the same (type, equality, repr, immutability). On the order path the two
+hottest payloads (an order action's answer, an ``Orders`` publish) are decoded straight into these
+records by :mod:`gateway.zenith.records_typed`, which gives what ``from_json`` gives or refuses
+(``from_json`` then decides): a change to a ``from_json`` here must be made there too
+(tests/zenith/test_records_typed.py compares the two).
 
 Market-data records live in :mod:`gateway.zenith.market_records` and are re-exported here;
 Security (§4.11) has its own module, :mod:`gateway.zenith.security`.

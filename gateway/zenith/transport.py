@@ -25,21 +25,30 @@ orders service's send (itself run after the turn's journal commit) and the socke
 after it in the same turn leave together at the next iteration, and while requests keep coming in
 bursts (the last turn that sent queued two or more) every frame waits for that one write, so a
 burst costs one ``send`` system call instead of one each.
+
+A text frame sent on an open connection without extensions is serialized here (issue 13: the
+library's ``send_text`` -> ``Frame`` -> ``serialize`` chain cost ~2 us hot, several times that
+at a paced rate's cold caches) into the protocol's write queue, where the library would put it:
+the same bytes (FIN text header, the length's three forms, a fresh 4-byte mask from ``secrets``
+as the library takes it, the library's ``apply_mask``), the same checks (open state, no fragmented
+message in progress); anything else goes through ``send_text``.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+import struct
 from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.frames import CloseCode, Frame, Opcode
-from websockets.protocol import State
+from websockets.protocol import CLIENT, State
 
 from gateway import stages
 
-__all__ = ["ZenithConnection"]
+__all__ = ["ZenithConnection", "client_text_frame"]
 
 log = logging.getLogger("gateway.zenith")
 
@@ -50,6 +59,30 @@ _OPEN = State.OPEN
 # The first header byte of an unfragmented text or binary frame: FIN set, no RSV bit.
 _FIN_TEXT = 0x80 | Opcode.TEXT.value
 _FIN_BINARY = 0x80 | Opcode.BINARY.value
+_HEAD_TEXT = bytes((_FIN_TEXT,))
+_pack_16 = struct.Struct("!BH").pack   # masked length 126 + 16-bit length
+_pack_64 = struct.Struct("!BQ").pack   # masked length 127 + 64-bit length
+_token_bytes = secrets.token_bytes
+try:
+    from websockets.speedups import apply_mask as _apply_mask
+except ImportError:   # pragma: no cover - the library's pure-Python fallback, as it uses it
+    from websockets.utils import apply_mask as _apply_mask
+
+
+def client_text_frame(data: bytes) -> bytes:
+    """The masked, unfragmented client text frame of ``data``: the bytes the library's
+    ``Frame(Opcode.TEXT, data).serialize(mask=True)`` makes, with a fresh mask taken as it does."""
+    n = len(data)
+    mask = _token_bytes(4)
+    if n < 126:
+        head = bytes((_FIN_TEXT, 0x80 | n))
+    elif n < 65536:
+        head = _HEAD_TEXT + _pack_16(0xFE, n)
+    else:
+        head = _HEAD_TEXT + _pack_64(0xFF, n)
+    return head + mask + _apply_mask(data, mask)
+
+
 # The library's parser waits for the next frame inside StreamReader.at_eof (Protocol.parse). A
 # version without it leaves every frame to its own parser (the fast path never starts).
 try:
@@ -83,6 +116,11 @@ class ZenithConnection(ClientConnection):
         limits = [getattr(self.protocol, "max_message_size", getattr(self.protocol, "max_size", None)),
                   getattr(self.protocol, "max_fragment_size", None)]
         self._max_message: int | None = min((x for x in limits if x is not None), default=None)
+        # Text frames serialized here (module doc): the library's write queue and flags as named
+        # in the versions this was written for; otherwise always through ``send_text``.
+        protocol = self.protocol
+        self._own_framing = (protocol.side is CLIENT and type(getattr(protocol, "writes", None)) is list
+                             and type(getattr(protocol, "expect_continuation_frame", None)) is bool)
 
     def data_received(self, data: bytes) -> None:
         token = stages.open_origin(stages.Kind.ZENITH)   # what this read causes is timed from here
@@ -232,7 +270,12 @@ class ZenithConnection(ClientConnection):
         Raises ``websockets.exceptions.InvalidState`` when the connection is not open. The caller
         should ``await drain()`` when ``paused`` (the transport's buffer is over its high-water mark).
         """
-        self.protocol.send_text(text.encode("utf-8"))
+        protocol = self.protocol
+        if (self._own_framing and protocol.state is _OPEN and not protocol.extensions
+                and not protocol.expect_continuation_frame and not protocol.debug):
+            protocol.writes.append(client_text_frame(text.encode("utf-8")))
+        else:
+            protocol.send_text(text.encode("utf-8"))
         origin = stages.request_origin()
         if origin is not None:
             self._request_origins.append(origin)

@@ -286,9 +286,10 @@ def test_first_request_of_a_loop_turn_leaves_in_that_turn_after_its_journal_writ
             handed: list[tuple[str, str, int]] = []
             send_request = h.client.send_request
 
-            def watch(controller: str, topic: str, data: Any, on_answer: Any, timeout: Any = None) -> None:
+            def watch(controller: str, topic: str, data: Any, on_answer: Any, timeout: Any = None,
+                      decode: Any = None) -> None:
                 handed.append((topic, data.get("RequestID"), h.store.journal_bytes))
-                send_request(controller, topic, data, on_answer, timeout)
+                send_request(controller, topic, data, on_answer, timeout, decode)
 
             h.client.send_request = watch  # type: ignore[method-assign]
             await asyncio.sleep(0)  # a fresh loop turn

@@ -520,3 +520,22 @@ def test_after_a_suspicious_drop_topics_are_subscribed_one_at_a_time() -> None:
     _, frames, _ = core.subscribe("Market", "D", lambda e: None)
     _, more, _ = core.subscribe("Market", "E", lambda e: None)
     assert _subs(frames + more) == ["D", "E"]
+
+
+def test_call_text_is_the_container_with_its_head_cached() -> None:
+    """start_call's frame text, the (controller, topic) head cached: the text written before."""
+    from gateway.zenith.values import dumps
+
+    core = ZenithProtocol()
+    core.connection_made()
+    for controller, topic in [("Trading", "PlaceOrder"), ("Trading", "PlaceOrder"), ("Market", 'Q"x\\y'),
+                              ("Trading", "caf\u00e9 \U0001F600"), ("Trading", "PlaceOrder")]:
+        body = {"Account": "XS:0001", "Details": {"LimitPrice": Decimal("9.950"), "Quantity": 100}}
+        tid, text = core.start_call(controller, topic, body, object())
+        enc = json.encoder.encode_basestring_ascii
+        assert text == (f'{{"Controller":{enc(controller)},"Topic":{enc(topic)},'
+                        f'"TransactionID":{tid},"Data":{dumps(body)}}}')
+    with pytest.raises(ZenithInvalidText):
+        core.start_call("Trading", "Place\ud800", {}, object())
+    with pytest.raises(ZenithInvalidText):   # still refused after a valid call cached its head
+        core.start_call("Trading", "PlaceOrder", {"A": "\ud800"}, object())

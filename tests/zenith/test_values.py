@@ -217,13 +217,18 @@ def _slow_dumps(obj: object) -> str:
     {1: "non-str key", "k": Color.RED, "n": Number.ONE},
     [Decimal("0.1") + Decimal("0.2"), Decimal("3.000000000000000000001")],
     "lone", None, Decimal("2.50"),
+    # One level down (a request's Details / Route, checked inline by _plain): each odd type there.
+    {"Details": {"F": 1.5}}, {"Details": {"E": Color.RED, "N": Number.ONE}}, {"Details": {2: "x"}},
+    {"Details": {"L": [1.0, {"x": 1e16}], "D": {"Deep": 1e-7}}}, {"Details": {"Q": Decimal("1E+2")}},
+    {"Details": {"U": "caf\u00e9", "Del": "\x7f", "T": (1, 2)}},
 ])
 def test_dumps_writes_what_the_encoder_always_wrote(body: object) -> None:
     assert dumps(body) == _slow_dumps(body)
 
 
 def test_dumps_refuses_what_the_encoder_refused() -> None:
-    for bad in ({"a": Decimal("NaN")}, {"a": Decimal("Infinity")}, {"a": {1, 2}}, {"a": object()}):
+    for bad in ({"a": Decimal("NaN")}, {"a": Decimal("Infinity")}, {"a": {1, 2}}, {"a": object()},
+                {"a": {"b": Decimal("-Infinity")}}, {"a": {"b": {1, 2}}}):
         with pytest.raises((ValueError, TypeError)) as ours:
             dumps(bad)
         with pytest.raises((ValueError, TypeError)) as theirs:
