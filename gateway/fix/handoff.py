@@ -28,7 +28,6 @@ import asyncio
 import hmac
 import logging
 import threading
-from asyncio import _get_running_loop
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from gateway.fix.convert import (
     session_id_of,
     to_quickfix,
 )
-from gateway.fix.loop_driver import LoopDriver, loop_sockets_available, queued_counter
+from gateway.fix.loop_driver import LoopDriver, loop_is_current, loop_sockets_available, queued_counter
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.rejects import BusinessRejectReason, business_reject, ref_id_of
 from gateway.vocab.wire import split_fields
@@ -66,8 +65,11 @@ _TO_APP_ALLOWED = (fix.DoNotSend,)
 
 _USERNAME, _PASSWORD, _RESET_SEQ_NUM_FLAG, _HEART_BT_INT = 553, 554, 141, 108
 _COMPLETION_BATCH = 256   # on_sent callbacks run per loop callback before yielding
-# Session::send without quickfix.py's Python wrapper frame (send_window: one per copy).
+# Session::send without quickfix.py's Python wrapper frame (send_window: one per copy; every ER).
 _session_send = _quickfix.Session_send
+# The same for the two toString calls of every message received (fromApp).
+_message_text = _quickfix.Message_toString
+_session_id_text = _quickfix.SessionID_toString
 
 
 class Inbox(Protocol):
@@ -212,9 +214,9 @@ class QuickFixOutbox:
     # -- caller side (the loop thread; other threads are handed over) -------------------------------
 
     def _on_loop(self) -> bool:
-        # asyncio._get_running_loop: the documented low-level variant that returns None off a loop.
+        # On the loop's thread, or the loop is not running (then this thread owns QuickFIX).
         loop = self._loop
-        return loop is None or _get_running_loop() is loop or not loop.is_running()
+        return loop is None or not loop.is_running() or loop_is_current(loop)
 
     def send(self, msg: OutboundMessage, *, on_sent: Callable[[bool], object] | None = None) -> None:
         """Give ``msg`` to QuickFIX now, or after the current poll; returns at once."""
@@ -458,7 +460,7 @@ class QuickFixOutbox:
                 message = self.convert(msg, lane.dictionaries)
                 self.sending_md = getattr(msg, "shared_body", None) is not None
                 try:
-                    ok = bool(session.send(message))
+                    ok = bool(_session_send(session, message))
                 finally:
                     self.sending_md = False
                 if not ok:   # not stored: a reset is pending on a logged-out session, or DoNotSend
@@ -587,7 +589,7 @@ class GatewayApplication(fix.Application):
     # -- helpers ---------------------------------------------------------------------------
 
     def _key(self, session_id: fix.SessionID) -> SessionKey:
-        text = session_id.toString()
+        text = _session_id_text(session_id)
         key = self._keys.get(text)
         if key is None:
             key = key_of(session_id)
@@ -616,7 +618,7 @@ class GatewayApplication(fix.Application):
 
     def _dispatch(self, record: InboundMessage) -> None:
         """Give ``record`` to the services now (loop thread), or hand it to the loop."""
-        if _get_running_loop() is not self._loop and self._loop.is_running():
+        if self._loop.is_running() and not loop_is_current(self._loop):
             self._loop.call_soon_threadsafe(self._dispatch, record)
             return
         try:
@@ -626,7 +628,7 @@ class GatewayApplication(fix.Application):
 
     def _post(self, fn: Callable[..., object], *args: object) -> None:
         """Run ``fn(*args)`` now on the loop thread (or hand it over); failures are logged."""
-        if _get_running_loop() is not self._loop and self._loop.is_running():
+        if self._loop.is_running() and not loop_is_current(self._loop):
             try:
                 self._loop.call_soon_threadsafe(fn, *args)
             except RuntimeError:
@@ -741,7 +743,7 @@ class GatewayApplication(fix.Application):
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         origin = stages.open_origin(stages.Kind.FIX)   # gateway-added latency is timed from here
         try:
-            text = message.toString()
+            text = _message_text(message)
             bad = invalid_text_tag(text)
             if bad is not None:
                 # Bytes that are not text (issue 9): refused here with a session Reject

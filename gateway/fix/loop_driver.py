@@ -29,21 +29,43 @@ import asyncio
 import ctypes
 import enum
 import logging
+import threading
 import weakref
+from asyncio import _get_running_loop
 from collections.abc import Callable
 from typing import Any
 
 import _quickfix  # type: ignore[import-not-found]
 import quickfix as fix
 
-__all__ = ["TICK", "ConnectorKind", "LoopDriver", "loop_sockets_available", "queued_counter",
-           "session_queued"]
+__all__ = ["TICK", "ConnectorKind", "LoopDriver", "loop_is_current", "loop_sockets_available",
+           "queued_counter", "session_queued"]
 
 log = logging.getLogger("gateway.fix.loop_driver")
 
 TICK = 0.2   # s between idle-poll runs: QuickFIX's heartbeat and time-out checks work in seconds
 _READ, _WRITE = 1, 2
 _CAPACITY = 1024   # sockets per connector read at once (grown on demand)
+
+
+_get_ident = threading.get_ident
+_NO_THREAD_ID = object()
+
+
+def loop_is_current(loop: asyncio.AbstractEventLoop) -> bool:
+    """``asyncio._get_running_loop() is loop``: ``loop`` runs on this thread.
+
+    Without its ``getpid()`` system call: Python 3.11 checks the process id on every call of
+    ``_get_running_loop`` that finds a loop (against a fork), and the order path asked it five
+    times per order (the FIX log twice, the hand-off and the outbox three times). asyncio's loops
+    set ``_thread_id`` to the running thread's ident when ``run_forever`` starts and back to None
+    when it ends, next to setting the running loop, so comparing it with this thread's ident is
+    the same test; a loop without that attribute (another implementation) is asked the slow way.
+    No process of the gateway forks with a running loop (subprocesses are spawned by exec)."""
+    thread = getattr(loop, "_thread_id", _NO_THREAD_ID)
+    if thread is _NO_THREAD_ID:
+        return _get_running_loop() is loop
+    return thread == _get_ident()
 
 
 class ConnectorKind(enum.IntEnum):
