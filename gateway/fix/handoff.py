@@ -51,7 +51,7 @@ from gateway.fix.convert import (
 from gateway.fix.loop_driver import LoopDriver, loop_is_current, loop_sockets_available, queued_counter
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.rejects import BusinessRejectReason, business_reject, ref_id_of
-from gateway.vocab.wire import split_fields
+from gateway.vocab.wire import SOH, split_fields
 
 __all__ = ["GatewayApplication", "Inbox", "QuickFixOutbox", "forget_sessions"]
 
@@ -449,8 +449,13 @@ class QuickFixOutbox:
             if session is None:
                 log.warning("dropped %s for unknown session %s", msg.msg_type, msg.session)
                 ok = False
-            elif self._queued is not None and self._queued(lane.pointer) >= self.queue_limit:
+            elif (self._queued is not None and self._driver.writing   # type: ignore[union-attr]
+                  and self._queued(lane.pointer) >= self.queue_limit):
                 # The partner has not read this much: its connection's queue is bounded here.
+                # Asked only while some connection waits for its socket (LoopDriver.writing): the
+                # ctypes call costs ~7 us per ER with cold caches, and with no socket waited on no
+                # connection holds anything (a queue that grows within one loop callback is seen
+                # from the next poll's sync: the bound is queue_limit plus one callback's sends).
                 self.refused += 1
                 if self.refused == 1 or self.refused % 1000 == 0:
                     log.warning("send queue of %s full (%d): %s not sent (%d refused so far)",
@@ -577,6 +582,8 @@ class GatewayApplication(fix.Application):
         if outbox._loop is None:
             outbox.bind(loop)
         self._keys: dict[str, SessionKey] = {}
+        # (BeginString, our CompID, theirs) -> the one session with them; None: more than one
+        self._by_comp_ids: dict[tuple[str, str, str], SessionKey | None] = {}
         self._sessions: dict[SessionKey, SessionConfig | None] = {}
         self._lock = threading.Lock()   # onCreate may run on a thread starting a connector
         self.callback_errors = 0
@@ -595,7 +602,35 @@ class GatewayApplication(fix.Application):
             key = key_of(session_id)
             with self._lock:
                 self._keys[text] = key
+                # What a message of this session carries: ours is its TargetCompID(56).
+                comp = (key.begin_string, key.sender_comp_id, key.target_comp_id)
+                known = self._by_comp_ids.get(comp, key)
+                # Two sessions told apart only by their qualifier: their messages are not.
+                self._by_comp_ids[comp] = key if known == key else None
         return key
+
+    def _key_of_text(self, text: str, session_id: fix.SessionID) -> SessionKey:
+        """The key of the session a received message's ``text`` (its ``toString()``) came on.
+
+        From the text's BeginString(8), SenderCompID(49) and TargetCompID(56) when they name one
+        known session (every session is created, and known here, before its first message):
+        QuickFIX has checked them against the session before ``fromApp`` (CheckCompID=Y on every
+        session, gateway.config.quickfix_settings; BeginString always). It saves a SWIG call
+        (SessionID::toString, ~9 us with the cold caches of an order at 200/s); anything else
+        asks the SessionID. QuickFIX writes 8 first and the header (49 and 56 among it) before the
+        body, and no header field before them may hold an SOH, so the first "49=" and "56=" after
+        an SOH are the header's."""
+        begin_end = text.find(SOH)
+        sender_at = text.find("\x0149=")
+        target_at = text.find("\x0156=")
+        if text.startswith("8=") and begin_end > 0 and sender_at > 0 and target_at > 0:
+            sender_end = text.find(SOH, sender_at + 4)
+            target_end = text.find(SOH, target_at + 4)
+            key = self._by_comp_ids.get((text[2:begin_end], text[target_at + 4:target_end],
+                                         text[sender_at + 4:sender_end]))
+            if key is not None:
+                return key
+        return self._key(session_id)
 
     def use_inbox(self, inbox: Inbox) -> None:
         """The services, once they exist (before the connectors start)."""
@@ -752,7 +787,7 @@ class GatewayApplication(fix.Application):
                 log.warning("refused MsgSeqNum=%s on %s: tag %d is not valid text",
                             _seq_of(message), self._key(sessionID), bad)
                 raise fix.IncorrectDataFormat(bad)
-            record = record_from_text(text, self._key(sessionID))
+            record = record_from_text(text, self._key_of_text(text, sessionID))
             if record.msg_type not in self._inbox.handled_types:
                 # QuickFIX answers with 35=j BusinessRejectReason=3 (FIX 4.2+).
                 raise fix.UnsupportedMessageType()

@@ -181,6 +181,10 @@ class LoopDriver:
         self._buffer = (ctypes.c_int * _CAPACITY)()
         self.polls = 0
         self.ticks = 0
+        # Sockets watched for writability, every connector: a connection has bytes queued (its
+        # partner's window was full) only while its socket is, from the first sync after the send
+        # that queued them (QuickFIX signals its monitor then, which wakes the loop for a poll).
+        self.writing = 0
 
     @classmethod
     def for_loop(cls, loop: asyncio.AbstractEventLoop) -> LoopDriver:
@@ -353,11 +357,14 @@ class LoopDriver:
             self.loop.add_reader(fd, self._poll, entry)
         if mode & _WRITE:
             self.loop.add_writer(fd, self._poll, entry)
+            self.writing += 1
         entry.watched[fd] = mode
         self._owner[fd] = entry
 
     def _unwatch(self, entry: _Connector, fd: int) -> None:
         mode = entry.watched.pop(fd, 0)
+        if mode & _WRITE:
+            self.writing -= 1
         try:
             if mode & _READ:
                 self.loop.remove_reader(fd)

@@ -7,6 +7,8 @@
 * ``to_quickfix`` builds the message without quickfix.py's ``Message.__init__`` frame: the
   message, and so the bytes QuickFIX sends, must be those of ``fix.Message(text, False)``.
 * ``loop_is_current`` must answer what ``asyncio._get_running_loop() is loop`` answers.
+* ``fromApp`` takes a message's session key from its CompIDs when they name one session, else
+  from its SessionID: the key must be the session's either way.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ import asyncio
 import random
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import quickfix as fix
 
+from gateway.app.testing import write_test_config
+from gateway.config.loader import load_config
 from gateway.fix.convert import _wire_text, record_from_text, to_quickfix
+from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
 from gateway.fix.loop_driver import loop_is_current
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
-from gateway.vocab.wire import split_fields
+from gateway.vocab.wire import build_message, split_fields
 
 KEY = SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")
 _SKIP = (8, 9, 10)
@@ -179,3 +185,60 @@ def test_a_loop_without_a_thread_id_is_asked_the_slow_way() -> None:
     finally:
         asyncio.events._set_running_loop(None)
     assert not loop_is_current(proxy)   # type: ignore[arg-type]
+
+
+class _Inbox:
+    handled_types = frozenset({"D"})
+
+    def __init__(self) -> None:
+        self.got: list[InboundMessage] = []
+
+    def dispatch(self, msg: InboundMessage) -> None:
+        self.got.append(msg)
+
+    def logon(self, key: SessionKey) -> None: ...
+
+    def logout(self, key: SessionKey) -> None: ...
+
+
+def _d(sender: str, seq: int) -> fix.Message:
+    text = build_message("FIX.4.4", "D", [(49, sender), (56, "PLXTRA"), (34, str(seq))], [(11, f"C{seq}")])
+    return fix.Message(text, False)
+
+
+def test_a_received_message_gets_the_key_of_its_session_from_its_comp_ids_or_its_session_id(
+        tmp_path: Path) -> None:
+    config = load_config(write_test_config(tmp_path, "ws://127.0.0.1:9/Zenith", 9999))
+    inbox = _Inbox()
+    one = fix.SessionID("FIX.4.4", "PLXTRA", "CLIENT1")
+    two = fix.SessionID("FIX.4.4", "PLXTRA", "CLIENT2")
+    # Told apart by their qualifier only: their messages carry the same CompIDs.
+    q_a = fix.SessionID("FIX.4.4", "PLXTRA", "CLIENT3", "A")
+    q_b = fix.SessionID("FIX.4.4", "PLXTRA", "CLIENT3", "B")
+
+    async def main() -> GatewayApplication:
+        app = GatewayApplication(config, inbox, asyncio.get_running_loop(), QuickFixOutbox(lambda key: None))
+        app.fromApp(_d("CLIENT1", 1), one)   # before its onCreate: from its SessionID
+        for sid in (one, two, q_a, q_b):
+            app.onCreate(sid)
+        app.fromApp(_d("CLIENT1", 2), one)
+        app.fromApp(_d("CLIENT2", 3), two)
+        app.fromApp(_d("CLIENT3", 4), q_b)
+        app.fromApp(_d("CLIENT3", 5), q_a)
+        return app
+
+    app = asyncio.run(main())
+    assert app.callback_errors == 0
+    keys = [(m.msg_seq_num, m.session) for m in inbox.got]
+    assert keys == [(1, SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")),
+                    (2, SessionKey("FIX.4.4", "PLXTRA", "CLIENT1")),
+                    (3, SessionKey("FIX.4.4", "PLXTRA", "CLIENT2")),
+                    (4, SessionKey("FIX.4.4", "PLXTRA", "CLIENT3", "B")),
+                    (5, SessionKey("FIX.4.4", "PLXTRA", "CLIENT3", "A"))]
+    # the same key object as the session's callbacks use (one per session)
+    assert inbox.got[2].session is app._key(two)
+    # Known CompIDs need no SessionID at all; shared ones (qualifiers) and unknown ones ask it.
+    other = fix.SessionID("FIX.4.4", "ELSE", "WHERE")
+    assert app._key_of_text(_d("CLIENT2", 9).toString(), other) is app._key(two)
+    for sender in ("CLIENT3", "CLIENT4"):
+        assert app._key_of_text(_d(sender, 9).toString(), other) == SessionKey("FIX.4.4", "ELSE", "WHERE")
