@@ -48,7 +48,13 @@ from gateway.fix.convert import (
     session_id_of,
     to_quickfix,
 )
-from gateway.fix.loop_driver import LoopDriver, loop_is_current, loop_sockets_available, queued_counter
+from gateway.fix.loop_driver import (
+    LoopDriver,
+    loop_is_current,
+    loop_is_current_or_idle,
+    loop_sockets_available,
+    queued_counter,
+)
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.rejects import BusinessRejectReason, business_reject, ref_id_of
 from gateway.vocab.wire import SOH, split_fields
@@ -216,7 +222,7 @@ class QuickFixOutbox:
     def _on_loop(self) -> bool:
         # On the loop's thread, or the loop is not running (then this thread owns QuickFIX).
         loop = self._loop
-        return loop is None or not loop.is_running() or loop_is_current(loop)
+        return loop is None or loop_is_current_or_idle(loop)
 
     def send(self, msg: OutboundMessage, *, on_sent: Callable[[bool], object] | None = None) -> None:
         """Give ``msg`` to QuickFIX now, or after the current poll; returns at once."""
@@ -445,7 +451,8 @@ class QuickFixOutbox:
 
     def _deliver(self, lane: _Lane, msg: OutboundMessage) -> bool:
         try:
-            session = lane.session()
+            # lane.session() without its call while the kept Session is still valid (every ER)
+            session = lane.qf_session if lane.epoch == _SESSIONS_EPOCH[0] else lane.session()
             if session is None:
                 log.warning("dropped %s for unknown session %s", msg.msg_type, msg.session)
                 ok = False

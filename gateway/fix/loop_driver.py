@@ -38,8 +38,8 @@ from typing import Any
 import _quickfix  # type: ignore[import-not-found]
 import quickfix as fix
 
-__all__ = ["TICK", "ConnectorKind", "LoopDriver", "loop_is_current", "loop_sockets_available",
-           "queued_counter", "session_queued"]
+__all__ = ["TICK", "ConnectorKind", "LoopDriver", "loop_is_current", "loop_is_current_or_idle",
+           "loop_sockets_available", "queued_counter", "session_queued"]
 
 log = logging.getLogger("gateway.fix.loop_driver")
 
@@ -66,6 +66,16 @@ def loop_is_current(loop: asyncio.AbstractEventLoop) -> bool:
     if thread is _NO_THREAD_ID:
         return _get_running_loop() is loop
     return thread == _get_ident()
+
+
+def loop_is_current_or_idle(loop: asyncio.AbstractEventLoop) -> bool:
+    """``loop`` runs on this thread or does not run at all (``not loop.is_running()``): whoever
+    calls then owns what the loop would (the outbox's test, on every send). One attribute read
+    for asyncio's loops (see :func:`loop_is_current`)."""
+    thread = getattr(loop, "_thread_id", _NO_THREAD_ID)
+    if thread is _NO_THREAD_ID:
+        return not loop.is_running() or _get_running_loop() is loop
+    return thread is None or thread == _get_ident()
 
 
 class ConnectorKind(enum.IntEnum):

@@ -6,7 +6,8 @@
   leading zeros, a header out of QuickFIX's order, what is not a field).
 * ``to_quickfix`` builds the message without quickfix.py's ``Message.__init__`` frame: the
   message, and so the bytes QuickFIX sends, must be those of ``fix.Message(text, False)``.
-* ``loop_is_current`` must answer what ``asyncio._get_running_loop() is loop`` answers.
+* ``loop_is_current`` must answer what ``asyncio._get_running_loop() is loop`` answers, and
+  ``loop_is_current_or_idle`` that or ``not loop.is_running()``.
 * ``fromApp`` takes a message's session key from its CompIDs when they name one session, else
   from its SessionID: the key must be the session's either way.
 """
@@ -26,7 +27,7 @@ from gateway.app.testing import write_test_config
 from gateway.config.loader import load_config
 from gateway.fix.convert import _wire_text, record_from_text, to_quickfix
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
-from gateway.fix.loop_driver import loop_is_current
+from gateway.fix.loop_driver import loop_is_current, loop_is_current_or_idle
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.wire import build_message, split_fields
 
@@ -157,18 +158,25 @@ def test_loop_is_current_answers_what_get_running_loop_answers() -> None:
     loop = asyncio.new_event_loop()
     try:
         assert not loop_is_current(loop)   # not running
-        seen: dict[str, bool] = {}
+        assert loop_is_current_or_idle(loop)
+        seen: dict[str, tuple[bool, bool]] = {}
+
+        def both(which: asyncio.AbstractEventLoop) -> tuple[bool, bool]:
+            return loop_is_current(which), loop_is_current_or_idle(which)
 
         async def inside() -> None:
-            seen["loop thread"] = loop_is_current(loop)
-            other = threading.Thread(target=lambda: seen.__setitem__("other thread", loop_is_current(loop)))
+            seen["loop thread"] = both(loop)
+            other = threading.Thread(target=lambda: seen.__setitem__("other thread", both(loop)))
             other.start()
             other.join(5)
-            seen["another loop"] = loop_is_current(asyncio.new_event_loop())
+            idle = asyncio.new_event_loop()
+            seen["another loop"] = both(idle)
+            idle.close()
 
         loop.run_until_complete(inside())
-        assert seen == {"loop thread": True, "other thread": False, "another loop": False}
-        assert not loop_is_current(loop)   # stopped again
+        assert seen == {"loop thread": (True, True), "other thread": (False, False),
+                        "another loop": (False, True)}
+        assert both(loop) == (False, True)   # stopped again
     finally:
         loop.close()
 
@@ -177,11 +185,21 @@ def test_a_loop_without_a_thread_id_is_asked_the_slow_way() -> None:
     class Proxy:
         """A loop of another implementation: no ``_thread_id``."""
 
+        def __init__(self) -> None:
+            self.running = False
+
+        def is_running(self) -> bool:
+            return self.running
+
     proxy = Proxy()
     assert not loop_is_current(proxy)   # type: ignore[arg-type]
+    assert loop_is_current_or_idle(proxy)   # type: ignore[arg-type]
+    proxy.running = True
+    assert not loop_is_current_or_idle(proxy)   # type: ignore[arg-type]  # running, elsewhere
     asyncio.events._set_running_loop(proxy)   # type: ignore[arg-type]  # as its run_forever would
     try:
         assert loop_is_current(proxy)   # type: ignore[arg-type]
+        assert loop_is_current_or_idle(proxy)   # type: ignore[arg-type]
     finally:
         asyncio.events._set_running_loop(None)
     assert not loop_is_current(proxy)   # type: ignore[arg-type]
