@@ -24,8 +24,15 @@ import pytest
 import quickfix as fix
 
 from gateway.app.testing import write_test_config
+from gateway.config.dictionaries import locate_dictionaries
 from gateway.config.loader import load_config
-from gateway.fix.convert import _wire_text, record_from_text, to_quickfix
+from gateway.fix.convert import (
+    DictionaryCache,
+    MessageDictionaries,
+    _wire_text,
+    record_from_text,
+    to_quickfix,
+)
 from gateway.fix.handoff import GatewayApplication, QuickFixOutbox
 from gateway.fix.loop_driver import loop_is_current, loop_is_current_or_idle
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
@@ -260,3 +267,15 @@ def test_a_received_message_gets_the_key_of_its_session_from_its_comp_ids_or_its
     assert app._key_of_text(_d("CLIENT2", 9).toString(), other) is app._key(two)
     for sender in ("CLIENT3", "CLIENT4"):
         assert app._key_of_text(_d(sender, 9).toString(), other) == SessionKey("FIX.4.4", "ELSE", "WHERE")
+
+
+def test_has_groups_answers_as_the_dictionary_does_once_tags_are_learned() -> None:
+    spec = locate_dictionaries().directory / "FIX44.xml"
+    lazy = MessageDictionaries(DictionaryCache(), spec)
+    full = fix.DataDictionary(str(spec))
+    rng = random.Random(44)
+    pool = [1, 6, 11, 14, 17, 31, 32, 37, 38, 39, 44, 54, 55, 58, 60, 78, 136, 150, 151, 382, 453, 454, 555]
+    for _ in range(500):   # the same tags again and again: the learned answers must stay right
+        fields = tuple((t, "1") for t in rng.sample(pool, rng.randint(1, 8)))
+        expected = any(full.isGroup("8", t) for t, _ in fields)
+        assert lazy.has_groups("8", fields) is expected, fields
