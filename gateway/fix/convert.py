@@ -107,7 +107,7 @@ class MessageDictionaries:
     """The dictionaries of one session for outbound conversion, per message type, each loaded on
     its first message (see :meth:`DictionaryCache.message`)."""
 
-    __slots__ = ("_app", "_cache", "_groups", "_made", "_plain", "_session")
+    __slots__ = ("_app", "_cache", "_groups", "_made", "_session")
 
     def __init__(self, cache: DictionaryCache, session: str | os.PathLike[str],
                  app: str | os.PathLike[str] | None = None) -> None:
@@ -116,17 +116,10 @@ class MessageDictionaries:
         self._app = None if app is None else os.fspath(app)
         self._made: dict[str, Dictionaries] = {}
         self._groups: dict[str, dict[int, bool]] = {}   # msg type -> tag -> starts a repeating group
-        self._plain: dict[str, set[int]] = {}   # msg type -> tags known not to start a group
 
     def has_groups(self, msg_type: str, fields: tuple[tuple[int, object], ...]) -> bool:
         """Whether any tag of ``fields`` is a group count (NumInGroup) of ``msg_type``; each tag is
         asked of the dictionary once."""
-        plain = self._plain.get(msg_type)
-        # The common case, every tag seen before and none a group: two C-level calls, no loop.
-        if plain is not None and plain.issuperset(dict(fields)):
-            return False
-        if plain is None:
-            plain = self._plain[msg_type] = set()
         known = self._groups.get(msg_type)
         if known is None:
             known = self._groups[msg_type] = {}
@@ -137,7 +130,6 @@ class MessageDictionaries:
                 group = known[tag] = bool((made.app or made.session).isGroup(msg_type, tag))
             if group:
                 return True
-            plain.add(tag)
         return False
 
     def for_msg_type(self, msg_type: str) -> Dictionaries:
