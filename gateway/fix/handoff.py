@@ -50,7 +50,6 @@ from gateway.fix.convert import (
 )
 from gateway.fix.loop_driver import (
     LoopDriver,
-    loop_is_current,
     loop_is_current_or_idle,
     loop_sockets_available,
     queued_counter,
@@ -660,7 +659,7 @@ class GatewayApplication(fix.Application):
 
     def _dispatch(self, record: InboundMessage) -> None:
         """Give ``record`` to the services now (loop thread), or hand it to the loop."""
-        if self._loop.is_running() and not loop_is_current(self._loop):
+        if not loop_is_current_or_idle(self._loop):   # running, on another thread
             self._loop.call_soon_threadsafe(self._dispatch, record)
             return
         try:
@@ -670,7 +669,7 @@ class GatewayApplication(fix.Application):
 
     def _post(self, fn: Callable[..., object], *args: object) -> None:
         """Run ``fn(*args)`` now on the loop thread (or hand it over); failures are logged."""
-        if self._loop.is_running() and not loop_is_current(self._loop):
+        if not loop_is_current_or_idle(self._loop):   # running, on another thread
             try:
                 self._loop.call_soon_threadsafe(fn, *args)
             except RuntimeError:
