@@ -28,7 +28,6 @@ import asyncio
 import hmac
 import logging
 import threading
-from asyncio import _get_running_loop
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,10 +48,15 @@ from gateway.fix.convert import (
     session_id_of,
     to_quickfix,
 )
-from gateway.fix.loop_driver import LoopDriver, loop_sockets_available, queued_counter
+from gateway.fix.loop_driver import (
+    LoopDriver,
+    loop_is_current_or_idle,
+    loop_sockets_available,
+    queued_counter,
+)
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
 from gateway.vocab.rejects import BusinessRejectReason, business_reject, ref_id_of
-from gateway.vocab.wire import split_fields
+from gateway.vocab.wire import SOH, split_fields
 
 __all__ = ["GatewayApplication", "Inbox", "QuickFixOutbox", "forget_sessions"]
 
@@ -66,8 +70,11 @@ _TO_APP_ALLOWED = (fix.DoNotSend,)
 
 _USERNAME, _PASSWORD, _RESET_SEQ_NUM_FLAG, _HEART_BT_INT = 553, 554, 141, 108
 _COMPLETION_BATCH = 256   # on_sent callbacks run per loop callback before yielding
-# Session::send without quickfix.py's Python wrapper frame (send_window: one per copy).
+# Session::send without quickfix.py's Python wrapper frame (send_window: one per copy; every ER).
 _session_send = _quickfix.Session_send
+# The same for the two toString calls of every message received (fromApp).
+_message_text = _quickfix.Message_toString
+_session_id_text = _quickfix.SessionID_toString
 
 
 class Inbox(Protocol):
@@ -212,9 +219,9 @@ class QuickFixOutbox:
     # -- caller side (the loop thread; other threads are handed over) -------------------------------
 
     def _on_loop(self) -> bool:
-        # asyncio._get_running_loop: the documented low-level variant that returns None off a loop.
+        # On the loop's thread, or the loop is not running (then this thread owns QuickFIX).
         loop = self._loop
-        return loop is None or _get_running_loop() is loop or not loop.is_running()
+        return loop is None or loop_is_current_or_idle(loop)
 
     def send(self, msg: OutboundMessage, *, on_sent: Callable[[bool], object] | None = None) -> None:
         """Give ``msg`` to QuickFIX now, or after the current poll; returns at once."""
@@ -443,12 +450,18 @@ class QuickFixOutbox:
 
     def _deliver(self, lane: _Lane, msg: OutboundMessage) -> bool:
         try:
-            session = lane.session()
+            # lane.session() without its call while the kept Session is still valid (every ER)
+            session = lane.qf_session if lane.epoch == _SESSIONS_EPOCH[0] else lane.session()
             if session is None:
                 log.warning("dropped %s for unknown session %s", msg.msg_type, msg.session)
                 ok = False
-            elif self._queued is not None and self._queued(lane.pointer) >= self.queue_limit:
+            elif (self._queued is not None and self._driver.writing   # type: ignore[union-attr]
+                  and self._queued(lane.pointer) >= self.queue_limit):
                 # The partner has not read this much: its connection's queue is bounded here.
+                # Asked only while some connection waits for its socket (LoopDriver.writing): the
+                # ctypes call costs ~7 us per ER with cold caches, and with no socket waited on no
+                # connection holds anything (a queue that grows within one loop callback is seen
+                # from the next poll's sync: the bound is queue_limit plus one callback's sends).
                 self.refused += 1
                 if self.refused == 1 or self.refused % 1000 == 0:
                     log.warning("send queue of %s full (%d): %s not sent (%d refused so far)",
@@ -458,7 +471,7 @@ class QuickFixOutbox:
                 message = self.convert(msg, lane.dictionaries)
                 self.sending_md = getattr(msg, "shared_body", None) is not None
                 try:
-                    ok = bool(session.send(message))
+                    ok = bool(_session_send(session, message))
                 finally:
                     self.sending_md = False
                 if not ok:   # not stored: a reset is pending on a logged-out session, or DoNotSend
@@ -575,6 +588,8 @@ class GatewayApplication(fix.Application):
         if outbox._loop is None:
             outbox.bind(loop)
         self._keys: dict[str, SessionKey] = {}
+        # (BeginString, our CompID, theirs) -> the one session with them; None: more than one
+        self._by_comp_ids: dict[tuple[str, str, str], SessionKey | None] = {}
         self._sessions: dict[SessionKey, SessionConfig | None] = {}
         self._lock = threading.Lock()   # onCreate may run on a thread starting a connector
         self.callback_errors = 0
@@ -587,13 +602,41 @@ class GatewayApplication(fix.Application):
     # -- helpers ---------------------------------------------------------------------------
 
     def _key(self, session_id: fix.SessionID) -> SessionKey:
-        text = session_id.toString()
+        text = _session_id_text(session_id)
         key = self._keys.get(text)
         if key is None:
             key = key_of(session_id)
             with self._lock:
                 self._keys[text] = key
+                # What a message of this session carries: ours is its TargetCompID(56).
+                comp = (key.begin_string, key.sender_comp_id, key.target_comp_id)
+                known = self._by_comp_ids.get(comp, key)
+                # Two sessions told apart only by their qualifier: their messages are not.
+                self._by_comp_ids[comp] = key if known == key else None
         return key
+
+    def _key_of_text(self, text: str, session_id: fix.SessionID) -> SessionKey:
+        """The key of the session a received message's ``text`` (its ``toString()``) came on.
+
+        From the text's BeginString(8), SenderCompID(49) and TargetCompID(56) when they name one
+        known session (every session is created, and known here, before its first message):
+        QuickFIX has checked them against the session before ``fromApp`` (CheckCompID=Y on every
+        session, gateway.config.quickfix_settings; BeginString always). It saves a SWIG call
+        (SessionID::toString, ~9 us with the cold caches of an order at 200/s); anything else
+        asks the SessionID. QuickFIX writes 8 first and the header (49 and 56 among it) before the
+        body, and no header field before them may hold an SOH, so the first "49=" and "56=" after
+        an SOH are the header's."""
+        begin_end = text.find(SOH)
+        sender_at = text.find("\x0149=")
+        target_at = text.find("\x0156=")
+        if text.startswith("8=") and begin_end > 0 and sender_at > 0 and target_at > 0:
+            sender_end = text.find(SOH, sender_at + 4)
+            target_end = text.find(SOH, target_at + 4)
+            key = self._by_comp_ids.get((text[2:begin_end], text[target_at + 4:target_end],
+                                         text[sender_at + 4:sender_end]))
+            if key is not None:
+                return key
+        return self._key(session_id)
 
     def use_inbox(self, inbox: Inbox) -> None:
         """The services, once they exist (before the connectors start)."""
@@ -616,7 +659,7 @@ class GatewayApplication(fix.Application):
 
     def _dispatch(self, record: InboundMessage) -> None:
         """Give ``record`` to the services now (loop thread), or hand it to the loop."""
-        if _get_running_loop() is not self._loop and self._loop.is_running():
+        if not loop_is_current_or_idle(self._loop):   # running, on another thread
             self._loop.call_soon_threadsafe(self._dispatch, record)
             return
         try:
@@ -626,7 +669,7 @@ class GatewayApplication(fix.Application):
 
     def _post(self, fn: Callable[..., object], *args: object) -> None:
         """Run ``fn(*args)`` now on the loop thread (or hand it over); failures are logged."""
-        if _get_running_loop() is not self._loop and self._loop.is_running():
+        if not loop_is_current_or_idle(self._loop):   # running, on another thread
             try:
                 self._loop.call_soon_threadsafe(fn, *args)
             except RuntimeError:
@@ -741,7 +784,7 @@ class GatewayApplication(fix.Application):
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         origin = stages.open_origin(stages.Kind.FIX)   # gateway-added latency is timed from here
         try:
-            text = message.toString()
+            text = _message_text(message)
             bad = invalid_text_tag(text)
             if bad is not None:
                 # Bytes that are not text (issue 9): refused here with a session Reject
@@ -750,7 +793,7 @@ class GatewayApplication(fix.Application):
                 log.warning("refused MsgSeqNum=%s on %s: tag %d is not valid text",
                             _seq_of(message), self._key(sessionID), bad)
                 raise fix.IncorrectDataFormat(bad)
-            record = record_from_text(text, self._key(sessionID))
+            record = record_from_text(text, self._key_of_text(text, sessionID))
             if record.msg_type not in self._inbox.handled_types:
                 # QuickFIX answers with 35=j BusinessRejectReason=3 (FIX 4.2+).
                 raise fix.UnsupportedMessageType()

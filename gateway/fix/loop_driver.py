@@ -29,21 +29,53 @@ import asyncio
 import ctypes
 import enum
 import logging
+import threading
 import weakref
+from asyncio import _get_running_loop
 from collections.abc import Callable
 from typing import Any
 
 import _quickfix  # type: ignore[import-not-found]
 import quickfix as fix
 
-__all__ = ["TICK", "ConnectorKind", "LoopDriver", "loop_sockets_available", "queued_counter",
-           "session_queued"]
+__all__ = ["TICK", "ConnectorKind", "LoopDriver", "loop_is_current", "loop_is_current_or_idle",
+           "loop_sockets_available", "queued_counter", "session_queued"]
 
 log = logging.getLogger("gateway.fix.loop_driver")
 
 TICK = 0.2   # s between idle-poll runs: QuickFIX's heartbeat and time-out checks work in seconds
 _READ, _WRITE = 1, 2
 _CAPACITY = 1024   # sockets per connector read at once (grown on demand)
+
+
+_get_ident = threading.get_ident
+_NO_THREAD_ID = object()
+
+
+def loop_is_current(loop: asyncio.AbstractEventLoop) -> bool:
+    """``asyncio._get_running_loop() is loop``: ``loop`` runs on this thread.
+
+    Without its ``getpid()`` system call: Python 3.11 checks the process id on every call of
+    ``_get_running_loop`` that finds a loop (against a fork), and the order path asked it five
+    times per order (the FIX log twice, the hand-off and the outbox three times). asyncio's loops
+    set ``_thread_id`` to the running thread's ident when ``run_forever`` starts and back to None
+    when it ends, next to setting the running loop, so comparing it with this thread's ident is
+    the same test; a loop without that attribute (another implementation) is asked the slow way.
+    No process of the gateway forks with a running loop (subprocesses are spawned by exec)."""
+    thread = getattr(loop, "_thread_id", _NO_THREAD_ID)
+    if thread is _NO_THREAD_ID:
+        return _get_running_loop() is loop
+    return thread == _get_ident()
+
+
+def loop_is_current_or_idle(loop: asyncio.AbstractEventLoop) -> bool:
+    """``loop`` runs on this thread or does not run at all (``not loop.is_running()``): whoever
+    calls then owns what the loop would (the outbox's test, on every send). One attribute read
+    for asyncio's loops (see :func:`loop_is_current`)."""
+    thread = getattr(loop, "_thread_id", _NO_THREAD_ID)
+    if thread is _NO_THREAD_ID:
+        return not loop.is_running() or _get_running_loop() is loop
+    return thread is None or thread == _get_ident()
 
 
 class ConnectorKind(enum.IntEnum):
@@ -125,12 +157,19 @@ def queued_counter() -> Callable[[int], int]:
     return _lib().queued
 
 
+_ACCEPTORS = (ConnectorKind.SOCKET_ACCEPTOR, ConnectorKind.SSL_SOCKET_ACCEPTOR)
+
+
 class _Connector:
-    __slots__ = ("kind", "obj", "pointer", "watched")
+    __slots__ = ("kind", "obj", "pointer", "poll", "watched")
 
     def __init__(self, obj: Any) -> None:
         self.obj = obj
         self.kind = _kind_of(obj)
+        # Acceptor::poll / Initiator::poll without quickfix.py's wrapper frame (a poll per D read:
+        # a Python frame costs several us with the cold caches of an order at 200/s)
+        self.poll: Callable[[Any], object] = (_quickfix.Acceptor_poll if self.kind in _ACCEPTORS
+                                              else _quickfix.Initiator_poll)
         self.pointer = int(obj.this)
         self.watched: dict[int, int] = {}   # fd -> _READ | _WRITE as registered with the loop
 
@@ -159,6 +198,10 @@ class LoopDriver:
         self._buffer = (ctypes.c_int * _CAPACITY)()
         self.polls = 0
         self.ticks = 0
+        # Sockets watched for writability, every connector: a connection has bytes queued (its
+        # partner's window was full) only while its socket is, from the first sync after the send
+        # that queued them (QuickFIX signals its monitor then, which wakes the loop for a poll).
+        self.writing = 0
 
     @classmethod
     def for_loop(cls, loop: asyncio.AbstractEventLoop) -> LoopDriver:
@@ -245,7 +288,7 @@ class LoopDriver:
             return
         self._enter()
         try:
-            entry.obj.poll()
+            entry.poll(entry.obj)
         except (fix.ConfigError, fix.RuntimeError):
             if raise_errors:
                 raise
@@ -331,11 +374,14 @@ class LoopDriver:
             self.loop.add_reader(fd, self._poll, entry)
         if mode & _WRITE:
             self.loop.add_writer(fd, self._poll, entry)
+            self.writing += 1
         entry.watched[fd] = mode
         self._owner[fd] = entry
 
     def _unwatch(self, entry: _Connector, fd: int) -> None:
         mode = entry.watched.pop(fd, 0)
+        if mode & _WRITE:
+            self.writing -= 1
         try:
             if mode & _READ:
                 self.loop.remove_reader(fd)

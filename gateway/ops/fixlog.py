@@ -37,7 +37,7 @@ import logging
 import os
 import threading
 import time
-from asyncio import _get_running_loop
+from asyncio import AbstractEventLoop, _get_running_loop
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ from typing import IO
 import quickfix as fix
 
 from gateway.config.model import LogSettings
+from gateway.fix.loop_driver import loop_is_current
 from gateway.ops.events import SessionWatch
 from gateway.ops.masking import mask_fix
 from gateway.vocab.times import utc_timestamp_from_epoch
@@ -375,10 +376,13 @@ class _TurnFlush:
     def __init__(self) -> None:
         self._logs: list[_FileLog] = []
         self._scheduled = False
-        self._loop: object | None = None   # the loop of the last scheduled flush
+        self._loop: AbstractEventLoop | None = None   # the loop of the last scheduled flush
 
     def add(self, log_obj: _FileLog) -> None:
-        loop = _get_running_loop()
+        # The loop of the last flush, when it runs here (no getpid(): loop_is_current), else asked.
+        loop = self._loop
+        if loop is None or not loop_is_current(loop):
+            loop = _get_running_loop()
         if loop is None:
             log_obj.flush()   # off a loop (a worker thread, a test): this log, at once
             return
@@ -398,7 +402,7 @@ class _TurnFlush:
         """Flush now what the running turn kept, when called on the loop that owes the flush
         (the admin API's session view); elsewhere (another thread) nothing: the loop's flush
         comes within the turn."""
-        if self._logs and self._loop is not None and _get_running_loop() is self._loop:
+        if self._logs and self._loop is not None and loop_is_current(self._loop):
             self.flush()
 
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
 from gateway import stages
 from gateway.ops.metrics_fast import LoopHistogram
+
+if TYPE_CHECKING:
+    from gateway.ops.metrics_fast import _Buckets
 
 __all__ = ["ADDED_NAME", "StageTimes", "time_answers"]
 
@@ -38,10 +41,16 @@ class StageTimes(LoopHistogram):
     def __init__(self, buckets: Sequence[float], registry: CollectorRegistry | None = None) -> None:
         super().__init__(ADDED_NAME, _HELP, ["stage"], buckets, registry)
         self.zenith_read_ns = 0
+        # stage -> its buckets: labels() builds its key with a generator per call, and the request
+        # stage is observed on the order's critical path (before its leg's end)
+        self._stages: dict[str, _Buckets] = {}
 
     def observe(self, stage: str, seconds: float) -> None:
         if seconds >= 0.0:   # only a clock oddity could do otherwise; not a duration
-            self.labels(stage).observe(seconds)
+            child = self._stages.get(stage)
+            if child is None:
+                child = self._stages[stage] = self.labels(stage)
+            child.observe(seconds)
 
 
 def time_answers(client: Any, histogram: Any = None) -> None:

@@ -8,7 +8,7 @@ with the session's data dictionary, which is what puts repeating groups in the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import repeat
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "build_message",
     "checksum",
     "split_fields",
+    "tag_number",
 ]
 
 SOH = "\x01"
@@ -61,6 +62,8 @@ class _TagNumbers(dict[str, int]):
 
 _TAGS_KEPT = 20_000
 _TAG_NUMBERS = _TagNumbers()
+# ``int(text)`` of a tag's text through the memo: the same number, the same ValueError.
+tag_number: Callable[[str], int] = _TAG_NUMBERS.__getitem__
 
 
 def _no_eq(part: str) -> int:

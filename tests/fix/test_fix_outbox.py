@@ -112,7 +112,11 @@ def _backlog(gw: EngineGateway, key: SessionKey) -> int:
 def _writers(gw: EngineGateway) -> list[int]:
     """Sockets the loop watches for writability (a connection whose send queue is not empty)."""
     driver = LoopDriver.for_loop(gw.loop)
-    return gw.run_on_loop(lambda: [fd for fd, mode in driver.watched.items() if mode & 2])
+    fds, counted = gw.run_on_loop(
+        lambda: ([fd for fd, mode in driver.watched.items() if mode & 2], driver.writing))
+    # The outbox asks a connection's queue only while the driver counts a socket waited on.
+    assert counted == len(fds)
+    return fds
 
 
 def _stuck(gw: EngineGateway) -> int:

@@ -170,6 +170,11 @@ def test_the_collector_exposes_what_a_prometheus_histogram_would() -> None:
     for value in values:
         ours.observe("request", value)
         reference.labels("request").observe(value)
+        # two stages interleaved, one also fed through labels(): the same buckets either way
+        ours.observe("answer", value * 2)
+        ours.labels("answer").observe(value)
+        reference.labels("answer").observe(value * 2)
+        reference.labels("answer").observe(value)
     ours.observe("answer", -1.0)   # not a duration: ignored
 
     def samples(registry: CollectorRegistry) -> set[tuple[str, tuple[tuple[str, str], ...], float]]:
