@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
@@ -449,17 +449,27 @@ class _Work:
     name: str
 
 
-@dataclass(slots=True)
 class _Order:
-    """Per-order transient state: the call in flight, the work behind it, updates held back."""
+    """Per-order transient state: the call in flight, the work behind it, updates held back.
 
-    call: str | None = None
-    queue: deque[_Work] = field(default_factory=deque)
-    early: list[Order] = field(default_factory=list)  # Orders updates ahead of the PlaceOrder answer
-    driving: set[str] = field(default_factory=set)  # F/G ClOrdIDs a call or queue entry is sending
+    Each order has one while its PlaceOrder is in flight, most never anything else: the
+    containers are made when first needed (None: empty)."""
+
+    __slots__ = ("call", "driving", "early", "queue")
+
+    def __init__(self) -> None:
+        self.call: str | None = None
+        self.queue: deque[_Work] | None = None
+        self.early: list[Order] | None = None  # Orders updates ahead of the PlaceOrder answer
+        self.driving: set[str] | None = None  # F/G ClOrdIDs a call or queue entry is sending
+
+    def undrive(self, cl_ord_id: str) -> None:
+        if self.driving:
+            self.driving.discard(cl_ord_id)
 
 
 _Step = Callable[[OrderRecord, SessionKey, FixVersion, datetime], Outcome]
+_CALL_PREFIX = {kind: f"{kind.value}-" for kind in CallKind}  # call IDs: "place-12"
 
 
 def _key_of(session: SessionConfig | SessionKey) -> SessionKey:
@@ -530,7 +540,7 @@ class OrderCore:
 
     def driving(self, request_id: str, cl_ord_id: str) -> bool:
         o = self._orders.get(request_id)
-        return o is not None and cl_ord_id in o.driving
+        return o is not None and o.driving is not None and cl_ord_id in o.driving
 
     def ignored_repeat(self, name: str, msg: InboundMessage) -> bool:
         """A PossResend / PossDup repeat of a request already decided changes nothing and gets no
@@ -611,12 +621,16 @@ class OrderCore:
         if o is not None and o.call is None and not o.queue and not o.early and not o.driving:
             del self._orders[request_id]
 
-    def _new_call(self, kind: CallKind, order: str, request: ZenithRequest, **extra: Any) -> None:
+    def _new_call(self, kind: CallKind, order: str, request: ZenithRequest, cl_ord_id: str | None = None,
+                  orig: str = "", name: str = "") -> None:
         self._call_seq += 1
-        call_id = f"{kind.value}-{self._call_seq}"
-        self._calls[call_id] = _Call(kind, order, request, **extra)
-        self._order(order).call = call_id
-        self._emit(CallZenith(call_id, kind, request))
+        call_id = _CALL_PREFIX[kind] + str(self._call_seq)
+        self._calls[call_id] = _Call(kind, order, request, cl_ord_id, orig, name)
+        o = self._orders.get(order)
+        if o is None:
+            o = self._orders[order] = _Order()
+        o.call = call_id
+        self._out.append(CallZenith(call_id, kind, request))
 
     def _decision(self, name: str, msg: InboundMessage, request_id: str | None,
                   answer: OutboundMessage | None = None) -> DecisionNote:
@@ -836,7 +850,11 @@ class OrderCore:
         """Queue the Amend (G) or Cancel (F; ``cl_ord_id`` None: unsolicited) of an order behind
         the order's Zenith call in flight, if any."""
         o = self._order(request_id)
+        if o.queue is None:
+            o.queue = deque()
         o.queue.append(_Work(kind, cl_ord_id, orig, name))
+        if o.driving is None:
+            o.driving = set()
         o.driving.add(cl_ord_id or "")
         self._next_work(request_id)
 
@@ -846,7 +864,7 @@ class OrderCore:
         while o is not None and o.call is None and o.queue:
             work = o.queue.popleft()
             if not self._begin(request_id, work):
-                o.driving.discard(work.cl_ord_id or "")
+                o.undrive(work.cl_ord_id or "")
         self._forget_if_idle(request_id)
 
     def _begin(self, request_id: str, work: _Work) -> bool:
@@ -959,12 +977,9 @@ class OrderCore:
         if o.call == ev.call_id:
             o.call = None
         if not (action and ev.outcome is Answer.UNKNOWN):  # else the feed settled it: nothing to answer
-            handler = {CallKind.PLACE: self._placed, CallKind.REFERENCE: self._referenced,
-                       CallKind.AMEND: self._amended, CallKind.CANCEL: self._canceled,
-                       CallKind.FILLS: self._fills_fetched}[call.kind]
-            handler(call, ev)
+            self._ANSWERED[call.kind](self, call, ev)
         if call.kind in (CallKind.AMEND, CallKind.CANCEL):
-            o.driving.discard(call.cl_ord_id or "")
+            o.undrive(call.cl_ord_id or "")
         if o.call is None:
             if call.kind in (CallKind.PLACE, CallKind.REFERENCE):
                 self._release_early(call.order)
@@ -1047,7 +1062,7 @@ class OrderCore:
             del self._calls[call_id]
             o = self._order(call.order)
             o.call = None
-            o.driving.discard(call.cl_ord_id or "")
+            o.undrive(call.cl_ord_id or "")
             self._next_work(call.order)
             return
         self._emit(CallZenith(call_id, call.kind, call.request))  # same RequestID
@@ -1089,7 +1104,11 @@ class OrderCore:
         o = self._orders.get(record.request_id)
         if o is not None and o.call is not None and self._calls[o.call].kind in (CallKind.PLACE,
                                                                                 CallKind.REFERENCE):
-            o.early.append(order)  # after the PlaceOrder answer, which it overtook on the wire
+            # after the PlaceOrder answer, which it overtook on the wire
+            if o.early is None:
+                o.early = [order]
+            else:
+                o.early.append(order)
             return
         self._apply_order(record, order)
 
@@ -1111,7 +1130,7 @@ class OrderCore:
         o = self._orders.get(request_id)
         if o is None or not o.early:
             return
-        early, o.early = o.early, []
+        early, o.early = o.early, None
         for order in early:
             record = self._load(request_id)
             if record is not None:
@@ -1233,6 +1252,15 @@ class OrderCore:
     def _on_lost(self, ev: OrderLost) -> None:
         log.warning("order %s is no longer known to Plxtra: reported Canceled", ev.request_id)
         self._apply_to(ev.request_id, lambda r, k, v, now: on_order_lost(r, k, v, now))
+
+    # What answers each kind of call (a table built once, not a dict of bound methods per answer).
+    _ANSWERED: ClassVar[dict[CallKind, Callable[[OrderCore, _Call, ZenithAnswer], None]]] = {
+        CallKind.PLACE: _placed,
+        CallKind.REFERENCE: _referenced,
+        CallKind.AMEND: _amended,
+        CallKind.CANCEL: _canceled,
+        CallKind.FILLS: _fills_fetched,
+    }
 
     _HANDLERS: ClassVar[dict[type, Callable[[OrderCore, Any], None]]] = {
         FixRequest: _on_fix,

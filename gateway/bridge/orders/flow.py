@@ -77,12 +77,19 @@ def _oid(record: OrderRecord) -> str:
     return record.order_id or record.request_id
 
 
-def _accept(record: OrderRecord, session: SessionKey, version: FixVersion, now: datetime) -> Outcome:
-    """PENDING_NEW -> NEW with its ExecutionReport New; unchanged in any other state."""
+def _accept(record: OrderRecord, session: SessionKey, version: FixVersion, now: datetime,
+            order_id: str | None = None) -> Outcome:
+    """PENDING_NEW -> NEW with its ExecutionReport New; unchanged in any other state. ``order_id``
+    links the Plxtra order ID in the same copy of the record (one copy per accepted order)."""
     if record.state is not OrderState.PENDING_NEW:
-        return Outcome(record)
-    record = record.evolve(state=next_state(_oid(record), record.state, OrderEvent.ACCEPTED))
-    exec_id = f"{_oid(record)}-0"
+        return Outcome(record.evolve(order_id=order_id) if order_id is not None else record)
+    oid = order_id or _oid(record)
+    state = next_state(oid, record.state, OrderEvent.ACCEPTED)
+    if order_id is not None:
+        record = record.evolve(order_id=order_id, state=state)
+    else:
+        record = record.evolve(state=state)
+    exec_id = f"{oid}-0"
     er = execution_report(session, version, record, exec_id=exec_id, exec_type=ExecType.NEW, now=now)
     return Outcome(record, (Report(exec_id, er),))
 
@@ -91,9 +98,8 @@ def on_place_accepted(
     record: OrderRecord, order: Order | None, session: SessionKey, version: FixVersion, now: datetime
 ) -> Outcome:
     """PlaceOrder answered ``Success``: link the Plxtra order ID and report New."""
-    if order is not None and record.order_id is None:
-        record = record.evolve(order_id=order.id)
-    return _accept(record, session, version, now)
+    link = order.id if order is not None and record.order_id is None else None
+    return _accept(record, session, version, now, link)
 
 
 def on_place_rejected(

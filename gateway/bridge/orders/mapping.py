@@ -56,6 +56,7 @@ SUPPORTED_TIF = frozenset(
 _SIDES: dict[str, Side] = {m.value: m for m in Side}
 _ORD_TYPES: dict[str, OrdType] = {m.value: m for m in OrdType}
 _TIFS: dict[str, TimeInForce] = {m.value: m for m in TimeInForce}
+_DAY = TimeInForce.DAY.value
 
 
 # --- small readers ---------------------------------------------------------------------------
@@ -154,14 +155,15 @@ def _terms(
     msg: InboundMessage, session: SessionConfig, cl_ord_id: str, reject: type[BridgeRejection] = OrderRejected
 ) -> OrderTerms:
     code, market = resolve_instrument(msg, session, cl_ord_id, reject)
-    side = _SIDES.get(msg.get(t.SIDE) or "")
+    get = msg.get
+    side = _SIDES.get(get(t.SIDE) or "")
     if side is None:
         raise reject(
             OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
             f"Side(54)={msg.get(t.SIDE)!r} not supported",
             cl_ord_id=cl_ord_id,
         )
-    raw_type = msg.get(t.ORD_TYPE)
+    raw_type = get(t.ORD_TYPE)
     ord_type = _ORD_TYPES.get(OrdType.LIMIT.value if raw_type is None else raw_type)
     if ord_type is None:
         raise reject(
@@ -172,8 +174,9 @@ def _terms(
     qty = _decimal(msg, t.ORDER_QTY, reject=reject, cl_ord_id=cl_ord_id)
     if qty is None or qty <= 0:
         raise reject(OrdRejReason.INCORRECT_QUANTITY, "OrderQty(38) must be positive", cl_ord_id=cl_ord_id)
-    price = _decimal(msg, t.PRICE, reject=reject, cl_ord_id=cl_ord_id)
-    stop_px = _decimal(msg, t.STOP_PX, reject=reject, cl_ord_id=cl_ord_id)
+    # The optional tags are mostly absent: read before the parser is called for them.
+    price = _decimal(msg, t.PRICE, reject=reject, cl_ord_id=cl_ord_id) if get(t.PRICE) else None
+    stop_px = _decimal(msg, t.STOP_PX, reject=reject, cl_ord_id=cl_ord_id) if get(t.STOP_PX) else None
     if ord_type in (OrdType.LIMIT, OrdType.STOP_LIMIT):
         if price is None or price <= 0:
             raise reject(
@@ -183,7 +186,7 @@ def _terms(
         price = None  # a market order's price is meaningless
     if ord_type in (OrdType.STOP, OrdType.STOP_LIMIT) and (stop_px is None or stop_px <= 0):
         raise reject(OrdRejReason.OTHER, "StopPx(99) must be positive for a stop order", cl_ord_id=cl_ord_id)
-    tif = _TIFS.get(msg.get(t.TIME_IN_FORCE) or TimeInForce.DAY.value)
+    tif = _TIFS.get(get(t.TIME_IN_FORCE) or _DAY)
     if tif not in SUPPORTED_TIF:
         raise reject(
             OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
@@ -199,8 +202,8 @@ def _terms(
         expire = _fix_date(msg.get(t.EXPIRE_DATE))
         if expire is None:
             raise reject(OrdRejReason.OTHER, "GTD order needs ExpireDate(432)", cl_ord_id=cl_ord_id)
-    min_qty = _decimal(msg, t.MIN_QTY, reject=reject, cl_ord_id=cl_ord_id)
-    max_floor = _decimal(msg, t.MAX_FLOOR, reject=reject, cl_ord_id=cl_ord_id)
+    min_qty = _decimal(msg, t.MIN_QTY, reject=reject, cl_ord_id=cl_ord_id) if get(t.MIN_QTY) else None
+    max_floor = _decimal(msg, t.MAX_FLOOR, reject=reject, cl_ord_id=cl_ord_id) if get(t.MAX_FLOOR) else None
     if min_qty is not None and (min_qty <= 0 or min_qty > qty):
         raise reject(
             OrdRejReason.INCORRECT_QUANTITY, "MinQty(110) must be in (0, OrderQty]", cl_ord_id=cl_ord_id
@@ -212,19 +215,7 @@ def _terms(
             )
         if max_floor >= qty:
             max_floor = None  # all of it shows: not an iceberg
-    return OrderTerms(
-        code=code,
-        market=market,
-        side=side,
-        ord_type=ord_type,
-        order_qty=qty,
-        price=price,
-        stop_px=stop_px,
-        time_in_force=tif,
-        expire_date=expire,
-        min_qty=min_qty,
-        max_floor=max_floor,
-    )
+    return OrderTerms(code, market, side, ord_type, qty, price, stop_px, tif, expire, min_qty, max_floor)
 
 
 def check_limits(
