@@ -81,7 +81,6 @@ from gateway.bridge.orders.mapping import (
 )
 from gateway.bridge.orders.model import (
     FixVersion,
-    NewOrder,
     OrderRecord,
     OrderTerms,
     ZenithRequest,
@@ -110,7 +109,7 @@ from gateway.bridge.orders.zenith_requests import (
     STOP_UNSUPPORTED_TEXT,
     amend_order_request,
     cancel_order_request,
-    place_order_request,
+    place_order_request_for,
     reject_from_zenith,
 )
 from gateway.config.model import SessionConfig
@@ -634,11 +633,11 @@ class OrderCore:
 
     def _decision(self, name: str, msg: InboundMessage, request_id: str | None,
                   answer: OutboundMessage | None = None) -> DecisionNote:
-        return DecisionNote(
-            session=name, request_key=request_key(msg), msg_type=msg.msg_type,
-            cl_ord_id=msg.get(t.CL_ORD_ID) or "", accepted=answer is None, request_id=request_id,
-            answer=(answer.msg_type, answer.fields) if answer is not None else None,
-        )
+        if answer is None:
+            return DecisionNote(name, request_key(msg), msg.msg_type,
+                                msg.get(t.CL_ORD_ID) or "", True, request_id)
+        return DecisionNote(name, request_key(msg), msg.msg_type, msg.get(t.CL_ORD_ID) or "", False,
+                            request_id, (answer.msg_type, answer.fields))
 
     def _deliver(self, name: str, outcome: Outcome, decision: DecisionNote | None = None) -> None:
         self._emit(Record(RecordOp.APPLY, name, outcome.record, outcome.reports, decision))
@@ -739,8 +738,8 @@ class OrderCore:
                 return
             if not self._notional_ok(record, security):
                 return
-        new = NewOrder(record.cl_ord_id, record.account, record.fix_account, record.terms)
-        self._new_call(CallKind.PLACE, record.request_id, place_order_request(new, record.request_id))
+        request = place_order_request_for(record.account, record.terms, record.request_id)
+        self._new_call(CallKind.PLACE, record.request_id, request)
 
     def _notional_ok(self, record: OrderRecord, security: Mapping[str, Any]) -> bool:
         rej = notional_rejection(record.terms, self._sessions[record.session][1], security, record.cl_ord_id)
@@ -1003,7 +1002,8 @@ class OrderCore:
             if self._reads.zenith_connected():
                 self._emit(Reconcile("place-unanswered"))
             return
-        self._unwatch_pending(request_id, "D")  # answered: no Pending New will be due
+        if self._pending_status_after > 0:
+            self._unwatch_pending(request_id, "D")  # answered: no Pending New will be due
         response = self._response(ev)
         if response.ok:
             # Without an Order (absent, or dropped as malformed by the executor) the Orders feed
@@ -1122,11 +1122,12 @@ class OrderCore:
         self._apply(record, lambda r, k, v, now: on_order_update(r, order, k, v, now))
 
     def _release_early(self, request_id: str) -> None:
-        record = self._load(request_id)
-        if record is not None and record.order_id is not None:
-            for tx in self._orphans.pop(record.order_id, ()):
-                self._apply_transaction(record, tx)
-                record = self._load(request_id) or record
+        if self._orphans:  # mostly empty: no order to look up
+            record = self._load(request_id)
+            if record is not None and record.order_id is not None:
+                for tx in self._orphans.pop(record.order_id, ()):
+                    self._apply_transaction(record, tx)
+                    record = self._load(request_id) or record
         o = self._orders.get(request_id)
         if o is None or not o.early:
             return

@@ -21,6 +21,7 @@ __all__ = [
     "cancel_order_request",
     "ord_rej_reason_for_errors",
     "place_order_request",
+    "place_order_request_for",
     "reject_from_zenith",
     "trading_market",
 ]
@@ -81,6 +82,9 @@ def _details(terms: OrderTerms) -> dict[str, Any]:
     return details
 
 
+_STOP_TYPES = frozenset((OrdType.STOP, OrdType.STOP_LIMIT))
+
+
 def _condition(terms: OrderTerms) -> dict[str, Any] | None:
     if terms.ord_type not in (OrdType.STOP, OrdType.STOP_LIMIT):
         return None
@@ -96,15 +100,19 @@ def _condition(terms: OrderTerms) -> dict[str, Any] | None:
 
 def place_order_request(order: NewOrder, request_id: str) -> ZenithRequest:
     """Zenith ``Trading:PlaceOrder`` (§5.3) for a checked NewOrderSingle."""
+    return place_order_request_for(order.account, order.terms, request_id)
+
+
+def place_order_request_for(account: str, terms: OrderTerms, request_id: str) -> ZenithRequest:
+    """:func:`place_order_request` from the order's account and terms (the stored record's)."""
     data: dict[str, Any] = {
-        "Account": order.account,
+        "Account": account,
         "RequestID": request_id,
-        "Details": _details(order.terms),
-        "Route": {"Algorithm": "Market", "Market": trading_market(order.terms.market)},
+        "Details": _details(terms),
+        "Route": {"Algorithm": "Market", "Market": trading_market(terms.market)},
     }
-    condition = _condition(order.terms)
-    if condition is not None:
-        data["Condition"] = condition
+    if terms.ord_type in _STOP_TYPES:
+        data["Condition"] = _condition(terms)
     return ZenithRequest("Trading", "PlaceOrder", data)
 
 
