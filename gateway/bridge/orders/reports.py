@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from gateway.bridge.orders.lifecycle import OrderState
 from gateway.bridge.orders.model import FixVersion, OrderRecord, OrderTerms
 from gateway.vocab import tags as t
 from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey, decimal_text
@@ -61,6 +62,17 @@ def exec_type_for_fill(version: FixVersion, done: bool) -> ExecType:
 def _account(record: OrderRecord) -> str:
     # Echo Account(1) as the partner sent it (an alias stays an alias); else the Plxtra ID.
     return record.fix_account or record.account
+
+
+# The report's tags as module constants (one global look-up each, not a module attribute too).
+_ORDER_ID, _CL_ORD_ID, _ORIG_CL_ORD_ID, _EXEC_ID, _EXEC_TRANS_TYPE = (
+    t.ORDER_ID, t.CL_ORD_ID, t.ORIG_CL_ORD_ID, t.EXEC_ID, t.EXEC_TRANS_TYPE)
+_EXEC_TYPE, _ORD_STATUS, _ORD_REJ_REASON, _ACCOUNT, _SYMBOL, _SECURITY_EXCHANGE = (
+    t.EXEC_TYPE, t.ORD_STATUS, t.ORD_REJ_REASON, t.ACCOUNT, t.SYMBOL, t.SECURITY_EXCHANGE)
+_LAST_QTY, _LAST_PX, _LEAVES_QTY, _CUM_QTY, _AVG_PX, _TRANSACT_TIME, _TEXT = (
+    t.LAST_QTY, t.LAST_PX, t.LEAVES_QTY, t.CUM_QTY, t.AVG_PX, t.TRANSACT_TIME, t.TEXT)
+_STATE_TEXT = {state: state.value for state in OrderState}  # not the enum's value property per report
+_FIX42 = FixVersion.FIX42  # read per report: a module global, not the enum's descriptor
 
 
 def _wire(value: object) -> str:
@@ -152,38 +164,46 @@ def execution_report(
     path of every answer, and the terms' part is the same for every report of the order.
     """
     terms = record.terms
+    if cl_ord_id is None or cl_ord_id == "":
+        cl_ord_id = record.cl_ord_id
     out: list[tuple[int, str]] = [
-        (t.ORDER_ID, record.order_id or "NONE"),
-        (t.CL_ORD_ID, _wire(cl_ord_id or record.cl_ord_id)),
+        (_ORDER_ID, record.order_id or "NONE"),
+        (_CL_ORD_ID, cl_ord_id if type(cl_ord_id) is str else _wire(cl_ord_id)),
     ]
     if orig_cl_ord_id is not None:
-        out.append((t.ORIG_CL_ORD_ID, _wire(orig_cl_ord_id)))
-    out.append((t.EXEC_ID, _wire(exec_id)))
-    if version is FixVersion.FIX42:
-        out.append((t.EXEC_TRANS_TYPE, _wire(exec_trans_type)))
-    out.append((t.EXEC_TYPE, _wire(exec_type)))
-    out.append((t.ORD_STATUS, _wire(ord_status or record.state.value)))
+        out.append((_ORIG_CL_ORD_ID, _wire(orig_cl_ord_id)))
+    out.append((_EXEC_ID, exec_id if type(exec_id) is str else _wire(exec_id)))
+    if version is _FIX42:
+        out.append((_EXEC_TRANS_TYPE, _wire(exec_trans_type)))
+    status = ord_status if ord_status else _STATE_TEXT[record.state]
+    out.append((_EXEC_TYPE, _wire(exec_type)))
+    out.append((_ORD_STATUS, status if type(status) is str else _wire(status)))
     if ord_rej_reason is not None:
         reason = _ord_rej_reason(version, ord_rej_reason)
         if reason is not None:
-            out.append((t.ORD_REJ_REASON, _wire(reason)))
-    out.append((t.ACCOUNT, _wire(_account(record))))
+            out.append((_ORD_REJ_REASON, _wire(reason)))
+    account = record.fix_account or record.account
+    out.append((_ACCOUNT, account if type(account) is str else _wire(account)))
     # The instrument as the client sent it (F4): "XS02.XSX" stays so, with no 207 added.
-    out.append((t.SYMBOL, _wire(record.fix_symbol or terms.code)))
-    exchange = record.fix_exchange if record.fix_symbol else terms.market
+    symbol = record.fix_symbol
+    if symbol:
+        exchange = record.fix_exchange
+    else:
+        symbol, exchange = terms.code, terms.market
+    out.append((_SYMBOL, symbol if type(symbol) is str else _wire(symbol)))
     if exchange is not None:
-        out.append((t.SECURITY_EXCHANGE, _wire(exchange)))
-    out += _terms_fields(terms)
+        out.append((_SECURITY_EXCHANGE, exchange if type(exchange) is str else _wire(exchange)))
+    out += terms._fix or _terms_fields(terms)
     if last_qty is not None:
-        out.append((t.LAST_QTY, _wire(last_qty)))
+        out.append((_LAST_QTY, _wire(last_qty)))
     if last_px is not None:
-        out.append((t.LAST_PX, _wire(last_px)))
-    out.append((t.LEAVES_QTY, _quantity(record.leaves_qty)))
-    out.append((t.CUM_QTY, _quantity(record.cum_qty)))
-    out.append((t.AVG_PX, _quantity(record.avg_px)))
-    out.append((t.TRANSACT_TIME, transact_time(now)))
+        out.append((_LAST_PX, _wire(last_px)))
+    out.append((_LEAVES_QTY, _quantity(record.leaves_qty)))
+    out.append((_CUM_QTY, _quantity(record.cum_qty)))
+    out.append((_AVG_PX, _quantity(record.avg_px)))
+    out.append((_TRANSACT_TIME, transact_time(now)))
     if text is not None:
-        out.append((t.TEXT, _wire(text)))
+        out.append((_TEXT, text if type(text) is str else _wire(text)))
     for tag, value in extra:
         if value is not None:
             out.append((tag, _wire(value)))

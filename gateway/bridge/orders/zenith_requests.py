@@ -54,13 +54,20 @@ def trading_market(market: str) -> str:
 # --- Zenith requests -------------------------------------------------------------------------
 
 
+# Enum members bound once: every PlaceOrder reads them (a member read through its class costs a
+# descriptor call on Python 3.11).
+_BUY = Side.BUY
+_LIMIT_TYPES = frozenset((OrdType.LIMIT, OrdType.STOP_LIMIT))
+_SHORT_TYPES = {Side.SELL_SHORT: "ShortSell", Side.SELL_SHORT_EXEMPT: "ShortSellExempt"}
+
+
 def _details(terms: OrderTerms) -> dict[str, Any]:
     details: dict[str, Any] = {
         "Exchange": terms.market,
         "Code": terms.code,
-        "Side": "Bid" if terms.side is Side.BUY else "Ask",
+        "Side": "Bid" if terms.side is _BUY else "Ask",
         "Style": "Market",
-        "Type": "Limit" if terms.ord_type in (OrdType.LIMIT, OrdType.STOP_LIMIT) else "Market",
+        "Type": "Limit" if terms.ord_type in _LIMIT_TYPES else "Market",
     }
     if terms.price is not None:
         details["LimitPrice"] = terms.price
@@ -75,10 +82,9 @@ def _details(terms: OrderTerms) -> dict[str, Any]:
     details["Validity"] = _TIF_TO_VALIDITY[terms.time_in_force]
     if terms.expire_date is not None:
         details["ExpiryDate"] = terms.expire_date.isoformat()
-    if terms.side is Side.SELL_SHORT:
-        details["ShortType"] = "ShortSell"
-    elif terms.side is Side.SELL_SHORT_EXEMPT:
-        details["ShortType"] = "ShortSellExempt"
+    short = _SHORT_TYPES.get(terms.side)
+    if short is not None:
+        details["ShortType"] = short
     return details
 
 
