@@ -181,6 +181,22 @@ def test_execution_report_fields_equal_the_generic_builders() -> None:
             assert all(type(v) is str for _, v in got.fields)
 
 
+def test_evolve_copies_every_field() -> None:
+    """``OrderRecord.evolve`` lists the fields by hand: a field added later must be listed too."""
+    rng = random.Random(5)
+    record = dataclasses.replace(
+        _random_record(rng), state=OrderState.NEW, orig_cl_ord_id="c0", pending_kind=PendingKind.REPLACE,
+        pending_cl_ord_id="c7", pending_request_id="gw-7", pending_terms=_random_terms(rng), created_ns=17,
+        fix_symbol="XS01.XSX", fix_exchange="XSX")
+    copy = record.evolve()
+    assert copy is not record and copy == record
+    for f in dataclasses.fields(OrderRecord):
+        assert getattr(copy, f.name) is getattr(record, f.name), f.name
+    assert record.evolve(cl_ord_id="c9") == dataclasses.replace(record, cl_ord_id="c9")
+    with pytest.raises(AttributeError):
+        record.evolve(no_such_field=1)
+
+
 def test_transact_time_is_utc_timestamp() -> None:
     from gateway.bridge.orders.reports import transact_time  # here: --record imports this module before it
 

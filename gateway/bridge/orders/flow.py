@@ -190,6 +190,13 @@ def on_order_update(
     ``PartialFill``/``Filled`` only confirms acceptance. Terminal statuses and suspensions are
     reported here. A status the table cannot place raises :class:`InvalidTransition`.
     """
+    event = ZENITH_STATUS_EVENTS.get(order.status)
+    state = record.state
+    if (event is None and record.order_id is not None and state is not _PENDING_NEW
+            and state is not _SUSPENDED and record.pending_kind is not _REPLACE):
+        # The common update: a working order's status that moves nothing (fills come from
+        # transactions), no replace it could show. What the steps below give, without them.
+        return Outcome(record)
     if record.order_id is None:
         record = record.evolve(order_id=order.id)
     reports: list[Report] = []
@@ -200,7 +207,6 @@ def on_order_update(
         replaced = on_amend_accepted(record, session, version, now)
         record = replaced.record
         reports += replaced.reports
-    event = ZENITH_STATUS_EVENTS.get(order.status)
     if event is _REJECTED and record.state is _PENDING_NEW:
         record = record.evolve(state=next_state(_oid(record), record.state, event))
         exec_id = f"{_oid(record)}-8"
