@@ -174,7 +174,7 @@ def test_execution_report_fields_equal_the_generic_builders() -> None:
                                       (t.TOT_NUM_REPORTS, 3), (t.TEXT, None), (t.PRICE, Decimal("1.50"))))),
         }
         version = rng.choice(versions)
-        for _twice in range(2):  # the second report of the same terms reads their cached fields
+        for _twice in range(2):  # a second report of the same record: nothing is carried over
             got = execution_report(key, version, record, now=now, **options)
             want = reference_execution_report(key, version, record, now=now, **options)
             assert got == want

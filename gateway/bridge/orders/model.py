@@ -79,10 +79,6 @@ class OrderTerms:
     # terms_to_data of these terms, built once: the terms of an order are shared by every copy of
     # its record (evolve), and each stored state of the order carries them. Not a field of the terms.
     _data: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
-    # The terms' ExecutionReport fields, Side(54) to MaxFloor(111) as wire text, built at the first
-    # report (reports.execution_report) and shared by every later report of the order the same way.
-    _fix: tuple[tuple[int, str], ...] | None = field(
-        default=None, init=False, repr=False, compare=False, hash=False)
 
 
 @dataclass(slots=True, unsafe_hash=True)
