@@ -475,16 +475,12 @@ _CALL_PREFIX = {kind: f"{kind.value}-" for kind in CallKind}  # call IDs: "place
 _ACTION_CALLS = frozenset((CallKind.AMEND, CallKind.CANCEL))  # the order's Amend/Cancel slot
 _PLACE_CALLS = frozenset((CallKind.PLACE, CallKind.REFERENCE))  # calls before the order is placed
 _STOP_TYPES = frozenset((OrdType.STOP, OrdType.STOP_LIMIT))
-_PLACE, _NEW_ORDER = CallKind.PLACE, RecordOp.NEW_ORDER
+_PLACE, _NEW_ORDER, _APPLY = CallKind.PLACE, RecordOp.NEW_ORDER, RecordOp.APPLY
 _UNKNOWN, _ERROR, _FIX42 = Answer.UNKNOWN, Answer.ERROR, FixVersion.FIX42
 
 
 def _key_of(session: SessionConfig | SessionKey) -> SessionKey:
     return SessionKey(session.begin_string, session.sender_comp_id, session.target_comp_id)
-
-
-def _is_repeat(msg: InboundMessage) -> bool:
-    return msg.get(_POSS_RESEND) == "Y" or msg.get(_POSS_DUP) == "Y"
 
 
 class OrderCore:
@@ -552,7 +548,10 @@ class OrderCore:
     def ignored_repeat(self, name: str, msg: InboundMessage) -> bool:
         """A PossResend / PossDup repeat of a request already decided changes nothing and gets no
         answer of any kind (FIX: a possible resend already processed is not processed again)."""
-        if msg.msg_type not in DECIDED_TYPES or not _is_repeat(msg):
+        if msg.msg_type not in DECIDED_TYPES:
+            return False
+        get = msg.get  # read for every order: the two tags without a helper call
+        if get(_POSS_RESEND) != "Y" and get(_POSS_DUP) != "Y":
             return False
         cl_ord_id = msg.get(t.CL_ORD_ID) or ""
         if not self._reads.cl_ord_id_decided(name, cl_ord_id):
@@ -648,7 +647,7 @@ class OrderCore:
                             request_id, (answer.msg_type, answer.fields))
 
     def _deliver(self, name: str, outcome: Outcome, decision: DecisionNote | None = None) -> None:
-        self._emit(Record(RecordOp.APPLY, name, outcome.record, outcome.reports, decision))
+        self._emit(Record(_APPLY, name, outcome.record, outcome.reports, decision))
 
     def _save(self, record: OrderRecord) -> None:
         self._deliver(record.session, Outcome(record))

@@ -73,6 +73,7 @@ _LAST_QTY, _LAST_PX, _LEAVES_QTY, _CUM_QTY, _AVG_PX, _TRANSACT_TIME, _TEXT = (
     t.LAST_QTY, t.LAST_PX, t.LEAVES_QTY, t.CUM_QTY, t.AVG_PX, t.TRANSACT_TIME, t.TEXT)
 _STATE_TEXT = {state: state.value for state in OrderState}  # not the enum's value property per report
 _FIX42 = FixVersion.FIX42  # read per report: a module global, not the enum's descriptor
+_EXEC_TYPE_TEXT: dict[str, str] = {m: m.value for m in ExecType}
 
 
 def _wire(value: object) -> str:
@@ -174,7 +175,7 @@ def execution_report(
     if version is _FIX42:
         out.append((_EXEC_TRANS_TYPE, _wire(exec_trans_type)))
     status = ord_status if ord_status else _STATE_TEXT[record.state]
-    out.append((_EXEC_TYPE, _wire(exec_type)))
+    out.append((_EXEC_TYPE, _EXEC_TYPE_TEXT.get(exec_type) or _wire(exec_type)))
     out.append((_ORD_STATUS, status if type(status) is str else _wire(status)))
     if ord_rej_reason is not None:
         reason = _ord_rej_reason(version, ord_rej_reason)
