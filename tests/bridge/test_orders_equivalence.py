@@ -590,5 +590,6 @@ def test_the_sequences_reach_the_paths_they_are_meant_to(seed: int) -> None:
 
 if __name__ == "__main__" and "--record" in sys.argv:
     DIGESTS.parent.mkdir(exist_ok=True)
-    DIGESTS.write_text(json.dumps(record_digests(), indent=0, sort_keys=True) + "\n")
+    lines = [f'"{seed}": {json.dumps(digests)}' for seed, digests in record_digests().items()]
+    DIGESTS.write_text("{\n" + ",\n".join(lines) + "\n}\n")  # one line per seed
     print(f"wrote {DIGESTS}")
