@@ -661,8 +661,9 @@ class OrderCore:
 
     def _apply(self, record: OrderRecord, fn: _Step) -> OrderRecord:
         name = record.session
+        key = self._logged_on.get(name) or self._sessions[name][0]  # _key and _version, inlined: per event
         try:
-            outcome = fn(record, self._key(name), self._version(name), self._now.wall)
+            outcome = fn(record, key, self._versions[name], self._now.wall)
         except InvalidTransition as exc:
             log.error("cannot apply to order %s: %s", record.request_id, exc)
             return record
@@ -986,7 +987,7 @@ class OrderCore:
         if action:
             o.undrive(call.cl_ord_id or "")
         if o.call is None:
-            if call.kind in _PLACE_CALLS:
+            if call.kind in _PLACE_CALLS and (self._orphans or o.early):
                 self._release_early(call.order)
             self._next_work(call.order)
 
