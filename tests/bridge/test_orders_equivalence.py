@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 
+from gateway.bridge.errors import OrderRejected
 from gateway.bridge.orders.core import (
     Action,
     Answer,
@@ -58,6 +59,7 @@ from gateway.bridge.orders.core import (
     ZenithTransaction,
 )
 from gateway.bridge.orders.lifecycle import OrderState, PendingKind, is_terminal
+from gateway.bridge.orders.mapping import parse_new_order
 from gateway.bridge.orders.model import FixVersion, OrderRecord, OrderTerms
 from gateway.bridge.orders.reports import _ord_rej_reason, execution_report
 from gateway.config.model import Limits, SessionConfig
@@ -195,6 +197,22 @@ def test_evolve_copies_every_field() -> None:
     assert record.evolve(cl_ord_id="c9") == dataclasses.replace(record, cl_ord_id="c9")
     with pytest.raises(AttributeError):
         record.evolve(no_such_field=1)
+
+
+def test_numbers_parsed_once_are_the_same_and_bad_ones_still_refused() -> None:
+    """mapping keeps the Decimals of the texts it parsed: a second order with the same texts gets
+    equal terms, and a text that is no finite number is refused every time."""
+    session = SESSIONS[1]
+    pairs = [(11, "n1"), (1, "0001"), (55, "XS01"), (207, "XSX"), (54, "1"), (38, "1.50"), (40, "2"),
+             (44, "10.50"), (110, "1.0")]
+    first = parse_new_order(InboundMessage(KEYS[1], "D", 1, tuple(pairs)), session)
+    second = parse_new_order(InboundMessage(KEYS[1], "D", 2, tuple(pairs)), session)
+    assert first.terms == second.terms
+    assert str(second.terms.order_qty) == "1.50" and str(second.terms.min_qty) == "1.0"
+    for bad in ("abc", "NaN", "Infinity", "-Infinity", "sNaN"):
+        for _twice in range(2):
+            with pytest.raises(OrderRejected):
+                parse_new_order(InboundMessage(KEYS[1], "D", 3, tuple([*pairs[:5], (38, bad)])), session)
 
 
 def test_transact_time_is_utc_timestamp() -> None:

@@ -269,10 +269,9 @@ def parse_new_order(msg: InboundMessage, session: SessionConfig) -> NewOrder:
     account, fix_account = _resolve_account(msg, session, cl_ord_id)
     terms = _terms(msg, session, cl_ord_id)
     check_limits(terms, session, cl_ord_id)
-    return NewOrder(
-        cl_ord_id=cl_ord_id, account=account, fix_account=fix_account, terms=terms, text=msg.get(t.TEXT),
-        fix_symbol=msg.get(t.SYMBOL), fix_exchange=msg.get(t.SECURITY_EXCHANGE) or None,
-    )
+    # positional: cl_ord_id, account, fix_account, terms, text, fix_symbol, fix_exchange
+    return NewOrder(cl_ord_id, account, fix_account, terms, msg.get(t.TEXT), msg.get(t.SYMBOL),
+                    msg.get(t.SECURITY_EXCHANGE) or None)
 
 
 def parse_cancel_replace(msg: InboundMessage, session: SessionConfig) -> CancelReplace:
