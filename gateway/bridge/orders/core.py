@@ -728,7 +728,8 @@ class OrderCore:
                              created_ns=self._now.ns, fix_symbol=order.fix_symbol,
                              fix_exchange=order.fix_exchange)
         self._emit(Record(_NEW_ORDER, name, record, decision=self._decision(name, msg, request_id)))
-        self._watch_pending(request_id, "D", order.cl_ord_id)
+        if self._pending_status_after > 0:
+            self._watch_pending(request_id, "D", order.cl_ord_id)
         self._place(record)
 
     def _place(self, record: OrderRecord, *, checked: bool = False) -> None:

@@ -206,6 +206,9 @@ class OrderRecord:
         """Open quantity: zero once the order is done (FIX: LeavesQty=0 when not working)."""
         if is_terminal(self.state):
             return _ZERO
+        if not self.cum_qty:  # nothing filled yet (most reports): no arithmetic, no decimal context
+            qty = self.terms.order_qty
+            return qty if qty >= _ZERO else _ZERO
         left = self.terms.order_qty - self.cum_qty
         return left if left >= _ZERO else _ZERO  # what max(left, 0) gives, without building a 0
 
