@@ -103,10 +103,11 @@ class StubClient:
         self.handlers: dict[str, Callable[[Any], None]] = {}
 
     def send_request(self, controller: str, topic: str, data: dict[str, Any],
-                     done: Callable[[Any, Exception | None], None]) -> None:
+                     done: Callable[[Any, Exception | None], None], decode: Any = None) -> None:
         self.requests.append((data, done))
 
-    def subscribe(self, controller: str, topic: str, handler: Callable[[Any], None]) -> Any:
+    def subscribe(self, controller: str, topic: str, handler: Callable[[Any], None],
+                  decode: Any = None) -> Any:
         self.handlers[topic] = handler
         return self
 
