@@ -7,8 +7,10 @@ through the dispatch seam (:class:`ServiceRegistry`, throttle included) as the g
 order a NewOrderSingle, the PlaceOrder answer (``Success`` with the Order, as the simulator sends
 it) and the ``Orders`` publish of the new order, 50 orders per loop turn; the ExecutionReports go
 to a recording outbox. ``core``: :meth:`OrderCore.handle` alone on the same three events, the
-executor's reads served from dicts. ``timers``: arming and cancelling one pending-status timer per
-order (``pending_status_after``, 2 s by default; 0.05 s here, so that they fire within the run),
+executor's reads served from dicts (the bench's parsing of the answers counted too); ``events``
+(only with ``--only events``): the same, each kind of event timed on its own. ``timers``: arming
+and cancelling one pending-status timer per order (``pending_status_after``, 2 s by default;
+0.05 s here, so that they fire within the run),
 minus the same run without. Times are CPU time of the loop thread (not the store's apply thread,
 not idle waits). Prints the best of ``--runs`` runs, in microseconds per order.
 
@@ -259,12 +261,44 @@ def core_bench(n: int) -> float:
     return time.thread_time() - started
 
 
+def core_events_bench(n: int) -> tuple[float, float, float]:
+    """:meth:`OrderCore.handle` alone, per event kind: the NewOrderSingle, the PlaceOrder answer and
+    the Orders update (CPU seconds in total over ``n`` orders; the bench's own work not counted)."""
+    reads = Reads()
+    core = OrderCore([SESSION], reads)
+    name = str(KEY)
+    reads.run(core.handle(SessionLogon(name, KEY), Now(datetime.now(UTC), 0.0, 0)))
+    msgs = [d_message(i + 2, f"c{i}") for i in range(n)]
+    clock = time.thread_time
+    request = answer = update = 0.0
+    for msg in msgs:
+        now = Now(datetime.now(UTC), time.monotonic(), time.time_ns())
+        event: Any = FixRequest(name, msg)
+        started = clock()
+        actions = core.handle(event, now)
+        request += clock() - started
+        (call,) = reads.run(actions)
+        rid = call.request.data["RequestID"]
+        order = Order.from_json(order_json("o" + rid, rid))
+        event = ZenithAnswer(call.call_id, Answer.DATA, OrderActionResponse("Success", rid, order))
+        started = clock()
+        actions = core.handle(event, now)
+        answer += clock() - started
+        reads.run(actions)
+        event = ZenithOrderUpdate(order)
+        started = clock()
+        actions = core.handle(event, now)
+        update += clock() - started
+        reads.run(actions)
+    return request, answer, update
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--only", choices=("service", "core", "timers"))
+    parser.add_argument("--only", choices=("service", "core", "events", "timers"))
     parser.add_argument("--profile", help="cProfile the service bench into this file")
     args = parser.parse_args()
     n = args.orders
@@ -277,6 +311,12 @@ def main() -> None:
         "core": lambda: core_bench(n),
         "timers": lambda: service_bench(n, pending_after=0.05),
     }
+    if args.only == "events":
+        runs = [core_events_bench(n) for _ in range(args.runs)]
+        request, answer, update = (min(r[i] for r in runs) / n * 1e6 for i in range(3))
+        print(f"handle per event: NewOrderSingle {request:6.1f}  PlaceOrder answer {answer:6.1f}  "
+              f"Orders update {update:6.1f} us (best of {args.runs}, {n} orders)")
+        return
     best: dict[str, float] = {}
     for label, fn in benches.items():
         if args.only and label != args.only:

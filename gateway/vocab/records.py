@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-__all__ = ["Fields", "InboundMessage", "OutboundMessage", "SessionKey"]
+__all__ = ["Fields", "InboundMessage", "OutboundMessage", "SessionKey", "decimal_text"]
 
 Fields = tuple[tuple[int, str], ...]
 
@@ -130,6 +130,10 @@ def _decimal_text(value: Decimal) -> str:
                 _DECIMAL_TEXTS.clear()
             _DECIMAL_TEXTS[value] = text
     return text
+
+
+# Public name for builders that write their fields directly (the ExecutionReport, once per report).
+decimal_text = _decimal_text
 
 
 def _plain(value: Decimal) -> str:

@@ -158,10 +158,18 @@ ZENITH_STATUS_EVENTS: dict[str, OrderEvent] = {
 confirms acceptance (fills are counted from transactions, never from ExecutedQuantity)."""
 
 
-def zenith_status_ends_order(status: str) -> bool:
-    """True if a working order that Plxtra publishes with ``status`` becomes terminal."""
+def _ends_order(status: str) -> bool:
     event = ZENITH_STATUS_EVENTS.get(status)
     return event is not None and is_terminal(TRANSITIONS.get((_S.NEW, event), _S.NEW))
+
+
+# Read for every Orders update: the answer of the tables above, worked out once.
+_ENDING_STATUSES = frozenset(status for status in ZENITH_STATUS_EVENTS if _ends_order(status))
+
+
+def zenith_status_ends_order(status: str) -> bool:
+    """True if a working order that Plxtra publishes with ``status`` becomes terminal."""
+    return status in _ENDING_STATUSES
 
 
 # --- 2. pending cancel / replace -----------------------------------------------------------------

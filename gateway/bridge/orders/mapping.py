@@ -56,9 +56,22 @@ SUPPORTED_TIF = frozenset(
 _SIDES: dict[str, Side] = {m.value: m for m in Side}
 _ORD_TYPES: dict[str, OrdType] = {m.value: m for m in OrdType}
 _TIFS: dict[str, TimeInForce] = {m.value: m for m in TimeInForce}
+_DAY = TimeInForce.DAY.value
+# Members read for every order, bound once (a member read through its class is a descriptor
+# call on Python 3.11, about 100 ns).
+_LIMIT, _GTD = OrdType.LIMIT.value, TimeInForce.GOOD_TILL_DATE
+_PRICED = frozenset((OrdType.LIMIT, OrdType.STOP_LIMIT))
+_STOPS = frozenset((OrdType.STOP, OrdType.STOP_LIMIT))
 
 
 # --- small readers ---------------------------------------------------------------------------
+
+
+# Quantities and prices as sent, parsed: the same few texts recur order after order, and a look-up
+# is 40 ns against 250 ns for Decimal(text) (which also reads the thread's decimal context). Only
+# finite numbers are kept; a Decimal never changes, so one object serves every order.
+_NUMBERS: dict[str, Decimal] = {}
+_NUMBERS_MAX = 4096
 
 
 def _decimal(
@@ -68,6 +81,9 @@ def _decimal(
     raw = msg.get(tag)
     if raw is None or raw == "":
         return None
+    value = _NUMBERS.get(raw)
+    if value is not None:
+        return value
     try:
         value = Decimal(raw)
     except InvalidOperation:
@@ -80,6 +96,9 @@ def _decimal(
         raise reject(
             OrdRejReason.OTHER, f"{t.TAG_NAMES.get(tag, tag)}({tag}) is not finite", cl_ord_id=cl_ord_id
         )
+    if len(_NUMBERS) >= _NUMBERS_MAX:
+        _NUMBERS.clear()
+    _NUMBERS[raw] = value
     return value
 
 
@@ -154,15 +173,16 @@ def _terms(
     msg: InboundMessage, session: SessionConfig, cl_ord_id: str, reject: type[BridgeRejection] = OrderRejected
 ) -> OrderTerms:
     code, market = resolve_instrument(msg, session, cl_ord_id, reject)
-    side = _SIDES.get(msg.get(t.SIDE) or "")
+    get = msg.get
+    side = _SIDES.get(get(t.SIDE) or "")
     if side is None:
         raise reject(
             OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
             f"Side(54)={msg.get(t.SIDE)!r} not supported",
             cl_ord_id=cl_ord_id,
         )
-    raw_type = msg.get(t.ORD_TYPE)
-    ord_type = _ORD_TYPES.get(OrdType.LIMIT.value if raw_type is None else raw_type)
+    raw_type = get(t.ORD_TYPE)
+    ord_type = _ORD_TYPES.get(_LIMIT if raw_type is None else raw_type)
     if ord_type is None:
         raise reject(
             OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
@@ -172,18 +192,19 @@ def _terms(
     qty = _decimal(msg, t.ORDER_QTY, reject=reject, cl_ord_id=cl_ord_id)
     if qty is None or qty <= 0:
         raise reject(OrdRejReason.INCORRECT_QUANTITY, "OrderQty(38) must be positive", cl_ord_id=cl_ord_id)
-    price = _decimal(msg, t.PRICE, reject=reject, cl_ord_id=cl_ord_id)
-    stop_px = _decimal(msg, t.STOP_PX, reject=reject, cl_ord_id=cl_ord_id)
-    if ord_type in (OrdType.LIMIT, OrdType.STOP_LIMIT):
+    # The optional tags are mostly absent: read before the parser is called for them.
+    price = _decimal(msg, t.PRICE, reject=reject, cl_ord_id=cl_ord_id) if get(t.PRICE) else None
+    stop_px = _decimal(msg, t.STOP_PX, reject=reject, cl_ord_id=cl_ord_id) if get(t.STOP_PX) else None
+    if ord_type in _PRICED:
         if price is None or price <= 0:
             raise reject(
                 OrdRejReason.OTHER, "Price(44) must be positive for a limit order", cl_ord_id=cl_ord_id
             )
     else:
         price = None  # a market order's price is meaningless
-    if ord_type in (OrdType.STOP, OrdType.STOP_LIMIT) and (stop_px is None or stop_px <= 0):
+    if ord_type in _STOPS and (stop_px is None or stop_px <= 0):
         raise reject(OrdRejReason.OTHER, "StopPx(99) must be positive for a stop order", cl_ord_id=cl_ord_id)
-    tif = _TIFS.get(msg.get(t.TIME_IN_FORCE) or TimeInForce.DAY.value)
+    tif = _TIFS.get(get(t.TIME_IN_FORCE) or _DAY)
     if tif not in SUPPORTED_TIF:
         raise reject(
             OrdRejReason.UNSUPPORTED_ORDER_CHARACTERISTIC,
@@ -191,7 +212,7 @@ def _terms(
             cl_ord_id=cl_ord_id,
         )
     expire = None
-    if tif is TimeInForce.GOOD_TILL_DATE:
+    if tif is _GTD:
         # Zenith's ExpiryDate is a date (§8.43): a time of day cannot be honoured, and mapping it
         # to its date would silently move the expiry (F7).
         if msg.get(t.EXPIRE_TIME):
@@ -199,8 +220,8 @@ def _terms(
         expire = _fix_date(msg.get(t.EXPIRE_DATE))
         if expire is None:
             raise reject(OrdRejReason.OTHER, "GTD order needs ExpireDate(432)", cl_ord_id=cl_ord_id)
-    min_qty = _decimal(msg, t.MIN_QTY, reject=reject, cl_ord_id=cl_ord_id)
-    max_floor = _decimal(msg, t.MAX_FLOOR, reject=reject, cl_ord_id=cl_ord_id)
+    min_qty = _decimal(msg, t.MIN_QTY, reject=reject, cl_ord_id=cl_ord_id) if get(t.MIN_QTY) else None
+    max_floor = _decimal(msg, t.MAX_FLOOR, reject=reject, cl_ord_id=cl_ord_id) if get(t.MAX_FLOOR) else None
     if min_qty is not None and (min_qty <= 0 or min_qty > qty):
         raise reject(
             OrdRejReason.INCORRECT_QUANTITY, "MinQty(110) must be in (0, OrderQty]", cl_ord_id=cl_ord_id
@@ -212,19 +233,7 @@ def _terms(
             )
         if max_floor >= qty:
             max_floor = None  # all of it shows: not an iceberg
-    return OrderTerms(
-        code=code,
-        market=market,
-        side=side,
-        ord_type=ord_type,
-        order_qty=qty,
-        price=price,
-        stop_px=stop_px,
-        time_in_force=tif,
-        expire_date=expire,
-        min_qty=min_qty,
-        max_floor=max_floor,
-    )
+    return OrderTerms(code, market, side, ord_type, qty, price, stop_px, tif, expire, min_qty, max_floor)
 
 
 def check_limits(
@@ -260,10 +269,9 @@ def parse_new_order(msg: InboundMessage, session: SessionConfig) -> NewOrder:
     account, fix_account = _resolve_account(msg, session, cl_ord_id)
     terms = _terms(msg, session, cl_ord_id)
     check_limits(terms, session, cl_ord_id)
-    return NewOrder(
-        cl_ord_id=cl_ord_id, account=account, fix_account=fix_account, terms=terms, text=msg.get(t.TEXT),
-        fix_symbol=msg.get(t.SYMBOL), fix_exchange=msg.get(t.SECURITY_EXCHANGE) or None,
-    )
+    # positional: cl_ord_id, account, fix_account, terms, text, fix_symbol, fix_exchange
+    return NewOrder(cl_ord_id, account, fix_account, terms, msg.get(t.TEXT), msg.get(t.SYMBOL),
+                    msg.get(t.SECURITY_EXCHANGE) or None)
 
 
 def parse_cancel_replace(msg: InboundMessage, session: SessionConfig) -> CancelReplace:

