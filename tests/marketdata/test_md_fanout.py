@@ -119,6 +119,7 @@ def test_a_lone_queued_update_goes_out_only_while_its_request_lives() -> None:
     assert [len(state.queues[k].items) for k in (a, b)] == [1, 1]
     state.remove_request(b, "rb")   # b's update stays queued, for a request that ended
     (x,), released = state.drain(a, 100, NOW)
+    assert isinstance(x, SharedBodyMessage)
     assert (x.msg_type, x.req_id, released) == ("X", "ra", [])
     assert state.drain(b, 100, NOW) == ([], [])
     assert [len(state.queues[k].items) for k in (a, b)] == [0, 0]
