@@ -293,18 +293,28 @@ class QuickFixOutbox:
         done once per call: one look at the loop, the lane, QuickFIX's state and the session's
         connection (one ctypes call). Room is also capped by what ``queue_limit`` leaves, so no
         message taken is refused for it.
+
+        Per copy (one per subscriber per update: the fan-out's cost) the least Python: the
+        loop check compares thread idents (``loop_is_current_or_idle``, no getpid system call),
+        the kept session is read straight from the lane, and ``sending_md`` (toApp skips
+        its check for shared bodies, ``gateway.fix.md_send``) is set once per run of such
+        copies, not around each send.
         """
         queued = 0
         qf_session = None
-        if self._driver is not None and self._on_loop() and not self._closed:
-            qf_session = lane.session()
+        driver = self._driver
+        if driver is not None and not self._closed and self._on_loop():
+            qf_session = lane.qf_session if lane.epoch == _SESSIONS_EPOCH[0] else lane.session()
             if qf_session is not None:
-                queued = max(0, self._queued(lane.pointer))   # type: ignore[misc]
-        room = min(budget, window - len(lane.items) - queued, self.queue_limit - queued)
+                queued = self._queued(lane.pointer)   # type: ignore[misc]
+                if queued < 0:
+                    queued = 0
+        items = lane.items
+        room = min(budget, window - len(items) - queued, self.queue_limit - queued)
         if room <= 0:
             return -1
         messages = take(room)
-        if qf_session is None or lane.items or self._held():
+        if qf_session is None or items or self._flushing or driver.busy:   # type: ignore[union-attr]
             # Off the fast path (no loop driver, another thread, QuickFIX inside a poll, earlier
             # messages of the session waiting): one by one, with send's ordering and hand-offs.
             for msg in messages:
@@ -312,24 +322,28 @@ class QuickFixOutbox:
             return len(messages)
         convert = self.convert
         dictionaries = lane.dictionaries
+        send = _session_send
         sent = failed = 0
-        for msg in messages:
-            try:
-                message = convert(msg, dictionaries)
-                self.sending_md = getattr(msg, "shared_body", None) is not None
+        md = False   # sending a run of shared-body copies (sending_md set)
+        try:
+            for msg in messages:
+                shared = getattr(msg, "shared_body", None) is not None
+                if shared is not md:
+                    md = self.sending_md = shared
                 try:
-                    ok = _session_send(qf_session, message)
-                finally:
-                    self.sending_md = False
-                if not ok:
-                    log.info("%s on %s refused by QuickFIX", msg.msg_type, msg.session)
-            except Exception:
-                log.exception("could not send %s on %s", msg.msg_type, msg.session)
-                ok = False
-            if ok:
-                sent += 1
-            else:
-                failed += 1
+                    ok = send(qf_session, convert(msg, dictionaries))
+                    if not ok:
+                        log.info("%s on %s refused by QuickFIX", msg.msg_type, msg.session)
+                except Exception:
+                    log.exception("could not send %s on %s", msg.msg_type, msg.session)
+                    ok = False
+                if ok:
+                    sent += 1
+                else:
+                    failed += 1
+        finally:
+            if md:
+                self.sending_md = False
         lane.sent += sent
         lane.failed += failed
         return len(messages)

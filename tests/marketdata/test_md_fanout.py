@@ -102,6 +102,32 @@ def test_the_per_copy_record_is_the_shared_body_message_it_stands_for() -> None:
             assert got.fields[1:] == got.shared_body and got.req_id == req
 
 
+def test_a_lone_queued_update_goes_out_only_while_its_request_lives() -> None:
+    # The drain's short path for a session keeping up (one update waiting) keeps the loop's
+    # rules: a live subscriber gets its copy, a request ended meanwhile gets nothing.
+    state = MarketDataState()
+    a, b = SessionKey("FIX.4.4", "PLXTRA", "A"), SessionKey("FIX.4.4", "PLXTRA", "B")
+    state.add_request(a, "4.4", _request("ra"))
+    state.add_request(b, "4.4", _request("rb"))
+    state.on_data(Topic("Security", XS01), {"Code": "XS01", "Market": "XSX"}, NOW)
+    state.on_data(Topic("Depth", XS01), _depth_snapshot(), NOW)
+    for key in (a, b):
+        assert [m.msg_type for m in state.drain(key, 100, NOW)[0]] == ["W"]
+    new_best = {"Order": {"ID": "o4", "Side": "Bid", "Price": D("10.05"), "Quantity": D("7"),
+                          "Position": 4}}
+    state.on_data(Topic("Depth", XS01), [{"O": "A", **new_best}], NOW)
+    assert [len(state.queues[k].items) for k in (a, b)] == [1, 1]
+    state.remove_request(b, "rb")   # b's update stays queued, for a request that ended
+    (x,), released = state.drain(a, 100, NOW)
+    assert isinstance(x, SharedBodyMessage)
+    assert (x.msg_type, x.req_id, released) == ("X", "ra", [])
+    assert state.drain(b, 100, NOW) == ([], [])
+    assert [len(state.queues[k].items) for k in (a, b)] == [0, 0]
+    # No room: nothing taken, the update waits.
+    state.on_data(Topic("Depth", XS01), [{"O": "R", "Order": {"ID": "o4"}}], NOW)
+    assert state.drain(a, 0, NOW) == ([], []) and len(state.queues[a].items) == 1
+
+
 def _md_session(name: str, begin: str, target: str, appl_ver: str | None = None) -> dict[str, Any]:
     session: dict[str, Any] = {
         "name": name, "begin_string": begin, "sender_comp_id": "PLXTRA", "target_comp_id": target,
