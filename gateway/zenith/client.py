@@ -580,14 +580,17 @@ class ZenithClient:
             return
         self._ws = None
         self._last_close_code = error.close_code
+        # Not connected from here on, before anyone hears of the loss: a subscriber told its topic
+        # is abandoned may answer its partner at once (a MarketDataRequestReject leaves QuickFIX
+        # within the call), and whoever reads ``connected`` next must not see the dead connection.
+        was_connected, self._connected = self._connected, False
         for failed in self._core.connection_lost(error):
             if not failed.waiter.done():
                 failed.waiter.set_exception(error)
         for abandoned in self._core.take_abandoned():
             log.error("%s", abandoned.event.error)  # type: ignore[union-attr]
             self._deliver(abandoned)
-        if self._connected:
-            self._connected = False
+        if was_connected:
             if not self._closing:
                 log.warning("%s", error)
             for fn in list(self._listeners):
