@@ -73,13 +73,13 @@ _COMPLETION_BATCH = 256   # on_sent callbacks run per loop callback before yield
 # Session::send without quickfix.py's Python wrapper frame (send_window: one per copy; every ER).
 _session_send = _quickfix.Session_send
 _get_ident = threading.get_ident   # send_windows' loop check
+# The same for the two toString calls of every message received (fromApp).
+_message_text = _quickfix.Message_toString
+_session_id_text = _quickfix.SessionID_toString
 
 
 def _call_take(take: Callable[[int], list[OutboundMessage]], room: int) -> list[OutboundMessage]:
     return take(room)   # send_window's take as send_windows calls it
-# The same for the two toString calls of every message received (fromApp).
-_message_text = _quickfix.Message_toString
-_session_id_text = _quickfix.SessionID_toString
 
 
 class Inbox(Protocol):
@@ -303,7 +303,8 @@ class QuickFixOutbox:
         loop check compares thread idents (``loop_is_current_or_idle``, no getpid system call),
         the kept session is read straight from the lane, and ``sending_md`` (toApp skips
         its check for shared bodies, ``gateway.fix.md_send``) is set once per run of such
-        copies, not around each send.
+        copies, not around each send. It is :meth:`send_windows` for one lane; the service's
+        pass calls that for all its sessions at once.
         """
         return self.send_windows((lane,), (take,), window, budget, _call_take)[0]
 
