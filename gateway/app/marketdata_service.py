@@ -248,22 +248,14 @@ class MarketDataService:
         if not queues:
             return False, False
         lane_of = self._outbox.lane
-        lanes = []
+        lanes: list[Any] = []
         for q in queues:
             lane = q.edge
             if lane is None:
                 lane = q.edge = lane_of(q.key)   # once per session queue: no look-up per pass
             lanes.append(lane)
         released: list[Topic] = []
-        drain_queue = state.drain_queue
-
-        def take(q: Any, room: int) -> list[Any]:
-            messages, gone = drain_queue(q, room, now)
-            if gone:
-                released.extend(gone)
-            return messages
-
-        results = send_windows(lanes, queues, OUTBOX_WINDOW, DRAIN_BUDGET, take)
+        results = send_windows(lanes, queues, OUTBOX_WINDOW, DRAIN_BUDGET, state.pass_taker(now, released))
         more = behind = False
         sent = 0
         for q, taken in zip(queues, results, strict=True):

@@ -142,3 +142,51 @@ def test_fast_path_copies_keep_their_own_version_and_update() -> None:
         assert text.startswith(f"8={begin}\x01")
         assert text.count("\x01262=") == 1 and f"\x01262=r{i}\x01" in text
     assert (convert.built, convert.reused) == (4, 5)
+
+
+def test_pass_taker_gives_what_drain_queue_gives() -> None:
+    # The pass's take serves one live update itself and hands everything else to drain_queue:
+    # two states fed alike must give the same messages (shared bodies included) and releases.
+    from datetime import UTC, datetime
+
+    from gateway.bridge.marketdata.request import MarketDataRequest
+    from gateway.bridge.marketdata.state import MarketDataState, Topic
+    from tests.marketdata.test_md_fanout import _depth_snapshot
+
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    a = SessionKey("FIX.4.4", "PLXTRA", "A")
+    states = [MarketDataState(merge_max=50), MarketDataState(merge_max=50)]
+    for state in states:
+        state.add_request(a, "4.4", MarketDataRequest("live", "1", 0, 1, False, frozenset("01"), (XS01,)))
+        # A snapshot-only request (263=0): released once its W is drained.
+        state.add_request(a, "4.4", MarketDataRequest("once", "0", 0, 1, False, frozenset("01"), (XS01,)))
+        state.on_data(Topic("Security", XS01), {"Code": "XS01", "Market": "XSX"}, now)
+        state.on_data(Topic("Depth", XS01), _depth_snapshot(), now)
+
+    def update(oid: str) -> None:
+        for state in states:
+            state.on_data(Topic("Depth", XS01), [{"O": "A", "Order": {
+                "ID": oid, "Side": "Bid", "Price": Decimal("10.01"), "Quantity": Decimal("3"),
+                "Position": 1}}], now)
+
+    def both(budget: int) -> tuple[list[Any], list[Any]]:
+        released: list[Topic] = []
+        via_take = states[0].pass_taker(now, released)(states[0].queues[a], budget)
+        via_drain, gone = states[1].drain_queue(states[1].queues[a], budget, now)
+        assert released == gone
+        return via_take, via_drain
+
+    def fields(messages: list[Any]) -> list[Any]:
+        return [(m.msg_type, m.fields, getattr(m, "req_id", None)) for m in messages]
+
+    snapshots, expected = both(10)   # the two W (the second releases nothing: "live" holds on)
+    assert fields(snapshots) == fields(expected) and [m.msg_type for m in snapshots] == ["W", "W"]
+    update("o7")   # one live update queued: take's own path
+    one, expected = both(10)
+    assert fields(one) == fields(expected) and len(one) == 1 and one[0].req_id == "live"
+    assert isinstance(one[0], SharedBodyMessage)
+    update("o8")
+    update("o9")   # two queued: drain_queue's loop, merged into one X
+    merged, expected = both(1)
+    assert fields(merged) == fields(expected) and merged[0].fields[1] == (268, "2")
+    assert states[0].queues[a].items == states[1].queues[a].items
