@@ -49,8 +49,9 @@ def _time_parts(service: Any, parts: dict[str, list[int]]) -> None:
     outbox.send = wrap("outbox.send", outbox.send)
     if service._backlog is not None:
         service._backlog = wrap("backlog", service._backlog)
-    if getattr(service, "_send_window", None) is not None:
-        service._send_window = wrap("send_window", service._send_window)
+    for attr in ("_send_window", "_send_windows"):   # per session (round 19) or per pass (20 on)
+        if getattr(service, attr, None) is not None:
+            setattr(service, attr, wrap(attr[1:], getattr(service, attr)))
     service.state.drain = wrap("state.drain", service.state.drain)
     outbox.convert = wrap("convert", outbox.convert)
     fix.Session.send = wrap("Session.send", fix.Session.send)

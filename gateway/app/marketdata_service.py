@@ -13,9 +13,9 @@ The loop-side edge around the pure :class:`~gateway.bridge.marketdata.state.Mark
   engine: beyond that the session is not drained that pass, its queued X of one MDReqID merge
   into one message when it is, and past ``md_queue_limit`` conflation takes over. So the more
   sessions share the engine, the fuller (and fewer) each session's messages, instead of a deep
-  engine FIFO that only adds latency. With QuickFIX's outbox the pass is one ``send_window``
-  call per session (backlog look, drain of the room left, sends), on the outbox lane its queue
-  keeps: per copy of an update only the drain of one queue item and ``Session::send`` remain.
+  engine FIFO that only adds latency. With QuickFIX's outbox the pass is one ``send_windows``
+  call (per session: backlog look, drain of the room left, sends, on the outbox lane its queue
+  keeps): per copy of an update only the drain of one queue item and ``Session::send`` remain.
 * A Zenith ``StreamReset`` voids the topic's state; once the new snapshot is in, every affected
   subscription gets an unsolicited W for its MDReqID (RptSeq restarts at 1): the signal to drop
   the book and start again.
@@ -107,8 +107,8 @@ class MarketDataService:
         self._drain_scheduled = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._backlog = getattr(outbox, "backlog", None)
-        # QuickFIX's outbox: backlog look and sends of a session in one call (see _drain).
-        self._send_window = getattr(outbox, "send_window", None)
+        # QuickFIX's outbox: backlog looks and sends of every session of a pass in one call.
+        self._send_windows = getattr(outbox, "send_windows", None)
         self.converter: SharedBodyConverter | None = None
         if hasattr(outbox, "convert"):
             # QuickFIX's outbox: each shared W/X body is converted once, not once per subscriber
@@ -225,7 +225,7 @@ class MarketDataService:
         """One pass over the sessions with pending messages, ``DRAIN_BUDGET`` each at most."""
         self._drain_scheduled = False
         now = self._clock()
-        if self._send_window is not None:
+        if self._send_windows is not None:
             more, behind = self._drain_windows(now)
         else:
             more, behind = self._drain_each(now)
@@ -238,31 +238,34 @@ class MarketDataService:
                 loop.call_later(BEHIND_POLL, self._drain)  # poll the busy session's backlog
 
     def _drain_windows(self, now: datetime) -> tuple[bool, bool]:
-        """The pass with QuickFIX's outbox: per session one ``send_window`` call (backlog look,
-        drain of at most the room left, sends), so a copy costs the least Python."""
+        """The pass with QuickFIX's outbox: one ``send_windows`` call for every session with
+        something queued (per session: backlog look, drain of at most the room left, sends), so
+        a copy costs the least Python: what a pass shares is looked at once, not per session."""
         state = self.state
-        send_window = self._send_window
-        assert send_window is not None
+        send_windows = self._send_windows
+        assert send_windows is not None
+        queues = state.pending_queues()
+        if not queues:
+            return False, False
         lane_of = self._outbox.lane
-        more = behind = False
-        released: list[Topic] = []
-        for q in state.pending_queues():
-            def take(room: int, q: Any = q) -> list[Any]:
-                messages, gone = state.drain_queue(q, room, now)
-                if gone:
-                    released.extend(gone)
-                return messages
-
+        lanes: list[Any] = []
+        for q in queues:
             lane = q.edge
             if lane is None:
                 lane = q.edge = lane_of(q.key)   # once per session queue: no look-up per pass
-            taken = send_window(lane, OUTBOX_WINDOW, DRAIN_BUDGET, take)
+            lanes.append(lane)
+        released: list[Topic] = []
+        results = send_windows(lanes, queues, OUTBOX_WINDOW, DRAIN_BUDGET, state.pass_taker(now, released))
+        more = behind = False
+        sent = 0
+        for q, taken in zip(queues, results, strict=True):
             if taken < 0:
                 behind = True  # the engine is behind on this session: its queue merges, then conflates
-                continue
-            self.sent += taken
-            if taken and q.items:
-                more = True
+            elif taken:
+                sent += taken
+                if q.items:
+                    more = True
+        self.sent += sent
         if released:
             self._release(released)
         return more, behind

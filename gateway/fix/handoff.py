@@ -29,9 +29,9 @@ import hmac
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import _quickfix  # type: ignore[import-not-found]
 import quickfix as fix
@@ -72,9 +72,14 @@ _USERNAME, _PASSWORD, _RESET_SEQ_NUM_FLAG, _HEART_BT_INT = 553, 554, 141, 108
 _COMPLETION_BATCH = 256   # on_sent callbacks run per loop callback before yielding
 # Session::send without quickfix.py's Python wrapper frame (send_window: one per copy; every ER).
 _session_send = _quickfix.Session_send
+_get_ident = threading.get_ident   # send_windows' loop check
 # The same for the two toString calls of every message received (fromApp).
 _message_text = _quickfix.Message_toString
 _session_id_text = _quickfix.SessionID_toString
+
+
+def _call_take(take: Callable[[int], list[OutboundMessage]], room: int) -> list[OutboundMessage]:
+    return take(room)   # send_window's take as send_windows calls it
 
 
 class Inbox(Protocol):
@@ -298,55 +303,91 @@ class QuickFixOutbox:
         loop check compares thread idents (``loop_is_current_or_idle``, no getpid system call),
         the kept session is read straight from the lane, and ``sending_md`` (toApp skips
         its check for shared bodies, ``gateway.fix.md_send``) is set once per run of such
-        copies, not around each send.
+        copies, not around each send. It is :meth:`send_windows` for one lane; the service's
+        pass calls that for all its sessions at once.
         """
-        queued = 0
-        qf_session = None
+        return self.send_windows((lane,), (take,), window, budget, _call_take)[0]
+
+    def send_windows(self, lanes: Sequence[_Lane], tokens: Sequence[Any], window: int, budget: int,
+                     take: Callable[[Any, int], list[OutboundMessage]]) -> list[int]:
+        """:meth:`send_window` for a pass over many sessions in one call: for each ``lanes[i]``
+        what ``take(tokens[i], room)`` returns is sent; the result holds each lane's number of
+        messages taken, or -1 (no room, ``take`` not called for it). Lanes are served in order.
+
+        What does not change during a pass (the loop check, the driver's state, the converter,
+        ``sending_md``) is looked at once per call: per copy of an update only the session's
+        connection (one ctypes call), ``take``, the conversion and ``Session::send`` remain.
+        """
         driver = self._driver
-        if driver is not None and not self._closed and self._on_loop():
-            qf_session = lane.qf_session if lane.epoch == _SESSIONS_EPOCH[0] else lane.session()
-            if qf_session is not None:
-                queued = self._queued(lane.pointer)   # type: ignore[misc]
-                if queued < 0:
-                    queued = 0
-        items = lane.items
-        room = min(budget, window - len(items) - queued, self.queue_limit - queued)
-        if room <= 0:
-            return -1
-        messages = take(room)
-        if qf_session is None or items or self._flushing or driver.busy:   # type: ignore[union-attr]
-            # Off the fast path (no loop driver, another thread, QuickFIX inside a poll, earlier
-            # messages of the session waiting): one by one, with send's ordering and hand-offs.
-            for msg in messages:
-                self.send(msg)
-            return len(messages)
+        loop = self._loop
+        # The loop check inline: asyncio's loop on this thread, else the full test
+        # (loop_is_current_or_idle: loop not running, or another loop class).
+        fast = driver is not None and not self._closed and (
+            loop is None or getattr(loop, "_thread_id", None) == _get_ident()
+            or loop_is_current_or_idle(loop))
+        # driver._depth > 0 is LoopDriver.busy without its property frame.
+        direct = fast and not self._flushing and driver._depth <= 0   # type: ignore[union-attr]
+        queued_of = self._queued
+        limit = self.queue_limit
+        epoch = _SESSIONS_EPOCH[0]
         convert = self.convert
-        dictionaries = lane.dictionaries
         send = _session_send
-        sent = failed = 0
+        results: list[int] = []
         md = False   # sending a run of shared-body copies (sending_md set)
         try:
-            for msg in messages:
-                shared = getattr(msg, "shared_body", None) is not None
-                if shared is not md:
-                    md = self.sending_md = shared
-                try:
-                    ok = send(qf_session, convert(msg, dictionaries))
-                    if not ok:
-                        log.info("%s on %s refused by QuickFIX", msg.msg_type, msg.session)
-                except Exception:
-                    log.exception("could not send %s on %s", msg.msg_type, msg.session)
-                    ok = False
-                if ok:
-                    sent += 1
-                else:
-                    failed += 1
+            for lane, token in zip(lanes, tokens, strict=True):
+                queued = 0
+                qf_session = None
+                if fast:
+                    qf_session = lane.qf_session if lane.epoch == epoch else lane.session()
+                    if qf_session is not None:
+                        queued = queued_of(lane.pointer)   # type: ignore[misc]
+                        if queued < 0:
+                            queued = 0
+                items = lane.items
+                # min() of the three caps as comparisons: no builtin call per copy.
+                room = window - len(items) - queued
+                if budget < room:
+                    room = budget
+                if limit - queued < room:
+                    room = limit - queued
+                if room <= 0:
+                    results.append(-1)
+                    continue
+                messages = take(token, room)
+                results.append(len(messages))
+                if qf_session is None or items or not direct:
+                    # Off the fast path (no loop driver, another thread, QuickFIX inside a poll,
+                    # earlier messages of the session waiting): one by one, with send's ordering
+                    # and hand-offs (send sets and clears sending_md itself).
+                    if md:
+                        md = self.sending_md = False
+                    for msg in messages:
+                        self.send(msg)
+                    continue
+                dictionaries = lane.dictionaries
+                sent = failed = 0
+                for msg in messages:
+                    shared = getattr(msg, "shared_body", None) is not None
+                    if shared is not md:
+                        md = self.sending_md = shared
+                    try:
+                        ok = send(qf_session, convert(msg, dictionaries))
+                        if not ok:
+                            log.info("%s on %s refused by QuickFIX", msg.msg_type, msg.session)
+                    except Exception:
+                        log.exception("could not send %s on %s", msg.msg_type, msg.session)
+                        ok = False
+                    if ok:
+                        sent += 1
+                    else:
+                        failed += 1
+                lane.sent += sent
+                lane.failed += failed
         finally:
             if md:
                 self.sending_md = False
-        lane.sent += sent
-        lane.failed += failed
-        return len(messages)
+        return results
 
     def logout(self, session: SessionKey, text: str = "") -> None:
         """Log ``session`` out with Logout Text(58) ``text`` after what is already queued for it.

@@ -72,6 +72,9 @@ class SharedBodyConverter:
         # MDReqID -> its 262 field object: setField(field, overwrite) costs 0.3 us where
         # setField(262, text) costs 2.1 us (SWIG's overload dispatch and the string conversion).
         self._req_fields: dict[str, fix.FieldBase] = {}
+        # The last copy's (body, dictionaries as given, MsgType, kept entry, BeginString): the
+        # next copy of the same update skips the look-ups above (see __call__).
+        self._last: tuple[Any, ...] = (None, None, None, None, None)
         self.built = 0  # messages built for a shared body (first copy)
         self.reused = 0  # copies sent from a kept message
 
@@ -82,6 +85,25 @@ class SharedBodyConverter:
         if body is None:
             return self._fallback(msg, dictionaries)
         msg_type = msg.msg_type
+        last = self._last
+        if body is last[0] and dictionaries is last[1] and msg_type == last[2]:
+            # The previous copy's body, dictionaries and type: the copies of an update go out one
+            # after the other (one per session in a drain pass), so most copies end here, with no
+            # share or kept look-up. The begin string is checked too: sessions of another FIX
+            # version could share the dictionaries (None) and must not share the message.
+            kept = last[3]
+            begin = msg.session.begin_string
+            if begin is last[4] or begin == last[4]:
+                req_id: str = msg.req_id  # type: ignore[attr-defined]
+                message = kept[1]
+                if req_id != kept[2]:
+                    field = self._req_fields.get(req_id)
+                    if field is None:
+                        field = self._req_field(req_id)
+                    _set_field(message, field, True)
+                    kept[2] = req_id
+                self.reused += 1
+                return message
         begin = msg.session.begin_string
         per = self._shares.get(dictionaries)
         share = per.get(msg_type) if per is not None else None
@@ -90,10 +112,11 @@ class SharedBodyConverter:
         key = (id(body), share[1])
         kept = self._kept.get(key)
         if kept is not None and kept[0] is body:
+            self._last = (body, dictionaries, msg_type, kept, begin)
             message = kept[1]
             # The header is left as the last send wrote it: Session::fill writes every field of
             # it again (see the module's docstring); clearing it would cost ~3.5 us per copy.
-            req_id: str = msg.req_id  # type: ignore[attr-defined]
+            req_id = msg.req_id  # type: ignore[attr-defined]
             if req_id != kept[2]:   # sessions whose partners chose the same MDReqID share it as is
                 field = self._req_fields.get(req_id)
                 if field is None:
@@ -102,12 +125,14 @@ class SharedBodyConverter:
                 kept[2] = req_id
             self.reused += 1
             return message
+        given = dictionaries
         if isinstance(dictionaries, MessageDictionaries):
             dictionaries = dictionaries.for_msg_type(msg_type)
         message = self._fallback(msg, dictionaries)
         if len(self._kept) >= self._limit:
             del self._kept[next(iter(self._kept))]  # the oldest: dicts keep insertion order
-        self._kept[key] = [body, message, getattr(msg, "req_id", None)]
+        kept = self._kept[key] = [body, message, getattr(msg, "req_id", None)]
+        self._last = (body, given, msg_type, kept, begin)
         self.built += 1
         return message
 

@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.ops.metrics import GatewayMetrics
+from gateway.ops.metrics_fast import _Count as _LOOP_COUNT  # LoopCounter's child class
 
 __all__ = ["SessionInfo", "SessionWatch", "fields_of"]
 
@@ -255,14 +256,17 @@ class SessionWatch:
                     outgoing(session_text, raw)
                     if msg_type in _PLAIN_OUT:
                         cached = self._seen_out.get((session_text, msg_type))
-                        if cached is not None:
+                        # Kept for the short path when its counter is a loop-thread child (a
+                        # plain ``value``) or there is none; another kind keeps going through
+                        # outgoing(), which calls its inc().
+                        if cached is not None and (cached[2] is None or type(cached[2]) is _LOOP_COUNT):
                             seen[msg_type] = (cached[1], cached[2])
                     return
-                last, counter = entry
+                last, count = entry
                 last.out_at = clock()
                 last.out_type = msg_type
-                if counter is not None:
-                    counter.inc()
+                if count is not None:
+                    count.value += 1.0   # the loop family's child itself: no inc() frame per copy
             except Exception:   # called by QuickFIX's C++: nothing may escape (Py_Exit)
                 log.exception("session watch (outgoing) failed for %s", session_text)
 

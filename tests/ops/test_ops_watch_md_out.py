@@ -100,3 +100,21 @@ def test_outgoing_for_follows_a_reload_and_never_raises() -> None:
     assert _count(metrics, "X") == 1.0 and watch.info("md1").last_out_type == "X"
     out(None)   # type: ignore[arg-type]   # whatever C++ hands it, nothing escapes (Py_Exit)
     assert _count(metrics, "X") == 1.0
+
+
+def test_outgoing_for_counts_through_inc_when_the_counter_is_not_the_loop_family() -> None:
+    # The short path adds to a LoopCounter child's value directly; any other counter (here
+    # prometheus_client's own) must still be counted, through its inc().
+    from prometheus_client import CollectorRegistry, Counter
+
+    metrics = GatewayMetrics()
+    registry = CollectorRegistry()
+    metrics.messages = Counter("plxtra_fix_messages", "test", ["session", "direction", "msg_type"],   # type: ignore[assignment]
+                               registry=registry)
+    watch = SessionWatch({SESSION: "md1"}, metrics)
+    out = watch.outgoing_for(SESSION)
+    for seq in range(2, 7):
+        out(_raw("X", seq, "262=r1\x01268=1\x01279=0\x01"))
+    value = registry.get_sample_value("plxtra_fix_messages_total",
+                                      {"session": "md1", "direction": "out", "msg_type": "X"})
+    assert value == 5.0 and watch.info("md1").last_out_type == "X"

@@ -25,7 +25,7 @@ carries the stream's current RptSeq, so the sequence jumps forward there (never 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -508,6 +508,29 @@ class MarketDataState:
         if q is None:
             return [], []
         return self.drain_queue(q, budget, now)
+
+    def pass_taker(
+        self, now: datetime, released: list[Topic]
+    ) -> Callable[[SessionQueue, int], list[OutboundMessage]]:
+        """``take(q, budget)`` for one drain pass at ``now`` (the QuickFIX outbox's
+        ``send_windows`` calls it once per session): :meth:`drain_queue`'s messages, the topics
+        it releases appended to ``released``. The common case, one live update queued, is served
+        in this one frame (per subscriber per update: the fan-out's cost)."""
+        drain_queue = self.drain_queue
+
+        def take(q: SessionQueue, budget: int) -> list[OutboundMessage]:
+            items = q.items
+            if len(items) == 1 and budget > 0:
+                sub, epoch, msg_type, fields, _before = items[0]
+                if sub is not None and msg_type and epoch == sub.epoch and sub.mode != "closed":
+                    items.popleft()
+                    return [_shared(q.key, msg_type, sub.req_field, fields)]
+            messages, gone = drain_queue(q, budget, now)
+            if gone:
+                released.extend(gone)
+            return messages
+
+        return take
 
     def drain_queue(
         self, q: SessionQueue, budget: int, now: datetime
