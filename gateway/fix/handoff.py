@@ -72,7 +72,6 @@ _USERNAME, _PASSWORD, _RESET_SEQ_NUM_FLAG, _HEART_BT_INT = 553, 554, 141, 108
 _COMPLETION_BATCH = 256   # on_sent callbacks run per loop callback before yielding
 # Session::send without quickfix.py's Python wrapper frame (send_window: one per copy; every ER).
 _session_send = _quickfix.Session_send
-_get_ident = threading.get_ident   # send_windows' loop check
 # The same for the two toString calls of every message received (fromApp).
 _message_text = _quickfix.Message_toString
 _session_id_text = _quickfix.SessionID_toString
@@ -319,12 +318,7 @@ class QuickFixOutbox:
         connection (one ctypes call), ``take``, the conversion and ``Session::send`` remain.
         """
         driver = self._driver
-        loop = self._loop
-        # The loop check inline: asyncio's loop on this thread, else the full test
-        # (loop_is_current_or_idle: loop not running, or another loop class).
-        fast = driver is not None and not self._closed and (
-            loop is None or getattr(loop, "_thread_id", None) == _get_ident()
-            or loop_is_current_or_idle(loop))
+        fast = driver is not None and not self._closed and self._on_loop()
         # driver._depth > 0 is LoopDriver.busy without its property frame.
         direct = fast and not self._flushing and driver._depth <= 0   # type: ignore[union-attr]
         queued_of = self._queued
