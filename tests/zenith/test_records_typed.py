@@ -25,9 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.app.orders_service import _action_response, _parse_each, _published
-from gateway.sim.config import load_sim_config
-from gateway.sim.server import SimServer
-from gateway.zenith import SubscriptionData, ZenithClient
+from gateway.zenith import SubscriptionData
 from gateway.zenith.protocol import (
     DECODE_REFUSED,
     CallFailed,
@@ -42,6 +40,7 @@ from gateway.zenith.protocol import _value as data_value
 from gateway.zenith.records import Order, OrderActionResponse
 from gateway.zenith.records_typed import decode_action_answer, decode_orders_publish
 from gateway.zenith.values import loads
+from tests.zenith.sim_session import simulator_session
 from tests.zenith.test_values_decoder import _number, _string, _value, _ws, same
 
 REFUSED = object()
@@ -479,22 +478,7 @@ def test_every_frame_of_a_simulator_session_typed_equals_lenient(tmp_path: Path)
     others: list[Any] = []   # market data and transactions: the generic decode, through the raw container
 
     async def main() -> None:
-        cfg = load_sim_config(None).with_overrides(activity=True, seed=11, state_path=tmp_path / "sim.sqlite")
-        sim = SimServer(cfg, host="127.0.0.1", port=0)
-        await sim.start()
-        client = ZenithClient(sim.url, "demo", request_timeout=5.0)
-        try:
-            await client.start()
-            ws = client._ws
-            assert ws is not None
-            handler = ws.on_message
-
-            def tap(text: str) -> None:
-                frames.append(text)
-                handler(text)
-
-            ws.on_message = tap
-
+        async with simulator_session(tmp_path, activity=True, seed=11, frames=frames) as client:
             def on_orders(event: Any) -> None:
                 if type(event) is SubscriptionData:
                     publishes.append(event.data)
@@ -535,9 +519,6 @@ def test_every_frame_of_a_simulator_session_typed_equals_lenient(tmp_path: Path)
                                  "RequestID": "t-4"})
             await asyncio.wait_for(done, 5.0)
             await asyncio.sleep(0.3)
-        finally:
-            await client.close()
-            await sim.stop()
 
     asyncio.run(asyncio.wait_for(main(), 20.0))
     checked = typed_answers = typed_publishes = 0

@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 from websockets.frames import Frame, Opcode
 
-from gateway.sim.config import load_sim_config
-from gateway.sim.server import SimServer
-from gateway.zenith import ZenithClient, ZenithError
+from gateway.zenith import ZenithError
 from gateway.zenith import transport as transport_module
 from gateway.zenith.transport import client_text_frame
+from tests.zenith.sim_session import simulator_session
 
 SIZES = [0, 1, 100, 125, 126, 127, 1000, 65535, 65536, 70_000]
 
@@ -51,12 +50,7 @@ def test_requests_of_every_length_form_reach_the_simulator(tmp_path: Path) -> No
     answers: list[tuple[Any, ZenithError | None]] = []
 
     async def main() -> None:
-        cfg = load_sim_config(None).with_overrides(activity=False, seed=7, state_path=tmp_path / "sim.sqlite")
-        sim = SimServer(cfg, host="127.0.0.1", port=0)
-        await sim.start()
-        client = ZenithClient(sim.url, "demo", request_timeout=5.0)
-        try:
-            await client.start()
+        async with simulator_session(tmp_path, activity=False, seed=7) as client:
             ws = client._ws
             assert ws is not None and ws._own_framing
             library_sends: list[bytes] = []
@@ -83,9 +77,6 @@ def test_requests_of_every_length_form_reach_the_simulator(tmp_path: Path) -> No
             await asyncio.wait_for(done.wait(), 10.0)
             assert library_sends == []
             assert client.connected
-        finally:
-            await client.close()
-            await sim.stop()
 
     asyncio.run(asyncio.wait_for(main(), 20.0))
     assert len(answers) == len(SIZES)

@@ -20,13 +20,12 @@ from typing import Any
 
 import pytest
 
-from gateway.sim.config import load_sim_config
-from gateway.sim.server import SimServer
-from gateway.zenith import SubscriptionData, ZenithClient
+from gateway.zenith import SubscriptionData
 from gateway.zenith.protocol import ZenithProtocol
 from gateway.zenith.records import OrderDetails
 from gateway.zenith.trading import TradingApi
 from gateway.zenith.values import _fast_decode, _stdlib_loads, loads, to_decimal
+from tests.zenith.sim_session import simulator_session
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -273,21 +272,7 @@ def test_every_frame_of_a_simulator_session_decodes_as_the_stdlib_decodes(tmp_pa
     frames: list[str] = []
 
     async def main() -> None:
-        cfg = load_sim_config(None).with_overrides(activity=True, seed=11, state_path=tmp_path / "sim.sqlite")
-        sim = SimServer(cfg, host="127.0.0.1", port=0)
-        await sim.start()
-        client = ZenithClient(sim.url, "demo", request_timeout=5.0)
-        try:
-            await client.start()
-            ws = client._ws
-            assert ws is not None
-            handler = ws.on_message
-
-            def tap(text: str) -> None:
-                frames.append(text)
-                handler(text)
-
-            ws.on_message = tap
+        async with simulator_session(tmp_path, activity=True, seed=11, frames=frames) as client:
             seen: list[Any] = []
 
             def on_data(event: Any) -> None:
@@ -314,9 +299,6 @@ def test_every_frame_of_a_simulator_session_decodes_as_the_stdlib_decodes(tmp_pa
             deadline = loop.time() + 5.0
             while len(frames) < 60 and loop.time() < deadline:
                 await asyncio.sleep(0.05)
-        finally:
-            await client.close()
-            await sim.stop()
 
     asyncio.run(asyncio.wait_for(main(), 20.0))
     assert len(frames) >= 30, len(frames)
