@@ -157,13 +157,7 @@ def main() -> int:
                 for _ in range(args.repeats):
                     measure(args.sessions)
             finally:
-                source.stop()
-                parent.send(("stop", None))
-                if parent.poll(10):
-                    parent.recv()
-                proc.join(10)
-                if proc.is_alive():
-                    proc.kill()
+                md_fanout.stop_clients(source, parent, proc)
     one = min(results[1])
     many = min(results[args.sessions])
     print(f"root {root} load {os.getloadavg()[0]:.2f}: us/event (fan-out part, loop thread CPU), best of "

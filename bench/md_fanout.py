@@ -59,6 +59,7 @@ from collections import deque
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -296,6 +297,17 @@ def client_process(conn, port: int, sessions: int, symbols: list[str], measure: 
 # -- measurement -----------------------------------------------------------------------------------
 
 
+def stop_clients(source: EventSource, parent: Any, proc: Any) -> None:
+    """Stop the market's events, then the FIX client process (asked over its pipe; killed after 10 s)."""
+    source.stop()
+    parent.send(("stop", None))
+    if parent.poll(10):
+        parent.recv()
+    proc.join(10)
+    if proc.is_alive():
+        proc.kill()
+
+
 def proc_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         parts = f.read().rsplit(")", 1)[1].split()
@@ -436,13 +448,7 @@ def run_once(args: argparse.Namespace, root: Path | None = None) -> tuple[list[d
                     handle.server.subscription_count, "Market", f"Depth!{symbols[0]}.XSX"
                 )
             finally:
-                source.stop()
-                parent.send(("stop", None))
-                if parent.poll(10):
-                    parent.recv()
-                proc.join(10)
-                if proc.is_alive():
-                    proc.kill()
+                stop_clients(source, parent, proc)
     finally:
         handle.stop()
     shutil.rmtree(tmp, ignore_errors=True)
